@@ -1,0 +1,47 @@
+import { EmstreamError, type ErrorContext } from '../errors.js';
+
+/** Context of a {@link CovarianceError}. */
+export interface CovarianceErrorContext extends ErrorContext {
+  readonly component: number;
+  readonly covarianceType: string;
+  readonly regCovar: number;
+}
+
+/**
+ * A component's covariance is not positive definite even after re-seeding it. Not retriable with
+ * the same data and options.
+ */
+export class CovarianceError extends EmstreamError<CovarianceErrorContext> {
+  override readonly name: string = 'CovarianceError';
+  constructor(context: CovarianceErrorContext) {
+    super(
+      `component ${context.component} has an ill-defined ${context.covarianceType} covariance (not positive definite, even after re-seeding it): ` +
+        `use fewer components, a larger regCovar (now ${context.regCovar}), or scale the data`,
+      { context },
+    );
+  }
+}
+
+/** Context of a {@link DataError}. */
+export interface DataErrorContext extends ErrorContext {
+  /** 0-based row of the offending point, when there is one. */
+  readonly row?: number;
+  /** 0-based column (dimension) of the offending value. */
+  readonly column?: number;
+}
+
+/** The data cannot be fitted or scored as given (non-finite values, too few points, wrong dimension). */
+export class DataError extends EmstreamError<DataErrorContext> {
+  override readonly name: string = 'DataError';
+  constructor(message: string, context: DataErrorContext = {}) {
+    super(message, { context });
+  }
+}
+
+/** A model in JSON form is malformed. */
+export class ModelFormatError extends EmstreamError<{ readonly path: string }> {
+  override readonly name: string = 'ModelFormatError';
+  constructor(message: string, path: string) {
+    super(`invalid model${path ? ` at ${path}` : ''}: ${message}`, { context: { path } });
+  }
+}

@@ -1,0 +1,277 @@
+import { precisionFactor } from './linalg.js';
+import type { SufficientStats } from './stats.js';
+import type { CovarianceType, GmmParams } from './types.js';
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/**
+ * Everything needed to evaluate log(π_k N(x | μ_k, Σ_k)) fast, derived once per parameter set
+ * (scikit-learn's `precisions_cholesky_` idea: factors of the precisions, never inverses).
+ *
+ * - `logWeights`: K
+ * - `means`: K×D
+ * - `prec`: `full` K×D×D lower-triangular W_k = L_k⁻¹ (Σ_k = L_k L_kᵀ); `tied` one D×D W;
+ *   `diag` K×D values 1/σ_kj; `spherical` K values 1/σ_k
+ * - `logDetPrec`: K, log det W_k = −½ log det Σ_k
+ */
+export interface Precomputed {
+  readonly k: number;
+  readonly d: number;
+  readonly covarianceType: CovarianceType;
+  readonly logWeights: Float64Array;
+  readonly means: Float64Array;
+  readonly prec: Float64Array;
+  readonly logDetPrec: Float64Array;
+}
+
+/** Result of {@link precompute}: the factors, or the first component whose covariance is not positive definite. */
+export type PrecomputeResult = { ok: true; value: Precomputed } | { ok: false; component: number };
+
+/** Factorises the covariances of `params`. */
+export function precompute(params: GmmParams): PrecomputeResult {
+  const { k: K, d: D, covarianceType: type, covariances: cov } = params;
+  const logWeights = new Float64Array(K);
+  for (let k = 0; k < K; k++) logWeights[k] = Math.log(params.weights[k]);
+  const logDetPrec = new Float64Array(K);
+  let prec: Float64Array;
+  switch (type) {
+    case 'full': {
+      prec = new Float64Array(K * D * D);
+      for (let k = 0; k < K; k++) {
+        const ld = precisionFactor(cov, D, k * D * D, prec, k * D * D);
+        if (ld === null) return { ok: false, component: k };
+        logDetPrec[k] = ld;
+      }
+      break;
+    }
+    case 'tied': {
+      prec = new Float64Array(D * D);
+      const ld = precisionFactor(cov, D, 0, prec, 0);
+      if (ld === null) return { ok: false, component: 0 };
+      logDetPrec.fill(ld);
+      break;
+    }
+    case 'diag': {
+      prec = new Float64Array(K * D);
+      for (let k = 0; k < K; k++) {
+        let ld = 0;
+        for (let j = 0; j < D; j++) {
+          const v = cov[k * D + j];
+          if (!(v > 0) || !Number.isFinite(v)) return { ok: false, component: k };
+          prec[k * D + j] = 1 / Math.sqrt(v);
+          ld -= 0.5 * Math.log(v);
+        }
+        logDetPrec[k] = ld;
+      }
+      break;
+    }
+    case 'spherical': {
+      prec = new Float64Array(K);
+      for (let k = 0; k < K; k++) {
+        const v = cov[k];
+        if (!(v > 0) || !Number.isFinite(v)) return { ok: false, component: k };
+        prec[k] = 1 / Math.sqrt(v);
+        logDetPrec[k] = -0.5 * D * Math.log(v);
+      }
+      break;
+    }
+  }
+  return { ok: true, value: { k: K, d: D, covarianceType: type, logWeights, means: params.means, prec, logDetPrec } };
+}
+
+/**
+ * Kernel signature: writes log(π_k N(x | μ_k, Σ_k)) for k = 0..K−1 into `out`.
+ * `x` holds the point at `off`; `scratch` has D entries. No allocation.
+ */
+type WeightedLogProb = (p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, scratch: Float64Array) => void;
+
+function fullLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, diff: Float64Array): void {
+  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
+  const c = -0.5 * D * LOG_2PI;
+  const DD = D * D;
+  for (let k = 0; k < K; k++) {
+    const mb = k * D;
+    for (let a = 0; a < D; a++) diff[a] = x[off + a] - means[mb + a];
+    const wb = k * DD;
+    let sq = 0;
+    for (let j = 0; j < D; j++) {
+      const row = wb + j * D;
+      let s = 0;
+      for (let a = 0; a <= j; a++) s += prec[row + a] * diff[a];
+      sq += s * s;
+    }
+    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq;
+  }
+}
+
+function tiedLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, diff: Float64Array): void {
+  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
+  const c = -0.5 * D * LOG_2PI;
+  for (let k = 0; k < K; k++) {
+    const mb = k * D;
+    for (let a = 0; a < D; a++) diff[a] = x[off + a] - means[mb + a];
+    let sq = 0;
+    for (let j = 0; j < D; j++) {
+      const row = j * D;
+      let s = 0;
+      for (let a = 0; a <= j; a++) s += prec[row + a] * diff[a];
+      sq += s * s;
+    }
+    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq;
+  }
+}
+
+function diagLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array): void {
+  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
+  const c = -0.5 * D * LOG_2PI;
+  for (let k = 0; k < K; k++) {
+    const b = k * D;
+    let sq = 0;
+    for (let a = 0; a < D; a++) {
+      const y = (x[off + a] - means[b + a]) * prec[b + a];
+      sq += y * y;
+    }
+    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq;
+  }
+}
+
+function sphericalLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array): void {
+  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
+  const c = -0.5 * D * LOG_2PI;
+  for (let k = 0; k < K; k++) {
+    const b = k * D;
+    let sq = 0;
+    for (let a = 0; a < D; a++) {
+      const y = x[off + a] - means[b + a];
+      sq += y * y;
+    }
+    const pk = prec[k];
+    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq * pk * pk;
+  }
+}
+
+/** Log-density kernels keyed by covariance type. */
+export const WEIGHTED_LOG_PROB: Readonly<Record<CovarianceType, WeightedLogProb>> = {
+  full: fullLogProb,
+  tied: tiedLogProb,
+  diag: diagLogProb,
+  spherical: sphericalLogProb,
+};
+
+/** Optional per-point outputs of an E-step. Each buffer, when given, is filled. */
+export interface EStepOutputs {
+  /** N×K responsibilities. */
+  resp?: Float64Array;
+  /** N values of log p(x_i). */
+  logDensity?: Float64Array;
+  /** N argmax labels. */
+  labels?: Int32Array;
+  /** N responsibilities of the argmax label. */
+  maxProb?: Float64Array;
+}
+
+/** Sums over a batch produced by {@link eStep}. */
+export interface EStepSums {
+  /** Σ_i log p(x_i): marginal log-likelihood (sum, not mean). */
+  logLikelihood: number;
+  /** Σ_i Σ_k w_ik log(π_k N(x_i | θ_k)): expected complete-data log-likelihood (sum). */
+  expected: number;
+  /** Index of the point with the lowest log-density (the worst explained). */
+  worst: number;
+}
+
+/** Reusable scratch for {@link eStep}: K + K + D + D values. */
+export class EStepScratch {
+  readonly lp: Float64Array;
+  readonly r: Float64Array;
+  readonly diff: Float64Array;
+  readonly centred: Float64Array;
+  constructor(k: number, d: number) {
+    this.lp = new Float64Array(k);
+    this.r = new Float64Array(k);
+    this.diff = new Float64Array(d);
+    this.centred = new Float64Array(d);
+  }
+}
+
+/**
+ * One E-step pass over a batch, fused with the accumulation of sufficient statistics.
+ *
+ * For each point i:
+ * 1. lp_k = log π_k + log N(x_i | μ_k, Σ_k) (kernel by covariance type);
+ * 2. log p(x_i) = logsumexp_k lp_k;
+ * 3. soft: w_ik = exp(lp_k − log p(x_i)); hard: w_ik = 1 for the argmax, 0 elsewhere;
+ * 4. Q += Σ_k w_ik lp_k; `stats` (when given) accumulates (w_i, x_i).
+ *
+ * No N×K buffer is needed unless `out.resp` is asked for; no allocation per point.
+ *
+ * @param pre factors of the current parameters
+ * @param data N×D row-major points
+ * @param n number of points
+ * @param hard hard (classification) EM
+ * @param stats accumulator to add this batch to, or null
+ * @param out optional per-point outputs
+ * @param scratch reusable scratch (allocated when omitted)
+ * @returns sums of the marginal and the expected complete-data log-likelihood
+ */
+export function eStep(
+  pre: Precomputed,
+  data: ArrayLike<number>,
+  n: number,
+  hard: boolean,
+  stats: SufficientStats | null,
+  out: EStepOutputs = {},
+  scratch: EStepScratch = new EStepScratch(pre.k, pre.d),
+): EStepSums {
+  const K = pre.k;
+  const D = pre.d;
+  const kernel = WEIGHTED_LOG_PROB[pre.covarianceType];
+  const { lp, r, diff, centred } = scratch;
+  const { resp, logDensity, labels, maxProb } = out;
+  let ll = 0;
+  let q = 0;
+  let worst = 0;
+  let worstValue = Infinity;
+  for (let i = 0; i < n; i++) {
+    const off = i * D;
+    kernel(pre, data, off, lp, diff);
+    let best = 0;
+    let max = lp[0];
+    for (let k = 1; k < K; k++) {
+      if (lp[k] > max) {
+        max = lp[k];
+        best = k;
+      }
+    }
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      const e = Math.exp(lp[k] - max);
+      r[k] = e;
+      sum += e;
+    }
+    const logp = max + Math.log(sum);
+    ll += logp;
+    if (logp < worstValue) {
+      worstValue = logp;
+      worst = i;
+    }
+    if (hard) {
+      r.fill(0);
+      r[best] = 1;
+      q += lp[best];
+    } else {
+      const inv = 1 / sum;
+      for (let k = 0; k < K; k++) {
+        const w = r[k] * inv;
+        r[k] = w;
+        if (w > 0) q += w * lp[k];
+      }
+    }
+    if (stats !== null) stats.addPoint(data, off, r, 0, centred);
+    if (resp !== undefined) resp.set(r, i * K);
+    if (logDensity !== undefined) logDensity[i] = logp;
+    if (labels !== undefined) labels[i] = best;
+    if (maxProb !== undefined) maxProb[i] = hard ? 1 : r[best];
+  }
+  return { logLikelihood: ll, expected: q, worst };
+}

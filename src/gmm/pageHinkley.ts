@@ -1,0 +1,218 @@
+/**
+ * Page–Hinkley test for an increase in the mean of a stream, used as a drift detector.
+ *
+ * @module
+ */
+
+/** Options of `PageHinkley`; every field has a default. */
+export interface PageHinkleyOptions {
+  /**
+   * δ, the tolerated increase per observation (≥ 0), in the units of x. Default 0.005 (River's
+   * default). Deviations of x above the running mean by less than δ are treated as noise.
+   */
+  readonly delta?: number;
+  /**
+   * λ, the alarm threshold (> 0), in the units of x. Default 50 (River's default). After a
+   * sustained increase of the mean by c, the statistic grows by roughly c − δ per observation
+   * (less as the running mean catches up), so the delay to an alarm is about λ / (c − δ)
+   * observations. For x = minus the mean log-likelihood per point of a window (in nats, whose
+   * noise is small because it is averaged over the window), λ between 1 and 10 is a more
+   * responsive choice; 50 is conservative.
+   */
+  readonly lambda?: number;
+  /**
+   * α ∈ (0, 1], forgetting factor of the cumulative sum. Default 1, the classic test; values
+   * just below 1 (River uses 0.9999) let old evidence fade.
+   */
+  readonly alpha?: number;
+  /** No alarm before this many observations since the start or the last reset (integer ≥ 1). Default 5. */
+  readonly minInstances?: number;
+}
+
+/** The result of one `update`. */
+export interface PageHinkleyResult {
+  /** True if this observation raised an alarm (the detector has then reset itself). */
+  readonly alarm: boolean;
+  /** m_t after this observation (before the reset that follows an alarm). */
+  readonly statistic: number;
+  /** λ. */
+  readonly threshold: number;
+}
+
+/** The JSON form of a `PageHinkley` detector: its options and its state. */
+export interface PageHinkleyJSON {
+  readonly format: 'emstream.page-hinkley';
+  readonly version: 1;
+  readonly delta: number;
+  readonly lambda: number;
+  readonly alpha: number;
+  readonly minInstances: number;
+  /** Observations since the start or the last reset. */
+  readonly n: number;
+  /** Running mean of those observations (0 when n = 0). */
+  readonly mean: number;
+  /** m_t, the clamped cumulative deviation (0 when n = 0). */
+  readonly statistic: number;
+}
+
+export const PAGE_HINKLEY_DEFAULTS: Readonly<Required<PageHinkleyOptions>> = Object.freeze({
+  delta: 0.005,
+  lambda: 50,
+  alpha: 1,
+  minInstances: 5,
+});
+
+function validateOptions(o: Required<PageHinkleyOptions>): void {
+  if (!(Number.isFinite(o.delta) && o.delta >= 0)) {
+    throw new RangeError(`PageHinkley: delta must be a finite number ≥ 0, got ${o.delta}`);
+  }
+  if (!(Number.isFinite(o.lambda) && o.lambda > 0)) {
+    throw new RangeError(`PageHinkley: lambda must be a finite number > 0, got ${o.lambda}`);
+  }
+  if (!(o.alpha > 0 && o.alpha <= 1)) {
+    throw new RangeError(`PageHinkley: alpha must be in (0, 1], got ${o.alpha}`);
+  }
+  if (!(Number.isInteger(o.minInstances) && o.minInstances >= 1)) {
+    throw new RangeError(`PageHinkley: minInstances must be an integer ≥ 1, got ${o.minInstances}`);
+  }
+}
+
+/**
+ * Page–Hinkley detector of an increase in the mean of x (Page 1954, "Continuous inspection
+ * schemes", Biometrika 41; the formulation of River's `drift.PageHinkley` in its "up" mode and of
+ * scikit-multiflow, with the CUSUM clamp at 0).
+ *
+ * For each observation x_t:
+ * 1. n ← n + 1 and the running mean mean_t ← mean_{t−1} + (x_t − mean_{t−1}) / n (x_t included).
+ * 2. m_t = max(0, α·m_{t−1} + x_t − mean_t − δ).
+ * 3. Alarm when n ≥ minInstances and m_t > λ; after an alarm the detector resets itself (n, mean
+ *    and m back to 0), so the next observation starts a fresh test.
+ *
+ * With α = 1, m_t equals S_t − min_{s≤t} S_s for S_t = Σ (x_s − mean_s − δ), S_0 = 0, which is the
+ * "sum minus its minimum" form used by River. Only increases are detected: to detect a drop in
+ * likelihood, pass minus the log-likelihood.
+ *
+ * ## Example
+ *
+ * ```ts
+ * import { PageHinkley } from 'emstream';
+ *
+ * const ph = new PageHinkley({ lambda: 5 });
+ * for (const x of [1, 1, 1, 1, 1, 1, 9, 9]) {
+ *   const { alarm, statistic } = ph.update(x);
+ *   if (alarm) console.log('drift', statistic);
+ * }
+ * ```
+ */
+export class PageHinkley {
+  readonly delta: number;
+  readonly lambda: number;
+  readonly alpha: number;
+  readonly minInstances: number;
+  #n = 0;
+  #mean = 0;
+  #statistic = 0;
+
+  /**
+   * @param options - see `PageHinkleyOptions`; defaults δ = 0.005, λ = 50, α = 1, minInstances = 5
+   * @throws RangeError on an invalid option
+   */
+  constructor(options: PageHinkleyOptions = {}) {
+    const o: Required<PageHinkleyOptions> = {
+      delta: options.delta ?? PAGE_HINKLEY_DEFAULTS.delta,
+      lambda: options.lambda ?? PAGE_HINKLEY_DEFAULTS.lambda,
+      alpha: options.alpha ?? PAGE_HINKLEY_DEFAULTS.alpha,
+      minInstances: options.minInstances ?? PAGE_HINKLEY_DEFAULTS.minInstances,
+    };
+    validateOptions(o);
+    this.delta = o.delta;
+    this.lambda = o.lambda;
+    this.alpha = o.alpha;
+    this.minInstances = o.minInstances;
+  }
+
+  /** Observations since the start or the last reset. */
+  get n(): number {
+    return this.#n;
+  }
+
+  /** Running mean of the observations since the start or the last reset. */
+  get mean(): number {
+    return this.#mean;
+  }
+
+  /** Current m_t (0 right after a reset). */
+  get statistic(): number {
+    return this.#statistic;
+  }
+
+  /**
+   * Feed one observation (see the class comment for the steps).
+   *
+   * @param x - the observation, finite (e.g. minus the mean log-likelihood of a window)
+   * @returns whether it raised an alarm, m_t and λ
+   * @throws RangeError if x is not finite (the state is left unchanged)
+   */
+  update(x: number): PageHinkleyResult {
+    if (!Number.isFinite(x)) throw new RangeError(`PageHinkley.update: x must be finite, got ${x}`);
+    this.#n += 1;
+    this.#mean += (x - this.#mean) / this.#n;
+    this.#statistic = Math.max(0, this.alpha * this.#statistic + x - this.#mean - this.delta);
+    const statistic = this.#statistic;
+    const alarm = this.#n >= this.minInstances && statistic > this.lambda;
+    if (alarm) this.reset();
+    return { alarm, statistic, threshold: this.lambda };
+  }
+
+  /** Forget all observations (options are kept). */
+  reset(): void {
+    this.#n = 0;
+    this.#mean = 0;
+    this.#statistic = 0;
+  }
+
+  /** Options and state, for checkpointing. */
+  toJSON(): PageHinkleyJSON {
+    return {
+      format: 'emstream.page-hinkley',
+      version: 1,
+      delta: this.delta,
+      lambda: this.lambda,
+      alpha: this.alpha,
+      minInstances: this.minInstances,
+      n: this.#n,
+      mean: this.#mean,
+      statistic: this.#statistic,
+    };
+  }
+
+  /**
+   * Restore a detector from `toJSON()` output.
+   *
+   * @param json - a `PageHinkleyJSON` (e.g. parsed from a checkpoint)
+   * @returns a detector that continues exactly where the saved one stopped
+   * @throws RangeError if the format, the options or the state are invalid
+   */
+  static fromJSON(json: PageHinkleyJSON): PageHinkley {
+    if (json?.format !== 'emstream.page-hinkley' || json.version !== 1) {
+      throw new RangeError('PageHinkley.fromJSON: expected { format: "emstream.page-hinkley", version: 1, ... }');
+    }
+    const ph = new PageHinkley({
+      delta: json.delta,
+      lambda: json.lambda,
+      alpha: json.alpha,
+      minInstances: json.minInstances,
+    });
+    if (!(Number.isInteger(json.n) && json.n >= 0)) {
+      throw new RangeError(`PageHinkley.fromJSON: n must be an integer ≥ 0, got ${json.n}`);
+    }
+    if (!Number.isFinite(json.mean)) throw new RangeError(`PageHinkley.fromJSON: mean must be finite, got ${json.mean}`);
+    if (!(Number.isFinite(json.statistic) && json.statistic >= 0)) {
+      throw new RangeError(`PageHinkley.fromJSON: statistic must be a finite number ≥ 0, got ${json.statistic}`);
+    }
+    ph.#n = json.n;
+    ph.#mean = json.mean;
+    ph.#statistic = json.statistic;
+    return ph;
+  }
+}
