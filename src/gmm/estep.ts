@@ -1,3 +1,4 @@
+import { compiledPass, type PassArgs } from './kernels.js';
 import { precisionFactor } from './linalg.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType, GmmParams } from './types.js';
@@ -22,6 +23,8 @@ export interface Precomputed {
   readonly means: Float64Array;
   readonly prec: Float64Array;
   readonly logDetPrec: Float64Array;
+  /** K values: log π_k − ½·D·log 2π + log det W_k (the constant part of each log-density). */
+  readonly lc: Float64Array;
 }
 
 /** Result of {@link precompute}: the factors, or the first component whose covariance is not positive definite. */
@@ -76,7 +79,9 @@ export function precompute(params: GmmParams): PrecomputeResult {
       break;
     }
   }
-  return { ok: true, value: { k: K, d: D, covarianceType: type, logWeights, means: params.means, prec, logDetPrec } };
+  const lc = new Float64Array(K);
+  for (let k = 0; k < K; k++) lc[k] = logWeights[k] + -0.5 * D * LOG_2PI + logDetPrec[k];
+  return { ok: true, value: { k: K, d: D, covarianceType: type, logWeights, means: params.means, prec, logDetPrec, lc } };
 }
 
 /**
@@ -86,8 +91,7 @@ export function precompute(params: GmmParams): PrecomputeResult {
 type WeightedLogProb = (p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, scratch: Float64Array) => void;
 
 function fullLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, diff: Float64Array): void {
-  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
-  const c = -0.5 * D * LOG_2PI;
+  const { k: K, d: D, means, prec, lc } = p;
   const DD = D * D;
   for (let k = 0; k < K; k++) {
     const mb = k * D;
@@ -100,13 +104,12 @@ function fullLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Flo
       for (let a = 0; a <= j; a++) s += prec[row + a] * diff[a];
       sq += s * s;
     }
-    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq;
+    out[k] = lc[k] - 0.5 * sq;
   }
 }
 
 function tiedLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, diff: Float64Array): void {
-  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
-  const c = -0.5 * D * LOG_2PI;
+  const { k: K, d: D, means, prec, lc } = p;
   for (let k = 0; k < K; k++) {
     const mb = k * D;
     for (let a = 0; a < D; a++) diff[a] = x[off + a] - means[mb + a];
@@ -117,13 +120,12 @@ function tiedLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Flo
       for (let a = 0; a <= j; a++) s += prec[row + a] * diff[a];
       sq += s * s;
     }
-    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq;
+    out[k] = lc[k] - 0.5 * sq;
   }
 }
 
 function diagLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array): void {
-  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
-  const c = -0.5 * D * LOG_2PI;
+  const { k: K, d: D, means, prec, lc } = p;
   for (let k = 0; k < K; k++) {
     const b = k * D;
     let sq = 0;
@@ -131,13 +133,12 @@ function diagLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Flo
       const y = (x[off + a] - means[b + a]) * prec[b + a];
       sq += y * y;
     }
-    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq;
+    out[k] = lc[k] - 0.5 * sq;
   }
 }
 
 function sphericalLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array): void {
-  const { k: K, d: D, means, prec, logWeights, logDetPrec } = p;
-  const c = -0.5 * D * LOG_2PI;
+  const { k: K, d: D, means, prec, lc } = p;
   for (let k = 0; k < K; k++) {
     const b = k * D;
     let sq = 0;
@@ -146,7 +147,7 @@ function sphericalLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out
       sq += y * y;
     }
     const pk = prec[k];
-    out[k] = logWeights[k] + c + logDetPrec[k] - 0.5 * sq * pk * pk;
+    out[k] = lc[k] - 0.5 * sq * pk * pk;
   }
 }
 
@@ -186,6 +187,7 @@ export class EStepScratch {
   readonly r: Float64Array;
   readonly diff: Float64Array;
   readonly centred: Float64Array;
+  readonly sums = new Float64Array(3);
   constructor(k: number, d: number) {
     this.lp = new Float64Array(k);
     this.r = new Float64Array(k);
@@ -222,7 +224,33 @@ export function eStep(
   stats: SufficientStats | null,
   out: EStepOutputs = {},
   scratch: EStepScratch = new EStepScratch(pre.k, pre.d),
+  unrolled = true,
 ): EStepSums {
+  const pass = unrolled ? compiledPass(pre.covarianceType, pre.d) : null;
+  if (pass !== null && (stats === null || stats.covarianceType === pre.covarianceType)) {
+    const args: PassArgs = {
+      data,
+      n,
+      k: pre.k,
+      means: pre.means,
+      prec: pre.prec,
+      lc: pre.lc,
+      hard,
+      s0: stats?.s0 ?? null,
+      s1: stats?.s1 ?? null,
+      s2: stats?.s2 ?? null,
+      shift: stats?.shift ?? null,
+      resp: out.resp ?? null,
+      logDensity: out.logDensity ?? null,
+      labels: out.labels ?? null,
+      maxProb: out.maxProb ?? null,
+      lp: scratch.lp,
+      r: scratch.r,
+      out: scratch.sums,
+    };
+    pass(args);
+    return { logLikelihood: scratch.sums[0], expected: scratch.sums[1], worst: scratch.sums[2] };
+  }
   const K = pre.k;
   const D = pre.d;
   const kernel = WEIGHTED_LOG_PROB[pre.covarianceType];
