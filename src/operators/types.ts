@@ -36,13 +36,8 @@ export interface InvalidVector<R = unknown> {
   readonly field?: number;
 }
 
-/** Drift alarms and the statistic behind them. */
-export interface DriftEvent {
-  readonly windowIndex: number;
-  readonly kind: 'likelihood' | 'model-distance';
-  readonly statistic: number;
-  readonly threshold: number;
-}
+export type { DriftEvent } from '../gmm/drift.js';
+import type { DriftEvent } from '../gmm/drift.js';
 
 /** One fitted window. */
 export interface MixtureUpdate<R = VectorInput> {
@@ -70,6 +65,9 @@ export interface MixtureUpdate<R = VectorInput> {
   readonly drift: readonly DriftEvent[];
   /** Matched distance between the previous model and this one (0 on the first window). */
   readonly modelDistance: number;
+  /** Every candidate of this window: the warm one (when there is a model) and the cold restarts. */
+  readonly candidates: readonly { readonly kind: 'warm' | 'cold'; readonly logLikelihood: number; readonly expectedLogLikelihood: number; readonly iterations: number; readonly selected: boolean }[];
+  /** The window itself (points and records), for `toLabels`. */
   readonly window: VectorWindow<R>;
 }
 

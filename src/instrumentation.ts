@@ -1,0 +1,61 @@
+/**
+ * Instrumentation events, in the manner of kafkajs' `consumer.on(...)`: namespaced names, `on()`
+ * returns an unsubscribe function, and a listener that throws cannot break the pipeline (its error
+ * is reported to the `error` listeners of the emitter, or dropped).
+ */
+export interface EmEvents {
+  /** A window was fitted. */
+  'em.window.fitted': { windowIndex: number; version: number; n: number; iterations: number; converged: boolean; warmStarted: boolean; restarted: boolean; logLikelihood: number; durationMs: number };
+  /** A drift alarm. */
+  'em.drift.detected': { windowIndex: number; kind: string; statistic: number; threshold: number };
+  /** An input was rejected (dead letter). */
+  'em.input.rejected': { reason: string; message: string };
+  /** A window could not be fitted yet (too few distinct points for a first model): its points are carried to the next window. */
+  'em.window.deferred': { windowIndex: number; n: number };
+}
+
+export type EmEventName = keyof EmEvents;
+type Listener<E extends EmEventName> = (payload: EmEvents[E]) => void;
+
+/** A typed event emitter whose listeners cannot throw into the caller. */
+export class Instrumentation {
+  private readonly listeners = new Map<EmEventName, Set<(p: never) => void>>();
+  private readonly errors = new Set<(err: unknown, event: EmEventName) => void>();
+
+  /** Subscribes; returns the unsubscribe function. */
+  on<E extends EmEventName>(event: E, listener: Listener<E>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (p: never) => void);
+    return () => {
+      set.delete(listener as (p: never) => void);
+    };
+  }
+
+  /** Called when a listener throws. */
+  onListenerError(listener: (err: unknown, event: EmEventName) => void): () => void {
+    this.errors.add(listener);
+    return () => {
+      this.errors.delete(listener);
+    };
+  }
+
+  /** Emits to every listener; a throwing listener is isolated. */
+  emit<E extends EmEventName>(event: E, payload: EmEvents[E]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const l of set) {
+      try {
+        (l as Listener<E>)(payload);
+      } catch (err) {
+        for (const e of this.errors) {
+          try {
+            e(err, event);
+          } catch {
+            // an error handler that throws is ignored too
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { MixtureUpdate, PointLabel } from './types.js';
+
+/**
+ * Flattens each model update into one {@link PointLabel} per point, in window order, each carrying
+ * its original record (so a label can be traced back to its input, e.g. its Kafka offset).
+ *
+ * ## Example
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { windowVectors, fitMixture, toLabels } from 'emstream';
+ *
+ * from([[0, 0], [0, 1], [9, 9], [9, 8]])
+ *   .pipe(windowVectors({ size: 4 }), fitMixture({ k: 2 }), toLabels())
+ *   .subscribe((p) => console.log(p.record, p.label, p.probability));
+ * ```
+ *
+ * @returns an operator from updates to labelled points
+ */
+export function toLabels<R>(): OperatorFunction<MixtureUpdate<R>, PointLabel<R>> {
+  return (source) =>
+    new Observable<PointLabel<R>>((subscriber) =>
+      source.subscribe({
+        next(update) {
+          const { records } = update.window;
+          const { labels, probabilities, logDensities, windowIndex, version } = update;
+          for (let i = 0; i < labels.length && !subscriber.closed; i++) {
+            subscriber.next({
+              record: records[i],
+              windowIndex,
+              modelVersion: version,
+              label: labels[i],
+              probability: probabilities[i],
+              logDensity: logDensities[i],
+            });
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
