@@ -5,12 +5,11 @@ import type { MixtureJSON } from '../gmm/model.js';
  * Extra fields of a record (Kafka coordinates, ids, …) ride along untouched so every label
  * can be traced back to its input.
  */
-export type VectorInput = readonly number[] | Float64Array | VectorRecord;
+export type VectorInput = readonly number[] | Float64Array | Float32Array | VectorRecord;
 
 export interface VectorRecord {
   readonly vector: readonly number[] | Float64Array | Float32Array;
   readonly key?: string | null;
-  readonly [extra: string]: unknown;
 }
 
 /** A window of valid points. `points` is n×d row-major; `records[i]` is the input of row i. */

@@ -1,0 +1,41 @@
+/**
+ * emstream: streaming Gaussian-mixture clustering (warm-started EM with sufficient statistics)
+ * on RxJS and Kafka.
+ *
+ * Layers: `src/gmm` (pure numerics) ← `src/operators` (RxJS) ← `src/kafka` (the edge).
+ */
+// numeric core
+export * from './gmm/types.js';
+export { GaussianMixture, paramsToJSON, paramsFromJSON, MODEL_FORMAT_VERSION, type MixtureJSON, type Points } from './gmm/model.js';
+export { fitGmm, runEM, toDataset, checkDataset, resolveFitOptions, type FitOptions, type FitResult, type RunOptions, type RunResult, type CandidateReport, type InitialParams, type EmMode, type SelectBy } from './gmm/em.js';
+export { SufficientStats, type SufficientStatsJSON } from './gmm/stats.js';
+export { mStep, reseedComponents } from './gmm/mstep.js';
+export { eStep, precompute, type Precomputed, type EStepOutputs, type EStepSums } from './gmm/estep.js';
+export { initialise, kmeansPlusPlus, lloyd, INIT_METHODS, type InitMethod } from './gmm/init.js';
+export { Rng } from './gmm/rng.js';
+export { StreamingGmm, resolveStreamingOptions, type StreamingOptions, type RestartPolicy, type WindowFit, type StreamingStateJSON } from './gmm/streaming.js';
+export { DriftDetector, DRIFT_DEFAULTS, type DriftEvent, type DriftOptions } from './gmm/drift.js';
+export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
+export { matchComponents, permuteComponents } from './gmm/align.js';
+export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variationalKL, componentDistanceMatrix, type ComponentMetric } from './gmm/distance.js';
+export { CovarianceError, DataError, ModelFormatError } from './gmm/errors.js';
+// errors, options, instrumentation
+export * from './errors.js';
+export { Instrumentation, type EmEvents, type EmEventName } from './instrumentation.js';
+// operators
+export * from './operators/types.js';
+export { windowVectors, type WindowOptions } from './operators/windowVectors.js';
+export { fitMixture, type FitMixtureOptions } from './operators/fitMixture.js';
+export { toLabels } from './operators/toLabels.js';
+export { detectDrift } from './operators/detectDrift.js';
+export { withInvalid, type InvalidChannel } from './operators/invalidChannel.js';
+export { validateVector, extractVector } from './operators/vectorInput.js';
+// pipelines
+export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafkaDefaults } from './pipeline.js';
+// figures
+export { renderMixtureSvg, computeBounds, type Bounds } from './viz/svg.js';
+export { renderGalleryHtml } from './viz/gallery.js';
+// Kafka edge
+export { startLocalKafka, BrokerLaunchError, KAFKA_VERSION, type LocalKafka, type LocalKafkaOptions } from './kafka/broker.js';
+// synthetic data (demo, tests, benchmarks)
+export { syntheticStream, driftingDemoClusters, type SyntheticCluster, type SyntheticPoint } from './data/synthetic.js';

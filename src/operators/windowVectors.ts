@@ -1,0 +1,300 @@
+import { Observable, asyncScheduler } from 'rxjs';
+import type { OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
+import { z } from 'zod';
+import { parseOptions } from '../options.js';
+import type { InvalidVector, VectorInput, VectorWindow } from './types.js';
+import { validateVector } from './vectorInput.js';
+
+/** Options of {@link windowVectors}. At least one of `size` and `timeMs` is required. */
+export interface WindowOptions<R = VectorInput> {
+  /** Count window: a window closes when it holds `size` valid points. Positive integer. */
+  readonly size?: number;
+  /** Time window: a window closes `timeMs` milliseconds after it opened. Positive. */
+  readonly timeMs?: number;
+  /**
+   * Sliding count windows: a new window starts every `slide` valid points (1 ≤ slide ≤ size).
+   * Requires `size`; cannot be combined with `timeMs`. Defaults to `size` (tumbling windows).
+   */
+  readonly slide?: number;
+  /** Expected dimension D. When omitted, the first valid vector fixes D for the whole subscription. */
+  readonly dimension?: number;
+  /** Scheduler of the `timeMs` timer (pass a `TestScheduler` for virtual time). Defaults to `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Error channel: receives every rejected input. The stream itself never errors because of an invalid input. */
+  readonly onInvalid?: (invalid: InvalidVector<R>) => void;
+  /** Emit time windows that hold no valid point (`n = 0`). Defaults to `false`. */
+  readonly emitEmpty?: boolean;
+}
+
+const OPERATOR = 'windowVectors';
+
+const isScheduler = (value: unknown): value is SchedulerLike =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as SchedulerLike).now === 'function' &&
+  typeof (value as SchedulerLike).schedule === 'function';
+
+const windowOptionsSchema = z
+  .strictObject(
+    {
+      size: z
+        .number({ error: 'must be a number (points per window)' })
+        .int({ error: 'must be an integer (points per window)' })
+        .positive({ error: 'must be at least 1 (points per window)' })
+        .optional(),
+      timeMs: z
+        .number({ error: 'must be a finite number of milliseconds' })
+        .positive({ error: 'must be greater than 0 milliseconds' })
+        .optional(),
+      slide: z
+        .number({ error: 'must be a number (points between window starts)' })
+        .int({ error: 'must be an integer (points between window starts)' })
+        .positive({ error: 'must be at least 1 (points between window starts)' })
+        .optional(),
+      dimension: z
+        .number({ error: 'must be a number (coordinates per point)' })
+        .int({ error: 'must be an integer (coordinates per point)' })
+        .positive({ error: 'must be at least 1 (coordinates per point)' })
+        .optional(),
+      scheduler: z
+        .custom<SchedulerLike>(isScheduler, { error: 'must be an RxJS scheduler (e.g. asyncScheduler or a TestScheduler)' })
+        .optional(),
+      onInvalid: z
+        .custom<(invalid: InvalidVector<unknown>) => void>((value) => typeof value === 'function', {
+          error: 'must be a function receiving each rejected input',
+        })
+        .optional(),
+      emitEmpty: z.boolean({ error: 'must be true or false' }).optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown option(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: ` +
+            'valid options are size, timeMs, slide, dimension, scheduler, onInvalid, emitEmpty'
+          : 'options must be an object such as { size: 100 } or { timeMs: 1000 }',
+    },
+  )
+  .superRefine((options, ctx) => {
+    if (options.size === undefined && options.timeMs === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'give size (points per window), timeMs (milliseconds per window), or both',
+      });
+    }
+    if (options.slide !== undefined) {
+      if (options.size === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['slide'], message: 'requires size: slide counts points between the starts of count windows' });
+      } else if (options.slide > options.size) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['slide'],
+          message: `must be at most size (${options.size}), got ${options.slide}: windows would skip points; lower slide or raise size`,
+        });
+      }
+      if (options.timeMs !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['slide'],
+          message: 'cannot be combined with timeMs: sliding windows are count windows only; drop slide or timeMs',
+        });
+      }
+    }
+  });
+
+interface ParsedOptions<R> {
+  readonly size: number | undefined;
+  readonly timeMs: number | undefined;
+  readonly slide: number | undefined;
+  readonly dimension: number | undefined;
+  readonly scheduler: SchedulerLike;
+  readonly onInvalid: ((invalid: InvalidVector<R>) => void) | undefined;
+  readonly emitEmpty: boolean;
+}
+
+function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
+  const parsed = parseOptions(windowOptionsSchema, options, OPERATOR);
+  return {
+    size: parsed.size,
+    timeMs: parsed.timeMs,
+    slide: parsed.slide,
+    dimension: parsed.dimension,
+    scheduler: parsed.scheduler ?? asyncScheduler,
+    // The schema checked it is a function; its parameter type is the caller's.
+    onInvalid: options.onInvalid,
+    emitEmpty: parsed.emitEmpty ?? false,
+  };
+}
+
+/** Rows allocated for a window whose size is unknown (time-only windows); doubled when full. */
+const INITIAL_ROWS = 64;
+
+/** A window being filled. */
+interface OpenWindow<R> {
+  points: Float64Array;
+  n: number;
+  readonly records: R[];
+  rejected: number;
+}
+
+/**
+ * Group a stream of vectors into windows of valid points, as flat n×d row-major `Float64Array`s.
+ *
+ * 1. Each input is checked with `validateVector` against the dimension D (the `dimension` option, or
+ *    else fixed by the first valid vector). A rejected input goes to `onInvalid` and is counted in the
+ *    `rejected` field of every open window (or, when none is open, of the next window); it never errors
+ *    the stream.
+ * 2. A valid vector is copied into each open window's buffer (preallocated to `size·d` rows when `size`
+ *    is given, grown geometrically otherwise); the record itself is kept by reference in `records`.
+ * 3. Count windows (`size`) close when they hold `size` points. With `slide < size`, a new window starts
+ *    every `slide` valid points, so windows overlap (like RxJS `bufferCount(size, slide)`).
+ * 4. Time windows (`timeMs`) close `timeMs` after they opened; the timer starts on subscription. With
+ *    both `size` and `timeMs`, a window closes on whichever comes first, and a count close restarts the
+ *    timer. A time window with no valid point is emitted only when `emitEmpty` is true; otherwise it is
+ *    skipped and its `rejected` count carries over to the next emitted window.
+ * 5. On complete, the open windows that hold at least one point are emitted (oldest first), then the
+ *    output completes. On error, open windows are dropped (as RxJS `bufferCount` does) and the error is
+ *    forwarded. On unsubscribe, the timer is cleared and buffers are released.
+ *
+ * Every emitted window owns its `points` (exactly n·d long, never written again) and `records`; `index`
+ * counts emitted windows from 0; `d` is 0 for an empty window emitted before D is known. An exception
+ * thrown by `onInvalid` is forwarded as the stream's error.
+ *
+ * ## Example
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { windowVectors } from 'emstream';
+ *
+ * from([[1, 2], [3, 4], [Number.NaN, 0], [5, 6]])
+ *   .pipe(windowVectors({ size: 2, onInvalid: (bad) => console.warn(bad.message) }))
+ *   .subscribe((w) => console.log(w.index, w.n, w.d, Array.from(w.points), w.rejected));
+ * // 0 2 2 [1, 2, 3, 4] 0
+ * // (warning) element 0 is NaN: …
+ * // 1 1 2 [5, 6] 1
+ * ```
+ *
+ * @param options - window size and/or duration, slide, expected dimension, scheduler, error channel
+ * @returns an operator from inputs (bare vectors or records with a `vector` field) to windows
+ * @throws EmstreamOptionsError when the options are invalid (at creation, not on subscribe)
+ */
+export function windowVectors<R extends VectorInput>(options: WindowOptions<R>): OperatorFunction<R, VectorWindow<R>> {
+  const { size, timeMs, slide, dimension, scheduler, onInvalid, emitEmpty } = parseWindowOptions(options);
+  const sliding = size !== undefined && slide !== undefined && slide < size;
+
+  return (source) =>
+    new Observable<VectorWindow<R>>((subscriber) => {
+      let d = dimension;
+      let index = 0;
+      let validCount = 0;
+      let pendingRejected = 0;
+      let open: OpenWindow<R>[] = [];
+      let timer: Subscription | undefined;
+
+      const openWindow = (dim: number): OpenWindow<R> => {
+        const rows = size ?? INITIAL_ROWS;
+        const win: OpenWindow<R> = { points: new Float64Array(rows * dim), n: 0, records: [], rejected: pendingRejected };
+        pendingRejected = 0;
+        open.push(win);
+        return win;
+      };
+
+      const emit = (win: OpenWindow<R>): void => {
+        const dim = d ?? 0;
+        const length = win.n * dim;
+        const points = win.points.length === length ? win.points : win.points.slice(0, length);
+        subscriber.next({ index: index++, n: win.n, d: dim, points, records: win.records, rejected: win.rejected });
+      };
+
+      const startTimer = (): void => {
+        if (timeMs === undefined) return;
+        timer?.unsubscribe();
+        timer = scheduler.schedule(onTimer, timeMs);
+      };
+
+      function onTimer(): void {
+        const win = open[0];
+        open = [];
+        timer = undefined; // this action has run; do not cancel it from inside itself
+        // Restart first, so the next window's span starts now even if a consumer is slow.
+        startTimer();
+        if (win !== undefined) {
+          emit(win);
+        } else if (emitEmpty) {
+          const rejected = pendingRejected;
+          pendingRejected = 0;
+          subscriber.next({ index: index++, n: 0, d: d ?? 0, points: new Float64Array(0), records: [], rejected });
+        }
+      }
+
+      const onValue = (input: R): void => {
+        const result = validateVector(input, d);
+        if (!result.ok) {
+          if (open.length === 0) pendingRejected++;
+          else for (const win of open) win.rejected++;
+          onInvalid?.(result.invalid);
+          return;
+        }
+        const values = result.values;
+        const dim = (d ??= values.length);
+
+        if (sliding ? validCount % slide! === 0 : open.length === 0) openWindow(dim);
+        validCount++;
+
+        for (const win of open) {
+          const offset = win.n * dim;
+          if (offset + dim > win.points.length) {
+            const grown = new Float64Array(Math.max(offset + dim, win.points.length * 2));
+            grown.set(win.points);
+            win.points = grown;
+          }
+          win.points.set(values, offset);
+          win.records.push(input);
+          win.n++;
+        }
+
+        if (size !== undefined) {
+          // At most one window (the oldest) can be full at a time.
+          const first = open[0];
+          if (first.n === size) {
+            open.shift();
+            if (!sliding) startTimer();
+            emit(first);
+          }
+        }
+      };
+
+      startTimer();
+      const subscription = source.subscribe({
+        next: (input) => {
+          // A synchronous source keeps pushing after we errored or were unsubscribed: ignore it.
+          if (subscriber.closed) return;
+          try {
+            onValue(input);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error: (err: unknown) => {
+          open = [];
+          timer?.unsubscribe();
+          subscriber.error(err);
+        },
+        complete: () => {
+          timer?.unsubscribe();
+          const remaining = open;
+          open = [];
+          for (const win of remaining) {
+            if (win.n > 0) emit(win);
+          }
+          subscriber.complete();
+        },
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        timer?.unsubscribe();
+        timer = undefined;
+        open = [];
+      };
+    });
+}
