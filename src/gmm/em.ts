@@ -3,6 +3,7 @@ import { parseOptions } from '../options.js';
 import { CovarianceError, DataError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type Precomputed } from './estep.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
+import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
 import { mStep, reseedComponents } from './mstep.js';
 import { Rng } from './rng.js';
 import { SufficientStats } from './stats.js';
@@ -62,7 +63,11 @@ export const fitOptionsSchema = z
   .object({
     k: z.number({ error: 'k (the number of components) is required' }).int('must be an integer').min(1, 'must be at least 1'),
     covarianceType: z.enum(COVARIANCE_TYPES as [CovarianceType, ...CovarianceType[]]).default('full'),
-    init: z.union([z.enum(INIT_METHODS as [InitMethod, ...InitMethod[]]), initialParamsSchema]).default('kmeans++'),
+    init: z
+      .union([z.enum(INIT_METHODS as [InitMethod, ...InitMethod[]]), initialParamsSchema], {
+        error: `must be one of ${INIT_METHODS.join(', ')}, or initial parameters { weights, means, covariances }`,
+      })
+      .default('kmeans++'),
     restarts: z.number().int('must be an integer').min(1, 'must be at least 1').default(1),
     maxIterations: z.number().int('must be an integer').min(1, 'must be at least 1').default(100),
     tol: z.number().min(0, 'must be ≥ 0 (0 runs exactly maxIterations)').finite().default(1e-3),
@@ -319,6 +324,14 @@ export function paramsFromInitial(init: InitialParams, k: number, d: number, cov
   expect(`${covarianceType} covariances`, covariances.length, covarianceSize(covarianceType, k, d), shapes[covarianceType]);
   for (const [name, arr] of [['weights', weights], ['means', means], ['covariances', covariances]] as const) {
     if (!arr.every(Number.isFinite)) throw new DataError(`initial ${name} contain a non-finite value`);
+  }
+  if (covarianceType === 'full' || covarianceType === 'tied') {
+    for (let c = 0; c < (covarianceType === 'tied' ? 1 : k); c++) {
+      const asym = asymmetry(covariances, d, c * d * d);
+      if (asym > SYMMETRY_TOLERANCE) {
+        throw new DataError(`initial covariance${covarianceType === 'tied' ? '' : ` of component ${c}`} is not symmetric (relative asymmetry ${asym.toExponential(2)}): give a symmetric positive definite matrix`);
+      }
+    }
   }
   let sum = 0;
   for (const w of weights) {

@@ -1,3 +1,4 @@
+import { SKIP_WEIGHT } from './stats.js';
 import type { CovarianceType } from './types.js';
 
 /**
@@ -105,7 +106,7 @@ function generate(type: CovarianceType, D: number): string {
   if (type === 'tied') emit(`let wsum=0;`);
   emit(`for(let k=0;k<K;k++){const w=r[k];`);
   if (type === 'tied') emit(`wsum+=w;`);
-  emit(`if(w===0)continue;s0[k]+=w;const b1=k*${D};`);
+  emit(`if(w<${SKIP_WEIGHT})continue;s0[k]+=w;const b1=k*${D};`);
   if (type === 'full') {
     emit(`const p=k*${T};`);
     let p = 0;

@@ -8,8 +8,16 @@ import { CholeskyDecomposition, Matrix } from 'ml-matrix';
  * @returns L, D×D row-major lower triangular with a = L·Lᵀ, or `null` when `a` is not positive definite
  */
 export function cholesky(a: Float64Array, d: number, offset = 0): Float64Array | null {
+  // Mirror the lower triangle: ml-matrix throws a plain Error on any asymmetry, even one ulp.
+  // Callers that accept matrices from users check symmetry themselves (see `asymmetry`).
   const m = new Matrix(d, d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) m.set(i, j, a[offset + i * d + j]);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = a[offset + i * d + j];
+      m.set(i, j, v);
+      m.set(j, i, v);
+    }
+  }
   const chol = new CholeskyDecomposition(m);
   // ml-matrix does not throw on an indefinite matrix: ask it.
   if (!chol.isPositiveDefinite()) return null;
@@ -69,3 +77,22 @@ export function packedIndex(a: number, b: number): number {
 export function packedSize(d: number): number {
   return (d * (d + 1)) / 2;
 }
+
+/**
+ * Largest relative asymmetry |a_ij − a_ji| / max(|a_ij|, |a_ji|, tiny) of a D×D matrix at `offset`.
+ */
+export function asymmetry(a: ArrayLike<number>, d: number, offset = 0): number {
+  let worst = 0;
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < i; j++) {
+      const x = a[offset + i * d + j];
+      const y = a[offset + j * d + i];
+      const scale = Math.max(Math.abs(x), Math.abs(y), Number.MIN_VALUE);
+      worst = Math.max(worst, Math.abs(x - y) / scale);
+    }
+  }
+  return worst;
+}
+
+/** Relative asymmetry tolerated in user-given covariance matrices (rounding of a JSON round trip or of an inversion). */
+export const SYMMETRY_TOLERANCE = 1e-8;

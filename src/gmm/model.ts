@@ -1,7 +1,7 @@
 import { ModelFormatError, DataError } from './errors.js';
 import { checkDataset, fitGmm, toDataset, type FitOptions, type FitResult } from './em.js';
 import { eStep, precompute, type Precomputed } from './estep.js';
-import { cholesky } from './linalg.js';
+import { asymmetry, cholesky, SYMMETRY_TOLERANCE } from './linalg.js';
 import { Rng } from './rng.js';
 import { COVARIANCE_TYPES, covarianceSize, type CovarianceType, type Dataset, type GmmParams } from './types.js';
 import { CovarianceError } from './errors.js';
@@ -258,7 +258,15 @@ export function paramsFromJSON(json: unknown): GmmParams {
   if (Math.abs(sum - 1) > 1e-6) throw new ModelFormatError(`weights must sum to 1, they sum to ${sum}`, 'weights');
   if (covariances.length !== covarianceSize(covarianceType, K, D)) throw new ModelFormatError('covariances have the wrong size', 'covariances');
   const params: GmmParams = { k: K, d: D, covarianceType, weights, means, covariances };
+  const where = (k: number): string => (covarianceType === 'tied' ? 'covariances' : `covariances[${k}]`);
+  const what = (k: number): string => (covarianceType === 'tied' ? 'the tied covariance' : `the covariance of component ${k}`);
+  if (covarianceType === 'full' || covarianceType === 'tied') {
+    for (let k = 0; k < (covarianceType === 'tied' ? 1 : K); k++) {
+      const asym = asymmetry(covariances, D, k * D * D);
+      if (asym > SYMMETRY_TOLERANCE) throw new ModelFormatError(`${what(k)} is not symmetric (relative asymmetry ${asym.toExponential(2)})`, where(k));
+    }
+  }
   const res = precompute(params);
-  if (!res.ok) throw new ModelFormatError(`the covariance of component ${res.component} is not positive definite`, `covariances[${res.component}]`);
+  if (!res.ok) throw new ModelFormatError(`${what(res.component)} is not positive definite`, where(res.component));
   return params;
 }

@@ -1,6 +1,14 @@
 import { packedSize } from './linalg.js';
 import type { CovarianceType } from './types.js';
 
+/**
+ * Responsibilities below 2⁻⁶⁰ ≈ 8.7e-19 are not accumulated: such a term changes a statistic of a
+ * component holding at least 0.01 of a point's weight by less than half an ulp (it would be absorbed
+ * by the addition anyway), so skipping it is invisible at double precision, and on separated data
+ * it skips most of the K·D² work per point.
+ */
+export const SKIP_WEIGHT = 2 ** -60;
+
 /** Serialised form of {@link SufficientStats}. */
 export interface SufficientStatsJSON {
   readonly k: number;
@@ -45,7 +53,10 @@ export class SufficientStats {
     this.s1 = new Float64Array(k * d);
     this.s2 = new Float64Array(s2Size(covarianceType, k, d));
     this.shift = new Float64Array(d);
-    if (shift) this.shift.set(shift);
+    if (shift) {
+      if (shift.length !== d) throw new RangeError(`the shift of sufficient statistics needs D = ${d} values, got ${shift.length}`);
+      this.shift.set(shift);
+    }
   }
 
   /** Total weight Σ_k s0_k. */
@@ -78,7 +89,7 @@ export class SufficientStats {
         const T = (D * (D + 1)) / 2;
         for (let k = 0; k < K; k++) {
           const w = resp[respOffset + k];
-          if (w === 0) continue;
+          if (w < SKIP_WEIGHT) continue;
           s0[k] += w;
           const b1 = k * D;
           let p = k * T;
@@ -94,7 +105,7 @@ export class SufficientStats {
       case 'spherical': {
         for (let k = 0; k < K; k++) {
           const w = resp[respOffset + k];
-          if (w === 0) continue;
+          if (w < SKIP_WEIGHT) continue;
           s0[k] += w;
           const b = k * D;
           for (let a = 0; a < D; a++) {
@@ -108,7 +119,7 @@ export class SufficientStats {
       case 'tied': {
         for (let k = 0; k < K; k++) {
           const w = resp[respOffset + k];
-          if (w === 0) continue;
+          if (w < SKIP_WEIGHT) continue;
           s0[k] += w;
           const b = k * D;
           for (let a = 0; a < D; a++) s1[b + a] += w * centred[a];
@@ -241,6 +252,11 @@ export class SufficientStats {
   }
 
   static fromJSON(json: SufficientStatsJSON): SufficientStats {
+    for (const key of ['shift', 's0', 's1', 's2'] as const) {
+      if (!Array.isArray(json[key]) || !json[key].every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw new RangeError(`sufficient statistics JSON: ${key} must be an array of finite numbers`);
+      }
+    }
     const s = new SufficientStats(json.k, json.d, json.covarianceType, json.shift);
     if (json.s0.length !== s.s0.length || json.s1.length !== s.s1.length || json.s2.length !== s.s2.length) {
       throw new RangeError(`sufficient statistics JSON does not match K=${json.k} D=${json.d} ${json.covarianceType}`);

@@ -232,29 +232,31 @@ export class StreamingGmm {
     const t = this.windows;
     const { n } = data;
     const previous = this.params;
+    if (previous !== null && previous.d !== data.d) throw new RangeError(`window has dimension ${data.d} but the model has ${previous.d}`);
     const events: DriftEvent[] = [];
-    let predictive: number | null = null;
-    if (previous !== null) {
-      if (previous.d !== data.d) throw new RangeError(`window has dimension ${data.d} but the model has ${previous.d}`);
-      const pre = precompute(previous);
-      if (pre.ok) predictive = eStep(pre.value, data.data, n, false, null).logLikelihood / n;
-      if (predictive !== null) {
-        const e = this.drift.observeLikelihood(windowIndex, predictive);
-        if (e) events.push(e);
-      }
-    }
-    const restart = previous === null || this.wantsRestart(t, events.some((e) => e.kind === 'likelihood'));
     const { prior: priorFactor, batch: batchWeight } = this.factors(t);
     const shift = this.stats?.shift ?? dataMean(data);
     const runOpts = { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift } as const;
     const score = (r: RunResult): number => (o.select === 'expected' ? r.expectedLogLikelihood : r.logLikelihood);
+    const labels = new Int32Array(n);
+    const probabilities = new Float64Array(n);
+    const logDensities = new Float64Array(n);
+    const outputs = { labels, maxProb: probabilities, logDensity: logDensities };
 
     type Candidate = { kind: 'warm' | 'cold'; run: RunResult };
     const candidates: Candidate[] = [];
+    let predictive: number | null = null;
     if (previous !== null) {
+      // The warm run starts from the previous model, so its first E-step scores the window under
+      // that model: history[0] is the predictive log-likelihood, at no extra cost.
       const prior = this.stats ? this.stats.clone().scale(priorFactor) : null;
-      candidates.push({ kind: 'warm', run: runEM(data, previous, { ...runOpts, prior, batchWeight, rng: this.rng }) });
+      const warm = runEM(data, previous, { ...runOpts, prior, batchWeight, rng: this.rng }, outputs);
+      candidates.push({ kind: 'warm', run: warm });
+      predictive = warm.history[0];
+      const e = this.drift.observeLikelihood(windowIndex, predictive);
+      if (e) events.push(e);
     }
+    const restart = previous === null || this.wantsRestart(t, events.some((e) => e.kind === 'likelihood'));
     if (restart) {
       for (let c = 0; c < o.restarts; c++) {
         const crng = this.rng.fork();
@@ -266,18 +268,17 @@ export class StreamingGmm {
     for (let c = 1; c < candidates.length; c++) if (score(candidates[c].run) > score(candidates[best].run)) best = c;
     const winner = candidates[best];
     let params = winner.run.params;
-    if (winner.kind === 'cold' && previous !== null) {
-      params = permuteComponents(params, matchComponents(previous, params, o.drift.metric ?? 'bhattacharyya'));
+    let batch = winner.run.batchStats;
+    let sums = { logLikelihood: winner.run.logLikelihood * n, expected: winner.run.expectedLogLikelihood * n };
+    if (winner.kind === 'cold') {
+      // Match a cold winner's components to the previous model's, then label the window under it
+      // (the warm run's outputs, if any, are overwritten).
+      if (previous !== null) params = permuteComponents(params, matchComponents(previous, params, o.drift.metric ?? 'bhattacharyya'));
+      const pre = precompute(params);
+      if (!pre.ok) throw new Error('internal: the selected parameters are not factorable');
+      batch = new SufficientStats(o.k, data.d, o.covarianceType, shift);
+      sums = eStep(pre.value, data.data, n, o.mode === 'hard', batch, outputs, new EStepScratch(o.k, data.d));
     }
-
-    // Final pass under the chosen parameters: labels, densities, and the window's statistics.
-    const pre = precompute(params);
-    if (!pre.ok) throw new Error('internal: the selected parameters are not factorable');
-    const labels = new Int32Array(n);
-    const probabilities = new Float64Array(n);
-    const logDensities = new Float64Array(n);
-    const batch = new SufficientStats(o.k, data.d, o.covarianceType, shift);
-    const sums = eStep(pre.value, data.data, n, o.mode === 'hard', batch, { labels, maxProb: probabilities, logDensity: logDensities }, new EStepScratch(o.k, data.d));
 
     if (winner.kind === 'warm' && this.stats !== null) this.stats.scale(priorFactor).merge(batch, batchWeight);
     else this.stats = batchWeight === 1 ? batch : batch.clone().scale(batchWeight);

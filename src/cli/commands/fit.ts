@@ -1,0 +1,181 @@
+/**
+ * `emstream fit FILE -k K [...]`: fits a Gaussian mixture to a CSV/NDJSON file and prints one JSON
+ * report on stdout (the fitted parameters, scores, every restart, and the loadable model).
+ *
+ * @module
+ */
+import { writeFile } from 'node:fs/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { EmstreamError } from '../../errors.js';
+import { fitGmm, type CandidateReport, type FitResult } from '../../gmm/em.js';
+import { INIT_METHODS, type InitMethod } from '../../gmm/init.js';
+import { GaussianMixture, paramsToJSON, type MixtureJSON } from '../../gmm/model.js';
+import { COVARIANCE_TYPES, type CovarianceType, type Dataset } from '../../gmm/types.js';
+import { parseDecimal, readVectorsFile } from '../../io/readVectors.js';
+
+/** Options of `emstream fit`, as parsed by commander. */
+interface FitCommandOptions {
+  components: number;
+  covariance: CovarianceType;
+  init: InitMethod;
+  restarts: number;
+  maxIter: number;
+  tol: number;
+  regCovar: number;
+  seed: number;
+  hard: boolean;
+  select: 'expected' | 'marginal';
+  output?: string;
+}
+
+/** One restart in the report. */
+export interface RestartReport {
+  readonly index: number;
+  readonly init: CandidateReport['init'];
+  readonly logLikelihood: number;
+  readonly expectedLogLikelihood: number;
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly reseeded: number;
+  readonly selected: boolean;
+}
+
+/** The JSON object `emstream fit` prints. */
+export interface FitReport {
+  readonly covarianceType: CovarianceType;
+  readonly k: number;
+  readonly d: number;
+  readonly n: number;
+  readonly weights: MixtureJSON['weights'];
+  readonly means: MixtureJSON['means'];
+  readonly covariances: MixtureJSON['covariances'];
+  /** Mean log-likelihood per point of the data under the final model. */
+  readonly logLikelihood: number;
+  /** Mean expected complete-data log-likelihood per point under the final model. */
+  readonly expectedLogLikelihood: number;
+  /** Iterations of the selected candidate. */
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly bic: number;
+  readonly aic: number;
+  readonly restarts: RestartReport[];
+  /** Index of the selected restart. */
+  readonly selected: number;
+  /** The model in its JSON form (`emstream label --model` reads it). */
+  readonly model: MixtureJSON;
+}
+
+/** Integer ≥ `min`, written as plain digits. */
+function integer(what: string, min: number): (value: string) => number {
+  return (value) => {
+    const t = value.trim();
+    const n = /^[+-]?\d+$/.test(t) ? Number(t) : NaN;
+    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a whole number${min > -Infinity ? ` ≥ ${min}` : ''}`);
+    if (n < min) throw new InvalidArgumentError(`${what} must be at least ${min}`);
+    return n;
+  };
+}
+
+/** Finite decimal number ≥ 0. */
+function nonNegative(what: string): (value: string) => number {
+  return (value) => {
+    const n = parseDecimal(value);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be a finite decimal number (e.g. 1e-3)`);
+    if (n < 0) throw new InvalidArgumentError(`${what} must be ≥ 0`);
+    return n;
+  };
+}
+
+/**
+ * Assembles the report printed by `emstream fit`.
+ *
+ * @param data - the fitted data (for N, BIC and AIC)
+ * @param result - what `fitGmm` returned
+ * @returns the report, every number finite
+ */
+export function fitReport(data: Dataset, result: FitResult): FitReport {
+  const model = paramsToJSON(result.params);
+  const mixture = new GaussianMixture(result.params);
+  return {
+    covarianceType: model.covarianceType,
+    k: model.k,
+    d: model.d,
+    n: data.n,
+    weights: model.weights,
+    means: model.means,
+    covariances: model.covariances,
+    logLikelihood: result.logLikelihood,
+    expectedLogLikelihood: result.expectedLogLikelihood,
+    iterations: result.iterations,
+    converged: result.converged,
+    bic: mixture.bic(data),
+    aic: mixture.aic(data),
+    restarts: result.candidates.map((c) => ({
+      index: c.index,
+      init: c.init,
+      logLikelihood: c.logLikelihood,
+      expectedLogLikelihood: c.expectedLogLikelihood,
+      iterations: c.iterations,
+      converged: c.converged,
+      reseeded: c.reseeded,
+      selected: c.selected,
+    })),
+    selected: result.selected,
+    model,
+  };
+}
+
+/**
+ * Adds `emstream fit FILE -k K [--covariance T] [--init M] [--restarts N] [--max-iter N] [--tol X]
+ * [--reg-covar X] [--seed N] [--hard] [--select expected|marginal] [--output MODEL.json]`.
+ *
+ * The command:
+ * 1. reads FILE (`.csv` or `.ndjson`/`.jsonl`);
+ * 2. runs `fitGmm` with the options (its validation reports what the parsers here let through);
+ * 3. prints one JSON object ({@link FitReport}) on stdout, and writes the model JSON to `--output`.
+ *
+ * @param program - the root `emstream` command
+ */
+export function registerFit(program: Command): void {
+  program
+    .command('fit')
+    .description('fit a Gaussian mixture to a data file by EM and print a JSON report (parameters, scores, restarts, model)')
+    .argument('<file>', 'data: .csv (numbers separated by commas, optional header row) or .ndjson/.jsonl (one JSON array per line)')
+    .requiredOption('-k, --components <K>', 'number of components (≥ 1)', integer('K (the number of components)', 1))
+    .addOption(new Option('--covariance <type>', 'covariance type').choices(COVARIANCE_TYPES).default('full'))
+    .addOption(new Option('--init <method>', 'initialisation').choices(INIT_METHODS).default('kmeans++'))
+    .option('--restarts <n>', 'number of EM runs from different starts; the best is kept', integer('the number of restarts', 1), 1)
+    .option('--max-iter <n>', 'maximum EM iterations per restart', integer('the maximum number of iterations', 1), 100)
+    .option('--tol <x>', 'stop when the mean log-likelihood per point changes by less (0: run exactly --max-iter)', nonNegative('the tolerance'), 1e-3)
+    .option('--reg-covar <x>', 'added to covariance diagonals', nonNegative('the covariance regularisation'), 1e-6)
+    .option('--seed <n>', 'seed of the random source', integer('the seed', -Infinity), 0)
+    .option('--hard', 'hard (classification) EM instead of soft EM', false)
+    .addOption(
+      new Option('--select <objective>', 'how the best restart is picked: expected complete-data or marginal log-likelihood').choices(['expected', 'marginal']).default('expected'),
+    )
+    .option('-o, --output <model.json>', 'also write the model JSON (for `emstream label --model`) to this file')
+    .action(async (file: string, opts: FitCommandOptions) => {
+      const data = await readVectorsFile(file);
+      const result = fitGmm(data, {
+        k: opts.components,
+        covarianceType: opts.covariance,
+        init: opts.init,
+        restarts: opts.restarts,
+        maxIterations: opts.maxIter,
+        tol: opts.tol,
+        regCovar: opts.regCovar,
+        seed: opts.seed,
+        mode: opts.hard ? 'hard' : 'soft',
+        select: opts.select,
+      });
+      const report = fitReport(data, result);
+      if (opts.output !== undefined) {
+        try {
+          await writeFile(opts.output, `${JSON.stringify(report.model, null, 2)}\n`);
+        } catch (e) {
+          throw new EmstreamError(`cannot write the model to ${opts.output}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
+      }
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+    });
+}

@@ -1,0 +1,329 @@
+/**
+ * Reading N×D numeric data sets from text: CSV (numbers separated by commas, optional header row)
+ * and NDJSON (one JSON array of numbers per line). Parsing is pure; {@link readVectorsFile} adds the
+ * file read and picks the format by extension.
+ *
+ * Every problem is an {@link InvalidInputError} whose message says where (1-based line and column),
+ * what was found and what to do, with the same `line`/`column` in its context. The output never
+ * holds NaN or ±Infinity.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { EmstreamError, InvalidInputError, type InvalidInputContext } from '../errors.js';
+
+/** A parsed data set: N×D row-major numbers (a `Dataset` of the numeric core), plus the CSV header if any. */
+export interface Vectors {
+  /** Number of rows (points), ≥ 1. */
+  readonly n: number;
+  /** Number of columns (dimensions), ≥ 1. */
+  readonly d: number;
+  /** N×D row-major; every value finite. */
+  readonly data: Float64Array;
+  /** Column names of the CSV header row, when there was one. */
+  readonly header?: string[];
+}
+
+/** Options of {@link parseCsv}. */
+export interface CsvOptions {
+  /**
+   * Whether line 1 is a header row. `'auto'` (default): it is a header when none of its cells is a
+   * number (NaN/Infinity spellings and `1;2`-like cells count as numbers), so a first data row with
+   * one bad cell is reported rather than silently taken as a header.
+   */
+  readonly header?: boolean | 'auto';
+  /** Name of the input (e.g. the file name), used in messages. */
+  readonly source?: string;
+}
+
+/** Options of {@link parseNdjson}. */
+export interface NdjsonOptions {
+  /** Name of the input (e.g. the file name), used in messages. */
+  readonly source?: string;
+}
+
+/** File extensions understood by {@link readVectorsFile}, and the format each means. */
+export const VECTOR_FILE_EXTENSIONS: Readonly<Record<string, 'csv' | 'ndjson'>> = {
+  '.csv': 'csv',
+  '.ndjson': 'ndjson',
+  '.jsonl': 'ndjson',
+};
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+
+/**
+ * Parses a plain decimal number (`12`, `-0.5`, `.5`, `1e-3`), rejecting what `Number()` would
+ * silently accept (`''`, `' '`, `'0x10'`, `'1_000'`, `'Infinity'`). Surrounding spaces are ignored.
+ *
+ * ## Example
+ * ```ts
+ * import { parseDecimal } from 'emstream';
+ *
+ * parseDecimal(' 1.5e3 '); // 1500
+ * parseDecimal('0x10'); // NaN
+ * ```
+ *
+ * @param text - the text of one number
+ * @returns the number, or NaN when the text is not a decimal number (values that overflow give ±Infinity)
+ */
+export function parseDecimal(text: string): number {
+  const t = text.trim();
+  return DECIMAL.test(t) ? Number(t) : NaN;
+}
+
+function where(line: number, column?: number): string {
+  return column === undefined ? `line ${line}` : `line ${line}, column ${column}`;
+}
+
+function inputError(source: string | undefined, message: string, context: InvalidInputContext, cause?: unknown): InvalidInputError {
+  const prefix = source === undefined ? '' : `${source}: `;
+  return new InvalidInputError(`${prefix}${message}`, source === undefined ? context : { ...context, source }, cause);
+}
+
+function noRows(source: string | undefined, detail: string): InvalidInputError {
+  const what = source === undefined ? 'the input' : `file ${source}`;
+  return new InvalidInputError(`${what} has no data rows${detail}: give at least one row of numbers`, source === undefined ? {} : { source });
+}
+
+/** Splits text into lines (LF or CRLF), dropping a leading byte-order mark and trailing blank lines. */
+function splitLines(text: string): string[] {
+  const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split(/\r?\n/);
+  let end = lines.length;
+  while (end > 0 && lines[end - 1].trim() === '') end--;
+  return lines.slice(0, end);
+}
+
+/**
+ * Whether a cell reads as a number (NaN and Infinity spellings included) or as numbers joined by
+ * another separator (`1;2`, `1\t2`): such a first row is data, not a header.
+ */
+function looksNumeric(cell: string): boolean {
+  const parts = cell.trim().split(/[;\t ]+/);
+  return parts.every((part) => DECIMAL.test(part) || NON_FINITE.test(part));
+}
+
+/** Why a CSV cell is not a finite number, as the end of a message. */
+function describeBadCell(cell: string): string {
+  const t = cell.trim();
+  if (t === '') return 'the cell is empty: every cell must be a number (fill in the missing value or drop the row)';
+  if (NON_FINITE.test(t)) return `${JSON.stringify(t)} is not a finite number: NaN and Infinity are not allowed (fix or drop the row)`;
+  if (DECIMAL.test(t)) return `${JSON.stringify(t)} overflows to Infinity: scale the data`;
+  const separator = /[;\t]/.test(t) ? '; cells must be separated by commas' : '';
+  return `${JSON.stringify(t)} is not a number: every cell must be a number (remove text columns or the header row${separator})`;
+}
+
+/**
+ * Parses CSV text of numbers: one row per line, cells separated by commas, an optional header row.
+ *
+ * 1. drop a byte-order mark and trailing blank lines;
+ * 2. decide whether line 1 is a header (see {@link CsvOptions.header});
+ * 3. parse every cell of every other line as a decimal number; the first row fixes D.
+ *
+ * ## Example
+ * ```ts
+ * import { parseCsv } from 'emstream';
+ *
+ * const { n, d, data, header } = parseCsv('x,y\n1,2\n3,4\n');
+ * // n = 2, d = 2, data = Float64Array [1, 2, 3, 4], header = ['x', 'y']
+ * ```
+ *
+ * @param text - the whole CSV text
+ * @param options - header handling and the input's name for messages
+ * @returns the N×D data, with the header when there was one
+ * @throws InvalidInputError naming the line and column of a non-numeric, empty or non-finite cell,
+ *   a row with the wrong number of columns, a blank line between rows, or an input without data rows
+ */
+export function parseCsv(text: string, options: CsvOptions = {}): Vectors {
+  const { source } = options;
+  const lines = splitLines(text);
+  if (lines.length === 0) throw noRows(source, '');
+  const first = lines[0].split(',');
+  const headerOption = options.header ?? 'auto';
+  const hasHeader = headerOption === 'auto' ? first.every((cell) => !looksNumeric(cell)) : headerOption;
+  const d = first.length;
+  const header = hasHeader ? first.map((cell) => cell.trim()) : undefined;
+  const rows = lines.length - (hasHeader ? 1 : 0);
+  if (rows === 0) throw noRows(source, ' (only a header row)');
+  const data = new Float64Array(rows * d);
+  let pos = 0;
+  for (let i = hasHeader ? 1 : 0; i < lines.length; i++) {
+    const line = i + 1;
+    if (lines[i].trim() === '') {
+      throw inputError(source, `${where(line)} is blank: remove blank lines between rows (every row needs ${d} number${d === 1 ? '' : 's'})`, { line, column: 1 });
+    }
+    const cells = i === 0 ? first : lines[i].split(',');
+    if (cells.length !== d) {
+      const column = Math.min(cells.length, d) + 1;
+      throw inputError(source, `line ${line} has ${cells.length} column${cells.length === 1 ? '' : 's'} but line 1 has ${d}: every row needs the same number of columns`, {
+        line,
+        column,
+      });
+    }
+    for (let j = 0; j < d; j++) {
+      const value = parseDecimal(cells[j]);
+      if (!Number.isFinite(value)) {
+        const column = j + 1;
+        const context: InvalidInputContext = header === undefined ? { line, column } : { line, column, field: header[j] };
+        throw inputError(source, `${where(line, column)}: ${describeBadCell(cells[j])}`, context);
+      }
+      data[pos++] = value;
+    }
+  }
+  return header === undefined ? { n: rows, d, data } : { n: rows, d, data, header };
+}
+
+/** Position (0-based) mentioned in a `JSON.parse` error message, if any. */
+function jsonErrorPosition(message: string): number | undefined {
+  const m = /at position (\d+)/.exec(message);
+  return m === null ? undefined : Number(m[1]);
+}
+
+function describeJsonValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Parses NDJSON (JSON Lines) of vectors: one JSON array of numbers per line; blank lines are skipped.
+ *
+ * 1. split into lines (LF or CRLF), skipping blank ones (line numbers still count them);
+ * 2. `JSON.parse` each line; it must be a flat, non-empty array of finite numbers;
+ * 3. the first row fixes D.
+ *
+ * ## Example
+ * ```ts
+ * import { parseNdjson } from 'emstream';
+ *
+ * const { n, d, data } = parseNdjson('[1, 2]\n\n[3, 4]\n');
+ * // n = 2, d = 2, data = Float64Array [1, 2, 3, 4]
+ * ```
+ *
+ * @param text - the whole NDJSON text
+ * @param options - the input's name for messages
+ * @returns the N×D data
+ * @throws InvalidInputError naming the line (and the column: 1-based element, or character for JSON
+ *   syntax errors) of invalid JSON, a line that is not an array, a nested array, a non-number or
+ *   non-finite element (JSON `null`, which is how NaN is serialised), an empty array, a line with
+ *   the wrong number of values, or an input without data rows
+ */
+export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors {
+  const { source } = options;
+  const lines = splitLines(text);
+  const values: number[] = [];
+  let d = -1;
+  let firstLine = 0;
+  let n = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const position = jsonErrorPosition(message);
+      const column = position === undefined ? undefined : position + 1;
+      throw inputError(
+        source,
+        `${where(line, column)}: invalid JSON (${message}): each line must be one JSON array of numbers, e.g. [1.5, -2]`,
+        column === undefined ? { line } : { line, column },
+        e,
+      );
+    }
+    if (!Array.isArray(parsed)) {
+      throw inputError(source, `${where(line)}: expected a JSON array of numbers, got ${describeJsonValue(parsed)}: write each vector as e.g. [1.5, -2]`, { line, column: 1 });
+    }
+    if (parsed.length === 0) throw inputError(source, `${where(line)}: the array is empty: every line needs at least one number`, { line, column: 1 });
+    if (d >= 0 && parsed.length !== d) {
+      const column = Math.min(parsed.length, d) + 1;
+      throw inputError(
+        source,
+        `line ${line} has ${parsed.length} value${parsed.length === 1 ? '' : 's'} but line ${firstLine} has ${d}: every line needs the same number of values`,
+        { line, column },
+      );
+    }
+    for (let j = 0; j < parsed.length; j++) {
+      const v: unknown = parsed[j];
+      const column = j + 1;
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        values.push(v);
+        continue;
+      }
+      let why: string;
+      if (Array.isArray(v)) why = 'element is a nested array: each line must be a flat array of numbers';
+      else if (v === null) why = 'element is null (JSON writes NaN and Infinity as null): every element must be a finite number (fix or drop the row)';
+      else if (typeof v === 'number') why = 'element overflows to Infinity: scale the data';
+      else why = `element is ${describeJsonValue(v)}, not a number: every element must be a number`;
+      throw inputError(source, `${where(line, column)}: ${why}`, { line, column, field: j });
+    }
+    if (d < 0) {
+      d = parsed.length;
+      firstLine = line;
+    }
+    n++;
+  }
+  if (n === 0) throw noRows(source, '');
+  return { n, d, data: Float64Array.from(values) };
+}
+
+/**
+ * Reads a data set from a file, by extension: `.csv` ({@link parseCsv}) or `.ndjson`/`.jsonl`
+ * ({@link parseNdjson}).
+ *
+ * ## Example
+ * ```ts
+ * import { readVectorsFile, fitGmm } from 'emstream';
+ *
+ * const data = await readVectorsFile('points.csv');
+ * const result = fitGmm(data, { k: 3 });
+ * ```
+ *
+ * @param path - the file
+ * @param options - CSV header handling (ignored for NDJSON)
+ * @returns the N×D data (and the CSV header, if any)
+ * @throws InvalidInputError for an unsupported extension or bad content (messages start with the path)
+ * @throws EmstreamError when the file cannot be read
+ */
+export async function readVectorsFile(path: string, options: Omit<CsvOptions, 'source'> = {}): Promise<Vectors> {
+  const ext = extname(path).toLowerCase();
+  const format = VECTOR_FILE_EXTENSIONS[ext];
+  if (format === undefined) {
+    throw new InvalidInputError(
+      `${path}: unsupported file extension ${ext === '' ? '(none)' : JSON.stringify(ext)}: use .csv (numbers separated by commas) or .ndjson/.jsonl (one JSON array of numbers per line)`,
+      { source: path },
+    );
+  }
+  const text = await readTextFile(path, 'data file');
+  return format === 'csv' ? parseCsv(text, { ...options, source: path }) : parseNdjson(text, { source: path });
+}
+
+/**
+ * Reads a UTF-8 text file, turning system errors into an {@link EmstreamError} that says which file
+ * and why (`no such file`, `permission denied`, `is a directory`).
+ *
+ * @param path - the file
+ * @param what - what the file is, for the message (e.g. `'model file'`)
+ * @returns the file's text
+ * @throws EmstreamError when the file cannot be read
+ */
+export async function readTextFile(path: string, what = 'file'): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reasons: Record<string, string> = {
+      ENOENT: 'no such file',
+      EACCES: 'permission denied',
+      EISDIR: 'it is a directory',
+      ENOTDIR: 'a part of the path is not a directory',
+    };
+    const reason = (code !== undefined && reasons[code]) || (e instanceof Error ? e.message : String(e));
+    throw new EmstreamError(`cannot read ${what} ${path}: ${reason}`, { cause: e, context: { path, code } });
+  }
+}
