@@ -1,4 +1,4 @@
-import { compiledPass, type PassArgs } from './kernels.js';
+import { BLOCK, compiledPass, type PassArgs } from './kernels.js';
 import { precisionFactor } from './linalg.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType, GmmParams } from './types.js';
@@ -181,7 +181,7 @@ export interface EStepSums {
   worst: number;
 }
 
-/** Reusable scratch for {@link eStep}: K + K + D + D values. */
+/** Reusable scratch for {@link eStep}: two BLOCK×K buffers and two of D values. */
 export class EStepScratch {
   readonly lp: Float64Array;
   readonly r: Float64Array;
@@ -189,8 +189,8 @@ export class EStepScratch {
   readonly centred: Float64Array;
   readonly sums = new Float64Array(3);
   constructor(k: number, d: number) {
-    this.lp = new Float64Array(k);
-    this.r = new Float64Array(k);
+    this.lp = new Float64Array(BLOCK * k);
+    this.r = new Float64Array(BLOCK * k);
     this.diff = new Float64Array(d);
     this.centred = new Float64Array(d);
   }
@@ -254,52 +254,59 @@ export function eStep(
   const K = pre.k;
   const D = pre.d;
   const kernel = WEIGHTED_LOG_PROB[pre.covarianceType];
-  const { lp, r, diff, centred } = scratch;
+  const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
   let ll = 0;
   let q = 0;
   let worst = 0;
   let worstValue = Infinity;
-  for (let i = 0; i < n; i++) {
-    const off = i * D;
-    kernel(pre, data, off, lp, diff);
-    let best = 0;
-    let max = lp[0];
-    for (let k = 1; k < K; k++) {
-      if (lp[k] > max) {
-        max = lp[k];
-        best = k;
-      }
-    }
-    let sum = 0;
-    for (let k = 0; k < K; k++) {
-      const e = Math.exp(lp[k] - max);
-      r[k] = e;
-      sum += e;
-    }
-    const logp = max + Math.log(sum);
-    ll += logp;
-    if (logp < worstValue) {
-      worstValue = logp;
-      worst = i;
-    }
-    if (hard) {
-      r.fill(0);
-      r[best] = 1;
-      q += lp[best];
-    } else {
-      const inv = 1 / sum;
+  const row = new Float64Array(K);
+  for (let start = 0; start < n; start += BLOCK) {
+    const nb = Math.min(BLOCK, n - start);
+    for (let i = 0; i < nb; i++) {
+      const g = start + i;
+      kernel(pre, data, g * D, row, diff);
+      LP.set(row, i * K);
+      const rb = i * K;
+      let best = 0;
+      let max = -Infinity;
       for (let k = 0; k < K; k++) {
-        const w = r[k] * inv;
-        r[k] = w;
-        if (w > 0) q += w * lp[k];
+        const v = LP[rb + k];
+        if (k === 0 || v > max) {
+          max = v;
+          best = k;
+        }
       }
+      let sum = 0;
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(LP[rb + k] - max);
+        R[rb + k] = e;
+        sum += e;
+      }
+      const logp = max + Math.log(sum);
+      ll += logp;
+      if (logp < worstValue) {
+        worstValue = logp;
+        worst = g;
+      }
+      if (hard) {
+        for (let k = 0; k < K; k++) R[rb + k] = 0;
+        R[rb + best] = 1;
+        q += LP[rb + best];
+      } else {
+        const inv = 1 / sum;
+        for (let k = 0; k < K; k++) {
+          const w = R[rb + k] * inv;
+          R[rb + k] = w;
+          if (w > 0) q += w * LP[rb + k];
+        }
+      }
+      if (resp !== undefined) for (let k = 0; k < K; k++) resp[g * K + k] = R[rb + k];
+      if (logDensity !== undefined) logDensity[g] = logp;
+      if (labels !== undefined) labels[g] = best;
+      if (maxProb !== undefined) maxProb[g] = hard ? 1 : R[rb + best];
     }
-    if (stats !== null) stats.addPoint(data, off, r, 0, centred);
-    if (resp !== undefined) resp.set(r, i * K);
-    if (logDensity !== undefined) logDensity[i] = logp;
-    if (labels !== undefined) labels[i] = best;
-    if (maxProb !== undefined) maxProb[i] = hard ? 1 : r[best];
+    if (stats !== null) stats.addBlock(data, start, nb, R);
   }
   return { logLikelihood: ll, expected: q, worst };
 }

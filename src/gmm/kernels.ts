@@ -2,17 +2,26 @@ import { SKIP_WEIGHT } from './stats.js';
 import type { CovarianceType } from './types.js';
 
 /**
- * Compiled E-step passes: for a covariance type and a dimension D ≤ {@link MAX_UNROLLED_D}, the
- * whole per-point loop (log-densities, log-sum-exp, responsibilities, statistics) is generated
- * once with the D-loops unrolled, so the coordinates and the centred point live in locals
- * instead of typed-array slots. The arithmetic is the same, in the same order, as the generic
- * kernels in `estep.ts` and `stats.ts`, so both give bit-identical results (tested).
+ * Compiled E-step passes. For a covariance type and a dimension D ≤ {@link MAX_UNROLLED_D}, the
+ * E-step over a batch is generated once with every D-loop unrolled, and runs over blocks of
+ * {@link BLOCK} points in three sweeps:
  *
- * Generated once per (type, D) and cached; no data reaches the generated source, only integers.
+ * 1. component-major: μ_k and the precision factor W_k are loaded into locals once per block, then
+ *    lp_ik = log π_k + log N(x_i | μ_k, Σ_k) for every point of the block (no typed-array reads of
+ *    the parameters in the inner loop);
+ * 2. point-major: log-sum-exp, responsibilities, log-likelihood, Q, outputs;
+ * 3. component-major: the block's statistics of component k are summed in locals (s0, D for s1,
+ *    D(D+1)/2 for s2) and added to the accumulator once per block.
+ *
+ * The generic path in `estep.ts` does the same arithmetic in the same order, so both give
+ * bit-identical results (tested); only integers reach the generated source, never data.
  */
 export const MAX_UNROLLED_D = 16;
 
-/** Arguments of a compiled pass, in one object so the signature stays stable. Shapes as in `Precomputed`/`SufficientStats`. */
+/** Points per block: K·BLOCK responsibilities stay in cache between the sweeps. */
+export const BLOCK = 256;
+
+/** Arguments of a compiled pass. Shapes as in `Precomputed` / `SufficientStats`. */
 export interface PassArgs {
   data: ArrayLike<number>;
   n: number;
@@ -31,7 +40,7 @@ export interface PassArgs {
   logDensity: Float64Array | null;
   labels: Int32Array | null;
   maxProb: Float64Array | null;
-  /** K scratch values each. */
+  /** BLOCK×K scratch each: log-probabilities and responsibilities of the block. */
   lp: Float64Array;
   r: Float64Array;
   /** Out: [Σ log p(x_i), Q, index of the worst point]. */
@@ -58,81 +67,108 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-/** Source of the pass; see `eStep` in estep.ts for the algorithm. */
+/** Packed lower-triangle index pairs (a, b), b ≤ a, in storage order. */
+function pairs(D: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let a = 0; a < D; a++) for (let b = 0; b <= a; b++) out.push([a, b]);
+  return out;
+}
+
+/** Source of the pass; see the module comment and `eStep` in estep.ts. */
 function generate(type: CovarianceType, D: number): string {
   const T = (D * (D + 1)) / 2;
+  const P = pairs(D);
   const L: string[] = [];
   const emit = (s: string): void => {
     L.push(s);
   };
+  const loadX = (o: string): string => range(D).map((j) => `const x${j}=data[${o}+${j}];`).join('');
+
   emit(`"use strict";`);
   emit(`const data=a.data,n=a.n,K=a.k,means=a.means,prec=a.prec,lc=a.lc,hard=a.hard;`);
-  emit(`const s0=a.s0,s1=a.s1,s2=a.s2,shift=a.shift,resp=a.resp,logDensity=a.logDensity,labels=a.labels,maxProb=a.maxProb,lp=a.lp,r=a.r;`);
+  emit(`const s0=a.s0,s1=a.s1,s2=a.s2,shift=a.shift,resp=a.resp,logDensity=a.logDensity,labels=a.labels,maxProb=a.maxProb,LP=a.lp,R=a.r;`);
   emit(`const acc=s0!==null;`);
-  emit(`let sh0=0${range(D).slice(1).map((j) => `,sh${j}=0`).join('')};`);
+  emit(`let ${range(D).map((j) => `sh${j}=0`).join(',')};`);
   emit(`if(acc){${range(D).map((j) => `sh${j}=shift[${j}];`).join('')}}`);
+  if (type === 'tied') {
+    // one precision factor for every component: load it once
+    emit(P.map(([j, aa]) => `const w${j}_${aa}=prec[${j * D + aa}];`).join(''));
+  }
   emit(`let ll=0,q=0,worst=0,worstValue=Infinity;`);
-  emit(`for(let i=0;i<n;i++){`);
-  emit(`const o=i*${D};`);
-  emit(range(D).map((j) => `const x${j}=data[o+${j}];`).join(''));
-  emit(`let best=0,max=-Infinity;`);
+  emit(`for(let start=0;start<n;start+=${BLOCK}){`);
+  emit(`const nb=Math.min(${BLOCK},n-start);`);
+
+  // sweep 1: log-probabilities, component-major
   emit(`for(let k=0;k<K;k++){`);
-  emit(`const mb=k*${D};`);
+  emit(range(D).map((j) => `const m${j}=means[k*${D}+${j}];`).join(''));
+  if (type === 'full') emit(`const wb=k*${D * D};` + P.map(([j, aa]) => `const w${j}_${aa}=prec[wb+${j * D + aa}];`).join(''));
+  if (type === 'diag') emit(range(D).map((j) => `const p${j}=prec[k*${D}+${j}];`).join(''));
+  if (type === 'spherical') emit(`const pk=prec[k];`);
+  emit(`const lck=lc[k];`);
+  emit(`for(let i=0;i<nb;i++){`);
+  emit(`const o=(start+i)*${D};`);
   if (type === 'full' || type === 'tied') {
-    emit(range(D).map((j) => `const d${j}=x${j}-means[mb+${j}];`).join(''));
-    emit(type === 'full' ? `const wb=k*${D * D};` : `const wb=0;`);
+    emit(range(D).map((j) => `const d${j}=data[o+${j}]-m${j};`).join(''));
     emit(`let sq=0;`);
-    for (let j = 0; j < D; j++) {
-      // s = Σ_{a≤j} W[j][a]·d_a, summed from a = 0 (same order as the generic kernel)
-      emit(`{let s=0;${range(j + 1).map((aa) => `s+=prec[wb+${j * D + aa}]*d${aa};`).join('')}sq+=s*s;}`);
-    }
-    emit(`const v=lc[k]-0.5*sq;`);
+    for (let j = 0; j < D; j++) emit(`{let s=0;${range(j + 1).map((aa) => `s+=w${j}_${aa}*d${aa};`).join('')}sq+=s*s;}`);
+    emit(`LP[i*K+k]=lck-0.5*sq;`);
   } else if (type === 'diag') {
-    emit(`let sq=0;`);
-    emit(range(D).map((j) => `{const y=(x${j}-means[mb+${j}])*prec[mb+${j}];sq+=y*y;}`).join(''));
-    emit(`const v=lc[k]-0.5*sq;`);
+    emit(`let sq=0;` + range(D).map((j) => `{const y=(data[o+${j}]-m${j})*p${j};sq+=y*y;}`).join(''));
+    emit(`LP[i*K+k]=lck-0.5*sq;`);
   } else {
-    emit(`let sq=0;`);
-    emit(range(D).map((j) => `{const y=x${j}-means[mb+${j}];sq+=y*y;}`).join(''));
-    emit(`const pk=prec[k];const v=lc[k]-0.5*sq*pk*pk;`);
+    emit(`let sq=0;` + range(D).map((j) => `{const y=data[o+${j}]-m${j};sq+=y*y;}`).join(''));
+    emit(`LP[i*K+k]=lck-0.5*sq*pk*pk;`);
   }
-  emit(`lp[k]=v;if(k===0||v>max){max=v;best=k;}`);
-  emit(`}`); // k
-  emit(`let sum=0;for(let k=0;k<K;k++){const e=Math.exp(lp[k]-max);r[k]=e;sum+=e;}`);
-  emit(`const logp=max+Math.log(sum);ll+=logp;if(logp<worstValue){worstValue=logp;worst=i;}`);
-  emit(`if(hard){r.fill(0);r[best]=1;q+=lp[best];}else{const inv=1/sum;for(let k=0;k<K;k++){const w=r[k]*inv;r[k]=w;if(w>0)q+=w*lp[k];}}`);
+  emit(`}}`);
+
+  // sweep 2: per point
+  emit(`for(let i=0;i<nb;i++){`);
+  emit(`const row=i*K;let best=0,max=-Infinity;`);
+  emit(`for(let k=0;k<K;k++){const v=LP[row+k];if(k===0||v>max){max=v;best=k;}}`);
+  emit(`let sum=0;for(let k=0;k<K;k++){const e=Math.exp(LP[row+k]-max);R[row+k]=e;sum+=e;}`);
+  emit(`const logp=max+Math.log(sum);ll+=logp;if(logp<worstValue){worstValue=logp;worst=start+i;}`);
+  emit(`if(hard){for(let k=0;k<K;k++)R[row+k]=0;R[row+best]=1;q+=LP[row+best];}else{const inv=1/sum;for(let k=0;k<K;k++){const w=R[row+k]*inv;R[row+k]=w;if(w>0)q+=w*LP[row+k];}}`);
+  emit(`const g=start+i;`);
+  emit(`if(resp!==null){for(let k=0;k<K;k++)resp[g*K+k]=R[row+k];}`);
+  emit(`if(logDensity!==null)logDensity[g]=logp;`);
+  emit(`if(labels!==null)labels[g]=best;`);
+  emit(`if(maxProb!==null)maxProb[g]=hard?1:R[row+best];`);
+  emit(`}`);
+
+  // sweep 3: statistics, component-major, summed in locals per block
   emit(`if(acc){`);
-  emit(range(D).map((j) => `const c${j}=x${j}-sh${j};`).join(''));
-  if (type === 'tied') emit(`let wsum=0;`);
-  emit(`for(let k=0;k<K;k++){const w=r[k];`);
-  if (type === 'tied') emit(`wsum+=w;`);
-  emit(`if(w<${SKIP_WEIGHT})continue;s0[k]+=w;const b1=k*${D};`);
+  emit(`for(let k=0;k<K;k++){`);
+  emit(`let t0=0;let ${range(D).map((j) => `u${j}=0`).join(',')};`);
+  if (type === 'full') emit(`let ${P.map(([aa, b]) => `v${aa}_${b}=0`).join(',')};`);
+  if (type === 'diag' || type === 'spherical') emit(`let ${range(D).map((j) => `v${j}=0`).join(',')};`);
+  emit(`for(let i=0;i<nb;i++){`);
+  emit(`const w=R[i*K+k];if(w<${SKIP_WEIGHT})continue;`);
+  emit(`const o=(start+i)*${D};`);
+  emit(range(D).map((j) => `const c${j}=data[o+${j}]-sh${j};`).join(''));
+  emit(`t0+=w;`);
   if (type === 'full') {
-    emit(`const p=k*${T};`);
-    let p = 0;
-    for (let aa = 0; aa < D; aa++) {
-      emit(`{const wa=w*c${aa};s1[b1+${aa}]+=wa;${range(aa + 1).map((b) => `s2[p+${p + b}]+=wa*c${b};`).join('')}}`);
-      p += aa + 1;
-    }
+    for (let aa = 0; aa < D; aa++) emit(`{const wa=w*c${aa};u${aa}+=wa;${range(aa + 1).map((b) => `v${aa}_${b}+=wa*c${b};`).join('')}}`);
   } else if (type === 'diag' || type === 'spherical') {
-    emit(range(D).map((j) => `{const wa=w*c${j};s1[b1+${j}]+=wa;s2[b1+${j}]+=wa*c${j};}`).join(''));
+    emit(range(D).map((j) => `{const wa=w*c${j};u${j}+=wa;v${j}+=wa*c${j};}`).join(''));
   } else {
-    emit(range(D).map((j) => `s1[b1+${j}]+=w*c${j};`).join(''));
+    emit(range(D).map((j) => `u${j}+=w*c${j};`).join(''));
   }
+  emit(`}`); // i
+  emit(`s0[k]+=t0;` + range(D).map((j) => `s1[k*${D}+${j}]+=u${j};`).join(''));
+  if (type === 'full') emit(P.map(([aa, b], p) => `s2[k*${T}+${p}]+=v${aa}_${b};`).join(''));
+  if (type === 'diag' || type === 'spherical') emit(range(D).map((j) => `s2[k*${D}+${j}]+=v${j};`).join(''));
   emit(`}`); // k
   if (type === 'tied') {
-    let p = 0;
-    for (let aa = 0; aa < D; aa++) {
-      emit(`{const wa=wsum*c${aa};${range(aa + 1).map((b) => `s2[${p + b}]+=wa*c${b};`).join('')}}`);
-      p += aa + 1;
-    }
+    // pooled second moment: Σ_i (Σ_k w_ik) c_i c_iᵀ
+    emit(`let ${P.map(([aa, b]) => `v${aa}_${b}=0`).join(',')};`);
+    emit(`for(let i=0;i<nb;i++){let wsum=0;for(let k=0;k<K;k++)wsum+=R[i*K+k];`);
+    emit(`const o=(start+i)*${D};` + range(D).map((j) => `const c${j}=data[o+${j}]-sh${j};`).join(''));
+    for (let aa = 0; aa < D; aa++) emit(`{const wa=wsum*c${aa};${range(aa + 1).map((b) => `v${aa}_${b}+=wa*c${b};`).join('')}}`);
+    emit(`}`);
+    emit(P.map(([aa, b], p) => `s2[${p}]+=v${aa}_${b};`).join(''));
   }
   emit(`}`); // acc
-  emit(`if(resp!==null)resp.set(r,i*K);`);
-  emit(`if(logDensity!==null)logDensity[i]=logp;`);
-  emit(`if(labels!==null)labels[i]=best;`);
-  emit(`if(maxProb!==null)maxProb[i]=hard?1:r[best];`);
-  emit(`}`); // i
+  emit(`}`); // block
   emit(`a.out[0]=ll;a.out[1]=q;a.out[2]=worst;`);
   return L.join('\n');
 }

@@ -150,6 +150,71 @@ export class SufficientStats {
     return this;
   }
 
+  /**
+   * Adds a block of points, component by component, summing each component's block statistics
+   * first and adding them once (the order of the compiled E-step kernels, see kernels.ts).
+   *
+   * @param data points buffer; the block is rows start..start+nb−1 (D values each)
+   * @param resp nb×K responsibilities of the block (row 0 is point `start`)
+   */
+  addBlock(data: ArrayLike<number>, start: number, nb: number, resp: ArrayLike<number>): this {
+    const { k: K, d: D, s0, s1, s2, shift } = this;
+    const T = packedSize(D);
+    const full = this.covarianceType === 'full';
+    const tied = this.covarianceType === 'tied';
+    const u = new Float64Array(D);
+    const v = new Float64Array(full || tied ? T : D);
+    const c = new Float64Array(D);
+    for (let k = 0; k < K; k++) {
+      let t0 = 0;
+      u.fill(0);
+      v.fill(0);
+      for (let i = 0; i < nb; i++) {
+        const w = resp[i * K + k];
+        if (w < SKIP_WEIGHT) continue;
+        const o = (start + i) * D;
+        for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
+        t0 += w;
+        if (full) {
+          let p = 0;
+          for (let a = 0; a < D; a++) {
+            const wa = w * c[a];
+            u[a] += wa;
+            for (let b = 0; b <= a; b++) v[p++] += wa * c[b];
+          }
+        } else if (tied) {
+          for (let a = 0; a < D; a++) u[a] += w * c[a];
+        } else {
+          for (let a = 0; a < D; a++) {
+            const wa = w * c[a];
+            u[a] += wa;
+            v[a] += wa * c[a];
+          }
+        }
+      }
+      s0[k] += t0;
+      for (let a = 0; a < D; a++) s1[k * D + a] += u[a];
+      if (full) for (let p = 0; p < T; p++) s2[k * T + p] += v[p];
+      else if (!tied) for (let a = 0; a < D; a++) s2[k * D + a] += v[a];
+    }
+    if (tied) {
+      v.fill(0);
+      for (let i = 0; i < nb; i++) {
+        let wsum = 0;
+        for (let k = 0; k < K; k++) wsum += resp[i * K + k];
+        const o = (start + i) * D;
+        for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
+        let p = 0;
+        for (let a = 0; a < D; a++) {
+          const wa = wsum * c[a];
+          for (let b = 0; b <= a; b++) v[p++] += wa * c[b];
+        }
+      }
+      for (let p = 0; p < T; p++) s2[p] += v[p];
+    }
+    return this;
+  }
+
   /** Multiplies every statistic by `factor` (forgetting: factor in [0, 1]). */
   scale(factor: number): this {
     scaleInPlace(this.s0, factor);
