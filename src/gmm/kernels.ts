@@ -82,7 +82,6 @@ function generate(type: CovarianceType, D: number): string {
   const emit = (s: string): void => {
     L.push(s);
   };
-  const loadX = (o: string): string => range(D).map((j) => `const x${j}=data[${o}+${j}];`).join('');
 
   emit(`"use strict";`);
   emit(`const data=a.data,n=a.n,K=a.k,means=a.means,prec=a.prec,lc=a.lc,hard=a.hard;`);
