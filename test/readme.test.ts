@@ -1,0 +1,40 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+
+/** Every ```ts block of the README is executed (imports of 'emstream' resolve to src/index.ts). */
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+const dir = join(root, 'test', '.readme');
+
+describe('README examples', () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has TypeScript examples', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+  });
+
+  blocks.forEach((code, i) => {
+    it(`example ${i + 1} runs: ${code.split('\n').find((l) => l.startsWith('import { '))?.slice(0, 60) ?? ''}`, async () => {
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `example-${i + 1}.ts`);
+      writeFileSync(file, code);
+      const logs: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+        logs.push(args.map(String).join(' '));
+      });
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      try {
+        await import(pathToFileURL(file).href);
+      } finally {
+        log.mockRestore();
+        warn.mockRestore();
+      }
+      expect(logs.length).toBeGreaterThan(0);
+      expect(logs.join('\n')).not.toMatch(/NaN/);
+      if (code.includes('detectDrift')) expect(logs.some((l) => l.startsWith('drift 10 likelihood'))).toBe(true);
+    });
+  });
+});
