@@ -107,19 +107,31 @@ export function resolveStreamingOptions(options: StreamingOptions, operator = 'f
 
 /** Outcome of one window. Per-point arrays are in window order. */
 export interface WindowFit {
+  /** Monotone model version, +1 per update. */
   readonly version: number;
   readonly params: GmmParams;
+  /** One label per point. */
   readonly labels: Int32Array;
+  /** Responsibility of the assigned label, per point. */
   readonly probabilities: Float64Array;
+  /** log p(x_i) under the updated model, per point. */
   readonly logDensities: Float64Array;
+  /** Mean log-likelihood per point on the window, under the updated model. */
   readonly logLikelihood: number;
+  /** Mean expected complete-data log-likelihood per point on the window, under the updated model. */
   readonly expectedLogLikelihood: number;
+  /** Mean log-likelihood per point of the window under the previous model (before the update); null on the first window. */
   readonly predictiveLogLikelihood: number | null;
+  /** EM iterations of the selected candidate. */
   readonly iterations: number;
   readonly converged: boolean;
+  /** The selected candidate started from the previous model. */
   readonly warmStarted: boolean;
+  /** Cold candidates ran on this window (first window, restart policy). */
   readonly restarted: boolean;
+  /** Drift alarms raised on this window. */
   readonly drift: DriftEvent[];
+  /** Matched distance between the previous model and this one (0 on the first window). */
   readonly modelDistance: number;
   /** Every candidate of this window (warm first when there is one). */
   readonly candidates: { readonly kind: 'warm' | 'cold'; readonly logLikelihood: number; readonly expectedLogLikelihood: number; readonly iterations: number; readonly selected: boolean }[];

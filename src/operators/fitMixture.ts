@@ -72,26 +72,8 @@ export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<Vect
           const started = performance.now();
           let update: MixtureUpdate<R>;
           try {
-            const fit = gmm.update(data, window.index);
-            update = {
-              windowIndex: window.index,
-              version: fit.version,
-              model: paramsToJSON(fit.params),
-              labels: fit.labels,
-              probabilities: fit.probabilities,
-              logDensities: fit.logDensities,
-              logLikelihood: fit.logLikelihood,
-              expectedLogLikelihood: fit.expectedLogLikelihood,
-              predictiveLogLikelihood: fit.predictiveLogLikelihood,
-              iterations: fit.iterations,
-              converged: fit.converged,
-              warmStarted: fit.warmStarted,
-              restarted: fit.restarted,
-              drift: fit.drift,
-              modelDistance: fit.modelDistance,
-              candidates: fit.candidates,
-              window,
-            };
+            const { params, ...fit } = gmm.update(data, window.index);
+            update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), window };
           } catch (err) {
             subscriber.error(err);
             return;

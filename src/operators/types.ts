@@ -1,4 +1,5 @@
 import type { MixtureJSON } from '../gmm/model.js';
+import type { WindowFit } from '../gmm/streaming.js';
 
 /**
  * What `windowVectors` accepts: a bare vector, or a record whose `vector` field holds it.
@@ -36,36 +37,15 @@ export interface InvalidVector<R = unknown> {
 }
 
 export type { DriftEvent } from '../gmm/drift.js';
-import type { DriftEvent } from '../gmm/drift.js';
 
-/** One fitted window. */
-export interface MixtureUpdate<R = VectorInput> {
+/**
+ * One fitted window: the core's {@link WindowFit} (labels, densities, log-likelihoods, drift,
+ * candidates; documented there) with the model in its JSON form and the window itself.
+ */
+export interface MixtureUpdate<R = VectorInput> extends Omit<WindowFit, 'params'> {
   readonly windowIndex: number;
-  /** Monotone model version, +1 per update. */
-  readonly version: number;
+  /** The updated model, in the JSON form of model messages. */
   readonly model: MixtureJSON;
-  /** One label per point, in window order. */
-  readonly labels: Int32Array;
-  /** Probability of the assigned label, per point. */
-  readonly probabilities: Float64Array;
-  /** log p(x_i) under the updated model, per point. */
-  readonly logDensities: Float64Array;
-  /** Mean log-likelihood per point on this window, under the updated model. */
-  readonly logLikelihood: number;
-  /** Mean expected complete-data log-likelihood per point on this window, under the updated model. */
-  readonly expectedLogLikelihood: number;
-  /** Mean log-likelihood per point of this window under the previous model (before the update); null on the first window. */
-  readonly predictiveLogLikelihood: number | null;
-  readonly iterations: number;
-  readonly converged: boolean;
-  readonly warmStarted: boolean;
-  readonly restarted: boolean;
-  /** Drift statistics computed for this window (alarm events, if any). */
-  readonly drift: readonly DriftEvent[];
-  /** Matched distance between the previous model and this one (0 on the first window). */
-  readonly modelDistance: number;
-  /** Every candidate of this window: the warm one (when there is a model) and the cold restarts. */
-  readonly candidates: readonly { readonly kind: 'warm' | 'cold'; readonly logLikelihood: number; readonly expectedLogLikelihood: number; readonly iterations: number; readonly selected: boolean }[];
   /** The window itself (points and records), for `toLabels`. */
   readonly window: VectorWindow<R>;
 }
