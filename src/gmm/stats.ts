@@ -42,6 +42,8 @@ export class SufficientStats {
   readonly s1: Float64Array;
   readonly s2: Float64Array;
   readonly shift: Float64Array;
+  /** Per-block partial sums of {@link addBlock}, allocated on first use. */
+  private scratch: { u: Float64Array; v: Float64Array; c: Float64Array } | null = null;
 
   constructor(
     readonly k: number,
@@ -162,9 +164,7 @@ export class SufficientStats {
     const T = packedSize(D);
     const full = this.covarianceType === 'full';
     const tied = this.covarianceType === 'tied';
-    const u = new Float64Array(D);
-    const v = new Float64Array(full || tied ? T : D);
-    const c = new Float64Array(D);
+    const { u, v, c } = (this.scratch ??= { u: new Float64Array(D), v: new Float64Array(full || tied ? T : D), c: new Float64Array(D) });
     for (let k = 0; k < K; k++) {
       let t0 = 0;
       u.fill(0);
