@@ -43,7 +43,7 @@ export class SufficientStats {
   readonly s2: Float64Array;
   readonly shift: Float64Array;
   /** Per-block partial sums of {@link addBlock}, allocated on first use. */
-  private scratch: { u: Float64Array; v: Float64Array; c: Float64Array } | null = null;
+  private scratch: { u: Float64Array; v: Float64Array; c: Float64Array; idx: Int32Array } | null = null;
 
   constructor(
     readonly k: number,
@@ -164,31 +164,80 @@ export class SufficientStats {
     const T = packedSize(D);
     const full = this.covarianceType === 'full';
     const tied = this.covarianceType === 'tied';
-    const { u, v, c } = (this.scratch ??= { u: new Float64Array(D), v: new Float64Array(full || tied ? T : D), c: new Float64Array(D) });
+    const sc = (this.scratch ??= { u: new Float64Array(D), v: new Float64Array(full || tied ? T : D), c: new Float64Array(4 * D), idx: new Int32Array(0) });
+    if (sc.idx.length < nb) sc.idx = new Int32Array(nb);
+    const { u, v, c, idx } = sc;
     for (let k = 0; k < K; k++) {
       let t0 = 0;
       u.fill(0);
       v.fill(0);
-      for (let i = 0; i < nb; i++) {
-        const w = resp[i * K + k];
-        if (w < SKIP_WEIGHT) continue;
-        const o = (start + i) * D;
-        for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
-        t0 += w;
-        if (full) {
+      if (full) {
+        // Points that contribute, in order; then four at a time, so each partial v_ab is loaded
+        // and stored once per four points. Every partial receives its terms in point order, so the
+        // result is bit-identical to adding the points one by one.
+        let m = 0;
+        for (let i = 0; i < nb; i++) if (resp[i * K + k] >= SKIP_WEIGHT) idx[m++] = i;
+        let j = 0;
+        for (; j + 4 <= m; j += 4) {
+          const w0 = resp[idx[j] * K + k];
+          const w1 = resp[idx[j + 1] * K + k];
+          const w2 = resp[idx[j + 2] * K + k];
+          const w3 = resp[idx[j + 3] * K + k];
+          for (let q = 0; q < 4; q++) {
+            const o = (start + idx[j + q]) * D;
+            for (let a = 0; a < D; a++) c[q * D + a] = data[o + a] - shift[a];
+          }
+          t0 += w0;
+          t0 += w1;
+          t0 += w2;
+          t0 += w3;
+          let p = 0;
+          for (let a = 0; a < D; a++) {
+            const wa0 = w0 * c[a];
+            const wa1 = w1 * c[D + a];
+            const wa2 = w2 * c[2 * D + a];
+            const wa3 = w3 * c[3 * D + a];
+            u[a] += wa0;
+            u[a] += wa1;
+            u[a] += wa2;
+            u[a] += wa3;
+            for (let b = 0; b <= a; b++, p++) {
+              let t = v[p];
+              t += wa0 * c[b];
+              t += wa1 * c[D + b];
+              t += wa2 * c[2 * D + b];
+              t += wa3 * c[3 * D + b];
+              v[p] = t;
+            }
+          }
+        }
+        for (; j < m; j++) {
+          const w = resp[idx[j] * K + k];
+          const o = (start + idx[j]) * D;
+          for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
+          t0 += w;
           let p = 0;
           for (let a = 0; a < D; a++) {
             const wa = w * c[a];
             u[a] += wa;
             for (let b = 0; b <= a; b++) v[p++] += wa * c[b];
           }
-        } else if (tied) {
-          for (let a = 0; a < D; a++) u[a] += w * c[a];
-        } else {
-          for (let a = 0; a < D; a++) {
-            const wa = w * c[a];
-            u[a] += wa;
-            v[a] += wa * c[a];
+        }
+      } else {
+        for (let i = 0; i < nb; i++) {
+          const w = resp[i * K + k];
+          if (w < SKIP_WEIGHT) continue;
+          const o = (start + i) * D;
+          for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
+          t0 += w;
+          if (tied) {
+            for (let a = 0; a < D; a++) u[a] += w * c[a];
+          } else {
+            for (let a = 0; a < D; a++) {
+              const wa = w * c[a];
+              u[a] += wa;
+              v[a] += wa * c[a];
+            }
           }
         }
       }
