@@ -30,6 +30,8 @@ export { toLabels } from './operators/toLabels.js';
 export { detectDrift } from './operators/detectDrift.js';
 export { withInvalid, type InvalidChannel } from './operators/invalidChannel.js';
 export { validateVector, extractVector } from './operators/vectorInput.js';
+// files of vectors
+export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions } from './io/readVectors.js';
 // pipelines
 export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafkaDefaults } from './pipeline.js';
 // figures

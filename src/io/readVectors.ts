@@ -278,10 +278,15 @@ export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors 
  *
  * ## Example
  * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
  * import { readVectorsFile, fitGmm } from 'emstream';
  *
- * const data = await readVectorsFile('points.csv');
- * const result = fitGmm(data, { k: 3 });
+ * const file = join(tmpdir(), 'points.csv');
+ * writeFileSync(file, 'x,y\n0,0\n0,1\n1,0\n9,9\n9,8\n8,9\n');
+ * const data = await readVectorsFile(file); // header row detected
+ * const result = fitGmm(data, { k: 2 });
  * ```
  *
  * @param path - the file
