@@ -38,6 +38,13 @@ export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafka
 export { renderMixtureSvg, computeBounds, type Bounds } from './viz/svg.js';
 export { renderGalleryHtml } from './viz/gallery.js';
 // Kafka edge
+export { createKafkaClient, KafkaEdgeError, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type KafkaEdgeErrorContext } from './kafka/client.js';
+export { createDecoder, encodeVector, VECTOR_FORMATS, DEFAULT_MAX_MESSAGE_BYTES, type VectorFormat, type DecoderOptions, type DecodeResult, type DecodeFailureReason, type VectorDecoder } from './kafka/formats.js';
+export { OffsetTracker, type OffsetTrackerOptions } from './kafka/offsets.js';
+export { fromKafka, type KafkaRecord, type FromKafkaOptions, type UndecodableMessage } from './kafka/source.js';
+export { toKafka, BatchSender, ensureTopics, labelMessage, modelMessage, deadLetterMessage, HEADERS, type ToKafkaOptions, type BatchSenderOptions, type ModelMessage, type OutputTopic } from './kafka/sink.js';
+export { restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
+export { runKafkaPipeline, standardPipeline, restoredModelOf, type RunKafkaPipelineOptions, type KafkaPipelineHandle, type KafkaPipelineCounters, type KafkaPipelineResult, type KafkaPipelineContext, type StandardPipelineOptions, type StopOptions } from './kafka/pipeline.js';
 export { startLocalKafka, BrokerLaunchError, KAFKA_VERSION, type LocalKafka, type LocalKafkaOptions } from './kafka/broker.js';
 // synthetic data (demo, tests, benchmarks)
 export { syntheticStream, driftingDemoClusters, type SyntheticCluster, type SyntheticPoint } from './data/synthetic.js';

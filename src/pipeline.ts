@@ -1,4 +1,5 @@
 import type { Observable, SchedulerLike } from 'rxjs';
+import type { MixtureJSON } from './gmm/model.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { InvalidVector, MixtureUpdate, VectorInput } from './operators/types.js';
 
@@ -10,6 +11,8 @@ export interface PipelineContext {
   readonly onInvalid: (invalid: InvalidVector<unknown>) => void;
   /** Scheduler for time windows (virtual time in tests). */
   readonly scheduler?: SchedulerLike;
+  /** A model to start warm from (e.g. the latest one restored from the models topic): pass it as `fitMixture({ initialModel })`. */
+  readonly initialModel?: MixtureJSON;
 }
 
 /** Kafka defaults of a pipeline, used by `emstream run --pipeline NAME` (flags override them). */

@@ -15,6 +15,7 @@ import { Command, CommanderError } from 'commander';
 import { EmstreamError } from '../errors.js';
 import { registerBroker } from './commands/broker.js';
 import { registerDemo } from './commands/demo.js';
+import { registerRun, RunUsageError } from './commands/run.js';
 import { registerFit } from './commands/fit.js';
 import { registerLabel } from './commands/label.js';
 
@@ -49,7 +50,7 @@ export function createProgram(): Command {
   registerLabel(program);
   registerBroker(program);
   registerDemo(program);
-  // Later subcommands go here: registerRun(program);
+  registerRun(program);
   return program;
 }
 
@@ -83,6 +84,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       const name = argv[2];
       const sub = program.commands.find((c) => c.name() === name || c.aliases().includes(name));
       fail(`${e.message.replace(/^error: /, '').replace(/\.\s*$/, '')} (see emstream ${sub === undefined ? '' : `${sub.name()} `}--help)`, e);
+      return 2;
+    }
+    if (e instanceof RunUsageError) {
+      fail(e.message, e);
       return 2;
     }
     if (e instanceof EmstreamError) {

@@ -1,0 +1,239 @@
+/**
+ * Kafka end-to-end benchmark: vectors/s through broker → windows → EM → labels on the broker, against a
+ * passthrough pipeline that consumes and produces the same messages (labels and one model message per
+ * window) without EM. Both run through `runKafkaPipeline`, so the ratio isolates the cost of EM.
+ *
+ *   node --import tsx bench/kafka.ts                 # starts its own broker (Java + Maven) unless KAFKA_BROKERS is set
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --vectors 200000
+ *
+ * Not a test: numbers depend on the machine and its load (printed with the results).
+ */
+import { loadavg, cpus } from 'node:os';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { map, type Observable } from 'rxjs';
+import { Rng } from '../src/gmm/rng.js';
+import type { MixtureJSON } from '../src/gmm/model.js';
+import { startLocalKafka, type LocalKafka } from '../src/kafka/broker.js';
+import { createKafkaClient, type KafkaClientLike, type ProducedMessage } from '../src/kafka/client.js';
+import { encodeVector } from '../src/kafka/formats.js';
+import { runKafkaPipeline, standardPipeline } from '../src/kafka/pipeline.js';
+import { BatchSender } from '../src/kafka/sink.js';
+import { windowVectors } from '../src/operators/windowVectors.js';
+import type { MixtureUpdate, VectorInput } from '../src/operators/types.js';
+import type { Pipeline } from '../src/pipeline.js';
+
+/** Options of {@link benchKafka}. */
+export interface BenchKafkaOptions {
+  /** Bootstrap addresses; default env KAFKA_BROKERS, else a broker started for the run. */
+  readonly brokers?: readonly string[];
+  /** Vectors per run (default 200 000). */
+  readonly vectors?: number;
+  readonly dimension?: number;
+  readonly k?: number;
+  readonly window?: number;
+  /** Progress lines (default stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/** One measured run. */
+export interface BenchRun {
+  readonly vectorsPerSecond: number;
+  /** From the first consumed message to the last label acknowledged. */
+  readonly seconds: number;
+  /** Including connecting and joining the group. */
+  readonly secondsWithStartup: number;
+}
+
+/** Result of {@link benchKafka}. */
+export interface BenchKafkaResult {
+  readonly endToEnd: BenchRun;
+  readonly passthrough: BenchRun;
+  /** endToEnd / passthrough vectors per second. */
+  readonly ratio: number;
+  readonly vectors: number;
+  readonly producedPerSecond: number;
+  readonly loadAverage: readonly number[];
+}
+
+/**
+ * A pipeline with the same inputs and outputs as the EM one, minus EM: windows of `size` points, each
+ * emitted as an update with label 0 for every point and a fixed model.
+ */
+function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
+  const model: MixtureJSON = {
+    format: 'emstream.gmm',
+    version: 1,
+    covarianceType: 'diag',
+    k: 1,
+    d,
+    weights: [1],
+    means: [Array<number>(d).fill(0)],
+    covariances: [Array<number>(d).fill(1)],
+  };
+  let version = 0;
+  return {
+    name: 'passthrough',
+    build: (input: Observable<VectorInput>, context) =>
+      input.pipe(
+        windowVectors({ size, dimension: d, onInvalid: context.onInvalid }),
+        map(
+          (window): MixtureUpdate<VectorInput> => ({
+            windowIndex: window.index,
+            version: ++version,
+            model,
+            labels: new Int32Array(window.n),
+            probabilities: new Float64Array(window.n).fill(1),
+            logDensities: new Float64Array(window.n),
+            logLikelihood: 0,
+            expectedLogLikelihood: 0,
+            predictiveLogLikelihood: null,
+            iterations: 0,
+            converged: true,
+            warmStarted: false,
+            restarted: false,
+            drift: [],
+            modelDistance: 0,
+            candidates: [],
+            window,
+          }),
+        ),
+      ),
+  };
+}
+
+/** Produces `n` float32le vectors from K Gaussian clusters (1000-message batches: kafkajs is fastest there). */
+async function produceVectors(kafka: KafkaClientLike, topic: string, n: number, d: number, k: number): Promise<number> {
+  const rng = new Rng(7);
+  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => 8 * rng.normal()));
+  const distinct = 5000;
+  const payloads = Array.from({ length: distinct }, () => {
+    const c = centres[rng.int(k)];
+    return encodeVector(
+      c.map((x) => x + rng.normal()),
+      'float32le',
+    );
+  });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const sender = new BatchSender(producer, { maxBatchMessages: 1000, maxConcurrentSends: 4 });
+  const started = Date.now();
+  for (let i = 0; i < n; i += 1000) {
+    const messages: { topic: string; message: ProducedMessage }[] = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) messages.push({ topic, message: { value: payloads[j % distinct] } });
+    sender.enqueue(messages);
+    if (i % 20_000 === 0) await sender.flush();
+  }
+  await sender.flush();
+  const seconds = (Date.now() - started) / 1000;
+  await producer.disconnect();
+  return n / seconds;
+}
+
+/** Runs one pipeline over the whole input topic with a fresh group and times it. */
+async function timeRun(kafka: KafkaClientLike, pipeline: Pipeline<VectorInput>, input: string, n: number, d: number, window: number): Promise<BenchRun> {
+  const started = Date.now();
+  const run = await runKafkaPipeline({
+    kafka,
+    pipeline,
+    input,
+    labels: `${input}.${pipeline.name}.labels`,
+    models: `${input}.${pipeline.name}.models`,
+    deadLetters: `${input}.${pipeline.name}.dead-letters`,
+    group: `${input}-${pipeline.name}`,
+    fromBeginning: true,
+    format: 'float32le',
+    dimension: d,
+    maxInFlight: Math.max(20_000, 4 * window),
+  });
+  let first = 0;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (first === 0 && run.counters.consumed > 0) first = Date.now();
+      if (run.counters.labelled >= n) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+    run.done.catch((err: unknown) => {
+      clearInterval(timer);
+      reject(err);
+    });
+  });
+  const ended = Date.now();
+  await run.stop();
+  const seconds = (ended - first) / 1000;
+  return { vectorsPerSecond: Math.round(n / seconds), seconds, secondsWithStartup: (ended - started) / 1000 };
+}
+
+/**
+ * Measures end-to-end and passthrough throughput on one partition.
+ *
+ * 1. Get a broker (options, KAFKA_BROKERS, or `startLocalKafka`), create a 1-partition input topic and produce
+ *    `vectors` float32le vectors (D = 8 from K = 8 clusters by default).
+ * 2. Passthrough: consume, window, emit one label per point and a model message per window, produce, commit.
+ * 3. End to end: the same with `windowVectors({ size: window })` → `fitMixture({ k })`.
+ *
+ * @param options - sizes and broker
+ * @returns vectors/s of both runs and their ratio
+ */
+export async function benchKafka(options: BenchKafkaOptions = {}): Promise<BenchKafkaResult> {
+  const n = options.vectors ?? 200_000;
+  const d = options.dimension ?? 8;
+  const k = options.k ?? 8;
+  const window = options.window ?? 1000;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let broker: LocalKafka | undefined;
+  let brokers = options.brokers ?? process.env.KAFKA_BROKERS?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (brokers === undefined || brokers.length === 0) {
+    log('starting a local Kafka broker (set KAFKA_BROKERS to use an existing one)...');
+    broker = await startLocalKafka({ progress: log, heapMb: 768 });
+    brokers = broker.brokers;
+  }
+  try {
+    const kafka = await createKafkaClient(brokers, { clientId: 'emstream-bench', logLevel: 'error' });
+    const input = `emstream-bench-${Date.now().toString(36)}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: input, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    log(`producing ${n} vectors (D=${d}) to ${input}...`);
+    const producedPerSecond = await produceVectors(kafka, input, n, d, k);
+    log(`  ${Math.round(producedPerSecond)} vectors/s produced`);
+
+    log('passthrough (no EM)...');
+    const passthrough = await timeRun(kafka, passthroughPipeline(window, d), input, n, d, window);
+    log(`  ${passthrough.vectorsPerSecond} vectors/s`);
+    log(`end to end (windows of ${window} → EM with K=${k})...`);
+    const endToEnd = await timeRun(kafka, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window);
+    log(`  ${endToEnd.vectorsPerSecond} vectors/s`);
+    return { endToEnd, passthrough, ratio: endToEnd.vectorsPerSecond / passthrough.vectorsPerSecond, vectors: n, producedPerSecond: Math.round(producedPerSecond), loadAverage: loadavg() };
+  } finally {
+    await broker?.stop();
+  }
+}
+
+/** Whether this module is the program being run. */
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const arg = (name: string): number | undefined => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  const before = loadavg();
+  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window') });
+  console.log(
+    JSON.stringify(
+      { machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, targets: { ratio: 0.8, endToEndVectorsPerSecond: 50_000 } },
+      null,
+      2,
+    ),
+  );
+}

@@ -1,0 +1,252 @@
+/**
+ * `emstream run`: runs a pipeline between Kafka topics until SIGTERM/SIGINT (at-least-once: labels, model
+ * updates on a compacted topic, dead letters; offsets committed only after the outputs are acknowledged).
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { EmstreamError } from '../../errors.js';
+import type { RestartPolicy } from '../../gmm/streaming.js';
+import { COVARIANCE_TYPES, type CovarianceType } from '../../gmm/types.js';
+import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/formats.js';
+import { runKafkaPipeline, standardPipeline, type KafkaPipelineHandle, type KafkaPipelineResult } from '../../kafka/pipeline.js';
+import type { VectorInput } from '../../operators/types.js';
+import type { Pipeline } from '../../pipeline.js';
+
+/** Options of `emstream run`, as parsed by commander. */
+interface RunCommandOptions {
+  pipeline?: string;
+  brokers?: string;
+  input?: string;
+  models?: string;
+  labels?: string;
+  deadLetters?: string;
+  group?: string;
+  fromBeginning?: boolean;
+  components?: number;
+  window?: number;
+  format?: VectorFormat;
+  fields?: string[];
+  dimension?: number;
+  halflife?: number;
+  restart?: RestartPolicy;
+  covariance?: CovarianceType;
+  pipelineId?: string;
+  restore?: boolean;
+  maxInFlight?: number;
+  includeVector?: boolean;
+  logLevel: string;
+}
+
+/** For tests: stop the command with a signal instead of SIGTERM, and see the handle. */
+export interface RunCommandHooks {
+  readonly signal?: AbortSignal;
+  readonly onStarted?: (handle: KafkaPipelineHandle) => void;
+  readonly logger?: Logger;
+}
+
+/** A usage problem of `emstream run` (exit code 2 in the CLI). */
+export class RunUsageError extends EmstreamError {
+  override readonly name: string = 'RunUsageError';
+}
+
+/** How to get a broker, appended to the "no brokers" error. */
+export const NO_BROKER_HINT =
+  'no Kafka broker given: pass --brokers host:port (or set KAFKA_BROKERS). To get one, run `emstream broker` in another terminal ' +
+  '(a local single-node Kafka; needs Java 17+ and Maven) and use the address it prints, or `docker compose up` for Kafka and this pipeline in containers';
+
+function positiveInteger(what: string): (value: string) => number {
+  return (value) => {
+    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number ≥ 1`);
+    return n;
+  };
+}
+
+function positiveNumber(what: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a number > 0`);
+    return n;
+  };
+}
+
+/** `never`, `on-drift`, `every:N` or `N` (every N windows). */
+function parseRestart(value: string): RestartPolicy {
+  const v = value.trim();
+  if (v === 'never' || v === 'on-drift') return v;
+  const m = /^(?:every:)?(\d+)$/.exec(v);
+  if (m !== null && Number(m[1]) >= 1) return { every: Number(m[1]) };
+  throw new InvalidArgumentError('must be never, on-drift, or every:N (a cold restart every N windows)');
+}
+
+function parseFields(value: string): string[] {
+  const fields = value.split(',').map((f) => f.trim());
+  if (fields.some((f) => f === '')) throw new InvalidArgumentError('must be field names separated by commas, e.g. temperature,humidity');
+  return fields;
+}
+
+/** Whether a value looks like a pipeline definition. */
+function isPipeline(value: unknown): value is Pipeline<VectorInput> {
+  return typeof value === 'object' && value !== null && typeof (value as { build?: unknown }).build === 'function' && typeof (value as { name?: unknown }).name === 'string';
+}
+
+/**
+ * Loads a pipeline given by name or path.
+ *
+ * 1. A path (contains `/` or ends with `.js`/`.mjs`/`.ts`): resolved from the current directory.
+ * 2. A name: the package's built `dist/pipelines/NAME.js` (or `pipelines/NAME.ts` when run from source with tsx).
+ * 3. The module's default export must be a pipeline (`definePipeline({...})`).
+ *
+ * @param spec - a name such as `sensors`, or a path such as `./my-pipeline.js`
+ * @returns the pipeline
+ * @throws RunUsageError when the module cannot be found or exports no pipeline
+ */
+export async function loadPipeline(spec: string): Promise<Pipeline<VectorInput>> {
+  const isPath = spec.includes('/') || spec.includes('\\') || /\.(m?js|ts)$/.test(spec);
+  let candidates: string[];
+  if (isPath) candidates = [isAbsolute(spec) ? spec : resolve(process.cwd(), spec)];
+  else {
+    if (!/^[\w.-]+$/.test(spec)) throw new RunUsageError(`--pipeline ${JSON.stringify(spec)} is neither a pipeline name (letters, digits, - _ .) nor a path to a .js module`);
+    // src/cli/commands → package root is three levels up (dist/src/cli/commands → dist).
+    candidates = [`../../../pipelines/${spec}.js`, `../../../pipelines/${spec}.ts`].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  }
+  const file = candidates.find((c) => existsSync(c));
+  if (file === undefined) {
+    throw new RunUsageError(
+      isPath
+        ? `pipeline module ${candidates[0]} not found: give the path of a built .js module whose default export is definePipeline({...})`
+        : `no pipeline named ${JSON.stringify(spec)} (looked for ${candidates[0]}): build the package (npm run build) or give a path to a .js module`,
+    );
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (err) {
+    throw new RunUsageError(`could not load the pipeline module ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (!isPipeline(mod.default)) throw new RunUsageError(`${file} has no pipeline as its default export: write \`export default definePipeline({ name, build })\``);
+  return mod.default;
+}
+
+/**
+ * Adds `emstream run` to the program.
+ *
+ * The command:
+ * 1. refuses to start without brokers (`--brokers` or `KAFKA_BROKERS`), saying how to get one;
+ * 2. loads `--pipeline NAME|PATH`, or builds the standard pipeline windowVectors(--window) → fitMixture(-k, --halflife,
+ *    --restart, --covariance) from flags;
+ * 3. runs it with `runKafkaPipeline` (flags override the pipeline's Kafka defaults), logging JSON lines (pino) on stderr;
+ * 4. on SIGTERM/SIGINT stops gracefully: stop fetching, flush outputs, commit, disconnect (a second signal exits at once),
+ *    and prints the counters as one JSON line on stdout.
+ *
+ * @param program - the root `emstream` command
+ * @param hooks - for tests: an abort signal instead of process signals, a callback with the running handle, a logger
+ */
+export function registerRun(program: Command, hooks: RunCommandHooks = {}): void {
+  program
+    .command('run')
+    .description('run a streaming pipeline between Kafka topics: vectors in → labels, model updates (compacted topic), dead letters out')
+    .option('--pipeline <name|path>', 'a pipeline by name (dist/pipelines/NAME.js, e.g. sensors, embeddings) or a path to a .js module; default: the standard pipeline from -k/--window')
+    .option('--brokers <host:port,...>', 'Kafka bootstrap addresses (default: env KAFKA_BROKERS)')
+    .option('--input <topic>', 'input topic of vectors')
+    .option('--models <topic>', 'compacted topic of model updates (default <input>.models)')
+    .option('--labels <topic>', 'topic of labels, one per input (default <input>.labels)')
+    .option('--dead-letters <topic>', 'topic of rejected messages (default <input>.dead-letters)')
+    .option('--group <id>', 'consumer group (default emstream-<pipeline id>)')
+    .option('--from-beginning', 'read from the earliest offset when the group has no committed offset')
+    .option('-k, --components <k>', 'number of mixture components (standard pipeline)', positiveInteger('k'))
+    .option('--window <n>', 'points per window (standard pipeline; default 500)', positiveInteger('the window size'))
+    .addOption(new Option('--format <format>', 'message format').choices([...VECTOR_FORMATS]))
+    .option('--fields <a,b,...>', 'field names for --format json-object (the vector is these fields, in order)', parseFields)
+    .option('--dimension <d>', 'vector dimension (required for float32le/float64le)', positiveInteger('the dimension'))
+    .option('--halflife <windows>', 'half-life of past statistics, in windows (standard pipeline)', positiveNumber('the half-life'))
+    .option('--restart <policy>', 'cold restarts: never, on-drift (default), every:N (standard pipeline)', parseRestart)
+    .addOption(new Option('--covariance <type>', 'covariance type (standard pipeline)').choices([...COVARIANCE_TYPES]))
+    .option('--pipeline-id <id>', 'key of the model messages (default: the pipeline name)')
+    .option('--restore', 'start from the latest model of the pipeline id on the models topic')
+    .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
+    .option('--include-vector', 'also write each input vector into its label message')
+    .addOption(new Option('--log-level <level>', 'log level of the JSON log on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  emstream broker                      # in another terminal: prints 127.0.0.1:PORT\n' +
+        '  emstream run --brokers 127.0.0.1:9092 --input points --format json-array -k 3 --window 500 --from-beginning\n' +
+        '  emstream run --pipeline sensors --brokers 127.0.0.1:9092\n',
+    )
+    .action(async (opts: RunCommandOptions) => {
+      const brokers = (opts.brokers ?? process.env.KAFKA_BROKERS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      if (brokers.length === 0) throw new RunUsageError(NO_BROKER_HINT);
+
+      let pipeline: Pipeline<VectorInput>;
+      const window = opts.window ?? 500;
+      if (opts.pipeline !== undefined) {
+        pipeline = await loadPipeline(opts.pipeline);
+      } else {
+        if (opts.components === undefined) throw new RunUsageError('give -k (number of components) for the standard pipeline, or --pipeline NAME|PATH');
+        pipeline = standardPipeline({ window, k: opts.components, halfLife: opts.halflife, restart: opts.restart, covarianceType: opts.covariance, dimension: opts.dimension });
+      }
+      const logger = hooks.logger ?? pino({ level: opts.logLevel, base: { cmd: 'run' } }, pino.destination(2));
+      if (opts.pipeline !== undefined && [opts.components, opts.window, opts.halflife, opts.restart, opts.covariance].some((v) => v !== undefined)) {
+        logger.warn('-k, --window, --halflife, --restart and --covariance shape the standard pipeline only; they are ignored with --pipeline');
+      }
+
+      const stop = new AbortController();
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals++;
+        if (signals > 1) {
+          logger.warn(`${signal} again: exiting without a final commit (the uncommitted records are re-read on restart)`);
+          process.exit(130);
+        }
+        logger.info(`${signal}: stopping gracefully (flush, commit, disconnect)`);
+        stop.abort();
+      };
+      hooks.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+      if (hooks.signal === undefined) {
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      }
+      let result: KafkaPipelineResult;
+      try {
+        const handle = await runKafkaPipeline({
+          brokers,
+          pipeline,
+          input: opts.input,
+          models: opts.models,
+          labels: opts.labels,
+          deadLetters: opts.deadLetters,
+          group: opts.group,
+          fromBeginning: opts.fromBeginning ?? false,
+          format: opts.format,
+          fields: opts.fields,
+          dimension: opts.dimension,
+          pipelineId: opts.pipelineId,
+          restore: opts.restore ?? false,
+          maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
+          includeVector: opts.includeVector ?? false,
+          logger,
+          signal: stop.signal,
+        });
+        hooks.onStarted?.(handle);
+        const progress = setInterval(() => logger.info({ ...handle.counters }, 'progress'), 10_000);
+        try {
+          result = await handle.done;
+        } finally {
+          clearInterval(progress);
+        }
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      }
+      process.stdout.write(`${JSON.stringify({ ...result.counters, handedBack: result.handedBack, committed: result.committed })}\n`);
+    });
+}

@@ -1,0 +1,243 @@
+/**
+ * Commit discipline for at-least-once processing: which offsets may be committed.
+ *
+ * @module
+ */
+import type { TopicPartitionOffset } from './client.js';
+
+/** State of one consumed message. */
+const PENDING = 0;
+/** Handed to an explicit output (a dead-letter send) and waiting for its acknowledgement. */
+const CLAIMED = 1;
+const DONE = 2;
+
+/** Consumed offsets of one topic-partition, in consumption order, from the oldest not yet committable. */
+class PartitionLedger {
+  offsets: number[] = [];
+  states: number[] = [];
+  head = 0;
+  /** Entries before this index are not pending (claimed or done): `markDoneThrough` starts here. */
+  scan = 0;
+  /** Next offset to commit (last finished + 1), or -1 when nothing finished since the start. */
+  committable = -1;
+  lastCommitted = -1;
+  lastRegistered = -1;
+
+  get pending(): number {
+    return this.offsets.length - this.head;
+  }
+
+  indexOf(offset: number): number {
+    let lo = this.head;
+    let hi = this.offsets.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.offsets[mid];
+      if (v === offset) return mid;
+      if (v < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Moves the head over finished entries; returns how many were released. */
+  advance(): number {
+    const start = this.head;
+    while (this.head < this.offsets.length && this.states[this.head] === DONE) {
+      this.committable = this.offsets[this.head] + 1;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.offsets.length) {
+      this.offsets = this.offsets.slice(this.head);
+      this.states = this.states.slice(this.head);
+      this.scan = Math.max(0, this.scan - this.head);
+      this.head = 0;
+    }
+    return this.head - start;
+  }
+}
+
+/** Options of {@link OffsetTracker}. */
+export interface OffsetTrackerOptions {
+  /** Commits positions (e.g. `consumer.commitOffsets`). Calls are serialized by the tracker. */
+  readonly commit?: (offsets: TopicPartitionOffset[]) => Promise<void>;
+  /** Called (synchronously) whenever some partition's committable position moved. */
+  readonly onAdvance?: () => void;
+}
+
+/**
+ * Tracks consumed offsets per topic-partition and computes what may be committed: the offset after the
+ * longest prefix of messages whose outputs are all acknowledged.
+ *
+ * 1. `register` each consumed message, in order (offsets rise per partition; gaps are fine).
+ * 2. A message is finished when `markDone` is called for it (e.g. its dead letter was acknowledged), or when
+ *    `markDoneThrough` covers it (a window's labels and model update, which hold every earlier unclaimed
+ *    message of that partition, were acknowledged) and it was not `claim`ed by an explicit output.
+ * 3. The committable position of a partition is (last offset of the finished prefix) + 1; `commit` sends the
+ *    positions that moved since the last commit, one commit at a time.
+ *
+ * `inFlight` counts registered, unfinished messages: the source waits while it is above its bound.
+ */
+export class OffsetTracker {
+  private readonly ledgers = new Map<string, PartitionLedger>();
+  private readonly coords = new Map<string, { topic: string; partition: number }>();
+  private inFlightCount = 0;
+  private commitChain: Promise<void> = Promise.resolve();
+  private readonly waiters: (() => void)[] = [];
+
+  /** @param options - how to commit, and who to tell when positions move */
+  constructor(private readonly options: OffsetTrackerOptions = {}) {}
+
+  /** Registered messages whose outputs are not all acknowledged yet. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  private ledger(topic: string, partition: number): PartitionLedger {
+    const id = `${partition}:${topic}`;
+    let ledger = this.ledgers.get(id);
+    if (ledger === undefined) {
+      ledger = new PartitionLedger();
+      this.ledgers.set(id, ledger);
+      this.coords.set(id, { topic, partition });
+    }
+    return ledger;
+  }
+
+  /**
+   * Registers a consumed message. A message at or below the last registered offset of its partition
+   * means the consumer went back (a rebalance, a seek): the partition's unfinished entries are dropped first.
+   *
+   * @param topic - its topic
+   * @param partition - its partition
+   * @param offset - its offset (kafkajs gives a decimal string)
+   */
+  register(topic: string, partition: number, offset: string | number): void {
+    const ledger = this.ledger(topic, partition);
+    const o = Number(offset);
+    if (o <= ledger.lastRegistered) this.resetPartition(ledger);
+    ledger.offsets.push(o);
+    ledger.states.push(PENDING);
+    ledger.lastRegistered = o;
+    this.inFlightCount++;
+  }
+
+  private resetPartition(ledger: PartitionLedger): void {
+    this.inFlightCount -= ledger.pending;
+    ledger.offsets = [];
+    ledger.states = [];
+    ledger.head = 0;
+    ledger.scan = 0;
+    ledger.lastRegistered = -1;
+    this.wake();
+  }
+
+  /** Marks one message as handed to an explicit output, so `markDoneThrough` skips it. */
+  claim(topic: string, partition: number, offset: string | number): void {
+    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    if (ledger === undefined) return;
+    const i = ledger.indexOf(Number(offset));
+    if (i >= 0 && ledger.states[i] === PENDING) ledger.states[i] = CLAIMED;
+  }
+
+  /** Marks one message as finished (its explicit output was acknowledged). */
+  markDone(topic: string, partition: number, offset: string | number): void {
+    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    if (ledger === undefined) return;
+    const i = ledger.indexOf(Number(offset));
+    if (i < 0 || ledger.states[i] === DONE) return;
+    ledger.states[i] = DONE;
+    this.inFlightCount--;
+    this.afterChange(ledger);
+  }
+
+  /** Marks every unclaimed message of a partition at or below `offset` as finished. */
+  markDoneThrough(topic: string, partition: number, offset: string | number): void {
+    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    if (ledger === undefined) return;
+    const o = Number(offset);
+    let released = 0;
+    let i = Math.max(ledger.head, ledger.scan);
+    for (; i < ledger.offsets.length && ledger.offsets[i] <= o; i++) {
+      if (ledger.states[i] === PENDING) {
+        ledger.states[i] = DONE;
+        released++;
+      }
+    }
+    ledger.scan = i;
+    this.inFlightCount -= released;
+    this.afterChange(ledger);
+  }
+
+  private afterChange(ledger: PartitionLedger): void {
+    const before = ledger.committable;
+    ledger.advance();
+    this.wake();
+    if (ledger.committable !== before) this.options.onAdvance?.();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /**
+   * Resolves at the next change of `inFlight` (or after `timeoutMs`), so a source can wait for room.
+   *
+   * @param timeoutMs - longest wait
+   */
+  changed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+
+  /** Wakes every waiter now (e.g. when the source closes). */
+  wakeAll(): void {
+    this.wake();
+  }
+
+  /** Positions that may be committed now: one per partition with a finished prefix. */
+  committable(): TopicPartitionOffset[] {
+    const out: TopicPartitionOffset[] = [];
+    for (const [id, ledger] of this.ledgers) {
+      if (ledger.committable < 0) continue;
+      const { topic, partition } = this.coords.get(id)!;
+      out.push({ topic, partition, offset: String(ledger.committable) });
+    }
+    return out;
+  }
+
+  /**
+   * Commits the positions that moved since the last commit, after any commit already running.
+   *
+   * @returns the positions committed by this call (empty when nothing moved or no `commit` was given)
+   */
+  commit(): Promise<TopicPartitionOffset[]> {
+    const run = this.commitChain.then(async () => {
+      const commitFn = this.options.commit;
+      if (commitFn === undefined) return [];
+      const moved: { ledger: PartitionLedger; position: TopicPartitionOffset }[] = [];
+      for (const [id, ledger] of this.ledgers) {
+        if (ledger.committable > ledger.lastCommitted) {
+          const { topic, partition } = this.coords.get(id)!;
+          moved.push({ ledger, position: { topic, partition, offset: String(ledger.committable) } });
+        }
+      }
+      if (moved.length === 0) return [];
+      const positions = moved.map((m) => m.position);
+      await commitFn(positions);
+      for (const m of moved) m.ledger.lastCommitted = Math.max(m.ledger.lastCommitted, Number(m.position.offset));
+      return positions;
+    });
+    this.commitChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}

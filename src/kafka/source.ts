@@ -1,0 +1,233 @@
+/**
+ * `fromKafka`: a Kafka consumer as an Observable of decoded records, with backpressure and commit discipline.
+ *
+ * @module
+ */
+import { Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike, HeaderValue } from './client.js';
+import { KafkaEdgeError } from './client.js';
+import type { VectorRecord } from '../operators/types.js';
+import type { DecodeResult, VectorDecoder } from './formats.js';
+import { OffsetTracker } from './offsets.js';
+
+/**
+ * A consumed message with its decoded vector. Extra fields ride along through `windowVectors` to the
+ * labels, so every label can be traced back to its input.
+ */
+export interface KafkaRecord extends VectorRecord {
+  readonly vector: number[] | Float64Array;
+  readonly key: string | null;
+  readonly topic: string;
+  readonly partition: number;
+  /** Offset as a decimal string (as Kafka clients give it). */
+  readonly offset: string;
+  /** Broker or producer timestamp, milliseconds since the epoch, as a decimal string. */
+  readonly timestamp: string;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  /** The original message value (kept for the dead-letter topic); absent when `keepValue` is false. */
+  readonly value?: Buffer | null;
+}
+
+/** A message that could not be decoded. */
+export interface UndecodableMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestamp: string;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  readonly failure: Extract<DecodeResult, { ok: false }>;
+}
+
+/** Options of {@link fromKafka}. */
+export interface FromKafkaOptions {
+  /** Topic(s) to consume. */
+  readonly topics: string | readonly string[];
+  /** Start from the earliest offset when the group has no committed offset (default false: only new messages). */
+  readonly fromBeginning?: boolean;
+  /** Turns a message value into a vector (see `createDecoder`). */
+  readonly decode: VectorDecoder;
+  /**
+   * Receives each message that fails to decode. It has been registered with the tracker: claim it and mark it
+   * done once its dead letter is acknowledged (as `runKafkaPipeline` does). When omitted, such messages are
+   * dropped (and count as finished).
+   */
+  readonly onDecodeError?: (message: UndecodableMessage) => void;
+  /**
+   * Shared with the sinks: they mark records finished once their outputs are acknowledged. When omitted, a
+   * record counts as finished as soon as the subscriber's `next` returns, and nothing waits for outputs.
+   */
+  readonly tracker?: OffsetTracker;
+  /** Most records registered but not finished; the consumer waits above it (default 20 000). Must exceed what the pipeline holds (a window). */
+  readonly maxInFlight?: number;
+  /** How often finished positions are committed, in ms (default 1000). 0 commits only when asked (`tracker.commit()`). */
+  readonly commitIntervalMs?: number;
+  /** Keep each message's raw value on its record (default true), for dead letters of records rejected later. */
+  readonly keepValue?: boolean;
+  /** Stop emitting, pause the topics and complete the Observable when this signal aborts (the consumer stays in its group until unsubscribe). */
+  readonly signal?: AbortSignal;
+  /** Logs (default: none). */
+  readonly logger?: Logger;
+}
+
+/** Heartbeat at least this often while a batch is processed or waiting for room. */
+const HEARTBEAT_EVERY_MS = 1000;
+
+/** A record's key as text (UTF-8), or null. */
+function keyText(key: Buffer | null): string | null {
+  return key === null ? null : key.toString('utf8');
+}
+
+/**
+ * Consumes Kafka topics as an Observable of {@link KafkaRecord}s.
+ *
+ * 1. On subscribe: `consumer.subscribe` then `consumer.run` with `eachBatch`, `eachBatchAutoResolve: false` and
+ *    `autoCommit: false` — offsets are committed only through the tracker.
+ * 2. For each message: register it with the tracker, decode it, emit the record (or hand the failure to
+ *    `onDecodeError`), then `resolveOffset` (the in-memory fetch position, not a commit).
+ * 3. Backpressure: while `tracker.inFlight` ≥ `maxInFlight`, wait inside `eachBatch` for the sinks to
+ *    acknowledge outputs, sending heartbeats meanwhile; also heartbeat every second during long batches.
+ * 4. Commits: every `commitIntervalMs`, the tracker commits each partition's position past its finished prefix
+ *    (last finished offset + 1).
+ * 5. On `signal` abort: stop emitting, pause the topics and complete — the consumer stays in its group, so the
+ *    final positions can still be committed. On unsubscribe: stop the consumer (in the background; disconnect it
+ *    to wait). A failed `run` errors the Observable.
+ *
+ * ## Example
+ * ```ts
+ * import { Kafka } from 'kafkajs';
+ * import { fromKafka, createDecoder, windowVectors } from 'emstream';
+ *
+ * const consumer = new Kafka({ brokers: ['127.0.0.1:9092'] }).consumer({ groupId: 'demo' });
+ * await consumer.connect();
+ * fromKafka(consumer, { topics: 'points', fromBeginning: true, decode: createDecoder({ format: 'json-array' }) })
+ *   .pipe(windowVectors({ size: 100 }))
+ *   .subscribe((w) => console.log(w.index, w.n, w.records[0].offset));
+ * ```
+ *
+ * @param consumer - a connected consumer (kafkajs or compatible)
+ * @param options - topics, decoder, tracker, bounds
+ * @returns a cold Observable: each subscription subscribes and runs the consumer once
+ */
+export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Observable<KafkaRecord> {
+  const topics = typeof options.topics === 'string' ? [options.topics] : [...options.topics];
+  const maxInFlight = options.maxInFlight ?? 20_000;
+  const keepValue = options.keepValue ?? true;
+  const commitIntervalMs = options.commitIntervalMs ?? 1000;
+  const { decode, onDecodeError, logger, signal } = options;
+
+  return new Observable<KafkaRecord>((subscriber) => {
+    const tracker =
+      options.tracker ?? new OffsetTracker({ commit: (offsets) => consumer.commitOffsets(offsets) });
+    const ownTracker = options.tracker === undefined;
+    let closed = false;
+    let stopping: Promise<void> | undefined;
+    let lastWaitWarning = 0;
+
+    const commitTimer =
+      commitIntervalMs > 0
+        ? setInterval(() => {
+            tracker.commit().catch((err: unknown) => logger?.warn({ err }, 'offset commit failed; will retry at the next interval'));
+          }, commitIntervalMs)
+        : undefined;
+
+    const stopConsumer = (): Promise<void> => {
+      closed = true;
+      tracker.wakeAll();
+      stopping ??= consumer.stop().catch((err: unknown) => logger?.warn({ err }, 'consumer.stop failed'));
+      return stopping;
+    };
+
+    /** Waits until there is room for more records, heartbeating. Returns false when the batch should end. */
+    const waitForRoom = async (payload: EachBatchPayloadLike): Promise<boolean> => {
+      const started = Date.now();
+      while (!closed && tracker.inFlight >= maxInFlight) {
+        if (!payload.isRunning() || payload.isStale()) return false;
+        await tracker.changed(HEARTBEAT_EVERY_MS);
+        await payload.heartbeat();
+        const waited = Date.now() - started;
+        if (waited > 30_000 && Date.now() - lastWaitWarning > 30_000) {
+          lastWaitWarning = Date.now();
+          logger?.warn(
+            { inFlight: tracker.inFlight, maxInFlight, waitedMs: waited },
+            'consumer waiting for outputs to be acknowledged; if this persists, maxInFlight may be smaller than what the pipeline holds (a window)',
+          );
+        }
+      }
+      return !closed;
+    };
+
+    const emitMessage = (topic: string, partition: number, message: ConsumedMessageLike): void => {
+      tracker.register(topic, partition, message.offset);
+      const result = decode(message.value, { topic, partition, offset: message.offset });
+      const headers = message.headers ?? {};
+      if (result.ok) {
+        const record: KafkaRecord = keepValue
+          ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value }
+          : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers };
+        subscriber.next(record);
+        if (ownTracker) tracker.markDone(topic, partition, message.offset);
+      } else if (onDecodeError !== undefined) {
+        onDecodeError({ topic, partition, offset: message.offset, key: message.key, value: message.value, timestamp: message.timestamp, headers, failure: result });
+        if (ownTracker) tracker.markDone(topic, partition, message.offset);
+      } else {
+        logger?.debug({ topic, partition, offset: message.offset, reason: result.reason }, result.message);
+        tracker.markDone(topic, partition, message.offset);
+      }
+    };
+
+    const eachBatch = async (payload: EachBatchPayloadLike): Promise<void> => {
+      const { topic, partition, messages } = payload.batch;
+      let lastBeat = Date.now();
+      for (const message of messages) {
+        if (closed || subscriber.closed || !payload.isRunning() || payload.isStale()) return;
+        if (tracker.inFlight >= maxInFlight && !(await waitForRoom(payload))) return;
+        emitMessage(topic, partition, message);
+        payload.resolveOffset(message.offset);
+        if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
+          lastBeat = Date.now();
+          await payload.heartbeat();
+        }
+      }
+    };
+
+    const onAbort = (): void => {
+      // Stop emitting and fetching, but stay in the group so the caller can still commit; the consumer is
+      // stopped on unsubscribe.
+      closed = true;
+      tracker.wakeAll();
+      try {
+        consumer.pause(topics.map((topic) => ({ topic })));
+      } catch (err) {
+        logger?.debug({ err }, 'consumer.pause failed');
+      }
+      if (!subscriber.closed) subscriber.complete();
+    };
+    if (signal?.aborted) {
+      subscriber.complete();
+    } else {
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const start = async (): Promise<void> => {
+        await consumer.subscribe({ topics, fromBeginning: options.fromBeginning ?? false });
+        if (closed) return;
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+        logger?.info({ topics, maxInFlight }, 'consuming');
+      };
+      start().catch((err: unknown) => {
+        if (closed) return;
+        subscriber.error(
+          new KafkaEdgeError(`could not consume ${topics.map((t) => JSON.stringify(t)).join(', ')}: ${err instanceof Error ? err.message : String(err)}; check the brokers and that the topics exist`, { topic: topics[0], operation: 'consume' }, { cause: err }),
+        );
+      });
+    }
+
+    return () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (commitTimer !== undefined) clearInterval(commitTimer);
+      // After an abort the caller owns the paused consumer (to commit, then disconnect); otherwise stop it.
+      if (!closed) void stopConsumer();
+    };
+  });
+}

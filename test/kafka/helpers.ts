@@ -1,0 +1,127 @@
+/**
+ * Helpers for the Kafka integration tests: unique topics, fast producing, reading a topic to a count.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { kafkaBrokers } from '../helpers/kafka.js';
+
+/** A kafkajs client on the test broker, quiet. */
+export function testKafka(clientId = 'emstream-test'): Kafka {
+  return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+}
+
+/** A topic name no other test uses. */
+export function uniqueTopic(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A message to produce. */
+export interface TestMessage {
+  key?: string | null;
+  value: string | Buffer | null;
+}
+
+/**
+ * Produces messages in order, in batches (one `sendBatch` per `chunk` messages — kafkajs is fastest around 1000 —
+ * one send at a time, so the offsets follow the order of `messages`).
+ *
+ * @returns when every message is acknowledged
+ */
+export async function produceAll(kafka: Kafka, topic: string, messages: readonly TestMessage[] | ((i: number) => TestMessage), count?: number, chunk = 1000): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: true });
+  await producer.connect();
+  try {
+    const n = typeof messages === 'function' ? count! : messages.length;
+    const at = (i: number): TestMessage => (typeof messages === 'function' ? messages(i) : messages[i]);
+    for (let start = 0; start < n; start += chunk) {
+      const batch: TestMessage[] = [];
+      for (let i = start; i < Math.min(n, start + chunk); i++) batch.push(at(i));
+      // One send at a time: concurrent kafkajs sends to one partition can land out of order.
+      await producer.sendBatch({ topicMessages: [{ topic, messages: batch }] });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** A consumed message with its headers as text. */
+export interface ReadMessage {
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * Reads a topic from the beginning with a fresh group until `count` messages arrived.
+ *
+ * @throws Error after `timeoutMs` with how many arrived
+ */
+export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000): Promise<ReadMessage[]> {
+  const out: ReadMessage[] = [];
+  if (count === 0) return out;
+  const consumer = kafka.consumer({ groupId: uniqueTopic('reader'), maxBytesPerPartition: 4 << 20 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${count} messages arrived on ${topic}`)), timeoutMs);
+      consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const headers: Record<string, string> = {};
+              for (const [name, value] of Object.entries(m.headers ?? {})) if (value !== undefined) headers[name] = value.toString();
+              out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value, headers });
+            }
+            if (out.length >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** The committed offset of a group on partition 0 of a topic (-1 when none). */
+export async function committedOffset(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return Number(entry.partitions.find((p) => p.partition === 0)?.offset ?? -1);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until `check()` is true, polling. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Three well separated 2-D clusters, deterministic. */
+export function clusteredPoint(i: number): [number, number] {
+  const centres: [number, number][] = [
+    [0, 0],
+    [10, 10],
+    [-10, 10],
+  ];
+  const c = centres[i % 3];
+  // cheap deterministic jitter in [-1, 1)
+  const jx = (((i * 7919) % 2000) / 1000) - 1;
+  const jy = (((i * 104729) % 2000) / 1000) - 1;
+  return [c[0] + jx, c[1] + jy];
+}

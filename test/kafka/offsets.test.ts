@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { TopicPartitionOffset } from '../../src/kafka/client.js';
+import { OffsetTracker } from '../../src/kafka/offsets.js';
+import { BatchSender } from '../../src/kafka/sink.js';
+
+describe('OffsetTracker', () => {
+  it('commits last finished + 1 over the finished prefix only, per partition', async () => {
+    const commits: TopicPartitionOffset[][] = [];
+    const tracker = new OffsetTracker({ commit: async (o) => void commits.push(o) });
+    for (const o of [0, 1, 2, 5, 6]) tracker.register('t', 0, String(o)); // gaps (compaction, markers) are fine
+    tracker.register('t', 1, '10');
+    expect(tracker.inFlight).toBe(6);
+    tracker.claim('t', 0, '1'); // a dead letter in flight
+    tracker.markDoneThrough('t', 0, '5'); // a window covering 0..5 acknowledged
+    expect(tracker.inFlight).toBe(3);
+    expect(tracker.committable()).toEqual([{ topic: 't', partition: 0, offset: '1' }]); // 1 still waits for its dead letter
+    tracker.markDone('t', 0, '1');
+    expect(tracker.committable()).toEqual([{ topic: 't', partition: 0, offset: '6' }]);
+    expect(await tracker.commit()).toEqual([{ topic: 't', partition: 0, offset: '6' }]);
+    expect(await tracker.commit()).toEqual([]); // nothing moved
+    tracker.markDoneThrough('t', 1, '10');
+    tracker.markDoneThrough('t', 0, '6');
+    await tracker.commit();
+    expect(commits.at(-1)).toEqual(
+      expect.arrayContaining([
+        { topic: 't', partition: 0, offset: '7' },
+        { topic: 't', partition: 1, offset: '11' },
+      ]),
+    );
+    expect(tracker.inFlight).toBe(0);
+  });
+
+  it('drops unfinished entries when a partition goes back (rebalance, seek)', () => {
+    const tracker = new OffsetTracker();
+    for (let o = 0; o < 5; o++) tracker.register('t', 0, o);
+    tracker.markDoneThrough('t', 0, 1);
+    tracker.register('t', 0, 2); // re-consumed from offset 2
+    expect(tracker.inFlight).toBe(1);
+    tracker.markDone('t', 0, 2);
+    expect(tracker.committable()).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
+  });
+
+  it('wakes a waiting source when records finish', async () => {
+    const tracker = new OffsetTracker();
+    tracker.register('t', 0, 0);
+    const waited = tracker.changed(5000);
+    setTimeout(() => tracker.markDone('t', 0, 0), 10);
+    const start = Date.now();
+    await waited;
+    expect(Date.now() - start).toBeLessThan(1000);
+  });
+});
+
+describe('BatchSender', () => {
+  it('splits into bounded batches, sends them in order, and runs acknowledgements in enqueue order', async () => {
+    const sent: number[] = [];
+    const resolvers: (() => void)[] = [];
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      sendBatch: (b: { topicMessages: { topic: string; messages: unknown[] }[] }) => {
+        sent.push(b.topicMessages.reduce((n, t) => n + t.messages.length, 0));
+        return new Promise<void>((r) => resolvers.push(r));
+      },
+    };
+    const sender = new BatchSender(producer, { maxBatchMessages: 3, maxConcurrentSends: 2, lingerMs: 1 });
+    const acks: string[] = [];
+    const msg = (i: number) => ({ topic: i % 2 === 0 ? 'a' : 'b', message: { value: String(i) } });
+    sender.enqueue([0, 1, 2, 3].map(msg), () => acks.push('first'));
+    sender.enqueue([4].map(msg), () => acks.push('second'));
+    const flushed = sender.flush();
+    expect(sent).toEqual([3, 2]); // two sends in flight, never more than 3 messages each
+    resolvers[1](); // the later batch is acknowledged first …
+    await new Promise((r) => setTimeout(r, 5));
+    expect(acks).toEqual([]); // … but nothing runs before the earlier batch
+    resolvers[0]();
+    await flushed;
+    expect(acks).toEqual(['first', 'second']);
+    expect(sender.acknowledged).toBe(5);
+  });
+
+  it('fails for good when a send fails: flush rejects with a KafkaEdgeError and later acknowledgements never run', async () => {
+    const producer = { connect: async () => undefined, disconnect: async () => undefined, sendBatch: async () => Promise.reject(new Error('broker down')) };
+    let error: Error | undefined;
+    const sender = new BatchSender(producer, { onError: (e) => (error = e) });
+    let acked = false;
+    sender.enqueue([{ topic: 'x', message: { value: '1' } }], () => (acked = true));
+    await expect(sender.flush()).rejects.toThrow(/could not produce 1 message\(s\) to "x": broker down/);
+    expect(error?.name).toBe('KafkaEdgeError');
+    expect(acked).toBe(false);
+  });
+});
