@@ -174,6 +174,14 @@ function checkVector(v: Float64Array, d: number, what: string): void {
 // Between two Gaussians
 // ---------------------------------------------------------------------------------------------
 
+/** Checks two Gaussians' shapes and factors their covariances (the common prologue of the public distances). */
+function preparePair(muA: Float64Array, covA: Float64Array, muB: Float64Array, covB: Float64Array, d: number): [ReturnType<typeof prepare>, ReturnType<typeof prepare>] {
+  checkDimension(d);
+  checkVector(muA, d, 'mean A');
+  checkVector(muB, d, 'mean B');
+  return [prepare(muA, covA, d, true, 'covariance A'), prepare(muB, covB, d, true, 'covariance B')];
+}
+
 /**
  * Kullback–Leibler divergence KL(A ‖ B) between two Gaussians with full covariances.
  *
@@ -200,10 +208,7 @@ export function gaussianKL(
   covB: Float64Array,
   d: number,
 ): number {
-  checkDimension(d);
-  checkVector(muA, d, 'mean A');
-  checkVector(muB, d, 'mean B');
-  return klFromFactors(prepare(muA, covA, d, true, 'covariance A'), prepare(muB, covB, d, true, 'covariance B'), d);
+  return klFromFactors(...preparePair(muA, covA, muB, covB, d), d);
 }
 
 /**
@@ -229,12 +234,7 @@ export function symmetricKL(
   covB: Float64Array,
   d: number,
 ): number {
-  checkDimension(d);
-  checkVector(muA, d, 'mean A');
-  checkVector(muB, d, 'mean B');
-  const a = prepare(muA, covA, d, true, 'covariance A');
-  const b = prepare(muB, covB, d, true, 'covariance B');
-  return METRICS['symmetric-kl'].distance(a, b, d);
+  return METRICS['symmetric-kl'].distance(...preparePair(muA, covA, muB, covB, d), d);
 }
 
 /**
@@ -264,12 +264,7 @@ export function bhattacharyya(
   covB: Float64Array,
   d: number,
 ): number {
-  checkDimension(d);
-  checkVector(muA, d, 'mean A');
-  checkVector(muB, d, 'mean B');
-  const a = prepare(muA, covA, d, true, 'covariance A');
-  const b = prepare(muB, covB, d, true, 'covariance B');
-  return bhattacharyyaFromFactors(a, b, d);
+  return bhattacharyyaFromFactors(...preparePair(muA, covA, muB, covB, d), d);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,45 +3,8 @@ import { describe, expect, it } from 'vitest';
 
 import { matchComponents, permuteComponents } from '../../src/gmm/align.js';
 import { COMPONENT_METRICS, minCostAssignment } from '../../src/gmm/distance.js';
-import { COVARIANCE_TYPES, covarianceSize, type CovarianceType, type GmmParams } from '../../src/gmm/types.js';
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomSpd(rng: () => number, d: number): Float64Array {
-  const a = Array.from({ length: d * d }, () => 2 * rng() - 1);
-  const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += a[i * d + k] * a[j * d + k];
-      out[i * d + j] = s + (i === j ? 0.2 : 0);
-    }
-  }
-  return out;
-}
-
-/** A random mixture whose components are separated along the first axis (so the matching is unique). */
-function randomMixture(rng: () => number, k: number, d: number, type: CovarianceType): GmmParams {
-  const w = Array.from({ length: k }, () => 0.1 + rng());
-  const sum = w.reduce((s, x) => s + x, 0);
-  const covariances = new Float64Array(covarianceSize(type, k, d));
-  if (type === 'full') for (let c = 0; c < k; c++) covariances.set(randomSpd(rng, d), c * d * d);
-  if (type === 'tied') covariances.set(randomSpd(rng, d));
-  if (type === 'diag' || type === 'spherical') for (let i = 0; i < covariances.length; i++) covariances[i] = 0.2 + rng();
-  const means = new Float64Array(k * d);
-  for (let c = 0; c < k; c++) for (let i = 0; i < d; i++) means[c * d + i] = (i === 0 ? 6 * c : 0) + 2 * rng() - 1;
-  return { k, d, covarianceType: type, weights: Float64Array.from(w, (x) => x / sum), means, covariances };
-}
+import { COVARIANCE_TYPES, type GmmParams } from '../../src/gmm/types.js';
+import { seededUniform, randomMixture } from '../helpers/random.js';
 
 function inversePermutation(p: Int32Array): Int32Array {
   const inv = new Int32Array(p.length);
@@ -145,7 +108,7 @@ describe('matchComponents', () => {
     );
     fc.assert(
       fc.property(arb, ({ k, d, type, metric, seed, perm }) => {
-        const previous = randomMixture(mulberry32(seed), k, d, type);
+        const previous = randomMixture(seededUniform(seed), k, d, type);
         const next = permuteComponents(previous, perm); // next's j is previous's perm[j]
         const match = matchComponents(previous, next, metric);
         expect(Array.from(match)).toEqual(Array.from(inversePermutation(perm)));
@@ -160,7 +123,7 @@ describe('matchComponents', () => {
   });
 
   it('matches perturbed components to their nearest counterparts', () => {
-    const rng = mulberry32(99);
+    const rng = seededUniform(99);
     for (const type of COVARIANCE_TYPES) {
       const previous = randomMixture(rng, 4, 2, type);
       const perm = Int32Array.from([3, 1, 0, 2]);
@@ -171,7 +134,7 @@ describe('matchComponents', () => {
   });
 
   it('requires the same number of components', () => {
-    const rng = mulberry32(1);
+    const rng = seededUniform(1);
     expect(() => matchComponents(randomMixture(rng, 2, 2, 'full'), randomMixture(rng, 3, 2, 'full'))).toThrow(
       /same number of components/,
     );
@@ -196,7 +159,7 @@ describe('permuteComponents', () => {
   });
 
   it('reorders K×D×D full and K spherical covariances, keeps a tied one as is', () => {
-    const rng = mulberry32(4);
+    const rng = seededUniform(4);
     const perm = Int32Array.from([1, 2, 0]);
     const full = randomMixture(rng, 3, 2, 'full');
     const fullOut = permuteComponents(full, perm);
@@ -216,14 +179,14 @@ describe('permuteComponents', () => {
     );
     fc.assert(
       fc.property(arb, ({ k, type, seed, perm }) => {
-        const params = randomMixture(mulberry32(seed), k, 3, type);
+        const params = randomMixture(seededUniform(seed), k, 3, type);
         expectSameParams(permuteComponents(permuteComponents(params, perm), inversePermutation(perm)), params);
       }),
     );
   });
 
   it('rejects anything that is not a permutation of 0..K−1', () => {
-    const params = randomMixture(mulberry32(8), 3, 1, 'spherical');
+    const params = randomMixture(seededUniform(8), 3, 1, 'spherical');
     expect(() => permuteComponents(params, Int32Array.from([0, 1]))).toThrow(/expected 3/);
     expect(() => permuteComponents(params, Int32Array.from([0, 1, 1]))).toThrow(/not a permutation/);
     expect(() => permuteComponents(params, Int32Array.from([0, 1, 3]))).toThrow(/not a permutation/);

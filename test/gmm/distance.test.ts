@@ -14,52 +14,15 @@ import {
   variationalKL,
 } from '../../src/gmm/distance.js';
 import { permuteComponents } from '../../src/gmm/align.js';
-import { COVARIANCE_TYPES, covarianceSize, type CovarianceType, type GmmParams } from '../../src/gmm/types.js';
+import { COVARIANCE_TYPES, type GmmParams } from '../../src/gmm/types.js';
+import { seededUniform, randomSpd, randomMixture } from '../helpers/random.js';
 
 // ---- helpers ------------------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const f64 = (xs: number[]): Float64Array => Float64Array.from(xs);
-
-/** A random SPD matrix A·Aᵀ + ε·I, D×D row-major. */
-function randomSpd(rng: () => number, d: number, eps = 0.2): Float64Array {
-  const a = Array.from({ length: d * d }, () => 2 * rng() - 1);
-  const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += a[i * d + k] * a[j * d + k];
-      out[i * d + j] = s + (i === j ? eps : 0);
-    }
-  }
-  return out;
-}
 
 function randomVector(rng: () => number, d: number, scale = 3): Float64Array {
   return Float64Array.from({ length: d }, () => scale * (2 * rng() - 1));
-}
-
-function randomMixture(rng: () => number, k: number, d: number, type: CovarianceType): GmmParams {
-  const w = Array.from({ length: k }, () => 0.1 + rng());
-  const sum = w.reduce((s, x) => s + x, 0);
-  const covariances = new Float64Array(covarianceSize(type, k, d));
-  if (type === 'full') for (let c = 0; c < k; c++) covariances.set(randomSpd(rng, d), c * d * d);
-  if (type === 'tied') covariances.set(randomSpd(rng, d));
-  if (type === 'diag' || type === 'spherical') for (let i = 0; i < covariances.length; i++) covariances[i] = 0.2 + rng();
-  const means = new Float64Array(k * d);
-  for (let c = 0; c < k; c++) for (let i = 0; i < d; i++) means[c * d + i] = (i === 0 ? 6 * c : 0) + 2 * rng() - 1;
-  return { k, d, covarianceType: type, weights: f64(w.map((x) => x / sum)), means, covariances };
 }
 
 function toMatrix(flat: Float64Array, d: number): Matrix {
@@ -100,7 +63,7 @@ function bhatt1d(m1: number, s1: number, m2: number, s2: number): number {
 const gaussianPair = fc
   .record({ d: fc.integer({ min: 1, max: 5 }), seed: fc.integer() })
   .map(({ d, seed }) => {
-    const rng = mulberry32(seed);
+    const rng = seededUniform(seed);
     return { d, muA: randomVector(rng, d), covA: randomSpd(rng, d), muB: randomVector(rng, d), covB: randomSpd(rng, d) };
   });
 
@@ -140,7 +103,7 @@ describe('gaussianKL', () => {
   });
 
   it('is exactly 0 between identical Gaussians', () => {
-    const rng = mulberry32(7);
+    const rng = seededUniform(7);
     for (let d = 1; d <= 6; d++) {
       const mu = randomVector(rng, d);
       const cov = randomSpd(rng, d);
@@ -268,7 +231,7 @@ describe('componentCovariance / componentMean', () => {
 
 describe('componentDistanceMatrix', () => {
   it('is Ka×Kb row-major and agrees with the pairwise functions, for every covariance type and metric', () => {
-    const rng = mulberry32(42);
+    const rng = seededUniform(42);
     for (const type of COVARIANCE_TYPES) {
       const a = randomMixture(rng, 3, 2, type);
       const b = randomMixture(rng, 2, 2, type);
@@ -292,7 +255,7 @@ describe('componentDistanceMatrix', () => {
   });
 
   it('rejects different dimensions, wrong shapes and unknown metrics', () => {
-    const rng = mulberry32(1);
+    const rng = seededUniform(1);
     const a = randomMixture(rng, 2, 2, 'diag');
     const b = randomMixture(rng, 2, 3, 'diag');
     expect(() => componentDistanceMatrix(a, b)).toThrow(/different dimensions/);
@@ -302,7 +265,7 @@ describe('componentDistanceMatrix', () => {
   });
 
   it('names the offending component when a covariance is not positive definite', () => {
-    const rng = mulberry32(3);
+    const rng = seededUniform(3);
     const a = randomMixture(rng, 3, 2, 'diag');
     const bad: GmmParams = { ...a, covariances: f64([1, 1, 1, 1, 0, 1]) };
     expect(() => componentDistanceMatrix(a, bad)).toThrow(/mixture b component 2 covariance is not positive definite/);
@@ -315,7 +278,7 @@ describe('componentDistanceMatrix', () => {
 
 describe('matchedMixtureDistance', () => {
   it('is 0 between a mixture and any relabelling of it, for every covariance type', () => {
-    const rng = mulberry32(11);
+    const rng = seededUniform(11);
     for (const type of COVARIANCE_TYPES) {
       const a = randomMixture(rng, 4, 3, type);
       const b = permuteComponents(a, Int32Array.from([2, 0, 3, 1]));
@@ -336,7 +299,7 @@ describe('matchedMixtureDistance', () => {
   });
 
   it('grows with the shift of the means', () => {
-    const rng = mulberry32(5);
+    const rng = seededUniform(5);
     const a = randomMixture(rng, 3, 2, 'full');
     const shifted = (s: number): GmmParams => ({ ...a, means: a.means.map((x) => x + s) });
     const d1 = matchedMixtureDistance(a, shifted(0.5));
@@ -346,7 +309,7 @@ describe('matchedMixtureDistance', () => {
   });
 
   it('requires the same number of components', () => {
-    const rng = mulberry32(2);
+    const rng = seededUniform(2);
     expect(() => matchedMixtureDistance(randomMixture(rng, 2, 2, 'diag'), randomMixture(rng, 3, 2, 'diag'))).toThrow(/same number of components/);
   });
 });
@@ -360,7 +323,7 @@ describe('variationalKL', () => {
         fc.constantFrom(...COVARIANCE_TYPES),
         fc.integer(),
         (k, d, type, seed) => {
-          const a = randomMixture(mulberry32(seed), k, d, type);
+          const a = randomMixture(seededUniform(seed), k, d, type);
           expect(variationalKL(a, a)).toBe(0);
         },
       ),
@@ -369,14 +332,14 @@ describe('variationalKL', () => {
   });
 
   it('reduces to the Gaussian KL for single-component mixtures', () => {
-    const rng = mulberry32(9);
+    const rng = seededUniform(9);
     const a = randomMixture(rng, 1, 3, 'full');
     const b = randomMixture(rng, 1, 3, 'full');
     closeRel(variationalKL(a, b), gaussianKL(a.means, a.covariances, b.means, b.covariances, 3), 1e-12);
   });
 
   it('is invariant to relabelling and positive for a different mixture, also with different K', () => {
-    const rng = mulberry32(13);
+    const rng = seededUniform(13);
     const a = randomMixture(rng, 3, 2, 'diag');
     const b = randomMixture(rng, 3, 2, 'diag');
     const c = randomMixture(rng, 2, 2, 'diag');

@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
 import { PAGE_HINKLEY_DEFAULTS, PageHinkley } from '../../src/gmm/pageHinkley.js';
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededUniform } from '../helpers/random.js';
 
 /** Standard normal draws by Box–Muller from a seeded uniform source. */
 function gaussian(seed: number): () => number {
-  const u = mulberry32(seed);
+  const u = seededUniform(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
 
@@ -50,16 +39,20 @@ describe('PageHinkley', () => {
     expect([1, 2, 3, 10].map((x) => strict.update(x).alarm)).toEqual([false, false, false, true]);
   });
 
-  it('does not alarm on a stationary seeded stream (default options)', () => {
-    const ph = new PageHinkley();
-    const noise = gaussian(12345);
-    let maxStatistic = 0;
-    for (let t = 0; t < 5000; t++) {
-      const r = ph.update(10 + 0.5 * noise());
-      expect(r.alarm).toBe(false);
-      maxStatistic = Math.max(maxStatistic, r.statistic);
+  it('does not alarm on stationary seeded streams (default options)', () => {
+    // Without drift the statistic is a reflected random walk with step mean −δ: its running maximum
+    // grows like (σ²/2δ)·ln t, about 1·ln 5000 ≈ 9 here (σ = 0.1, δ = 0.005), far below λ = 50.
+    for (const seed of [1, 2, 3, 12345, 99]) {
+      const ph = new PageHinkley();
+      const noise = gaussian(seed);
+      let maxStatistic = 0;
+      for (let t = 0; t < 5000; t++) {
+        const r = ph.update(10 + 0.1 * noise());
+        expect(r.alarm).toBe(false);
+        maxStatistic = Math.max(maxStatistic, r.statistic);
+      }
+      expect(maxStatistic).toBeLessThan(PAGE_HINKLEY_DEFAULTS.lambda / 2);
     }
-    expect(maxStatistic).toBeLessThan(PAGE_HINKLEY_DEFAULTS.lambda / 2);
   });
 
   it('alarms within a few steps of a mean shift', () => {

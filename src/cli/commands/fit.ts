@@ -28,17 +28,8 @@ interface FitCommandOptions {
   output?: string;
 }
 
-/** One restart in the report. */
-export interface RestartReport {
-  readonly index: number;
-  readonly init: CandidateReport['init'];
-  readonly logLikelihood: number;
-  readonly expectedLogLikelihood: number;
-  readonly iterations: number;
-  readonly converged: boolean;
-  readonly reseeded: number;
-  readonly selected: boolean;
-}
+/** One restart in the report: the fit's candidate report, as is. */
+export type RestartReport = CandidateReport;
 
 /** The JSON object `emstream fit` prints. */
 export interface FitReport {
@@ -110,16 +101,7 @@ export function fitReport(data: Dataset, result: FitResult): FitReport {
     converged: result.converged,
     bic: mixture.bic(data),
     aic: mixture.aic(data),
-    restarts: result.candidates.map((c) => ({
-      index: c.index,
-      init: c.init,
-      logLikelihood: c.logLikelihood,
-      expectedLogLikelihood: c.expectedLogLikelihood,
-      iterations: c.iterations,
-      converged: c.converged,
-      reseeded: c.reseeded,
-      selected: c.selected,
-    })),
+    restarts: result.candidates,
     selected: result.selected,
     model,
   };
