@@ -4,6 +4,7 @@ import { matchComponents, permuteComponents } from './align.js';
 import { COMPONENT_METRICS, type ComponentMetric } from './distance.js';
 import { DriftDetector, type DriftDetectorJSON, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
+import { CovarianceError } from './errors.js';
 import { EStepScratch, eStep, precompute } from './estep.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
 import { paramsFromJSON, paramsToJSON, type MixtureJSON } from './model.js';
@@ -258,24 +259,40 @@ export class StreamingGmm {
     type Candidate = { kind: 'warm' | 'cold'; run: RunResult };
     const candidates: Candidate[] = [];
     let predictive: number | null = null;
+    // A candidate whose covariance cannot be factored even after re-seeding drops out; the window
+    // fails only when every candidate does.
+    let failure: CovarianceError | null = null;
+    const attempt = (kind: 'warm' | 'cold', run: () => RunResult): void => {
+      try {
+        candidates.push({ kind, run: run() });
+      } catch (err) {
+        if (!(err instanceof CovarianceError)) throw err;
+        failure = err;
+      }
+    };
     if (previous !== null) {
       // The warm run starts from the previous model, so its first E-step scores the window under
       // that model: history[0] is the predictive log-likelihood, at no extra cost.
       const prior = this.stats ? this.stats.clone().scale(priorFactor) : null;
-      const warm = runEM(data, previous, { ...runOpts, prior, batchWeight, rng: this.rng }, outputs);
-      candidates.push({ kind: 'warm', run: warm });
-      predictive = warm.history[0];
-      const e = this.drift.observeLikelihood(windowIndex, predictive);
-      if (e) events.push(e);
+      attempt('warm', () => runEM(data, previous, { ...runOpts, prior, batchWeight, rng: this.rng }, outputs));
+      if (candidates.length > 0) predictive = candidates[0].run.history[0];
+      else {
+        const pre = precompute(previous);
+        if (pre.ok) predictive = eStep(pre.value, data.data, n, false, null).logLikelihood / n;
+      }
+      if (predictive !== null) {
+        const e = this.drift.observeLikelihood(windowIndex, predictive);
+        if (e) events.push(e);
+      }
     }
-    const restart = previous === null || this.wantsRestart(t, events.some((e) => e.kind === 'likelihood'));
+    const restart = candidates.length === 0 || this.wantsRestart(t, events.some((e) => e.kind === 'likelihood'));
     if (restart) {
       for (let c = 0; c < o.restarts; c++) {
         const crng = this.rng.fork();
-        const start = initialise(data, o.init, { k: o.k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift });
-        candidates.push({ kind: 'cold', run: runEM(data, start, { ...runOpts, rng: crng }) });
+        attempt('cold', () => runEM(data, initialise(data, o.init, { k: o.k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift }), { ...runOpts, rng: crng }));
       }
     }
+    if (candidates.length === 0) throw failure ?? new Error('internal: no candidate ran');
     let best = 0;
     for (let c = 1; c < candidates.length; c++) if (score(candidates[c].run) > score(candidates[best].run)) best = c;
     const winner = candidates[best];

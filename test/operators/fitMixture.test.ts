@@ -1,6 +1,7 @@
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
+  CovarianceError,
   detectDrift,
   EmstreamOptionsError,
   fitGmm,
@@ -176,6 +177,14 @@ describe('fitMixture', () => {
     const a = Math.pow(0.5, 1 / 2);
     const total = (gmm.toJSON().stats!.s0 as number[]).reduce((s, x) => s + x, 0);
     expect(total).toBeCloseTo((200 * (1 - Math.pow(a, 30))) / (1 - a), 6);
+  });
+
+  it('errors the stream with a typed CovarianceError only when no candidate can be fitted', async () => {
+    // regCovar 0 and a constant second column: no candidate can factor a covariance
+    const points = Array.from({ length: 100 }, (_, i) => [i < 50 ? i % 7 : 20 + (i % 5), 5]);
+    const result = lastValueFrom(from(points).pipe(windowVectors<number[]>({ size: 100 }), fitMixture<number[]>({ k: 2, regCovar: 0 }), toArray()));
+    await expect(result).rejects.toBeInstanceOf(CovarianceError);
+    await expect(result).rejects.toThrow(/larger regCovar/);
   });
 
   it('supports stepwise EM with γ_t = (t+2)^−α', async () => {
