@@ -5,6 +5,8 @@
  *
  *   node --import tsx bench/kafka.ts                 # starts its own broker (Java + Maven) unless KAFKA_BROKERS is set
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --vectors 200000
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3        # alternating runs, medians reported
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --cpu-prof --import tsx bench/kafka.ts --only em   # profile one pipeline
  *
  * Not a test: numbers depend on the machine and its load (printed with the results).
  */
@@ -32,6 +34,10 @@ export interface BenchKafkaOptions {
   readonly dimension?: number;
   readonly k?: number;
   readonly window?: number;
+  /** Runs of each pipeline, alternating (default 1); the median run of each is reported. */
+  readonly repeat?: number;
+  /** Run only one of the two pipelines (the other is reported as 0 vectors/s). */
+  readonly only?: 'passthrough' | 'em';
   /** Progress lines (default stderr). */
   readonly log?: (line: string) => void;
 }
@@ -43,6 +49,8 @@ export interface BenchRun {
   readonly seconds: number;
   /** Including connecting and joining the group. */
   readonly secondsWithStartup: number;
+  /** CPU time of this process (all threads, user + system) per vector between the first message and the last acknowledgement, in µs: less sensitive to other load on the machine than vectors/s. */
+  readonly cpuMicrosPerVector: number;
 }
 
 /** Result of {@link benchKafka}. */
@@ -54,11 +62,14 @@ export interface BenchKafkaResult {
   readonly vectors: number;
   readonly producedPerSecond: number;
   readonly loadAverage: readonly number[];
+  /** Every run, in order, when `repeat` > 1. */
+  readonly runs?: readonly { readonly pipeline: string; readonly run: BenchRun }[];
 }
 
 /**
  * A pipeline with the same inputs and outputs as the EM one, minus EM: windows of `size` points, each
- * emitted as an update with label 0 for every point and a fixed model.
+ * emitted as an update with a fixed model, and labels whose numbers have the digits real ones have (so the
+ * label messages are as long as EM's: a shorter value would make the baseline cheaper than it should be).
  */
 function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
   const model: MixtureJSON = {
@@ -82,9 +93,9 @@ function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
             windowIndex: window.index,
             version: ++version,
             model,
-            labels: new Int32Array(window.n),
-            probabilities: new Float64Array(window.n).fill(1),
-            logDensities: new Float64Array(window.n),
+            labels: new Int32Array(window.n).fill(3),
+            probabilities: new Float64Array(window.n).fill(0.9876543210987654),
+            logDensities: new Float64Array(window.n).fill(-12.345678901234567),
             logLikelihood: 0,
             expectedLogLikelihood: 0,
             predictiveLogLikelihood: null,
@@ -131,25 +142,30 @@ async function produceVectors(kafka: KafkaClientLike, topic: string, n: number, 
 }
 
 /** Runs one pipeline over the whole input topic with a fresh group and times it. */
-async function timeRun(kafka: KafkaClientLike, pipeline: Pipeline<VectorInput>, input: string, n: number, d: number, window: number): Promise<BenchRun> {
+async function timeRun(kafka: KafkaClientLike, pipeline: Pipeline<VectorInput>, input: string, n: number, d: number, window: number, attempt = 0): Promise<BenchRun> {
   const started = Date.now();
+  const name = attempt === 0 ? pipeline.name : `${pipeline.name}-${attempt}`;
   const run = await runKafkaPipeline({
     kafka,
     pipeline,
     input,
-    labels: `${input}.${pipeline.name}.labels`,
-    models: `${input}.${pipeline.name}.models`,
-    deadLetters: `${input}.${pipeline.name}.dead-letters`,
-    group: `${input}-${pipeline.name}`,
+    labels: `${input}.${name}.labels`,
+    models: `${input}.${name}.models`,
+    deadLetters: `${input}.${name}.dead-letters`,
+    group: `${input}-${name}`,
     fromBeginning: true,
     format: 'float32le',
     dimension: d,
     maxInFlight: Math.max(20_000, 4 * window),
   });
   let first = 0;
+  let cpuAtFirst = process.cpuUsage();
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
-      if (first === 0 && run.counters.consumed > 0) first = Date.now();
+      if (first === 0 && run.counters.consumed > 0) {
+        first = Date.now();
+        cpuAtFirst = process.cpuUsage();
+      }
       if (run.counters.labelled >= n) {
         clearInterval(timer);
         resolve();
@@ -161,9 +177,10 @@ async function timeRun(kafka: KafkaClientLike, pipeline: Pipeline<VectorInput>, 
     });
   });
   const ended = Date.now();
+  const cpu = process.cpuUsage(cpuAtFirst);
   await run.stop();
   const seconds = (ended - first) / 1000;
-  return { vectorsPerSecond: Math.round(n / seconds), seconds, secondsWithStartup: (ended - started) / 1000 };
+  return { vectorsPerSecond: Math.round(n / seconds), seconds, secondsWithStartup: (ended - started) / 1000, cpuMicrosPerVector: +((cpu.user + cpu.system) / n).toFixed(1) };
 }
 
 /**
@@ -201,13 +218,38 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
     const producedPerSecond = await produceVectors(kafka, input, n, d, k);
     log(`  ${Math.round(producedPerSecond)} vectors/s produced`);
 
-    log('passthrough (no EM)...');
-    const passthrough = await timeRun(kafka, passthroughPipeline(window, d), input, n, d, window);
-    log(`  ${passthrough.vectorsPerSecond} vectors/s`);
-    log(`end to end (windows of ${window} → EM with K=${k})...`);
-    const endToEnd = await timeRun(kafka, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window);
-    log(`  ${endToEnd.vectorsPerSecond} vectors/s`);
-    return { endToEnd, passthrough, ratio: endToEnd.vectorsPerSecond / passthrough.vectorsPerSecond, vectors: n, producedPerSecond: Math.round(producedPerSecond), loadAverage: loadavg() };
+    const repeat = Math.max(1, options.repeat ?? 1);
+    const runs: { pipeline: string; run: BenchRun }[] = [];
+    const none: BenchRun = { vectorsPerSecond: 0, seconds: 0, secondsWithStartup: 0, cpuMicrosPerVector: 0 };
+    for (let attempt = 0; attempt < repeat; attempt++) {
+      if (options.only !== 'em') {
+        log('passthrough (no EM)...');
+        const run = await timeRun(kafka, passthroughPipeline(window, d), input, n, d, window, attempt);
+        log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
+        runs.push({ pipeline: 'passthrough', run });
+      }
+      if (options.only !== 'passthrough') {
+        log(`end to end (windows of ${window} → EM with K=${k})...`);
+        const run = await timeRun(kafka, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt);
+        log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
+        runs.push({ pipeline: 'em', run });
+      }
+    }
+    const median = (pipeline: string): BenchRun => {
+      const sorted = runs.filter((r) => r.pipeline === pipeline).map((r) => r.run).sort((a, b) => a.vectorsPerSecond - b.vectorsPerSecond);
+      return sorted.length === 0 ? none : sorted[(sorted.length - 1) >> 1];
+    };
+    const passthrough = median('passthrough');
+    const endToEnd = median('em');
+    return {
+      endToEnd,
+      passthrough,
+      ratio: passthrough.vectorsPerSecond === 0 ? 0 : endToEnd.vectorsPerSecond / passthrough.vectorsPerSecond,
+      vectors: n,
+      producedPerSecond: Math.round(producedPerSecond),
+      loadAverage: loadavg(),
+      ...(repeat > 1 ? { runs } : {}),
+    };
   } finally {
     await broker?.stop();
   }
@@ -228,7 +270,10 @@ if (isEntryPoint()) {
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
   const before = loadavg();
-  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window') });
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+  if (only !== undefined && only !== 'passthrough' && only !== 'em') throw new Error(`--only takes passthrough or em, not ${JSON.stringify(only)}`);
+  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window'), repeat: arg('repeat'), only });
   console.log(
     JSON.stringify(
       { machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, targets: { ratio: 0.8, endToEndVectorsPerSecond: 50_000 } },

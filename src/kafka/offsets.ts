@@ -93,7 +93,12 @@ export class OffsetTracker {
     return this.inFlightCount;
   }
 
+  /** The last ledger looked up by {@link register} (records come in runs of one partition). */
+  private last: { topic: string; partition: number; ledger: PartitionLedger } | undefined;
+
   private ledger(topic: string, partition: number): PartitionLedger {
+    const last = this.last;
+    if (last !== undefined && last.partition === partition && last.topic === topic) return last.ledger;
     const id = `${partition}:${topic}`;
     let ledger = this.ledgers.get(id);
     if (ledger === undefined) {
@@ -101,6 +106,7 @@ export class OffsetTracker {
       this.ledgers.set(id, ledger);
       this.coords.set(id, { topic, partition });
     }
+    this.last = { topic, partition, ledger };
     return ledger;
   }
 

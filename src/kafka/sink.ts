@@ -10,11 +10,15 @@ import type { MixtureJSON } from '../gmm/model.js';
 import type { MixtureUpdate, PointLabel } from '../operators/types.js';
 import { KafkaEdgeError, type AdminLike, type HeaderValue, type ProducedHeaders, type ProducedMessage, type ProducerLike } from './client.js';
 
-/** Header names written by emstream. */
+/**
+ * Header names written by emstream.
+ *
+ * `source` carries where an input came from as text, `<topic>/<partition>/<offset>` (e.g. `points/0/42`; topic
+ * names cannot contain `/`): one header rather than three, because the client encodes every header of every
+ * label separately and three of them cost more than the rest of the label. Read it with {@link parseSourceHeader}.
+ */
 export const HEADERS = {
-  sourceTopic: 'emstream.source.topic',
-  sourcePartition: 'emstream.source.partition',
-  sourceOffset: 'emstream.source.offset',
+  source: 'emstream.source',
   reason: 'emstream.error.reason',
   message: 'emstream.error.message',
   pipelineId: 'emstream.pipeline.id',
@@ -26,7 +30,7 @@ export interface BatchSenderOptions {
   readonly maxBatchMessages?: number;
   /** Flush when this many value bytes are buffered (default 512 KiB; keep under the broker's `message.max.bytes`). */
   readonly maxBatchBytes?: number;
-  /** Flush this long after the first buffered message at the latest, in ms (default 5). */
+  /** Seal the open batch this long after its first message, in ms (default 5); if every send slot is busy then, it is sealed when one frees up. */
   readonly lingerMs?: number;
   /**
    * Most `sendBatch` calls in flight at once (default 1). With more than one, a retried or slower send can land
@@ -53,6 +57,8 @@ interface PendingBatch {
  * 1. `enqueue` adds messages to the open batch, with a callback to run once they are all acknowledged.
  * 2. The open batch is sealed when it reaches `maxBatchMessages` / `maxBatchBytes`, after `lingerMs`, or on
  *    `flush`; sealed batches are sent in order, at most `maxConcurrentSends` at once (default 1: strictly in order).
+ *    When `lingerMs` runs out while every send slot is busy, the open batch keeps filling and is sealed as soon
+ *    as a slot frees up (sealing it earlier would only queue a smaller batch behind the others).
  * 3. When a send completes, the callbacks of every completed batch at the head of the queue run, so a
  *    callback never runs before the callbacks of earlier messages.
  * 4. A failed send is fatal: `onError` is called, no later callback runs, and `flush` rejects.
@@ -67,6 +73,8 @@ export class BatchSender {
   private readonly inFlight: PendingBatch[] = [];
   private sending = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The open batch's linger ran out while every send slot was busy: seal it as soon as one frees up. */
+  private lingerDue = false;
   private failure: KafkaEdgeError | undefined;
   private idleWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   /** Messages acknowledged by the broker so far. */
@@ -114,10 +122,13 @@ export class BatchSender {
     }
     if (onAck !== undefined) this.open.onAck.push(onAck);
     if (this.open.count >= this.maxBatchMessages || this.open.bytes >= this.maxBatchBytes) this.seal();
-    else if (this.timer === undefined && (this.open.count > 0 || this.open.onAck.length > 0)) {
+    else if (this.timer === undefined && !this.lingerDue && (this.open.count > 0 || this.open.onAck.length > 0)) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.seal();
+        // With every send slot busy, sealing now would only queue a small batch behind the others: keep
+        // filling the open batch and seal it when a slot frees up.
+        if (this.sending < this.maxConcurrentSends) this.seal();
+        else this.lingerDue = true;
       }, this.lingerMs);
     }
     this.pump();
@@ -125,6 +136,7 @@ export class BatchSender {
 
   /** Closes the open batch (if it holds anything) and queues it for sending. */
   private seal(): void {
+    this.lingerDue = false;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -155,6 +167,7 @@ export class BatchSender {
         this.acknowledged += batch.count;
         this.drainAcks();
         this.pump();
+        if (this.lingerDue && this.sending < this.maxConcurrentSends) this.seal();
         this.checkIdle();
       },
       (err: unknown) => {
@@ -208,13 +221,56 @@ export class BatchSender {
   }
 }
 
-/** Source coordinates of an input, as headers. */
+/**
+ * The value of the {@link HEADERS.source} header: `<topic>/<partition>/<offset>`, a missing part left empty;
+ * `undefined` when all three are missing.
+ */
+export function sourceHeaderValue(topic: unknown, partition: unknown, offset: unknown): string | undefined {
+  const t = typeof topic === 'string';
+  const p = partition !== undefined && partition !== null;
+  const o = offset !== undefined && offset !== null;
+  if (!t && !p && !o) return undefined;
+  return `${t ? topic : ''}/${p ? String(partition) : ''}/${o ? String(offset) : ''}`;
+}
+
+/** Source coordinates of an input, as headers (`{ 'emstream.source': 'points/0/42' }`, or `{}` when there are none). */
 export function sourceHeaders(topic: unknown, partition: unknown, offset: unknown): ProducedHeaders {
-  const headers: ProducedHeaders = {};
-  if (typeof topic === 'string') headers[HEADERS.sourceTopic] = topic;
-  if (partition !== undefined && partition !== null) headers[HEADERS.sourcePartition] = String(partition);
-  if (offset !== undefined && offset !== null) headers[HEADERS.sourceOffset] = String(offset);
-  return headers;
+  const value = sourceHeaderValue(topic, partition, offset);
+  return value === undefined ? {} : { [HEADERS.source]: value };
+}
+
+/** Where an output's input came from, read back from its {@link HEADERS.source} header. */
+export interface SourceCoordinates {
+  readonly topic: string;
+  /** `undefined` when the input had no partition. */
+  readonly partition: number | undefined;
+  /** Decimal string (Kafka offsets can exceed 2^53); `undefined` when the input had no offset. */
+  readonly offset: string | undefined;
+}
+
+/**
+ * Reads the {@link HEADERS.source} header of a label or dead-letter message.
+ *
+ * ## Example
+ * ```ts
+ * import { parseSourceHeader, HEADERS } from 'emstream';
+ *
+ * parseSourceHeader('points/0/42'); // { topic: 'points', partition: 0, offset: '42' }
+ * parseSourceHeader(message.headers?.[HEADERS.source]); // a kafkajs message's header (a Buffer)
+ * ```
+ *
+ * @param value - the header value as a client delivers it (Buffer or string; the first of an array)
+ * @returns the coordinates, or `undefined` when the header is missing or not `<topic>/<partition>/<offset>`
+ */
+export function parseSourceHeader(value: HeaderValue): SourceCoordinates | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return undefined;
+  const parts = first.toString().split('/');
+  if (parts.length !== 3) return undefined;
+  const [topic, p, offset] = parts;
+  const partition = p === '' ? undefined : Number(p);
+  if (partition !== undefined && !Number.isInteger(partition)) return undefined;
+  return { topic, partition, offset: offset === '' ? undefined : offset };
 }
 
 /** A number as JSON text (`null` for NaN/±Infinity, as JSON.stringify does). */
@@ -237,7 +293,7 @@ function asTraceable(record: unknown): TraceableRecord {
 
 /**
  * The message of one label: value `{"label","probability","logDensity","windowIndex","modelVersion"[,"vector"]}`,
- * key = the input record's key, headers = the input's topic/partition/offset.
+ * key = the input record's key, header {@link HEADERS.source} = the input's `<topic>/<partition>/<offset>`.
  *
  * @param point - the labelled point
  * @param includeVector - also write the input vector

@@ -74,6 +74,10 @@ export interface FromKafkaOptions {
 
 /** Heartbeat at least this often while a batch is processed or waiting for room. */
 const HEARTBEAT_EVERY_MS = 1000;
+/** Yield to the event loop (sends, acknowledgements, timers) at least this often while a batch is processed. */
+const YIELD_EVERY_MS = 2;
+/** Look at the clock (to yield or heartbeat) every this many records (a power of two). */
+const CLOCK_CHECK_EVERY = 64;
 
 /** A record's key as text (UTF-8), or null. */
 function keyText(key: Buffer | null): string | null {
@@ -86,7 +90,10 @@ function keyText(key: Buffer | null): string | null {
  * 1. On subscribe: `consumer.subscribe` then `consumer.run` with `eachBatch`, `eachBatchAutoResolve: false` and
  *    `autoCommit: false` — offsets are committed only through the tracker.
  * 2. For each message: register it with the tracker, decode it, emit the record (or hand the failure to
- *    `onDecodeError`), then `resolveOffset` (the in-memory fetch position, not a commit).
+ *    `onDecodeError`). `resolveOffset` (the in-memory fetch position, not a commit) follows the last emitted
+ *    message before every pause and when the batch ends (not per message: kafkajs parses the offset each time).
+ *    The loop yields to the event loop every few milliseconds, so outputs are sent and acknowledged while a
+ *    large fetched batch is consumed.
  * 3. Backpressure: while `tracker.inFlight` ≥ `maxInFlight`, wait inside `eachBatch` for the sinks to
  *    acknowledge outputs, sending heartbeats meanwhile; also heartbeat every second during long batches.
  * 4. Commits: every `commitIntervalMs`, the tracker commits each partition's position past its finished prefix
@@ -178,18 +185,48 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       }
     };
 
+    /** `resolveOffset` of the last of the first `count` messages (once per stretch, not per message: it parses the offset). */
+    const resolveThrough = (payload: EachBatchPayloadLike, messages: readonly ConsumedMessageLike[], count: number): void => {
+      if (count > 0) payload.resolveOffset(messages[count - 1].offset);
+    };
+
     const eachBatch = async (payload: EachBatchPayloadLike): Promise<void> => {
+      const progress = { processed: 0 };
+      try {
+        await consumeBatch(payload, progress);
+      } finally {
+        // The in-memory fetch position follows what was emitted, however the batch ended.
+        resolveThrough(payload, payload.batch.messages, progress.processed);
+      }
+    };
+
+    const consumeBatch = async (payload: EachBatchPayloadLike, progress: { processed: number }): Promise<void> => {
       const { topic, partition, messages } = payload.batch;
       let lastBeat = Date.now();
-      for (const message of messages) {
-        if (closed || subscriber.closed || !payload.isRunning() || payload.isStale()) return;
-        if (tracker.inFlight >= maxInFlight && !(await waitForRoom(payload))) return;
-        emitMessage(topic, partition, message);
-        payload.resolveOffset(message.offset);
-        if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
-          lastBeat = Date.now();
-          await payload.heartbeat();
+      let lastYield = lastBeat;
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i];
+        if ((i & (CLOCK_CHECK_EVERY - 1)) === CLOCK_CHECK_EVERY - 1) {
+          resolveThrough(payload, messages, i);
+          const now = Date.now();
+          if (now - lastYield >= YIELD_EVERY_MS) {
+            // Let the event loop run now and then: a fetched batch can hold tens of thousands of records, and
+            // while this loop runs synchronously no output is sent and no acknowledgement is read.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            lastYield = Date.now();
+          }
+          if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
+            lastBeat = now;
+            await payload.heartbeat();
+          }
         }
+        if (closed || subscriber.closed || !payload.isRunning() || payload.isStale()) return;
+        if (tracker.inFlight >= maxInFlight) {
+          resolveThrough(payload, messages, i);
+          if (!(await waitForRoom(payload))) return;
+        }
+        emitMessage(topic, partition, message);
+        progress.processed = i + 1;
       }
     };
 

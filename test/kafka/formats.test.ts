@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EmstreamOptionsError } from '../../src/errors.js';
+import type { ProducedMessage, ProducerLike } from '../../src/kafka/client.js';
 import { createDecoder, encodeVector, VECTOR_FORMATS, type DecodeResult } from '../../src/kafka/formats.js';
+import { BatchSender, deadLetterMessage, HEADERS, labelMessage, parseSourceHeader, sourceHeaders } from '../../src/kafka/sink.js';
 
 const where = { topic: 'points', partition: 2, offset: '41' };
 const b = (text: string): Buffer => Buffer.from(text);
@@ -139,5 +141,68 @@ describe('createDecoder options', () => {
       const decode = createDecoder({ format, fields, dimension: 3 });
       expect(vector(decode(encodeVector([1, -0.5, 4], format, fields))), format).toEqual([1, -0.5, 4]);
     }
+  });
+});
+
+describe('output headers', () => {
+  it('labels carry one header, emstream.source = <topic>/<partition>/<offset>, readable back', () => {
+    const message = labelMessage({ record: { vector: [1, 2], key: 'k7', topic: 'points', partition: 2, offset: '41' }, label: 1, probability: 0.5, logDensity: -3, windowIndex: 4, modelVersion: 5 });
+    expect(message.key).toBe('k7');
+    expect(message.headers).toEqual({ [HEADERS.source]: 'points/2/41' });
+    expect(JSON.parse(String(message.value))).toEqual({ label: 1, probability: 0.5, logDensity: -3, windowIndex: 4, modelVersion: 5 });
+    expect(parseSourceHeader(Buffer.from('points/2/41'))).toEqual({ topic: 'points', partition: 2, offset: '41' });
+    expect(parseSourceHeader(['a.b-c_d/0/9007199254740993'])).toEqual({ topic: 'a.b-c_d', partition: 0, offset: '9007199254740993' });
+  });
+
+  it('a record without coordinates gets no header; missing parts stay empty; malformed headers read as undefined', () => {
+    expect(labelMessage({ record: [1, 2], label: 0, probability: 1, logDensity: 0, windowIndex: 0, modelVersion: 1 }).headers).toEqual({});
+    expect(sourceHeaders('points', undefined, undefined)).toEqual({ [HEADERS.source]: 'points//' });
+    expect(parseSourceHeader('points//')).toEqual({ topic: 'points', partition: undefined, offset: undefined });
+    expect(parseSourceHeader(undefined)).toBeUndefined();
+    expect(parseSourceHeader('points/0')).toBeUndefined();
+    expect(parseSourceHeader('points/x/1')).toBeUndefined();
+  });
+
+  it('dead letters carry the source header, the reason, the message and the pipeline id', () => {
+    const message = deadLetterMessage({ topic: 'points', partition: 0, offset: 3, key: 'k', value: Buffer.from('[1,') }, 'not-json', 'bad', 'p1');
+    expect(message.headers).toEqual({ [HEADERS.source]: 'points/0/3', [HEADERS.reason]: 'not-json', [HEADERS.message]: 'bad', [HEADERS.pipelineId]: 'p1' });
+  });
+});
+
+describe('BatchSender', () => {
+  /** A producer whose sends complete when the test says so. */
+  function manualProducer(): { producer: ProducerLike; sends: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; resolve: () => void }[] } {
+    const sends: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; resolve: () => void }[] = [];
+    const producer: ProducerLike = {
+      connect: () => Promise.resolve(),
+      disconnect: () => Promise.resolve(),
+      sendBatch: (batch) => new Promise((resolve) => sends.push({ topicMessages: batch.topicMessages, resolve: () => resolve(undefined) })),
+    };
+    return { producer, sends };
+  }
+  const msg = (i: number): { topic: string; message: ProducedMessage } => ({ topic: 't', message: { value: String(i) } });
+
+  it('while a send is in flight, keeps filling the open batch past its linger and sends it when the send completes; acks in order', async () => {
+    const { producer, sends } = manualProducer();
+    const sender = new BatchSender(producer, { lingerMs: 1, maxBatchMessages: 100 });
+    const acks: number[] = [];
+    sender.enqueue([msg(0)], () => acks.push(0));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sends).toHaveLength(1);
+    for (let i = 1; i <= 5; i++) {
+      sender.enqueue([msg(i)], () => acks.push(i));
+      await new Promise((r) => setTimeout(r, 5)); // several lingers pass while the first send is in flight
+    }
+    expect(sends).toHaveLength(1);
+    sends[0].resolve();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(acks).toEqual([0]);
+    expect(sends).toHaveLength(2);
+    expect(sends[1].topicMessages[0].messages.map((m) => m.value)).toEqual(['1', '2', '3', '4', '5']);
+    const flushed = sender.flush();
+    sends[1].resolve();
+    await flushed;
+    expect(acks).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(sender.acknowledged).toBe(6);
   });
 });

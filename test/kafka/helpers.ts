@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { HEADERS, parseSourceHeader } from '../../src/kafka/sink.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** A kafkajs client on the test broker, quiet. */
@@ -89,6 +90,19 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
     await consumer.disconnect();
   }
   return out;
+}
+
+/**
+ * The source coordinates of a label or dead letter, from its `emstream.source` header (`<topic>/<partition>/<offset>`).
+ *
+ * @throws Error when the header is missing or malformed
+ */
+export function sourceOf(message: ReadMessage): { topic: string; partition: number; offset: number } {
+  const source = parseSourceHeader(message.headers[HEADERS.source]);
+  if (source === undefined || source.partition === undefined || source.offset === undefined) {
+    throw new Error(`no valid ${HEADERS.source} header: ${JSON.stringify(message.headers)}`);
+  }
+  return { topic: source.topic, partition: source.partition, offset: Number(source.offset) };
 }
 
 /** The committed offset of a group on partition 0 of a topic (-1 when none). */

@@ -5,7 +5,7 @@ import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js'
 import { restoreLatestModel } from '../../src/kafka/restore.js';
 import { HEADERS, type ModelMessage } from '../../src/kafka/sink.js';
 import type { KafkaClientLike } from '../../src/kafka/client.js';
-import { clusteredPoint, committedOffset, produceAll, readTopic, testKafka, uniqueTopic, waitFor } from './helpers.js';
+import { clusteredPoint, committedOffset, produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 interface LabelValue {
   label: number;
@@ -45,13 +45,18 @@ describe('runKafkaPipeline on a real broker', () => {
 
     const labels = await readTopic(kafka, `${input}.labels`, N);
     expect(labels).toHaveLength(N);
-    const offsets = labels.map((m) => Number(m.headers[HEADERS.sourceOffset])).sort((a, b) => a - b);
+    // One header carries the source as text, `<topic>/<partition>/<offset>` (readable by kcat's %h).
+    expect(Object.keys(labels[0].headers)).toEqual([HEADERS.source]);
+    expect(labels[0].headers[HEADERS.source]).toBe(`${input}/0/0`);
+    // In the order of their inputs on the labels topic: one partition in, one out, sends in order.
+    const offsets = labels.map((m) => sourceOf(m).offset);
     expect(offsets).toEqual(Array.from({ length: N }, (_, i) => i));
     const byCluster = new Map<number, Set<number>>();
     for (const m of labels) {
-      expect(m.headers[HEADERS.sourceTopic]).toBe(input);
-      expect(m.headers[HEADERS.sourcePartition]).toBe('0');
-      const offset = Number(m.headers[HEADERS.sourceOffset]);
+      const source = sourceOf(m);
+      expect(source.topic).toBe(input);
+      expect(source.partition).toBe(0);
+      const offset = source.offset;
       expect(m.key).toBe(`k${offset}`);
       const value = JSON.parse(m.value!.toString()) as LabelValue;
       expect(value.vector).toEqual(clusteredPoint(offset));
@@ -66,6 +71,7 @@ describe('runKafkaPipeline on a real broker', () => {
 
     const models = await readTopic(kafka, `${input}.models`, 6);
     expect(models.map((m) => m.key)).toEqual(Array(6).fill('test-points'));
+    expect(models.map((m) => (JSON.parse(m.value!.toString()) as ModelMessage).modelVersion)).toEqual([1, 2, 3, 4, 5, 6]);
     const last = JSON.parse(models[5].value!.toString()) as ModelMessage;
     expect(last).toMatchObject({ format: 'emstream.gmm', k: 3, d: 2, pipelineId: 'test-points', modelVersion: 6, windowIndex: 5, n: 500 });
 
@@ -128,10 +134,10 @@ describe('runKafkaPipeline on a real broker', () => {
     const dead = await readTopic(kafka, `${input}.dead-letters`, expected.size);
     expect(dead).toHaveLength(expected.size);
     for (const m of dead) {
-      const offset = Number(m.headers[HEADERS.sourceOffset]);
+      const { topic, partition, offset } = sourceOf(m);
       expect(m.headers[HEADERS.reason], `offset ${offset}`).toBe(expected.get(offset));
-      expect(m.headers[HEADERS.sourceTopic]).toBe(input);
-      expect(m.headers[HEADERS.sourcePartition]).toBe('0');
+      expect(topic).toBe(input);
+      expect(partition).toBe(0);
       expect(m.headers[HEADERS.message]).toMatch(/offset \d+/);
       expect(m.key).toBe(`bad-${offset}`);
       const original = messages[offset].value;
@@ -140,7 +146,7 @@ describe('runKafkaPipeline on a real broker', () => {
       else expect(m.value?.toString()).toBe(original.toString());
     }
     const labels = await readTopic(kafka, `${input}.labels`, goodCount);
-    const labelled = new Set(labels.map((m) => Number(m.headers[HEADERS.sourceOffset])));
+    const labelled = new Set(labels.map((m) => sourceOf(m).offset));
     expect(labelled.size).toBe(goodCount);
     for (const offset of expected.keys()) expect(labelled.has(offset)).toBe(false);
   });
@@ -180,7 +186,7 @@ describe('runKafkaPipeline on a real broker', () => {
 
     const total = stopped.counters.labelled + result2.counters.labelled;
     const labels = await readTopic(kafka, `${input}.labels`, total);
-    const seen = new Set(labels.map((m) => Number(m.headers[HEADERS.sourceOffset])));
+    const seen = new Set(labels.map((m) => sourceOf(m).offset));
     expect(seen.size).toBe(N); // none lost
     expect(labels.length).toBe(total); // duplicates only where the first run's labels were not committed
   });

@@ -7,7 +7,7 @@ import type { KafkaPipelineHandle } from '../../src/kafka/pipeline.js';
 import { runKafkaPipeline } from '../../src/kafka/pipeline.js';
 import { HEADERS } from '../../src/kafka/sink.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { produceAll, readTopic, testKafka, uniqueTopic, waitFor } from './helpers.js';
+import { produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 /** A program with only `run`, whose output is captured and whose errors are thrown. */
 function program(hooks?: RunCommandHooks): { cmd: Command; out: string[] } {
@@ -81,7 +81,7 @@ describe('emstream run', () => {
     stop.abort();
     await running;
     const dead = await readTopic(kafka, 'sensors.dead-letters', 1);
-    expect(dead.find((m) => m.headers[HEADERS.sourceTopic] === input)?.headers[HEADERS.reason]).toBe('missing-field');
+    expect(dead.find((m) => sourceOf(m).topic === input)?.headers[HEADERS.reason]).toBe('missing-field');
   });
 
   it('runs the embeddings pipeline (float32le, D=16)', async () => {
