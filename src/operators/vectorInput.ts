@@ -152,15 +152,15 @@ function invalid<R>(
  * @returns `{ ok: true, values }` or `{ ok: false, invalid }` with `invalid.record === input`
  */
 export function validateVector<R>(input: R, expectedDim: number | undefined, maxDim?: number): VectorValidation<R> {
-  // The location goes into failure messages only: computed lazily, not once per valid input.
-  const where = (): string => describeLocation(input);
+  // The location goes into failure messages only: computed on failure, never for a valid input
+  // (no closure either: this runs once per point).
   const vector = extractVector(input);
   if (vector === undefined) {
     if (isVectorRecord(input)) {
       return invalid(
         input,
         'not-a-vector',
-        `the record's "vector" field is ${describeValue(input.vector)}, not a vector${where()}: ` +
+        `the record's "vector" field is ${describeValue(input.vector)}, not a vector${describeLocation(input)}: ` +
           `put the point's coordinates in "vector" as an array of numbers or a Float64Array/Float32Array`,
       );
     }
@@ -168,25 +168,25 @@ export function validateVector<R>(input: R, expectedDim: number | undefined, max
       return invalid(
         input,
         'not-a-vector',
-        `the record has no "vector" field${where()}: expected ${ACCEPTED}; put the point's coordinates in "vector"`,
+        `the record has no "vector" field${describeLocation(input)}: expected ${ACCEPTED}; put the point's coordinates in "vector"`,
       );
     }
     return invalid(
       input,
       'not-a-vector',
-      `expected ${ACCEPTED}, got ${describeValue(input)}${where()}: parse or decode the input into numbers before the stream`,
+      `expected ${ACCEPTED}, got ${describeValue(input)}${describeLocation(input)}: parse or decode the input into numbers before the stream`,
     );
   }
 
   const length = vector.length;
   if (length === 0) {
-    return invalid(input, 'empty', `the vector is empty${where()}: every point needs at least one coordinate; drop empty inputs upstream`);
+    return invalid(input, 'empty', `the vector is empty${describeLocation(input)}: every point needs at least one coordinate; drop empty inputs upstream`);
   }
   if (maxDim !== undefined && length > maxDim) {
     return invalid(
       input,
       'oversized',
-      `the vector has ${length} elements, more than the limit of ${maxDim}${where()}: ` +
+      `the vector has ${length} elements, more than the limit of ${maxDim}${describeLocation(input)}: ` +
         `check that the producer sends one point per message, or raise the limit`,
     );
   }
@@ -194,7 +194,7 @@ export function validateVector<R>(input: R, expectedDim: number | undefined, max
     return invalid(
       input,
       'wrong-dimension',
-      `the vector has dimension ${length}, expected ${expectedDim}${where()}: ` +
+      `the vector has dimension ${length}, expected ${expectedDim}${describeLocation(input)}: ` +
         `every point of a stream must have the same dimension; fix or drop this point, ` +
         `or set the dimension option to match the data`,
     );
@@ -205,7 +205,7 @@ export function validateVector<R>(input: R, expectedDim: number | undefined, max
     for (let i = 0; i < length; i++) {
       const value = vector[i];
       if (!Number.isFinite(value)) {
-        return invalid(input, 'non-finite', nonFiniteMessage(i, value, where()), i);
+        return invalid(input, 'non-finite', nonFiniteMessage(i, value, describeLocation(input)), i);
       }
     }
     return { ok: true, values: vector };
@@ -216,13 +216,13 @@ export function validateVector<R>(input: R, expectedDim: number | undefined, max
       return invalid(
         input,
         'not-numeric',
-        `element ${i} is ${describeValue(value)}, not a number${where()}: ` +
+        `element ${i} is ${describeValue(value)}, not a number${describeLocation(input)}: ` +
           `send numbers (parse strings, fill or drop missing values) before the stream`,
         i,
       );
     }
     if (!Number.isFinite(value)) {
-      return invalid(input, 'non-finite', nonFiniteMessage(i, value, where()), i);
+      return invalid(input, 'non-finite', nonFiniteMessage(i, value, describeLocation(input)), i);
     }
   }
   return { ok: true, values: vector as ArrayLike<number> };

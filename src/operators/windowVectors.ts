@@ -247,7 +247,9 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
             grown.set(win.points);
             win.points = grown;
           }
-          win.points.set(values, offset);
+          // A plain loop: TypedArray#set from a short JS array costs more than copying D values.
+          const points = win.points;
+          for (let j = 0; j < dim; j++) points[offset + j] = values[j];
           win.records.push(input);
           win.n++;
         }
