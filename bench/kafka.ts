@@ -6,6 +6,7 @@
  *   node --import tsx bench/kafka.ts                 # starts its own broker (Java + Maven) unless KAFKA_BROKERS is set
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --vectors 200000
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3        # alternating runs, medians reported
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3 --producer both   # producer on the main vs a worker thread, interleaved
  *   KAFKA_BROKERS=127.0.0.1:9092 node --cpu-prof --import tsx bench/kafka.ts --only em   # profile one pipeline
  *
  * Not a test: numbers depend on the machine and its load (printed with the results).
@@ -36,6 +37,11 @@ export interface BenchKafkaOptions {
   readonly window?: number;
   /** Runs of each pipeline, alternating (default 1); the median run of each is reported. */
   readonly repeat?: number;
+  /**
+   * Where the outputs are produced (`runKafkaPipeline`'s `producerInWorker`): `worker` (default), `main`, or `both`,
+   * alternating within each repeat; medians per mode go to `byProducer`, and the headline numbers are the worker's.
+   */
+  readonly producer?: 'main' | 'worker' | 'both';
   /** Run only one of the two pipelines (the other is reported as 0 vectors/s). */
   readonly only?: 'passthrough' | 'em';
   /** Progress lines (default stderr). */
@@ -62,8 +68,10 @@ export interface BenchKafkaResult {
   readonly vectors: number;
   readonly producedPerSecond: number;
   readonly loadAverage: readonly number[];
-  /** Every run, in order, when `repeat` > 1. */
-  readonly runs?: readonly { readonly pipeline: string; readonly run: BenchRun }[];
+  /** Every run, in order, when `repeat` > 1 or both producer modes ran. */
+  readonly runs?: readonly { readonly pipeline: string; readonly producer: 'main' | 'worker'; readonly run: BenchRun }[];
+  /** Median end-to-end and passthrough runs per producer mode, when both ran. */
+  readonly byProducer?: Readonly<Record<'main' | 'worker', { readonly endToEnd: BenchRun; readonly passthrough: BenchRun }>>;
 }
 
 /**
@@ -142,11 +150,23 @@ async function produceVectors(kafka: KafkaClientLike, topic: string, n: number, 
 }
 
 /** Runs one pipeline over the whole input topic with a fresh group and times it. */
-async function timeRun(kafka: KafkaClientLike, pipeline: Pipeline<VectorInput>, input: string, n: number, d: number, window: number, attempt = 0): Promise<BenchRun> {
+async function timeRun(
+  kafka: KafkaClientLike,
+  brokers: readonly string[],
+  producer: 'main' | 'worker',
+  pipeline: Pipeline<VectorInput>,
+  input: string,
+  n: number,
+  d: number,
+  window: number,
+  attempt = 0,
+): Promise<BenchRun> {
   const started = Date.now();
-  const name = attempt === 0 ? pipeline.name : `${pipeline.name}-${attempt}`;
+  const name = `${pipeline.name}-${producer}${attempt === 0 ? '' : `-${attempt}`}`;
   const run = await runKafkaPipeline({
     kafka,
+    brokers,
+    producerInWorker: producer === 'worker',
     pipeline,
     input,
     labels: `${input}.${name}.labels`,
@@ -219,28 +239,36 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
     log(`  ${Math.round(producedPerSecond)} vectors/s produced`);
 
     const repeat = Math.max(1, options.repeat ?? 1);
-    const runs: { pipeline: string; run: BenchRun }[] = [];
+    const modes: ('main' | 'worker')[] = options.producer === 'both' ? ['main', 'worker'] : [options.producer ?? 'worker'];
+    const runs: { pipeline: string; producer: 'main' | 'worker'; run: BenchRun }[] = [];
     const none: BenchRun = { vectorsPerSecond: 0, seconds: 0, secondsWithStartup: 0, cpuMicrosPerVector: 0 };
     for (let attempt = 0; attempt < repeat; attempt++) {
-      if (options.only !== 'em') {
-        log('passthrough (no EM)...');
-        const run = await timeRun(kafka, passthroughPipeline(window, d), input, n, d, window, attempt);
-        log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
-        runs.push({ pipeline: 'passthrough', run });
-      }
-      if (options.only !== 'passthrough') {
-        log(`end to end (windows of ${window} → EM with K=${k})...`);
-        const run = await timeRun(kafka, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt);
-        log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
-        runs.push({ pipeline: 'em', run });
+      // Alternate the modes' order between repeats, so neither always runs first.
+      for (const producer of attempt % 2 === 0 ? modes : [...modes].reverse()) {
+        if (options.only !== 'em') {
+          log(`passthrough (no EM), producer on the ${producer} thread...`);
+          const run = await timeRun(kafka, brokers, producer, passthroughPipeline(window, d), input, n, d, window, attempt);
+          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
+          runs.push({ pipeline: 'passthrough', producer, run });
+        }
+        if (options.only !== 'passthrough') {
+          log(`end to end (windows of ${window} → EM with K=${k}), producer on the ${producer} thread...`);
+          const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt);
+          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
+          runs.push({ pipeline: 'em', producer, run });
+        }
       }
     }
-    const median = (pipeline: string): BenchRun => {
-      const sorted = runs.filter((r) => r.pipeline === pipeline).map((r) => r.run).sort((a, b) => a.vectorsPerSecond - b.vectorsPerSecond);
+    const median = (pipeline: string, producer: 'main' | 'worker'): BenchRun => {
+      const sorted = runs
+        .filter((r) => r.pipeline === pipeline && r.producer === producer)
+        .map((r) => r.run)
+        .sort((a, b) => a.vectorsPerSecond - b.vectorsPerSecond);
       return sorted.length === 0 ? none : sorted[(sorted.length - 1) >> 1];
     };
-    const passthrough = median('passthrough');
-    const endToEnd = median('em');
+    const headline = modes.includes('worker') ? 'worker' : 'main';
+    const passthrough = median('passthrough', headline);
+    const endToEnd = median('em', headline);
     return {
       endToEnd,
       passthrough,
@@ -248,7 +276,10 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
       vectors: n,
       producedPerSecond: Math.round(producedPerSecond),
       loadAverage: loadavg(),
-      ...(repeat > 1 ? { runs } : {}),
+      ...(repeat > 1 || modes.length > 1 ? { runs } : {}),
+      ...(modes.length > 1
+        ? { byProducer: { main: { endToEnd: median('em', 'main'), passthrough: median('passthrough', 'main') }, worker: { endToEnd: median('em', 'worker'), passthrough: median('passthrough', 'worker') } } }
+        : {}),
     };
   } finally {
     await broker?.stop();
@@ -273,7 +304,10 @@ if (isEntryPoint()) {
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
   if (only !== undefined && only !== 'passthrough' && only !== 'em') throw new Error(`--only takes passthrough or em, not ${JSON.stringify(only)}`);
-  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window'), repeat: arg('repeat'), only });
+  const producerAt = process.argv.indexOf('--producer');
+  const producer = producerAt > 0 ? process.argv[producerAt + 1] : undefined;
+  if (producer !== undefined && producer !== 'main' && producer !== 'worker' && producer !== 'both') throw new Error(`--producer takes main, worker or both, not ${JSON.stringify(producer)}`);
+  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window'), repeat: arg('repeat'), only, producer });
   console.log(
     JSON.stringify(
       { machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, targets: { ratio: 0.8, endToEndVectorsPerSecond: 50_000 } },

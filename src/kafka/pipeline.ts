@@ -20,6 +20,7 @@ import { OffsetTracker } from './offsets.js';
 import { restoreLatestModel, type RestoredModel } from './restore.js';
 import { BatchSender, deadLetterMessage, ensureTopics, toKafka, type BatchSenderOptions } from './sink.js';
 import { fromKafka, type KafkaRecord } from './source.js';
+import { WorkerProducer } from './workerSender.js';
 
 /** The context `runKafkaPipeline` gives a pipeline's `build`: the usual one plus the restored model, if any. */
 export interface KafkaPipelineContext extends PipelineContext {
@@ -116,7 +117,17 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
   readonly maxInFlight?: number;
   /** Commit period in ms (default 1000). */
   readonly commitIntervalMs?: number;
-  /** Batching of the produced messages. */
+  /**
+   * Produce the outputs from a worker thread with its own kafkajs client made from `brokers` (default: true when
+   * no `kafka` client is given, false otherwise): encoding produce requests then runs on another core instead of
+   * competing with decoding and EM. Needs `brokers` (a client object cannot be handed to a thread); `kafka`, if
+   * given, is still used for the consumer, admin and restore. Batching, ordering and acknowledgements are the same.
+   */
+  readonly producerInWorker?: boolean;
+  /**
+   * Batching of the produced messages. With `producerInWorker`, `maxConcurrentSends` (default 2) counts batches
+   * handed to the worker and not yet acknowledged; the worker still sends them one at a time, in order.
+   */
   readonly producerBatch?: Pick<BatchSenderOptions, 'maxBatchMessages' | 'maxBatchBytes' | 'lingerMs' | 'maxConcurrentSends'>;
   /** Write each input vector into its label message (default false). */
   readonly includeVector?: boolean;
@@ -254,6 +265,10 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   if (options.kafka === undefined && (options.brokers === undefined || options.brokers.length === 0)) {
     issues.push({ path: 'brokers', message: 'give a client (kafka) or bootstrap addresses (brokers), e.g. ["127.0.0.1:9092"]' });
   }
+  const producerInWorker = options.producerInWorker ?? options.kafka === undefined;
+  if (producerInWorker && (options.brokers === undefined || options.brokers.length === 0)) {
+    issues.push({ path: 'producerInWorker', message: 'the producer thread makes its own client: give brokers too, or set producerInWorker: false' });
+  }
   if (!(VECTOR_FORMATS as readonly string[]).includes(format)) issues.push({ path: 'format', message: `must be one of ${VECTOR_FORMATS.join(', ')}` });
   if (issues.length > 0) throw new EmstreamOptionsError('runKafkaPipeline', issues);
 
@@ -273,7 +288,8 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ pipeline: pipelineId });
   const instrumentation = options.instrumentation ?? new Instrumentation();
 
-  const kafka = options.kafka ?? (await createKafkaClient(options.brokers!, { clientId: options.clientId ?? `emstream-${pipelineId}`, logger }));
+  const clientId = options.clientId ?? `emstream-${pipelineId}`;
+  const kafka = options.kafka ?? (await createKafkaClient(options.brokers!, { clientId, logger }));
 
   if (options.createTopics ?? true) {
     const admin = kafka.admin();
@@ -299,7 +315,9 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
 
   const restored = options.restore ? await restoreLatestModel(kafka, { topic: config.models, pipelineId, logger }) : undefined;
 
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = producerInWorker
+    ? new WorkerProducer({ brokers: options.brokers!, clientId, logLevel: 'warn', allowAutoTopicCreation: false, logger })
+    : kafka.producer({ allowAutoTopicCreation: false });
   const consumer = kafka.consumer({ groupId: config.group });
   try {
     await producer.connect();
@@ -338,7 +356,8 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const sourceEnded = deferred<void>();
   const running: { subscription?: Subscription } = {};
 
-  const sender = new BatchSender(producer, { ...options.producerBatch, logger, onError: (err) => void shutdown(err) });
+  // The worker sends one batch at a time in order whatever is outstanding: a second batch waiting there saves a round trip.
+  const sender = new BatchSender(producer, { ...(producerInWorker ? { maxConcurrentSends: 2 } : {}), ...options.producerBatch, logger, onError: (err) => void shutdown(err).catch(() => undefined) });
 
   const deadLetter = (source: RejectedSource, reason: string, message: string): void => {
     counts.deadLettered++;

@@ -4,7 +4,9 @@ import { encodeVector } from '../../src/kafka/formats.js';
 import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
 import { restoreLatestModel } from '../../src/kafka/restore.js';
 import { HEADERS, type ModelMessage } from '../../src/kafka/sink.js';
-import type { KafkaClientLike } from '../../src/kafka/client.js';
+import { KafkaEdgeError, type KafkaClientLike } from '../../src/kafka/client.js';
+import { kafkaBrokers } from '../helpers/kafka.js';
+import { EmstreamOptionsError } from '../../src/errors.js';
 import { clusteredPoint, committedOffset, produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 interface LabelValue {
@@ -16,7 +18,13 @@ interface LabelValue {
   vector?: number[];
 }
 
-describe('runKafkaPipeline on a real broker', () => {
+// Both producer modes: on the main thread (the given client's producer), and on a worker thread with its own client.
+describe.each([
+  { mode: 'producer on the main thread', producerInWorker: false },
+  { mode: 'producer on a worker thread', producerInWorker: true },
+])('runKafkaPipeline on a real broker ($mode)', ({ producerInWorker }) => {
+  const producerMode = (): { producerInWorker: boolean; brokers?: string[] } => (producerInWorker ? { producerInWorker, brokers: kafkaBrokers() } : { producerInWorker });
+
   it('labels N vectors, each traceable to its input offset; models go to a compacted topic, latest readable by key', async () => {
     const kafka = testKafka();
     // The structural interface is satisfied by kafkajs as is.
@@ -27,6 +35,7 @@ describe('runKafkaPipeline on a real broker', () => {
 
     const run = await runKafkaPipeline({
       kafka: client,
+      ...producerMode(),
       pipeline: standardPipeline({ window: 500, k: 3, halfLife: 5 }),
       input,
       group: `${input}-group`,
@@ -119,6 +128,7 @@ describe('runKafkaPipeline on a real broker', () => {
 
     const run = await runKafkaPipeline({
       kafka,
+      ...producerMode(),
       pipeline: standardPipeline({ window: 90, k: 3 }),
       input,
       group: `${input}-group`,
@@ -159,6 +169,7 @@ describe('runKafkaPipeline on a real broker', () => {
     await produceAll(kafka, input, (i) => ({ key: null, value: encodeVector(clusteredPoint(i), 'float32le') }), N);
     const options = {
       kafka,
+      ...producerMode(),
       pipeline: standardPipeline({ window: 400, k: 3 }),
       input,
       group,
@@ -191,16 +202,53 @@ describe('runKafkaPipeline on a real broker', () => {
     expect(labels.length).toBe(total); // duplicates only where the first run's labels were not committed
   });
 
+  it('a send that fails for good stops the run: done rejects with a KafkaEdgeError naming the topic, nothing is committed past it', async () => {
+    const kafka = testKafka();
+    const input = uniqueTopic('fail');
+    await produceAll(kafka, input, (i) => ({ value: JSON.stringify(clusteredPoint(i)) }), 300);
+    const run = await runKafkaPipeline({
+      kafka,
+      ...producerMode(),
+      pipeline: standardPipeline({ window: 100, k: 3 }),
+      input,
+      labels: 'not a valid topic!',
+      group: `${input}-g`,
+      fromBeginning: true,
+      format: 'json-array',
+      createTopics: false,
+    });
+    const error = await run.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(KafkaEdgeError);
+    expect((error as KafkaEdgeError).message).toMatch(/could not produce \d+ message\(s\) to "not a valid topic!"/);
+    expect((error as KafkaEdgeError).context).toMatchObject({ operation: 'produce', topic: 'not a valid topic!' });
+    expect(run.counters.labelled).toBe(0);
+    expect(await committedOffset(kafka, `${input}-g`, input)).toBeLessThanOrEqual(0);
+  });
+
   it('finishWindow: stop() fits the open window and commits everything', async () => {
     const kafka = testKafka();
     const input = uniqueTopic('finish');
     const N = 1234;
     await produceAll(kafka, input, (i) => ({ value: clusteredPoint(i).join(',') }), N);
-    const run = await runKafkaPipeline({ kafka, pipeline: standardPipeline({ window: 500, k: 3 }), input, group: `${input}-g`, fromBeginning: true, format: 'csv', dimension: 2 });
+    const run = await runKafkaPipeline({ kafka, ...producerMode(), pipeline: standardPipeline({ window: 500, k: 3 }), input, group: `${input}-g`, fromBeginning: true, format: 'csv', dimension: 2 });
     await waitFor(() => run.counters.consumed === N && run.counters.labelled === 1000, 60_000, 'two full windows');
     const result = await run.stop({ finishWindow: true });
     expect(result.counters).toMatchObject({ labelled: N, windows: 3 });
     expect(result.handedBack).toBe(0);
     expect(await committedOffset(kafka, `${input}-g`, input)).toBe(N);
+  });
+});
+
+describe('runKafkaPipeline producerInWorker option', () => {
+  it('needs brokers: the thread cannot be handed a client object', async () => {
+    const error = await runKafkaPipeline({ kafka: testKafka(), producerInWorker: true, pipeline: standardPipeline({ window: 10, k: 2 }), input: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EmstreamOptionsError);
+    expect((error as Error).message).toMatch(/producerInWorker/);
   });
 });

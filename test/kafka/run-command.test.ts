@@ -36,7 +36,7 @@ describe('emstream run', () => {
     expect(err).toBeInstanceOf(CommanderError);
     expect((err as CommanderError).exitCode).toBe(0);
     const help = out.join('');
-    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore']) {
+    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--producer-thread', '--no-producer-thread']) {
       expect(help, flag).toContain(flag);
     }
   });

@@ -39,6 +39,7 @@ interface RunCommandOptions {
   restore?: boolean;
   maxInFlight?: number;
   includeVector?: boolean;
+  producerThread?: boolean;
   logLevel: string;
 }
 
@@ -171,6 +172,8 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--restore', 'start from the latest model of the pipeline id on the models topic')
     .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
     .option('--include-vector', 'also write each input vector into its label message')
+    .option('--producer-thread', 'produce the outputs from a worker thread with its own Kafka client (the default)')
+    .option('--no-producer-thread', 'produce the outputs from the main thread')
     .addOption(new Option('--log-level <level>', 'log level of the JSON log on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'))
     .addHelpText(
       'after',
@@ -233,6 +236,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           restore: opts.restore ?? false,
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
           includeVector: opts.includeVector ?? false,
+          producerInWorker: opts.producerThread,
           logger,
           signal: stop.signal,
         });

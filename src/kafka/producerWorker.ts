@@ -1,0 +1,130 @@
+/**
+ * Entry point of the producer worker thread started by {@link WorkerProducer}: owns a kafkajs client and
+ * producer, decodes the batches the main thread posts, and sends them strictly one at a time, in the order
+ * they arrive, answering `{ id, ok }` or `{ id, error }` for each.
+ *
+ * Not meant to be imported: it runs only as a `worker_threads` Worker (it does nothing otherwise).
+ *
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerSender.js';
+
+/** A batch as kafkajs takes it, from its packed form (Buffers are views into the transferred blob, not copies). */
+function decodeBatch(packed: PackedBatch): { topic: string; messages: Message[] }[] {
+  const { data, topics, segments, blob } = packed;
+  const field = (x: string | number | null | undefined): string | Buffer | null | undefined =>
+    typeof x === 'number' ? Buffer.from(blob!, segments[2 * x], segments[2 * x + 1]) : x;
+  const out: { topic: string; messages: Message[] }[] = [];
+  let i = 0;
+  for (let t = 0; t < topics.length; t++) {
+    const count = data[i++] as number;
+    const messages: Message[] = new Array<Message>(count);
+    for (let m = 0; m < count; m++) {
+      const key = field(data[i++] as string | number | null | undefined);
+      const value = field(data[i++] as string | number | null) as string | Buffer | null;
+      const meta = data[i++] as [number | undefined, string | undefined] | null;
+      const headerCount = data[i++] as number;
+      const message: Message = { key, value };
+      if (headerCount > 0) {
+        const headers: Record<string, string | Buffer> = {};
+        for (let h = 0; h < headerCount; h++) {
+          const name = data[i++] as string;
+          headers[name] = field(data[i++] as string | number) as string | Buffer;
+        }
+        message.headers = headers;
+      }
+      if (meta !== null) {
+        if (meta[0] !== undefined) message.partition = meta[0];
+        if (meta[1] !== undefined) message.timestamp = meta[1];
+      }
+      messages[m] = message;
+    }
+    out.push({ topic: topics[t], messages });
+  }
+  return out;
+}
+
+const port = parentPort;
+if (port !== null) {
+  const config = workerData as WorkerConfig;
+  const post = (message: FromWorker): void => port.postMessage(message);
+  const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
+  const kafka = new Kafka({
+    clientId: config.clientId,
+    brokers: [...config.brokers],
+    logLevel: levels[config.logLevel],
+    logCreator: () => (entry) => {
+      // The one-time notice about kafkajs 2's default partitioner is not actionable here.
+      if (entry.log.message.startsWith('KafkaJS v2.0.0 switched default partitioner')) return;
+      const { message, ...rest } = entry.log;
+      const level = entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : entry.level === logLevel.INFO ? 'info' : 'debug';
+      let fields: Record<string, unknown>;
+      try {
+        fields = structuredClone({ kafkajs: entry.namespace, ...rest });
+      } catch {
+        fields = { kafkajs: entry.namespace };
+      }
+      post({ type: 'log', level, message, fields });
+    },
+  });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: config.allowAutoTopicCreation, idempotent: config.idempotent, maxInFlightRequests: config.maxInFlightRequests });
+  const queue: Extract<ToWorker, { type: 'send' }>[] = [];
+  let pumping: Promise<void> | undefined;
+  let failed = false;
+  let closing: Promise<void> | undefined;
+
+  const errorOf = (err: unknown): { message: string; name: string; retriable: boolean } => ({
+    message: err instanceof Error ? err.message : String(err),
+    name: err instanceof Error ? err.name : 'Error',
+    retriable: typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true,
+  });
+
+  /** Sends queued batches one at a time; after a failure the rest are answered with the same error, unsent. */
+  const pump = async (): Promise<void> => {
+    let lastError: { message: string; name: string; retriable: boolean } | undefined;
+    while (queue.length > 0) {
+      const request = queue.shift()!;
+      if (failed) {
+        post({ type: 'result', id: request.id, error: lastError ?? { message: 'an earlier send failed', name: 'Error', retriable: true } });
+        continue;
+      }
+      try {
+        const topicMessages: { topic: string; messages: Message[] }[] = decodeBatch(request.batch);
+        await producer.sendBatch({ topicMessages, acks: request.batch.acks });
+        post({ type: 'result', id: request.id, ok: true });
+      } catch (err) {
+        failed = true;
+        lastError = errorOf(err);
+        post({ type: 'result', id: request.id, error: lastError });
+      }
+    }
+  };
+  const startPump = (): void => {
+    pumping ??= pump().finally(() => {
+      pumping = undefined;
+      if (queue.length > 0) startPump();
+    });
+  };
+
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'send') {
+      queue.push(message);
+      startPump();
+    } else if (message.type === 'close') {
+      closing ??= (async () => {
+        // Whatever was posted before `close` is still sent (in order) before disconnecting.
+        while (pumping !== undefined) await pumping;
+        await producer.disconnect().catch(() => undefined);
+        post({ type: 'closed' });
+        port.close();
+      })();
+    }
+  });
+
+  producer.connect().then(
+    () => post({ type: 'ready' }),
+    (err: unknown) => post({ type: 'connect-failed', error: errorOf(err) }),
+  );
+}

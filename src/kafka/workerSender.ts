@@ -1,0 +1,320 @@
+/**
+ * Producing on a worker thread: a {@link ProducerLike} whose `sendBatch` posts the batch to a `worker_threads`
+ * Worker that owns its own kafkajs client and producer, and a {@link BatchSender} over it.
+ *
+ * Encoding produce requests (kafkajs allocates buffers per record) costs the main thread about half of its
+ * time at high rates; on the worker it runs on another core while the main thread decodes and fits.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { ProducedMessage, ProducerLike } from './client.js';
+import { BatchSender, type BatchSenderOptions } from './sink.js';
+
+/** What the worker needs to make its own client and producer (passed as `workerData`: plain data only). */
+export interface WorkerConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** kafkajs log level; its log lines are forwarded to the main thread's logger. */
+  readonly logLevel: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  readonly allowAutoTopicCreation?: boolean;
+  readonly idempotent?: boolean;
+  readonly maxInFlightRequests?: number;
+}
+
+/**
+ * A batch packed for `postMessage`: one flat array rather than an object per message (cheaper to clone), and
+ * every Buffer's bytes copied into one transferred `blob` (a Buffer is often a view into a much larger one,
+ * such as a fetched response, which structured cloning would copy whole).
+ *
+ * `data`, per topic (in the order of `topics`): the message count, then per message `key, value, meta,
+ * headerCount, (name, value) × headerCount`, where a string or null stands for itself, a number `n` for bytes
+ * `segments[2n] .. segments[2n] + segments[2n+1]` of `blob`, and `meta` is null or `[partition, timestamp]`.
+ */
+export interface PackedBatch {
+  readonly topics: string[];
+  readonly data: (string | number | null | undefined | [number | undefined, string | undefined])[];
+  readonly segments: number[];
+  readonly blob: ArrayBuffer | undefined;
+  readonly acks: number | undefined;
+}
+
+/** Main thread → worker. */
+export type ToWorker = { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch } | { readonly type: 'close' };
+
+/** An error as it crosses the thread boundary. */
+export interface WorkerError {
+  readonly message: string;
+  readonly name: string;
+  readonly retriable: boolean;
+}
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'connect-failed'; readonly error: WorkerError }
+  | { readonly type: 'result'; readonly id: number; readonly ok?: true; readonly error?: WorkerError }
+  | { readonly type: 'log'; readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly message: string; readonly fields: Record<string, unknown> }
+  | { readonly type: 'closed' };
+
+/** Packs a `sendBatch` payload (see {@link PackedBatch}). */
+export function packBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): { packed: PackedBatch; transfer: ArrayBuffer[] } {
+  const topics: string[] = [];
+  const data: PackedBatch['data'] = [];
+  const buffers: Buffer[] = [];
+  const field = (x: string | Buffer | null | undefined): string | number | null | undefined => {
+    if (x === null || x === undefined || typeof x === 'string') return x;
+    buffers.push(x);
+    return buffers.length - 1;
+  };
+  for (const { topic, messages } of batch.topicMessages) {
+    topics.push(topic);
+    data.push(messages.length);
+    for (const m of messages) {
+      data.push(field(m.key), field(m.value), m.partition === undefined && m.timestamp === undefined ? null : [m.partition, m.timestamp]);
+      const headers = m.headers;
+      if (headers === undefined) {
+        data.push(0);
+        continue;
+      }
+      const at = data.length;
+      data.push(0);
+      let count = 0;
+      for (const name in headers) {
+        data.push(name, field(headers[name]));
+        count++;
+      }
+      data[at] = count;
+    }
+  }
+  let blob: ArrayBuffer | undefined;
+  const segments: number[] = [];
+  if (buffers.length > 0) {
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    blob = new ArrayBuffer(total);
+    const bytes = new Uint8Array(blob);
+    let offset = 0;
+    for (const b of buffers) {
+      bytes.set(b, offset);
+      segments.push(offset, b.length);
+      offset += b.length;
+    }
+  }
+  return { packed: { topics, data, segments, blob, acks: batch.acks }, transfer: blob === undefined ? [] : [blob] };
+}
+
+/** An error from the worker, as an Error with the original name, message and `retriable` flag. */
+function asError(e: WorkerError): Error & { retriable: boolean } {
+  const error = new Error(e.message) as Error & { retriable: boolean };
+  error.name = e.name;
+  error.retriable = e.retriable;
+  return error;
+}
+
+/**
+ * How to start the worker: the compiled `producerWorker.js` next to this module; or, when running from TypeScript
+ * source (vitest, `node --import tsx`), a small ES module that registers tsx (a devDependency) in the worker and
+ * then imports `producerWorker.ts` (Node 20 does not apply `--import` hooks to a worker's entry).
+ */
+function workerEntry(): { entry: URL | string; eval: boolean } {
+  if (import.meta.url.endsWith('.ts')) {
+    const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/esm/api/index.mjs')).href;
+    const target = new URL('./producerWorker.ts', import.meta.url).href;
+    return { entry: `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(target)}); });`, eval: true };
+  }
+  return { entry: new URL('./producerWorker.js', import.meta.url), eval: false };
+}
+
+/** Options of {@link WorkerProducer}. */
+export interface WorkerProducerOptions extends WorkerConfig {
+  /** Receives the worker's kafkajs log lines and its own warnings. */
+  readonly logger?: Logger;
+  /** Most ms `disconnect` waits for the worker to send what it holds and disconnect before terminating it (default 30 000). */
+  readonly closeTimeoutMs?: number;
+}
+
+/**
+ * A {@link ProducerLike} that produces from a worker thread with its own kafkajs client.
+ *
+ * 1. `connect` starts the worker (from `workerData`: brokers, client id, log level, producer config) and resolves
+ *    once its producer is connected (rejects with the client's error otherwise, and the worker is gone).
+ * 2. `sendBatch` packs the batch ({@link packBatch}) and posts it; the worker sends the batches strictly one at a
+ *    time, in the order posted, so several can be outstanding without reordering. Each resolves or rejects (with
+ *    the client's error name, message and `retriable`) when the worker answers; after a failure the worker sends
+ *    nothing more and the later batches reject with the same error.
+ * 3. `disconnect` lets the worker finish what it holds, disconnect its producer and exit (terminated after
+ *    `closeTimeoutMs`). If the worker dies, every outstanding send rejects.
+ *
+ * The worker is only referenced (keeps the process alive) while something is outstanding.
+ */
+export class WorkerProducer implements ProducerLike {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private dead: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: WorkerProducerOptions) {}
+
+  /** The worker's thread id, while it runs (for tests). */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  connect(): Promise<void> {
+    if (this.worker !== undefined) return Promise.resolve();
+    const entry = workerEntry();
+    const config: WorkerConfig = {
+      brokers: [...this.options.brokers],
+      clientId: this.options.clientId,
+      logLevel: this.options.logLevel,
+      allowAutoTopicCreation: this.options.allowAutoTopicCreation,
+      idempotent: this.options.idempotent,
+      maxInFlightRequests: this.options.maxInFlightRequests,
+    };
+    const worker = new Worker(entry.entry, { eval: entry.eval, workerData: config, execArgv: [], name: 'emstream-producer' });
+    this.worker = worker;
+    this.dead = undefined;
+    this.closing = undefined;
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    const logger = this.options.logger;
+    return new Promise<void>((resolve, reject) => {
+      let connected = false;
+      worker.on('message', (message: FromWorker) => {
+        switch (message.type) {
+          case 'ready':
+            connected = true;
+            this.updateRef();
+            resolve();
+            break;
+          case 'connect-failed':
+            this.die(asError(message.error));
+            void worker.terminate();
+            reject(asError(message.error));
+            break;
+          case 'result': {
+            const request = this.pending.get(message.id);
+            if (request === undefined) break;
+            this.pending.delete(message.id);
+            this.updateRef();
+            if (message.error !== undefined) request.reject(asError(message.error));
+            else request.resolve();
+            break;
+          }
+          case 'log':
+            logger?.[message.level](message.fields, message.message);
+            break;
+          case 'closed':
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        logger?.error({ err }, 'the producer worker failed');
+        this.die(err);
+        if (!connected) reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = undefined;
+        const error = new Error(`the producer worker exited (code ${code}) with ${this.pending.size} batch(es) unacknowledged`);
+        if (this.pending.size > 0) logger?.error({ code }, error.message);
+        this.die(error);
+        if (!connected) reject(error);
+      });
+    });
+  }
+
+  /** Rejects every outstanding send and refuses later ones. */
+  private die(error: Error): void {
+    this.dead ??= error;
+    for (const request of this.pending.values()) request.reject(this.dead);
+    this.pending.clear();
+  }
+
+  private updateRef(): void {
+    if (this.worker === undefined) return;
+    if (this.pending.size > 0 || this.closing !== undefined) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown> {
+    const worker = this.worker;
+    if (worker === undefined || this.closing !== undefined || this.dead !== undefined) {
+      return Promise.reject(this.dead ?? new Error('the producer worker is not running: connect() first'));
+    }
+    const id = this.nextId++;
+    const { packed, transfer } = packBatch(batch);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.updateRef();
+      worker.postMessage({ type: 'send', id, batch: packed } satisfies ToWorker, transfer);
+    });
+  }
+
+  disconnect(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return this.exited;
+    this.closing ??= (async () => {
+      worker.ref(); // until it has exited
+      worker.postMessage({ type: 'close' } satisfies ToWorker);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([this.exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.options.closeTimeoutMs ?? 30_000)))]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.options.logger?.warn('the producer worker did not stop in time: terminating it');
+        await worker.terminate();
+      }
+    })();
+    return this.closing;
+  }
+}
+
+/** Options of {@link WorkerSender.start}. */
+export interface WorkerSenderOptions extends WorkerProducerOptions {
+  /** Batching, as {@link BatchSender}; `maxConcurrentSends` counts batches posted to the worker and not yet acknowledged (default 2: the worker still sends them one at a time, in order). */
+  readonly batch?: Omit<BatchSenderOptions, 'logger'>;
+}
+
+/**
+ * A {@link BatchSender} whose batches are produced by a worker thread ({@link WorkerProducer}): the same
+ * batching, the same in-order acknowledgements and the same errors (a failed send is a {@link KafkaEdgeError}).
+ *
+ * ## Example
+ * ```ts
+ * const sender = await WorkerSender.start({ brokers: ['127.0.0.1:9092'], clientId: 'me', logLevel: 'warn' });
+ * sender.enqueue([{ topic: 'labels', message: { key: 'a', value: '{"label":1}' } }], () => console.log('acknowledged'));
+ * await sender.close(); // flush, disconnect the worker's producer, end the thread
+ * ```
+ */
+export class WorkerSender extends BatchSender {
+  private constructor(
+    readonly workerProducer: WorkerProducer,
+    options: BatchSenderOptions,
+  ) {
+    super(workerProducer, options);
+  }
+
+  /**
+   * Starts the worker and connects its producer.
+   *
+   * @throws Error (the client's, e.g. `KafkaJSConnectionError`) when the producer cannot connect
+   */
+  static async start(options: WorkerSenderOptions): Promise<WorkerSender> {
+    const producer = new WorkerProducer(options);
+    await producer.connect();
+    return new WorkerSender(producer, { maxConcurrentSends: 2, ...options.batch, logger: options.logger });
+  }
+
+  /** Flushes (rejecting like `flush` when a send failed), then disconnects the worker's producer and ends the thread, either way. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await this.workerProducer.disconnect();
+    }
+  }
+}
