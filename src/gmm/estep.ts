@@ -85,69 +85,41 @@ export function precompute(params: GmmParams): PrecomputeResult {
 }
 
 /**
- * Kernel signature: writes log(π_k N(x | μ_k, Σ_k)) for k = 0..K−1 into `out`.
- * `x` holds the point at `off`; `scratch` has D entries. No allocation.
+ * Block kernel signature: writes LP[i·K + k] = log(π_k N(x_{start+i} | μ_k, Σ_k)) for the nb points
+ * of a block (LP: nb×K). `scratch` has 4·D entries. No allocation.
  */
-type WeightedLogProb = (p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, scratch: Float64Array) => void;
+type BlockLogProb = (p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array, scratch: Float64Array) => void;
 
-function fullLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, diff: Float64Array): void {
+function diagBlockLogProb(p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array): void {
   const { k: K, d: D, means, prec, lc } = p;
-  const DD = D * D;
-  for (let k = 0; k < K; k++) {
-    const mb = k * D;
-    for (let a = 0; a < D; a++) diff[a] = x[off + a] - means[mb + a];
-    const wb = k * DD;
-    let sq = 0;
-    for (let j = 0; j < D; j++) {
-      const row = wb + j * D;
-      let s = 0;
-      for (let a = 0; a <= j; a++) s += prec[row + a] * diff[a];
-      sq += s * s;
+  for (let i = 0; i < nb; i++) {
+    const off = (start + i) * D;
+    for (let k = 0; k < K; k++) {
+      const b = k * D;
+      let sq = 0;
+      for (let a = 0; a < D; a++) {
+        const y = (x[off + a] - means[b + a]) * prec[b + a];
+        sq += y * y;
+      }
+      LP[i * K + k] = lc[k] - 0.5 * sq;
     }
-    out[k] = lc[k] - 0.5 * sq;
   }
 }
 
-function tiedLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array, diff: Float64Array): void {
+function sphericalBlockLogProb(p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array): void {
   const { k: K, d: D, means, prec, lc } = p;
-  for (let k = 0; k < K; k++) {
-    const mb = k * D;
-    for (let a = 0; a < D; a++) diff[a] = x[off + a] - means[mb + a];
-    let sq = 0;
-    for (let j = 0; j < D; j++) {
-      const row = j * D;
-      let s = 0;
-      for (let a = 0; a <= j; a++) s += prec[row + a] * diff[a];
-      sq += s * s;
+  for (let i = 0; i < nb; i++) {
+    const off = (start + i) * D;
+    for (let k = 0; k < K; k++) {
+      const b = k * D;
+      let sq = 0;
+      for (let a = 0; a < D; a++) {
+        const y = x[off + a] - means[b + a];
+        sq += y * y;
+      }
+      const pk = prec[k];
+      LP[i * K + k] = lc[k] - 0.5 * sq * pk * pk;
     }
-    out[k] = lc[k] - 0.5 * sq;
-  }
-}
-
-function diagLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array): void {
-  const { k: K, d: D, means, prec, lc } = p;
-  for (let k = 0; k < K; k++) {
-    const b = k * D;
-    let sq = 0;
-    for (let a = 0; a < D; a++) {
-      const y = (x[off + a] - means[b + a]) * prec[b + a];
-      sq += y * y;
-    }
-    out[k] = lc[k] - 0.5 * sq;
-  }
-}
-
-function sphericalLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out: Float64Array): void {
-  const { k: K, d: D, means, prec, lc } = p;
-  for (let k = 0; k < K; k++) {
-    const b = k * D;
-    let sq = 0;
-    for (let a = 0; a < D; a++) {
-      const y = x[off + a] - means[b + a];
-      sq += y * y;
-    }
-    const pk = prec[k];
-    out[k] = lc[k] - 0.5 * sq * pk * pk;
   }
 }
 
@@ -155,7 +127,7 @@ function sphericalLogProb(p: Precomputed, x: ArrayLike<number>, off: number, out
  * log(π_k N(x_i | μ_k, Σ_k)) for a block of points, full or tied covariance, four points at a time
  * per component: each precision entry is loaded once for four independent sums, which breaks the
  * add-latency chain of a single dot product. Per point, the arithmetic and its order are those of
- * {@link fullLogProb} (so results are bit-identical).
+ * the compiled kernels in kernels.ts (so results are bit-identical).
  *
  * @param LP nb×K output, row i = point start + i
  * @param diff4 scratch of 4·D values
@@ -219,12 +191,12 @@ function fullBlockLogProb(p: Precomputed, x: ArrayLike<number>, start: number, n
   }
 }
 
-/** Log-density kernels keyed by covariance type. */
-export const WEIGHTED_LOG_PROB: Readonly<Record<CovarianceType, WeightedLogProb>> = {
-  full: fullLogProb,
-  tied: tiedLogProb,
-  diag: diagLogProb,
-  spherical: sphericalLogProb,
+/** Generic block log-density kernels keyed by covariance type (the path for D above the compiled kernels'). */
+export const BLOCK_LOG_PROB: Readonly<Record<CovarianceType, BlockLogProb>> = {
+  full: fullBlockLogProb,
+  tied: fullBlockLogProb,
+  diag: diagBlockLogProb,
+  spherical: sphericalBlockLogProb,
 };
 
 /** Optional per-point outputs of an E-step. Each buffer, when given, is filled. */
@@ -249,7 +221,7 @@ export interface EStepSums {
   worst: number;
 }
 
-/** Reusable scratch for {@link eStep}: two BLOCK×K buffers and two of D values. */
+/** Reusable scratch for {@link eStep}: two BLOCK×K buffers, 4·D for differences, D for a centred point. */
 export class EStepScratch {
   readonly lp: Float64Array;
   readonly r: Float64Array;
@@ -259,7 +231,7 @@ export class EStepScratch {
   constructor(k: number, d: number) {
     this.lp = new Float64Array(BLOCK * k);
     this.r = new Float64Array(BLOCK * k);
-    this.diff = new Float64Array(d);
+    this.diff = new Float64Array(4 * d);
     this.centred = new Float64Array(d);
   }
 }
@@ -320,26 +292,18 @@ export function eStep(
     return { logLikelihood: scratch.sums[0], expected: scratch.sums[1], worst: scratch.sums[2] };
   }
   const K = pre.k;
-  const D = pre.d;
-  const kernel = WEIGHTED_LOG_PROB[pre.covarianceType];
+  const blockLogProb = BLOCK_LOG_PROB[pre.covarianceType];
   const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
   let ll = 0;
   let q = 0;
   let worst = 0;
   let worstValue = Infinity;
-  const row = new Float64Array(K);
-  const blocked = pre.covarianceType === 'full' || pre.covarianceType === 'tied';
-  const diff4 = blocked ? new Float64Array(4 * D) : diff;
   for (let start = 0; start < n; start += BLOCK) {
     const nb = Math.min(BLOCK, n - start);
-    if (blocked) fullBlockLogProb(pre, data, start, nb, LP, diff4);
+    blockLogProb(pre, data, start, nb, LP, diff);
     for (let i = 0; i < nb; i++) {
       const g = start + i;
-      if (!blocked) {
-        kernel(pre, data, g * D, row, diff);
-        LP.set(row, i * K);
-      }
       const rb = i * K;
       let best = 0;
       let max = -Infinity;
