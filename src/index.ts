@@ -44,6 +44,8 @@ export { OffsetTracker, type OffsetTrackerOptions } from './kafka/offsets.js';
 export { fromKafka, type KafkaRecord, type FromKafkaOptions, type UndecodableMessage } from './kafka/source.js';
 export { toKafka, BatchSender, ensureTopics, labelMessage, modelMessage, deadLetterMessage, HEADERS, parseSourceHeader, sourceHeaderValue, sourceHeaders, type SourceCoordinates, type ToKafkaOptions, type BatchSenderOptions, type ModelMessage, type OutputTopic } from './kafka/sink.js';
 export { WorkerSender, WorkerProducer, packBatch, type WorkerSenderOptions, type WorkerProducerOptions, type WorkerConfig, type PackedBatch } from './kafka/workerSender.js';
+export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/fastProduce.js';
+export { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from './kafka/recordBatch.js';
 export { restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
 export { runKafkaPipeline, standardPipeline, restoredModelOf, type RunKafkaPipelineOptions, type KafkaPipelineHandle, type KafkaPipelineCounters, type KafkaPipelineResult, type KafkaPipelineContext, type StandardPipelineOptions, type StopOptions } from './kafka/pipeline.js';
 export { startLocalKafka, BrokerLaunchError, KAFKA_VERSION, type LocalKafka, type LocalKafkaOptions } from './kafka/broker.js';

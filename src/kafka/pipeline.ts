@@ -125,6 +125,11 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
    */
   readonly producerInWorker?: boolean;
   /**
+   * With `producerInWorker`: encode uncompressed produce requests with emstream's encoder, byte-identical to
+   * kafkajs's but 10–20× cheaper per record (default true). Set false to use kafkajs's own.
+   */
+  readonly fastProduceEncoder?: boolean;
+  /**
    * Batching of the produced messages. With `producerInWorker`, `maxConcurrentSends` (default 2) counts batches
    * handed to the worker and not yet acknowledged; the worker still sends them one at a time, in order.
    */
@@ -316,7 +321,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const restored = options.restore ? await restoreLatestModel(kafka, { topic: config.models, pipelineId, logger }) : undefined;
 
   const producer = producerInWorker
-    ? new WorkerProducer({ brokers: options.brokers!, clientId, logLevel: 'warn', allowAutoTopicCreation: false, logger })
+    ? new WorkerProducer({ brokers: options.brokers!, clientId, logLevel: 'warn', allowAutoTopicCreation: false, fastEncoder: options.fastProduceEncoder, logger })
     : kafka.producer({ allowAutoTopicCreation: false });
   const consumer = kafka.consumer({ groupId: config.group });
   try {

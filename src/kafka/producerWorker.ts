@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { installFastProduceEncoder } from './fastProduce.js';
 import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerSender.js';
 
 /** A batch as kafkajs takes it, from its packed form (Buffers are views into the transferred blob, not copies). */
@@ -50,6 +51,10 @@ const port = parentPort;
 if (port !== null) {
   const config = workerData as WorkerConfig;
   const post = (message: FromWorker): void => port.postMessage(message);
+  const fastEncoder = config.fastEncoder !== false && installFastProduceEncoder();
+  if (config.fastEncoder !== false && !fastEncoder) {
+    post({ type: 'log', level: 'warn', message: 'this kafkajs is not laid out as 2.2.x: produce requests keep kafkajs\'s own (slower) encoder', fields: {} });
+  }
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
   const kafka = new Kafka({
     clientId: config.clientId,
@@ -124,7 +129,7 @@ if (port !== null) {
   });
 
   producer.connect().then(
-    () => post({ type: 'ready' }),
+    () => post({ type: 'ready', fastEncoder }),
     (err: unknown) => post({ type: 'connect-failed', error: errorOf(err) }),
   );
 }

@@ -23,6 +23,11 @@ export interface WorkerConfig {
   readonly allowAutoTopicCreation?: boolean;
   readonly idempotent?: boolean;
   readonly maxInFlightRequests?: number;
+  /**
+   * Encode uncompressed produce requests with emstream's encoder instead of kafkajs's (same bytes, 10–20× less
+   * CPU per record; see `installFastProduceEncoder`). Default true: the worker's kafkajs is emstream's alone.
+   */
+  readonly fastEncoder?: boolean;
 }
 
 /**
@@ -54,7 +59,7 @@ export interface WorkerError {
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { readonly type: 'ready' }
+  | { readonly type: 'ready'; readonly fastEncoder: boolean }
   | { readonly type: 'connect-failed'; readonly error: WorkerError }
   | { readonly type: 'result'; readonly id: number; readonly ok?: true; readonly error?: WorkerError }
   | { readonly type: 'log'; readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly message: string; readonly fields: Record<string, unknown> }
@@ -158,8 +163,14 @@ export class WorkerProducer implements ProducerLike {
   private dead: Error | undefined;
   private closing: Promise<void> | undefined;
   private exited: Promise<void> = Promise.resolve();
+  private fastEncoderInUse = false;
 
   constructor(private readonly options: WorkerProducerOptions) {}
+
+  /** Whether the connected worker encodes produce requests with emstream's encoder (see {@link WorkerConfig.fastEncoder}). */
+  get fastEncoder(): boolean {
+    return this.fastEncoderInUse;
+  }
 
   /** The worker's thread id, while it runs (for tests). */
   get threadId(): number | undefined {
@@ -176,6 +187,7 @@ export class WorkerProducer implements ProducerLike {
       allowAutoTopicCreation: this.options.allowAutoTopicCreation,
       idempotent: this.options.idempotent,
       maxInFlightRequests: this.options.maxInFlightRequests,
+      fastEncoder: this.options.fastEncoder,
     };
     const worker = new Worker(entry.entry, { eval: entry.eval, workerData: config, execArgv: [], name: 'emstream-producer' });
     this.worker = worker;
@@ -189,6 +201,7 @@ export class WorkerProducer implements ProducerLike {
         switch (message.type) {
           case 'ready':
             connected = true;
+            this.fastEncoderInUse = message.fastEncoder;
             this.updateRef();
             resolve();
             break;

@@ -54,6 +54,8 @@ export interface ReadMessage {
   readonly key: string | null;
   readonly value: Buffer | null;
   readonly headers: Record<string, string>;
+  /** Create time in ms since the epoch, as a decimal string. */
+  readonly timestamp: string;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
             for (const m of batch.messages) {
               const headers: Record<string, string> = {};
               for (const [name, value] of Object.entries(m.headers ?? {})) if (value !== undefined) headers[name] = value.toString();
-              out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value, headers });
+              out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value, headers, timestamp: m.timestamp });
             }
             if (out.length >= count) {
               clearTimeout(timer);

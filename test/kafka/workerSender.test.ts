@@ -38,6 +38,7 @@ describe('WorkerSender on a real broker', () => {
     const sender = await WorkerSender.start({ ...config(), batch: { maxBatchMessages: 100, lingerMs: 1, maxConcurrentSends: 3 } });
     const threadId = sender.workerProducer.threadId;
     expect(threadId).toBeGreaterThan(0);
+    expect(sender.workerProducer.fastEncoder).toBe(true); // emstream's produce encoder, by default
     const acks: number[] = [];
     const N = 2500;
     for (let i = 0; i < N; i += 50) {
@@ -103,6 +104,18 @@ describe('WorkerSender on a real broker', () => {
     expect(producer.threadId).toBeUndefined();
     await expect(producer.sendBatch({ topicMessages: [{ topic: 't', messages: [{ value: 'x' }] }] })).rejects.toThrow();
   }, 60_000);
+
+  it('with fastEncoder: false the worker keeps kafkajs’s own encoder, and the messages are the same', async () => {
+    const kafka = testKafka();
+    const topic = uniqueTopic('worker-kafkajs-encoder');
+    const sender = await WorkerSender.start({ ...config(), fastEncoder: false, batch: { maxBatchMessages: 100 } });
+    expect(sender.workerProducer.fastEncoder).toBe(false);
+    sender.enqueue(Array.from({ length: 250 }, (_, j) => ({ topic, message: { key: `k${j}`, value: `v${j}é`, headers: { [HEADERS.source]: `in/0/${j}` } } })));
+    await sender.flush();
+    await sender.close();
+    const read = await readTopic(kafka, topic, 250);
+    expect(read.map((m) => [m.key, m.value?.toString(), m.headers[HEADERS.source]])).toEqual(Array.from({ length: 250 }, (_, j) => [`k${j}`, `v${j}é`, `in/0/${j}`]));
+  });
 
   it('close right after start, and twice, is clean', async () => {
     const sender = await WorkerSender.start(config());

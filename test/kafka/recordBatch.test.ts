@@ -1,0 +1,166 @@
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { installFastProduceEncoder, isFastProduceEncoderInstalled } from '../../src/kafka/fastProduce.js';
+import { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from '../../src/kafka/recordBatch.js';
+import { readTopic, testKafka, uniqueTopic } from './helpers.js';
+
+const require = createRequire(import.meta.url);
+type RequestFactory = (fields: ProduceRequestFields & { compression?: number }) => { apiVersion: number; encode: () => Promise<{ buffer: Buffer }> };
+/** kafkajs's own Produce v3 request, loaded before anything replaces it (kept by reference). */
+const kafkajsProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request.js') as RequestFactory;
+const Long = require('kafkajs/src/utils/long.js') as { fromNumber(n: number): { toString(): string } };
+const kafkajsCrc32c = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
+
+/** What kafkajs 2.2.4 itself writes for these fields. */
+async function kafkajsBytes(fields: ProduceRequestFields & { compression?: number }): Promise<Buffer> {
+  return (await kafkajsProduceV3(fields).encode()).buffer;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ minLength: 250, maxLength: 300 }));
+const bytes = fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a));
+const headerValue = fc.oneof(text, bytes);
+const message: fc.Arbitrary<EncodableMessage> = fc.record(
+  {
+    key: fc.oneof(fc.constant(null), text, bytes),
+    value: fc.oneof(fc.constant(null), text, bytes),
+    headers: fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.oneof(headerValue, fc.array(headerValue, { minLength: 1, maxLength: 3 })), { maxKeys: 3 }),
+    // kafkajs sorts timestamps as strings: equal-length digit strings sort as numbers do.
+    timestamp: fc.integer({ min: 1_700_000_000_000, max: 1_800_000_000_000 }).map(String),
+  },
+  { requiredKeys: ['value'] },
+);
+
+describe('encodeProduceRequest', () => {
+  it('writes the same bytes as kafkajs for any topics, partitions, keys, values, headers and timestamps', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_500);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          acks: fc.constantFrom(-1, 0, 1),
+          timeout: fc.integer({ min: 0, max: 60_000 }),
+          transactionalId: fc.option(fc.string({ minLength: 1, maxLength: 10 }), { nil: null }),
+          producerId: fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+          producerEpoch: fc.integer({ min: 0, max: 100 }),
+          topicData: fc.array(
+            fc.record({
+              topic: fc.string({ minLength: 1, maxLength: 20 }),
+              partitions: fc.array(
+                fc.record({ partition: fc.nat(50), firstSequence: fc.nat(10_000), messages: fc.array(message, { minLength: 1, maxLength: 20 }) }),
+                { minLength: 1, maxLength: 3 },
+              ),
+            }),
+            { minLength: 1, maxLength: 3 },
+          ),
+        }),
+        async (raw) => {
+          const fields: ProduceRequestFields = { ...raw, producerId: raw.producerId === undefined ? undefined : Long.fromNumber(raw.producerId) };
+          const ours = encodeProduceRequest(fields);
+          expect(ours.equals(await kafkajsBytes(fields))).toBe(true);
+        },
+      ),
+      { numRuns: 300, seed: 20261126 },
+    );
+  });
+
+  it('stamps messages without a timestamp with Date.now(), as kafkajs does, and mixes them with given ones', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_000);
+    const fields: ProduceRequestFields = {
+      acks: -1,
+      timeout: 30_000,
+      topicData: [{ topic: 'labels', partitions: [{ partition: 0, messages: [{ value: 'a' }, { value: 'b', timestamp: '1764149999000' }, { key: 'k', value: 'c', timestamp: 1_764_150_004_000 }] }] }],
+    };
+    const ours = encodeProduceRequest(fields);
+    expect(ours.equals(await kafkajsBytes(fields))).toBe(true);
+    // firstTimestamp and maxTimestamp of the batch: the given timestamps' range.
+    const batchAt = 2 + 2 + 4 + 4 + 2 + 'labels'.length + 4 + 4 + 4;
+    expect(ours.readBigInt64BE(batchAt + 8 + 4 + 4 + 1 + 4 + 2 + 4)).toBe(1_764_149_999_000n);
+    expect(ours.readBigInt64BE(batchAt + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8)).toBe(1_764_150_004_000n);
+  });
+
+  it('checksums each record batch with CRC-32C over attributes..end (checked with kafkajs’s own CRC)', () => {
+    const messages: EncodableMessage[] = Array.from({ length: 500 }, (_, i) => ({ key: `k${i}`, value: `{"label":${i % 7}}`, headers: { 'emstream.source': `in/0/${i}` } }));
+    const body = encodeProduceRequest({ acks: 1, timeout: 1000, topicData: [{ topic: 't', partitions: [{ partition: 3, messages }] }] });
+    const batchAt = 2 + 2 + 4 + 4 + 2 + 1 + 4 + 4 + 4;
+    const batchSize = body.readInt32BE(batchAt - 4);
+    expect(batchAt + batchSize).toBe(body.length);
+    expect(body.readInt8(batchAt + 16)).toBe(2); // magic
+    const crc = body.readUInt32BE(batchAt + 17);
+    expect(crc).toBe(kafkajsCrc32c(body.subarray(batchAt + 21, batchAt + batchSize)));
+    expect(body.readInt32BE(batchAt + 8)).toBe(batchSize - 12); // batchLength
+    expect(body.readInt32BE(batchAt + 57)).toBe(500); // record count
+  });
+});
+
+describe('installFastProduceEncoder', () => {
+  it('puts the encoder in place for Produce v3–v7, once, keeping kafkajs’s request fields and its compressed path', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_000);
+    expect(installFastProduceEncoder()).toBe(true);
+    expect(installFastProduceEncoder()).toBe(true);
+    expect(isFastProduceEncoderInstalled()).toBe(true);
+    const fields: ProduceRequestFields = { acks: -1, timeout: 30_000, topicData: [{ topic: 'x', partitions: [{ partition: 0, messages: [{ key: 'k', value: 'v', headers: { h: 'é' } }] }] }] };
+    const expected = await kafkajsBytes(fields);
+    for (const version of [3, 4, 5, 6, 7]) {
+      const factory = require(`kafkajs/src/protocol/requests/produce/v${version}/request.js`) as RequestFactory;
+      const request = factory(fields);
+      expect(request.apiVersion).toBe(version);
+      expect((await request.encode()).buffer.equals(expected)).toBe(true);
+    }
+    // Through kafkajs's own version table, as the broker connection uses it.
+    const { requests } = require('kafkajs/src/protocol/requests/index.js') as {
+      requests: { Produce: { protocol: (v: { version: number }) => (f: unknown) => { request: { encode: () => Promise<{ buffer: Buffer }> } } } };
+    };
+    const viaTable = requests.Produce.protocol({ version: 7 })({ ...fields, compression: 0 });
+    expect((await viaTable.request.encode()).buffer.equals(expected)).toBe(true);
+    // Compressed sends stay kafkajs's: GZIP (1) yields a compressed batch (attributes' codec bits = 1).
+    const v7 = require('kafkajs/src/protocol/requests/produce/v7/request.js') as RequestFactory;
+    const gzip = (await v7({ ...fields, compression: 1 }).encode()).buffer;
+    const batchAt = 2 + 2 + 4 + 4 + 2 + 1 + 4 + 4 + 4;
+    expect(gzip.readInt16BE(batchAt + 21) & 0x7).toBe(1);
+  });
+});
+
+describe('fast produce encoder on a real broker', () => {
+  it('produces keys, values, headers and timestamps that the broker accepts and consumers read back unchanged', async () => {
+    expect(installFastProduceEncoder()).toBe(true);
+    const kafka = testKafka('emstream-fast-encoder-test');
+    const topic = uniqueTopic('fast-encoder');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const N = 3000;
+    const sent = Array.from({ length: N }, (_, i) => ({
+      key: i % 5 === 0 ? null : `key-${i % 17}-ü`,
+      value: i % 11 === 0 ? Buffer.from([i & 0xff, 0, 255]) : `{"label":${i % 8},"text":"${'x'.repeat(i % 300)}","ω":${i}}`,
+      headers: { 'emstream.source': `in/0/${i}`, multi: [`a${i}`, `b${i}`] },
+      partition: i % 2,
+      timestamp: String(1_764_000_000_000 + i * 1000),
+    }));
+    for (let at = 0; at < N; at += 1000) await producer.sendBatch({ topicMessages: [{ topic, messages: sent.slice(at, at + 1000) }] });
+    await producer.disconnect();
+    const read = await readTopic(kafka, topic, N);
+    expect(read).toHaveLength(N);
+    const byIndex = new Map(read.map((m) => [Number(m.headers['emstream.source'].split('/')[2]), m]));
+    for (let i = 0; i < N; i++) {
+      const m = byIndex.get(i)!;
+      const s = sent[i];
+      expect(m.partition).toBe(s.partition);
+      expect(m.key).toBe(s.key);
+      expect(m.value!.equals(Buffer.isBuffer(s.value) ? s.value : Buffer.from(s.value))).toBe(true);
+      expect(m.timestamp).toBe(s.timestamp);
+      expect(m.headers.multi).toBe(`a${i},b${i}`); // a repeated header comes back as both values
+    }
+    // Per partition, offsets follow the send order.
+    for (const partition of [0, 1]) {
+      const order = read.filter((m) => m.partition === partition).sort((a, b) => a.offset - b.offset).map((m) => Number(m.headers['emstream.source'].split('/')[2]));
+      expect(order).toEqual(sent.map((_, i) => i).filter((i) => i % 2 === partition));
+    }
+  });
+});
