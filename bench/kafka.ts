@@ -7,6 +7,7 @@
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --vectors 200000
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3        # alternating runs, medians reported
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3 --producer both   # producer on the main vs a worker thread, interleaved
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3 --kafkajs-encoder   # worker producer with kafkajs's own encoder (before/after)
  *   KAFKA_BROKERS=127.0.0.1:9092 node --cpu-prof --import tsx bench/kafka.ts --only em   # profile one pipeline
  *
  * Not a test: numbers depend on the machine and its load (printed with the results).
@@ -42,6 +43,8 @@ export interface BenchKafkaOptions {
    * alternating within each repeat; medians per mode go to `byProducer`, and the headline numbers are the worker's.
    */
   readonly producer?: 'main' | 'worker' | 'both';
+  /** With the worker producer: emstream's produce encoder (default true) or kafkajs's own (false), for before/after. */
+  readonly fastProduceEncoder?: boolean;
   /** Run only one of the two pipelines (the other is reported as 0 vectors/s). */
   readonly only?: 'passthrough' | 'em';
   /** Progress lines (default stderr). */
@@ -160,6 +163,7 @@ async function timeRun(
   d: number,
   window: number,
   attempt = 0,
+  fastProduceEncoder = true,
 ): Promise<BenchRun> {
   const started = Date.now();
   const name = `${pipeline.name}-${producer}${attempt === 0 ? '' : `-${attempt}`}`;
@@ -167,6 +171,7 @@ async function timeRun(
     kafka,
     brokers,
     producerInWorker: producer === 'worker',
+    fastProduceEncoder,
     pipeline,
     input,
     labels: `${input}.${name}.labels`,
@@ -247,13 +252,13 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
       for (const producer of attempt % 2 === 0 ? modes : [...modes].reverse()) {
         if (options.only !== 'em') {
           log(`passthrough (no EM), producer on the ${producer} thread...`);
-          const run = await timeRun(kafka, brokers, producer, passthroughPipeline(window, d), input, n, d, window, attempt);
+          const run = await timeRun(kafka, brokers, producer, passthroughPipeline(window, d), input, n, d, window, attempt, options.fastProduceEncoder);
           log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
           runs.push({ pipeline: 'passthrough', producer, run });
         }
         if (options.only !== 'passthrough') {
           log(`end to end (windows of ${window} → EM with K=${k}), producer on the ${producer} thread...`);
-          const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt);
+          const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt, options.fastProduceEncoder);
           log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
           runs.push({ pipeline: 'em', producer, run });
         }
@@ -307,10 +312,11 @@ if (isEntryPoint()) {
   const producerAt = process.argv.indexOf('--producer');
   const producer = producerAt > 0 ? process.argv[producerAt + 1] : undefined;
   if (producer !== undefined && producer !== 'main' && producer !== 'worker' && producer !== 'both') throw new Error(`--producer takes main, worker or both, not ${JSON.stringify(producer)}`);
-  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window'), repeat: arg('repeat'), only, producer });
+  const fastProduceEncoder = !process.argv.includes('--kafkajs-encoder');
+  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window'), repeat: arg('repeat'), only, producer, fastProduceEncoder });
   console.log(
     JSON.stringify(
-      { machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, targets: { ratio: 0.8, endToEndVectorsPerSecond: 50_000 } },
+      { machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, produceEncoder: fastProduceEncoder ? 'emstream' : 'kafkajs', loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, targets: { ratio: 0.8, endToEndVectorsPerSecond: 50_000 } },
       null,
       2,
     ),

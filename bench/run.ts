@@ -82,14 +82,25 @@ async function streamingSection(): Promise<void> {
 }
 
 async function kafkaSection(): Promise<void> {
-  const mod = (await import('./kafka.js')) as { benchKafka: (o?: object) => Promise<{ endToEnd: { vectorsPerSecond: number }; passthrough: { vectorsPerSecond: number }; ratio: number }> };
+  type Result = { endToEnd: { vectorsPerSecond: number; cpuMicrosPerVector: number }; passthrough: { vectorsPerSecond: number; cpuMicrosPerVector: number }; ratio: number };
+  const mod = (await import('./kafka.js')) as { benchKafka: (o?: object) => Promise<Result> };
+  const { startLocalKafka } = await import('../src/kafka/broker.js');
   console.log("\n## Kafka end to end (real broker on the same 2 cores, one partition, 200k vectors, D = 8, K = 8, window 1000; medians of 3 alternating runs)\n");
-  const r = await mod.benchKafka({ repeat: 3, log: () => {} });
-  console.log('| pipeline | vectors/s |');
-  console.log('|---|---|');
-  console.log(`| broker → windows → EM → labels on the broker | ${fmt(r.endToEnd.vectorsPerSecond)} |`);
-  console.log(`| passthrough (consume → produce, no EM) | ${fmt(r.passthrough.vectorsPerSecond)} |`);
-  console.log(`\nratio end-to-end / passthrough: **${r.ratio.toFixed(2)}**`);
+  // One broker for both encoders (KAFKA_BROKERS if set).
+  const env = process.env.KAFKA_BROKERS?.split(',').filter((s) => s !== '');
+  const broker = env === undefined || env.length === 0 ? await startLocalKafka({ heapMb: 768 }) : undefined;
+  const brokers = env !== undefined && env.length > 0 ? env : broker!.brokers;
+  try {
+    const fast = await mod.benchKafka({ brokers, repeat: 3, log: () => {} });
+    const kafkajs = await mod.benchKafka({ brokers, repeat: 3, fastProduceEncoder: false, log: () => {} });
+    console.log('| pipeline | vectors/s | µs CPU / vector | with kafkajs’s produce encoder: vectors/s | µs CPU / vector |');
+    console.log('|---|---|---|---|---|');
+    console.log(`| broker → windows → EM → labels on the broker | ${fmt(fast.endToEnd.vectorsPerSecond)} | ${fast.endToEnd.cpuMicrosPerVector} | ${fmt(kafkajs.endToEnd.vectorsPerSecond)} | ${kafkajs.endToEnd.cpuMicrosPerVector} |`);
+    console.log(`| passthrough (consume → produce, no EM) | ${fmt(fast.passthrough.vectorsPerSecond)} | ${fast.passthrough.cpuMicrosPerVector} | ${fmt(kafkajs.passthrough.vectorsPerSecond)} | ${kafkajs.passthrough.cpuMicrosPerVector} |`);
+    console.log(`\nratio end-to-end / passthrough: **${fast.ratio.toFixed(2)}** (with kafkajs’s encoder: ${kafkajs.ratio.toFixed(2)})`);
+  } finally {
+    await broker?.stop();
+  }
 }
 
 header();
