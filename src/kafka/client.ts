@@ -67,6 +67,15 @@ export interface ConsumerLike {
   /** Stops fetching the given topics (the consumer stays in its group, so commits still work). */
   pause(topics: { topic: string }[]): void;
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Instrumentation event names (kafkajs `consumer.events`); emstream listens to `CRASH` when the client has it. */
+  readonly events?: { readonly CRASH: string };
+  /** Adds an instrumentation listener (kafkajs `consumer.on`); returns its remover. Optional: without it a crash cannot be surfaced. */
+  on?(eventName: string, listener: (event: ConsumerCrashEventLike) => void): () => void;
+}
+
+/** kafkajs' `consumer.crash` event: the consumer stopped on `error`; it restarts itself only when `restart` is true. */
+export interface ConsumerCrashEventLike {
+  readonly payload: { readonly error: Error; readonly groupId?: string; readonly restart: boolean };
 }
 
 /** A header map for produced messages. */

@@ -100,7 +100,8 @@ function keyText(key: Buffer | null): string | null {
  *    (last finished offset + 1).
  * 5. On `signal` abort: stop emitting, pause the topics and complete — the consumer stays in its group, so the
  *    final positions can still be committed. On unsubscribe: stop the consumer (in the background; disconnect it
- *    to wait). A failed `run` errors the Observable.
+ *    to wait). A failed `run` errors the Observable, and so does a consumer crash the client will not restart from
+ *    (kafkajs `consumer.events.CRASH` with `restart: false`: a non-retriable error, such as one thrown by `decode`).
  *
  * ## Example
  * ```ts
@@ -242,6 +243,27 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       }
       if (!subscriber.closed) subscriber.complete();
     };
+    // A consumer that crashed without restarting (an error kafkajs deems not retriable, thrown by a decoder, say)
+    // has left its group and fetches nothing more: error the Observable, or the pipeline would wait forever.
+    const removeCrashListener =
+      consumer.on !== undefined && consumer.events !== undefined
+        ? consumer.on(consumer.events.CRASH, ({ payload }) => {
+            if (closed || subscriber.closed) return;
+            const reason = payload.error instanceof Error ? payload.error.message : String(payload.error);
+            if (payload.restart) {
+              logger?.warn({ err: payload.error, groupId: payload.groupId }, 'consumer crashed; the client restarts it (uncommitted records are read again)');
+              return;
+            }
+            void stopConsumer();
+            subscriber.error(
+              new KafkaEdgeError(
+                `the consumer of ${topics.map((t) => JSON.stringify(t)).join(', ')} stopped on an error it does not retry: ${reason}; nothing past the last acknowledged outputs was committed — fix the cause and run again`,
+                { topic: topics[0], groupId: payload.groupId, operation: 'consume' },
+                { cause: payload.error, retriable: false },
+              ),
+            );
+          })
+        : undefined;
     if (signal?.aborted) {
       subscriber.complete();
     } else {
@@ -261,6 +283,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     }
 
     return () => {
+      removeCrashListener?.();
       signal?.removeEventListener('abort', onAbort);
       if (commitTimer !== undefined) clearInterval(commitTimer);
       // After an abort the caller owns the paused consumer (to commit, then disconnect); otherwise stop it.
