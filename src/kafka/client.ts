@@ -67,15 +67,26 @@ export interface ConsumerLike {
   /** Stops fetching the given topics (the consumer stays in its group, so commits still work). */
   pause(topics: { topic: string }[]): void;
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
-  /** Instrumentation event names (kafkajs `consumer.events`); emstream listens to `CRASH` when the client has it. */
-  readonly events?: { readonly CRASH: string };
-  /** Adds an instrumentation listener (kafkajs `consumer.on`); returns its remover. Optional: without it a crash cannot be surfaced. */
-  on?(eventName: string, listener: (event: ConsumerCrashEventLike) => void): () => void;
+  /** Instrumentation event names (kafkajs `consumer.events`); emstream listens to `CRASH` and `GROUP_JOIN` when the client has them. */
+  readonly events?: { readonly CRASH: string; readonly GROUP_JOIN?: string };
+  /**
+   * Adds an instrumentation listener (kafkajs `consumer.on`); returns its remover. Optional: without it a crash
+   * cannot be surfaced, and partitions lost in a rebalance are only forgotten when they are consumed again.
+   */
+  on?(eventName: string, listener: (event: ConsumerEventLike) => void): () => void;
 }
 
-/** kafkajs' `consumer.crash` event: the consumer stopped on `error`; it restarts itself only when `restart` is true. */
-export interface ConsumerCrashEventLike {
-  readonly payload: { readonly error: Error; readonly groupId?: string; readonly restart: boolean };
+/**
+ * The consumer events emstream reads (kafkajs): `consumer.crash` — the consumer stopped on `error` and restarts
+ * itself only when `restart` is true; `consumer.group_join` — `memberAssignment` lists the partitions now assigned.
+ */
+export interface ConsumerEventLike {
+  readonly payload: {
+    readonly error?: Error;
+    readonly groupId?: string;
+    readonly restart?: boolean;
+    readonly memberAssignment?: Readonly<Record<string, readonly number[]>>;
+  };
 }
 
 /** A header map for produced messages. */

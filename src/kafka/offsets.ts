@@ -23,8 +23,11 @@ class PartitionLedger {
   lastCommitted = -1;
   lastRegistered = -1;
 
-  get pending(): number {
-    return this.offsets.length - this.head;
+  /** Entries not finished yet (pending or claimed): what this ledger adds to `inFlight`. O(entries), for resets. */
+  unfinished(): number {
+    let n = 0;
+    for (let i = this.head; i < this.states.length; i++) if (this.states[i] !== DONE) n++;
+    return n;
   }
 
   indexOf(offset: number): number {
@@ -129,13 +132,38 @@ export class OffsetTracker {
   }
 
   private resetPartition(ledger: PartitionLedger): void {
-    this.inFlightCount -= ledger.pending;
+    this.inFlightCount -= ledger.unfinished();
     ledger.offsets = [];
     ledger.states = [];
     ledger.head = 0;
     ledger.scan = 0;
     ledger.lastRegistered = -1;
     this.wake();
+  }
+
+  /**
+   * Forgets every partition not in `assignment` — a rebalance gave them to another member: their unfinished
+   * messages stop counting in flight, later acknowledgements of them are ignored, and nothing more is committed
+   * for them (a late commit would move the new owner's position back). Partitions still assigned keep their state.
+   *
+   * @param assignment - the partitions now assigned, per topic (kafkajs `memberAssignment`)
+   * @returns the partitions forgotten
+   */
+  retainOnly(assignment: Readonly<Record<string, readonly number[]>>): { topic: string; partition: number }[] {
+    const dropped: { topic: string; partition: number }[] = [];
+    for (const [id, ledger] of this.ledgers) {
+      const { topic, partition } = this.coords.get(id)!;
+      if (assignment[topic]?.includes(partition) === true) continue;
+      this.inFlightCount -= ledger.unfinished();
+      this.ledgers.delete(id);
+      this.coords.delete(id);
+      dropped.push({ topic, partition });
+    }
+    if (dropped.length > 0) {
+      this.last = undefined;
+      this.wake();
+    }
+    return dropped;
   }
 
   /** Marks one message as handed to an explicit output, so `markDoneThrough` skips it. */

@@ -102,6 +102,8 @@ function keyText(key: Buffer | null): string | null {
  *    final positions can still be committed. On unsubscribe: stop the consumer (in the background; disconnect it
  *    to wait). A failed `run` errors the Observable, and so does a consumer crash the client will not restart from
  *    (kafkajs `consumer.events.CRASH` with `restart: false`: a non-retriable error, such as one thrown by `decode`).
+ * 6. On a rebalance (kafkajs `GROUP_JOIN`), the tracker forgets the partitions no longer assigned
+ *    ({@link OffsetTracker.retainOnly}).
  *
  * ## Example
  * ```ts
@@ -250,7 +252,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
         ? consumer.on(consumer.events.CRASH, ({ payload }) => {
             if (closed || subscriber.closed) return;
             const reason = payload.error instanceof Error ? payload.error.message : String(payload.error);
-            if (payload.restart) {
+            if (payload.restart === true) {
               logger?.warn({ err: payload.error, groupId: payload.groupId }, 'consumer crashed; the client restarts it (uncommitted records are read again)');
               return;
             }
@@ -262,6 +264,17 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
                 { cause: payload.error, retriable: false },
               ),
             );
+          })
+        : undefined;
+    // After a rebalance, forget the partitions given to another member: their records still in windows no longer
+    // hold the consumer back, and no late commit moves the new owner's position back.
+    const groupJoin = consumer.events?.GROUP_JOIN;
+    const removeJoinListener =
+      consumer.on !== undefined && groupJoin !== undefined
+        ? consumer.on(groupJoin, ({ payload }) => {
+            if (payload.memberAssignment === undefined) return;
+            const revoked = tracker.retainOnly(payload.memberAssignment);
+            if (revoked.length > 0) logger?.info({ revoked, groupId: payload.groupId }, 'partitions assigned to another member: their unfinished records are no longer tracked or committed here');
           })
         : undefined;
     if (signal?.aborted) {
@@ -284,6 +297,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
 
     return () => {
       removeCrashListener?.();
+      removeJoinListener?.();
       signal?.removeEventListener('abort', onAbort);
       if (commitTimer !== undefined) clearInterval(commitTimer);
       // After an abort the caller owns the paused consumer (to commit, then disconnect); otherwise stop it.

@@ -30,6 +30,50 @@ describe('OffsetTracker', () => {
     expect(tracker.inFlight).toBe(0);
   });
 
+  it('a partition that goes back with finished entries past a gap keeps inFlight exact (never negative)', () => {
+    const tracker = new OffsetTracker();
+    for (let o = 0; o < 4; o++) tracker.register('t', 0, o);
+    tracker.markDone('t', 0, 2); // finished out of order: 0, 1, 3 still unfinished
+    expect(tracker.inFlight).toBe(3);
+    tracker.register('t', 0, 0); // re-consumed from 0
+    expect(tracker.inFlight).toBe(1);
+    tracker.markDone('t', 0, 0);
+    expect(tracker.inFlight).toBe(0);
+    expect(tracker.committable()).toEqual([{ topic: 't', partition: 0, offset: '1' }]);
+  });
+
+  it('retainOnly forgets revoked partitions: no longer in flight, acknowledgements ignored, never committed again', async () => {
+    const commits: TopicPartitionOffset[][] = [];
+    const tracker = new OffsetTracker({ commit: async (o) => void commits.push(o) });
+    for (let o = 0; o < 5; o++) {
+      tracker.register('a', 0, o);
+      tracker.register('a', 1, o);
+      tracker.register('b', 0, o);
+    }
+    tracker.markDoneThrough('a', 1, 1);
+    tracker.claim('a', 1, 3);
+    tracker.markDone('a', 1, 4);
+    expect(tracker.inFlight).toBe(15 - 3);
+    const dropped = tracker.retainOnly({ a: [0], b: [0, 7] });
+    expect(dropped).toEqual([{ topic: 'a', partition: 1 }]);
+    expect(tracker.inFlight).toBe(10); // a/0 and b/0: 5 each
+    tracker.markDoneThrough('a', 1, 4); // the window holding a/1's records is acknowledged after the revocation
+    tracker.markDone('a', 1, 3);
+    expect(tracker.inFlight).toBe(10);
+    tracker.markDoneThrough('a', 0, 4);
+    tracker.markDoneThrough('b', 0, 2);
+    expect(await tracker.commit()).toEqual([
+      { topic: 'a', partition: 0, offset: '5' },
+      { topic: 'b', partition: 0, offset: '3' },
+    ]);
+    expect(commits.flat().some((c) => c.topic === 'a' && c.partition === 1)).toBe(false);
+    // Assigned again later: starts afresh from what the consumer delivers.
+    tracker.register('a', 1, 2);
+    tracker.markDone('a', 1, 2);
+    expect(tracker.committable()).toContainEqual({ topic: 'a', partition: 1, offset: '3' });
+    expect(tracker.retainOnly({ a: [0, 1], b: [0] })).toEqual([]);
+  });
+
   it('drops unfinished entries when a partition goes back (rebalance, seek)', () => {
     const tracker = new OffsetTracker();
     for (let o = 0; o < 5; o++) tracker.register('t', 0, o);

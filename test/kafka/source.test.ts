@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaEdgeError } from '../../src/kafka/client.js';
 import { createDecoder } from '../../src/kafka/formats.js';
+import { OffsetTracker } from '../../src/kafka/offsets.js';
 import { fromKafka, type KafkaRecord } from '../../src/kafka/source.js';
-import { produceAll, testKafka, uniqueTopic } from './helpers.js';
+import { produceAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 describe('fromKafka on a real broker', () => {
   it('a consumer crash the client will not restart from errors the Observable with a KafkaEdgeError (it does not hang)', async () => {
@@ -48,4 +49,54 @@ describe('fromKafka on a real broker', () => {
       await consumer.disconnect();
     }
   });
+
+  it('a rebalance that takes a partition away: its records stop counting in flight and are never committed by the old owner', async () => {
+    const kafka = testKafka();
+    const topic = uniqueTopic('rebalance');
+    const groupId = `${topic}-group`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    const N = 400;
+    await produceAll(kafka, topic, (i) => ({ key: `k${i}`, value: JSON.stringify([i, i]) }), N);
+    const a = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    const b = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    await a.connect();
+    const assignments: Record<string, number[]>[] = [];
+    a.on(a.events.GROUP_JOIN, (e) => void assignments.push(e.payload.memberAssignment));
+    const tracker = new OffsetTracker({ commit: (offsets) => a.commitOffsets(offsets) });
+    const seen: KafkaRecord[] = [];
+    // The records are held (as a window would hold them): nothing marks them done until the test says so.
+    const subscription = fromKafka(a, { topics: topic, fromBeginning: true, decode: createDecoder({ format: 'json-array', dimension: 2 }), tracker, commitIntervalMs: 0 }).subscribe((r) => seen.push(r));
+    try {
+      await waitFor(() => seen.length === N, 30_000, 'every record at the first consumer');
+      expect(tracker.inFlight).toBe(N);
+      const perPartition = [0, 1].map((p) => seen.filter((r) => r.partition === p).length);
+      expect(perPartition[0] + perPartition[1]).toBe(N);
+
+      await b.connect();
+      await b.subscribe({ topics: [topic], fromBeginning: true });
+      await b.run({ autoCommit: false, eachBatch: async () => undefined });
+      // The group rebalances: each member keeps one partition; A forgets the other one.
+      await waitFor(() => tracker.inFlight < N, 60_000, 'the first consumer to lose a partition');
+      expect(assignments.at(-1)?.[topic]).toHaveLength(1);
+      const kept = assignments.at(-1)![topic][0];
+      const revoked = 1 - kept;
+      expect(tracker.inFlight).toBe(perPartition[kept]);
+
+      // Outputs of every held record acknowledged now, including those of the revoked partition.
+      const last = (p: number): string => seen.filter((r) => r.partition === p).at(-1)!.offset;
+      tracker.markDoneThrough(topic, revoked, last(revoked));
+      tracker.markDoneThrough(topic, kept, last(kept));
+      expect(tracker.inFlight).toBe(0);
+      expect(await tracker.commit()).toEqual([{ topic, partition: kept, offset: String(Number(last(kept)) + 1) }]);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const byPartition = Object.fromEntries(committed.partitions.map((p) => [p.partition, p.offset]));
+      expect(byPartition[kept]).toBe(String(perPartition[kept]));
+      expect(byPartition[revoked]).toBe('-1'); // nothing committed for it by the member that lost it
+    } finally {
+      subscription.unsubscribe();
+      await Promise.all([a.disconnect(), b.disconnect(), admin.disconnect()]);
+    }
+  }, 120_000);
 });
