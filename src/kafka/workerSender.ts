@@ -7,8 +7,6 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ProducedMessage, ProducerLike } from './client.js';
@@ -127,7 +125,8 @@ function asError(e: WorkerError): Error & { retriable: boolean } {
  */
 function workerEntry(): { entry: URL | string; eval: boolean } {
   if (import.meta.url.endsWith('.ts')) {
-    const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/esm/api/index.mjs')).href;
+    // tsx's public ESM API (`tsx/esm/api`), resolved through its package exports from here.
+    const tsxApi = import.meta.resolve('tsx/esm/api');
     const target = new URL('./producerWorker.ts', import.meta.url).href;
     return { entry: `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(target)}); });`, eval: true };
   }
