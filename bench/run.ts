@@ -86,6 +86,11 @@ async function kafkaSection(): Promise<void> {
   const mod = (await import('./kafka.js')) as { benchKafka: (o?: object) => Promise<Result> };
   const { startLocalKafka } = await import('../src/kafka/broker.js');
   console.log("\n## Kafka end to end (real broker on the same 2 cores, one partition, 200k vectors, D = 8, K = 8, window 1000; medians of 3 alternating runs)\n");
+  const { benchEncode } = await import('./encode.js');
+  const enc = await benchEncode();
+  console.log(
+    `produce request encoding, 1000 label messages per request (no broker): kafkajs ${enc.kafkajsMicrosPerMessage.toFixed(2)} µs/message, emstream ${enc.emstreamMicrosPerMessage.toFixed(2)} µs/message (**${enc.speedup.toFixed(1)}×**)\n`,
+  );
   // One broker for both encoders (KAFKA_BROKERS if set).
   const env = process.env.KAFKA_BROKERS?.split(',').filter((s) => s !== '');
   const broker = env === undefined || env.length === 0 ? await startLocalKafka({ heapMb: 768 }) : undefined;

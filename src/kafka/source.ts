@@ -143,6 +143,11 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
           }, commitIntervalMs)
         : undefined;
 
+    /** The partitions assigned at the last rebalance (kafkajs GROUP_JOIN), if the client reports them. */
+    let assignment: Readonly<Record<string, readonly number[]>> | undefined;
+    let assignmentGeneration = 0;
+    const isAssigned = (topic: string, partition: number): boolean => assignment === undefined || assignment[topic]?.includes(partition) === true;
+
     const stopConsumer = (): Promise<void> => {
       closed = true;
       tracker.wakeAll();
@@ -205,6 +210,9 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
 
     const consumeBatch = async (payload: EachBatchPayloadLike, progress: { processed: number }): Promise<void> => {
       const { topic, partition, messages } = payload.batch;
+      if (payload.isStale() || !isAssigned(topic, partition)) return;
+      // Checked per message as a number; the assignment itself only when a rebalance changed it.
+      let generation = assignmentGeneration;
       let lastBeat = Date.now();
       let lastYield = lastBeat;
       for (let i = 0; i < messages.length; i++) {
@@ -222,11 +230,17 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
             lastBeat = now;
             await payload.heartbeat();
           }
+          // kafkajs answers isStale with a JSON.stringify'd map lookup: every few records, not per record.
+          if (payload.isStale()) return;
         }
-        if (closed || subscriber.closed || !payload.isRunning() || payload.isStale()) return;
+        if (closed || subscriber.closed || !payload.isRunning()) return;
+        if (generation !== assignmentGeneration) {
+          if (!isAssigned(topic, partition)) return;
+          generation = assignmentGeneration;
+        }
         if (tracker.inFlight >= maxInFlight) {
           resolveThrough(payload, messages, i);
-          if (!(await waitForRoom(payload))) return;
+          if (!(await waitForRoom(payload)) || payload.isStale() || !isAssigned(topic, partition)) return;
         }
         emitMessage(topic, partition, message);
         progress.processed = i + 1;
@@ -273,6 +287,8 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       consumer.on !== undefined && groupJoin !== undefined
         ? consumer.on(groupJoin, ({ payload }) => {
             if (payload.memberAssignment === undefined) return;
+            assignment = payload.memberAssignment;
+            assignmentGeneration++;
             const revoked = tracker.retainOnly(payload.memberAssignment);
             if (revoked.length > 0) logger?.info({ revoked, groupId: payload.groupId }, 'partitions assigned to another member: their unfinished records are no longer tracked or committed here');
           })
