@@ -3,9 +3,14 @@
  * uncompressed RecordBatch v2 record sets), written because kafkajs spends 13–24 µs per record here: it builds
  * one 512-byte `Encoder` per record and per header, and copies every one of them again into the batch.
  *
- * This encoder sizes everything first, then writes the whole request body into one buffer: 0.5–1 µs per
- * label-sized record. For the same input its bytes are identical to kafkajs 2.2.4's `produce/v3` request
- * (tested byte for byte), so it can stand in for kafkajs's own encoder — see {@link installFastProduceEncoder}.
+ * This encoder sizes everything first, then writes the whole request body into one buffer: 1–2 µs per
+ * label-sized record. For what kafkajs's producer sends (string or Buffer keys, values and headers; millisecond
+ * timestamps, or none) its bytes are identical to kafkajs 2.2.4's `produce/v3` request (tested byte for byte),
+ * so it can stand in for kafkajs's own encoder — see {@link installFastProduceEncoder}. Where kafkajs goes wrong
+ * it does not follow: timestamps are compared as numbers (kafkajs sorts them as text, so `999` and `1000` give
+ * it a batch whose first timestamp is the larger), a timestamp that is not a number counts as none, a
+ * `Uint8Array` that is not a Buffer is written as its bytes (kafkajs miscounts them), and a null header value is
+ * written as absent (kafkajs throws).
  *
  * Wire layout (https://kafka.apache.org/documentation/#recordbatch):
  *
@@ -21,13 +26,17 @@
 import { crc32c } from '@node-rs/crc32';
 
 /** A header value as kafkajs accepts it. */
-type HeaderValue = Buffer | string | null | undefined;
+type HeaderValue = Uint8Array | string | null | undefined;
+
+/** A key, value or header value as written: text (UTF-8), bytes, or absent. */
+type WireValue = string | Uint8Array | null;
 
 /** One message, in kafkajs's `Message` shape. */
 export interface EncodableMessage {
-  readonly key?: Buffer | string | null;
-  readonly value: Buffer | string | null;
-  readonly headers?: Readonly<Record<string, HeaderValue | readonly (Buffer | string)[]>>;
+  /** Text (written as UTF-8), bytes (a Buffer or any Uint8Array), or null. */
+  readonly key?: Uint8Array | string | null;
+  readonly value: Uint8Array | string | null;
+  readonly headers?: Readonly<Record<string, HeaderValue | readonly (Uint8Array | string)[]>>;
   /** Milliseconds since the epoch, as a string or a number (kafkajs takes strings). */
   readonly timestamp?: string | number;
 }
@@ -68,31 +77,41 @@ function sizeOfVarLong(value: number): number {
   return n;
 }
 
-/** UTF-8 bytes of a key, value or header value (null / undefined → -1: absent). */
-function byteLengthOf(value: Buffer | string | null | undefined): number {
-  if (value === null || value === undefined) return -1;
+/**
+ * A key, value or header value as it will be written: strings and byte arrays as they are, null / undefined as
+ * absent, anything else as its text (as kafkajs does) — converted once, so sizing and writing see the same bytes.
+ */
+function wire(value: unknown): WireValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || value instanceof Uint8Array) return value;
+  return String(value);
+}
+
+/** Bytes of a key, value or header value (-1: absent). */
+function byteLengthOf(value: WireValue): number {
+  if (value === null) return -1;
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
-  if (Buffer.isBuffer(value)) return value.length;
-  return Buffer.byteLength(String(value), 'utf8');
+  return value.byteLength;
 }
 
 /** Headers as a flat [key, value, key, value, ...] list (an array value gives one header per element, as in kafkajs). */
-function flatHeaders(headers: EncodableMessage['headers']): (string | HeaderValue)[] {
-  const flat: (string | HeaderValue)[] = [];
+function flatHeaders(headers: EncodableMessage['headers']): WireValue[] {
+  const flat: WireValue[] = [];
   if (headers === undefined) return flat;
   for (const key of Object.keys(headers)) {
     const value = headers[key];
-    if (Array.isArray(value)) for (const v of value as readonly (Buffer | string)[]) flat.push(key, v);
-    else flat.push(key, value as HeaderValue);
+    if (Array.isArray(value)) for (const v of value as readonly unknown[]) flat.push(key, wire(v));
+    else flat.push(key, wire(value));
   }
   return flat;
 }
 
-/** Timestamp of a message in ms, or `fallback` when it has none (kafkajs: `message.timestamp || now`). */
+/** Timestamp of a message in ms, or `fallback` when it has none or none that is a number (kafkajs: `message.timestamp || now`). */
 function timestampOf(message: EncodableMessage, fallback: number): number {
   const t = message.timestamp;
   if (t === undefined || t === null || t === '' || t === 0) return fallback;
-  return Number(t);
+  const ms = Number(t);
+  return Number.isFinite(ms) ? ms : fallback;
 }
 
 /** Writes into one preallocated buffer; every method returns nothing and advances `offset`. */
@@ -142,7 +161,7 @@ class Writer {
   }
 
   /** Raw bytes or a UTF-8 string whose byte length is `length` (already computed). */
-  bytes(value: Buffer | string, length: number): void {
+  bytes(value: Uint8Array | string, length: number): void {
     if (typeof value === 'string') {
       if (length === value.length && length <= 256) {
         // ASCII (UTF-8 length = UTF-16 length): a plain loop beats Buffer#write's argument handling for short strings.
@@ -150,14 +169,14 @@ class Writer {
         let o = this.offset;
         for (let i = 0; i < length; i++) buf[o++] = value.charCodeAt(i);
       } else this.buf.write(value, this.offset, length, 'utf8');
-    } else value.copy(this.buf, this.offset);
+    } else this.buf.set(value, this.offset);
     this.offset += length;
   }
 
   /** Varint length + bytes, or -1 for null. */
-  varIntBytes(value: Buffer | string | null | undefined, length: number): void {
+  varIntBytes(value: WireValue, length: number): void {
     this.varInt(length);
-    if (length > 0) this.bytes(typeof value === 'string' || Buffer.isBuffer(value) ? value : String(value), length);
+    if (length > 0) this.bytes(value!, length);
   }
 
   /** INT16 length + UTF-8, or -1 for null. */
@@ -180,7 +199,10 @@ interface PartitionPlan {
   readonly partition: number;
   readonly firstSequence: number;
   readonly messages: readonly EncodableMessage[];
-  readonly headers: (string | HeaderValue)[][];
+  /** Keys, values and flat header lists as written ({@link wire}): converted once, for sizing and writing alike. */
+  readonly keys: WireValue[];
+  readonly values: WireValue[];
+  readonly headers: WireValue[][];
   readonly firstTimestamp: number;
   readonly maxTimestamp: number;
   readonly now: number;
@@ -204,7 +226,7 @@ const BATCH_HEADER = 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
  * Shapes: any number of topics × partitions × messages; output bytes ≈ Σ (key + value + headers + ~10) + 61 per batch.
  *
  * @param fields - acks, timeout, transactional id, producer id/epoch and the messages per topic and partition
- * @returns the request body, exactly as kafkajs's `produce/v3` request would encode it
+ * @returns the request body, as kafkajs's `produce/v3` request encodes it for the same input (see the module notes)
  */
 export function encodeProduceRequest(fields: ProduceRequestFields): Buffer {
   const producerId = fields.producerId === undefined ? -1n : BigInt(fields.producerId.toString());
@@ -233,12 +255,16 @@ export function encodeProduceRequest(fields: ProduceRequestFields): Buffer {
         if (ts > max) max = ts;
       }
       if (first === Infinity) first = max = now;
-      const headers: (string | HeaderValue)[][] = new Array<(string | HeaderValue)[]>(messages.length);
+      const keys = new Array<WireValue>(messages.length);
+      const values = new Array<WireValue>(messages.length);
+      const headers = new Array<WireValue[]>(messages.length);
       let batchSize = BATCH_HEADER;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i];
-        const keyLength = byteLengthOf(m.key);
-        const valueLength = byteLengthOf(m.value);
+        const key = (keys[i] = wire(m.key));
+        const value = (values[i] = wire(m.value));
+        const keyLength = byteLengthOf(key);
+        const valueLength = byteLengthOf(value);
         const flat = flatHeaders(m.headers);
         headers[i] = flat;
         let headerBytes = sizeOfVarInt(flat.length / 2);
@@ -261,7 +287,7 @@ export function encodeProduceRequest(fields: ProduceRequestFields): Buffer {
         sizes[at + 3 * i + 2] = valueLength;
         batchSize += sizeOfVarInt(body) + body;
       }
-      topicPlans.push({ partition: p.partition, firstSequence: p.firstSequence ?? 0, messages, headers, firstTimestamp: first, maxTimestamp: max, now, at, batchSize });
+      topicPlans.push({ partition: p.partition, firstSequence: p.firstSequence ?? 0, messages, keys, values, headers, firstTimestamp: first, maxTimestamp: max, now, at, batchSize });
       at += 3 * messages.length;
       total += 4 + 4 + batchSize;
     }
@@ -287,7 +313,7 @@ export function encodeProduceRequest(fields: ProduceRequestFields): Buffer {
       const crcAt = w.offset;
       w.offset += 4;
       const crcFrom = w.offset;
-      w.int16(transactionalId === null ? 0 : 16); // attributes: no compression, create time, transactional bit
+      w.int16(transactionalId ? 16 : 0); // attributes: no compression, create time, transactional bit (kafkajs: !!transactionalId)
       w.int32(plan.messages.length - 1); // lastOffsetDelta
       w.int64(BigInt(plan.firstTimestamp));
       w.int64(BigInt(plan.maxTimestamp));
@@ -295,15 +321,15 @@ export function encodeProduceRequest(fields: ProduceRequestFields): Buffer {
       w.int16(producerEpoch);
       w.int32(plan.firstSequence);
       w.int32(plan.messages.length);
-      const { messages, headers, at: base, firstTimestamp, now } = plan;
+      const { messages, keys, values, headers, at: base, firstTimestamp, now } = plan;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i];
         w.varInt(sizes[base + 3 * i]);
         w.int8(0);
         w.varLong(timestampOf(m, now) - firstTimestamp);
         w.varInt(i);
-        w.varIntBytes(m.key, sizes[base + 3 * i + 1]);
-        w.varIntBytes(m.value, sizes[base + 3 * i + 2]);
+        w.varIntBytes(keys[i], sizes[base + 3 * i + 1]);
+        w.varIntBytes(values[i], sizes[base + 3 * i + 2]);
         const flat = headers[i];
         w.varInt(flat.length / 2);
         for (let h = 0; h < flat.length; h += 2) {

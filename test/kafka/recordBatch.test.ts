@@ -11,6 +11,20 @@ type RequestFactory = (fields: ProduceRequestFields & { compression?: number }) 
 const kafkajsProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/request.js') as RequestFactory;
 const Long = require('kafkajs/src/utils/long.js') as { fromNumber(n: number): { toString(): string } };
 const kafkajsCrc32c = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
+const KafkajsDecoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown;
+const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (
+  d: unknown,
+) => Promise<{ firstTimestamp: string; maxTimestamp: string; inTransaction: boolean; records: { key: Buffer | null; value: Buffer | null; timestamp: string; headers: Record<string, Buffer | Buffer[]> }[] }>;
+
+/** Where the first record batch starts in a request body with one topic `topic` and one partition. */
+function firstBatchAt(topic: string, transactionalId: string | null = null): number {
+  return (transactionalId === null ? 2 : 2 + Buffer.byteLength(transactionalId)) + 2 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 4;
+}
+
+/** The first record batch of a one-partition request, decoded by kafkajs's consumer-side decoder. */
+function decodeFirstBatch(body: Buffer, topic: string, transactionalId: string | null = null): ReturnType<typeof decodeRecordBatch> {
+  return decodeRecordBatch(new KafkajsDecoder(body.subarray(firstBatchAt(topic, transactionalId))));
+}
 
 /** What kafkajs 2.2.4 itself writes for these fields. */
 async function kafkajsBytes(fields: ProduceRequestFields & { compression?: number }): Promise<Buffer> {
@@ -94,6 +108,32 @@ describe('encodeProduceRequest', () => {
     expect(body.readInt32BE(batchAt + 8)).toBe(batchSize - 12); // batchLength
     expect(body.readInt32BE(batchAt + 57)).toBe(500); // record count
   });
+
+  it('where kafkajs goes wrong it does not: timestamps compared as numbers, Uint8Array values as bytes, values converted to text once', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_000);
+    // An object whose text changes after the first conversion: sizing and writing must see the same bytes.
+    const fickle = (): string => {
+      let calls = 0;
+      return { toString: () => (calls++ === 0 ? 'the first text' : 'x') } as unknown as string;
+    };
+    const messages: EncodableMessage[] = [
+      { value: 'a', timestamp: '999' },
+      { value: 'b', timestamp: '1000' },
+      { value: new Uint8Array([1, 2, 3]), timestamp: 'not a time' },
+      { key: fickle(), value: fickle(), headers: { h: null, bytes: new Uint8Array([9]) } },
+    ];
+    const body = encodeProduceRequest({ acks: 1, timeout: 1000, transactionalId: '', topicData: [{ topic: 't', partitions: [{ partition: 0, messages }] }] });
+    const batch = await decodeFirstBatch(body, 't', '');
+    expect([batch.firstTimestamp, batch.maxTimestamp]).toEqual(['999', '1000']); // kafkajs (text order) would give 1000, 999
+    expect(batch.inTransaction).toBe(false); // '' is no transactional id (as in kafkajs)
+    expect(batch.records.map((r) => r.timestamp)).toEqual(['999', '1000', '1764150000000', '1764150000000']);
+    expect([...batch.records[2].value!]).toEqual([1, 2, 3]);
+    expect(batch.records[3].key!.toString()).toBe('the first text');
+    expect(batch.records[3].value!.toString()).toBe('the first text');
+    expect([...(batch.records[3].headers.bytes as Buffer)]).toEqual([9]);
+    const crcAt = firstBatchAt('t', '') + 17;
+    expect(body.readUInt32BE(crcAt)).toBe(kafkajsCrc32c(body.subarray(crcAt + 4)));
+  });
 });
 
 describe('installFastProduceEncoder', () => {
@@ -102,8 +142,15 @@ describe('installFastProduceEncoder', () => {
     expect(installFastProduceEncoder()).toBe(true);
     expect(installFastProduceEncoder()).toBe(true);
     expect(isFastProduceEncoderInstalled()).toBe(true);
-    const fields: ProduceRequestFields = { acks: -1, timeout: 30_000, topicData: [{ topic: 'x', partitions: [{ partition: 0, messages: [{ key: 'k', value: 'v', headers: { h: 'é' } }] }] }] };
-    const expected = await kafkajsBytes(fields);
+    // Timestamps whose text order is not their numeric order: the one input where the two encoders differ, so the
+    // bytes tell which encoder ran.
+    const messages = [
+      { key: 'k', value: 'v', headers: { h: 'é' }, timestamp: '999' },
+      { value: 'w', timestamp: '1000' },
+    ];
+    const fields: ProduceRequestFields = { acks: -1, timeout: 30_000, topicData: [{ topic: 'x', partitions: [{ partition: 0, messages }] }] };
+    const expected = encodeProduceRequest(fields);
+    expect(expected.equals(await kafkajsBytes(fields))).toBe(false);
     for (const version of [3, 4, 5, 6, 7]) {
       const factory = require(`kafkajs/src/protocol/requests/produce/v${version}/request.js`) as RequestFactory;
       const request = factory(fields);
