@@ -51,8 +51,9 @@ const port = parentPort;
 if (port !== null) {
   const config = workerData as WorkerConfig;
   const post = (message: FromWorker): void => port.postMessage(message);
-  const fastEncoder = config.fastEncoder !== false && installFastProduceEncoder();
-  if (config.fastEncoder !== false && !fastEncoder) {
+  const wantFastEncoder = config.fastEncoder !== false;
+  const fastEncoder = wantFastEncoder && installFastProduceEncoder();
+  if (wantFastEncoder && !fastEncoder) {
     post({ type: 'log', level: 'warn', message: 'this kafkajs is not laid out as 2.2.x: produce requests keep kafkajs\'s own (slower) encoder', fields: {} });
   }
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };

@@ -22,8 +22,8 @@ export interface WorkerConfig {
   readonly idempotent?: boolean;
   readonly maxInFlightRequests?: number;
   /**
-   * Encode uncompressed produce requests with emstream's encoder instead of kafkajs's (same bytes, 10–20× less
-   * CPU per record; see `installFastProduceEncoder`). Default true: the worker's kafkajs is emstream's alone.
+   * Encode uncompressed produce requests with emstream's encoder instead of kafkajs's (the same bytes, about 10×
+   * less CPU per message; see `installFastProduceEncoder`). Default true: the worker's kafkajs is emstream's alone.
    */
   readonly fastEncoder?: boolean;
 }
