@@ -36,7 +36,7 @@ describe('emstream run', () => {
     expect(err).toBeInstanceOf(CommanderError);
     expect((err as CommanderError).exitCode).toBe(0);
     const help = out.join('');
-    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--producer-thread', '--no-producer-thread']) {
+    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
       expect(help, flag).toContain(flag);
     }
   });
@@ -75,7 +75,7 @@ describe('emstream run', () => {
     const stop = new AbortController();
     let handle: KafkaPipelineHandle | undefined;
     const { cmd } = program({ signal: stop.signal, onStarted: (h) => (handle = h), logger: pino({ level: 'silent' }) });
-    const running = cmd.parseAsync(['node', 'emstream', 'run', '--pipeline', 'sensors', '--brokers', kafkaBrokers().join(','), '--input', input, '--from-beginning']);
+    const running = cmd.parseAsync(['node', 'emstream', 'run', '--pipeline', 'sensors', '--brokers', kafkaBrokers().join(','), '--input', input, '--from-beginning', '--kafkajs-encoder']);
     await waitFor(() => handle !== undefined && handle.counters.labelled === N && handle.counters.deadLettered === 1, 60_000, 'the sensors pipeline to label every reading');
     expect(handle!.config).toMatchObject({ input: [input], labels: 'sensors.labels', models: 'sensors.models', deadLetters: 'sensors.dead-letters', pipelineId: 'sensors' });
     stop.abort();
