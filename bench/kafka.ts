@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { map, type Observable } from 'rxjs';
 import { Rng } from '../src/gmm/rng.js';
 import type { MixtureJSON } from '../src/gmm/model.js';
+import { StreamingGmm } from '../src/gmm/streaming.js';
 import { startLocalKafka, type LocalKafka } from '../src/kafka/broker.js';
 import { createKafkaClient, type KafkaClientLike, type ProducedMessage } from '../src/kafka/client.js';
 import { encodeVector } from '../src/kafka/formats.js';
@@ -94,6 +95,7 @@ function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
     covariances: [Array<number>(d).fill(1)],
   };
   let version = 0;
+  const state = new StreamingGmm({ k: 1, covarianceType: 'diag' }).toJSON();
   return {
     name: 'passthrough',
     build: (input: Observable<VectorInput>, context) =>
@@ -117,6 +119,7 @@ function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
             drift: [],
             modelDistance: 0,
             candidates: [],
+            state,
             window,
           }),
         ),

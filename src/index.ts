@@ -12,13 +12,13 @@ export { SufficientStats, type SufficientStatsJSON } from './gmm/stats.js';
 export { mStep, reseedComponents } from './gmm/mstep.js';
 export { eStep, precompute, type Precomputed, type EStepOutputs, type EStepSums } from './gmm/estep.js';
 export { initialise, kmeansPlusPlus, lloyd, INIT_METHODS, type InitMethod } from './gmm/init.js';
-export { Rng } from './gmm/rng.js';
-export { StreamingGmm, resolveStreamingOptions, type StreamingOptions, type RestartPolicy, type WindowFit, type StreamingStateJSON } from './gmm/streaming.js';
+export { Rng, type RngState } from './gmm/rng.js';
+export { StreamingGmm, resolveStreamingOptions, stateDifferences, STREAMING_STATE_VERSION, type StreamingOptions, type RestartPolicy, type WindowFit, type StreamingStateJSON, type StreamingConfigJSON, type Forgetting } from './gmm/streaming.js';
 export { DriftDetector, DRIFT_DEFAULTS, type DriftEvent, type DriftOptions } from './gmm/drift.js';
 export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
 export { matchComponents, permuteComponents } from './gmm/align.js';
 export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variationalKL, componentDistanceMatrix, type ComponentMetric } from './gmm/distance.js';
-export { CovarianceError, DataError, ModelFormatError } from './gmm/errors.js';
+export { CovarianceError, DataError, ModelFormatError, StateMismatchError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
 export { Instrumentation, type EmEvents, type EmEventName } from './instrumentation.js';
@@ -29,6 +29,7 @@ export { fitMixture, type FitMixtureOptions } from './operators/fitMixture.js';
 export { toLabels } from './operators/toLabels.js';
 export { detectDrift } from './operators/detectDrift.js';
 export { withInvalid, type InvalidChannel } from './operators/invalidChannel.js';
+export { buildInPipelineScope, type PipelineScope, type PipelineScopeReport } from './operators/pipelineScope.js';
 export { validateVector, extractVector } from './operators/vectorInput.js';
 // files of vectors
 export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions } from './io/readVectors.js';

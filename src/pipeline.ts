@@ -1,5 +1,6 @@
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { MixtureJSON } from './gmm/model.js';
+import type { StreamingStateJSON } from './gmm/streaming.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { InvalidVector, MixtureUpdate, VectorInput } from './operators/types.js';
 
@@ -13,6 +14,11 @@ export interface PipelineContext {
   readonly scheduler?: SchedulerLike;
   /** A model to start warm from (e.g. the latest one restored from the models topic): pass it as `fitMixture({ initialModel })`. */
   readonly initialModel?: MixtureJSON;
+  /**
+   * The whole streaming state restored by the runner (statistics, drift detector, versions). Nothing to do with
+   * it: the runner builds the pipeline inside `buildInPipelineScope`, so its `fitMixture` resumes from it.
+   */
+  readonly initialState?: StreamingStateJSON;
 }
 
 /** Kafka defaults of a pipeline, used by `emstream run --pipeline NAME` (flags override them). */

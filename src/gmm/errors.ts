@@ -45,3 +45,26 @@ export class ModelFormatError extends EmstreamError<{ readonly path: string }> {
     super(`invalid model${path ? ` at ${path}` : ''}: ${message}`, { context: { path } });
   }
 }
+
+/** One setting in which a saved streaming state and the options asking to resume from it differ. */
+export interface StateDifference {
+  /** The setting: `k`, `covarianceType`, `d` or `forgetting`. */
+  readonly setting: string;
+  /** What the saved state was made with. */
+  readonly saved: string;
+  /** What the options (or the data) ask for. */
+  readonly requested: string;
+}
+
+/**
+ * A saved streaming state cannot be resumed by this configuration (another K, covariance type,
+ * dimension or forgetting): its statistics mean something else. Not retriable: start fresh, or run
+ * with the configuration the state was made with.
+ */
+export class StateMismatchError extends EmstreamError<{ readonly differences: readonly StateDifference[] }> {
+  override readonly name: string = 'StateMismatchError';
+  constructor(differences: readonly StateDifference[], hint = 'start fresh (discard the saved state) or run with the configuration it was made with') {
+    const what = differences.map((d) => `${d.setting}: saved ${d.saved}, requested ${d.requested}`).join('; ');
+    super(`the saved streaming state does not match this configuration (${what}): ${hint}`, { context: { differences } });
+  }
+}

@@ -1,6 +1,16 @@
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
+import { ModelFormatError } from './errors.js';
+
+/** The JSON form of an {@link Rng}'s position in its stream: enough to continue it exactly. */
+export interface RngState {
+  readonly seed: number;
+  /** xoroshiro128+ state words (pure-rand's `getState()`). */
+  readonly state: readonly number[];
+  /** The cached second normal draw of the polar method, if any. */
+  readonly spare: number | null;
+}
 
 /**
  * A seeded random source (xoroshiro128+ from `pure-rand`): the same seed gives bit-identical
@@ -10,9 +20,40 @@ export class Rng {
   private readonly gen: RandomGenerator;
   private spare: number | null = null;
 
-  /** @param seed any 32-bit integer */
-  constructor(readonly seed: number = 0) {
-    this.gen = xoroshiro128plus(seed | 0);
+  /**
+   * @param seed any 32-bit integer
+   * @param gen the generator to continue (internal: see {@link Rng.fromState})
+   */
+  constructor(
+    readonly seed: number = 0,
+    gen?: RandomGenerator,
+  ) {
+    this.gen = gen ?? xoroshiro128plus(seed | 0);
+  }
+
+  /** Where this generator is in its stream (JSON-serialisable). */
+  getState(): RngState {
+    return { seed: this.seed, state: [...this.gen.getState()], spare: this.spare };
+  }
+
+  /**
+   * Continues a generator from {@link Rng.getState}: the draws that follow are those the saved one would have made.
+   *
+   * @throws ModelFormatError when the state is malformed
+   */
+  static fromState(json: RngState, path = 'rng'): Rng {
+    const ok =
+      typeof json === 'object' &&
+      json !== null &&
+      Number.isInteger(json.seed) &&
+      Array.isArray(json.state) &&
+      json.state.length === 4 &&
+      json.state.every((w) => Number.isInteger(w)) &&
+      (json.spare === null || Number.isFinite(json.spare));
+    if (!ok) throw new ModelFormatError('expected { seed, state: 4 integers, spare: number | null }', path);
+    const rng = new Rng(json.seed, xoroshiro128plusFromState(json.state));
+    rng.spare = json.spare;
+    return rng;
   }
 
   /** Uniform in [0, 1). */

@@ -4,11 +4,11 @@ import { matchComponents, permuteComponents } from './align.js';
 import { COMPONENT_METRICS, type ComponentMetric } from './distance.js';
 import { DriftDetector, type DriftDetectorJSON, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
-import { CovarianceError } from './errors.js';
+import { CovarianceError, ModelFormatError, StateMismatchError, type StateDifference } from './errors.js';
 import { EStepScratch, eStep, precompute } from './estep.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
 import { paramsFromJSON, paramsToJSON, type MixtureJSON } from './model.js';
-import { Rng } from './rng.js';
+import { Rng, type RngState } from './rng.js';
 import { SufficientStats, type SufficientStatsJSON } from './stats.js';
 import { COVARIANCE_TYPES, type CovarianceType, type Dataset, type GmmParams } from './types.js';
 
@@ -56,6 +56,13 @@ export interface StreamingOptions {
   /** Start warm from a saved model (and optionally its statistics), e.g. restored from the models topic. */
   readonly initialModel?: MixtureJSON;
   readonly initialStats?: SufficientStatsJSON;
+  /**
+   * Resume from a whole saved state ({@link StreamingGmm.toJSON}): model, statistics, drift detector, model
+   * version, window count and random stream continue where they were. Refused with a
+   * {@link StateMismatchError} when it was made with another K, covariance type or forgetting (and, at the
+   * first window, another dimension). Exclusive with `initialModel` / `initialStats`.
+   */
+  readonly initialState?: StreamingStateJSON;
 }
 
 const restartSchema = z.union([
@@ -92,11 +99,15 @@ export const streamingOptionsSchema = z
       .default({}),
     initialModel: z.unknown().optional(),
     initialStats: z.unknown().optional(),
+    initialState: z.unknown().optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
     const forgetting = [o.halfLife, o.decay, o.stepwise].filter((x) => x !== undefined).length;
     if (forgetting > 1) ctx.addIssue({ code: 'custom', path: ['halfLife'], message: 'give at most one of halfLife, decay and stepwise' });
+    if (o.initialState !== undefined && (o.initialModel !== undefined || o.initialStats !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['initialState'], message: 'give either initialState or initialModel/initialStats, not both' });
+    }
   });
 
 export type ResolvedStreamingOptions = z.output<typeof streamingOptionsSchema>;
@@ -138,15 +149,90 @@ export interface WindowFit {
   readonly candidates: { readonly kind: 'warm' | 'cold'; readonly logLikelihood: number; readonly expectedLogLikelihood: number; readonly iterations: number; readonly selected: boolean }[];
 }
 
-/** Serialised state of a {@link StreamingGmm}: enough to resume after a restart of the process. */
+/** How past statistics are forgotten: a constant factor per window, or stepwise EM's γ_t = (t+2)^−α. */
+export type Forgetting = { readonly kind: 'decay'; readonly decay: number } | { readonly kind: 'stepwise'; readonly alpha: number };
+
+/** What a saved state's statistics depend on: resuming it under another configuration is refused. */
+export interface StreamingConfigJSON {
+  readonly k: number;
+  readonly covarianceType: CovarianceType;
+  /** Dimension of the model (null before the first window). */
+  readonly d: number | null;
+  readonly forgetting: Forgetting;
+}
+
+/** Current version of {@link StreamingStateJSON}. Version 1 (no `config`, no `rng`) is still read. */
+export const STREAMING_STATE_VERSION = 2;
+
+/**
+ * Serialised state of a {@link StreamingGmm}: enough to resume after a restart of the process exactly
+ * where it was (same statistics, versions continue, drift detector and random stream continue).
+ */
 export interface StreamingStateJSON {
   readonly format: 'emstream.streaming-state';
-  readonly version: 1;
+  readonly version: 1 | 2;
+  /** Model updates so far (the next window's update has version `modelVersion + 1`). */
   readonly modelVersion: number;
+  /** Windows fitted so far. */
   readonly windows: number;
   readonly model: MixtureJSON | null;
   readonly stats: SufficientStatsJSON | null;
   readonly drift: DriftDetectorJSON;
+  /** The configuration fingerprint (version 2). */
+  readonly config?: StreamingConfigJSON;
+  /** The random stream's position (version 2). */
+  readonly rng?: RngState;
+}
+
+/** The forgetting rule of resolved options. */
+function forgettingOf(o: ResolvedStreamingOptions): Forgetting {
+  if (o.stepwise !== undefined) return { kind: 'stepwise', alpha: o.stepwise.alpha };
+  return { kind: 'decay', decay: o.halfLife !== undefined ? Math.exp(Math.log(0.5) / o.halfLife) : (o.decay ?? 1) };
+}
+
+function describeForgetting(f: Forgetting): string {
+  return f.kind === 'stepwise' ? `stepwise α = ${f.alpha}` : f.decay === 1 ? 'none (cumulative)' : `decay ${f.decay.toPrecision(6)} per window`;
+}
+
+function sameForgetting(a: Forgetting, b: Forgetting): boolean {
+  if (a.kind === 'stepwise' || b.kind === 'stepwise') return a.kind === b.kind && (a as { alpha: number }).alpha === (b as { alpha: number }).alpha;
+  return Math.abs(a.decay - b.decay) <= 1e-12 * Math.max(1, a.decay);
+}
+
+/**
+ * The settings in which a saved state and the options (and optionally the data's dimension) differ;
+ * empty when the state can be resumed.
+ *
+ * @param state - a saved state ({@link StreamingGmm.toJSON})
+ * @param options - the options that would resume it
+ * @param d - the dimension of the data, when known
+ */
+export function stateDifferences(state: StreamingStateJSON, options: StreamingOptions, d?: number): StateDifference[] {
+  const o = resolveStreamingOptions({ ...options, initialState: undefined, initialModel: undefined, initialStats: undefined });
+  const saved: StreamingConfigJSON = state.config ?? {
+    k: state.model?.k ?? o.k,
+    covarianceType: state.model?.covarianceType ?? o.covarianceType,
+    d: state.model?.d ?? null,
+    forgetting: forgettingOf(o), // version 1 did not record it
+  };
+  const out: StateDifference[] = [];
+  if (saved.k !== o.k) out.push({ setting: 'k', saved: String(saved.k), requested: String(o.k) });
+  if (saved.covarianceType !== o.covarianceType) out.push({ setting: 'covarianceType', saved: saved.covarianceType, requested: o.covarianceType });
+  const f = forgettingOf(o);
+  if (!sameForgetting(saved.forgetting, f)) out.push({ setting: 'forgetting', saved: describeForgetting(saved.forgetting), requested: describeForgetting(f) });
+  if (d !== undefined && saved.d !== null && saved.d !== d) out.push({ setting: 'd', saved: String(saved.d), requested: String(d) });
+  return out;
+}
+
+function checkStateShape(json: unknown): StreamingStateJSON {
+  const s = json as StreamingStateJSON;
+  if (typeof json !== 'object' || json === null || s.format !== 'emstream.streaming-state') throw new ModelFormatError('expected format "emstream.streaming-state"', 'format');
+  if (s.version !== 1 && s.version !== 2) throw new ModelFormatError(`unsupported version ${JSON.stringify(s.version)} (this emstream reads 1 and 2)`, 'version');
+  if (!Number.isInteger(s.modelVersion) || s.modelVersion < 0) throw new ModelFormatError('must be an integer ≥ 0', 'modelVersion');
+  if (!Number.isInteger(s.windows) || s.windows < 0) throw new ModelFormatError('must be an integer ≥ 0', 'windows');
+  if ((s.model === null) !== (s.stats === null)) throw new ModelFormatError('model and stats must both be present or both null', s.model === null ? 'model' : 'stats');
+  if (typeof s.drift !== 'object' || s.drift === null || typeof s.drift.pageHinkley !== 'object' || s.drift.pageHinkley === null) throw new ModelFormatError('expected the drift detector state { options, pageHinkley }', 'drift');
+  return s;
 }
 
 /**
@@ -176,21 +262,54 @@ export class StreamingGmm {
   private windows = 0;
   /** Decay per window (decay / halfLife modes). */
   private readonly decay: number;
+  /** Resumed from a saved state and no window fitted since. */
+  private resumed = false;
 
   constructor(options: StreamingOptions) {
     this.options = resolveStreamingOptions(options);
     const o = this.options;
     this.decay = o.halfLife !== undefined ? Math.exp(Math.log(0.5) / o.halfLife) : (o.decay ?? 1);
+    if (o.initialState !== undefined) {
+      const state = checkStateShape(o.initialState);
+      const differences = stateDifferences(state, options);
+      if (differences.length > 0) throw new StateMismatchError(differences);
+      if (state.model !== null && state.stats !== null) {
+        this.params = paramsFromJSON(state.model);
+        this.stats = SufficientStats.fromJSON(state.stats);
+        if (this.stats.k !== o.k || this.stats.d !== this.params.d || this.stats.covarianceType !== o.covarianceType) {
+          throw new ModelFormatError(`the statistics (K=${this.stats.k}, D=${this.stats.d}, ${this.stats.covarianceType}) do not belong to the model (K=${this.params.k}, D=${this.params.d}, ${this.params.covarianceType})`, 'stats');
+        }
+      }
+      // The detector keeps its running sums; its thresholds are the ones asked for now.
+      const fresh = new DriftDetector(o.drift);
+      this.drift = new DriftDetector(o.drift, { ...state.drift.pageHinkley, delta: fresh.options.delta, lambda: fresh.options.lambda, minInstances: fresh.options.minInstances });
+      this.rng = state.rng !== undefined ? Rng.fromState(state.rng) : new Rng(o.seed);
+      this.modelVersion = state.modelVersion;
+      this.windows = state.windows;
+      this.resumed = true;
+      return;
+    }
     this.drift = new DriftDetector(o.drift);
     this.rng = new Rng(o.seed);
     if (o.initialModel !== undefined) {
       const p = paramsFromJSON(o.initialModel);
       if (p.k !== o.k || p.covarianceType !== o.covarianceType) {
-        throw new RangeError(`initialModel has K=${p.k} ${p.covarianceType}, but the options ask for K=${o.k} ${o.covarianceType}`);
+        throw new StateMismatchError(
+          [
+            ...(p.k !== o.k ? [{ setting: 'k', saved: String(p.k), requested: String(o.k) }] : []),
+            ...(p.covarianceType !== o.covarianceType ? [{ setting: 'covarianceType', saved: p.covarianceType, requested: o.covarianceType }] : []),
+          ],
+          'give an initialModel made with the same K and covariance type, or none',
+        );
       }
       this.params = p;
       if (o.initialStats !== undefined) this.stats = SufficientStats.fromJSON(o.initialStats as SufficientStatsJSON);
     }
+  }
+
+  /** Windows fitted so far (also the default index of the next one). */
+  get windowCount(): number {
+    return this.windows;
   }
 
   /** Current model parameters (null before the first window). */
@@ -245,7 +364,10 @@ export class StreamingGmm {
     const t = this.windows;
     const { n } = data;
     const previous = this.params;
-    if (previous !== null && previous.d !== data.d) throw new RangeError(`window has dimension ${data.d} but the model has ${previous.d}`);
+    if (previous !== null && previous.d !== data.d) {
+      if (this.resumed) throw new StateMismatchError([{ setting: 'd', saved: String(previous.d), requested: String(data.d) }]);
+      throw new RangeError(`window has dimension ${data.d} but the model has ${previous.d}`);
+    }
     const events: DriftEvent[] = [];
     const { prior: priorFactor, batch: batchWeight } = this.factors(t);
     const shift = this.stats?.shift ?? dataMean(data);
@@ -321,6 +443,7 @@ export class StreamingGmm {
     this.params = params;
     this.modelVersion++;
     this.windows++;
+    this.resumed = false;
     return {
       version: this.modelVersion,
       params: cloneParams(params),
@@ -346,15 +469,31 @@ export class StreamingGmm {
     };
   }
 
+  /**
+   * The whole state, JSON-serialisable: pass it as `initialState` to continue exactly where this one is.
+   *
+   * ## Example
+   * ```ts
+   * import { StreamingGmm } from 'emstream';
+   *
+   * const window = { n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) };
+   * const a = new StreamingGmm({ k: 2, halfLife: 5, seed: 1 });
+   * a.update(window);
+   * const b = new StreamingGmm({ k: 2, halfLife: 5, seed: 1, initialState: JSON.parse(JSON.stringify(a.toJSON())) });
+   * console.log(a.update(window).version, b.update(window).version); // 2 2
+   * ```
+   */
   toJSON(): StreamingStateJSON {
     return {
       format: 'emstream.streaming-state',
-      version: 1,
+      version: STREAMING_STATE_VERSION as 2,
       modelVersion: this.modelVersion,
       windows: this.windows,
       model: this.params ? paramsToJSON(this.params) : null,
       stats: this.stats ? this.stats.toJSON() : null,
       drift: this.drift.toJSON(),
+      config: { k: this.options.k, covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
+      rng: this.rng.getState(),
     };
   }
 }

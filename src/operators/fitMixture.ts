@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { paramsToJSON } from '../gmm/model.js';
 import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
+import { claimPipelineState } from './pipelineScope.js';
 import type { MixtureUpdate, VectorWindow } from './types.js';
 
 /** Options of {@link fitMixture}: the streaming EM options plus instrumentation. */
@@ -34,7 +35,10 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  *
  * A first window with fewer than K distinct points is deferred: its points join the next window.
  * Options are validated when the operator is created. State between windows is O(K·D²); each
- * subscription has its own state.
+ * subscription has its own state, and each update carries it (`state`, the JSON form of
+ * {@link StreamingGmm.toJSON}) so a runner can save it. Created while a runner builds a pipeline
+ * ({@link buildInPipelineScope}, as `runKafkaPipeline` does), the operator resumes from the state the
+ * runner restored unless it was given `initialState`, `initialModel` or `initialStats` itself.
  *
  * ## Example
  * ```ts
@@ -52,8 +56,11 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * @throws EmstreamOptionsError when the options are invalid
  */
 export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
-  const { instrumentation, ...streaming } = options;
-  resolveStreamingOptions(streaming, 'fitMixture');
+  const { instrumentation, ...given } = options;
+  resolveStreamingOptions(given, 'fitMixture');
+  const own = given.initialState !== undefined || given.initialModel !== undefined || given.initialStats !== undefined;
+  const restored = claimPipelineState(!own);
+  const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
   return (source) =>
     new Observable<MixtureUpdate<R>>((subscriber) => {
       const gmm = new StreamingGmm(streaming);
@@ -73,7 +80,7 @@ export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<Vect
           let update: MixtureUpdate<R>;
           try {
             const { params, ...fit } = gmm.update(data, window.index);
-            update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), window };
+            update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window };
           } catch (err) {
             subscriber.error(err);
             return;

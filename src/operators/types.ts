@@ -1,5 +1,5 @@
 import type { MixtureJSON } from '../gmm/model.js';
-import type { WindowFit } from '../gmm/streaming.js';
+import type { StreamingStateJSON, WindowFit } from '../gmm/streaming.js';
 
 /**
  * What `windowVectors` accepts: a bare vector, or a record whose `vector` field holds it.
@@ -46,6 +46,8 @@ export interface MixtureUpdate<R = VectorInput> extends Omit<WindowFit, 'params'
   readonly windowIndex: number;
   /** The updated model, in the JSON form of model messages. */
   readonly model: MixtureJSON;
+  /** The whole streaming state after this window (model, statistics, drift detector, versions): resume from it with `initialState`. */
+  readonly state: StreamingStateJSON;
   /** The window itself (points and records), for `toLabels`. */
   readonly window: VectorWindow<R>;
 }

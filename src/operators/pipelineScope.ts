@@ -1,0 +1,84 @@
+/**
+ * The scope in which a runner builds a pipeline: operators created while `build` runs find what the
+ * runner restored (the saved streaming state) without the pipeline's author passing it along.
+ *
+ * `runKafkaPipeline` restores the latest state of a pipeline from its models topic and builds the pipeline
+ * inside {@link buildInPipelineScope}; every {@link fitMixture} created during that call asks
+ * {@link claimPipelineState} and the first one that was not given a model of its own resumes from the state.
+ * So a pipeline written as `input.pipe(windowVectors(…), fitMixture(…))` continues after a restart, and its
+ * author cannot forget to wire it.
+ *
+ * @module
+ */
+import type { StreamingStateJSON } from '../gmm/streaming.js';
+
+/** What a runner offers the operators of the pipeline it builds. */
+export interface PipelineScope {
+  /** The saved state the pipeline's `fitMixture` resumes from. */
+  readonly initialState?: StreamingStateJSON;
+}
+
+/** What happened inside a scope. */
+export interface PipelineScopeReport<T> {
+  /** What `build` returned. */
+  readonly result: T;
+  /** How many `fitMixture` operators were created during `build`. */
+  readonly mixtures: number;
+  /** Whether one of them took `initialState`. */
+  readonly stateClaimed: boolean;
+}
+
+interface ActiveScope {
+  readonly scope: PipelineScope;
+  mixtures: number;
+  claimed: boolean;
+}
+
+let active: ActiveScope | undefined;
+
+/**
+ * Runs `build` with `scope` visible to the operators it creates.
+ *
+ * ## Example
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { buildInPipelineScope, fitMixture, StreamingGmm, windowVectors } from 'emstream';
+ *
+ * const saved = new StreamingGmm({ k: 2 });
+ * saved.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });
+ * const { result: updates$, stateClaimed } = buildInPipelineScope({ initialState: saved.toJSON() }, () =>
+ *   from([[0], [0.2], [5], [5.2]]).pipe(windowVectors({ size: 4 }), fitMixture({ k: 2 })),
+ * );
+ * updates$.subscribe((u) => console.log(stateClaimed, u.version)); // true 2
+ * ```
+ *
+ * @param scope - what the operators may claim
+ * @param build - builds the pipeline (synchronously)
+ * @returns what `build` returned, and what the operators claimed
+ */
+export function buildInPipelineScope<T>(scope: PipelineScope, build: () => T): PipelineScopeReport<T> {
+  const outer = active;
+  const mine: ActiveScope = { scope, mixtures: 0, claimed: false };
+  active = mine;
+  try {
+    const result = build();
+    return { result, mixtures: mine.mixtures, stateClaimed: mine.claimed };
+  } finally {
+    active = outer;
+  }
+}
+
+/**
+ * Called by `fitMixture` when it is created: counts it, and hands the scope's saved state to the first one
+ * that asks for it (`wantsState`: it was not given a model or state of its own).
+ *
+ * @param wantsState - whether the caller would resume from a saved state
+ * @returns the state to resume from, or `undefined` (outside a scope, already claimed, or none saved)
+ */
+export function claimPipelineState(wantsState: boolean): StreamingStateJSON | undefined {
+  if (active === undefined) return undefined;
+  active.mixtures++;
+  if (!wantsState || active.claimed || active.scope.initialState === undefined) return undefined;
+  active.claimed = true;
+  return active.scope.initialState;
+}
