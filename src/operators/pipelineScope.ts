@@ -11,11 +11,17 @@
  * @module
  */
 import type { StreamingStateJSON } from '../gmm/streaming.js';
+import type { InvalidVector } from './types.js';
 
 /** What a runner offers the operators of the pipeline it builds. */
 export interface PipelineScope {
   /** The saved state the pipeline's `fitMixture` resumes from. */
   readonly initialState?: StreamingStateJSON;
+  /**
+   * The runner's dead-letter path: operators created in the scope send here what they cannot process and were
+   * given no handler for (e.g. the records of a window whose fit fails), so the stream goes on.
+   */
+  readonly onInvalid?: (invalid: InvalidVector<unknown>) => void;
 }
 
 /** What happened inside a scope. */
@@ -66,6 +72,15 @@ export function buildInPipelineScope<T>(scope: PipelineScope, build: () => T): P
   } finally {
     active = outer;
   }
+}
+
+/**
+ * The dead-letter path of the scope being built, for operators created in it.
+ *
+ * @returns the runner's `onInvalid`, or `undefined` outside a scope
+ */
+export function scopeOnInvalid(): ((invalid: InvalidVector<unknown>) => void) | undefined {
+  return active?.scope.onInvalid;
 }
 
 /**
