@@ -38,6 +38,18 @@ export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafka
 // figures
 export { renderMixtureSvg, computeBounds, type Bounds } from './viz/svg.js';
 export { renderGalleryHtml } from './viz/gallery.js';
+// monitoring: Prometheus metrics, health endpoint, window-history and drift records, the live dashboard
+export { registerMetrics, METRICS, type MetricsOptions, type EmstreamMetrics, type MetricDefinition } from './monitoring/metrics.js';
+export { Readiness, type ReadinessOptions, type ReadinessReport } from './monitoring/readiness.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './monitoring/server.js';
+export { windowRecord, driftRecords, sampleWindow, componentShifts, type WindowRecord, type DriftRecord, type WindowCounts, type WindowSample, type ComponentShift, type OffsetRange, type WindowRecordOptions, type DriftRecordOptions } from './monitoring/history.js';
+export { monitoringSource, type MonitoringEvents, type MonitoringEventName, type MonitoringEventSource } from './monitoring/events.js';
+export { MonitoringError, type MonitoringErrorContext } from './monitoring/errors.js';
+export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
+export { mixtureUpdateSource, type DashboardSource, type DashboardMessage, type MixtureUpdateSourceOptions } from './dashboard/source.js';
+export { DashboardState, type DashboardSnapshot, type DashboardDelta, type DashboardStatus } from './dashboard/state.js';
+export { projectionFor, mixtureView, type Projection } from './dashboard/projection.js';
+export { type TimelineRow, type DriftMark, type MixtureView } from './viz/charts.js';
 // Kafka edge
 export { createKafkaClient, KafkaEdgeError, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type KafkaEdgeErrorContext } from './kafka/client.js';
 export { createDecoder, encodeVector, VECTOR_FORMATS, DEFAULT_MAX_MESSAGE_BYTES, type VectorFormat, type DecoderOptions, type DecodeResult, type DecodeFailureReason, type VectorDecoder } from './kafka/formats.js';

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EmstreamError } from '../errors.js';
 import { registerBroker } from './commands/broker.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRun, RunUsageError } from './commands/run.js';
 import { registerFit } from './commands/fit.js';
@@ -50,6 +51,7 @@ export function createProgram(): Command {
   registerLabel(program);
   registerBroker(program);
   registerDemo(program);
+  registerDashboard(program);
   registerRun(program);
   return program;
 }
