@@ -30,7 +30,7 @@ export interface WindowCounts {
 }
 
 /**
- * A bounded sample of a window's points (every ⌈n/m⌉-th point, in window order) with their labels.
+ * A bounded sample of a window's points (m rows evenly spread: row ⌊j·n/m⌋ for j = 0…m−1, in window order) with their labels.
  * Coordinates keep 6 significant digits.
  */
 export interface WindowSample {
@@ -186,8 +186,8 @@ function reseededOf(update: object): number[] {
 }
 
 /**
- * A bounded sample of a window: at most `min(maxPoints, ⌊maxValues / d⌋)` rows (at least one), every
- * ⌈n/m⌉-th point from the first, so the message stays small whatever the window size and dimension.
+ * A bounded sample of a window: m = `min(n, maxPoints, ⌊maxValues / d⌋)` rows (at least one), row ⌊j·n/m⌋
+ * for j = 0…m−1, so the message stays small whatever the window size and dimension.
  *
  * @param points - n×d row-major
  * @param n - points in the window
@@ -200,12 +200,12 @@ function reseededOf(update: object): number[] {
 export function sampleWindow(points: Float64Array, n: number, d: number, labels: Int32Array, maxPoints: number, maxValues: number): WindowSample | null {
   if (n === 0 || d === 0) return null;
   const m = Math.max(1, Math.min(n, maxPoints, Math.floor(maxValues / d)));
-  const step = Math.ceil(n / m);
   const rows: number[][] = [];
   const ls: number[] = [];
-  for (let i = 0; i < n && rows.length < m; i += step) {
+  for (let j = 0; j < m; j++) {
+    const i = Math.floor((j * n) / m);
     const row = new Array<number>(d);
-    for (let j = 0; j < d; j++) row[j] = round6(points[i * d + j]);
+    for (let c = 0; c < d; c++) row[c] = round6(points[i * d + c]);
     rows.push(row);
     ls.push(labels[i]);
   }
