@@ -5,11 +5,12 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 
 /**
  * The `## Example` blocks of the doc comments of the pure layers (src/gmm, src/operators, src/viz,
- * src/io) run as written (imports of 'emstream' resolve to src/index.ts). Kafka examples need a
+ * src/io) and of monitoring (src/monitoring, src/dashboard; their servers listen on free loopback
+ * ports) run as written (imports of 'emstream' resolve to src/index.ts). Kafka examples need a
  * broker and are covered by the integration tests instead.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const folders = ['src/gmm', 'src/operators', 'src/viz', 'src/io'];
+const folders = ['src/gmm', 'src/operators', 'src/viz', 'src/io', 'src/monitoring', 'src/dashboard'];
 const dir = join(root, 'test', '.doc-examples');
 
 const examples: { where: string; code: string }[] = [];
