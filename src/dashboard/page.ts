@@ -24,7 +24,7 @@ main.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap
 h2 { font-size: 14px; font-weight: 600; margin: 2px 0 6px; }
 h2 small { font-weight: 400; color: #555; }
 .chart { position: relative; height: 260px; }
-.chart.tall { height: 560px; }
+.chart.tall { height: 540px; }
 .note { font-size: 12px; color: #555; margin: 6px 0 0; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; }
 th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eee; }

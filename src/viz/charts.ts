@@ -138,7 +138,7 @@ export const CHARTS_SCRIPT = String.raw`(function () {
       { label: 'model distance', get: field('modelDistance'), colour: '#0072B2' },
       { label: 'distance threshold', get: field('distanceThreshold'), colour: '#0072B2', dash: [6, 4], stepped: true }
     ] },
-    throughput: { y: 'vectors per second', y2: 'consumer lag (messages)', series: [
+    throughput: { y: 'vectors per second', min: 0, y2: 'consumer lag (messages)', series: [
       { label: 'throughput (vectors/s)', get: field('rate'), colour: '#009E73' },
       { label: 'consumer lag (messages)', get: field('lag'), colour: '#D55E00', axis: 'y2' }
     ] },
@@ -171,7 +171,8 @@ export const CHARTS_SCRIPT = String.raw`(function () {
       y: { type: 'linear', title: { display: true, text: spec.y } },
       mark: { type: 'linear', axis: 'y', display: false, min: 0, max: 1 }
     };
-    if (spec.min !== undefined) { scales.y.min = spec.min; scales.y.max = spec.max; }
+    if (spec.min !== undefined) scales.y.min = spec.min;
+    if (spec.max !== undefined) scales.y.max = spec.max;
     if (spec.y2) scales.y2 = { type: 'linear', axis: 'y', position: 'right', min: 0, title: { display: true, text: spec.y2 }, grid: { drawOnChartArea: false } };
     var chart = new Chart(canvas, {
       type: 'line',
@@ -228,7 +229,7 @@ export const CHARTS_SCRIPT = String.raw`(function () {
       options: {
         animation: false, parsing: false, responsive: true, maintainAspectRatio: false,
         plugins: {
-          legend: { position: 'right', labels: { font: { size: 11 }, filter: function (item, data) { return data.datasets[item.datasetIndex].role === 'points'; } } },
+          legend: { position: 'bottom', labels: { font: { size: 11 }, filter: function (item, data) { return data.datasets[item.datasetIndex].role === 'points'; } } },
           tooltip: { enabled: false }
         },
         scales: { x: { type: 'linear', title: { display: true, text: 'x₁' }, ticks: { includeBounds: false } }, y: { type: 'linear', title: { display: true, text: 'x₂' }, ticks: { includeBounds: false } } }

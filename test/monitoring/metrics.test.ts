@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -225,6 +226,14 @@ describe('registerMetrics', () => {
     expect(value(f, 'emstream_windows_deferred_total')).toBe(0);
     expect(f.has('emstream_ready'), 'no readiness given: no readiness gauge').toBe(false);
     second.unregister();
+  });
+
+  it('is listed in the README, every metric with its type', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const m of METRICS) {
+      const labels = m.labels.length > 0 ? `{${m.labels.join(', ')}}` : '';
+      expect(readme, m.name).toContain(`| \`${m.name}\`${labels} | ${m.type} | ${m.help} |`);
+    }
   });
 
   it('validates its options', () => {

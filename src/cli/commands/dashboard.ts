@@ -15,7 +15,7 @@ import { mixtureUpdateSource } from '../../dashboard/source.js';
 import { Instrumentation } from '../../instrumentation.js';
 import { registerMetrics } from '../../monitoring/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../../monitoring/server.js';
-import { DEMO_DESCRIPTION } from './demo.js';
+import { DEMO_SCENARIO } from './demo.js';
 
 /** Options of `emstream dashboard`, as parsed by commander. */
 interface DashboardCommandOptions {
@@ -82,7 +82,7 @@ export function registerDashboard(program: Command): void {
         concatMap((chunk, i) => timer(i === 0 ? 0 : opts.pace).pipe(mergeMap(() => from(chunk)))),
       );
       const updates = demo.build(points, { instrumentation, onInvalid: () => {} });
-      const source = mixtureUpdateSource(updates, { title: 'emstream dashboard: the demo stream', description: DEMO_DESCRIPTION, pipelineId: 'demo', instrumentation });
+      const source = mixtureUpdateSource(updates, { title: 'emstream dashboard: the demo stream', description: DEMO_SCENARIO, pipelineId: 'demo', instrumentation });
       const stop = interrupted();
       const registry = new Registry();
       const registration = opts.metricsPort === undefined ? null : registerMetrics(registry, instrumentation);

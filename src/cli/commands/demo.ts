@@ -17,13 +17,16 @@ import { copyChartJs, type DriftMark, type TimelineRow } from '../../viz/charts.
 import { renderGalleryHtml, type GalleryFrame } from '../../viz/gallery.js';
 import { computeBounds, renderMixtureSvg, type Bounds } from '../../viz/svg.js';
 
-/** What the demo's page says the scenario is. */
-export const DEMO_DESCRIPTION =
+/** The demo's scenario in a few sentences (shown by the demo page and by `emstream dashboard --demo`). */
+export const DEMO_SCENARIO =
   'A seeded stream of 24 000 two-dimensional points, fitted in windows of 500 by warm-started EM with K = 4 components ' +
   '(past statistics halve every 2 windows; cold restarts compete when drift is flagged). Three clusters: the upper-left one ' +
-  'moves steadily to the right, the lower one stays, and the right one splits in two half way through (from window 24 on). ' +
-  'Each frame shows a window: its points coloured by label, each component’s mean (×) with its 1σ (solid) and 2σ (dashed) ' +
-  'ellipse, on the same axes for every frame.';
+  'moves steadily to the right, the lower one stays, and the right one splits in two half way through (from window 24 on).';
+
+/** What the demo's page says it shows. */
+export const DEMO_DESCRIPTION =
+  `${DEMO_SCENARIO} Each frame shows a window: its points coloured by label, each component’s mean (×) with its 1σ (solid) ` +
+  'and 2σ (dashed) ellipse, on the same axes for every frame.';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
