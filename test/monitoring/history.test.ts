@@ -5,7 +5,7 @@ import { syntheticStream, type SyntheticCluster } from '../../src/data/synthetic
 import { EmstreamOptionsError } from '../../src/errors.js';
 import { paramsFromJSON, type MixtureJSON } from '../../src/gmm/model.js';
 import { componentCovariance, componentMean } from '../../src/gmm/distance.js';
-import { driftRecords, sampleWindow, windowRecord, type WindowRecord } from '../../src/monitoring/history.js';
+import { componentShifts, driftRecords, sampleWindow, windowRecord, type WindowRecord } from '../../src/monitoring/history.js';
 import { fitMixture } from '../../src/operators/fitMixture.js';
 import type { MixtureUpdate } from '../../src/operators/types.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
@@ -166,5 +166,8 @@ describe('driftRecords', () => {
     expect(r.components).toEqual([]);
     expect(r.detectedAt).toBeGreaterThan(0);
     expect(() => driftRecords(fake, null, { pipelineId: 'p', offsets: [{ topic: 'in', partition: -1, first: '0', last: '1' }] })).toThrow(/offsets.0.partition/);
+    // components cannot be matched across a change of K
+    const three: MixtureJSON = { ...updates[0].model, k: 3, weights: [0.2, 0.3, 0.5], means: [...updates[0].model.means, [1, 1]], covariances: [...(updates[0].model.covariances as number[][][]), [[1, 0], [0, 1]]] };
+    expect(componentShifts(updates[0].model, three, 'bhattacharyya', 0.5)).toEqual([]);
   });
 });
