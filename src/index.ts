@@ -58,6 +58,7 @@ export { fromKafka, type KafkaRecord, type FromKafkaOptions, type UndecodableMes
 export { toKafka, BatchSender, ensureTopics, labelMessage, modelMessage, deadLetterMessage, HEADERS, parseSourceHeader, sourceHeaderValue, sourceHeaders, type SourceCoordinates, type ToKafkaOptions, type BatchSenderOptions, type ModelMessage, type OutputTopic } from './kafka/sink.js';
 export { WorkerSender, WorkerProducer, packBatch, type WorkerSenderOptions, type WorkerProducerOptions, type WorkerConfig, type PackedBatch } from './kafka/workerSender.js';
 export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/fastProduce.js';
+export { installRequestQueueFix } from './kafka/requestQueueFix.js';
 export { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from './kafka/recordBatch.js';
 export { restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
 export { runKafkaPipeline, standardPipeline, restoredModelOf, type RunKafkaPipelineOptions, type KafkaPipelineHandle, type KafkaPipelineCounters, type KafkaPipelineResult, type KafkaPipelineContext, type StandardPipelineOptions, type StopOptions } from './kafka/pipeline.js';

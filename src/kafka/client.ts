@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { EmstreamError, type ErrorContext } from '../errors.js';
+import { installRequestQueueFix } from './requestQueueFix.js';
 
 /** A header value as clients deliver it. */
 export type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
@@ -175,6 +176,7 @@ export async function createKafkaClient(
   options: { clientId?: string; logger?: Logger; logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug' } = {},
 ): Promise<KafkaClientLike> {
   const { Kafka, logLevel } = await import('kafkajs');
+  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
   const logger = options.logger;
   return new Kafka({
