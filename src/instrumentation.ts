@@ -12,6 +12,11 @@ export interface EmEvents {
   'em.input.rejected': { reason: string; message: string };
   /** A window could not be fitted yet (too few distinct points for a first model): its points are carried to the next window. */
   'em.window.deferred': { windowIndex: number; n: number };
+  /**
+   * A window whose fit failed numerically (a typed `CovarianceError`, `DataError` or `NumericError`): its
+   * records went to the dead-letter path (`reason`), the model stayed as it was and the stream went on.
+   */
+  'em.window.failed': { windowIndex: number; n: number; reason: string; message: string };
 }
 
 export type EmEventName = keyof EmEvents;
@@ -38,6 +43,12 @@ export class Instrumentation {
     return () => {
       this.errors.delete(listener);
     };
+  }
+
+  /** Whether anyone listens to `event` (build costly payloads only then). */
+  listening(event: EmEventName): boolean {
+    const set = this.listeners.get(event);
+    return set !== undefined && set.size > 0;
   }
 
   /** Emits to every listener; a throwing listener is isolated. */

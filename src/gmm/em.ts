@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
-import { CovarianceError, DataError } from './errors.js';
+import { CovarianceError, DataError, NumericError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type Precomputed } from './estep.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
 import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
@@ -202,6 +202,7 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
     const sums = eStep(pre, data.data, n, hard, stats, {}, scratch);
     worst = sums.worst;
     const ll = sums.logLikelihood / n;
+    checkFinite(ll, 'mean log-likelihood');
     history.push(ll);
     let total = stats;
     if (combined !== null && options.prior) {
@@ -233,6 +234,8 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
   }
   stats.reset();
   const final = eStep(pre, data.data, n, hard, stats, outputs, scratch);
+  checkFinite(final.logLikelihood, 'mean log-likelihood');
+  checkFinite(final.expected, 'expected complete-data log-likelihood');
   return {
     params,
     iterations,
@@ -266,9 +269,16 @@ export interface FitResult extends RunResult {
 }
 
 /**
- * Checks that a data set is usable: N ≥ 1, D ≥ 1, every value finite.
+ * Largest magnitude accepted in data: the statistics sum squares of centred values over a window,
+ * Σ (x − c)² ≤ n·(2·1e150)² stays below Number.MAX_VALUE ≈ 1.8e308 for windows of up to 4·10⁷ points.
+ */
+export const MAX_ABS_VALUE = 1e150;
+
+/**
+ * Checks that a data set is usable: N ≥ 1, D ≥ 1, every value finite and |x| ≤ {@link MAX_ABS_VALUE}
+ * (so that sums of squares cannot overflow).
  *
- * @throws DataError naming the row and column of the first non-finite value
+ * @throws DataError naming the row and column of the first non-finite or too large value
  */
 export function checkDataset(data: Dataset): void {
   const { n, d, data: x } = data;
@@ -276,11 +286,26 @@ export function checkDataset(data: Dataset): void {
   if (d < 1) throw new DataError('points have no coordinates: give at least one column');
   if (x.length < n * d) throw new DataError(`the data buffer holds ${x.length} values, fewer than n×d = ${n * d}`);
   for (let i = 0; i < n * d; i++) {
-    if (!Number.isFinite(x[i])) {
+    const v = x[i];
+    if (!(Math.abs(v) <= MAX_ABS_VALUE)) {
       const row = Math.floor(i / d);
       const column = i % d;
-      throw new DataError(`value at row ${row}, column ${column} is ${x[i]}: every value must be a finite number`, { row, column });
+      if (!Number.isFinite(v)) throw new DataError(`value at row ${row}, column ${column} is ${v}: every value must be a finite number`, { row, column });
+      throw new DataError(
+        `value at row ${row}, column ${column} is ${v}: its square overflows double precision (|x| must be at most ${MAX_ABS_VALUE}): scale the data, e.g. standardise each column`,
+        { row, column },
+      );
     }
+  }
+}
+
+/** Throws a {@link NumericError} when a window's mean log-likelihood left double precision. */
+function checkFinite(value: number, quantity: string): void {
+  if (!Number.isFinite(value)) {
+    throw new NumericError(
+      `the ${quantity} of the data is ${value}: the values are too large or too spread for double precision: scale the data (e.g. standardise each column) or use a larger regCovar`,
+      { quantity },
+    );
   }
 }
 

@@ -38,6 +38,25 @@ export class DataError extends EmstreamError<DataErrorContext> {
   }
 }
 
+/** Context of a {@link NumericError}. */
+export interface NumericErrorContext extends ErrorContext {
+  /** What could not be computed, e.g. `'log-likelihood'`. */
+  readonly quantity: string;
+}
+
+/**
+ * A computation on valid-looking data left the range of double precision (a log-likelihood or a
+ * statistic became NaN or infinite), e.g. because the values are so large that their squares
+ * overflow or so spread that a density underflows everywhere. Not retriable with the same data:
+ * scale the data (standardise each column) or raise regCovar.
+ */
+export class NumericError extends EmstreamError<NumericErrorContext> {
+  override readonly name: string = 'NumericError';
+  constructor(message: string, context: NumericErrorContext) {
+    super(message, { context });
+  }
+}
+
 /** A model in JSON form is malformed. */
 export class ModelFormatError extends EmstreamError<{ readonly path: string }> {
   override readonly name: string = 'ModelFormatError';

@@ -256,8 +256,8 @@ export class StreamingGmm {
   readonly options: ResolvedStreamingOptions;
   private params: GmmParams | null = null;
   private stats: SufficientStats | null = null;
-  private readonly drift: DriftDetector;
-  private readonly rng: Rng;
+  private drift: DriftDetector;
+  private rng: Rng;
   private modelVersion = 0;
   private windows = 0;
   /** Decay per window (decay / halfLife modes). */
@@ -357,17 +357,37 @@ export class StreamingGmm {
    *
    * @param data n×d points of the window (finite values; n ≥ 1)
    * @param windowIndex index reported in drift events (default: windows seen so far)
+   * @throws DataError, CovarianceError or NumericError when this window cannot be fitted: the state is
+   *   left as it was, so the caller may skip the window and go on
+   * @throws StateMismatchError when the window's dimension is not the model's
    */
   update(data: Dataset, windowIndex = this.windows): WindowFit {
     checkDataset(data);
+    const previous = this.params;
+    if (previous !== null && previous.d !== data.d) {
+      throw new StateMismatchError(
+        [{ setting: 'd', saved: String(previous.d), requested: String(data.d) }],
+        this.resumed ? undefined : 'every window must have the dimension of the model (of the first window, or of initialModel)',
+      );
+    }
+    // A window that cannot be fitted leaves the state as it was (the random stream and the drift
+    // detector advance while candidates run), so the stream can skip it and go on.
+    const rng = this.rng.getState();
+    const drift = this.drift.toJSON();
+    try {
+      return this.fit(data, windowIndex);
+    } catch (err) {
+      this.rng = Rng.fromState(rng);
+      this.drift = DriftDetector.fromJSON(drift);
+      throw err;
+    }
+  }
+
+  private fit(data: Dataset, windowIndex: number): WindowFit {
     const o = this.options;
     const t = this.windows;
     const { n } = data;
     const previous = this.params;
-    if (previous !== null && previous.d !== data.d) {
-      if (this.resumed) throw new StateMismatchError([{ setting: 'd', saved: String(previous.d), requested: String(data.d) }]);
-      throw new RangeError(`window has dimension ${data.d} but the model has ${previous.d}`);
-    }
     const events: DriftEvent[] = [];
     const { prior: priorFactor, batch: batchWeight } = this.factors(t);
     const shift = this.stats?.shift ?? dataMean(data);

@@ -1,19 +1,32 @@
 import { Observable, type OperatorFunction } from 'rxjs';
+import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
 import { paramsToJSON } from '../gmm/model.js';
 import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
-import { claimPipelineState } from './pipelineScope.js';
-import type { MixtureUpdate, VectorWindow } from './types.js';
+import { claimPipelineState, scopeOnInvalid } from './pipelineScope.js';
+import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 
-/** Options of {@link fitMixture}: the streaming EM options plus instrumentation. */
-export interface FitMixtureOptions extends StreamingOptions {
-  /** Receives `em.window.fitted`, `em.drift.detected` and `em.window.deferred` events. */
+/** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
+export interface FitMixtureOptions<R = unknown> extends StreamingOptions {
+  /** Receives `em.window.fitted`, `em.drift.detected`, `em.window.deferred` and `em.window.failed` events. */
   readonly instrumentation?: Instrumentation;
+  /**
+   * Receives every record of a window that cannot be fitted numerically, with reason `'unfittable'` and the
+   * error's message; the model stays as it was and the stream goes on. Default: the dead-letter path of the
+   * runner that builds the pipeline ({@link buildInPipelineScope}); with neither, such a window errors the
+   * stream with the typed error.
+   */
+  readonly onInvalid?: (invalid: InvalidVector<R>) => void;
+}
+
+/** The typed errors of a window that cannot be fitted (as opposed to a wrong configuration or a bug). */
+function isUnfittable(err: unknown): err is CovarianceError | DataError | NumericError {
+  return err instanceof CovarianceError || err instanceof DataError || err instanceof NumericError;
 }
 
 /** Concatenates two windows (a deferred one and the next). */
 function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<R> {
-  if (a.n > 0 && b.n > 0 && a.d !== b.d) throw new RangeError(`windows of dimension ${a.d} and ${b.d} cannot be combined`);
+  if (a.n > 0 && b.n > 0 && a.d !== b.d) throw new DataError(`windows of dimension ${a.d} and ${b.d} cannot be combined: every window must have the same dimension`);
   const d = a.n > 0 ? a.d : b.d;
   const points = new Float64Array((a.n + b.n) * d);
   points.set(a.points.subarray(0, a.n * d), 0);
@@ -33,7 +46,11 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * 4. each window yields one {@link MixtureUpdate}: the model (JSON form), labels and densities per
  *    point, the window's log-likelihoods, the predictive log-likelihood, drift alarms.
  *
- * A first window with fewer than K distinct points is deferred: its points join the next window.
+ * A first window with fewer than K distinct points is deferred: its points join the next window. A
+ * window that cannot be fitted numerically (a `CovarianceError`, `DataError` or `NumericError`, e.g.
+ * values so large their squares overflow) is dropped: the model stays as it was, `em.window.failed` is
+ * emitted and every record of the window goes to `onInvalid` (or the runner's dead-letter path) with
+ * reason `'unfittable'`; with no such handler the stream errors with the typed error.
  * Options are validated when the operator is created. State between windows is O(K·D²); each
  * subscription has its own state, and each update carries it (`state`, the JSON form of
  * {@link StreamingGmm.toJSON}) so a runner can save it. Created while a runner builds a pipeline
@@ -55,9 +72,10 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * @returns an operator from windows to model updates
  * @throws EmstreamOptionsError when the options are invalid
  */
-export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
-  const { instrumentation, ...given } = options;
+export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
+  const { instrumentation, onInvalid: ownOnInvalid, ...given } = options;
   resolveStreamingOptions(given, 'fitMixture');
+  const onInvalid: ((invalid: InvalidVector<R>) => void) | undefined = ownOnInvalid ?? scopeOnInvalid();
   const own = given.initialState !== undefined || given.initialModel !== undefined || given.initialStats !== undefined;
   const restored = claimPipelineState(!own);
   const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
@@ -82,7 +100,16 @@ export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<Vect
             const { params, ...fit } = gmm.update(data, window.index);
             update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window };
           } catch (err) {
-            subscriber.error(err);
+            if (onInvalid === undefined || !isUnfittable(err)) {
+              subscriber.error(err);
+              return;
+            }
+            // The window is dropped (the model is as it was); its records go to the dead-letter path.
+            instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'unfittable', message: err.message });
+            for (const record of window.records) {
+              if (subscriber.closed) return;
+              onInvalid({ record, reason: 'unfittable', message: `window ${window.index} could not be fitted: ${err.message}` });
+            }
             return;
           }
           if (instrumentation) {
