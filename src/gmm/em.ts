@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import { CovarianceError, DataError, NumericError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type Precomputed } from './estep.js';
+import { combineStats, type MeanShrinkage } from './componentStats.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
 import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
 import { mStep, reseedComponents } from './mstep.js';
@@ -107,6 +108,17 @@ export interface RunOptions {
   readonly prior?: SufficientStats | null;
   /** Weight of the batch statistics in the M-step (default 1). */
   readonly batchWeight?: number;
+  /**
+   * Per component (K), how much of its carried history shapes its mean and covariance (default all 1); see
+   * `combineStats` in componentStats.ts. Used by adaptive forgetting and re-seeding.
+   */
+  readonly shapeFactors?: Float64Array | null;
+  /** Per component (K), the factor on its carried weight (default all 1; NaN: its window share of the carried total). */
+  readonly massFactors?: Float64Array | null;
+  /** Per component (K), the fraction τ of the way its carried statistics are moved to the batch's mean before merging (a moving cluster). */
+  readonly translate?: Float64Array | null;
+  /** Move each component's carried mean toward the batch's by James–Stein shrinkage, in every M-step (see `MeanShrinkage`). */
+  readonly meanShrinkage?: MeanShrinkage | null;
   /** Origin of the batch statistics (default: the batch mean). */
   readonly shift?: Float64Array;
   /** Random source for re-seeding (default: seed 0). */
@@ -197,6 +209,8 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
   let converged = false;
   let iterations = 0;
   const combined = options.prior ? options.prior.clone() : null;
+  const perComponent = combined !== null && (options.shapeFactors != null || options.massFactors != null || options.translate != null || options.meanShrinkage != null);
+  const scratchStats = perComponent ? stats.clone() : null;
   for (let it = 1; it <= options.maxIterations; it++) {
     stats.reset();
     const sums = eStep(pre, data.data, n, hard, stats, {}, scratch);
@@ -205,7 +219,10 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
     checkFinite(ll, 'mean log-likelihood');
     history.push(ll);
     let total = stats;
-    if (combined !== null && options.prior) {
+    if (perComponent) {
+      combineStats(combined!, options.prior!, stats, batchWeight, options.shapeFactors ?? null, options.massFactors ?? null, scratchStats!, options.translate ?? null, options.meanShrinkage ?? null);
+      total = combined!;
+    } else if (combined !== null && options.prior) {
       combined.s0.set(options.prior.s0);
       combined.s1.set(options.prior.s1);
       combined.s2.set(options.prior.s2);

@@ -115,7 +115,7 @@ describe('StreamingGmm state', () => {
     const good = roundTrip(gmm.toJSON());
     const bad = (patch: Record<string, unknown>): StreamingStateJSON => ({ ...good, ...patch }) as StreamingStateJSON;
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ format: 'other' }) })).toThrow(ModelFormatError);
-    expect(() => new StreamingGmm({ k: 2, initialState: bad({ version: 3 }) })).toThrow(/version.*unsupported version 3/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ version: 4 }) })).toThrow(/version.*unsupported version 4/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ modelVersion: -1 }) })).toThrow(/modelVersion/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ stats: null }) })).toThrow(/stats.*both be present/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ drift: null }) })).toThrow(/drift/);

@@ -1,0 +1,18 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { generate, scenario, runEmstream, scorePredictions, scoreTruth, mean } from './bench/streams.js';
+const name = process.argv[2] ?? 'gradual-2d';
+const s = scenario(name);
+const data = generate(s);
+const all = new Float64Array(s.windows * s.size * s.d);
+data.windows.forEach((w, t) => all.set(w, t * s.size * s.d));
+writeFileSync('/tmp/s8/q.f64', Buffer.from(all.buffer));
+const r = spawnSync('python3', ['bench/sklearn_quality.py', '--data', '/tmp/s8/q.f64', '--windows', `${s.windows}`, '--size', `${s.size}`, '--d', `${s.d}`, '--k', `${s.k}`, '--cov', s.covarianceType, '--seed', `${s.seed}`], { encoding: 'utf8', maxBuffer: 1 << 28 });
+const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+const sk = scorePredictions(data, out.labels, out.logLikelihood);
+const ours = runEmstream(data, JSON.parse(process.argv[3] ?? '{"seed":1}'));
+const tr = scoreTruth(data);
+console.log('ours ', ours.ari.map((a) => a.toFixed(2)).join(' '));
+console.log('sk   ', sk.ari.map((a) => a.toFixed(2)).join(' '));
+console.log('true ', tr.ari.map((a) => a.toFixed(2)).join(' '));
+console.log(mean(ours.ari).toFixed(3), mean(sk.ari).toFixed(3), mean(tr.ari).toFixed(3));
