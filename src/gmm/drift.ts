@@ -77,6 +77,11 @@ export class DriftDetector {
     return r.alarm ? { windowIndex, kind: 'likelihood', statistic: r.statistic, threshold: r.threshold } : null;
   }
 
+  /** The Page-Hinkley statistic m_t now (0 right after an alarm) and its threshold λ. */
+  get pageHinkley(): { statistic: number; threshold: number } {
+    return { statistic: this.ph.statistic, threshold: this.ph.lambda };
+  }
+
   /** Distance between successive models and the alarm, if above the threshold. Same K required. */
   observeModels(windowIndex: number, previous: GmmParams, next: GmmParams): { distance: number; event: DriftEvent | null } {
     const distance = matchedMixtureDistance(previous, next, this.options.metric);

@@ -28,6 +28,8 @@ export interface DataErrorContext extends ErrorContext {
   readonly row?: number;
   /** 0-based column (dimension) of the offending value. */
   readonly column?: number;
+  /** 0-based component of offending initial parameters. */
+  readonly component?: number;
 }
 
 /** The data cannot be fitted or scored as given (non-finite values, too few points, wrong dimension). */

@@ -83,6 +83,8 @@ export interface WindowFit {
   readonly drift: DriftEvent[];
   /** Matched distance between the previous model and this one (0 on the first window). */
   readonly modelDistance: number;
+  /** The Page-Hinkley statistic on the predictive log-likelihood after this window, and its threshold λ. */
+  readonly pageHinkley: { readonly statistic: number; readonly threshold: number };
   /** Every candidate of this window (warm first when there is one). */
   readonly candidates: WindowCandidate[];
   /** Number of components of the updated model. */
@@ -91,6 +93,8 @@ export interface WindowFit {
   readonly labelIds: number[];
   /** Labels of the components re-seeded on this window (birth and death). */
   readonly reseeded: number[];
+  /** Why each of `reseeded` was: `'starved'` (its weight fell below minWeight/K) or `'redundant'` (it shared its points with another). */
+  readonly reseedReasons: ('starved' | 'redundant')[];
   /** Adaptive forgetting on this window: Λ per component, the threshold, and the factor kept of each component's history (null when off, or on a cold or first window). */
   readonly componentDrift: {
     /** Per component, Hotelling's statistic of its window mean against its history's (0: not tested). */
@@ -568,7 +572,7 @@ export class StreamingGmm {
     }
 
     // Birth and death, then K on the stream.
-    const reseeded: number[] = [];
+    const reseeded = { labels: [] as number[], reasons: [] as ('starved' | 'redundant')[] };
     const bd = birthDeathSettings(o);
     if (bd !== null && winner.params.k > 1) winner = this.birthDeath(data, winner, t, bd, batchWeight, shift, reseeded, events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1);
     let kChange: WindowFit['kChange'] = null;
@@ -633,10 +637,12 @@ export class StreamingGmm {
       restarted: restart,
       drift: events,
       modelDistance,
+      pageHinkley: this.drift.pageHinkley,
       candidates: reports,
       k: winner.params.k,
       labelIds: [...this.labelIds],
-      reseeded,
+      reseeded: reseeded.labels,
+      reseedReasons: reseeded.reasons,
       componentDrift:
         cd === null
           ? null
@@ -735,7 +741,16 @@ export class StreamingGmm {
   }
 
   /** Step 5: starved components re-seeded where the model is worst, when BIC on the window agrees. */
-  private birthDeath(data: Dataset, fitted: Fitted, t: number, settings: { minWeight: number; maxBackoff: number; redundancy: number }, batchWeight: number, shift: Float64Array, reseeded: number[], drifting: boolean): Fitted {
+  private birthDeath(
+    data: Dataset,
+    fitted: Fitted,
+    t: number,
+    settings: { minWeight: number; maxBackoff: number; redundancy: number },
+    batchWeight: number,
+    shift: Float64Array,
+    reseeded: { labels: number[]; reasons: ('starved' | 'redundant')[] },
+    drifting: boolean,
+  ): Fitted {
     const o = this.options;
     const K = fitted.params.k;
     const threshold = settings.minWeight / K;
@@ -752,6 +767,7 @@ export class StreamingGmm {
         if (!starved.includes(lighter) && this.cooldown[lighter] <= t) starved.push(lighter);
       }
     }
+    const reasonOf = (k: number): 'starved' | 'redundant' => (fitted.params.weights[k] < threshold ? 'starved' : 'redundant');
     if (starved.length === 0) return fitted;
     // AIC's correction of the in-sample gain of refitting p parameters to the window: p nats.
     const penalty1 = componentParameters(o.covarianceType, data.d) / data.n;
@@ -785,7 +801,8 @@ export class StreamingGmm {
       }
       if (best !== null && bestGain > 0) {
         current = { ...best, kind: current.kind, drift: current.drift, weights: current.weights, iterations: current.iterations + best.iterations };
-        reseeded.push(this.labelIds[k]);
+        reseeded.labels.push(this.labelIds[k]);
+        reseeded.reasons.push(reasonOf(k));
         for (const r of bestReset) used.add(r);
         this.backoff[k] = 1;
         this.cooldown[k] = t + 3;

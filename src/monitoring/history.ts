@@ -110,7 +110,7 @@ export interface DriftRecord {
   readonly pipelineId: string;
   readonly windowIndex: number;
   readonly modelVersion: number;
-  readonly kind: 'likelihood' | 'model-distance';
+  readonly kind: MixtureUpdate['drift'][number]['kind'];
   readonly statistic: number | null;
   readonly threshold: number | null;
   /** When the record was built (ms since the epoch). */

@@ -8,7 +8,7 @@ import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 
 /** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
 export interface FitMixtureOptions<R = unknown> extends StreamingOptions {
-  /** Receives `em.window.fitted`, `em.drift.detected`, `em.window.deferred` and `em.window.failed` events. */
+  /** Receives `em.window.fitted`, `em.drift.detected`, `em.component.reseeded`, `em.window.deferred` and `em.window.failed` events. */
   readonly instrumentation?: Instrumentation;
   /**
    * Receives every record of a window that cannot be fitted numerically, with reason `'unfittable'` and the
@@ -113,18 +113,34 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
             return;
           }
           if (instrumentation) {
-            instrumentation.emit('em.window.fitted', {
-              windowIndex: update.windowIndex,
-              version: update.version,
-              n: window.n,
-              iterations: update.iterations,
-              converged: update.converged,
-              warmStarted: update.warmStarted,
-              restarted: update.restarted,
-              logLikelihood: update.logLikelihood,
-              durationMs: performance.now() - started,
+            if (instrumentation.listening('em.window.fitted')) {
+              instrumentation.emit('em.window.fitted', {
+                windowIndex: update.windowIndex,
+                version: update.version,
+                n: window.n,
+                iterations: update.iterations,
+                converged: update.converged,
+                warmStarted: update.warmStarted,
+                restarted: update.restarted,
+                logLikelihood: update.logLikelihood,
+                durationMs: performance.now() - started,
+                expectedLogLikelihood: update.expectedLogLikelihood,
+                predictiveLogLikelihood: update.predictiveLogLikelihood,
+                modelDistance: update.modelDistance,
+                pageHinkley: { ...update.pageHinkley },
+                weights: [...update.model.weights],
+                reseeded: [...update.reseeded],
+                k: update.k,
+                labelIds: [...update.labelIds],
+              });
+            }
+            for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
+            const reasons = new Map<string, number[]>();
+            update.reseeded.forEach((label, i) => {
+              const reason = update.reseedReasons[i];
+              reasons.set(reason, [...(reasons.get(reason) ?? []), label]);
             });
-            for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e });
+            for (const [reason, components] of reasons) instrumentation.emit('em.component.reseeded', { windowIndex: update.windowIndex, components, reason });
           }
           subscriber.next(update);
         },
