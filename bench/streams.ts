@@ -168,7 +168,7 @@ export function scenarios(): Scenario[] {
 export function scenario(name: string, overrides: Partial<Pick<Scenario, 'windows' | 'size' | 'seed'>> = {}): Scenario {
   const s = scenarios().find((x) => x.name === name);
   if (s === undefined) throw new Error(`no scenario ${name}`);
-  return { ...s, ...overrides };
+  return { ...s, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
 }
 
 /** Draws the stream and scores every point under the true mixture. */

@@ -158,3 +158,25 @@ export function closestPair(p: GmmParams): [number, number] {
 export function windowBic(meanLogLikelihood: number, n: number, parameters: number): number {
   return -2 * n * meanLogLikelihood + parameters * Math.log(n);
 }
+
+/** Statistics with their components reordered: new component j is old component perm[j] (tied: the pooled s2 is kept). */
+export function permuteRows(s: SufficientStats, perm: ArrayLike<number>): SufficientStats {
+  const { k: K, d: D, covarianceType: type } = s;
+  const ss = s2Stride(type, D);
+  const out = new SufficientStats(K, D, type, s.shift);
+  if (ss === 0) out.s2.set(s.s2);
+  for (let j = 0; j < K; j++) {
+    const c = perm[j];
+    out.s0[j] = s.s0[c];
+    out.s1.set(s.s1.subarray(c * D, c * D + D), j * D);
+    if (ss > 0) out.s2.set(s.s2.subarray(c * ss, c * ss + ss), j * ss);
+  }
+  return out;
+}
+
+/** A per-component array reordered: out[j] = a[perm[j]]. */
+export function permuteArray<T extends Float64Array>(a: T, perm: ArrayLike<number>): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length);
+  for (let j = 0; j < a.length; j++) out[j] = a[perm[j]];
+  return out;
+}

@@ -7,7 +7,9 @@
  * when the history makes the better model of the stream (in-sample bias); comparing them by a likelihood
  * on window t picks cold almost always and throws the history away. On held-out points the comparison is
  * an estimate of each candidate's predictive log-likelihood, the quantity the stream cares about: warm wins
- * while the history still describes the data, cold wins once it no longer does (after a jump).
+ * while the history still describes the data, cold wins once it no longer does (after a jump). A cold
+ * candidate replaces the warm one only when it is better beyond noise (a paired test on the held-out
+ * points), since the switch throws the history away.
  *
  * @module
  */
@@ -56,6 +58,35 @@ export function splitWindow(data: Dataset, fraction: number, rng: Rng): WindowSp
     else fit.set(row, d * f++);
   }
   return { fit: { n: n - m, d, data: fit }, test: { n: m, d, data: test } };
+}
+
+/** log p(x_i) of every point of `data` under `params` (null when a covariance cannot be factored or a value is not finite). */
+export function logDensities(params: GmmParams, data: Dataset): Float64Array | null {
+  const pre = precompute(params);
+  if (!pre.ok) return null;
+  const out = new Float64Array(data.n);
+  const { logLikelihood } = eStep(pre.value, data.data, data.n, false, null, { logDensity: out });
+  return Number.isFinite(logLikelihood) ? out : null;
+}
+
+/**
+ * Whether `challenger` predicts the held-out points better than `incumbent` beyond noise: the paired
+ * differences d_i = log p_c(x_i) − log p_i(x_i) must have a mean above z standard errors (one-sided test;
+ * z = 2 ≈ 2.3 % false switches). Switching drops the history, so it needs evidence, not a coin toss.
+ */
+export function significantlyBetter(challenger: Float64Array, incumbent: Float64Array, z = 2): boolean {
+  const m = challenger.length;
+  if (m < 2) return false;
+  let sum = 0;
+  for (let i = 0; i < m; i++) sum += challenger[i] - incumbent[i];
+  const mean = sum / m;
+  let ss = 0;
+  for (let i = 0; i < m; i++) {
+    const e = challenger[i] - incumbent[i] - mean;
+    ss += e * e;
+  }
+  const se = Math.sqrt(ss / (m - 1) / m);
+  return mean > z * se;
 }
 
 /** Mean log-likelihood per point of `data` under `params` (null when a covariance cannot be factored). */

@@ -1,8 +1,9 @@
 import { componentDrift, weightDrift, type ComponentDrift, type WeightDrift } from './adaptive.js';
 import { matchComponents, permuteComponents } from './align.js';
 import { bySpread, componentParameters, mixtureParameters, mostRedundantPair, splitProposal, worstPointProposal } from './birthDeath.js';
-import { appendEmptyRow, closestPair, mergeArray, mergeMove, mergeRows, splitMove, windowBic } from './chooseK.js';
+import { appendEmptyRow, closestPair, mergeArray, mergeMove, mergeRows, permuteArray, permuteRows, splitMove, windowBic } from './chooseK.js';
 import { combineStats, type MeanShrinkage } from './componentStats.js';
+import { bhattacharyya, componentCovariance, componentDistanceMatrix, componentMean } from './distance.js';
 import { DriftDetector, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
 import { CovarianceError, ModelFormatError, NumericError, StateMismatchError } from './errors.js';
@@ -10,7 +11,7 @@ import { EStepScratch, eStep, precompute } from './estep.js';
 import { countDistinctRows, dataMean, initialise } from './init.js';
 import { paramsFromJSON, paramsToJSON } from './model.js';
 import { Rng } from './rng.js';
-import { meanLogLikelihood, splitWindow } from './selection.js';
+import { logDensities, meanLogLikelihood, significantlyBetter, splitWindow } from './selection.js';
 import { SufficientStats, type SufficientStatsJSON } from './stats.js';
 import {
   adaptiveSettings,
@@ -708,19 +709,31 @@ export class StreamingGmm {
       reports.push({ kind: 'warm', logLikelihood: warmFull.logLikelihood, expectedLogLikelihood: warmFull.expectedLogLikelihood, iterations: warmFull.iterations, heldOutLogLikelihood: null, selected: true });
       return warmFull;
     }
-    const entries: { kind: 'warm' | 'cold'; fitted: Fitted; heldOut: number }[] = [];
+    const entries: { kind: 'warm' | 'cold'; fitted: Fitted; heldOut: number; densities: Float64Array | null }[] = [];
+    const entry = (kind: 'warm' | 'cold', fitted: Fitted): void => {
+      const densities = logDensities(fitted.params, split.test);
+      let mean = -Infinity;
+      if (densities !== null) {
+        mean = 0;
+        for (let i = 0; i < densities.length; i++) mean += densities[i] / densities.length;
+      }
+      entries.push({ kind, fitted, heldOut: mean, densities });
+    };
     const warmPart = attempt(() => this.warmFit(split.fit, previous, prior, evidence, batchWeight, shift, {}).fitted);
-    if (warmPart !== null) entries.push({ kind: 'warm', fitted: warmPart, heldOut: meanLogLikelihood(warmPart.params, split.test) ?? -Infinity });
+    if (warmPart !== null) entry('warm', warmPart);
     const runOpts = this.runOptions(shift);
     for (let c = 0; c < o.restarts; c++) {
       const crng = this.rng.fork();
       const run = attempt(() => runEM(split.fit, initialise(split.fit, o.init, { k: K, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift }), { ...runOpts, rng: crng }));
-      if (run !== null) entries.push({ kind: 'cold', fitted: StreamingGmm.fitted('cold', run, null, null, false), heldOut: meanLogLikelihood(run.params, split.test) ?? -Infinity });
+      if (run !== null) entry('cold', StreamingGmm.fitted('cold', run, null, null, false));
     }
+    // The best cold candidate replaces the warm one only when it predicts the held-out points better beyond noise.
     let best = -1;
     entries.forEach((e, i) => {
-      if (best < 0 || e.heldOut > entries[best].heldOut) best = i;
+      if (e.kind === 'cold' && e.densities !== null && (best < 0 || e.heldOut > entries[best].heldOut)) best = i;
     });
+    const warmIndex = entries.findIndex((e) => e.kind === 'warm' && e.densities !== null);
+    if (warmIndex >= 0 && (best < 0 || !significantlyBetter(entries[best].densities!, entries[warmIndex].densities!))) best = warmIndex;
     entries.forEach((e, i) =>
       reports.push({
         kind: e.kind,
@@ -738,6 +751,36 @@ export class StreamingGmm {
     if (run === null) return warmFull;
     const refit = StreamingGmm.fitted('cold', run, null, null, false);
     return this.matched({ ...refit, iterations: chosen.iterations + refit.iterations }, previous, data, shift);
+  }
+
+  /** A fitted candidate with its components reordered (new j = old perm[j]): parameters, statistics and factors. */
+  private static permuted(f: Fitted, perm: Int32Array): Fitted {
+    const pa = <T extends Float64Array>(a: T | null): T | null => (a === null ? null : permuteArray(a, perm));
+    return {
+      ...f,
+      params: permuteComponents(f.params, perm),
+      batch: permuteRows(f.batch, perm),
+      prior: f.prior === null ? null : permuteRows(f.prior, perm),
+      shape: pa(f.shape),
+      mass: pa(f.mass),
+      translate: pa(f.translate),
+      evidence: f.evidence === null ? null : { shape: permuteArray(f.evidence.shape, perm), mean: permuteArray(f.evidence.mean, perm) },
+      outputsWritten: false,
+    };
+  }
+
+  /**
+   * After a split of `donor` into `donor` and `other`, the donor's label stays with the half nearer (Bhattacharyya)
+   * to where the donor was: the two are swapped when `other` is nearer.
+   */
+  private static keepDonorIdentity(f: Fitted, before: GmmParams, donor: number, other: number): Fitted {
+    const distance = (c: number): number =>
+      bhattacharyya(componentMean(before, donor), componentCovariance(before, donor), componentMean(f.params, c), componentCovariance(f.params, c), before.d);
+    if (!(distance(other) < distance(donor))) return f;
+    const perm = Int32Array.from({ length: f.params.k }, (_, i) => i);
+    perm[donor] = other;
+    perm[other] = donor;
+    return StreamingGmm.permuted(f, perm);
   }
 
   /** Step 5: starved components re-seeded where the model is worst, when BIC on the window agrees. */
@@ -784,6 +827,7 @@ export class StreamingGmm {
       let best: Fitted | null = null;
       let bestGain = -Infinity;
       let bestReset: number[] = [];
+      const before = current.params;
       for (const prop of proposals) {
         let trial: Fitted;
         try {
@@ -800,6 +844,7 @@ export class StreamingGmm {
         }
       }
       if (best !== null && bestGain > 0) {
+        if (bestReset.length === 2) best = StreamingGmm.keepDonorIdentity(best, before, bestReset[0], k);
         current = { ...best, kind: current.kind, drift: current.drift, weights: current.weights, iterations: current.iterations + best.iterations };
         reseeded.labels.push(this.labelIds[k]);
         reseeded.reasons.push(reasonOf(k));
@@ -835,7 +880,7 @@ export class StreamingGmm {
             evidence: fitted.evidence ? { shape: Float64Array.of(...fitted.evidence.shape, 0), mean: Float64Array.of(...fitted.evidence.mean, 0) } : null,
             translate: fitted.translate ? Float64Array.of(...fitted.translate, 0) : null,
           };
-          split = { fitted: this.refit(data, start, base, [donor, K], batchWeight, shift), donor };
+          split = { fitted: StreamingGmm.keepDonorIdentity(this.refit(data, start, base, [donor, K], batchWeight, shift), fitted.params, donor, K), donor };
         } catch (err) {
           if (!(err instanceof CovarianceError)) throw err;
         }
@@ -843,23 +888,33 @@ export class StreamingGmm {
     }
     let merge: { fitted: Fitted; pair: [number, number] } | null = null;
     if (K > range.min && K > 1) {
-      const pair = closestPair(fitted.params);
-      const start = mergeMove(fitted.params, pair[0], pair[1]);
-      try {
+      // The two closest components, and the lightest with its nearest (a cluster that faded away).
+      const dist = componentDistanceMatrix(fitted.params, fitted.params, 'bhattacharyya');
+      const pairs: [number, number][] = [closestPair(fitted.params)];
+      let lightest = 0;
+      for (let c = 1; c < K; c++) if (fitted.params.weights[c] < fitted.params.weights[lightest]) lightest = c;
+      let nearest = lightest === 0 ? 1 : 0;
+      for (let c = 0; c < K; c++) if (c !== lightest && dist[lightest * K + c] < dist[lightest * K + nearest]) nearest = c;
+      const second: [number, number] = [Math.min(lightest, nearest), Math.max(lightest, nearest)];
+      if (second[0] !== pairs[0][0] || second[1] !== pairs[0][1]) pairs.push(second);
+      for (const pair of pairs) {
         const [i, j] = pair;
-        const wi = fitted.prior?.s0[i] ?? 0;
-        const wj = fitted.prior?.s0[j] ?? 0;
-        const mean = (x: number, y: number): number => (wi + wj > 0 ? (wi * x + wj * y) / (wi + wj) : 0.5 * (x + y));
-        const base = {
-          prior: fitted.prior ? mergeRows(fitted.prior, i, j) : null,
-          shape: fitted.shape ? mergeArray(fitted.shape, i, j, mean) : null,
-          mass: fitted.mass ? mergeArray(fitted.mass, i, j, mean) : null,
-          evidence: fitted.evidence ? { shape: mergeArray(fitted.evidence.shape, i, j, (x, y) => x + y), mean: mergeArray(fitted.evidence.mean, i, j, (x, y) => x + y) } : null,
-          translate: fitted.translate ? mergeArray(fitted.translate, i, j, (x, y) => Math.max(x, y)) : null,
-        };
-        merge = { fitted: this.refit(data, start, base, [], batchWeight, shift), pair };
-      } catch (err) {
-        if (!(err instanceof CovarianceError)) throw err;
+        try {
+          const wi = fitted.prior?.s0[i] ?? 0;
+          const wj = fitted.prior?.s0[j] ?? 0;
+          const mean = (x: number, y: number): number => (wi + wj > 0 ? (wi * x + wj * y) / (wi + wj) : 0.5 * (x + y));
+          const base = {
+            prior: fitted.prior ? mergeRows(fitted.prior, i, j) : null,
+            shape: fitted.shape ? mergeArray(fitted.shape, i, j, mean) : null,
+            mass: fitted.mass ? mergeArray(fitted.mass, i, j, mean) : null,
+            evidence: fitted.evidence ? { shape: mergeArray(fitted.evidence.shape, i, j, (x, y) => x + y), mean: mergeArray(fitted.evidence.mean, i, j, (x, y) => x + y) } : null,
+            translate: fitted.translate ? mergeArray(fitted.translate, i, j, (x, y) => Math.max(x, y)) : null,
+          };
+          const f = this.refit(data, mergeMove(fitted.params, i, j), base, [], batchWeight, shift);
+          if (merge === null || bic(f) < bic(merge.fitted)) merge = { fitted: f, pair };
+        } catch (err) {
+          if (!(err instanceof CovarianceError)) throw err;
+        }
       }
     }
     const splitGain = split === null ? Infinity : bic(split.fitted) - base;
@@ -879,7 +934,10 @@ export class StreamingGmm {
     }
     if (doMerge) {
       const [i, j] = merge!.pair;
-      const labels = [this.labelIds[i], this.labelIds[j]];
+      // The merged component (at index i) keeps the label of the heavier of the two.
+      const [kept, gone] = fitted.params.weights[i] >= fitted.params.weights[j] ? [i, j] : [j, i];
+      const labels = [this.labelIds[kept], this.labelIds[gone]];
+      this.labelIds[i] = labels[0];
       this.labelIds.splice(j, 1);
       this.cooldown.splice(j, 1);
       this.backoff.splice(j, 1);
