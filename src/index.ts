@@ -4,21 +4,33 @@
  *
  * Layers: `src/gmm` (pure numerics) ← `src/operators` (RxJS) ← `src/kafka` (the edge).
  */
-// numeric core
+// numeric core (what users call; the building blocks of EM are in the documented subpath `emstream/core`)
 export * from './gmm/types.js';
 export { GaussianMixture, paramsToJSON, paramsFromJSON, MODEL_FORMAT_VERSION, type MixtureJSON, type Points } from './gmm/model.js';
-export { fitGmm, runEM, toDataset, checkDataset, resolveFitOptions, type FitOptions, type FitResult, type RunOptions, type RunResult, type CandidateReport, type InitialParams, type EmMode, type SelectBy } from './gmm/em.js';
-export { SufficientStats, type SufficientStatsJSON } from './gmm/stats.js';
-export { mStep, reseedComponents } from './gmm/mstep.js';
-export { eStep, precompute, type Precomputed, type EStepOutputs, type EStepSums } from './gmm/estep.js';
-export { initialise, kmeansPlusPlus, lloyd, INIT_METHODS, type InitMethod } from './gmm/init.js';
-export { Rng, type RngState } from './gmm/rng.js';
-export { StreamingGmm, resolveStreamingOptions, stateDifferences, STREAMING_STATE_VERSION, type StreamingOptions, type RestartPolicy, type WindowFit, type StreamingStateJSON, type StreamingConfigJSON, type Forgetting } from './gmm/streaming.js';
-export { DriftDetector, DRIFT_DEFAULTS, type DriftEvent, type DriftOptions } from './gmm/drift.js';
+export { fitGmm, toDataset, checkDataset, resolveFitOptions, MAX_ABS_VALUE, type FitOptions, type FitResult, type RunResult, type CandidateReport, type InitialParams, type EmMode, type SelectBy } from './gmm/em.js';
+export type { SufficientStatsJSON } from './gmm/stats.js';
+export { INIT_METHODS, type InitMethod } from './gmm/init.js';
+export type { RngState } from './gmm/rng.js';
+export {
+  StreamingGmm,
+  resolveStreamingOptions,
+  stateDifferences,
+  STREAMING_STATE_VERSION,
+  type StreamingOptions,
+  type KRange,
+  type RestartPolicy,
+  type WindowFit,
+  type WindowCandidate,
+  type StreamingStateJSON,
+  type StreamingConfigJSON,
+  type ComponentsStateJSON,
+  type Forgetting,
+} from './gmm/streaming.js';
+export { DriftDetector, DRIFT_DEFAULTS, driftOptionsSchema, type DriftEvent, type DriftOptions } from './gmm/drift.js';
 export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
 export { matchComponents, permuteComponents } from './gmm/align.js';
 export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variationalKL, componentDistanceMatrix, type ComponentMetric } from './gmm/distance.js';
-export { CovarianceError, DataError, ModelFormatError, StateMismatchError, type StateDifference } from './gmm/errors.js';
+export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
 export { Instrumentation, type EmEvents, type EmEventName } from './instrumentation.js';

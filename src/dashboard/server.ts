@@ -88,7 +88,7 @@ function sse(delta: DashboardDelta): string {
  * const points = Array.from({ length: 300 }, (_, i) => [i % 2 === 0 ? 0 : 10, Math.sin(i)]);
  * const source = mixtureUpdateSource(from(points).pipe(windowVectors({ size: 100 }), fitMixture({ k: 2 })), { title: 'two blobs' });
  * const dashboard = await startDashboard({ source, port: 0 });
- * console.log(dashboard.url, dashboard.snapshot().rows.length); // http://127.0.0.1:…/ 3
+ * console.log(dashboard.url, dashboard.snapshot().rows.length); // → http://127.0.0.1:…/ 3
  * await dashboard.close();
  * ```
  *

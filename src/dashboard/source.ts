@@ -63,7 +63,7 @@ export interface MixtureUpdateSourceOptions {
  * const points = Array.from({ length: 300 }, (_, i) => [i % 2 === 0 ? 0 : 10, Math.sin(i)]);
  * const source = mixtureUpdateSource(from(points).pipe(windowVectors({ size: 100 }), fitMixture({ k: 2 })), { title: 'two blobs' });
  * const messages = await lastValueFrom(source.messages.pipe(toArray()));
- * console.log(messages.map((m) => m.type).join(' ')); // model window model window model window
+ * console.log(messages.map((m) => m.type).join(' ')); // → model window model window model window
  * ```
  *
  * @param updates - the model updates

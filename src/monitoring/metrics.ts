@@ -170,7 +170,10 @@ function lagOf(highWatermark: string, lastOffset: string): number | null {
  * const metrics = registerMetrics(registry, instrumentation, { defaultMetrics: false });
  * const points = Array.from({ length: 400 }, (_, i) => [i % 2 === 0 ? 0 : 10, Math.sin(i)]);
  * await lastValueFrom(from(points).pipe(windowVectors({ size: 100 }), fitMixture({ k: 2, instrumentation })));
- * console.log(await registry.getSingleMetricAsString('emstream_windows_total')); // … emstream_windows_total 4
+ * console.log(await registry.getSingleMetricAsString('emstream_windows_total'));
+ * // → # HELP emstream_windows_total Windows fitted.
+ * // → # TYPE emstream_windows_total counter
+ * // → emstream_windows_total 4
  * metrics.unregister();
  * ```
  *

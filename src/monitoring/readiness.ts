@@ -47,7 +47,7 @@ const optionsSchema = z
  *
  * const instrumentation = new Instrumentation();
  * const readiness = new Readiness(instrumentation);
- * console.log(readiness.report()); // { ready: false, reasons: ['the consumer is not connected', …] }
+ * console.log(readiness.report()); // → { ready: false, reasons: [ 'the consumer is not connected' ] }
  * readiness.close();
  * ```
  */

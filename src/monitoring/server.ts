@@ -69,7 +69,8 @@ const optionsSchema = z
  * const registry = new Registry();
  * registerMetrics(registry, instrumentation, { readiness });
  * const server = await startMetricsServer({ registry, readiness, port: 0 });
- * console.log((await fetch(`${server.url}/readyz`)).status); // 503 until the consumer is connected and assigned
+ * // not ready until the consumer is connected and assigned:
+ * console.log((await fetch(`${server.url}/readyz`)).status); // → 503
  * await server.close();
  * readiness.close();
  * ```

@@ -23,7 +23,9 @@ import type { MixtureUpdate } from './types.js';
  * const points = Array.from({ length: 2000 }, (_, i) => [i < 1000 ? 0 : 8, Math.cos(i)]);
  * from(points)
  *   .pipe(windowVectors({ size: 100 }), fitMixture({ k: 1, halfLife: 1 }), detectDrift())
- *   .subscribe((e) => console.log(e.windowIndex, e.kind, e.statistic.toFixed(2)));
+ *   .subscribe((e) => console.log(e.windowIndex, e.kind, e.statistic > e.threshold));
+ * // → 10 likelihood true
+ * // → 10 model-distance true
  * ```
  *
  * @param options Page-Hinkley δ, λ, minInstances; distance threshold and metric
