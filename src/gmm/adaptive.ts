@@ -1,18 +1,25 @@
 /**
- * Adaptive per-component forgetting: how much of a component's carried history is still consistent with
- * the current window.
+ * Adaptive per-component forgetting: what of a component's carried history is still consistent with the
+ * current window.
  *
- * For component k, the carried statistics describe a Gaussian (n_h, m_h, C_h) and the window's statistics
- * under the fitted model another (n_w, m_w, C_w). The generalised likelihood-ratio statistic of "one
- * Gaussian for both" against "one each" (Anderson 2003, §10.3),
+ * For component k the carried statistics describe a Gaussian (n_h, m_h, C_h) and the window's statistics
+ * under the fitted model another (n_w, m_w, C_w), n_h the weight of the data behind the history (which can
+ * be less than its statistics weigh, after a discount moved weight onto a window). Three tests, each at
+ * false-alarm probability `alpha` per component and window:
  *
- *   Λ = n_p·ln|C_p| − n_h·ln|C_h| − n_w·ln|C_w|,  C_p = (n_h C_h + n_w C_w)/n_p + (n_h n_w / n_p²)(m_h − m_w)(m_h − m_w)ᵀ,
+ * 1. the mean: Hotelling's two-sample Λ_μ = (n_h n_w / n_p)(m_h − m_w)ᵀ C⁻¹ (m_h − m_w) ≈ χ²_D, C the pooled
+ *    within covariance ({@link meanStatistic}); the mean itself follows by shrinkage in every M-step (see
+ *    `MeanShrinkage` in componentStats.ts), the test reports the component as moved;
+ * 2. the covariance: the generalised likelihood ratio of "one covariance" against "one each" with the
+ *    history moved to the window's mean (Anderson 2003, §10.8), Λ_Σ = n_p ln|C_p| − n_h ln|C_h| − n_w ln|C_w|
+ *    with C_p = (n_h C_h + n_w C_w)/n_p, ≈ χ² with the covariance's degrees of freedom (full D(D+1)/2, diag
+ *    D, spherical 1; tied: not tested, it is shared); above its quantile the covariance history is
+ *    discounted by the f that brings Λ_Σ(f·n_h) down to its mean under no change — the history kept is
+ *    what the window cannot tell apart from itself;
+ * 3. the weights ({@link weightDrift}): a G-test of the window's component weights against the carried
+ *    ones, and the same kind of discount of the carried weights.
  *
- * is approximately χ² with ν = D + D(D+1)/2 degrees of freedom when the component has not moved (diag:
- * per dimension, ν = 2D; spherical: ν = D + 1; tied: the means only with the shared covariance, ν = D).
- * When Λ exceeds the χ² quantile at `alpha`, the component has drifted: its history is discounted by the
- * factor f ∈ [0, 1) that brings Λ(f·n_h) down to ν, the statistic's mean under no change — the history
- * kept is what the window cannot tell apart from itself. Components that did not move keep all of theirs.
+ * Components that did not move keep all of their history.
  *
  * @module
  */

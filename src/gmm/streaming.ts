@@ -155,28 +155,34 @@ interface Fitted {
  *    warm run); Page-Hinkley on it raises `likelihood` drift alarms.
  * 2. **Warm candidate**: EM from the previous model with the past statistics, forgotten by a (decay,
  *    `halfLife`: b = 1; stepwise: a = 1 − γ_t, b = γ_t), added to every M-step: θ = M(a·S + b·S(X_t; θ)).
- * 3. **Adaptive forgetting** (`adaptive`): each component's window statistics are tested against its carried
- *    ones (likelihood ratio of one Gaussian against two, ≈ χ²); a component that moved keeps only as much
- *    history as brings the statistic down to its mean under no change, and its lost weight goes to its
- *    window statistics, so it follows the data without losing its weight; the warm run is refitted.
+ * 3. **Adaptive forgetting** (`adaptive`), per component, against the weight of data behind its history:
+ *    its mean follows the window by positive-part James–Stein shrinkage in every M-step (the history is
+ *    translated τ = max(0, 1 − 2D/Λ) of the way to the window mean, Λ Hotelling's statistic); its
+ *    covariance history is discounted when a likelihood-ratio test says the window's shape differs; the
+ *    carried weights are discounted when a G-test says the window's weights differ. Shape and weight are
+ *    set apart (`combineStats`): forgetting a component's history moves its weight onto its window. A
+ *    discount refits the warm candidate.
  * 4. **Selection** (first window, and when `restart` says so: every N windows, or on a likelihood alarm):
  *    `restarts` cold candidates compete with the warm one. On a window with a warm candidate all of them are
  *    fitted to the same random 1 − `holdOut` of the window (the warm one with its history) and scored on the
  *    held-out rest by mean log-likelihood: an estimate of how each predicts data it did not see, free of
- *    the in-sample bias that makes a candidate fitted to the window alone look better there. The winner is
- *    refitted on the whole window. On the first window the cold candidates share the data and compete by
+ *    the in-sample bias that makes a candidate fitted to the window alone look better there. The best cold
+ *    candidate replaces the warm one only when it is better beyond noise (a paired test on the held-out
+ *    points), since switching drops the history; the winner is refitted on the whole window. On the first window the cold candidates share the data and compete by
  *    `select`. A cold winner's components are matched to the previous model's (Hungarian assignment on the
  *    Bhattacharyya distance), so label k keeps meaning the same cluster, and the history is dropped.
  * 5. **Birth and death** (`birthDeath`): a component whose weight fell below minWeight/K is re-seeded where
  *    the model is worst — splitting one of the two components of largest weighted spread, or on the
  *    worst-explained point — with the statistics of the re-seeded components reset (their weight is put on
  *    the scale of the carried total); the best proposal is kept when it improves the window's log-likelihood
- *    by more than BIC's ½·p·ln n for the p parameters refitted, else that component waits a back-off that
- *    doubles up to `maxBackoff` windows.
+ *    by more than AIC's p nats for the p parameters refitted (the in-sample gain of refitting them), else
+ *    that component waits a back-off that doubles up to `maxBackoff` windows. While the stream drifts, the
+ *    lighter of the two components whose responsibilities overlap most (cosine > `redundancy`) is a
+ *    candidate too. A split's donor keeps its label on the half nearer to where it was.
  * 6. **K on the stream** (`k: { min, max }`): a split of the component of largest weighted spread (K + 1,
- *    a new label) and a merge of the two closest components (K − 1, their statistics summed, the lower label
- *    kept) are fitted to the window; the one that lowers BIC on the window on `patience` windows in a row
- *    is made.
+ *    a new label) and a merge of the two closest components or of the lightest with its nearest (K − 1,
+ *    their statistics summed, the heavier one's label kept) are fitted to the window; the one that lowers
+ *    BIC on the window on `patience` windows in a row is made.
  * 7. S ← the combined statistics of the result, the model version increases, the distance between
  *    successive models is measured.
  *

@@ -38,13 +38,18 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * Fits a Gaussian mixture to each window by warm-started EM, carrying sufficient statistics from
  * window to window (see {@link StreamingGmm} for the algorithm).
  *
- * 1. the first window (and windows chosen by the `restart` policy) run cold candidates that
- *    compete with the warm one by expected log-likelihood;
- * 2. later windows start EM from the previous model with the past statistics, scaled by the
- *    forgetting factor (`halfLife`, `decay` or `stepwise`), added to every M-step;
- * 3. components are matched to the previous model after a restart, so labels stay stable;
+ * 1. windows start EM from the previous model with the past statistics, scaled by the forgetting
+ *    factor (`halfLife`, `decay` or `stepwise`), added to every M-step; components that move or change
+ *    shape forget their history adaptively (`adaptive`);
+ * 2. the first window, and windows chosen by the `restart` policy, run cold candidates that compete with
+ *    the warm one on held-out points of the window; components are matched to the previous model after a
+ *    restart, so labels stay stable;
+ * 3. starved or redundant components are re-seeded where the model is worst (`birthDeath`); with
+ *    `k: { min, max }` components are split and merged by BIC;
  * 4. each window yields one {@link MixtureUpdate}: the model (JSON form), labels and densities per
- *    point, the window's log-likelihoods, the predictive log-likelihood, drift alarms.
+ *    point, the window's log-likelihoods, the predictive log-likelihood, drift alarms, re-seeded
+ *    components, and the state; `em.window.fitted`, `em.drift.detected` and `em.component.reseeded`
+ *    are emitted to `instrumentation`.
  *
  * A first window with fewer than K distinct points is deferred: its points join the next window. A
  * window that cannot be fitted numerically (a `CovarianceError`, `DataError` or `NumericError`, e.g.
