@@ -98,6 +98,8 @@ export interface WindowFit {
   readonly reseedReasons: ('starved' | 'redundant')[];
   /** Adaptive forgetting on this window: Λ per component, the threshold, and the factor kept of each component's history (null when off, or on a cold or first window). */
   readonly componentDrift: {
+    /** The label of each entry of the arrays below (the components as tested, before re-seeding or a change of K). */
+    readonly labels: number[];
     /** Per component, Hotelling's statistic of its window mean against its history's (0: not tested). */
     readonly meanStatistics: number[];
     /** Per component, the likelihood ratio of its window covariance against its history's. */
@@ -578,6 +580,8 @@ export class StreamingGmm {
       if (previous === null || winner.params.k !== previous.k) this.resetComponents(winner.params.k);
     }
 
+    // The labels of the components as the drift tests saw them (before re-seeding or a change of K).
+    const testedLabels = [...this.labelIds];
     // Birth and death, then K on the stream.
     const reseeded = { labels: [] as number[], reasons: [] as ('starved' | 'redundant')[] };
     const bd = birthDeathSettings(o);
@@ -621,7 +625,7 @@ export class StreamingGmm {
         if (cd.meanStatistics[k] / cd.meanThreshold > statistic / threshold) [statistic, threshold] = [cd.meanStatistics[k], cd.meanThreshold];
         if (cd.shapeThreshold > 0 && cd.shapeStatistics[k] / cd.shapeThreshold > statistic / threshold) [statistic, threshold] = [cd.shapeStatistics[k], cd.shapeThreshold];
       }
-      events.push({ windowIndex, kind: 'component', statistic, threshold, components: cd.drifted.map((k) => this.labelIds[k]) });
+      events.push({ windowIndex, kind: 'component', statistic, threshold, components: cd.drifted.map((k) => testedLabels[k]) });
     }
     const wd = winner.kind === 'warm' ? winner.weights : null;
     if (wd !== null && wd.factor < 1) events.push({ windowIndex, kind: 'weights', statistic: wd.statistic, threshold: wd.threshold });
@@ -658,7 +662,8 @@ export class StreamingGmm {
               shapeStatistics: Array.from(cd.shapeStatistics),
               meanThreshold: cd.meanThreshold,
               shapeThreshold: cd.shapeThreshold,
-              moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => this.labelIds[k]),
+              labels: testedLabels,
+              moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => testedLabels[k]),
               forgetting: Array.from(cd.factors),
               weights: wd?.factor ?? 1,
             },
