@@ -1,5 +1,5 @@
+import { COVARIANCE } from './covariance.js';
 import { BLOCK, compiledPass, type PassArgs } from './kernels.js';
-import { precisionFactor } from './linalg.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType, GmmParams } from './types.js';
 
@@ -36,168 +36,14 @@ export function precompute(params: GmmParams): PrecomputeResult {
   const logWeights = new Float64Array(K);
   for (let k = 0; k < K; k++) logWeights[k] = Math.log(params.weights[k]);
   const logDetPrec = new Float64Array(K);
-  let prec: Float64Array;
-  switch (type) {
-    case 'full': {
-      prec = new Float64Array(K * D * D);
-      for (let k = 0; k < K; k++) {
-        const ld = precisionFactor(cov, D, k * D * D, prec, k * D * D);
-        if (ld === null) return { ok: false, component: k };
-        logDetPrec[k] = ld;
-      }
-      break;
-    }
-    case 'tied': {
-      prec = new Float64Array(D * D);
-      const ld = precisionFactor(cov, D, 0, prec, 0);
-      if (ld === null) return { ok: false, component: 0 };
-      logDetPrec.fill(ld);
-      break;
-    }
-    case 'diag': {
-      prec = new Float64Array(K * D);
-      for (let k = 0; k < K; k++) {
-        let ld = 0;
-        for (let j = 0; j < D; j++) {
-          const v = cov[k * D + j];
-          if (!(v > 0) || !Number.isFinite(v)) return { ok: false, component: k };
-          prec[k * D + j] = 1 / Math.sqrt(v);
-          ld -= 0.5 * Math.log(v);
-        }
-        logDetPrec[k] = ld;
-      }
-      break;
-    }
-    case 'spherical': {
-      prec = new Float64Array(K);
-      for (let k = 0; k < K; k++) {
-        const v = cov[k];
-        if (!(v > 0) || !Number.isFinite(v)) return { ok: false, component: k };
-        prec[k] = 1 / Math.sqrt(v);
-        logDetPrec[k] = -0.5 * D * Math.log(v);
-      }
-      break;
-    }
-  }
+  const kind = COVARIANCE[type];
+  const prec = new Float64Array(kind.precSize(K, D));
+  const failed = kind.factor(cov, K, D, prec, logDetPrec);
+  if (failed >= 0) return { ok: false, component: failed };
   const lc = new Float64Array(K);
   for (let k = 0; k < K; k++) lc[k] = logWeights[k] + -0.5 * D * LOG_2PI + logDetPrec[k];
   return { ok: true, value: { k: K, d: D, covarianceType: type, logWeights, means: params.means, prec, logDetPrec, lc } };
 }
-
-/**
- * Block kernel signature: writes LP[i·K + k] = log(π_k N(x_{start+i} | μ_k, Σ_k)) for the nb points
- * of a block (LP: nb×K). `scratch` has 4·D entries. No allocation.
- */
-type BlockLogProb = (p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array, scratch: Float64Array) => void;
-
-function diagBlockLogProb(p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array): void {
-  const { k: K, d: D, means, prec, lc } = p;
-  for (let i = 0; i < nb; i++) {
-    const off = (start + i) * D;
-    for (let k = 0; k < K; k++) {
-      const b = k * D;
-      let sq = 0;
-      for (let a = 0; a < D; a++) {
-        const y = (x[off + a] - means[b + a]) * prec[b + a];
-        sq += y * y;
-      }
-      LP[i * K + k] = lc[k] - 0.5 * sq;
-    }
-  }
-}
-
-function sphericalBlockLogProb(p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array): void {
-  const { k: K, d: D, means, prec, lc } = p;
-  for (let i = 0; i < nb; i++) {
-    const off = (start + i) * D;
-    for (let k = 0; k < K; k++) {
-      const b = k * D;
-      let sq = 0;
-      for (let a = 0; a < D; a++) {
-        const y = x[off + a] - means[b + a];
-        sq += y * y;
-      }
-      const pk = prec[k];
-      LP[i * K + k] = lc[k] - 0.5 * sq * pk * pk;
-    }
-  }
-}
-
-/**
- * log(π_k N(x_i | μ_k, Σ_k)) for a block of points, full or tied covariance, four points at a time
- * per component: each precision entry is loaded once for four independent sums, which breaks the
- * add-latency chain of a single dot product. Per point, the arithmetic and its order are those of
- * the compiled kernels in kernels.ts (so results are bit-identical).
- *
- * @param LP nb×K output, row i = point start + i
- * @param diff4 scratch of 4·D values
- */
-function fullBlockLogProb(p: Precomputed, x: ArrayLike<number>, start: number, nb: number, LP: Float64Array, diff4: Float64Array): void {
-  const { k: K, d: D, means, prec, lc } = p;
-  const tied = p.covarianceType === 'tied';
-  for (let k = 0; k < K; k++) {
-    const mb = k * D;
-    const wb = tied ? 0 : k * D * D;
-    const lck = lc[k];
-    let i = 0;
-    for (; i + 4 <= nb; i += 4) {
-      const o = (start + i) * D;
-      for (let a = 0; a < D; a++) {
-        const m = means[mb + a];
-        diff4[a] = x[o + a] - m;
-        diff4[D + a] = x[o + D + a] - m;
-        diff4[2 * D + a] = x[o + 2 * D + a] - m;
-        diff4[3 * D + a] = x[o + 3 * D + a] - m;
-      }
-      let q0 = 0;
-      let q1 = 0;
-      let q2 = 0;
-      let q3 = 0;
-      for (let j = 0; j < D; j++) {
-        const row = wb + j * D;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        for (let a = 0; a <= j; a++) {
-          const w = prec[row + a];
-          s0 += w * diff4[a];
-          s1 += w * diff4[D + a];
-          s2 += w * diff4[2 * D + a];
-          s3 += w * diff4[3 * D + a];
-        }
-        q0 += s0 * s0;
-        q1 += s1 * s1;
-        q2 += s2 * s2;
-        q3 += s3 * s3;
-      }
-      LP[i * K + k] = lck - 0.5 * q0;
-      LP[(i + 1) * K + k] = lck - 0.5 * q1;
-      LP[(i + 2) * K + k] = lck - 0.5 * q2;
-      LP[(i + 3) * K + k] = lck - 0.5 * q3;
-    }
-    for (; i < nb; i++) {
-      const o = (start + i) * D;
-      for (let a = 0; a < D; a++) diff4[a] = x[o + a] - means[mb + a];
-      let sq = 0;
-      for (let j = 0; j < D; j++) {
-        const row = wb + j * D;
-        let s = 0;
-        for (let a = 0; a <= j; a++) s += prec[row + a] * diff4[a];
-        sq += s * s;
-      }
-      LP[i * K + k] = lck - 0.5 * sq;
-    }
-  }
-}
-
-/** Generic block log-density kernels keyed by covariance type (the path for D above the compiled kernels'). */
-export const BLOCK_LOG_PROB: Readonly<Record<CovarianceType, BlockLogProb>> = {
-  full: fullBlockLogProb,
-  tied: fullBlockLogProb,
-  diag: diagBlockLogProb,
-  spherical: sphericalBlockLogProb,
-};
 
 /** Optional per-point outputs of an E-step. Each buffer, when given, is filled. */
 export interface EStepOutputs {
@@ -292,7 +138,9 @@ export function eStep(
     return { logLikelihood: scratch.sums[0], expected: scratch.sums[1], worst: scratch.sums[2] };
   }
   const K = pre.k;
-  const blockLogProb = BLOCK_LOG_PROB[pre.covarianceType];
+  const D = pre.d;
+  const blockLogProb = COVARIANCE[pre.covarianceType].logProb;
+  const { means, prec, lc } = pre;
   const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
   let ll = 0;
@@ -301,7 +149,7 @@ export function eStep(
   let worstValue = Infinity;
   for (let start = 0; start < n; start += BLOCK) {
     const nb = Math.min(BLOCK, n - start);
-    blockLogProb(pre, data, start, nb, LP, diff);
+    blockLogProb(K, D, means, prec, lc, data, start, nb, LP, diff);
     for (let i = 0; i < nb; i++) {
       const g = start + i;
       const rb = i * K;

@@ -1,4 +1,4 @@
-import { SKIP_WEIGHT } from './stats.js';
+import { SKIP_WEIGHT } from './blocked.js';
 import type { CovarianceType } from './types.js';
 
 /**

@@ -1,9 +1,10 @@
 import { ModelFormatError, DataError } from './errors.js';
 import { checkDataset, fitGmm, toDataset, type FitOptions, type FitResult } from './em.js';
 import { eStep, precompute, type Precomputed } from './estep.js';
-import { asymmetry, cholesky, SYMMETRY_TOLERANCE } from './linalg.js';
+import { COVARIANCE, nest } from './covariance.js';
+import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
 import { Rng } from './rng.js';
-import { COVARIANCE_TYPES, covarianceSize, type CovarianceType, type Dataset, type GmmParams } from './types.js';
+import { COVARIANCE_TYPES, type CovarianceType, type Dataset, type GmmParams } from './types.js';
 import { CovarianceError } from './errors.js';
 
 /** Current version of the model JSON format. */
@@ -123,8 +124,7 @@ export class GaussianMixture {
   /** Number of free parameters (as scikit-learn's `_n_parameters`). */
   nParameters(): number {
     const { k, d, covarianceType } = this.params;
-    const cov = covarianceType === 'full' ? (k * d * (d + 1)) / 2 : covarianceType === 'diag' ? k * d : covarianceType === 'tied' ? (d * (d + 1)) / 2 : k;
-    return cov + k * d + k - 1;
+    return COVARIANCE[covarianceType].parameters(k, d) + k * d + k - 1;
   }
 
   /** Bayesian information criterion: −2·N·score + p·ln N (lower is better). */
@@ -147,10 +147,8 @@ export class GaussianMixture {
   sample(n: number, seed = 0): { data: Dataset; labels: Int32Array } {
     const { k: K, d: D, covarianceType: type, weights, means, covariances } = this.params;
     const rng = new Rng(seed);
-    const factors: Float64Array[] = [];
-    if (type === 'full' || type === 'tied') {
-      for (let k = 0; k < (type === 'tied' ? 1 : K); k++) factors.push(cholesky(covariances, D, type === 'tied' ? 0 : k * D * D)!);
-    }
+    // the constructor factored every covariance, so the sampler exists
+    const noise = COVARIANCE[type].sampler(covariances, K, D)!;
     const out = new Float64Array(n * D);
     const labels = new Int32Array(n);
     const eps = new Float64Array(D);
@@ -158,15 +156,8 @@ export class GaussianMixture {
       const z = rng.categorical(weights, K);
       labels[i] = z;
       for (let a = 0; a < D; a++) eps[a] = rng.normal();
-      for (let a = 0; a < D; a++) {
-        let v = means[z * D + a];
-        if (type === 'full' || type === 'tied') {
-          const l = factors[type === 'tied' ? 0 : z];
-          for (let b = 0; b <= a; b++) v += l[a * D + b] * eps[b];
-        } else if (type === 'diag') v += Math.sqrt(covariances[z * D + a]) * eps[a];
-        else v += Math.sqrt(covariances[z]) * eps[a];
-        out[i * D + a] = v;
-      }
+      for (let a = 0; a < D; a++) out[i * D + a] = means[z * D + a];
+      noise(z, eps, out, i * D);
     }
     return { data: { n, d: D, data: out }, labels };
   }
@@ -189,23 +180,9 @@ export class GaussianMixture {
 /** Parameters to their JSON form (nested arrays; shapes documented on {@link MixtureJSON}). */
 export function paramsToJSON(p: GmmParams): MixtureJSON {
   const { k: K, d: D, covarianceType: type } = p;
-  const rows = (a: Float64Array, r: number, c: number): number[][] => Array.from({ length: r }, (_, i) => Array.from(a.subarray(i * c, i * c + c)));
-  let covariances: MixtureJSON['covariances'];
-  switch (type) {
-    case 'full':
-      covariances = Array.from({ length: K }, (_, k) => rows(p.covariances.subarray(k * D * D, (k + 1) * D * D), D, D));
-      break;
-    case 'diag':
-      covariances = rows(p.covariances, K, D);
-      break;
-    case 'spherical':
-      covariances = Array.from(p.covariances);
-      break;
-    case 'tied':
-      covariances = rows(p.covariances, D, D);
-      break;
-  }
-  return { format: 'emstream.gmm', version: MODEL_FORMAT_VERSION, covarianceType: type, k: K, d: D, weights: Array.from(p.weights), means: rows(p.means, K, D), covariances };
+  const covariances = nest(p.covariances, COVARIANCE[type].shape(K, D)) as MixtureJSON['covariances'];
+  const means = nest(p.means, [K, D]) as number[][];
+  return { format: 'emstream.gmm', version: MODEL_FORMAT_VERSION, covarianceType: type, k: K, d: D, weights: Array.from(p.weights), means, covariances };
 }
 
 /**
@@ -249,23 +226,21 @@ export function paramsFromJSON(json: unknown): GmmParams {
   if (o.d !== undefined && o.d !== D) throw new ModelFormatError(`d = ${JSON.stringify(o.d)} but means has ${D} columns`, 'd');
   const weights = flat(o.weights, 'weights', [K]);
   const means = flat(o.means, 'means', [K, D]);
-  const shapes: Record<CovarianceType, number[]> = { full: [K, D, D], diag: [K, D], spherical: [K], tied: [D, D] };
-  const covariances = flat(o.covariances, 'covariances', shapes[covarianceType]);
+  const kind = COVARIANCE[covarianceType];
+  const covariances = flat(o.covariances, 'covariances', kind.shape(K, D));
   let sum = 0;
   weights.forEach((w, i) => {
     if (w < 0) throw new ModelFormatError(`weight ${w} is negative`, `weights[${i}]`);
     sum += w;
   });
   if (Math.abs(sum - 1) > 1e-6) throw new ModelFormatError(`weights must sum to 1, they sum to ${sum}`, 'weights');
-  if (covariances.length !== covarianceSize(covarianceType, K, D)) throw new ModelFormatError('covariances have the wrong size', 'covariances');
+  if (covariances.length !== kind.size(K, D)) throw new ModelFormatError('covariances have the wrong size', 'covariances');
   const params: GmmParams = { k: K, d: D, covarianceType, weights, means, covariances };
   const where = (k: number): string => (covarianceType === 'tied' ? 'covariances' : `covariances[${k}]`);
   const what = (k: number): string => (covarianceType === 'tied' ? 'the tied covariance' : `the covariance of component ${k}`);
-  if (covarianceType === 'full' || covarianceType === 'tied') {
-    for (let k = 0; k < (covarianceType === 'tied' ? 1 : K); k++) {
-      const asym = asymmetry(covariances, D, k * D * D);
-      if (asym > SYMMETRY_TOLERANCE) throw new ModelFormatError(`${what(k)} is not symmetric (relative asymmetry ${asym.toExponential(2)})`, where(k));
-    }
+  for (let k = 0; k < kind.matrices(K); k++) {
+    const asym = asymmetry(covariances, D, k * D * D);
+    if (asym > SYMMETRY_TOLERANCE) throw new ModelFormatError(`${what(k)} is not symmetric (relative asymmetry ${asym.toExponential(2)})`, where(k));
   }
   const res = precompute(params);
   if (!res.ok) throw new ModelFormatError(`${what(res.component)} is not positive definite`, where(res.component));

@@ -1,6 +1,6 @@
 import type { SufficientStats } from './stats.js';
+import { COVARIANCE } from './covariance.js';
 import type { GmmParams } from './types.js';
-import { covarianceSize } from './types.js';
 
 /** 10·ε added to every N_k, as scikit-learn does, so an empty component never divides by zero. */
 export const NK_EPS = 10 * Number.EPSILON;
@@ -68,60 +68,12 @@ export function mStep(stats: SufficientStats, options: MStepOptions): MStepResul
     }
   }
 
-  const covariances = new Float64Array(covarianceSize(type, K, D));
+  const covariances = new Float64Array(COVARIANCE[type].size(K, D));
   if (options.fixedCovariances) {
     covariances.set(options.fixedCovariances);
     return { params: { k: K, d: D, covarianceType: type, weights, means, covariances }, empty };
   }
-  switch (type) {
-    case 'full': {
-      const T = (D * (D + 1)) / 2;
-      for (let k = 0; k < K; k++) {
-        const inv = 1 / nk[k];
-        const f = 2 - s0[k] * inv;
-        const cb = k * D * D;
-        let p = k * T;
-        for (let a = 0; a < D; a++) {
-          for (let b = 0; b <= a; b++, p++) {
-            const v = s2[p] * inv - f * m[k * D + a] * m[k * D + b];
-            covariances[cb + a * D + b] = v;
-            covariances[cb + b * D + a] = v;
-          }
-          covariances[cb + a * D + a] += reg;
-        }
-      }
-      break;
-    }
-    case 'diag':
-    case 'spherical': {
-      for (let k = 0; k < K; k++) {
-        const inv = 1 / nk[k];
-        const f = 2 - s0[k] * inv;
-        let mean = 0;
-        for (let a = 0; a < D; a++) {
-          const v = s2[k * D + a] * inv - f * m[k * D + a] * m[k * D + a] + reg;
-          if (type === 'diag') covariances[k * D + a] = v;
-          else mean += v;
-        }
-        if (type === 'spherical') covariances[k] = mean / D;
-      }
-      break;
-    }
-    case 'tied': {
-      let p = 0;
-      for (let a = 0; a < D; a++) {
-        for (let b = 0; b <= a; b++, p++) {
-          let v = s2[p];
-          for (let k = 0; k < K; k++) v -= nk[k] * m[k * D + a] * m[k * D + b];
-          v /= total;
-          covariances[a * D + b] = v;
-          covariances[b * D + a] = v;
-        }
-        covariances[a * D + a] += reg;
-      }
-      break;
-    }
-  }
+  COVARIANCE[type].mStep(s0, nk, total, s2, m, K, D, reg, covariances);
   return { params: { k: K, d: D, covarianceType: type, weights, means, covariances }, empty };
 }
 
@@ -149,18 +101,6 @@ export function reseedComponents(params: GmmParams, components: readonly number[
     const half = (weights[heaviest] + weights[k]) / 2;
     weights[heaviest] = half;
     weights[k] = half;
-    switch (type) {
-      case 'full':
-        covariances.copyWithin(k * D * D, heaviest * D * D, (heaviest + 1) * D * D);
-        break;
-      case 'diag':
-        covariances.copyWithin(k * D, heaviest * D, (heaviest + 1) * D);
-        break;
-      case 'spherical':
-        covariances[k] = covariances[heaviest];
-        break;
-      case 'tied':
-        break;
-    }
+    COVARIANCE[type].copyComponent(covariances, D, heaviest, k);
   });
 }

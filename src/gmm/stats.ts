@@ -1,5 +1,6 @@
+import type { StatsScratch } from './blocked.js';
+import { COVARIANCE, type CovarianceKind } from './covariance.js';
 import { DataError, ModelFormatError } from './errors.js';
-import { packedSize } from './linalg.js';
 import type { CovarianceType } from './types.js';
 
 /**
@@ -8,7 +9,7 @@ import type { CovarianceType } from './types.js';
  * by the addition anyway), so skipping it is invisible at double precision, and on separated data
  * it skips most of the K·D² work per point.
  */
-export const SKIP_WEIGHT = 2 ** -60;
+export { SKIP_WEIGHT } from './blocked.js';
 
 /** Serialised form of {@link SufficientStats}. */
 export interface SufficientStatsJSON {
@@ -44,7 +45,9 @@ export class SufficientStats {
   readonly s2: Float64Array;
   readonly shift: Float64Array;
   /** Per-block partial sums of {@link addBlock}, allocated on first use. */
-  private scratch: { u: Float64Array; v: Float64Array; c: Float64Array; idx: Int32Array } | null = null;
+  private scratch: StatsScratch | null = null;
+  /** The covariance type's entry of the table. */
+  private readonly kind: CovarianceKind;
 
   constructor(
     readonly k: number,
@@ -54,7 +57,8 @@ export class SufficientStats {
   ) {
     this.s0 = new Float64Array(k);
     this.s1 = new Float64Array(k * d);
-    this.s2 = new Float64Array(s2Size(covarianceType, k, d));
+    this.s2 = new Float64Array(COVARIANCE[covarianceType].statsSize(k, d));
+    this.kind = COVARIANCE[covarianceType];
     this.shift = new Float64Array(d);
     if (shift) {
       if (shift.length !== d) throw new DataError(`the shift of sufficient statistics needs D = ${d} values, got ${shift.length}`);
@@ -85,59 +89,9 @@ export class SufficientStats {
    * @param centred scratch of D values
    */
   addPoint(x: ArrayLike<number>, offset: number, resp: ArrayLike<number>, respOffset: number, centred: Float64Array): void {
-    const { k: K, d: D, s0, s1, s2, shift } = this;
+    const { d: D, shift } = this;
     for (let a = 0; a < D; a++) centred[a] = x[offset + a] - shift[a];
-    switch (this.covarianceType) {
-      case 'full': {
-        const T = (D * (D + 1)) / 2;
-        for (let k = 0; k < K; k++) {
-          const w = resp[respOffset + k];
-          if (w < SKIP_WEIGHT) continue;
-          s0[k] += w;
-          const b1 = k * D;
-          let p = k * T;
-          for (let a = 0; a < D; a++) {
-            const wa = w * centred[a];
-            s1[b1 + a] += wa;
-            for (let b = 0; b <= a; b++) s2[p++] += wa * centred[b];
-          }
-        }
-        break;
-      }
-      case 'diag':
-      case 'spherical': {
-        for (let k = 0; k < K; k++) {
-          const w = resp[respOffset + k];
-          if (w < SKIP_WEIGHT) continue;
-          s0[k] += w;
-          const b = k * D;
-          for (let a = 0; a < D; a++) {
-            const wa = w * centred[a];
-            s1[b + a] += wa;
-            s2[b + a] += wa * centred[a];
-          }
-        }
-        break;
-      }
-      case 'tied': {
-        for (let k = 0; k < K; k++) {
-          const w = resp[respOffset + k];
-          if (w < SKIP_WEIGHT) continue;
-          s0[k] += w;
-          const b = k * D;
-          for (let a = 0; a < D; a++) s1[b + a] += w * centred[a];
-        }
-        // Σ_k w_ik = 1 for every point, except under hard EM where it is also 1.
-        let wsum = 0;
-        for (let k = 0; k < K; k++) wsum += resp[respOffset + k];
-        let p = 0;
-        for (let a = 0; a < D; a++) {
-          const wa = wsum * centred[a];
-          for (let b = 0; b <= a; b++) s2[p++] += wa * centred[b];
-        }
-        break;
-      }
-    }
+    this.kind.addPoint(this, centred, resp, respOffset);
   }
 
   /**
@@ -155,113 +109,22 @@ export class SufficientStats {
 
   /**
    * Adds a block of points, component by component, summing each component's block statistics
-   * first and adding them once (the order of the compiled E-step kernels, see kernels.ts).
+   * first and adding them once (the order of the compiled E-step kernels, see kernels.ts), with the
+   * blocked kernel of the covariance type (`blocked.ts`).
    *
    * @param data points buffer; the block is rows start..start+nb−1 (D values each)
    * @param resp nb×K responsibilities of the block (row 0 is point `start`)
    */
   addBlock(data: ArrayLike<number>, start: number, nb: number, resp: ArrayLike<number>): this {
-    const { k: K, d: D, s0, s1, s2, shift } = this;
-    const T = packedSize(D);
-    const full = this.covarianceType === 'full';
-    const tied = this.covarianceType === 'tied';
-    const sc = (this.scratch ??= { u: new Float64Array(D), v: new Float64Array(full || tied ? T : D), c: new Float64Array(4 * D), idx: new Int32Array(0) });
-    if (sc.idx.length < nb) sc.idx = new Int32Array(nb);
-    const { u, v, c, idx } = sc;
-    for (let k = 0; k < K; k++) {
-      let t0 = 0;
-      u.fill(0);
-      v.fill(0);
-      if (full) {
-        // Points that contribute, in order; then four at a time, so each partial v_ab is loaded
-        // and stored once per four points. Every partial receives its terms in point order, so the
-        // result is bit-identical to adding the points one by one.
-        let m = 0;
-        for (let i = 0; i < nb; i++) if (resp[i * K + k] >= SKIP_WEIGHT) idx[m++] = i;
-        let j = 0;
-        for (; j + 4 <= m; j += 4) {
-          const w0 = resp[idx[j] * K + k];
-          const w1 = resp[idx[j + 1] * K + k];
-          const w2 = resp[idx[j + 2] * K + k];
-          const w3 = resp[idx[j + 3] * K + k];
-          for (let q = 0; q < 4; q++) {
-            const o = (start + idx[j + q]) * D;
-            for (let a = 0; a < D; a++) c[q * D + a] = data[o + a] - shift[a];
-          }
-          t0 += w0;
-          t0 += w1;
-          t0 += w2;
-          t0 += w3;
-          let p = 0;
-          for (let a = 0; a < D; a++) {
-            const wa0 = w0 * c[a];
-            const wa1 = w1 * c[D + a];
-            const wa2 = w2 * c[2 * D + a];
-            const wa3 = w3 * c[3 * D + a];
-            u[a] += wa0;
-            u[a] += wa1;
-            u[a] += wa2;
-            u[a] += wa3;
-            for (let b = 0; b <= a; b++, p++) {
-              let t = v[p];
-              t += wa0 * c[b];
-              t += wa1 * c[D + b];
-              t += wa2 * c[2 * D + b];
-              t += wa3 * c[3 * D + b];
-              v[p] = t;
-            }
-          }
-        }
-        for (; j < m; j++) {
-          const w = resp[idx[j] * K + k];
-          const o = (start + idx[j]) * D;
-          for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
-          t0 += w;
-          let p = 0;
-          for (let a = 0; a < D; a++) {
-            const wa = w * c[a];
-            u[a] += wa;
-            for (let b = 0; b <= a; b++) v[p++] += wa * c[b];
-          }
-        }
-      } else {
-        for (let i = 0; i < nb; i++) {
-          const w = resp[i * K + k];
-          if (w < SKIP_WEIGHT) continue;
-          const o = (start + i) * D;
-          for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
-          t0 += w;
-          if (tied) {
-            for (let a = 0; a < D; a++) u[a] += w * c[a];
-          } else {
-            for (let a = 0; a < D; a++) {
-              const wa = w * c[a];
-              u[a] += wa;
-              v[a] += wa * c[a];
-            }
-          }
-        }
-      }
-      s0[k] += t0;
-      for (let a = 0; a < D; a++) s1[k * D + a] += u[a];
-      if (full) for (let p = 0; p < T; p++) s2[k * T + p] += v[p];
-      else if (!tied) for (let a = 0; a < D; a++) s2[k * D + a] += v[a];
-    }
-    if (tied) {
-      v.fill(0);
-      for (let i = 0; i < nb; i++) {
-        let wsum = 0;
-        for (let k = 0; k < K; k++) wsum += resp[i * K + k];
-        const o = (start + i) * D;
-        for (let a = 0; a < D; a++) c[a] = data[o + a] - shift[a];
-        let p = 0;
-        for (let a = 0; a < D; a++) {
-          const wa = wsum * c[a];
-          for (let b = 0; b <= a; b++) v[p++] += wa * c[b];
-        }
-      }
-      for (let p = 0; p < T; p++) s2[p] += v[p];
-    }
+    const D = this.d;
+    const sc = (this.scratch ??= {
+      u: new Float64Array(D),
+      v: new Float64Array(this.kind.statsSize(1, D)),
+      c: new Float64Array(4 * D),
+      idx: new Int32Array(0),
+    });
+    if (sc.idx.length < nb) sc.idx = new Int32Array(Math.max(nb, 256));
+    this.kind.statsBlock(this, data, start, nb, resp, sc);
     return this;
   }
 
@@ -291,7 +154,6 @@ export class SufficientStats {
       delta[a] = other.shift[a] - this.shift[a];
       if (delta[a] !== 0) shifted = true;
     }
-    const T = packedSize(D);
     for (let k = 0; k < K; k++) {
       const w0 = other.s0[k];
       this.s0[k] += factor * w0;
@@ -300,48 +162,7 @@ export class SufficientStats {
         this.s1[k * D + a] += factor * (shifted ? m1 + w0 * delta[a] : m1);
       }
     }
-    const s1At = (k: number, a: number) => other.s1[k * D + a];
-    switch (this.covarianceType) {
-      case 'full':
-        for (let k = 0; k < K; k++) {
-          let p = k * T;
-          for (let a = 0; a < D; a++) {
-            for (let b = 0; b <= a; b++, p++) {
-              let v = other.s2[p];
-              if (shifted) v += delta[a] * s1At(k, b) + s1At(k, a) * delta[b] + other.s0[k] * delta[a] * delta[b];
-              this.s2[p] += factor * v;
-            }
-          }
-        }
-        break;
-      case 'diag':
-      case 'spherical':
-        for (let k = 0; k < K; k++) {
-          for (let a = 0; a < D; a++) {
-            let v = other.s2[k * D + a];
-            if (shifted) v += 2 * delta[a] * s1At(k, a) + other.s0[k] * delta[a] * delta[a];
-            this.s2[k * D + a] += factor * v;
-          }
-        }
-        break;
-      case 'tied': {
-        let total = 0;
-        const s1sum = new Float64Array(D);
-        for (let k = 0; k < K; k++) {
-          total += other.s0[k];
-          for (let a = 0; a < D; a++) s1sum[a] += s1At(k, a);
-        }
-        let p = 0;
-        for (let a = 0; a < D; a++) {
-          for (let b = 0; b <= a; b++, p++) {
-            let v = other.s2[p];
-            if (shifted) v += delta[a] * s1sum[b] + s1sum[a] * delta[b] + total * delta[a] * delta[b];
-            this.s2[p] += factor * v;
-          }
-        }
-        break;
-      }
-    }
+    this.kind.mergeS2(this.s2, other, shifted ? delta : null, factor);
     return this;
   }
 
@@ -380,18 +201,6 @@ export class SufficientStats {
     s.s1.set(json.s1);
     s.s2.set(json.s2);
     return s;
-  }
-}
-
-function s2Size(type: CovarianceType, k: number, d: number): number {
-  switch (type) {
-    case 'full':
-      return k * packedSize(d);
-    case 'diag':
-    case 'spherical':
-      return k * d;
-    case 'tied':
-      return packedSize(d);
   }
 }
 

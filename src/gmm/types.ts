@@ -9,24 +9,15 @@
  * | `diag`      | K×D                 | one diagonal (variances) per component  |
  * | `spherical` | K                   | one variance per component (σ²·I)       |
  * | `tied`      | D×D                 | one full matrix shared by all components|
+ *
+ * Everything that depends on the type (sizes, shapes, factors, kernels) is in the table of `covariance.ts`.
  */
 export type CovarianceType = 'full' | 'diag' | 'spherical' | 'tied';
 
 export const COVARIANCE_TYPES: readonly CovarianceType[] = ['full', 'diag', 'spherical', 'tied'];
 
-/** Number of covariance values stored for a covariance type. */
-export function covarianceSize(type: CovarianceType, k: number, d: number): number {
-  switch (type) {
-    case 'full':
-      return k * d * d;
-    case 'diag':
-      return k * d;
-    case 'spherical':
-      return k;
-    case 'tied':
-      return d * d;
-  }
-}
+/** Number of covariance values stored for a covariance type (see the table in `covariance.ts`). */
+export { covarianceSize } from './covariance.js';
 
 /**
  * Parameters of a Gaussian mixture.
