@@ -89,3 +89,11 @@ export class StateMismatchError extends EmstreamError<{ readonly differences: re
     super(`the saved streaming state does not match this configuration (${what}): ${hint}`, { context: { differences } });
   }
 }
+
+/** The E-step worker threads could not start or stopped answering (see `EStepPool`). */
+export class ThreadPoolError extends EmstreamError<{ readonly threads: number }> {
+  override readonly name: string = 'ThreadPoolError';
+  constructor(message: string, threads: number, cause?: unknown) {
+    super(`${message}: run with threads: 1 (emstream fit --threads 1), or report this with EMSTREAM_DEBUG=1`, { context: { threads }, cause, retriable: true });
+  }
+}

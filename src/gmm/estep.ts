@@ -65,6 +65,8 @@ export interface EStepSums {
   expected: number;
   /** Index of the point with the lowest log-density (the worst explained). */
   worst: number;
+  /** Its log-density (+∞ for an empty batch). */
+  worstLogDensity: number;
 }
 
 /** Reusable scratch for {@link eStep}: two BLOCK×K buffers, 4·D for differences, D for a centred point. */
@@ -73,7 +75,7 @@ export class EStepScratch {
   readonly r: Float64Array;
   readonly diff: Float64Array;
   readonly centred: Float64Array;
-  readonly sums = new Float64Array(3);
+  readonly sums = new Float64Array(4);
   constructor(k: number, d: number) {
     this.lp = new Float64Array(BLOCK * k);
     this.r = new Float64Array(BLOCK * k);
@@ -135,7 +137,7 @@ export function eStep(
       out: scratch.sums,
     };
     pass(args);
-    return { logLikelihood: scratch.sums[0], expected: scratch.sums[1], worst: scratch.sums[2] };
+    return { logLikelihood: scratch.sums[0], expected: scratch.sums[1], worst: scratch.sums[2], worstLogDensity: scratch.sums[3] };
   }
   const K = pre.k;
   const D = pre.d;
@@ -193,5 +195,5 @@ export function eStep(
     }
     if (stats !== null) stats.addBlock(data, start, nb, R);
   }
-  return { logLikelihood: ll, expected: q, worst };
+  return { logLikelihood: ll, expected: q, worst, worstLogDensity: worstValue };
 }

@@ -43,7 +43,7 @@ export interface PassArgs {
   /** BLOCK×K scratch each: log-probabilities and responsibilities of the block. */
   lp: Float64Array;
   r: Float64Array;
-  /** Out: [Σ log p(x_i), Q, index of the worst point]. */
+  /** Out: [Σ log p(x_i), Q, index of the worst point, its log-density]. */
   out: Float64Array;
 }
 
@@ -168,6 +168,6 @@ function generate(type: CovarianceType, D: number): string {
   }
   emit(`}`); // acc
   emit(`}`); // block
-  emit(`a.out[0]=ll;a.out[1]=q;a.out[2]=worst;`);
+  emit(`a.out[0]=ll;a.out[1]=q;a.out[2]=worst;a.out[3]=worstValue;`);
   return L.join('\n');
 }

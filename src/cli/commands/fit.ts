@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EmstreamError } from '../../errors.js';
 import { fitGmm, type CandidateReport, type FitResult } from '../../gmm/em.js';
 import { INIT_METHODS, type InitMethod } from '../../gmm/init.js';
+import { defaultThreads } from '../../gmm/parallel/pool.js';
 import { GaussianMixture, paramsToJSON, type MixtureJSON } from '../../gmm/model.js';
 import { COVARIANCE_TYPES, type CovarianceType, type Dataset } from '../../gmm/types.js';
 import { parseDecimal, readVectorsFile } from '../../io/readVectors.js';
@@ -25,6 +26,7 @@ interface FitCommandOptions {
   seed: number;
   hard: boolean;
   select: 'expected' | 'marginal';
+  threads?: number;
   output?: string;
 }
 
@@ -109,7 +111,7 @@ export function fitReport(data: Dataset, result: FitResult): FitReport {
 
 /**
  * Adds `emstream fit FILE -k K [--covariance T] [--init M] [--restarts N] [--max-iter N] [--tol X]
- * [--reg-covar X] [--seed N] [--hard] [--select expected|marginal] [--output MODEL.json]`.
+ * [--reg-covar X] [--seed N] [--hard] [--select expected|marginal] [--threads N] [--output MODEL.json]`.
  *
  * The command:
  * 1. reads FILE (`.csv` or `.ndjson`/`.jsonl`);
@@ -135,6 +137,7 @@ export function registerFit(program: Command): void {
     .addOption(
       new Option('--select <objective>', 'how the best restart is picked: expected complete-data or marginal log-likelihood').choices(['expected', 'marginal']).default('expected'),
     )
+    .option('--threads <n>', `threads for the E-step (default: the number of cores, ${defaultThreads()} here; small data runs on one)`, integer('the number of threads', 1))
     .option('-o, --output <model.json>', 'also write the model JSON (for `emstream label --model`) to this file')
     .action(async (file: string, opts: FitCommandOptions) => {
       const data = await readVectorsFile(file);
@@ -149,6 +152,7 @@ export function registerFit(program: Command): void {
         seed: opts.seed,
         mode: opts.hard ? 'hard' : 'soft',
         select: opts.select,
+        threads: opts.threads,
       });
       const report = fitReport(data, result);
       if (opts.output !== undefined) {
