@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { EmstreamError, InvalidInputError, type InvalidInputContext } from '../errors.js';
+import { scanCsvRows, scanNdjsonRows } from './scanNumbers.js';
 
 /** A parsed data set: N×D row-major numbers (a `Dataset` of the numeric core), plus the CSV header if any. */
 export interface Vectors {
@@ -115,6 +116,30 @@ function describeBadCell(cell: string): string {
 }
 
 /**
+ * The fast CSV path over UTF-8 bytes: the header decision of {@link parseCsv} on line 1, then one scan of the
+ * rows ({@link scanCsvRows}). Null when the scan does not accept the input (the line parser then reports).
+ */
+function fastCsv(b: Buffer, headerOption: boolean | 'auto'): Vectors | null {
+  const bom = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  let eol = b.indexOf(10, bom);
+  if (eol < 0) eol = b.length;
+  const firstLine = b.toString('utf8', bom, eol > bom && b[eol - 1] === 13 ? eol - 1 : eol);
+  if (firstLine.trim() === '') return null;
+  const cells = firstLine.split(',');
+  const hasHeader = headerOption === 'auto' ? cells.every((cell) => !looksNumeric(cell)) : headerOption;
+  const rows = scanCsvRows(b, hasHeader ? Math.min(b.length, eol + 1) : bom, cells.length);
+  if (rows === null) return null;
+  const d = cells.length;
+  return hasHeader ? { n: rows.n, d, data: rows.data, header: cells.map((cell) => cell.trim()) } : { n: rows.n, d, data: rows.data };
+}
+
+/** The fast NDJSON path over UTF-8 bytes ({@link scanNdjsonRows}); null when it does not accept the input. */
+function fastNdjson(b: Buffer): Vectors | null {
+  const bom = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  return scanNdjsonRows(b, bom);
+}
+
+/**
  * Parses CSV text of numbers: one row per line, cells separated by commas, an optional header row.
  *
  * 1. drop a byte-order mark and trailing blank lines;
@@ -137,6 +162,9 @@ function describeBadCell(cell: string): string {
  */
 export function parseCsv(text: string, options: CsvOptions = {}): Vectors {
   const { source } = options;
+  // one scan of well-formed rows; anything irregular is parsed (and reported) line by line below
+  const fast = fastCsv(Buffer.from(text, 'utf8'), options.header ?? 'auto');
+  if (fast !== null) return fast;
   const lines = splitLines(text);
   if (lines.length === 0) throw noRows(source, '');
   const first = lines[0].split(',');
@@ -213,6 +241,9 @@ function describeJsonValue(value: unknown): string {
  */
 export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors {
   const { source } = options;
+  // one scan of well-formed lines; anything irregular is parsed (and reported) line by line below
+  const fast = fastNdjson(Buffer.from(text, 'utf8'));
+  if (fast !== null) return fast;
   const lines = splitLines(text);
   const values: number[] = [];
   let d = -1;
@@ -304,7 +335,10 @@ export async function readVectorsFile(path: string, options: Omit<CsvOptions, 's
       { source: path },
     );
   }
-  const text = await readTextFile(path, 'data file');
+  const bytes = await readBytesFile(path, 'data file');
+  const fast = format === 'csv' ? fastCsv(bytes, options.header ?? 'auto') : fastNdjson(bytes);
+  if (fast !== null) return fast;
+  const text = bytes.toString('utf8');
   return format === 'csv' ? parseCsv(text, { ...options, source: path }) : parseNdjson(text, { source: path });
 }
 
@@ -318,8 +352,13 @@ export async function readVectorsFile(path: string, options: Omit<CsvOptions, 's
  * @throws EmstreamError when the file cannot be read
  */
 export async function readTextFile(path: string, what = 'file'): Promise<string> {
+  return (await readBytesFile(path, what)).toString('utf8');
+}
+
+/** The bytes of a file, with the errors of {@link readTextFile}. */
+async function readBytesFile(path: string, what: string): Promise<Buffer> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const reasons: Record<string, string> = {
