@@ -1,10 +1,11 @@
 /**
  * One EM benchmark configuration in its own process (so peak memory is its own):
- *   node --import tsx bench/gmm-one.ts N D K COV ITERS SEED DATAFILE
- * Writes the data set (raw little-endian float64, N×D) to DATAFILE for the scikit-learn side and
- * prints one JSON line.
+ *   node --import tsx bench/gmm-one.ts N D K COV ITERS SEED DATAFILE [THREADS]
+ * Writes the data set (raw little-endian float64, N×D) to DATAFILE for the scikit-learn side (unless
+ * it exists) and prints one JSON line. THREADS (default 1): E-step threads (`sharedPool`).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { sharedPool } from '../src/gmm/parallel/pool.js';
 import { dataMean, initialise } from '../src/gmm/init.js';
 import { runEM } from '../src/gmm/em.js';
 import { Rng } from '../src/gmm/rng.js';
@@ -15,6 +16,7 @@ const cov = process.argv[5] as CovarianceType;
 const iters = Number(process.argv[6]);
 const seed = Number(process.argv[7]);
 const file = process.argv[8];
+const threads = Number(process.argv[9] ?? 1);
 
 // K Gaussian blobs, centres ~ N(0, 5²), unit spread (the same recipe as bench/sklearn_bench.py)
 const rng = new Rng(seed);
@@ -24,10 +26,11 @@ for (let i = 0; i < n; i++) {
   const c = rng.int(k);
   for (let a = 0; a < d; a++) data[i * d + a] = centres[c * d + a] + rng.normal();
 }
-writeFileSync(file, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+if (!existsSync(file)) writeFileSync(file, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 const ds = { n, d, data };
 const init = initialise(ds, 'random-from-data', { k, covarianceType: cov, regCovar: 1e-6, rng: new Rng(seed), shift: dataMean(ds) });
-const opts = { tol: 0, regCovar: 1e-6, mode: 'soft' as const };
+const pool = threads > 1 ? sharedPool(threads) : null;
+const opts = { tol: 0, regCovar: 1e-6, mode: 'soft' as const, pool };
 
 function time(maxIterations: number): number {
   const t0 = process.hrtime.bigint();
@@ -46,6 +49,7 @@ console.log(
   JSON.stringify({
     secondsPerIteration,
     pointsIterationsPerSecond: n / secondsPerIteration,
+    threads,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   }),
 );

@@ -6,8 +6,8 @@
  *   npm run bench -- gmm streaming   # some sections (gmm, streaming, quality, kafka)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
- * (or $EMSTREAM_PYTHON) can import scikit-learn, single-threaded (--threads 1) so both sides use
- * one core, and reports the ratio ours / theirs.
+ * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
+ * (threadpoolctl), next to ours with one E-step thread and with one per core, and reports the ratios.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,30 +39,57 @@ function header(): void {
   console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 }
 
+/**
+ * Floating-point operations per point and EM iteration, as our kernels do them (log-densities of every
+ * component, then the statistics of the components a point belongs to: on these well-separated blobs,
+ * one), and as scikit-learn's dense BLAS formulation does them.
+ */
+function flops(d: number, k: number, cov: string): { ours: number; sklearn: number } {
+  const t = (d * (d + 1)) / 2;
+  if (cov === 'full' || cov === 'tied') return { ours: k * (2 * t + 3 * d) + 2 * t + 3 * d, sklearn: 4 * k * d * d };
+  return { ours: 4 * k * d + 5 * d, sklearn: 8 * k * d };
+}
+
 async function gmmSection(): Promise<void> {
   const sk = hasSklearn();
-  console.log(`## EM per iteration (tol 0, random-from-data init; scikit-learn ${sk ?? 'not available'}, 1 BLAS thread)\n`);
-  console.log('| N | D | K | covariance | ours s/iter | ours points·iter/s | ours peak MB | sklearn s/iter | sklearn points·iter/s | sklearn peak MB | ours / sklearn |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const all = cpus().length;
+  console.log(`## EM per iteration (tol 0, random-from-data init; scikit-learn ${sk ?? 'not available'}, 1 and ${all} BLAS threads)\n`);
+  console.log(
+    `| N | D | K | covariance | ours 1 thread s/iter | ours ${all} threads s/iter | sklearn 1 thread s/iter | sklearn ${all} threads s/iter | ours / sklearn (1) | ours / sklearn (${all}) | flops per point·iter (ours / sklearn) | rate 1 thread GFLOP/s (ours / sklearn) | ours peak MB |`,
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const dir = mkdtempSync(join(tmpdir(), 'emstream-bench-'));
   const configs: [number, number, number, string, number][] = [
     [100_000, 8, 8, 'full', 10],
     [100_000, 2, 3, 'full', 20],
     [20_000, 32, 8, 'full', 10],
     [100_000, 8, 8, 'diag', 20],
+    [20_000, 64, 8, 'diag', 10],
+    [20_000, 256, 8, 'diag', 6],
+    [20_000, 768, 8, 'diag', 4],
+    [20_000, 64, 8, 'full', 4],
+    [20_000, 256, 8, 'full', 3],
   ];
   try {
     for (const [n, d, k, cov, iters] of configs) {
       const file = join(dir, `data-${n}-${d}-${k}.f64`);
-      const ours = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join('bench', 'gmm-one.ts'), `${n}`, `${d}`, `${k}`, cov, `${iters}`, '1', file], { encoding: 'utf8' })) as Row;
-      let theirs: Row | null = null;
-      if (sk) {
-        const out = execFileSync(python, [join('bench', 'sklearn_bench.py'), '--n', `${n}`, '--d', `${d}`, '--k', `${k}`, '--cov', cov, '--iters', `${iters}`, '--seed', '1', '--data', file, '--threads', '1', '--repeats', '3'], { encoding: 'utf8' });
-        theirs = JSON.parse(out.trim().split('\n').pop()!) as Row;
-      }
+      const ours = (threads: number): Row =>
+        JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join('bench', 'gmm-one.ts'), `${n}`, `${d}`, `${k}`, cov, `${iters}`, '1', file, `${threads}`], { encoding: 'utf8' })) as Row;
+      const one = ours(1);
+      const many = ours(all);
+      const theirs = (threads: number): Row | null => {
+        if (!sk) return null;
+        const out = execFileSync(python, [join('bench', 'sklearn_bench.py'), '--n', `${n}`, '--d', `${d}`, '--k', `${k}`, '--cov', cov, '--iters', `${iters}`, '--seed', '1', '--data', file, '--threads', `${threads}`, '--repeats', '3'], { encoding: 'utf8' });
+        return JSON.parse(out.trim().split('\n').pop()!) as Row;
+      };
+      const s1 = theirs(1);
+      const sN = theirs(all);
+      const f = flops(d, k, cov);
+      const ratio = (a: Row, b: Row | null): string => (b ? (a.secondsPerIteration / b.secondsPerIteration).toFixed(2) : '—');
+      const rate = (fl: number, r: Row | null): string => (r ? ((fl * n) / r.secondsPerIteration / 1e9).toFixed(1) : '—');
       console.log(
-        `| ${n} | ${d} | ${k} | ${cov} | ${fmt(ours.secondsPerIteration)} | ${fmt(ours.pointsIterationsPerSecond)} | ${fmt(ours.peakRssMb)} | ` +
-          (theirs ? `${fmt(theirs.secondsPerIteration)} | ${fmt(theirs.pointsIterationsPerSecond)} | ${fmt(theirs.peakRssMb)} | ${(ours.secondsPerIteration / theirs.secondsPerIteration).toFixed(2)} |` : '— | — | — | — |'),
+        `| ${n} | ${d} | ${k} | ${cov} | ${fmt(one.secondsPerIteration)} | ${fmt(many.secondsPerIteration)} | ${s1 ? fmt(s1.secondsPerIteration) : '—'} | ${sN ? fmt(sN.secondsPerIteration) : '—'} | ` +
+          `${ratio(one, s1)} | ${ratio(many, sN)} | ${fmt(f.ours)} / ${fmt(f.sklearn)} | ${rate(f.ours, one)} / ${rate(f.sklearn, s1)} | ${fmt(one.peakRssMb)} |`,
       );
     }
   } finally {
@@ -80,6 +107,17 @@ async function streamingSection(): Promise<void> {
   console.log(`| warm + 3 cold restarts | ${fmt(cold.p50Ms)} | ${fmt(cold.p99Ms)} | ${cold.meanIterations.toFixed(1)} |`);
   const tp = await throughput({ d: 8, k: 8, size: 1000, points: 1_000_000 });
   console.log(`\nthroughput windowVectors → fitMixture → toLabels (D = 8, K = 8, window 1000, 1M points): **${fmt(tp.pointsPerSecond)} points/s** (${tp.seconds.toFixed(2)} s)`);
+  // embeddings: window 1000 × 384, diagonal, K = 16
+  const { windowEm } = await import('./threads.js');
+  console.log('\n### Embeddings windows: 1000 × 384, diag, K = 16, warm start with the past as prior\n');
+  console.log('| variant | p50 ms | p99 ms | points/s | mean EM iterations |');
+  console.log('|---|---|---|---|---|');
+  for (const threads of [1, cpus().length]) {
+    const r = windowEm({ d: 384, k: 16, size: 1000, windows: 60, cov: 'diag', threads });
+    console.log(`| window EM (runEM), ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.pointsPerSecond)} | ${r.meanIterations.toFixed(1)} |`);
+  }
+  const emb = windowLatency({ d: 384, k: 16, size: 1000, windows: 3, restartsEveryWindow: false, covarianceType: 'diag' });
+  console.log(`| StreamingGmm.update (EM + component matching + drift score), 1 thread, 3 windows | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(1000 / (emb.p50Ms / 1000))} | ${emb.meanIterations.toFixed(1)} |`);
 }
 
 async function kafkaSection(): Promise<void> {
@@ -109,8 +147,20 @@ async function kafkaSection(): Promise<void> {
   }
 }
 
+async function threadsSection(): Promise<void> {
+  const { crossover } = await import('./threads.js');
+  const threads = cpus().length;
+  console.log(`\n## E-step threads: one E-step with statistics, 1 thread vs ${threads} (medians; where threads pay)\n`);
+  console.log(`| D | K | covariance | window N | multiply-adds | 1 thread ms | ${threads} threads ms | speed-up |`);
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of crossover(threads)) {
+    console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.n} | ${r.work.toExponential(1)} | ${fmt(r.oneMs)} | ${fmt(r.manyMs)} | ${(r.oneMs / r.manyMs).toFixed(2)} |`);
+  }
+}
+
 header();
 if (want('gmm')) await gmmSection();
+if (want('threads')) await threadsSection();
 if (want('streaming')) await streamingSection();
 if (want('quality')) await qualitySection();
 if (want('kafka')) await kafkaSection();

@@ -5,6 +5,7 @@
 import { from, lastValueFrom, count } from 'rxjs';
 import { fitMixture, StreamingGmm, syntheticStream, toLabels, windowVectors, type SyntheticCluster } from '../src/index.js';
 import { Rng } from '../src/gmm/rng.js';
+import type { CovarianceType } from '../src/gmm/types.js';
 
 function clusters(d: number, k: number, seed: number): SyntheticCluster[] {
   const rng = new Rng(seed);
@@ -19,10 +20,14 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** Latency of fitting one window of `size` points (D, K), p50/p99 over `windows` windows after a warm-up. */
-export function windowLatency(opts: { d: number; k: number; size: number; windows: number; restartsEveryWindow: boolean }): { p50Ms: number; p99Ms: number; meanIterations: number } {
+export function windowLatency(opts: { d: number; k: number; size: number; windows: number; restartsEveryWindow: boolean; covarianceType?: CovarianceType }): {
+  p50Ms: number;
+  p99Ms: number;
+  meanIterations: number;
+} {
   const { d, k, size, windows } = opts;
   const gen = syntheticStream(clusters(d, k, 3), (windows + 5) * size, 1);
-  const gmm = new StreamingGmm({ k, covarianceType: 'full', halfLife: 10, restart: opts.restartsEveryWindow ? { every: 1 } : 'never', restarts: 3, seed: 1 });
+  const gmm = new StreamingGmm({ k, covarianceType: opts.covarianceType ?? 'full', halfLife: 10, restart: opts.restartsEveryWindow ? { every: 1 } : 'never', restarts: 3, seed: 1 });
   const times: number[] = [];
   let iterations = 0;
   for (let w = 0; w < windows + 5; w++) {
@@ -41,11 +46,11 @@ export function windowLatency(opts: { d: number; k: number; size: number; window
 }
 
 /** Points per second through windowVectors → fitMixture → toLabels, in process. */
-export async function throughput(opts: { d: number; k: number; size: number; points: number }): Promise<{ pointsPerSecond: number; seconds: number }> {
+export async function throughput(opts: { d: number; k: number; size: number; points: number; covarianceType?: CovarianceType }): Promise<{ pointsPerSecond: number; seconds: number }> {
   const vectors = Array.from(syntheticStream(clusters(opts.d, opts.k, 3), opts.points, 2), (p) => p.vector);
   const t0 = process.hrtime.bigint();
   const labelled = await lastValueFrom(
-    from(vectors).pipe(windowVectors<number[]>({ size: opts.size, dimension: opts.d }), fitMixture<number[]>({ k: opts.k, halfLife: 10, restart: 'never', seed: 1 }), toLabels(), count()),
+    from(vectors).pipe(windowVectors<number[]>({ size: opts.size, dimension: opts.d }), fitMixture<number[]>({ k: opts.k, covarianceType: opts.covarianceType ?? 'full', halfLife: 10, restart: 'never', seed: 1 }), toLabels(), count()),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (labelled !== opts.points) throw new Error(`labelled ${labelled} of ${opts.points} points`);

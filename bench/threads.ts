@@ -1,0 +1,127 @@
+/**
+ * Where E-step threads pay: the time of one E-step with statistics on one thread (`eStep`) and on the
+ * shared pool's threads (`EStepPool.eStep`), for windows of growing size. Medians of many repetitions,
+ * interleaved, on the same data and parameters.
+ */
+import { cpus } from 'node:os';
+import { runEM } from '../src/gmm/em.js';
+import { eStep, precompute } from '../src/gmm/estep.js';
+import { dataMean, initialise } from '../src/gmm/init.js';
+import { EStepPool, eStepWork } from '../src/gmm/parallel/pool.js';
+import { Rng } from '../src/gmm/rng.js';
+import { SufficientStats } from '../src/gmm/stats.js';
+import type { CovarianceType } from '../src/gmm/types.js';
+
+export interface CrossoverRow {
+  d: number;
+  k: number;
+  cov: CovarianceType;
+  n: number;
+  work: number;
+  oneMs: number;
+  manyMs: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** E-step ms on one thread and on `threads` threads per window size. */
+export function crossover(threads = cpus().length): CrossoverRow[] {
+  const pool = EStepPool.create(threads);
+  const rows: CrossoverRow[] = [];
+  try {
+    for (const [d, k, cov] of [
+      [384, 16, 'diag'],
+      [8, 8, 'full'],
+      [64, 8, 'full'],
+    ] as [number, number, CovarianceType][]) {
+      for (const n of [128, 256, 512, 1000, 2000, 4000, 8000]) {
+        const rng = new Rng(5);
+        const centres = Float64Array.from({ length: k * d }, () => 5 * rng.normal());
+        const data = new Float64Array(n * d);
+        for (let i = 0; i < n; i++) {
+          const c = rng.int(k);
+          for (let a = 0; a < d; a++) data[i * d + a] = centres[c * d + a] + rng.normal();
+        }
+        const ds = { n, d, data };
+        const shift = dataMean(ds);
+        const params = initialise(ds, 'kmeans++', { k, covarianceType: cov, regCovar: 1e-6, rng: new Rng(1), shift });
+        const pre = precompute(params);
+        if (!pre.ok) throw new Error('benchmark parameters must factor');
+        const batch = pool.share(data, n, d);
+        const stats = new SufficientStats(k, d, cov, shift);
+        const reps = Math.max(20, Math.min(400, Math.round(4e8 / eStepWork(n, k, d, cov))));
+        const one: number[] = [];
+        const many: number[] = [];
+        for (let r = 0; r < reps + 5; r++) {
+          stats.reset();
+          let t = process.hrtime.bigint();
+          eStep(pre.value, data, n, false, stats);
+          const a = Number(process.hrtime.bigint() - t) / 1e6;
+          stats.reset();
+          t = process.hrtime.bigint();
+          pool.eStep(pre.value, batch, false, stats);
+          const b = Number(process.hrtime.bigint() - t) / 1e6;
+          if (r >= 5) {
+            one.push(a);
+            many.push(b);
+          }
+        }
+        rows.push({ d, k, cov, n, work: eStepWork(n, k, d, cov), oneMs: median(one), manyMs: median(many) });
+      }
+    }
+  } finally {
+    pool.close();
+  }
+  return rows;
+}
+
+/**
+ * Window fits as the streaming layer runs them (warm start from the previous window's parameters, the
+ * past windows' statistics as a prior with forgetting), on `threads` E-step threads: the EM part of a
+ * window's latency, without component matching and drift scoring.
+ */
+export function windowEm(opts: { d: number; k: number; size: number; windows: number; cov: CovarianceType; threads: number }): { p50Ms: number; p99Ms: number; pointsPerSecond: number; meanIterations: number } {
+  const { d, k, size, windows, cov } = opts;
+  const rng = new Rng(9);
+  const centres = Float64Array.from({ length: k * d }, () => 5 * rng.normal());
+  const window = (): Float64Array => {
+    const data = new Float64Array(size * d);
+    for (let i = 0; i < size; i++) {
+      const c = rng.int(k);
+      for (let a = 0; a < d; a++) data[i * d + a] = centres[c * d + a] + rng.normal();
+    }
+    return data;
+  };
+  const pool = opts.threads > 1 ? EStepPool.create(opts.threads) : null;
+  try {
+    const first = { n: size, d, data: window() };
+    const shift = dataMean(first);
+    let params = initialise(first, 'kmeans++', { k, covarianceType: cov, regCovar: 1e-6, rng: new Rng(2), shift });
+    let prior: SufficientStats | null = null;
+    const times: number[] = [];
+    let iterations = 0;
+    let total = 0;
+    for (let w = 0; w < windows + 5; w++) {
+      const ds = { n: size, d, data: window() };
+      const t = process.hrtime.bigint();
+      const run = runEM(ds, params, { maxIterations: 100, tol: 1e-3, regCovar: 1e-6, mode: 'soft', prior, shift, pool });
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      params = run.params;
+      const next = run.batchStats.clone();
+      if (prior !== null) next.merge(prior, 0.9);
+      prior = next;
+      if (w >= 5) {
+        times.push(ms);
+        total += ms;
+        iterations += run.iterations;
+      }
+    }
+    times.sort((a, b) => a - b);
+    return { p50Ms: times[Math.floor(times.length / 2)], p99Ms: times[Math.min(times.length - 1, Math.floor(0.99 * times.length))], pointsPerSecond: (windows * size) / (total / 1000), meanIterations: iterations / windows };
+  } finally {
+    pool?.close();
+  }
+}
