@@ -1,5 +1,13 @@
 import { COVARIANCE } from './covariance.js';
 import { BLOCK, compiledPass, type PassArgs } from './kernels.js';
+import { SimdLogProb } from './simd.js';
+
+let simdInstance: SimdLogProb | null | undefined;
+/** This thread's WebAssembly kernels (null when unavailable). */
+function simdKernels(): SimdLogProb | null {
+  if (simdInstance === undefined) simdInstance = SimdLogProb.create();
+  return simdInstance;
+}
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType, GmmParams } from './types.js';
 
@@ -143,6 +151,8 @@ export function eStep(
   const D = pre.d;
   const blockLogProb = COVARIANCE[pre.covarianceType].logProb;
   const { means, prec, lc } = pre;
+  const simd = unrolled && SimdLogProb.serves(pre.covarianceType, D) ? simdKernels() : null;
+  simd?.prepare(pre.covarianceType, K, D, means, prec, lc);
   const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
   let ll = 0;
@@ -151,7 +161,8 @@ export function eStep(
   let worstValue = Infinity;
   for (let start = 0; start < n; start += BLOCK) {
     const nb = Math.min(BLOCK, n - start);
-    blockLogProb(K, D, means, prec, lc, data, start, nb, LP, diff);
+    if (simd !== null) simd.logProb(data, start, nb, LP);
+    else blockLogProb(K, D, means, prec, lc, data, start, nb, LP, diff);
     for (let i = 0; i < nb; i++) {
       const g = start + i;
       const rb = i * K;

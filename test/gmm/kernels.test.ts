@@ -1,0 +1,211 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BLOCKED, SKIP_WEIGHT } from '../../src/gmm/blocked.js';
+import { COVARIANCE } from '../../src/gmm/covariance.js';
+import { EStepScratch, eStep, precompute } from '../../src/gmm/estep.js';
+import { GaussianMixture } from '../../src/gmm/model.js';
+import { Rng } from '../../src/gmm/rng.js';
+import { SimdLogProb } from '../../src/gmm/simd.js';
+import { SufficientStats } from '../../src/gmm/stats.js';
+import { COVARIANCE_TYPES, type CovarianceType } from '../../src/gmm/types.js';
+import { randomMixture, seededUniform } from '../helpers/random.js';
+
+/**
+ * The blocked kernels (any D) against the plain per-point loops they reorganise, and the WebAssembly SIMD
+ * kernels against the JavaScript ones: every value bit-identical (the tiles keep each sum's term order).
+ */
+
+function bits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+/** Plain per-point log-densities (the reference the tiles must reproduce). */
+function naiveLogProb(type: CovarianceType, K: number, D: number, means: Float64Array, prec: Float64Array, lc: Float64Array, x: Float64Array, start: number, nb: number): Float64Array {
+  const LP = new Float64Array(nb * K);
+  const diff = new Float64Array(D);
+  for (let i = 0; i < nb; i++) {
+    const o = (start + i) * D;
+    for (let k = 0; k < K; k++) {
+      let sq = 0;
+      if (type === 'diag') {
+        for (let a = 0; a < D; a++) {
+          const y = (x[o + a] - means[k * D + a]) * prec[k * D + a];
+          sq += y * y;
+        }
+        LP[i * K + k] = lc[k] - 0.5 * sq;
+      } else if (type === 'spherical') {
+        for (let a = 0; a < D; a++) {
+          const y = x[o + a] - means[k * D + a];
+          sq += y * y;
+        }
+        LP[i * K + k] = lc[k] - 0.5 * sq * prec[k] * prec[k];
+      } else {
+        const wb = type === 'tied' ? 0 : k * D * D;
+        for (let a = 0; a < D; a++) diff[a] = x[o + a] - means[k * D + a];
+        for (let j = 0; j < D; j++) {
+          let s = 0;
+          for (let a = 0; a <= j; a++) s += prec[wb + j * D + a] * diff[a];
+          sq += s * s;
+        }
+        LP[i * K + k] = lc[k] - 0.5 * sq;
+      }
+    }
+  }
+  return LP;
+}
+
+/** Plain per-point statistics, each block summed first then added (the order of the kernels). */
+function naiveStats(type: CovarianceType, K: number, D: number, x: Float64Array, start: number, nb: number, resp: Float64Array, shift: Float64Array): { s0: Float64Array; s1: Float64Array; s2: Float64Array } {
+  const T = (D * (D + 1)) / 2;
+  const s0 = new Float64Array(K);
+  const s1 = new Float64Array(K * D);
+  const s2 = new Float64Array(COVARIANCE[type].statsSize(K, D));
+  const c = new Float64Array(D);
+  const u = new Float64Array(D);
+  const v = new Float64Array(type === 'full' || type === 'tied' ? T : D);
+  for (let k = 0; k < K; k++) {
+    let t0 = 0;
+    u.fill(0);
+    v.fill(0);
+    for (let i = 0; i < nb; i++) {
+      const w = resp[i * K + k];
+      if (w < SKIP_WEIGHT) continue;
+      for (let a = 0; a < D; a++) c[a] = x[(start + i) * D + a] - shift[a];
+      t0 += w;
+      let p = 0;
+      for (let a = 0; a < D; a++) {
+        u[a] += w * c[a];
+        if (type === 'full') for (let b = 0; b <= a; b++) v[p++] += w * c[a] * c[b];
+        else if (type !== 'tied') v[a] += w * c[a] * c[a];
+      }
+    }
+    s0[k] += t0;
+    for (let a = 0; a < D; a++) s1[k * D + a] += u[a];
+    if (type === 'full') for (let p = 0; p < T; p++) s2[k * T + p] += v[p];
+    else if (type !== 'tied') for (let a = 0; a < D; a++) s2[k * D + a] += v[a];
+  }
+  if (type === 'tied') {
+    v.fill(0);
+    for (let i = 0; i < nb; i++) {
+      let wsum = 0;
+      for (let k = 0; k < K; k++) wsum += resp[i * K + k];
+      for (let a = 0; a < D; a++) c[a] = x[(start + i) * D + a] - shift[a];
+      let p = 0;
+      for (let a = 0; a < D; a++) for (let b = 0; b <= a; b++) v[p++] += wsum * c[a] * c[b];
+    }
+    for (let p = 0; p < T; p++) s2[p] += v[p];
+  }
+  return { s0, s1, s2 };
+}
+
+const caseArb = fc.record({
+  type: fc.constantFrom(...COVARIANCE_TYPES),
+  d: fc.integer({ min: 17, max: 70 }),
+  k: fc.integer({ min: 1, max: 7 }),
+  nb: fc.integer({ min: 1, max: 256 }),
+  start: fc.integer({ min: 0, max: 9 }),
+  seed: fc.integer({ min: 0, max: 0x7fffffff }),
+  oneHot: fc.boolean(),
+});
+
+function setup(c: { type: CovarianceType; d: number; k: number; nb: number; start: number; seed: number; oneHot: boolean }) {
+  const rng = new Rng(c.seed);
+  const params = randomMixture(() => rng.uniform(), c.k, c.d, c.type);
+  const pre = precompute(params);
+  if (!pre.ok) throw new Error('random mixture must factor');
+  const x = Float64Array.from({ length: (c.start + c.nb) * c.d }, () => 2 * rng.normal());
+  const resp = new Float64Array(c.nb * c.k);
+  for (let i = 0; i < c.nb; i++) {
+    if (c.oneHot) resp[i * c.k + rng.int(c.k)] = 1;
+    else {
+      let s = 0;
+      for (let k = 0; k < c.k; k++) s += resp[i * c.k + k] = rng.uniform() < 0.3 ? 0 : rng.uniform();
+      if (s === 0) resp[i * c.k] = s = 1;
+      for (let k = 0; k < c.k; k++) resp[i * c.k + k] /= s;
+    }
+  }
+  const shift = Float64Array.from({ length: c.d }, () => rng.normal());
+  return { pre: pre.value, x, resp, shift };
+}
+
+describe('blocked kernels (D > 16)', () => {
+  it('log-densities are bit-identical to the per-point loops', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { pre, x } = setup(c);
+        const LP = new Float64Array(c.nb * c.k);
+        BLOCKED[c.type].logProb(c.k, c.d, pre.means, pre.prec, pre.lc, x, c.start, c.nb, LP, new Float64Array(4 * c.d));
+        bits(LP, naiveLogProb(c.type, c.k, c.d, pre.means, pre.prec, pre.lc, x, c.start, c.nb), `${c.type} D=${c.d} K=${c.k} nb=${c.nb}`);
+      }),
+      { seed: 101, numRuns: 120 },
+    );
+  });
+
+  it('statistics are bit-identical to the per-point loops (soft and one-hot responsibilities)', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { x, resp, shift } = setup(c);
+        const st = new SufficientStats(c.k, c.d, c.type, shift);
+        st.addBlock(x, c.start, c.nb, resp);
+        const ref = naiveStats(c.type, c.k, c.d, x, c.start, c.nb, resp, shift);
+        bits(st.s0, ref.s0, 's0');
+        bits(st.s1, ref.s1, 's1');
+        bits(st.s2, ref.s2, 's2');
+      }),
+      { seed: 102, numRuns: 120 },
+    );
+  });
+});
+
+const simd = SimdLogProb.create();
+
+describe('WebAssembly SIMD kernels', () => {
+  it('are available on Node 20 (fixed-width SIMD)', () => {
+    expect(simd).not.toBeNull();
+  });
+
+  it('give the JavaScript kernels’ log-densities bit for bit (diag, full, tied; any D > 16, any block)', () => {
+    fc.assert(
+      fc.property(
+        caseArb.filter((c) => c.type !== 'spherical'),
+        (c) => {
+          const { pre, x } = setup(c);
+          const js = new Float64Array(c.nb * c.k);
+          BLOCKED[c.type].logProb(c.k, c.d, pre.means, pre.prec, pre.lc, x, c.start, c.nb, js, new Float64Array(4 * c.d));
+          const w = new Float64Array(c.nb * c.k);
+          simd!.prepare(c.type, c.k, c.d, pre.means, pre.prec, pre.lc);
+          simd!.logProb(x, c.start, c.nb, w);
+          bits(w, js, `${c.type} D=${c.d} K=${c.k} nb=${c.nb}`);
+        },
+      ),
+      { seed: 103, numRuns: 150 },
+    );
+  });
+
+  it('eStep with SIMD equals the JavaScript E-step bit for bit (sums, statistics, outputs)', () => {
+    for (const type of ['diag', 'full', 'tied'] as const) {
+      for (const d of [17, 48, 129]) {
+        const params = randomMixture(seededUniform(d), 3, d, type);
+        const { data } = new GaussianMixture(params).sample(700, d + 1);
+        const pre = precompute(params);
+        if (!pre.ok) throw new Error('must factor');
+        const shift = Float64Array.from(data.data.subarray(0, d));
+        const run = (useSimd: boolean) => {
+          const st = new SufficientStats(3, d, type, shift);
+          const out = { resp: new Float64Array(700 * 3), logDensity: new Float64Array(700), labels: new Int32Array(700) };
+          // unrolled = false selects the plain JavaScript kernels (no compiled pass, no SIMD)
+          const sums = eStep(pre.value, data.data, 700, false, st, out, new EStepScratch(3, d), useSimd);
+          return { sums, st, out };
+        };
+        const a = run(true);
+        const b = run(false);
+        expect(Object.is(a.sums.logLikelihood, b.sums.logLikelihood)).toBe(true);
+        expect(Object.is(a.sums.expected, b.sums.expected)).toBe(true);
+        bits(a.st.s2, b.st.s2, `${type} ${d} s2`);
+        bits(a.out.resp, b.out.resp, `${type} ${d} resp`);
+        bits(a.out.logDensity, b.out.logDensity, `${type} ${d} logDensity`);
+      }
+    }
+  });
+});
