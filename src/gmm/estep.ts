@@ -1,3 +1,4 @@
+import type { StatsBlockKernel } from './blocked.js';
 import { COVARIANCE } from './covariance.js';
 import { BLOCK, compiledPass, type PassArgs } from './kernels.js';
 import { SimdLogProb } from './simd.js';
@@ -153,6 +154,10 @@ export function eStep(
   const { means, prec, lc } = pre;
   const simd = unrolled && SimdLogProb.serves(pre.covarianceType, D) ? simdKernels() : null;
   simd?.prepare(pre.covarianceType, K, D, means, prec, lc);
+  const simdStats: StatsBlockKernel | undefined =
+    simd !== null && stats !== null && stats.covarianceType === pre.covarianceType
+      ? (st, x, s0, nb0, r, sc) => simd.statsBlock(st, x, s0, nb0, r, sc)
+      : undefined;
   const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
   let ll = 0;
@@ -204,7 +209,7 @@ export function eStep(
       if (labels !== undefined) labels[g] = best;
       if (maxProb !== undefined) maxProb[g] = hard ? 1 : R[rb + best];
     }
-    if (stats !== null) stats.addBlock(data, start, nb, R);
+    if (stats !== null) stats.addBlock(data, start, nb, R, simdStats);
   }
   return { logLikelihood: ll, expected: q, worst, worstLogDensity: worstValue };
 }

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { outer1, SKIP_WEIGHT, type StatsArrays, type StatsScratch } from './blocked.js';
 import type { CovarianceType } from './types.js';
 
 // ---- a minimal WebAssembly binary writer -------------------------------------------------------------
@@ -393,9 +394,138 @@ function fullKernel(): Fn {
   return f;
 }
 
+
+/**
+ * outer4(D, C0, C1, C2, C3, V, WP): V (packed lower triangle, T values) += Σ_q w_q c_q c_qᵀ for four
+ * centred rows c_q at Cq and weights WP[0..3]; lanes over two adjacent entries of a row, each entry
+ * receiving its four terms in point order (as `outer4` in blocked.ts).
+ */
+function outerKernel(): Fn {
+  const f = new Fn(['D', 'C0', 'C1', 'C2', 'C3', 'V', 'WP']);
+  for (const n of ['a', 'b', 'p0', 'vb', 'cb', 'rowBytes', 'lim', 'pairs', 'ca']) f.local(n, I32);
+  for (const n of ['x0', 'x1', 'x2', 'x3', 't']) f.local(n, V128);
+  for (const n of ['y0', 'y1', 'y2', 'y3', 'u']) f.local(n, F64);
+  f.get('D').i32(8).mul().set('rowBytes');
+  f.i32(0).set('p0');
+  f.loop(
+    'a',
+    () => f.i32(0),
+    'D',
+    1,
+    () => {
+      // y_q = w_q · c_q[a]
+      f.get('a').i32(8).mul().set('ca');
+      for (let q = 0; q < 4; q++) {
+        f.get('WP').f64load(8 * q);
+        f.get(`C${q}`).get('ca').add();
+        f.f64load().op(0xa2).set(`y${q}`);
+        f.get(`y${q}`).simd(20).set(`x${q}`); // f64x2.splat
+      }
+      f.get('V').get('p0').i32(8).mul().add().set('vb');
+      // entries b = 0 .. a: pairs while b + 1 ≤ a
+      f.get('a').i32(1).add().i32(1).op(0x76).set('pairs'); // (a + 1) >> 1
+      f.get('pairs').i32(1).op(0x74).set('lim'); // 2·pairs
+      f.loop(
+        'b',
+        () => f.i32(0),
+        'lim',
+        2,
+        () => {
+          f.get('b').i32(8).mul().set('cb');
+          f.get('vb').get('cb').add().vload().set('t');
+          for (let q = 0; q < 4; q++) {
+            f.get('t').get(`x${q}`);
+            f.get(`C${q}`).get('cb').add();
+            f.vload().vmul().vadd().set('t');
+          }
+          f.get('vb').get('cb').add().get('t').vstore();
+        },
+      );
+      // the last entry b = a when a + 1 is odd (a even)
+      f.get('a').i32(1).op(0x71).op(0x45).op(0x04, 0x40); // if ((a & 1) == 0)
+      f.get('vb').get('ca').add().f64load().set('u');
+      for (let q = 0; q < 4; q++) {
+        f.get('u').get(`y${q}`);
+        f.get(`C${q}`).get('ca').add();
+        f.f64load().op(0xa2).op(0xa0).set('u');
+      }
+      f.get('vb').get('ca').add().get('u').f64store();
+      f.op(0x0b);
+      f.get('p0').get('a').add().i32(1).add().set('p0');
+    },
+  );
+  return f;
+}
+
+/** centre(N, X, S, C, D): C[i·D + a] = X[i·D + a] − S[a] for N rows (the centring of the statistics). */
+function centreKernel(): Fn {
+  const f = new Fn(['N', 'X', 'S', 'C', 'D']);
+  for (const n of ['i', 'a', 'o']) f.local(n, I32);
+  f.loop(
+    'i',
+    () => f.i32(0),
+    'N',
+    1,
+    () => {
+      f.get('i').get('D').mul().i32(8).mul().set('o');
+      f.loop(
+        'a',
+        () => f.i32(0),
+        'D',
+        1,
+        () => {
+          f.get('C').get('o').add().get('a').i32(8).mul().add();
+          f.get('X').get('o').add().get('a').i32(8).mul().add().f64load();
+          f.get('S').get('a').i32(8).mul().add().f64load();
+          f.op(0xa1).f64store();
+        },
+      );
+    },
+  );
+  return f;
+}
+
+/**
+ * diagAcc(D, C, U, V, WP): one centred row c at C with weight w = WP[0]: U[a] += w·c_a, V[a] += (w·c_a)·c_a
+ * (as the diagonal statistics kernel of blocked.ts), lanes over two coordinates.
+ */
+function diagAccKernel(): Fn {
+  const f = new Fn(['D', 'C', 'U', 'V', 'WP']);
+  for (const n of ['a', 'o', 'lim']) f.local(n, I32);
+  for (const n of ['w', 'c', 'wa']) f.local(n, V128);
+  for (const n of ['ws', 'cs', 'was']) f.local(n, F64);
+  f.get('WP').splatLoad().set('w');
+  f.get('WP').f64load().set('ws');
+  f.get('D').i32(1).op(0x76).i32(1).op(0x74).set('lim'); // even part
+  f.loop(
+    'a',
+    () => f.i32(0),
+    'lim',
+    2,
+    () => {
+      f.get('a').i32(8).mul().set('o');
+      f.get('C').get('o').add().vload().set('c');
+      f.get('w').get('c').vmul().set('wa');
+      f.get('U').get('o').add().get('U').get('o').add().vload().get('wa').vadd().vstore();
+      f.get('V').get('o').add().get('V').get('o').add().vload().get('wa').get('c').vmul().vadd().vstore();
+    },
+  );
+  f.get('D').i32(1).op(0x71).op(0x04, 0x40); // odd D: the last coordinate
+  f.get('D').i32(-1).add().i32(8).mul().set('o');
+  f.get('C').get('o').add().f64load().set('cs');
+  f.get('ws').get('cs').op(0xa2).set('was');
+  f.get('U').get('o').add().get('U').get('o').add().f64load().get('was').op(0xa0).f64store();
+  f.get('V').get('o').add().get('V').get('o').add().f64load().get('was').get('cs').op(0xa2).op(0xa0).f64store();
+  f.op(0x0b);
+  return f;
+}
+
 interface Exports {
   diag(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number): void;
   full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number): void;
+  outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
+  centre(N: number, X: number, S: number, C: number, D: number): void;
+  diagAcc(D: number, C: number, U: number, V: number, WP: number): void;
 }
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
@@ -415,7 +545,13 @@ let compiled: object | null | undefined;
 function wasmModule(): object | null {
   if (compiled === undefined) {
     try {
-      compiled = process.env.EMSTREAM_SIMD === '0' || wasm === undefined ? null : new wasm.Module(moduleBytes([{ name: 'diag', fn: diagKernel() }, { name: 'full', fn: fullKernel() }]));
+      compiled = process.env.EMSTREAM_SIMD === '0' || wasm === undefined ? null : new wasm.Module(moduleBytes([
+              { name: 'diag', fn: diagKernel() },
+              { name: 'full', fn: fullKernel() },
+              { name: 'outer4', fn: outerKernel() },
+              { name: 'centre', fn: centreKernel() },
+              { name: 'diagAcc', fn: diagAccKernel() },
+            ]));
     } catch {
       compiled = null; // no WebAssembly SIMD here: the JavaScript kernels run
     }
@@ -434,7 +570,9 @@ export class SimdLogProb {
   private readonly memory: WasmMemory;
   private readonly fns: Exports;
   private f64: Float64Array;
-  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, diff: 0, end: 0 };
+  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, end: 0 };
+  /** The block last copied to `x` (so the statistics reuse it). */
+  private last: { data: ArrayLike<number> | null; start: number; nb: number } = { data: null, start: -1, nb: 0 };
   private type: CovarianceType = 'diag';
   private K = 0;
   private D = 0;
@@ -451,7 +589,7 @@ export class SimdLogProb {
     return m === null || wasm === undefined ? null : new SimdLogProb(wasm, m);
   }
 
-  /** Whether these kernels serve a covariance type at dimension D (D > 16; not spherical). */
+  /** Whether these kernels serve a covariance type at dimension D (D > 16; not spherical). The statistics kernel serves the same types. */
   static serves(type: CovarianceType, d: number): boolean {
     return d > 16 && type !== 'spherical';
   }
@@ -460,6 +598,27 @@ export class SimdLogProb {
     const have = this.memory.buffer.byteLength;
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
     this.f64 = new Float64Array(this.memory.buffer);
+  }
+
+  /** The statistics' region from byte `at`: centred rows, shift, u (D), v (`vSize`), 4 weights. */
+  private tail(at: number, D: number, vSize: number): { c: number; s: number; u: number; v: number; wp: number; end: number } {
+    const c = at;
+    const s = c + MAX_ROWS * D * 8;
+    const u = s + D * 8;
+    const v = u + D * 8;
+    const wp = v + vSize * 8 + 8;
+    return { c, s, u, v, wp, end: wp + 32 };
+  }
+
+  /** Copies rows start..start+nb−1 of `x` to the block area, padded with zero rows to a multiple of 4. */
+  private copyBlock(x: ArrayLike<number>, start: number, nb: number): void {
+    const D = this.D;
+    const f = this.f64;
+    const nbp = (nb + 3) & ~3;
+    if (x instanceof Float64Array || x instanceof Float32Array) f.set(x.subarray(start * D, (start + nb) * D), 0);
+    else for (let i = 0; i < nb * D; i++) f[i] = x[start * D + i];
+    f.fill(0, nb * D, nbp * D);
+    this.last = { data: x, start, nb };
   }
 
   /**
@@ -471,6 +630,7 @@ export class SimdLogProb {
     this.type = type;
     this.K = K;
     this.D = D;
+    this.last = { data: null, start: -1, nb: 0 };
     const x = 0;
     const xBytes = MAX_ROWS * D * 8;
     if (type === 'diag') {
@@ -479,8 +639,8 @@ export class SimdLogProb {
       const pp = mp + P * D * 16;
       const lcOff = pp + P * D * 16;
       const lp = lcOff + P * 16;
-      const end = lp + MAX_ROWS * P * 16;
-      this.ensure(end);
+      const tail = this.tail(lp + MAX_ROWS * P * 16, D, D);
+      this.ensure(tail.end);
       const f = this.f64;
       for (let p = 0; p < P; p++) {
         for (let l = 0; l < 2; l++) {
@@ -501,7 +661,7 @@ export class SimdLogProb {
           }
         }
       }
-      this.layout = { x, mp, pp, lc: lcOff, lp, diff: 0, end };
+      this.layout = { x, mp, pp, lc: lcOff, lp, diff: 0, ...tail };
     } else {
       const mOff = xBytes;
       const wOff = mOff + K * D * 8;
@@ -509,13 +669,114 @@ export class SimdLogProb {
       const lcOff = wOff + wCount * 8;
       const lp = lcOff + K * 8;
       const diff = lp + MAX_ROWS * K * 8;
-      const end = diff + 4 * D * 8;
-      this.ensure(end);
+      const tail = this.tail(diff + 4 * D * 8, D, (D * (D + 1)) / 2);
+      this.ensure(tail.end);
       const f = this.f64;
       f.set(means.subarray(0, K * D), mOff / 8);
       f.set(prec.subarray(0, wCount), wOff / 8);
       f.set(lc.subarray(0, K), lcOff / 8);
-      this.layout = { x, mp: mOff, pp: wOff, lc: lcOff, lp, diff, end };
+      this.layout = { x, mp: mOff, pp: wOff, lc: lcOff, lp, diff, ...tail };
+    }
+  }
+
+  /**
+   * The statistics of a block for `full` or `tied` (after {@link prepare} for that type): `fullStatsBlock`
+   * / `tiedStatsBlock` of blocked.ts with the second-moment tiles in WebAssembly (bit-identical).
+   */
+  statsBlock(st: StatsArrays, data: ArrayLike<number>, start: number, nb: number, resp: ArrayLike<number>, sc: StatsScratch): void {
+    const { k: K, d: D, s0, s1, s2, shift } = st;
+    const diag = this.type === 'diag';
+    const tied = this.type === 'tied';
+    const T = diag ? D : (D * (D + 1)) / 2;
+    const { idx } = sc;
+    const L = this.layout;
+    if (this.last.data !== data || this.last.start !== start || this.last.nb !== nb) this.copyBlock(data, start, nb);
+    const f = this.f64;
+    // centre the block once: C = X − shift
+    f.set(shift, L.s / 8);
+    this.fns.centre(nb, L.x, L.s, L.c, D);
+    const c = f.subarray(L.c / 8, L.c / 8 + nb * D);
+    const u = f.subarray(L.u / 8, L.u / 8 + D);
+    const v = f.subarray(L.v / 8, L.v / 8 + T);
+    const w = f.subarray(L.wp / 8, L.wp / 8 + 4);
+    const row = (i: number): number => L.c + i * D * 8;
+    for (let k = 0; k < K; k++) {
+      let m = 0;
+      for (let i = 0; i < nb; i++) if (resp[i * K + k] >= SKIP_WEIGHT) idx[m++] = i;
+      if (m === 0) continue;
+      let t0 = 0;
+      u.fill(0);
+      if (diag) {
+        v.fill(0);
+        for (let j = 0; j < m; j++) {
+          w[0] = resp[idx[j] * K + k];
+          t0 += w[0];
+          this.fns.diagAcc(D, row(idx[j]), L.u, L.v, L.wp);
+        }
+        for (let a = 0; a < D; a++) s2[k * D + a] += v[a];
+      } else if (tied) {
+        for (let j = 0; j < m; j++) {
+          const wk = resp[idx[j] * K + k];
+          const o = idx[j] * D;
+          t0 += wk;
+          for (let a = 0; a < D; a++) u[a] += wk * c[o + a];
+        }
+      } else {
+        v.fill(0);
+        let j = 0;
+        for (; j + 4 <= m; j += 4) {
+          const i0 = idx[j];
+          const i1 = idx[j + 1];
+          const i2 = idx[j + 2];
+          const i3 = idx[j + 3];
+          w[0] = resp[i0 * K + k];
+          w[1] = resp[i1 * K + k];
+          w[2] = resp[i2 * K + k];
+          w[3] = resp[i3 * K + k];
+          t0 += w[0];
+          t0 += w[1];
+          t0 += w[2];
+          t0 += w[3];
+          const o0 = i0 * D;
+          const o1 = i1 * D;
+          const o2 = i2 * D;
+          const o3 = i3 * D;
+          for (let a = 0; a < D; a++) {
+            let t = u[a];
+            t += w[0] * c[o0 + a];
+            t += w[1] * c[o1 + a];
+            t += w[2] * c[o2 + a];
+            t += w[3] * c[o3 + a];
+            u[a] = t;
+          }
+          this.fns.outer4(D, row(i0), row(i1), row(i2), row(i3), L.v, L.wp);
+        }
+        for (; j < m; j++) {
+          const wk = resp[idx[j] * K + k];
+          const ci = c.subarray(idx[j] * D, idx[j] * D + D);
+          t0 += wk;
+          for (let a = 0; a < D; a++) u[a] += wk * ci[a];
+          outer1(v, ci, wk, D);
+        }
+        for (let p = 0; p < T; p++) s2[k * T + p] += v[p];
+      }
+      s0[k] += t0;
+      for (let a = 0; a < D; a++) s1[k * D + a] += u[a];
+    }
+    if (tied) {
+      v.fill(0);
+      const wsum = (i: number): number => {
+        let t = 0;
+        for (let k = 0; k < K; k++) t += resp[i * K + k];
+        return t;
+      };
+      let i = 0;
+      for (; i + 4 <= nb; i += 4) {
+        for (let q = 0; q < 4; q++) w[q] = wsum(i + q);
+        this.fns.outer4(D, row(i), row(i + 1), row(i + 2), row(i + 3), L.v, L.wp);
+      }
+      for (; i < nb; i++) outer1(v, c.subarray(i * D, i * D + D), wsum(i), D);
+      for (let p = 0; p < T; p++) s2[p] += v[p];
     }
   }
 
@@ -524,9 +785,7 @@ export class SimdLogProb {
     const { K, D, layout } = this;
     const f = this.f64;
     const nbp = (nb + 3) & ~3;
-    if (x instanceof Float64Array || x instanceof Float32Array) f.set(x.subarray(start * D, (start + nb) * D), 0);
-    else for (let i = 0; i < nb * D; i++) f[i] = x[start * D + i];
-    f.fill(0, nb * D, nbp * D);
+    this.copyBlock(x, start, nb);
     if (this.type === 'diag') {
       const P = Math.ceil(K / 2);
       this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);

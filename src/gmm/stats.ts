@@ -1,4 +1,4 @@
-import type { StatsScratch } from './blocked.js';
+import type { StatsBlockKernel, StatsScratch } from './blocked.js';
 import { COVARIANCE, type CovarianceKind } from './covariance.js';
 import { DataError, ModelFormatError } from './errors.js';
 import type { CovarianceType } from './types.js';
@@ -114,8 +114,9 @@ export class SufficientStats {
    *
    * @param data points buffer; the block is rows start..start+nb−1 (D values each)
    * @param resp nb×K responsibilities of the block (row 0 is point `start`)
+   * @param kernel another kernel with the same result (the E-step passes its WebAssembly one)
    */
-  addBlock(data: ArrayLike<number>, start: number, nb: number, resp: ArrayLike<number>): this {
+  addBlock(data: ArrayLike<number>, start: number, nb: number, resp: ArrayLike<number>, kernel: StatsBlockKernel = this.kind.statsBlock): this {
     const D = this.d;
     const sc = (this.scratch ??= {
       u: new Float64Array(D),
@@ -124,7 +125,7 @@ export class SufficientStats {
       idx: new Int32Array(0),
     });
     if (sc.idx.length < nb) sc.idx = new Int32Array(Math.max(nb, 256));
-    this.kind.statsBlock(this, data, start, nb, resp, sc);
+    kernel(this, data, start, nb, resp, sc);
     return this;
   }
 

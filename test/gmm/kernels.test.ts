@@ -183,6 +183,26 @@ describe('WebAssembly SIMD kernels', () => {
     );
   });
 
+  it('give the JavaScript statistics bit for bit (diag, full, tied; soft and one-hot)', () => {
+    fc.assert(
+      fc.property(
+        caseArb.filter((c) => c.type !== 'spherical'),
+        (c) => {
+          const { pre, x, resp, shift } = setup(c);
+          const js = new SufficientStats(c.k, c.d, c.type, shift);
+          js.addBlock(x, c.start, c.nb, resp);
+          const w = new SufficientStats(c.k, c.d, c.type, shift);
+          simd!.prepare(c.type, c.k, c.d, pre.means, pre.prec, pre.lc);
+          w.addBlock(x, c.start, c.nb, resp, (st, data, start, nb, r, sc) => simd!.statsBlock(st, data, start, nb, r, sc));
+          bits(w.s0, js.s0, 's0');
+          bits(w.s1, js.s1, 's1');
+          bits(w.s2, js.s2, `${c.type} D=${c.d} K=${c.k} nb=${c.nb} s2`);
+        },
+      ),
+      { seed: 104, numRuns: 100 },
+    );
+  });
+
   it('eStep with SIMD equals the JavaScript E-step bit for bit (sums, statistics, outputs)', () => {
     for (const type of ['diag', 'full', 'tied'] as const) {
       for (const d of [17, 48, 129]) {
