@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { endianness } from 'node:os';
 import { EmstreamOptionsError } from '../errors.js';
 
 /** The message formats a vector can be read from. */
@@ -269,6 +270,8 @@ const decoders: Record<VectorFormat, BodyDecoder> = {
   float64le: (value, dimension, _fields, where) => decodeFloats(value, 8, dimension, where),
 };
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 function decodeFloats(value: Buffer, width: 4 | 8, dimension: number | undefined, where: Where): DecodeResult {
   const name = width === 4 ? 'float32le' : 'float64le';
   if (value.length % width !== 0) {
@@ -279,7 +282,13 @@ function decodeFloats(value: Buffer, width: 4 | 8, dimension: number | undefined
     return fail('wrong-dimension', `the message holds ${n} ${name} values, expected ${dimension}${where()}: fix the producer, or set --dimension to match the data`);
   }
   const out = new Float64Array(n);
-  if (width === 4) for (let i = 0; i < n; i++) out[i] = value.readFloatLE(i * 4);
+  if (width === 4 && LITTLE_ENDIAN) {
+    // float32le: one byte copy into an aligned Float32Array, then one native widening (message buffers are
+    // unaligned slices of a fetch response, so a view cannot be taken; windows and the core are float64)
+    const f32 = new Float32Array(n);
+    new Uint8Array(f32.buffer).set(value);
+    out.set(f32);
+  } else if (width === 4) for (let i = 0; i < n; i++) out[i] = value.readFloatLE(i * 4);
   else for (let i = 0; i < n; i++) out[i] = value.readDoubleLE(i * 8);
   return checkFloats(out, where) ?? { ok: true, vector: out };
 }
