@@ -111,6 +111,8 @@ export class EStepScratch {
  * @param stats accumulator to add this batch to, or null
  * @param out optional per-point outputs
  * @param scratch reusable scratch (allocated when omitted)
+ * @param unrolled use the fastest kernels (default): the compiled pass for D ≤ 16, WebAssembly SIMD
+ *   beyond; false runs the plain JavaScript blocked kernels (the reference; bit-identical results)
  * @returns sums of the marginal and the expected complete-data log-likelihood
  */
 export function eStep(
