@@ -460,7 +460,8 @@ function outerKernel(): Fn {
 /** centre(N, X, S, C, D): C[i·D + a] = X[i·D + a] − S[a] for N rows (the centring of the statistics). */
 function centreKernel(): Fn {
   const f = new Fn(['N', 'X', 'S', 'C', 'D']);
-  for (const n of ['i', 'a', 'o']) f.local(n, I32);
+  for (const n of ['i', 'a', 'o', 'lim', 'ao']) f.local(n, I32);
+  f.get('D').i32(1).op(0x76).i32(1).op(0x74).set('lim'); // even part of D
   f.loop(
     'i',
     () => f.i32(0),
@@ -471,29 +472,54 @@ function centreKernel(): Fn {
       f.loop(
         'a',
         () => f.i32(0),
-        'D',
-        1,
+        'lim',
+        2,
         () => {
-          f.get('C').get('o').add().get('a').i32(8).mul().add();
-          f.get('X').get('o').add().get('a').i32(8).mul().add().f64load();
-          f.get('S').get('a').i32(8).mul().add().f64load();
-          f.op(0xa1).f64store();
+          f.get('a').i32(8).mul().set('ao');
+          f.get('C').get('o').add().get('ao').add();
+          f.get('X').get('o').add().get('ao').add().vload();
+          f.get('S').get('ao').add().vload();
+          f.vsub().vstore();
         },
       );
+      f.get('D').i32(1).op(0x71).op(0x04, 0x40); // odd D: the last coordinate
+      f.get('D').i32(-1).add().i32(8).mul().set('ao');
+      f.get('C').get('o').add().get('ao').add();
+      f.get('X').get('o').add().get('ao').add().f64load();
+      f.get('S').get('ao').add().f64load();
+      f.op(0xa1).f64store();
+      f.op(0x0b);
     },
   );
   return f;
 }
 
 /**
- * diagAcc(D, C, U, V, WP): one centred row c at C with weight w = WP[0]: U[a] += w·c_a, V[a] += (w·c_a)·c_a
- * (as the diagonal statistics kernel of blocked.ts), lanes over two coordinates.
+ * diagAcc(D, C, U, V, WP, RP, M): for j < M, the centred row at C + RP[j] (i32 byte offsets) with weight
+ * WP[j]: U[a] += w·c_a, V[a] += (w·c_a)·c_a, rows in order (as the diagonal statistics kernel of
+ * blocked.ts), lanes over two coordinates.
  */
 function diagAccKernel(): Fn {
-  const f = new Fn(['D', 'C', 'U', 'V', 'WP']);
-  for (const n of ['a', 'o', 'lim']) f.local(n, I32);
+  const f = new Fn(['D', 'C0', 'U', 'V', 'WP0', 'RP', 'M']);
+  for (const n of ['a', 'o', 'lim', 'j', 'C', 'WP']) f.local(n, I32);
   for (const n of ['w', 'c', 'wa']) f.local(n, V128);
   for (const n of ['ws', 'cs', 'was']) f.local(n, F64);
+  f.loop(
+    'j',
+    () => f.i32(0),
+    'M',
+    1,
+    () => {
+      f.get('C0').get('RP').get('j').i32(4).mul().add().mem(0x28, 2, 0).add().set('C'); // i32.load
+      f.get('WP0').get('j').i32(8).mul().add().set('WP');
+      diagAccBody(f);
+    },
+  );
+  return f;
+}
+
+/** One row of {@link diagAccKernel}: row at local C, weight at local WP. */
+function diagAccBody(f: Fn): void {
   f.get('WP').splatLoad().set('w');
   f.get('WP').f64load().set('ws');
   f.get('D').i32(1).op(0x76).i32(1).op(0x74).set('lim'); // even part
@@ -517,7 +543,6 @@ function diagAccKernel(): Fn {
   f.get('U').get('o').add().get('U').get('o').add().f64load().get('was').op(0xa0).f64store();
   f.get('V').get('o').add().get('V').get('o').add().f64load().get('was').get('cs').op(0xa2).op(0xa0).f64store();
   f.op(0x0b);
-  return f;
 }
 
 interface Exports {
@@ -525,7 +550,7 @@ interface Exports {
   full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number): void;
   outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
   centre(N: number, X: number, S: number, C: number, D: number): void;
-  diagAcc(D: number, C: number, U: number, V: number, WP: number): void;
+  diagAcc(D: number, C: number, U: number, V: number, WP: number, RP: number, M: number): void;
 }
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
@@ -570,7 +595,8 @@ export class SimdLogProb {
   private readonly memory: WasmMemory;
   private readonly fns: Exports;
   private f64: Float64Array;
-  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, end: 0 };
+  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, rp: 0, wl: 0, end: 0 };
+  private i32 = new Int32Array(1);
   /** The block last copied to `x` (so the statistics reuse it). */
   private last: { data: ArrayLike<number> | null; start: number; nb: number } = { data: null, start: -1, nb: 0 };
   private type: CovarianceType = 'diag';
@@ -598,16 +624,19 @@ export class SimdLogProb {
     const have = this.memory.buffer.byteLength;
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
     this.f64 = new Float64Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
   }
 
   /** The statistics' region from byte `at`: centred rows, shift, u (D), v (`vSize`), 4 weights. */
-  private tail(at: number, D: number, vSize: number): { c: number; s: number; u: number; v: number; wp: number; end: number } {
+  private tail(at: number, D: number, vSize: number): { c: number; s: number; u: number; v: number; wp: number; rp: number; wl: number; end: number } {
     const c = at;
     const s = c + MAX_ROWS * D * 8;
     const u = s + D * 8;
     const v = u + D * 8;
     const wp = v + vSize * 8 + 8;
-    return { c, s, u, v, wp, end: wp + 32 };
+    const wl = wp + 32;
+    const rp = wl + MAX_ROWS * 8;
+    return { c, s, u, v, wp, rp, wl, end: rp + MAX_ROWS * 4 };
   }
 
   /** Copies rows start..start+nb−1 of `x` to the block area, padded with zero rows to a multiple of 4. */
@@ -708,11 +737,15 @@ export class SimdLogProb {
       u.fill(0);
       if (diag) {
         v.fill(0);
+        const wl = L.wl / 8;
+        const rp = L.rp / 4;
         for (let j = 0; j < m; j++) {
-          w[0] = resp[idx[j] * K + k];
-          t0 += w[0];
-          this.fns.diagAcc(D, row(idx[j]), L.u, L.v, L.wp);
+          const wk = resp[idx[j] * K + k];
+          f[wl + j] = wk;
+          this.i32[rp + j] = idx[j] * D * 8;
+          t0 += wk;
         }
+        this.fns.diagAcc(D, L.c, L.u, L.v, L.wl, L.rp, m);
         for (let a = 0; a < D; a++) s2[k * D + a] += v[a];
       } else if (tied) {
         for (let j = 0; j < m; j++) {
