@@ -185,11 +185,11 @@ function onlyWhitespace(b: Uint8Array, pos: number, len: number): boolean {
   return true;
 }
 
-/** Number of line feeds + 1 from `pos` (an upper bound on the rows). */
+/** Number of lines from `pos` (line feeds, plus one for a last line without one): an upper bound on the rows. */
 function countLines(b: Uint8Array, pos: number): number {
-  let n = 1;
+  let n = 0;
   for (let i = b.indexOf(10, pos); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
+  return b.length > pos && b[b.length - 1] !== 10 ? n + 1 : n;
 }
 
 /** After a row: LF, CRLF or the end; the next line's offset, or −1. */
