@@ -26,7 +26,11 @@
 export { runEM, cloneParams, paramsFromInitial, type RunOptions, type RunResult } from './gmm/em.js';
 export { SufficientStats, SKIP_WEIGHT, type SufficientStatsJSON } from './gmm/stats.js';
 export { mStep, reseedComponents, NK_EPS, EMPTY_FRACTION, type MStepOptions, type MStepResult } from './gmm/mstep.js';
-export { eStep, precompute, EStepScratch, BLOCK_LOG_PROB, type Precomputed, type PrecomputeResult, type EStepOutputs, type EStepSums } from './gmm/estep.js';
+export { eStep, precompute, EStepScratch, type Precomputed, type PrecomputeResult, type EStepOutputs, type EStepSums } from './gmm/estep.js';
+export { COVARIANCE, covarianceSize, nest, type CovarianceKind } from './gmm/covariance.js';
+export { BLOCKED, type LogProbKernel, type StatsBlockKernel, type StatsArrays, type StatsScratch } from './gmm/blocked.js';
+export { SimdLogProb } from './gmm/simd.js';
+export { EStepPool, sharedPool, pooledEStep, threadsFor, defaultThreads, eStepWork, MIN_PARALLEL_WORK, type SharedBatch, type PoolOptions } from './gmm/parallel/pool.js';
 export { initialise, kmeansPlusPlus, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
 export { cholesky, logDetFromCholesky, precisionFactor, invertLower, packedIndex, packedSize, asymmetry, SYMMETRY_TOLERANCE } from './gmm/linalg.js';
 export { Rng, type RngState } from './gmm/rng.js';

@@ -30,7 +30,7 @@ export { DriftDetector, DRIFT_DEFAULTS, driftOptionsSchema, type DriftEvent, typ
 export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
 export { matchComponents, permuteComponents } from './gmm/align.js';
 export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variationalKL, componentDistanceMatrix, type ComponentMetric } from './gmm/distance.js';
-export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, type StateDifference } from './gmm/errors.js';
+export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, ThreadPoolError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
 export { Instrumentation, type EmEvents, type EmEventName } from './instrumentation.js';

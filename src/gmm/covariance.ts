@@ -20,7 +20,7 @@ import type { CovarianceType } from './types.js';
  *
  * ## Example
  * ```ts
- * import { COVARIANCE } from 'emstream';
+ * import { COVARIANCE } from 'emstream/core';
  *
  * COVARIANCE.diag.size(3, 4); // 12 stored values for K = 3, D = 4
  * COVARIANCE.full.parameters(3, 4); // 30 free covariance parameters (BIC)

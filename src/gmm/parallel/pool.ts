@@ -111,7 +111,8 @@ function waitFor(ctrl: Int32Array, index: number, value: number, timeoutMs: numb
  *
  * ## Example
  * ```ts
- * import { EStepPool, SufficientStats, precompute, GaussianMixture } from 'emstream';
+ * import { GaussianMixture } from 'emstream';
+ * import { EStepPool, SufficientStats, precompute } from 'emstream/core';
  *
  * const { model } = GaussianMixture.fit([[0, 0], [0, 1], [10, 10], [10, 11]], { k: 2, seed: 1 });
  * const pre = precompute(model.params);
