@@ -30,7 +30,7 @@ export { eStep, precompute, EStepScratch, type Precomputed, type PrecomputeResul
 export { COVARIANCE, covarianceSize, nest, type CovarianceKind } from './gmm/covariance.js';
 export { BLOCKED, type LogProbKernel, type StatsBlockKernel, type StatsArrays, type StatsScratch } from './gmm/blocked.js';
 export { SimdLogProb } from './gmm/simd.js';
-export { EStepPool, sharedPool, pooledEStep, threadsFor, defaultThreads, eStepWork, MIN_PARALLEL_WORK, type SharedBatch, type PoolOptions } from './gmm/parallel/pool.js';
+export { EStepPool, sharedPool, poolFor, pooledEStep, threadsFor, defaultThreads, eStepWork, MIN_PARALLEL_WORK, type SharedBatch, type PoolOptions } from './gmm/parallel/pool.js';
 export { initialise, kmeansPlusPlus, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
 export { cholesky, logDetFromCholesky, precisionFactor, invertLower, packedIndex, packedSize, asymmetry, SYMMETRY_TOLERANCE } from './gmm/linalg.js';
 export { Rng, type RngState } from './gmm/rng.js';

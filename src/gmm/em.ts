@@ -6,7 +6,7 @@ import { combineStats, type MeanShrinkage } from './componentStats.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
 import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
 import { mStep, reseedComponents } from './mstep.js';
-import { defaultThreads, sharedPool, threadsFor, type EStepPool } from './parallel/pool.js';
+import { defaultThreads, poolFor, threadsFor, type EStepPool } from './parallel/pool.js';
 import { Rng } from './rng.js';
 import { SufficientStats } from './stats.js';
 import { COVARIANCE_TYPES, covarianceSize, type CovarianceType, type Dataset, type GmmParams } from './types.js';
@@ -479,7 +479,7 @@ export function fitGmm(data: Dataset, options: FitOptions): FitResult {
   }
   const rng = new Rng(opts.seed);
   const threads = opts.threads ?? defaultThreads();
-  const pool = threadsFor(threads, data.n, k, data.d, covarianceType) > 1 ? sharedPool(threads) : null;
+  const pool = poolFor(threads, data.n, k, data.d, covarianceType);
   const shift = dataMean(data);
   const given = typeof opts.init === 'object' ? paramsFromInitial(opts.init as InitialParams, k, data.d, covarianceType) : null;
   const runs: RunResult[] = [];

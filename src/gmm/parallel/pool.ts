@@ -405,6 +405,15 @@ export function sharedPool(threads: number, options: PoolOptions = {}): EStepPoo
 }
 
 /**
+ * The shared pool when an E-step of this size gains from `threads` threads ({@link threadsFor}), else null
+ * (no worker is started for small batches). The one call a window fit needs: pass the result as
+ * `RunOptions.pool` to `runEM`, which shares the window and splits every E-step.
+ */
+export function poolFor(threads: number, n: number, k: number, d: number, type: CovarianceType, options: PoolOptions = {}): EStepPool | null {
+  return threadsFor(threads, n, k, d, type) > 1 ? sharedPool(threads, options) : null;
+}
+
+/**
  * An E-step that uses `pool` when given and the batch is large enough ({@link threadsFor}), else the
  * calling thread alone (`eStep`). The entry point for callers that hold a {@link SharedBatch}.
  */
