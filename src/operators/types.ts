@@ -29,7 +29,7 @@ export interface VectorWindow<R = VectorInput> {
 export interface InvalidVector<R = unknown> {
   readonly record: R;
   /** Machine-readable reason. */
-  readonly reason: 'not-numeric' | 'non-finite' | 'wrong-dimension' | 'empty' | 'not-a-vector' | 'decode-error' | 'oversized';
+  readonly reason: 'not-numeric' | 'non-finite' | 'wrong-dimension' | 'empty' | 'not-a-vector' | 'decode-error' | 'oversized' | 'non-finite-in-use';
   /** Human-readable message saying what was wrong, where, and what to do. */
   readonly message: string;
   /** Index of the offending element inside the vector, when there is one. */

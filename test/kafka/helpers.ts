@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { HEADERS, parseSourceHeader } from '../../src/kafka/sink.js';
+import { HEADERS, parseSourceHeader } from '../../src/kafka/messages.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** A kafkajs client on the test broker, quiet. */

@@ -5,7 +5,7 @@ import { loadPipeline, registerRun, RunUsageError, type RunCommandHooks } from '
 import { encodeVector } from '../../src/kafka/formats.js';
 import type { KafkaPipelineHandle } from '../../src/kafka/pipeline.js';
 import { runKafkaPipeline } from '../../src/kafka/pipeline.js';
-import { HEADERS } from '../../src/kafka/sink.js';
+import { HEADERS } from '../../src/kafka/messages.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaEdgeError } from '../../src/kafka/client.js';
-import { HEADERS } from '../../src/kafka/sink.js';
+import { HEADERS } from '../../src/kafka/messages.js';
 import { packBatch, WorkerProducer, WorkerSender } from '../../src/kafka/workerSender.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { readTopic, testKafka, uniqueTopic } from './helpers.js';
