@@ -6,6 +6,7 @@
  * @module
  */
 import type { Logger } from 'pino';
+import { EmstreamError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { BrokerUnavailableError } from './errors.js';
 
@@ -40,8 +41,9 @@ export function isRetriable(error: unknown): boolean {
     const x = e as { name?: unknown; code?: unknown; retriable?: unknown; cause?: unknown; originalError?: unknown };
     if (typeof x.name === 'string' && UNAVAILABLE_NAMES.has(x.name)) return true;
     if (typeof x.code === 'string' && UNAVAILABLE_CODES.has(x.code)) return true;
-    // kafkajs wraps the last error of its own retries in a non-retriable error: look at the cause.
-    if (x.name !== 'KafkaJSNumberOfRetriesExceeded' && x.name !== 'KafkaJSNonRetriableError' && x.retriable === true) return true;
+    // kafkajs wraps the last error of its own retries in a non-retriable error (retriable: false): look at the cause.
+    // (An error rebuilt from the producer thread carries the flag computed there.)
+    if (x.retriable === true) return true;
     e = x.cause ?? x.originalError;
   }
   return false;
@@ -92,14 +94,23 @@ export interface RetryOptions {
  */
 export async function retryBrokerOperation<T>(operation: string, fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   const started = Date.now();
+  let lastError: unknown;
   for (let attempt = 1; ; attempt++) {
+    // An attempt may not outlast the budget (a connection to a host that never answers waits for its timeouts).
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineReached(lastError)), Math.max(0, options.deadline - Date.now()));
+    });
     try {
-      return await fn();
-    } catch (err) {
-      if (!isRetriable(err)) throw err;
+      return await Promise.race([fn(), outOfTime]);
+    } catch (caught) {
+      const timedOut = caught instanceof DeadlineReached;
+      const err = timedOut ? (caught.last ?? caught) : caught;
+      lastError = err;
+      if (!timedOut && !isRetriable(err)) throw err;
       const now = Date.now();
       const remaining = options.deadline - now;
-      if (remaining <= 0 || options.signal?.aborted === true) {
+      if (timedOut || remaining <= 0 || options.signal?.aborted === true) {
         throw brokerUnavailable(operation, err, { brokers: options.brokers, waitedMs: now - started, attempts: attempt, budgetMs: options.budgetMs });
       }
       const delayMs = Math.min(remaining, backoffDelay(attempt));
@@ -111,7 +122,17 @@ export async function retryBrokerOperation<T>(operation: string, fn: () => Promi
         );
       } else options.logger?.debug({ operation, attempt, delayMs, error: describeError(err) }, 'retrying');
       await new Promise((resolve) => setTimeout(resolve, delayMs));
+    } finally {
+      clearTimeout(timer);
     }
+  }
+}
+
+/** The budget ran out while an attempt was still waiting (internal: turned into a BrokerUnavailableError). */
+class DeadlineReached extends EmstreamError {
+  override readonly name: string = 'DeadlineReached';
+  constructor(readonly last: unknown) {
+    super('no answer from the brokers within the retry budget', { retriable: true });
   }
 }
 

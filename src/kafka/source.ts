@@ -169,6 +169,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     let closed = false;
     let stopping: Promise<void> | undefined;
     let lastWaitWarning = 0;
+    let lastCrashWarning = 0;
 
     const commitTimer =
       commitIntervalMs > 0
@@ -338,7 +339,11 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
             instrumentation?.emit('kafka.consumer.crash', { groupId: payload.groupId ?? '', error: reason, restart: payload.restart === true });
             if (payload.restart === true) {
               if (isRetriable(payload.error)) health?.failed('consume', payload.error);
-              logger?.warn({ error: reason, groupId: payload.groupId }, 'consumer crashed; the client restarts it (partitions kept resume where they were read)');
+              // One warning per outage, not one per restart attempt.
+              const now = Date.now();
+              const level = now - lastCrashWarning > 30_000 ? 'warn' : 'debug';
+              if (level === 'warn') lastCrashWarning = now;
+              logger?.[level]({ error: reason, groupId: payload.groupId }, 'consumer crashed; the client restarts it (partitions kept resume where they were read)');
               return;
             }
             void stopConsumer();
