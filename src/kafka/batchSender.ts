@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { ProducedMessage, ProducerLike } from './client.js';
 import { KafkaEdgeError } from './errors.js';
-import { BATCH_OVERHEAD_BYTES, messageBytes } from './messages.js';
+import { BATCH_OVERHEAD_BYTES, messageBytesBound } from './messages.js';
 
 /** How a {@link BatchSender} retries a send that failed with a retriable error. */
 export interface SendRetryPolicy {
@@ -24,9 +24,10 @@ export interface BatchSenderOptions {
   /** Seal a batch at this many messages (default 1000: kafkajs groups messages per partition in O(n²), so bigger batches get slower). */
   readonly maxBatchMessages?: number;
   /**
-   * Most bytes in one batch (default 512 KiB), counted as the messages take them in a record batch (key, value,
-   * headers, per-record overhead): a message that would push a non-empty batch past it starts the next one, so no
-   * batch passes it unless one message alone does (that one goes alone). Keep it under the topics' `max.message.bytes`.
+   * Most bytes in one batch (default 768 KiB), counted as the messages take them in a record batch at most (key,
+   * value, headers, per-record overhead; short strings bounded by 3 bytes a character): a message that would push a
+   * non-empty batch past it starts the next one, so no batch passes it unless one message alone does (that one goes
+   * alone). Keep it under the topics' `max.message.bytes`.
    */
   readonly maxBatchBytes?: number;
   /** Seal the open batch this long after its first message, in ms (default 5); if every send slot is busy then, it is sealed when one frees up. */
@@ -101,7 +102,7 @@ export class BatchSender {
     private readonly options: BatchSenderOptions = {},
   ) {
     this.maxBatchMessages = options.maxBatchMessages ?? 1000;
-    this.maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
+    this.maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
     this.lingerMs = options.lingerMs ?? 5;
     this.maxConcurrentSends = options.maxConcurrentSends ?? 1;
   }
@@ -137,7 +138,7 @@ export class BatchSender {
   enqueue(messages: readonly { topic: string; message: ProducedMessage }[], onAck?: () => void): void {
     if (this.failure !== undefined) return;
     for (const { topic, message } of messages) {
-      const size = messageBytes(message);
+      const size = messageBytesBound(message);
       if (this.open.count > 0 && (this.open.count >= this.maxBatchMessages || this.open.bytes + size > this.maxBatchBytes)) this.seal();
       const batch = this.open;
       let list = batch.topicMessages.get(topic);

@@ -17,7 +17,7 @@
  * @module
  */
 import { EmstreamOptionsError } from '../errors.js';
-import { checkValues, markChecked, type RawVector } from '../operators/vectorInput.js';
+import { checkValuesAt, GATED, type RawVector } from '../operators/vectorInput.js';
 
 /** The message formats a vector can be read from. */
 export const VECTOR_FORMATS = ['json-array', 'json-object', 'csv', 'float32le', 'float64le'] as const;
@@ -91,11 +91,12 @@ function describeJsonValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-/** Runs the gate on parsed values; marks them checked when they pass. */
+const DIMENSION_HINT = 'or set --dimension to match the data';
+
+/** Runs the gate on parsed values. */
 function gate(values: RawVector, dimension: number | undefined, where: Where, names?: readonly string[]): DecodeResult {
-  const failure = checkValues(values, where, { dimension, names, dimensionHint: 'or set --dimension to match the data' });
+  const failure = checkValuesAt(values, dimension, where, names, DIMENSION_HINT);
   if (failure !== undefined) return failure.field === undefined ? fail(failure.reason, failure.message) : fail(failure.reason, failure.message, failure.field);
-  markChecked(values);
   return { ok: true, vector: values as number[] | Float64Array };
 }
 
@@ -120,7 +121,8 @@ function parseJson(text: string, where: Where, expected: string): { ok: true; va
  *    must be a multiple of 4/8 and match the dimension: `wrong-dimension`).
  * 3. For `json-object`, every named field present (`missing-field`). Then the one gate (`checkValues`): the
  *    expected count (`wrong-dimension`), numbers (`not-numeric`), finite (`non-finite`), not too large to square
- *    (`non-finite-in-use`, |x| > 1e150). A vector that passes is marked checked, so `windowVectors` does not scan it again.
+ *    (`non-finite-in-use`, |x| > 1e150). The decoder carries the `GATED` brand: `fromKafka` passes it on to its
+ *    records, so `windowVectors` does not scan them again.
  *
  * ## Example
  * ```ts
@@ -163,7 +165,7 @@ export function createDecoder(options: DecoderOptions): VectorDecoder {
   if (issues.length > 0) throw new EmstreamOptionsError('createDecoder', issues);
 
   const decodeBody = decoders[format];
-  return (value, where) => {
+  const decoder: VectorDecoder & { [GATED]?: true } = (value, where) => {
     if (value === null || value === undefined || value.length === 0) {
       return fail('empty', `the message has no value${describeMessageLocation(where)}: every message must carry one point; drop tombstones and empty messages upstream`);
     }
@@ -175,6 +177,9 @@ export function createDecoder(options: DecoderOptions): VectorDecoder {
     }
     return decodeBody(value, dimension, fields, () => describeMessageLocation(where));
   };
+  // Its vectors passed the gate: records made from them need no second scan (see fromKafka).
+  decoder[GATED] = true;
+  return decoder;
 }
 
 /** `where` is computed only when a message fails (it is a string per message otherwise). */

@@ -374,7 +374,8 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     },
   });
 
-  const batchMaxBytes = Math.max(64 * 1024, Math.min(512 * 1024, ...outputs.map((o) => limitOf(o.topic) - 4096)));
+  // Batches are counted by an upper bound of their bytes (short strings at 3 bytes a character): below every output topic's limit.
+  const batchMaxBytes = Math.max(64 * 1024, Math.min(768 * 1024, ...outputs.map((o) => limitOf(o.topic) - 4096), limitOf(config.deadLetters) - 4096));
   const delivery: AtLeastOnceDelivery<R> = new AtLeastOnceDelivery<R>({
     producer,
     commit: (offsets) => consumer.commitOffsets(offsets),

@@ -7,6 +7,7 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Instrumentation } from '../instrumentation.js';
 import type { VectorRecord } from '../operators/types.js';
+import { GATED } from '../operators/vectorInput.js';
 import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike, HeaderValue } from './client.js';
 import { KafkaEdgeError } from './errors.js';
 import type { TopicPartitions } from './events.js';
@@ -30,6 +31,8 @@ export interface KafkaRecord extends VectorRecord {
   readonly headers: Readonly<Record<string, HeaderValue>>;
   /** The original message value (kept for the dead-letter topic); absent when `keepValue` is false. */
   readonly value?: Buffer | null;
+  /** Set when the vector passed the input gate at the decoder (`createDecoder`): `windowVectors` does not scan it again. */
+  readonly [GATED]?: true;
 }
 
 /** A message that could not be decoded. */
@@ -161,6 +164,8 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
   const commitIntervalMs = options.commitIntervalMs ?? 1000;
   const stuckAfterMs = options.stuckAfterMs ?? 30_000;
   const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow } = options;
+  // A decoder made by createDecoder ran the input gate: its records carry the brand, so windowVectors does not scan them again.
+  const gated = (decode as { [GATED]?: unknown })[GATED] === true;
 
   return new Observable<KafkaRecord>((subscriber) => {
     const tracker =
@@ -227,9 +232,13 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       const result = decode(message.value, { topic, partition, offset: message.offset });
       const headers = message.headers ?? {};
       if (result.ok) {
-        const record: KafkaRecord = keepValue
-          ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value }
-          : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers };
+        const record: KafkaRecord = gated
+          ? keepValue
+            ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value, [GATED]: true as const }
+            : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, [GATED]: true as const }
+          : keepValue
+            ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value }
+            : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers };
         subscriber.next(record);
         if (ownTracker) tracker.markDone(topic, partition, message.offset);
       } else if (onDecodeError !== undefined) {

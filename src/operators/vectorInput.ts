@@ -105,6 +105,8 @@ const NO_COORDINATES: RecordCoordinates = { topic: undefined, partition: undefin
 export function recordCoordinates(record: unknown): RecordCoordinates {
   if (typeof record !== 'object' || record === null || Array.isArray(record) || ArrayBuffer.isView(record)) return NO_COORDINATES;
   const r = record as { topic?: unknown; partition?: unknown; offset?: unknown };
+  // A Kafka record already has the right types: it is its own coordinates (no allocation per record).
+  if (typeof r.topic === 'string' && typeof r.offset === 'string' && typeof r.partition === 'number' && Number.isInteger(r.partition)) return r as RecordCoordinates;
   const topic = typeof r.topic === 'string' ? r.topic : undefined;
   const partition = typeof r.partition === 'number' && Number.isInteger(r.partition) ? r.partition : undefined;
   const offset = typeof r.offset === 'string' ? r.offset : typeof r.offset === 'number' && Number.isInteger(r.offset) ? String(r.offset) : typeof r.offset === 'bigint' ? String(r.offset) : undefined;
@@ -191,8 +193,16 @@ export interface CheckValuesOptions {
   readonly dimensionHint?: string;
 }
 
-/** Vectors that passed {@link checkValues} at an edge (a decoder): `windowVectors` does not scan them again. */
-const checked = new WeakSet<object>();
+/**
+ * Brand of inputs whose vector already passed the gate at an edge: a decoder made by `createDecoder` carries it, and
+ * `fromKafka` puts it on the records it decodes with such a decoder, so `windowVectors` only checks their length.
+ */
+export const GATED: unique symbol = Symbol.for('emstream.gated');
+
+/** Whether an input's vector passed the gate at the edge (see {@link GATED}). */
+export function isGated(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as { [GATED]?: unknown })[GATED] === true;
+}
 
 /**
  * The gate every input passes once: checks a vector's values and says what is wrong, where, and what to do.
@@ -202,8 +212,8 @@ const checked = new WeakSet<object>();
  * 2. Elements, in order: a number (`not-numeric`), finite (`non-finite`), and of magnitude at most
  *    {@link MAX_COORDINATE} (`non-finite-in-use`: its square would overflow in the fit).
  *
- * Decoders run this gate on the vectors they make and mark them ({@link markChecked}), so `windowVectors` does not
- * scan them again (it checks only their length).
+ * Decoders run this gate on the vectors they make, and the records made from them carry {@link GATED}, so
+ * `windowVectors` does not scan them again (it checks only their length).
  *
  * ## Example
  * ```ts
@@ -220,24 +230,44 @@ const checked = new WeakSet<object>();
  * @returns `undefined` when the values are accepted, else the failure
  */
 export function checkValues(values: RawVector, where: string | (() => string), options: CheckValuesOptions = {}): ValuesFailure | undefined {
-  const at = (): string => (typeof where === 'string' ? where : where());
+  return checkValuesAt(values, options.dimension, where, options.names, options.dimensionHint, options.maxDimension);
+}
+
+/**
+ * {@link checkValues} with positional options (no options object per call: decoders run it once per message).
+ *
+ * @param values - the raw vector
+ * @param dimension - the expected dimension, or `undefined`
+ * @param where - the location suffix, or a function giving it (called only on failure)
+ * @param names - element names, or `undefined`
+ * @param dimensionHint - what to advise for a wrong dimension
+ * @param maxDimension - upper bound on the length
+ * @returns `undefined` when accepted, else the failure
+ */
+export function checkValuesAt(
+  values: RawVector,
+  dimension: number | undefined,
+  where: string | (() => string),
+  names?: readonly string[],
+  dimensionHint?: string,
+  maxDimension?: number,
+): ValuesFailure | undefined {
   const length = values.length;
   if (length === 0) {
-    return { reason: 'empty', message: `the vector is empty${at()}: every point needs at least one coordinate; drop empty inputs upstream` };
+    return { reason: 'empty', message: `the vector is empty${locate(where)}: every point needs at least one coordinate; drop empty inputs upstream` };
   }
-  const { dimension, maxDimension, names } = options;
   if (maxDimension !== undefined && length > maxDimension) {
     return {
       reason: 'oversized',
-      message: `the vector has ${length} elements, more than the limit of ${maxDimension}${at()}: check that the producer sends one point per message, or raise the limit`,
+      message: `the vector has ${length} elements, more than the limit of ${maxDimension}${locate(where)}: check that the producer sends one point per message, or raise the limit`,
     };
   }
   if (dimension !== undefined && length !== dimension) {
     return {
       reason: 'wrong-dimension',
       message:
-        `the vector has dimension ${length}, expected ${dimension}${at()}: every point of a stream must have the same dimension; fix or drop this point, ` +
-        (options.dimensionHint ?? 'or set the dimension option to match the data'),
+        `the vector has dimension ${length}, expected ${dimension}${locate(where)}: every point of a stream must have the same dimension; fix or drop this point, ` +
+        (dimensionHint ?? 'or set the dimension option to match the data'),
     };
   }
   const typed = isNumericTypedArray(values);
@@ -246,7 +276,7 @@ export function checkValues(values: RawVector, where: string | (() => string), o
     if (!typed && typeof value !== 'number') {
       return {
         reason: 'not-numeric',
-        message: `${elementName(i, names)} is ${describeValue(value)}, not a number${at()}: send numbers (parse strings, fill or drop missing values) before the stream`,
+        message: `${elementName(i, names)} is ${describeValue(value)}, not a number${locate(where)}: send numbers (parse strings, fill or drop missing values) before the stream`,
         field: names?.[i] ?? i,
       };
     }
@@ -256,14 +286,14 @@ export function checkValues(values: RawVector, where: string | (() => string), o
       if (!Number.isFinite(x)) {
         return {
           reason: 'non-finite',
-          message: `${elementName(i, names)} is ${String(x)}${at()}: clustering needs finite numbers; impute or drop missing values (NaN) and clip or drop infinite ones upstream`,
+          message: `${elementName(i, names)} is ${String(x)}${locate(where)}: clustering needs finite numbers; impute or drop missing values (NaN) and clip or drop infinite ones upstream`,
           field: names?.[i] ?? i,
         };
       }
       return {
         reason: 'non-finite-in-use',
         message:
-          `${elementName(i, names)} is ${String(x)}${at()}: its square overflows double precision (the fit needs |x| ≤ ${MAX_COORDINATE}), so the statistics would turn to Infinity; ` +
+          `${elementName(i, names)} is ${String(x)}${locate(where)}: its square overflows double precision (the fit needs |x| ≤ ${MAX_COORDINATE}), so the statistics would turn to Infinity; ` +
           'rescale the data (change units, standardise) or clip it upstream',
         field: names?.[i] ?? i,
       };
@@ -272,36 +302,23 @@ export function checkValues(values: RawVector, where: string | (() => string), o
   return undefined;
 }
 
-/**
- * Remembers (by identity, in a `WeakSet`) that a freshly decoded vector passed {@link checkValues}, so
- * `windowVectors` checks only its length. Only for vectors no one mutates afterwards (a decoder's output).
- *
- * @param vector - the vector that passed the gate
- */
-export function markChecked(vector: RawVector): void {
-  checked.add(vector);
+
+function locate(where: string | (() => string)): string {
+  return typeof where === 'string' ? where : where();
 }
 
 function elementName(i: number, names: readonly string[] | undefined): string {
   return names?.[i] !== undefined ? `field ${JSON.stringify(names[i])}` : `element ${i}`;
 }
 
-/**
- * Whether a vector passed {@link checkValues} at a decoder ({@link markChecked}): its elements need no second scan.
- *
- * @param vector - a raw vector
- */
-export function wasChecked(vector: RawVector): boolean {
-  return checked.has(vector);
-}
 
 /**
  * Check one input and return its numbers, or the reason it is rejected.
  *
  * 1. Extract the vector (bare array / typed array, or the record's `vector` field); else `not-a-vector`.
  * 2. Run the gate ({@link checkValues}): empty, oversized (`maxDim`), wrong dimension (`expectedDim`), then the
- *    elements (not numeric, non-finite, too large to square); a vector a decoder already checked is not scanned
- *    again, only its length is.
+ *    elements (not numeric, non-finite, too large to square); the vector of a record a decoder already gated
+ *    ({@link GATED}) is not scanned again, only its length is.
  *
  * Messages say what was wrong, where (element index; Kafka topic/partition/offset when the record has
  * them) and what to do. Nothing is copied: `values` is the input's own array.
@@ -347,10 +364,10 @@ export function validateVector<R>(input: R, expectedDim: number | undefined, max
     );
   }
   const length = vector.length;
-  if (checked.has(vector) && (maxDim === undefined || length <= maxDim) && (expectedDim === undefined || length === expectedDim)) {
+  if ((maxDim === undefined || length <= maxDim) && (expectedDim === undefined || length === expectedDim) && isGated(input)) {
     return { ok: true, values: vector as ArrayLike<number> };
   }
-  const failure = checkValues(vector, () => describeLocation(input), { dimension: expectedDim, maxDimension: maxDim });
+  const failure = checkValuesAt(vector, expectedDim, () => describeLocation(input), undefined, undefined, maxDim);
   if (failure !== undefined) return invalid(input, failure.reason, failure.message, typeof failure.field === 'number' ? failure.field : undefined);
   return { ok: true, values: vector as ArrayLike<number> };
 }

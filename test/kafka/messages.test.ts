@@ -36,7 +36,9 @@ function update(): { gmm: StreamingGmm; update: MixtureUpdate<unknown> } {
 
 describe('record coordinates', () => {
   it('one function reads topic/partition/offset of any input, undefined where missing or mistyped', () => {
-    expect(recordCoordinates({ vector: [1], topic: 't', partition: 2, offset: '9' })).toEqual({ topic: 't', partition: 2, offset: '9' });
+    const record = { vector: [1], topic: 't', partition: 2, offset: '9' };
+    expect(recordCoordinates(record)).toMatchObject({ topic: 't', partition: 2, offset: '9' });
+    expect(recordCoordinates(record)).toBe(record); // a Kafka record is its own coordinates: nothing allocated per record
     expect(recordCoordinates({ topic: 't', partition: 1.5, offset: 7 })).toEqual({ topic: 't', partition: undefined, offset: '7' });
     expect(recordCoordinates([1, 2])).toEqual({ topic: undefined, partition: undefined, offset: undefined });
     expect(recordCoordinates(null)).toEqual({ topic: undefined, partition: undefined, offset: undefined });
