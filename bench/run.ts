@@ -3,7 +3,7 @@
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections
- *   npm run bench -- gmm streaming   # some sections (gmm, streaming, kafka)
+ *   npm run bench -- gmm streaming   # some sections (gmm, streaming, quality, kafka)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, single-threaded (--threads 1) so both sides use
@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { qualitySection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
 
 const sections = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -111,4 +112,5 @@ async function kafkaSection(): Promise<void> {
 header();
 if (want('gmm')) await gmmSection();
 if (want('streaming')) await streamingSection();
+if (want('quality')) await qualitySection();
 if (want('kafka')) await kafkaSection();

@@ -4,21 +4,33 @@
  *
  * Layers: `src/gmm` (pure numerics) ← `src/operators` (RxJS) ← `src/kafka` (the edge).
  */
-// numeric core
+// numeric core (what users call; the building blocks of EM are in the documented subpath `emstream/core`)
 export * from './gmm/types.js';
 export { GaussianMixture, paramsToJSON, paramsFromJSON, MODEL_FORMAT_VERSION, type MixtureJSON, type Points } from './gmm/model.js';
-export { fitGmm, runEM, toDataset, checkDataset, resolveFitOptions, type FitOptions, type FitResult, type RunOptions, type RunResult, type CandidateReport, type InitialParams, type EmMode, type SelectBy } from './gmm/em.js';
-export { SufficientStats, type SufficientStatsJSON } from './gmm/stats.js';
-export { mStep, reseedComponents } from './gmm/mstep.js';
-export { eStep, precompute, type Precomputed, type EStepOutputs, type EStepSums } from './gmm/estep.js';
-export { initialise, kmeansPlusPlus, lloyd, INIT_METHODS, type InitMethod } from './gmm/init.js';
-export { Rng, type RngState } from './gmm/rng.js';
-export { StreamingGmm, resolveStreamingOptions, stateDifferences, STREAMING_STATE_VERSION, type StreamingOptions, type RestartPolicy, type WindowFit, type StreamingStateJSON, type StreamingConfigJSON, type Forgetting } from './gmm/streaming.js';
-export { DriftDetector, DRIFT_DEFAULTS, type DriftEvent, type DriftOptions } from './gmm/drift.js';
+export { fitGmm, toDataset, checkDataset, resolveFitOptions, MAX_ABS_VALUE, type FitOptions, type FitResult, type RunResult, type CandidateReport, type InitialParams, type EmMode, type SelectBy } from './gmm/em.js';
+export type { SufficientStatsJSON } from './gmm/stats.js';
+export { INIT_METHODS, type InitMethod } from './gmm/init.js';
+export type { RngState } from './gmm/rng.js';
+export {
+  StreamingGmm,
+  resolveStreamingOptions,
+  stateDifferences,
+  STREAMING_STATE_VERSION,
+  type StreamingOptions,
+  type KRange,
+  type RestartPolicy,
+  type WindowFit,
+  type WindowCandidate,
+  type StreamingStateJSON,
+  type StreamingConfigJSON,
+  type ComponentsStateJSON,
+  type Forgetting,
+} from './gmm/streaming.js';
+export { DriftDetector, DRIFT_DEFAULTS, driftOptionsSchema, type DriftEvent, type DriftOptions } from './gmm/drift.js';
 export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
 export { matchComponents, permuteComponents } from './gmm/align.js';
 export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variationalKL, componentDistanceMatrix, type ComponentMetric } from './gmm/distance.js';
-export { CovarianceError, DataError, ModelFormatError, StateMismatchError, type StateDifference } from './gmm/errors.js';
+export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
 export { Instrumentation, type EmEvents, type EmEventName, type EmstreamEvents, type EmstreamEventName } from './instrumentation.js';
@@ -38,6 +50,18 @@ export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafka
 // figures
 export { renderMixtureSvg, computeBounds, type Bounds } from './viz/svg.js';
 export { renderGalleryHtml } from './viz/gallery.js';
+// monitoring: Prometheus metrics, health endpoint, window-history and drift records, the live dashboard
+export { registerMetrics, METRICS, type MetricsOptions, type EmstreamMetrics, type MetricDefinition } from './monitoring/metrics.js';
+export { Readiness, type ReadinessOptions, type ReadinessReport } from './monitoring/readiness.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './monitoring/server.js';
+export { windowRecord, driftRecords, sampleWindow, componentShifts, type WindowRecord, type DriftRecord, type WindowCounts, type WindowSample, type ComponentShift, type OffsetRange, type WindowRecordOptions, type DriftRecordOptions } from './monitoring/history.js';
+export { monitoringSource, type MonitoringEvents, type MonitoringEventName, type MonitoringEventSource } from './monitoring/events.js';
+export { MonitoringError, type MonitoringErrorContext } from './monitoring/errors.js';
+export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
+export { mixtureUpdateSource, type DashboardSource, type DashboardMessage, type MixtureUpdateSourceOptions } from './dashboard/source.js';
+export { DashboardState, type DashboardSnapshot, type DashboardDelta, type DashboardStatus } from './dashboard/state.js';
+export { projectionFor, mixtureView, type Projection } from './dashboard/projection.js';
+export { type TimelineRow, type DriftMark, type MixtureView } from './viz/charts.js';
 // Kafka edge (the local development broker is `emstream/broker`, not here)
 export { createKafkaClient, forwardKafkajsLog, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type CreateKafkaClientOptions, type ClientRetryOptions } from './kafka/client.js';
 export { KafkaEdgeError, BrokerUnavailableError, StateRestoreError, type KafkaEdgeErrorContext, type BrokerUnavailableContext, type StateRestoreContext } from './kafka/errors.js';
@@ -84,6 +108,7 @@ export { toKafka, type ToKafkaOptions } from './kafka/sink.js';
 export type { Delivery, DeliveryCounters } from './kafka/delivery.js';
 export { isRetriable } from './kafka/retry.js';
 export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/fastProduce.js';
+export { installRequestQueueFix } from './kafka/requestQueueFix.js';
 export { restoreLatestState, restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
 export { resolveRunConfig, runOptionsSchema, DEFAULT_MODELS_MAX_MESSAGE_BYTES, type RunConfig } from './kafka/config.js';
 export { runKafkaPipeline, standardPipeline, restoredModelOf, type RunKafkaPipelineOptions, type KafkaPipelineHandle, type KafkaPipelineCounters, type KafkaPipelineResult, type KafkaPipelineContext, type StandardPipelineOptions, type StopOptions } from './kafka/pipeline.js';

@@ -7,13 +7,47 @@ import type { KafkaEvents } from './kafka/events.js';
  */
 export interface EmEvents {
   /** A window was fitted. */
-  'em.window.fitted': { windowIndex: number; version: number; n: number; iterations: number; converged: boolean; warmStarted: boolean; restarted: boolean; logLikelihood: number; durationMs: number };
-  /** A drift alarm. */
-  'em.drift.detected': { windowIndex: number; kind: string; statistic: number; threshold: number };
+  'em.window.fitted': {
+    windowIndex: number;
+    version: number;
+    n: number;
+    iterations: number;
+    converged: boolean;
+    warmStarted: boolean;
+    restarted: boolean;
+    /** Mean log-likelihood per point on the window under the updated model. */
+    logLikelihood: number;
+    durationMs: number;
+    /** Mean expected complete-data log-likelihood per point on the window under the updated model. */
+    expectedLogLikelihood: number;
+    /** Mean log-likelihood per point of the window under the previous model (null on the first window). */
+    predictiveLogLikelihood: number | null;
+    /** Matched distance between the previous model and this one. */
+    modelDistance: number;
+    /** The Page-Hinkley statistic after this window and its threshold λ. */
+    pageHinkley: { statistic: number; threshold: number };
+    /** Component weights after this window (K, in component order; see `labelIds`). */
+    weights: number[];
+    /** Labels of the components re-seeded on this window. */
+    reseeded: number[];
+    /** The current number of components. */
+    k: number;
+    /** The label of each component (component index → label). */
+    labelIds: number[];
+  };
+  /** A drift alarm (`components`: the labels that moved, for `component` alarms). */
+  'em.drift.detected': { windowIndex: number; kind: string; statistic: number; threshold: number; components?: number[] };
+  /** Components were re-seeded where the model was worst (birth and death): `reason` `'starved'` or `'redundant'`. */
+  'em.component.reseeded': { windowIndex: number; components: number[]; reason: string };
   /** An input was rejected (dead letter). */
   'em.input.rejected': { reason: string; message: string };
   /** A window could not be fitted yet (too few distinct points for a first model): its points are carried to the next window. */
   'em.window.deferred': { windowIndex: number; n: number };
+  /**
+   * A window whose fit failed numerically (a typed `CovarianceError`, `DataError` or `NumericError`): its
+   * records went to the dead-letter path (`reason`), the model stayed as it was and the stream went on.
+   */
+  'em.window.failed': { windowIndex: number; n: number; reason: string; message: string };
 }
 
 export type EmEventName = keyof EmEvents;
@@ -46,7 +80,7 @@ export class Instrumentation {
     };
   }
 
-  /** Whether anyone listens to `event`: build costly payloads only then. */
+  /** Whether anyone listens to `event` (build costly payloads only then). */
   listening(event: EmstreamEventName): boolean {
     const set = this.listeners.get(event);
     return set !== undefined && set.size > 0;

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EmstreamError, EmstreamOptionsError } from '../errors.js';
 import { registerBroker } from './commands/broker.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRun } from './commands/run.js';
 import { UsageError } from './errors.js';
@@ -54,6 +55,7 @@ export function createProgram(): Command {
   registerLabel(program);
   registerBroker(program);
   registerDemo(program);
+  registerDashboard(program);
   registerRun(program);
   return program;
 }

@@ -1,4 +1,5 @@
 import { type ComponentMetric, assertGmmShapes, componentDistanceMatrix, minCostAssignment } from './distance.js';
+import { DataError } from './errors.js';
 import type { CovarianceType, GmmParams } from './types.js';
 
 /**
@@ -23,7 +24,7 @@ import type { CovarianceType, GmmParams } from './types.js';
  * @param next - the model to relabel, K components, same D
  * @param metric - component metric
  * @returns perm, length K: next's component perm[j] takes label j (is matched to previous's j)
- * @throws Error if K or D differ, or a covariance is not positive definite
+ * @throws DataError if K or D differ, or a covariance is not positive definite
  */
 export function matchComponents(
   previous: GmmParams,
@@ -33,7 +34,7 @@ export function matchComponents(
   assertGmmShapes(previous, 'previous');
   assertGmmShapes(next, 'next');
   if (previous.k !== next.k) {
-    throw new Error(
+    throw new DataError(
       `matchComponents needs the same number of components, got ${previous.k} (previous) and ${next.k} (next)`,
     );
   }
@@ -65,17 +66,17 @@ function gather(src: Float64Array, perm: Int32Array, stride: number): Float64Arr
  * @param params - the mixture, K components
  * @param perm - length K, a permutation of 0..K−1 (e.g. from `matchComponents`)
  * @returns a new mixture with fresh arrays; `params` is not modified
- * @throws Error if perm is not a permutation of 0..K−1
+ * @throws DataError if perm is not a permutation of 0..K−1
  */
 export function permuteComponents(params: GmmParams, perm: Int32Array): GmmParams {
   assertGmmShapes(params);
   const k = params.k;
-  if (perm.length !== k) throw new Error(`perm has ${perm.length} entries, expected ${k}`);
+  if (perm.length !== k) throw new DataError(`perm has ${perm.length} entries, expected ${k}`);
   const seen = new Uint8Array(k);
   for (let j = 0; j < k; j++) {
     const p = perm[j];
     if (p < 0 || p >= k || seen[p] === 1) {
-      throw new Error(`perm is not a permutation of 0..${k - 1}: entry ${j} is ${p}`);
+      throw new DataError(`perm is not a permutation of 0..${k - 1}: entry ${j} is ${p}`);
     }
     seen[p] = 1;
   }

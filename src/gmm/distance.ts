@@ -1,6 +1,7 @@
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { linearSumAssignment } from 'linear-sum-assignment';
 
+import { DataError, NumericError } from './errors.js';
+import { cholesky, logDetFromCholesky } from './linalg.js';
 import { covarianceSize, type CovarianceType, type GmmParams } from './types.js';
 
 /**
@@ -8,7 +9,8 @@ import { covarianceSize, type CovarianceType, type GmmParams } from './types.js'
  *
  * Everything here works on the flat, row-major layouts of `GmmParams` (see `types.ts`); a single
  * Gaussian is a mean (length D) and a full covariance matrix (D×D row-major). Every covariance is
- * factored once with a Cholesky decomposition (ml-matrix `CholeskyDecomposition`), never inverted.
+ * factored once with the core's Cholesky decomposition (`linalg.ts`), never inverted. Bad input
+ * (wrong shapes, a matrix that is not positive definite) raises a `DataError` naming it.
  *
  * @module
  */
@@ -30,46 +32,29 @@ interface CholeskyFactor {
 }
 
 /**
- * Factor a symmetric positive-definite matrix.
- *
- * 1. Reject non-finite entries.
- * 2. Symmetrise, (Σ + Σᵀ)/2, so that roundoff asymmetry from an M-step does not make ml-matrix
- *    throw "Matrix is not symmetric" (it compares entries exactly).
- * 3. Decompose with ml-matrix and check `isPositiveDefinite()` (the decomposition does not throw).
+ * Factor a symmetric positive-definite matrix with the core's one Cholesky (`linalg.ts`: rejects
+ * non-finite entries, reads the matrix symmetrised, never throws) and name the matrix when it fails.
  *
  * @param cov - D×D row-major
  * @param d - dimension D
  * @param what - how to name the matrix in error messages
  * @returns the lower factor (D×D row-major) and ln det
+ * @throws DataError when the matrix has the wrong size, a non-finite entry, or is not positive definite
  */
-function cholesky(cov: Float64Array, d: number, what: string): CholeskyFactor {
+function factor(cov: Float64Array, d: number, what: string): CholeskyFactor {
   if (cov.length < d * d) {
-    throw new Error(`${what} has ${cov.length} values, expected a ${d}×${d} matrix (${d * d} values)`);
+    throw new DataError(`${what} has ${cov.length} values, expected a ${d}×${d} matrix (${d * d} values)`);
   }
-  const m = new Matrix(d, d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      const v = 0.5 * (cov[i * d + j] + cov[j * d + i]);
-      if (!Number.isFinite(v)) {
-        throw new Error(`${what} has a non-finite entry at (${i}, ${j}): check the model for NaN or Infinity`);
+  const lower = cholesky(cov, d);
+  if (lower === null) {
+    for (let i = 0; i < d * d; i++) {
+      if (!Number.isFinite(cov[i])) {
+        throw new DataError(`${what} has a non-finite entry at (${Math.floor(i / d)}, ${i % d}): check the model for NaN or Infinity`);
       }
-      m.set(i, j, v);
     }
+    throw new DataError(`${what} is not positive definite: use a larger regCovar, fewer components, or scale the data`);
   }
-  const chol = new CholeskyDecomposition(m);
-  if (!chol.isPositiveDefinite()) {
-    throw new Error(
-      `${what} is not positive definite: use a larger regCovar, fewer components, or scale the data`,
-    );
-  }
-  const l = chol.lowerTriangularMatrix;
-  const lower = new Float64Array(d * d);
-  let logDet = 0;
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) lower[i * d + j] = l.get(i, j);
-    logDet += Math.log(lower[i * d + i]);
-  }
-  return { lower, logDet: 2 * logDet };
+  return { lower, logDet: logDetFromCholesky(lower, d) };
 }
 
 /**
@@ -128,7 +113,7 @@ function klFromFactors(a: PreparedGaussian, b: PreparedGaussian, d: number): num
 function bhattacharyyaFromFactors(a: PreparedGaussian, b: PreparedGaussian, d: number): number {
   const avg = new Float64Array(d * d);
   for (let i = 0; i < d * d; i++) avg[i] = 0.5 * (a.cov[i] + b.cov[i]);
-  const f = cholesky(avg, d, 'the average covariance (Σa + Σb)/2');
+  const f = factor(avg, d, 'the average covariance (Σa + Σb)/2');
   const diff = new Float64Array(d);
   for (let i = 0; i < d; i++) diff[i] = a.mean[i] - b.mean[i];
   const maha = mahalanobisSq(f.lower, d, diff, new Float64Array(d));
@@ -159,15 +144,15 @@ const METRICS: Record<
 };
 
 function prepare(mean: Float64Array, cov: Float64Array, d: number, withCholesky: boolean, what: string): PreparedGaussian {
-  return { mean, cov, chol: withCholesky ? cholesky(cov, d, what) : null };
+  return { mean, cov, chol: withCholesky ? factor(cov, d, what) : null };
 }
 
 function checkDimension(d: number): void {
-  if (!Number.isInteger(d) || d < 1) throw new Error(`dimension must be a positive integer, got ${d}`);
+  if (!Number.isInteger(d) || d < 1) throw new DataError(`dimension must be a positive integer, got ${d}`);
 }
 
 function checkVector(v: Float64Array, d: number, what: string): void {
-  if (v.length < d) throw new Error(`${what} has ${v.length} values, expected ${d}`);
+  if (v.length < d) throw new DataError(`${what} has ${v.length} values, expected ${d}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +184,7 @@ function preparePair(muA: Float64Array, covA: Float64Array, muB: Float64Array, c
  * @param covB - covariance of B, D×D row-major, symmetric positive definite
  * @param d - dimension D
  * @returns KL(A ‖ B) in nats, ≥ 0
- * @throws Error if a covariance is not positive definite or has non-finite entries
+ * @throws DataError if a covariance is not positive definite or has non-finite entries
  */
 export function gaussianKL(
   muA: Float64Array,
@@ -225,7 +210,7 @@ export function gaussianKL(
  * @param covB - covariance of B, D×D row-major
  * @param d - dimension D
  * @returns J(A, B) in nats, ≥ 0, symmetric in its arguments
- * @throws Error if a covariance is not positive definite
+ * @throws DataError if a covariance is not positive definite
  */
 export function symmetricKL(
   muA: Float64Array,
@@ -255,7 +240,7 @@ export function symmetricKL(
  * @param covB - covariance of B, D×D row-major
  * @param d - dimension D
  * @returns D_B ≥ 0
- * @throws Error if a covariance is not positive definite
+ * @throws DataError if a covariance is not positive definite
  */
 export function bhattacharyya(
   muA: Float64Array,
@@ -291,14 +276,14 @@ const EXPAND_COVARIANCE: Record<CovarianceType, (cov: Float64Array, k: number, d
  *
  * @param params - the mixture
  * @param name - how to name it in error messages
- * @throws Error naming the first array with a wrong length
+ * @throws DataError naming the first array with a wrong length
  */
 export function assertGmmShapes(params: GmmParams, name = 'mixture'): void {
   const { k, d, covarianceType } = params;
-  if (!Number.isInteger(k) || k < 1) throw new Error(`${name}: k must be a positive integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 1) throw new DataError(`${name}: k must be a positive integer, got ${k}`);
   checkDimension(d);
   if (!(covarianceType in EXPAND_COVARIANCE)) {
-    throw new Error(`${name}: unknown covariance type '${String(covarianceType)}'`);
+    throw new DataError(`${name}: unknown covariance type '${String(covarianceType)}'`);
   }
   const expected: [string, number, number][] = [
     ['weights', params.weights.length, k],
@@ -307,14 +292,14 @@ export function assertGmmShapes(params: GmmParams, name = 'mixture'): void {
   ];
   for (const [field, actual, want] of expected) {
     if (actual !== want) {
-      throw new Error(`${name}: ${field} has ${actual} values, expected ${want} (k=${k}, d=${d}, ${covarianceType})`);
+      throw new DataError(`${name}: ${field} has ${actual} values, expected ${want} (k=${k}, d=${d}, ${covarianceType})`);
     }
   }
 }
 
 function checkComponentIndex(params: GmmParams, k: number): void {
   if (!Number.isInteger(k) || k < 0 || k >= params.k) {
-    throw new Error(`component index ${k} is out of range 0..${params.k - 1}`);
+    throw new DataError(`component index ${k} is out of range 0..${params.k - 1}`);
   }
 }
 
@@ -334,7 +319,7 @@ export function componentCovariance(params: GmmParams, k: number, out?: Float64A
   checkComponentIndex(params, k);
   const d = params.d;
   const dest = out ?? new Float64Array(d * d);
-  if (dest.length !== d * d) throw new Error(`out has ${dest.length} values, expected ${d * d}`);
+  if (dest.length !== d * d) throw new DataError(`out has ${dest.length} values, expected ${d * d}`);
   EXPAND_COVARIANCE[params.covarianceType](params.covariances, k, d, dest);
   return dest;
 }
@@ -364,12 +349,12 @@ function prepareMixture(params: GmmParams, withCholesky: boolean, name: string):
 function checkSameDimension(a: GmmParams, b: GmmParams): void {
   assertGmmShapes(a, 'mixture a');
   assertGmmShapes(b, 'mixture b');
-  if (a.d !== b.d) throw new Error(`the mixtures have different dimensions: ${a.d} and ${b.d}`);
+  if (a.d !== b.d) throw new DataError(`the mixtures have different dimensions: ${a.d} and ${b.d}`);
 }
 
 function checkMetric(metric: ComponentMetric): void {
   if (!Object.prototype.hasOwnProperty.call(METRICS, metric)) {
-    throw new Error(`unknown metric '${String(metric)}': use one of ${COMPONENT_METRICS.join(', ')}`);
+    throw new DataError(`unknown metric '${String(metric)}': use one of ${COMPONENT_METRICS.join(', ')}`);
   }
 }
 
@@ -389,7 +374,7 @@ function checkMetric(metric: ComponentMetric): void {
  * @param b - second mixture, Kb components, same D
  * @param metric - component metric
  * @returns distances, Ka×Kb row-major
- * @throws Error if the dimensions differ or a covariance is not positive definite
+ * @throws DataError if the dimensions differ or a covariance is not positive definite
  */
 export function componentDistanceMatrix(
   a: GmmParams,
@@ -427,17 +412,17 @@ export function componentDistanceMatrix(
  * @param rows - number of rows
  * @param cols - number of columns
  * @returns for each row the column assigned to it, or −1 when rows > cols and the row is left out
- * @throws Error on NaN or −Infinity costs, or if the solver returns an incomplete matching
+ * @throws DataError on NaN or −Infinity costs; NumericError if the solver returns an incomplete matching
  */
 export function minCostAssignment(cost: Float64Array, rows: number, cols: number): Int32Array {
-  if (cost.length !== rows * cols) throw new Error(`cost has ${cost.length} values, expected ${rows}×${cols}`);
+  if (cost.length !== rows * cols) throw new DataError(`cost has ${cost.length} values, expected ${rows}×${cols}`);
   const result = new Int32Array(rows).fill(-1);
   if (rows === 0 || cols === 0) return result;
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < cost.length; i++) {
     const c = cost[i];
-    if (Number.isNaN(c) || c === -Infinity) throw new Error(`cost entry ${i} is ${c}: costs must be finite or +Infinity`);
+    if (Number.isNaN(c) || c === -Infinity) throw new DataError(`cost entry ${i} is ${c}: costs must be finite or +Infinity`);
     if (c !== Infinity) {
       if (c < lo) lo = c;
       if (c > hi) hi = c;
@@ -460,14 +445,14 @@ export function minCostAssignment(cost: Float64Array, rows: number, cols: number
     const j = rowAssignments[i];
     if (j === -1) continue;
     if (!Number.isInteger(j) || j < 0 || j >= cols || used[j] === 1) {
-      throw new Error(`linear-sum-assignment returned an invalid matching (row ${i} → column ${j})`);
+      throw new NumericError(`linear-sum-assignment returned an invalid matching (row ${i} → column ${j})`, { quantity: 'assignment' });
     }
     used[j] = 1;
     result[i] = j;
     assigned++;
   }
   if (assigned !== Math.min(rows, cols)) {
-    throw new Error(`linear-sum-assignment matched ${assigned} of ${Math.min(rows, cols)} pairs`);
+    throw new NumericError(`linear-sum-assignment matched ${assigned} of ${Math.min(rows, cols)} pairs`, { quantity: 'assignment' });
   }
   return result;
 }
@@ -493,7 +478,7 @@ export function minCostAssignment(cost: Float64Array, rows: number, cols: number
  * @param b - next mixture, K components, same D
  * @param metric - component metric, Bhattacharyya by default
  * @returns Σ_j w_j · dist(a_j, b_perm[j]) / Σ_j w_j
- * @throws Error if K or D differ, or a covariance is not positive definite
+ * @throws DataError if K or D differ, or a covariance is not positive definite
  */
 export function matchedMixtureDistance(
   a: GmmParams,
@@ -502,7 +487,7 @@ export function matchedMixtureDistance(
 ): number {
   checkSameDimension(a, b);
   if (a.k !== b.k) {
-    throw new Error(`matchedMixtureDistance needs the same number of components, got ${a.k} and ${b.k}`);
+    throw new DataError(`matchedMixtureDistance needs the same number of components, got ${a.k} and ${b.k}`);
   }
   const k = a.k;
   const dist = componentDistanceMatrix(a, b, metric);
@@ -514,7 +499,7 @@ export function matchedMixtureDistance(
     num += w * dist[j * k + perm[j]];
     den += w;
   }
-  if (!(den > 0)) throw new Error('matchedMixtureDistance: the weights sum to zero');
+  if (!(den > 0)) throw new DataError('matchedMixtureDistance: the weights sum to zero');
   return num / den;
 }
 
@@ -546,7 +531,7 @@ function logSumExp(values: Float64Array): number {
  * @param f - first mixture (the "true" distribution), K_f components
  * @param g - second mixture, K_g components, same D
  * @returns the approximation of KL(f ‖ g) in nats
- * @throws Error if the dimensions differ or a covariance is not positive definite
+ * @throws DataError if the dimensions differ or a covariance is not positive definite
  */
 export function variationalKL(f: GmmParams, g: GmmParams): number {
   checkSameDimension(f, g);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
-import { CovarianceError, DataError } from './errors.js';
+import { CovarianceError, DataError, NumericError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type Precomputed } from './estep.js';
+import { combineStats, type MeanShrinkage } from './componentStats.js';
 import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
 import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
 import { mStep, reseedComponents } from './mstep.js';
@@ -51,6 +52,12 @@ export interface FitOptions {
   readonly fixCovariances?: boolean;
   /** Lloyd iterations of the `kmeans` initialisation. Default 100. */
   readonly kmeansIterations?: number;
+  /**
+   * The lower bound a previous fit ended with (`FitResult.lowerBound`), to continue it: give its parameters as
+   * `init` and its lower bound here, and convergence is measured from where it stopped, as scikit-learn's
+   * `warm_start` does (without it, a fit of one iteration at a time never reports convergence).
+   */
+  readonly lowerBound?: number;
 }
 
 const initialParamsSchema = z.object({
@@ -78,8 +85,14 @@ export const fitOptionsSchema = z
     fixWeights: z.boolean().default(false),
     fixCovariances: z.boolean().default(false),
     kmeansIterations: z.number().int().min(0).default(100),
+    lowerBound: z.number().finite('must be a finite number (a previous FitResult.lowerBound)').optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.lowerBound !== undefined && typeof o.init !== 'object') {
+      ctx.addIssue({ code: 'custom', path: ['lowerBound'], message: "continues a previous fit: give that fit's parameters as init too" });
+    }
+  });
 
 export type ResolvedFitOptions = z.output<typeof fitOptionsSchema>;
 
@@ -107,10 +120,23 @@ export interface RunOptions {
   readonly prior?: SufficientStats | null;
   /** Weight of the batch statistics in the M-step (default 1). */
   readonly batchWeight?: number;
+  /**
+   * Per component (K), how much of its carried history shapes its mean and covariance (default all 1); see
+   * `combineStats` in componentStats.ts. Used by adaptive forgetting and re-seeding.
+   */
+  readonly shapeFactors?: Float64Array | null;
+  /** Per component (K), the factor on its carried weight (default all 1; NaN: its window share of the carried total). */
+  readonly massFactors?: Float64Array | null;
+  /** Per component (K), the fraction τ of the way its carried statistics are moved to the batch's mean before merging (a moving cluster). */
+  readonly translate?: Float64Array | null;
+  /** Move each component's carried mean toward the batch's by James–Stein shrinkage, in every M-step (see `MeanShrinkage`). */
+  readonly meanShrinkage?: MeanShrinkage | null;
   /** Origin of the batch statistics (default: the batch mean). */
   readonly shift?: Float64Array;
   /** Random source for re-seeding (default: seed 0). */
   readonly rng?: Rng;
+  /** The lower bound of a previous run this one continues (convergence is measured from it; default −∞). */
+  readonly lowerBound?: number;
 }
 
 /** Outcome of one EM run. */
@@ -122,6 +148,11 @@ export interface RunResult {
   readonly converged: boolean;
   /** Mean log-likelihood per point at each iteration's E-step (under the parameters before its M-step). */
   readonly history: number[];
+  /**
+   * The lower bound of the last iteration (the last entry of `history`, scikit-learn's `lower_bound_`): pass it
+   * with the parameters to continue this fit (`FitOptions.lowerBound`).
+   */
+  readonly lowerBound: number;
   /** Mean log-likelihood per point of the data under the final parameters. */
   readonly logLikelihood: number;
   /** Mean expected complete-data log-likelihood per point under the final parameters. */
@@ -193,18 +224,24 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
   let pre = factored.pre;
   reseeded += factored.reseeded;
   const history: number[] = [];
-  let prev = -Infinity;
+  let prev = options.lowerBound ?? -Infinity;
   let converged = false;
   let iterations = 0;
   const combined = options.prior ? options.prior.clone() : null;
+  const perComponent = combined !== null && (options.shapeFactors != null || options.massFactors != null || options.translate != null || options.meanShrinkage != null);
+  const scratchStats = perComponent ? stats.clone() : null;
   for (let it = 1; it <= options.maxIterations; it++) {
     stats.reset();
     const sums = eStep(pre, data.data, n, hard, stats, {}, scratch);
     worst = sums.worst;
     const ll = sums.logLikelihood / n;
+    checkFinite(ll, 'mean log-likelihood');
     history.push(ll);
     let total = stats;
-    if (combined !== null && options.prior) {
+    if (perComponent) {
+      combineStats(combined!, options.prior!, stats, batchWeight, options.shapeFactors ?? null, options.massFactors ?? null, scratchStats!, options.translate ?? null, options.meanShrinkage ?? null);
+      total = combined!;
+    } else if (combined !== null && options.prior) {
       combined.s0.set(options.prior.s0);
       combined.s1.set(options.prior.s1);
       combined.s2.set(options.prior.s2);
@@ -233,6 +270,8 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
   }
   stats.reset();
   const final = eStep(pre, data.data, n, hard, stats, outputs, scratch);
+  checkFinite(final.logLikelihood, 'mean log-likelihood');
+  checkFinite(final.expected, 'expected complete-data log-likelihood');
   return {
     params,
     iterations,
@@ -242,6 +281,7 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
     expectedLogLikelihood: final.expected / n,
     batchStats: stats,
     reseeded,
+    lowerBound: history.length > 0 ? history[history.length - 1] : (options.lowerBound ?? -Infinity),
   };
 }
 
@@ -266,9 +306,16 @@ export interface FitResult extends RunResult {
 }
 
 /**
- * Checks that a data set is usable: N ≥ 1, D ≥ 1, every value finite.
+ * Largest magnitude accepted in data: the statistics sum squares of centred values over a window,
+ * Σ (x − c)² ≤ n·(2·1e150)² stays below Number.MAX_VALUE ≈ 1.8e308 for windows of up to 4·10⁷ points.
+ */
+export const MAX_ABS_VALUE = 1e150;
+
+/**
+ * Checks that a data set is usable: N ≥ 1, D ≥ 1, every value finite and |x| ≤ {@link MAX_ABS_VALUE}
+ * (so that sums of squares cannot overflow).
  *
- * @throws DataError naming the row and column of the first non-finite value
+ * @throws DataError naming the row and column of the first non-finite or too large value
  */
 export function checkDataset(data: Dataset): void {
   const { n, d, data: x } = data;
@@ -276,11 +323,26 @@ export function checkDataset(data: Dataset): void {
   if (d < 1) throw new DataError('points have no coordinates: give at least one column');
   if (x.length < n * d) throw new DataError(`the data buffer holds ${x.length} values, fewer than n×d = ${n * d}`);
   for (let i = 0; i < n * d; i++) {
-    if (!Number.isFinite(x[i])) {
+    const v = x[i];
+    if (!(Math.abs(v) <= MAX_ABS_VALUE)) {
       const row = Math.floor(i / d);
       const column = i % d;
-      throw new DataError(`value at row ${row}, column ${column} is ${x[i]}: every value must be a finite number`, { row, column });
+      if (!Number.isFinite(v)) throw new DataError(`value at row ${row}, column ${column} is ${v}: every value must be a finite number`, { row, column });
+      throw new DataError(
+        `value at row ${row}, column ${column} is ${v}: its square overflows double precision (|x| must be at most ${MAX_ABS_VALUE}): scale the data, e.g. standardise each column`,
+        { row, column },
+      );
     }
+  }
+}
+
+/** Throws a {@link NumericError} when a window's mean log-likelihood left double precision. */
+function checkFinite(value: number, quantity: string): void {
+  if (!Number.isFinite(value)) {
+    throw new NumericError(
+      `the ${quantity} of the data is ${value}: the values are too large or too spread for double precision: scale the data (e.g. standardise each column) or use a larger regCovar`,
+      { quantity },
+    );
   }
 }
 
@@ -310,8 +372,35 @@ function flatten(x: ArrayLike<number> | readonly unknown[]): Float64Array {
   return Float64Array.from(out);
 }
 
-/** Validates user-given initial parameters against K, D and the covariance type. */
+/** The shape of a (nested) array, e.g. "(3, 1)". */
+function shapeOf(x: unknown): string {
+  const dims: number[] = [];
+  let v: unknown = x;
+  while (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    const a = v as ArrayLike<unknown>;
+    dims.push(a.length);
+    v = a.length > 0 ? a[0] : undefined;
+  }
+  return `(${dims.join(', ')})`;
+}
+
+/**
+ * Validates user-given initial parameters against K, D and the covariance type, as scikit-learn's
+ * `_check_parameters` does.
+ *
+ * 1. weights: a flat array of K values (shape (K,), not (K, 1)), each in [0, 1], summing to 1 within 1e-8
+ *    (1e-6 for a Float32Array) — they are used as given, never renormalised;
+ * 2. means K×D and covariances of the type's shape, every value finite, full and tied matrices symmetric;
+ * 3. every covariance positive definite (diag and spherical: every variance > 0): a covariance that is not
+ *    is rejected naming its component, never silently re-seeded.
+ *
+ * @throws DataError naming the array, the component and what to give instead
+ */
 export function paramsFromInitial(init: InitialParams, k: number, d: number, covarianceType: CovarianceType): GmmParams {
+  const given = init.weights as unknown;
+  if (Array.isArray(given) && given.some((w) => Array.isArray(w) || ArrayBuffer.isView(w))) {
+    throw new DataError(`initial weights have shape ${shapeOf(given)}; expected (${k},): give a flat array of K weights`);
+  }
   const weights = flatten(init.weights as ArrayLike<number>);
   const means = flatten(init.means);
   const covariances = flatten(init.covariances);
@@ -325,6 +414,17 @@ export function paramsFromInitial(init: InitialParams, k: number, d: number, cov
   for (const [name, arr] of [['weights', weights], ['means', means], ['covariances', covariances]] as const) {
     if (!arr.every(Number.isFinite)) throw new DataError(`initial ${name} contain a non-finite value`);
   }
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const w of weights) {
+    min = Math.min(min, w);
+    max = Math.max(max, w);
+    sum += w;
+  }
+  if (min < 0 || max > 1) throw new DataError(`initial weights must be in [0, 1], but range from ${min} to ${max}`);
+  const atol = given instanceof Float32Array ? 1e-6 : 1e-8;
+  if (!(Math.abs(1 - sum) <= atol)) throw new DataError(`initial weights must sum to 1, but sum to ${sum}: normalise them (divide each by their sum)`);
   if (covarianceType === 'full' || covarianceType === 'tied') {
     for (let c = 0; c < (covarianceType === 'tied' ? 1 : k); c++) {
       const asym = asymmetry(covariances, d, c * d * d);
@@ -333,14 +433,14 @@ export function paramsFromInitial(init: InitialParams, k: number, d: number, cov
       }
     }
   }
-  let sum = 0;
-  for (const w of weights) {
-    if (w < 0) throw new DataError('initial weights must be ≥ 0');
-    sum += w;
+  const params: GmmParams = { k, d, covarianceType, weights, means, covariances };
+  const pre = precompute(params);
+  if (!pre.ok) {
+    const what = covarianceType === 'tied' ? 'the given initial tied covariance' : `the given initial ${covarianceType} covariance of component ${pre.component}`;
+    const want = covarianceType === 'diag' || covarianceType === 'spherical' ? 'positive variances' : 'a symmetric positive definite matrix';
+    throw new DataError(`${what} is not positive definite: give ${want} (initial values are used as given, not re-seeded)`, { component: pre.component });
   }
-  if (!(sum > 0)) throw new DataError('initial weights must have a positive sum');
-  for (let j = 0; j < k; j++) weights[j] /= sum;
-  return { k, d, covarianceType, weights, means, covariances };
+  return params;
 }
 
 /**
@@ -383,6 +483,7 @@ export function fitGmm(data: Dataset, options: FitOptions): FitResult {
       fixedCovariances: opts.fixCovariances ? start.covariances : null,
       shift,
       rng: crng,
+      lowerBound: opts.lowerBound,
     });
     runs.push(run);
     const score = opts.select === 'expected' ? run.expectedLogLikelihood : run.logLikelihood;

@@ -28,12 +28,33 @@ export interface DataErrorContext extends ErrorContext {
   readonly row?: number;
   /** 0-based column (dimension) of the offending value. */
   readonly column?: number;
+  /** 0-based component of offending initial parameters. */
+  readonly component?: number;
 }
 
 /** The data cannot be fitted or scored as given (non-finite values, too few points, wrong dimension). */
 export class DataError extends EmstreamError<DataErrorContext> {
   override readonly name: string = 'DataError';
   constructor(message: string, context: DataErrorContext = {}) {
+    super(message, { context });
+  }
+}
+
+/** Context of a {@link NumericError}. */
+export interface NumericErrorContext extends ErrorContext {
+  /** What could not be computed, e.g. `'log-likelihood'`. */
+  readonly quantity: string;
+}
+
+/**
+ * A computation on valid-looking data left the range of double precision (a log-likelihood or a
+ * statistic became NaN or infinite), e.g. because the values are so large that their squares
+ * overflow or so spread that a density underflows everywhere. Not retriable with the same data:
+ * scale the data (standardise each column) or raise regCovar.
+ */
+export class NumericError extends EmstreamError<NumericErrorContext> {
+  override readonly name: string = 'NumericError';
+  constructor(message: string, context: NumericErrorContext) {
     super(message, { context });
   }
 }

@@ -1,33 +1,56 @@
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
-
 /**
- * Lower Cholesky factor of a symmetric D×D matrix, through ml-matrix.
+ * Lower Cholesky factor of a symmetric positive-definite D×D matrix: the one factorisation of the
+ * numeric core (precisions of the E-step, sampling, distances between Gaussians).
  *
- * @param a D×D row-major (only its lower triangle is read by the factorisation)
+ * 1. Reject a matrix with a non-finite entry (NaN or ±Infinity, e.g. from overflowed statistics).
+ * 2. Read it symmetrised, a_ij ← (a_ij + a_ji)/2 (exactly a_ij when the halves agree), so an ulp of
+ *    asymmetry from rounding never matters; callers that take matrices from users check symmetry
+ *    themselves (see {@link asymmetry}).
+ * 3. Cholesky–Banachiewicz, row by row, in the order of JAMA and ml-matrix's `CholeskyDecomposition`
+ *    (so results are bit-identical to it): l_jk = (a_jk − Σ_{i<k} l_ki l_ji) / l_kk, then
+ *    l_jj = √(a_jj − Σ_{k<j} l_jk²); a pivot that is not positive (or not finite) means the matrix is
+ *    not positive definite.
+ *
+ * Never throws; no allocation except the result (or `out`).
+ *
+ * @param a D×D row-major, read at `offset`
  * @param d dimension
- * @returns L, D×D row-major lower triangular with a = L·Lᵀ, or `null` when `a` is not positive definite
+ * @param offset where the matrix starts in `a`
+ * @param out optional D×D destination (its upper triangle is zeroed)
+ * @returns L, D×D row-major lower triangular with a = L·Lᵀ, or `null` when `a` is not positive definite or not finite
  */
-export function cholesky(a: Float64Array, d: number, offset = 0): Float64Array | null {
-  // Mirror the lower triangle: ml-matrix throws a plain Error on any asymmetry, even one ulp.
-  // Callers that accept matrices from users check symmetry themselves (see `asymmetry`).
-  const m = new Matrix(d, d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      const v = a[offset + i * d + j];
-      m.set(i, j, v);
-      m.set(j, i, v);
+export function cholesky(a: ArrayLike<number>, d: number, offset = 0, out?: Float64Array): Float64Array | null {
+  const l = out ?? new Float64Array(d * d);
+  for (let j = 0; j < d; j++) {
+    const rj = j * d;
+    let dj = 0;
+    for (let k = 0; k < j; k++) {
+      const rk = k * d;
+      let s = 0;
+      for (let i = 0; i < k; i++) s += l[rk + i] * l[rj + i];
+      const x = a[offset + rj + k];
+      const y = a[offset + rk + j];
+      const v = x === y ? x : 0.5 * x + 0.5 * y;
+      if (!Number.isFinite(v)) return null;
+      s = (v - s) / l[rk + k];
+      l[rj + k] = s;
+      dj += s * s;
     }
+    const diag = a[offset + rj + j];
+    if (!Number.isFinite(diag)) return null;
+    const p = diag - dj;
+    if (!(p > 0) || !Number.isFinite(p)) return null;
+    l[rj + j] = Math.sqrt(p);
+    for (let k = j + 1; k < d; k++) l[rj + k] = 0;
   }
-  const chol = new CholeskyDecomposition(m);
-  // ml-matrix does not throw on an indefinite matrix: ask it.
-  if (!chol.isPositiveDefinite()) return null;
-  const l = chol.lowerTriangularMatrix;
-  const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) out[i * d + j] = l.get(i, j);
-    if (!(out[i * d + i] > 0) || !Number.isFinite(out[i * d + i])) return null;
-  }
-  return out;
+  return l;
+}
+
+/** ln det A = 2·Σ_i ln L_ii from the Cholesky factor L of A (D×D row-major). */
+export function logDetFromCholesky(l: Float64Array, d: number): number {
+  let s = 0;
+  for (let i = 0; i < d; i++) s += Math.log(l[i * d + i]);
+  return 2 * s;
 }
 
 /**

@@ -36,7 +36,8 @@ export type Points = Dataset | readonly (readonly number[])[];
  * import { GaussianMixture } from 'emstream';
  *
  * const { model } = GaussianMixture.fit([[0, 0], [0, 1], [10, 10], [10, 11]], { k: 2, seed: 1 });
- * model.predict([[0, 0.5]]); // Int32Array [label of the first cluster]
+ * const [near, far] = model.predict([[0, 0.5], [10, 10.5]]);
+ * console.log(near === far, model.score([[0, 0.5]]) > model.score([[5, 5]])); // → false true
  * ```
  */
 export class GaussianMixture {

@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { z } from 'zod';
+import { parseOptions } from '../options.js';
+import { DataError, ModelFormatError } from './errors.js';
 
 /** Options of `PageHinkley`; every field has a default. */
 export interface PageHinkleyOptions {
@@ -62,20 +65,14 @@ export const PAGE_HINKLEY_DEFAULTS: Readonly<Required<PageHinkleyOptions>> = Obj
   minInstances: 5,
 });
 
-function validateOptions(o: Required<PageHinkleyOptions>): void {
-  if (!(Number.isFinite(o.delta) && o.delta >= 0)) {
-    throw new RangeError(`PageHinkley: delta must be a finite number ≥ 0, got ${o.delta}`);
-  }
-  if (!(Number.isFinite(o.lambda) && o.lambda > 0)) {
-    throw new RangeError(`PageHinkley: lambda must be a finite number > 0, got ${o.lambda}`);
-  }
-  if (!(o.alpha > 0 && o.alpha <= 1)) {
-    throw new RangeError(`PageHinkley: alpha must be in (0, 1], got ${o.alpha}`);
-  }
-  if (!(Number.isInteger(o.minInstances) && o.minInstances >= 1)) {
-    throw new RangeError(`PageHinkley: minInstances must be an integer ≥ 1, got ${o.minInstances}`);
-  }
-}
+const pageHinkleySchema = z
+  .object({
+    delta: z.number().min(0, 'must be a finite number ≥ 0').optional(),
+    lambda: z.number().gt(0, 'must be a finite number > 0').optional(),
+    alpha: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').optional(),
+    minInstances: z.number().int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').optional(),
+  })
+  .strict();
 
 /**
  * Page–Hinkley detector of an increase in the mean of x (Page 1954, "Continuous inspection
@@ -115,20 +112,14 @@ export class PageHinkley {
 
   /**
    * @param options - see `PageHinkleyOptions`; defaults δ = 0.005, λ = 50, α = 1, minInstances = 5
-   * @throws RangeError on an invalid option
+   * @throws EmstreamOptionsError on an invalid option
    */
   constructor(options: PageHinkleyOptions = {}) {
-    const o: Required<PageHinkleyOptions> = {
-      delta: options.delta ?? PAGE_HINKLEY_DEFAULTS.delta,
-      lambda: options.lambda ?? PAGE_HINKLEY_DEFAULTS.lambda,
-      alpha: options.alpha ?? PAGE_HINKLEY_DEFAULTS.alpha,
-      minInstances: options.minInstances ?? PAGE_HINKLEY_DEFAULTS.minInstances,
-    };
-    validateOptions(o);
-    this.delta = o.delta;
-    this.lambda = o.lambda;
-    this.alpha = o.alpha;
-    this.minInstances = o.minInstances;
+    parseOptions(pageHinkleySchema, options, 'PageHinkley');
+    this.delta = options.delta ?? PAGE_HINKLEY_DEFAULTS.delta;
+    this.lambda = options.lambda ?? PAGE_HINKLEY_DEFAULTS.lambda;
+    this.alpha = options.alpha ?? PAGE_HINKLEY_DEFAULTS.alpha;
+    this.minInstances = options.minInstances ?? PAGE_HINKLEY_DEFAULTS.minInstances;
   }
 
   /** Observations since the start or the last reset. */
@@ -151,10 +142,10 @@ export class PageHinkley {
    *
    * @param x - the observation, finite (e.g. minus the mean log-likelihood of a window)
    * @returns whether it raised an alarm, m_t and λ
-   * @throws RangeError if x is not finite (the state is left unchanged)
+   * @throws DataError if x is not finite (the state is left unchanged)
    */
   update(x: number): PageHinkleyResult {
-    if (!Number.isFinite(x)) throw new RangeError(`PageHinkley.update: x must be finite, got ${x}`);
+    if (!Number.isFinite(x)) throw new DataError(`PageHinkley.update: x must be finite, got ${x}`);
     this.#n += 1;
     this.#mean += (x - this.#mean) / this.#n;
     this.#statistic = Math.max(0, this.alpha * this.#statistic + x - this.#mean - this.delta);
@@ -191,24 +182,25 @@ export class PageHinkley {
    *
    * @param json - a `PageHinkleyJSON` (e.g. parsed from a checkpoint)
    * @returns a detector that continues exactly where the saved one stopped
-   * @throws RangeError if the format, the options or the state are invalid
+   * @throws ModelFormatError naming the field when the format, the options or the state are invalid
    */
   static fromJSON(json: PageHinkleyJSON): PageHinkley {
     if (json?.format !== 'emstream.page-hinkley' || json.version !== 1) {
-      throw new RangeError('PageHinkley.fromJSON: expected { format: "emstream.page-hinkley", version: 1, ... }');
+      throw new ModelFormatError('PageHinkley.fromJSON: expected { format: "emstream.page-hinkley", version: 1, ... }', 'format');
     }
-    const ph = new PageHinkley({
-      delta: json.delta,
-      lambda: json.lambda,
-      alpha: json.alpha,
-      minInstances: json.minInstances,
-    });
+    const options = { delta: json.delta, lambda: json.lambda, alpha: json.alpha, minInstances: json.minInstances };
+    const checked = pageHinkleySchema.safeParse(options);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new ModelFormatError(`PageHinkley.fromJSON: ${issue.path.join('.')} ${issue.message}`, issue.path.join('.'));
+    }
+    const ph = new PageHinkley(options);
     if (!(Number.isInteger(json.n) && json.n >= 0)) {
-      throw new RangeError(`PageHinkley.fromJSON: n must be an integer ≥ 0, got ${json.n}`);
+      throw new ModelFormatError(`PageHinkley.fromJSON: n must be an integer ≥ 0, got ${json.n}`, 'n');
     }
-    if (!Number.isFinite(json.mean)) throw new RangeError(`PageHinkley.fromJSON: mean must be finite, got ${json.mean}`);
+    if (!Number.isFinite(json.mean)) throw new ModelFormatError(`PageHinkley.fromJSON: mean must be finite, got ${json.mean}`, 'mean');
     if (!(Number.isFinite(json.statistic) && json.statistic >= 0)) {
-      throw new RangeError(`PageHinkley.fromJSON: statistic must be a finite number ≥ 0, got ${json.statistic}`);
+      throw new ModelFormatError(`PageHinkley.fromJSON: statistic must be a finite number ≥ 0, got ${json.statistic}`, 'statistic');
     }
     ph.#n = json.n;
     ph.#mean = json.mean;

@@ -1,3 +1,4 @@
+import { DataError, ModelFormatError } from './errors.js';
 import { packedSize } from './linalg.js';
 import type { CovarianceType } from './types.js';
 
@@ -56,7 +57,7 @@ export class SufficientStats {
     this.s2 = new Float64Array(s2Size(covarianceType, k, d));
     this.shift = new Float64Array(d);
     if (shift) {
-      if (shift.length !== d) throw new RangeError(`the shift of sufficient statistics needs D = ${d} values, got ${shift.length}`);
+      if (shift.length !== d) throw new DataError(`the shift of sufficient statistics needs D = ${d} values, got ${shift.length}`);
       this.shift.set(shift);
     }
   }
@@ -278,7 +279,7 @@ export class SufficientStats {
    */
   merge(other: SufficientStats, factor = 1): this {
     if (other.k !== this.k || other.d !== this.d || other.covarianceType !== this.covarianceType) {
-      throw new RangeError(
+      throw new DataError(
         `cannot merge sufficient statistics of shape ${other.covarianceType} K=${other.k} D=${other.d} into ${this.covarianceType} K=${this.k} D=${this.d}`,
       );
     }
@@ -368,12 +369,12 @@ export class SufficientStats {
   static fromJSON(json: SufficientStatsJSON): SufficientStats {
     for (const key of ['shift', 's0', 's1', 's2'] as const) {
       if (!Array.isArray(json[key]) || !json[key].every((v) => typeof v === 'number' && Number.isFinite(v))) {
-        throw new RangeError(`sufficient statistics JSON: ${key} must be an array of finite numbers`);
+        throw new ModelFormatError(`sufficient statistics: ${key} must be an array of finite numbers`, key);
       }
     }
     const s = new SufficientStats(json.k, json.d, json.covarianceType, json.shift);
     if (json.s0.length !== s.s0.length || json.s1.length !== s.s1.length || json.s2.length !== s.s2.length) {
-      throw new RangeError(`sufficient statistics JSON does not match K=${json.k} D=${json.d} ${json.covarianceType}`);
+      throw new ModelFormatError(`sufficient statistics JSON does not match K=${json.k} D=${json.d} ${json.covarianceType} (lengths of s0, s1, s2)`, 's0');
     }
     s.s0.set(json.s0);
     s.s1.set(json.s1);

@@ -1,120 +1,59 @@
-import { z } from 'zod';
-import { parseOptions } from '../options.js';
+import { componentDrift, weightDrift, type ComponentDrift, type WeightDrift } from './adaptive.js';
 import { matchComponents, permuteComponents } from './align.js';
-import { COMPONENT_METRICS, type ComponentMetric } from './distance.js';
-import { DriftDetector, type DriftDetectorJSON, type DriftEvent } from './drift.js';
+import { bySpread, componentParameters, mixtureParameters, mostRedundantPair, splitProposal, worstPointProposal } from './birthDeath.js';
+import { appendEmptyRow, closestPair, mergeArray, mergeMove, mergeRows, permuteArray, permuteRows, splitMove, windowBic } from './chooseK.js';
+import { combineStats, type MeanShrinkage } from './componentStats.js';
+import { bhattacharyya, componentCovariance, componentDistanceMatrix, componentMean } from './distance.js';
+import { DriftDetector, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
-import { CovarianceError, ModelFormatError, StateMismatchError, type StateDifference } from './errors.js';
+import { CovarianceError, ModelFormatError, NumericError, StateMismatchError } from './errors.js';
 import { EStepScratch, eStep, precompute } from './estep.js';
-import { countDistinctRows, dataMean, initialise, INIT_METHODS, type InitMethod } from './init.js';
-import { paramsFromJSON, paramsToJSON, type MixtureJSON } from './model.js';
-import { Rng, type RngState } from './rng.js';
+import { countDistinctRows, dataMean, initialise } from './init.js';
+import { paramsFromJSON, paramsToJSON } from './model.js';
+import { Rng } from './rng.js';
+import { logDensities, meanLogLikelihood, significantlyBetter, splitWindow } from './selection.js';
 import { SufficientStats, type SufficientStatsJSON } from './stats.js';
-import { COVARIANCE_TYPES, type CovarianceType, type Dataset, type GmmParams } from './types.js';
+import {
+  adaptiveSettings,
+  birthDeathSettings,
+  checkStateShape,
+  forgettingOf,
+  kOf,
+  resolveStreamingOptions,
+  stateDifferences,
+  STREAMING_STATE_VERSION,
+  type ResolvedStreamingOptions,
+  type StreamingOptions,
+  type ComponentsStateJSON,
+  type StreamingStateJSON,
+} from './streamingOptions.js';
+import type { Dataset, GmmParams } from './types.js';
 
-/** When cold candidates compete with the warm one (the first window always starts cold). */
-export type RestartPolicy = 'never' | 'on-drift' | { readonly every: number };
+export {
+  resolveStreamingOptions,
+  stateDifferences,
+  streamingOptionsSchema,
+  STREAMING_STATE_VERSION,
+  type ComponentsStateJSON,
+  type Forgetting,
+  type KRange,
+  type ResolvedStreamingOptions,
+  type RestartPolicy,
+  type StreamingConfigJSON,
+  type StreamingOptions,
+  type StreamingStateJSON,
+} from './streamingOptions.js';
 
-/** Options of {@link StreamingGmm} (and of the `fitMixture` operator). */
-export interface StreamingOptions {
-  /** Number of components K. */
-  readonly k: number;
-  /** Default `'full'`. */
-  readonly covarianceType?: CovarianceType;
-  /** Initialisation of cold candidates. Default `'kmeans++'`. */
-  readonly init?: InitMethod;
-  /** Cold candidates per restart (and on the first window). Default 3. */
-  readonly restarts?: number;
-  /** Default `'on-drift'`. */
-  readonly restart?: RestartPolicy;
-  /** Half-life of past statistics, in windows: decay = 0.5^(1/halfLife). */
-  readonly halfLife?: number;
-  /** Forgetting factor in (0, 1] applied to past statistics per window; 1 = cumulative (default). */
-  readonly decay?: number;
-  /** Stepwise EM (Cappé & Moulines 2009; Liang & Klein 2009): s ← (1−γ)s + γ·S(window), γ_t = (t+2)^−α, α ∈ (0.5, 1]. */
-  readonly stepwise?: { readonly alpha: number };
-  /** EM iterations per window (default 100). */
-  readonly maxIterations?: number;
-  /** Convergence threshold on the window's mean log-likelihood (default 1e-3). */
-  readonly tol?: number;
-  /** Default 1e-6. */
-  readonly regCovar?: number;
-  /** Default 0. */
-  readonly seed?: number;
-  /** Default `'soft'`. */
-  readonly mode?: 'soft' | 'hard';
-  /** Objective that picks among candidates (default `'expected'`). */
-  readonly select?: 'expected' | 'marginal';
-  /** Drift detection (Page-Hinkley on the predictive log-likelihood, matched model distance). */
-  readonly drift?: {
-    readonly delta?: number;
-    readonly lambda?: number;
-    readonly minInstances?: number;
-    readonly distanceThreshold?: number;
-    readonly metric?: ComponentMetric;
-  };
-  /** Start warm from a saved model (and optionally its statistics), e.g. restored from the models topic. */
-  readonly initialModel?: MixtureJSON;
-  readonly initialStats?: SufficientStatsJSON;
-  /**
-   * Resume from a whole saved state ({@link StreamingGmm.toJSON}): model, statistics, drift detector, model
-   * version, window count and random stream continue where they were. Refused with a
-   * {@link StateMismatchError} when it was made with another K, covariance type or forgetting (and, at the
-   * first window, another dimension). Exclusive with `initialModel` / `initialStats`.
-   */
-  readonly initialState?: StreamingStateJSON;
-}
-
-const restartSchema = z.union([
-  z.literal('never'),
-  z.literal('on-drift'),
-  z.object({ every: z.number().int('must be an integer').min(1, 'must be at least 1') }).strict(),
-]);
-
-export const streamingOptionsSchema = z
-  .object({
-    k: z.number({ error: 'k (the number of components) is required' }).int('must be an integer').min(1, 'must be at least 1'),
-    covarianceType: z.enum(COVARIANCE_TYPES as [CovarianceType, ...CovarianceType[]]).default('full'),
-    init: z.enum(INIT_METHODS as [InitMethod, ...InitMethod[]]).default('kmeans++'),
-    restarts: z.number().int('must be an integer').min(1, 'must be at least 1').default(3),
-    restart: restartSchema.default('on-drift'),
-    halfLife: z.number().positive('must be > 0 (windows)').optional(),
-    decay: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').optional(),
-    stepwise: z.object({ alpha: z.number().gt(0.5, 'must be in (0.5, 1]').max(1, 'must be in (0.5, 1]') }).strict().optional(),
-    maxIterations: z.number().int().min(1, 'must be at least 1').default(100),
-    tol: z.number().min(0, 'must be ≥ 0').default(1e-3),
-    regCovar: z.number().min(0, 'must be ≥ 0').default(1e-6),
-    seed: z.number().int().default(0),
-    mode: z.enum(['soft', 'hard']).default('soft'),
-    select: z.enum(['expected', 'marginal']).default('expected'),
-    drift: z
-      .object({
-        delta: z.number().min(0).optional(),
-        lambda: z.number().positive().optional(),
-        minInstances: z.number().int().min(1).optional(),
-        distanceThreshold: z.number().positive().optional(),
-        metric: z.enum(COMPONENT_METRICS as [ComponentMetric, ...ComponentMetric[]]).optional(),
-      })
-      .strict()
-      .default({}),
-    initialModel: z.unknown().optional(),
-    initialStats: z.unknown().optional(),
-    initialState: z.unknown().optional(),
-  })
-  .strict()
-  .superRefine((o, ctx) => {
-    const forgetting = [o.halfLife, o.decay, o.stepwise].filter((x) => x !== undefined).length;
-    if (forgetting > 1) ctx.addIssue({ code: 'custom', path: ['halfLife'], message: 'give at most one of halfLife, decay and stepwise' });
-    if (o.initialState !== undefined && (o.initialModel !== undefined || o.initialStats !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['initialState'], message: 'give either initialState or initialModel/initialStats, not both' });
-    }
-  });
-
-export type ResolvedStreamingOptions = z.output<typeof streamingOptionsSchema>;
-
-/** Validates streaming options; throws an EmstreamOptionsError listing every issue. */
-export function resolveStreamingOptions(options: StreamingOptions, operator = 'fitMixture'): ResolvedStreamingOptions {
-  return parseOptions(streamingOptionsSchema, options, operator);
+/** One candidate of a window, as reported. */
+export interface WindowCandidate {
+  readonly kind: 'warm' | 'cold';
+  /** Mean log-likelihood per point on the data it was fitted to (the window, or its fitted part on a restart window with a warm candidate). */
+  readonly logLikelihood: number;
+  readonly expectedLogLikelihood: number;
+  readonly iterations: number;
+  /** Mean log-likelihood per point on the held-out part of the window (null when nothing was held out). */
+  readonly heldOutLogLikelihood: number | null;
+  readonly selected: boolean;
 }
 
 /** Outcome of one window. Per-point arrays are in window order. */
@@ -122,7 +61,7 @@ export interface WindowFit {
   /** Monotone model version, +1 per update. */
   readonly version: number;
   readonly params: GmmParams;
-  /** One label per point. */
+  /** One label per point (the label of its component, see `labelIds`). */
   readonly labels: Int32Array;
   /** Responsibility of the assigned label, per point. */
   readonly probabilities: Float64Array;
@@ -134,7 +73,7 @@ export interface WindowFit {
   readonly expectedLogLikelihood: number;
   /** Mean log-likelihood per point of the window under the previous model (before the update); null on the first window. */
   readonly predictiveLogLikelihood: number | null;
-  /** EM iterations of the selected candidate. */
+  /** EM iterations of this window's fit (the selected candidate, and its refits after adaptation or re-seeding). */
   readonly iterations: number;
   readonly converged: boolean;
   /** The selected candidate started from the previous model. */
@@ -145,125 +84,136 @@ export interface WindowFit {
   readonly drift: DriftEvent[];
   /** Matched distance between the previous model and this one (0 on the first window). */
   readonly modelDistance: number;
+  /** The Page-Hinkley statistic on the predictive log-likelihood after this window, and its threshold λ. */
+  readonly pageHinkley: { readonly statistic: number; readonly threshold: number };
   /** Every candidate of this window (warm first when there is one). */
-  readonly candidates: { readonly kind: 'warm' | 'cold'; readonly logLikelihood: number; readonly expectedLogLikelihood: number; readonly iterations: number; readonly selected: boolean }[];
-}
-
-/** How past statistics are forgotten: a constant factor per window, or stepwise EM's γ_t = (t+2)^−α. */
-export type Forgetting = { readonly kind: 'decay'; readonly decay: number } | { readonly kind: 'stepwise'; readonly alpha: number };
-
-/** What a saved state's statistics depend on: resuming it under another configuration is refused. */
-export interface StreamingConfigJSON {
+  readonly candidates: WindowCandidate[];
+  /** Number of components of the updated model. */
   readonly k: number;
-  readonly covarianceType: CovarianceType;
-  /** Dimension of the model (null before the first window). */
-  readonly d: number | null;
-  readonly forgetting: Forgetting;
+  /** The label of each component of `params` (component index → label; 0…K−1 unless K changed on the stream). */
+  readonly labelIds: number[];
+  /** Labels of the components re-seeded on this window (birth and death). */
+  readonly reseeded: number[];
+  /** Why each of `reseeded` was: `'starved'` (its weight fell below minWeight/K) or `'redundant'` (it shared its points with another). */
+  readonly reseedReasons: ('starved' | 'redundant')[];
+  /** Adaptive forgetting on this window: Λ per component, the threshold, and the factor kept of each component's history (null when off, or on a cold or first window). */
+  readonly componentDrift: {
+    /** The label of each entry of the arrays below (the components as tested, before re-seeding or a change of K). */
+    readonly labels: number[];
+    /** Per component, Hotelling's statistic of its window mean against its history's (0: not tested). */
+    readonly meanStatistics: number[];
+    /** Per component, the likelihood ratio of its window covariance against its history's. */
+    readonly shapeStatistics: number[];
+    readonly meanThreshold: number;
+    readonly shapeThreshold: number;
+    /** Labels of the components whose history was moved to their window mean (they moved). */
+    readonly moved: number[];
+    /** Per component, the share of its covariance history kept. */
+    readonly forgetting: number[];
+    /** The share of the carried weights kept (1 unless the mixing weights changed). */
+    readonly weights: number;
+  } | null;
+  /** A change of K on this window (`k: { min, max }`): the labels split into, or merged. */
+  readonly kChange: { readonly kind: 'split' | 'merge'; readonly labels: number[] } | null;
 }
 
-/** Current version of {@link StreamingStateJSON}. Version 1 (no `config`, no `rng`) is still read. */
-export const STREAMING_STATE_VERSION = 2;
-
-/**
- * Serialised state of a {@link StreamingGmm}: enough to resume after a restart of the process exactly
- * where it was (same statistics, versions continue, drift detector and random stream continue).
- */
-export interface StreamingStateJSON {
-  readonly format: 'emstream.streaming-state';
-  readonly version: 1 | 2;
-  /** Model updates so far (the next window's update has version `modelVersion + 1`). */
-  readonly modelVersion: number;
-  /** Windows fitted so far. */
-  readonly windows: number;
-  readonly model: MixtureJSON | null;
-  readonly stats: SufficientStatsJSON | null;
-  readonly drift: DriftDetectorJSON;
-  /** The configuration fingerprint (version 2). */
-  readonly config?: StreamingConfigJSON;
-  /** The random stream's position (version 2). */
-  readonly rng?: RngState;
+/** Per component, the weight of data behind the carried covariances (`shape`) and means (`mean`). */
+interface Evidence {
+  readonly shape: Float64Array;
+  readonly mean: Float64Array;
 }
 
-/** The forgetting rule of resolved options. */
-function forgettingOf(o: ResolvedStreamingOptions): Forgetting {
-  if (o.stepwise !== undefined) return { kind: 'stepwise', alpha: o.stepwise.alpha };
-  return { kind: 'decay', decay: o.halfLife !== undefined ? Math.exp(Math.log(0.5) / o.halfLife) : (o.decay ?? 1) };
-}
-
-function describeForgetting(f: Forgetting): string {
-  return f.kind === 'stepwise' ? `stepwise α = ${f.alpha}` : f.decay === 1 ? 'none (cumulative)' : `decay ${f.decay.toPrecision(6)} per window`;
-}
-
-function sameForgetting(a: Forgetting, b: Forgetting): boolean {
-  if (a.kind === 'stepwise' || b.kind === 'stepwise') return a.kind === b.kind && (a as { alpha: number }).alpha === (b as { alpha: number }).alpha;
-  return Math.abs(a.decay - b.decay) <= 1e-12 * Math.max(1, a.decay);
-}
-
-/**
- * The settings in which a saved state and the options (and optionally the data's dimension) differ;
- * empty when the state can be resumed.
- *
- * @param state - a saved state ({@link StreamingGmm.toJSON})
- * @param options - the options that would resume it
- * @param d - the dimension of the data, when known
- */
-export function stateDifferences(state: StreamingStateJSON, options: StreamingOptions, d?: number): StateDifference[] {
-  const o = resolveStreamingOptions({ ...options, initialState: undefined, initialModel: undefined, initialStats: undefined });
-  const saved: StreamingConfigJSON = state.config ?? {
-    k: state.model?.k ?? o.k,
-    covarianceType: state.model?.covarianceType ?? o.covarianceType,
-    d: state.model?.d ?? null,
-    forgetting: forgettingOf(o), // version 1 did not record it
-  };
-  const out: StateDifference[] = [];
-  if (saved.k !== o.k) out.push({ setting: 'k', saved: String(saved.k), requested: String(o.k) });
-  if (saved.covarianceType !== o.covarianceType) out.push({ setting: 'covarianceType', saved: saved.covarianceType, requested: o.covarianceType });
-  const f = forgettingOf(o);
-  if (!sameForgetting(saved.forgetting, f)) out.push({ setting: 'forgetting', saved: describeForgetting(saved.forgetting), requested: describeForgetting(f) });
-  if (d !== undefined && saved.d !== null && saved.d !== d) out.push({ setting: 'd', saved: String(saved.d), requested: String(d) });
-  return out;
-}
-
-function checkStateShape(json: unknown): StreamingStateJSON {
-  const s = json as StreamingStateJSON;
-  if (typeof json !== 'object' || json === null || s.format !== 'emstream.streaming-state') throw new ModelFormatError('expected format "emstream.streaming-state"', 'format');
-  if (s.version !== 1 && s.version !== 2) throw new ModelFormatError(`unsupported version ${JSON.stringify(s.version)} (this emstream reads 1 and 2)`, 'version');
-  if (!Number.isInteger(s.modelVersion) || s.modelVersion < 0) throw new ModelFormatError('must be an integer ≥ 0', 'modelVersion');
-  if (!Number.isInteger(s.windows) || s.windows < 0) throw new ModelFormatError('must be an integer ≥ 0', 'windows');
-  if ((s.model === null) !== (s.stats === null)) throw new ModelFormatError('model and stats must both be present or both null', s.model === null ? 'model' : 'stats');
-  if (typeof s.drift !== 'object' || s.drift === null || typeof s.drift.pageHinkley !== 'object' || s.drift.pageHinkley === null) throw new ModelFormatError('expected the drift detector state { options, pageHinkley }', 'drift');
-  return s;
+/** A candidate model of a window and what it carries forward. */
+interface Fitted {
+  readonly kind: 'warm' | 'cold';
+  readonly params: GmmParams;
+  /** The window's statistics under `params` (unweighted). */
+  readonly batch: SufficientStats;
+  /** The carried statistics (forgotten by the window's factor) merged in its M-steps, or null. */
+  readonly prior: SufficientStats | null;
+  /** Per component, the share of its history that shapes it (null: all 1; see `combineStats`). */
+  readonly shape: Float64Array | null;
+  /** Per component, the factor on its carried weight (null: all 1; NaN: starts afresh). */
+  readonly mass: Float64Array | null;
+  /** Per component, the weight of data behind `prior`'s covariances and means (≤ prior.s0; null with no prior). */
+  readonly evidence: Evidence | null;
+  /** Per component, the fraction of the way its history is moved to the window's mean (null: none). */
+  readonly translate: Float64Array | null;
+  readonly logLikelihood: number;
+  readonly expectedLogLikelihood: number;
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly drift: ComponentDrift | null;
+  readonly weights: WeightDrift | null;
+  /** The run whose final E-step wrote the per-point outputs, if this candidate's. */
+  readonly outputsWritten: boolean;
 }
 
 /**
  * Streaming EM for a Gaussian mixture, one window at a time. Pure: no RxJS, no I/O.
  *
- * For window t with points X_t (n×d) and the carried statistics S (K×… accumulators):
- * 1. score X_t under the previous model: the predictive log-likelihood; feed it to the drift detector;
- * 2. the warm candidate runs EM from the previous model, with the past statistics scaled by the
- *    forgetting factor a added to every M-step: θ = M(a·S + b·S(X_t; θ)) (decay: b = 1; stepwise:
- *    a = 1 − γ_t, b = γ_t);
- * 3. on the first window, and when the restart policy says so, `restarts` cold candidates are fitted
- *    on X_t alone; the candidate with the best expected complete-data log-likelihood on X_t wins;
- * 4. a cold winner's components are matched to the previous model's (Hungarian assignment on the
- *    Bhattacharyya distance), so label k keeps meaning the same cluster, and the past statistics
- *    are dropped; a warm winner keeps them;
- * 5. S ← a·S + b·S(X_t; θ), the model version increases, the distance between successive models is measured.
+ * For window t with points X_t (n×d) and the carried statistics S (per component s0, s1, s2):
+ * 1. **Predict**: score X_t under the previous model (the predictive log-likelihood, the first E-step of the
+ *    warm run); Page-Hinkley on it raises `likelihood` drift alarms.
+ * 2. **Warm candidate**: EM from the previous model with the past statistics, forgotten by a (decay,
+ *    `halfLife`: b = 1; stepwise: a = 1 − γ_t, b = γ_t), added to every M-step: θ = M(a·S + b·S(X_t; θ)).
+ * 3. **Adaptive forgetting** (`adaptive`), per component, against the weight of data behind its history:
+ *    its mean follows the window by positive-part James–Stein shrinkage in every M-step (the history is
+ *    translated τ = max(0, 1 − 2D/Λ) of the way to the window mean, Λ Hotelling's statistic); its
+ *    covariance history is discounted when a likelihood-ratio test says the window's shape differs; the
+ *    carried weights are discounted when a G-test says the window's weights differ. Shape and weight are
+ *    set apart (`combineStats`): forgetting a component's history moves its weight onto its window. A
+ *    discount refits the warm candidate.
+ * 4. **Selection** (first window, and when `restart` says so: every N windows, or on a likelihood alarm):
+ *    `restarts` cold candidates compete with the warm one. On a window with a warm candidate all of them are
+ *    fitted to the same random 1 − `holdOut` of the window (the warm one with its history) and scored on the
+ *    held-out rest by mean log-likelihood: an estimate of how each predicts data it did not see, free of
+ *    the in-sample bias that makes a candidate fitted to the window alone look better there. The best cold
+ *    candidate replaces the warm one only when it is better beyond noise (a paired test on the held-out
+ *    points), since switching drops the history; the winner is refitted on the whole window. On the first window the cold candidates share the data and compete by
+ *    `select`. A cold winner's components are matched to the previous model's (Hungarian assignment on the
+ *    Bhattacharyya distance), so label k keeps meaning the same cluster, and the history is dropped.
+ * 5. **Birth and death** (`birthDeath`): a component whose weight fell below minWeight/K is re-seeded where
+ *    the model is worst — splitting one of the two components of largest weighted spread, or on the
+ *    worst-explained point — with the statistics of the re-seeded components reset (their weight is put on
+ *    the scale of the carried total); the best proposal is kept when it improves the window's log-likelihood
+ *    by more than AIC's p nats for the p parameters refitted (the in-sample gain of refitting them), else
+ *    that component waits a back-off that doubles up to `maxBackoff` windows. While the stream drifts, the
+ *    lighter of the two components whose responsibilities overlap most (cosine > `redundancy`) is a
+ *    candidate too. A split's donor keeps its label on the half nearer to where it was.
+ * 6. **K on the stream** (`k: { min, max }`): a split of the component of largest weighted spread (K + 1,
+ *    a new label) and a merge of the two closest components or of the lightest with its nearest (K − 1,
+ *    their statistics summed, the heavier one's label kept) are fitted to the window; the one that lowers
+ *    BIC on the window on `patience` windows in a row is made.
+ * 7. S ← the combined statistics of the result, the model version increases, the distance between
+ *    successive models is measured.
  *
- * State between windows is O(K·D²): the model, the statistics and the detector.
+ * State between windows is O(K·D²): the model, the statistics, the detector and a few numbers per
+ * component; {@link StreamingGmm.toJSON} saves all of it.
  */
 export class StreamingGmm {
   readonly options: ResolvedStreamingOptions;
   private params: GmmParams | null = null;
   private stats: SufficientStats | null = null;
-  private readonly drift: DriftDetector;
-  private readonly rng: Rng;
+  private drift: DriftDetector;
+  private rng: Rng;
   private modelVersion = 0;
   private windows = 0;
   /** Decay per window (decay / halfLife modes). */
   private readonly decay: number;
   /** Resumed from a saved state and no window fitted since. */
   private resumed = false;
+  /** Component index → label. */
+  private labelIds: number[] = [];
+  private nextLabel = 0;
+  private cooldown: number[] = [];
+  private backoff: number[] = [];
+  private splitStreak = 0;
+  private mergeStreak = 0;
+  /** Per component, the weight of data behind its carried covariances (≤ stats.s0; see adaptive forgetting). */
+  private evidence: number[] = [];
+  /** Per component, the weight of data behind its carried mean. */
+  private meanEvidence: number[] = [];
 
   constructor(options: StreamingOptions) {
     this.options = resolveStreamingOptions(options);
@@ -276,9 +226,10 @@ export class StreamingGmm {
       if (state.model !== null && state.stats !== null) {
         this.params = paramsFromJSON(state.model);
         this.stats = SufficientStats.fromJSON(state.stats);
-        if (this.stats.k !== o.k || this.stats.d !== this.params.d || this.stats.covarianceType !== o.covarianceType) {
+        if (this.stats.k !== this.params.k || this.stats.d !== this.params.d || this.stats.covarianceType !== o.covarianceType) {
           throw new ModelFormatError(`the statistics (K=${this.stats.k}, D=${this.stats.d}, ${this.stats.covarianceType}) do not belong to the model (K=${this.params.k}, D=${this.params.d}, ${this.params.covarianceType})`, 'stats');
         }
+        this.checkK(this.params.k, 'model.k');
       }
       // The detector keeps its running sums; its thresholds are the ones asked for now.
       const fresh = new DriftDetector(o.drift);
@@ -287,24 +238,78 @@ export class StreamingGmm {
       this.modelVersion = state.modelVersion;
       this.windows = state.windows;
       this.resumed = true;
+      const K = this.params?.k ?? 0;
+      if (state.components !== undefined && this.params !== null) {
+        const c = state.components;
+        this.restoreComponents({ ...c, evidence: c.evidence ?? Array.from(this.stats!.s0) });
+      } else this.resetComponents(K);
       return;
     }
     this.drift = new DriftDetector(o.drift);
     this.rng = new Rng(o.seed);
     if (o.initialModel !== undefined) {
       const p = paramsFromJSON(o.initialModel);
-      if (p.k !== o.k || p.covarianceType !== o.covarianceType) {
+      const kDiffers = typeof o.k === 'number' ? p.k !== o.k : p.k < o.k.min || p.k > o.k.max;
+      if (kDiffers || p.covarianceType !== o.covarianceType) {
         throw new StateMismatchError(
           [
-            ...(p.k !== o.k ? [{ setting: 'k', saved: String(p.k), requested: String(o.k) }] : []),
+            ...(kDiffers ? [{ setting: 'k', saved: String(p.k), requested: typeof o.k === 'number' ? String(o.k) : `${o.k.min}..${o.k.max}` }] : []),
             ...(p.covarianceType !== o.covarianceType ? [{ setting: 'covarianceType', saved: p.covarianceType, requested: o.covarianceType }] : []),
           ],
           'give an initialModel made with the same K and covariance type, or none',
         );
       }
       this.params = p;
-      if (o.initialStats !== undefined) this.stats = SufficientStats.fromJSON(o.initialStats as SufficientStatsJSON);
+      if (o.initialStats !== undefined) {
+        this.stats = SufficientStats.fromJSON(o.initialStats as SufficientStatsJSON);
+        if (this.stats.k !== p.k || this.stats.d !== p.d || this.stats.covarianceType !== p.covarianceType) {
+          throw new ModelFormatError(`the statistics (K=${this.stats.k}, D=${this.stats.d}, ${this.stats.covarianceType}) do not belong to the model (K=${p.k}, D=${p.d}, ${p.covarianceType})`, 'initialStats');
+        }
+      }
+      this.resetComponents(p.k);
     }
+  }
+
+  private checkK(k: number, path: string): void {
+    const o = this.options;
+    const ok = typeof o.k === 'number' ? k === o.k : k >= o.k.min && k <= o.k.max;
+    if (!ok) throw new ModelFormatError(`K = ${k} is outside the configured ${typeof o.k === 'number' ? o.k : `${o.k.min}..${o.k.max}`}`, path);
+  }
+
+  private resetComponents(k: number): void {
+    this.labelIds = Array.from({ length: k }, (_, i) => i);
+    this.nextLabel = k;
+    this.cooldown = new Array<number>(k).fill(0);
+    this.backoff = new Array<number>(k).fill(1);
+    this.splitStreak = 0;
+    this.mergeStreak = 0;
+    this.evidence = this.stats !== null && this.stats.k === k ? Array.from(this.stats.s0) : new Array<number>(k).fill(0);
+    this.meanEvidence = [...this.evidence];
+  }
+
+  /** The per-component bookkeeping (labels, back-offs, streaks, evidence), as saved. */
+  private componentsJSON(): ComponentsStateJSON {
+    return {
+      labels: [...this.labelIds],
+      nextLabel: this.nextLabel,
+      cooldown: [...this.cooldown],
+      backoff: [...this.backoff],
+      splitStreak: this.splitStreak,
+      mergeStreak: this.mergeStreak,
+      evidence: [...this.evidence],
+      meanEvidence: [...this.meanEvidence],
+    };
+  }
+
+  private restoreComponents(c: ComponentsStateJSON): void {
+    this.labelIds = [...c.labels];
+    this.nextLabel = c.nextLabel;
+    this.cooldown = [...c.cooldown];
+    this.backoff = [...c.backoff];
+    this.splitStreak = c.splitStreak;
+    this.mergeStreak = c.mergeStreak;
+    this.evidence = [...(c.evidence ?? [])];
+    this.meanEvidence = [...(c.meanEvidence ?? this.evidence)];
   }
 
   /** Windows fitted so far (also the default index of the next one). */
@@ -327,11 +332,22 @@ export class StreamingGmm {
     return this.params?.d;
   }
 
-  /** Whether a window of this data can be fitted (a first window needs K distinct points). */
+  /** The label of each component of the current model (component index → label). */
+  get labels(): readonly number[] {
+    return this.labelIds;
+  }
+
+  /** The smallest K a first window may be fitted with. */
+  private get minK(): number {
+    const k = this.options.k;
+    return typeof k === 'number' ? k : k.min;
+  }
+
+  /** Whether a window of this data can be fitted (a first window needs K distinct points; with a range, min K). */
   canFit(data: Dataset): boolean {
     if (data.n === 0) return false;
     if (this.params !== null) return true;
-    return countDistinctRows(data, this.options.k) >= this.options.k;
+    return countDistinctRows(data, this.minK) >= this.minK;
   }
 
   /** Forgetting factor and batch weight for window t. */
@@ -357,116 +373,600 @@ export class StreamingGmm {
    *
    * @param data n×d points of the window (finite values; n ≥ 1)
    * @param windowIndex index reported in drift events (default: windows seen so far)
+   * @throws DataError, CovarianceError or NumericError when this window cannot be fitted: the state is
+   *   left as it was, so the caller may skip the window and go on
+   * @throws StateMismatchError when the window's dimension is not the model's
    */
   update(data: Dataset, windowIndex = this.windows): WindowFit {
     checkDataset(data);
+    const previous = this.params;
+    if (previous !== null && previous.d !== data.d) {
+      throw new StateMismatchError(
+        [{ setting: 'd', saved: String(previous.d), requested: String(data.d) }],
+        this.resumed ? undefined : 'every window must have the dimension of the model (of the first window, or of initialModel)',
+      );
+    }
+    // A window that cannot be fitted leaves the state as it was (the random stream and the drift
+    // detector advance while candidates run), so the stream can skip it and go on.
+    const rng = this.rng.getState();
+    const drift = this.drift.toJSON();
+    const components = this.componentsJSON();
+    try {
+      return this.fit(data, windowIndex);
+    } catch (err) {
+      this.rng = Rng.fromState(rng);
+      this.drift = DriftDetector.fromJSON(drift);
+      this.restoreComponents(components);
+      throw err;
+    }
+  }
+
+  /** Options of one EM run on this stream. */
+  private runOptions(shift: Float64Array): { maxIterations: number; tol: number; regCovar: number; mode: 'soft' | 'hard'; shift: Float64Array } {
+    const o = this.options;
+    return { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift };
+  }
+
+  /** A Fitted from a plain run (no per-component factors). */
+  private static fitted(kind: 'warm' | 'cold', run: RunResult, prior: SufficientStats | null, evidence: Evidence | null, outputsWritten: boolean, extra: Partial<Fitted> = {}): Fitted {
+    return {
+      kind,
+      params: run.params,
+      batch: run.batchStats,
+      prior,
+      shape: null,
+      mass: null,
+      evidence,
+      translate: null,
+      logLikelihood: run.logLikelihood,
+      expectedLogLikelihood: run.expectedLogLikelihood,
+      iterations: run.iterations,
+      converged: run.converged,
+      drift: null,
+      weights: null,
+      outputsWritten,
+      ...extra,
+    };
+  }
+
+  /**
+   * The warm candidate on `data`: EM from `start` with the carried statistics, then adaptive forgetting
+   * (steps 2–3 of the class comment).
+   */
+  private warmFit(data: Dataset, start: GmmParams, prior: SufficientStats | null, evidence: Evidence | null, batchWeight: number, shift: Float64Array, outputs: object): { fitted: Fitted; first: RunResult } {
+    const runOpts = this.runOptions(shift);
+    const adaptive = adaptiveSettings(this.options);
+    if (adaptive === null || prior === null) {
+      const run = runEM(data, start, { ...runOpts, prior, batchWeight, rng: this.rng }, outputs);
+      return { fitted: StreamingGmm.fitted('warm', run, prior, evidence, true), first: run };
+    }
+    const K = start.k;
+    const minPoints = Math.max(adaptive.minPoints, data.d + 2);
+    const shrinkage = (): MeanShrinkage => ({ evidence: evidence?.mean ?? prior.s0, minPoints, regCovar: this.options.regCovar, tau: new Float64Array(K), statistics: new Float64Array(K) });
+    const s1 = shrinkage();
+    const first = runEM(data, start, { ...runOpts, prior, batchWeight, meanShrinkage: s1, rng: this.rng }, outputs);
+    const drift = componentDrift(prior, first.batchStats, batchWeight, { alpha: adaptive.alpha, minPoints, regCovar: this.options.regCovar }, evidence?.shape, evidence?.mean);
+    const weights = weightDrift(prior.s0, first.batchStats.s0, batchWeight, adaptive.alpha);
+    const kept = (translate: Float64Array, shape: ArrayLike<number> | null): Evidence => ({
+      shape: Float64Array.from(evidence?.shape ?? prior.s0, (e, k) => e * (shape?.[k] ?? 1)),
+      mean: Float64Array.from(evidence?.mean ?? prior.s0, (e, k) => e * (1 - translate[k]) * (shape?.[k] ?? 1)),
+    });
+    const shapeChanged = drift.factors.some((f) => f < 1);
+    if (!shapeChanged && weights.factor === 1) {
+      return { fitted: StreamingGmm.fitted('warm', first, prior, kept(s1.tau, null), true, { drift, weights, translate: s1.tau }), first };
+    }
+    const shape = drift.factors;
+    const mass = new Float64Array(K).fill(weights.factor);
+    const s2 = shrinkage();
+    const second = runEM(data, first.params, { ...runOpts, prior, batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: this.rng });
+    return {
+      fitted: { ...StreamingGmm.fitted('warm', second, prior, kept(s2.tau, shape), false, { drift, weights, shape, mass, translate: s2.tau }), iterations: first.iterations + second.iterations },
+      first,
+    };
+  }
+
+  /** The statistics a fitted candidate carries forward: its prior and batch combined with its factors. */
+  private static carried(f: Fitted, batchWeight: number): SufficientStats {
+    if (f.prior === null) return batchWeight === 1 ? f.batch.clone() : f.batch.clone().scale(batchWeight);
+    const out = f.prior.clone();
+    combineStats(out, f.prior, f.batch, batchWeight, f.shape, f.mass, f.batch.clone(), f.translate);
+    return out;
+  }
+
+  /**
+   * Refits a proposal (re-seeded components, or another K) to the window: components in `reset` start
+   * without history (shape 0), their weight their window share of the carried total (mass NaN).
+   *
+   * @param base a candidate whose prior, factors and evidence have K rows of `start`
+   */
+  private refit(data: Dataset, start: GmmParams, base: Pick<Fitted, 'prior' | 'shape' | 'mass' | 'evidence' | 'translate'>, reset: readonly number[], batchWeight: number, shift: Float64Array): Fitted {
+    const runOpts = this.runOptions(shift);
+    const { prior } = base;
+    if (prior === null) return StreamingGmm.fitted('warm', runEM(data, start, { ...runOpts, rng: this.rng }), null, null, false);
+    const K = start.k;
+    const shape = base.shape ? Float64Array.from(base.shape) : new Float64Array(K).fill(1);
+    const mass = base.mass ? Float64Array.from(base.mass) : new Float64Array(K).fill(1);
+    const translate = base.translate ? Float64Array.from(base.translate) : null;
+    for (const r of reset) {
+      shape[r] = 0;
+      mass[r] = Number.NaN;
+      if (translate !== null) translate[r] = 0;
+    }
+    const run = runEM(data, start, { ...runOpts, prior, batchWeight, shapeFactors: shape, massFactors: mass, translate, rng: this.rng });
+    const kept = {
+      shape: Float64Array.from(base.evidence?.shape ?? prior.s0, (e, k) => e * shape[k]),
+      mean: Float64Array.from(base.evidence?.mean ?? prior.s0, (e, k) => e * (1 - (translate?.[k] ?? 0)) * shape[k]),
+    };
+    return StreamingGmm.fitted('warm', run, prior, kept, false, { shape, mass, translate });
+  }
+
+  private fit(data: Dataset, windowIndex: number): WindowFit {
     const o = this.options;
     const t = this.windows;
     const { n } = data;
     const previous = this.params;
-    if (previous !== null && previous.d !== data.d) {
-      if (this.resumed) throw new StateMismatchError([{ setting: 'd', saved: String(previous.d), requested: String(data.d) }]);
-      throw new RangeError(`window has dimension ${data.d} but the model has ${previous.d}`);
-    }
     const events: DriftEvent[] = [];
     const { prior: priorFactor, batch: batchWeight } = this.factors(t);
     const shift = this.stats?.shift ?? dataMean(data);
-    const runOpts = { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift } as const;
-    const score = (r: RunResult): number => (o.select === 'expected' ? r.expectedLogLikelihood : r.logLikelihood);
+    const runOpts = this.runOptions(shift);
     const labels = new Int32Array(n);
     const probabilities = new Float64Array(n);
     const logDensities = new Float64Array(n);
     const outputs = { labels, maxProb: probabilities, logDensity: logDensities };
+    const prior = this.stats ? this.stats.clone().scale(priorFactor) : null;
+    const priorEvidence = prior === null ? null : { shape: Float64Array.from(this.evidence, (e) => e * priorFactor), mean: Float64Array.from(this.meanEvidence, (e) => e * priorFactor) };
 
-    type Candidate = { kind: 'warm' | 'cold'; run: RunResult };
-    const candidates: Candidate[] = [];
+    const reports: WindowCandidate[] = [];
     let predictive: number | null = null;
     // A candidate whose covariance cannot be factored even after re-seeding drops out; the window
     // fails only when every candidate does.
     let failure: CovarianceError | null = null;
-    const attempt = (kind: 'warm' | 'cold', run: () => RunResult): void => {
+    const attempt = <T>(run: () => T): T | null => {
       try {
-        candidates.push({ kind, run: run() });
+        return run();
       } catch (err) {
         if (!(err instanceof CovarianceError)) throw err;
         failure = err;
+        return null;
       }
     };
+
+    let warm: Fitted | null = null;
     if (previous !== null) {
       // The warm run starts from the previous model, so its first E-step scores the window under
       // that model: history[0] is the predictive log-likelihood, at no extra cost.
-      const prior = this.stats ? this.stats.clone().scale(priorFactor) : null;
-      attempt('warm', () => runEM(data, previous, { ...runOpts, prior, batchWeight, rng: this.rng }, outputs));
-      if (candidates.length > 0) predictive = candidates[0].run.history[0];
-      else {
-        const pre = precompute(previous);
-        if (pre.ok) predictive = eStep(pre.value, data.data, n, false, null).logLikelihood / n;
-      }
+      const w = attempt(() => this.warmFit(data, previous, prior, priorEvidence, batchWeight, shift, outputs));
+      if (w !== null) {
+        warm = w.fitted;
+        predictive = w.first.history[0];
+      } else predictive = meanLogLikelihood(previous, data);
       if (predictive !== null) {
         const e = this.drift.observeLikelihood(windowIndex, predictive);
         if (e) events.push(e);
       }
     }
-    const restart = candidates.length === 0 || this.wantsRestart(t, events.some((e) => e.kind === 'likelihood'));
-    if (restart) {
-      for (let c = 0; c < o.restarts; c++) {
-        const crng = this.rng.fork();
-        attempt('cold', () => runEM(data, initialise(data, o.init, { k: o.k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift }), { ...runOpts, rng: crng }));
+    const restart = warm === null || this.wantsRestart(t, events.some((e) => e.kind === 'likelihood'));
+    let winner: Fitted;
+    if (!restart) {
+      winner = warm!;
+      reports.push(report(warm!, null, true));
+    } else if (warm !== null) {
+      winner = this.selectHeldOut(data, warm, previous!, prior, priorEvidence, batchWeight, shift, reports, attempt);
+    } else {
+      // The first window (or a warm candidate that could not be fitted): cold candidates on the same data.
+      const colds: Fitted[] = [];
+      for (const k of this.firstKs(data)) {
+        for (let c = 0; c < o.restarts; c++) {
+          const crng = this.rng.fork();
+          const run = attempt(() => runEM(data, initialise(data, o.init, { k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift }), { ...runOpts, rng: crng }));
+          if (run !== null) colds.push(StreamingGmm.fitted('cold', run, null, null, false));
+        }
       }
-    }
-    if (candidates.length === 0) throw failure ?? new Error('internal: no candidate ran');
-    let best = 0;
-    for (let c = 1; c < candidates.length; c++) if (score(candidates[c].run) > score(candidates[best].run)) best = c;
-    const winner = candidates[best];
-    let params = winner.run.params;
-    let batch = winner.run.batchStats;
-    let sums = { logLikelihood: winner.run.logLikelihood * n, expected: winner.run.expectedLogLikelihood * n };
-    if (winner.kind === 'cold') {
-      // Match a cold winner's components to the previous model's, then label the window under it
-      // (the warm run's outputs, if any, are overwritten).
-      if (previous !== null) params = permuteComponents(params, matchComponents(previous, params, o.drift.metric ?? 'bhattacharyya'));
-      const pre = precompute(params);
-      if (!pre.ok) throw new Error('internal: the selected parameters are not factorable');
-      batch = new SufficientStats(o.k, data.d, o.covarianceType, shift);
-      sums = eStep(pre.value, data.data, n, o.mode === 'hard', batch, outputs, new EStepScratch(o.k, data.d));
+      if (colds.length === 0) throw failure ?? new NumericError('no candidate could be fitted to the window', { quantity: 'candidates' });
+      // Within a K the candidates share the data and compete by `select`; across K (a range), each K's best
+      // competes by BIC on the window.
+      const score = (f: Fitted): number => (o.select === 'expected' ? f.expectedLogLikelihood : f.logLikelihood);
+      const bic = (f: Fitted): number => windowBic(f.logLikelihood, n, mixtureParameters(o.covarianceType, f.params.k, data.d));
+      const bestOfK = new Map<number, number>();
+      colds.forEach((f, i) => {
+        const b = bestOfK.get(f.params.k);
+        if (b === undefined || score(f) > score(colds[b])) bestOfK.set(f.params.k, i);
+      });
+      let best = -1;
+      for (const i of bestOfK.values()) if (best < 0 || bic(colds[i]) < bic(colds[best])) best = i;
+      colds.forEach((f, i) => reports.push(report(f, null, i === best)));
+      winner = colds[best];
+      if (previous !== null && winner.params.k === previous.k) winner = this.matched(winner, previous, data, shift);
+      if (previous === null || winner.params.k !== previous.k) this.resetComponents(winner.params.k);
     }
 
-    if (winner.kind === 'warm' && this.stats !== null) this.stats.scale(priorFactor).merge(batch, batchWeight);
-    else this.stats = batchWeight === 1 ? batch : batch.clone().scale(batchWeight);
+    // The labels of the components as the drift tests saw them (before re-seeding or a change of K).
+    const testedLabels = [...this.labelIds];
+    // Birth and death, then K on the stream.
+    const reseeded = { labels: [] as number[], reasons: [] as ('starved' | 'redundant')[] };
+    const bd = birthDeathSettings(o);
+    if (bd !== null && winner.params.k > 1) winner = this.birthDeath(data, winner, t, bd, batchWeight, shift, reseeded, events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1);
+    let kChange: WindowFit['kChange'] = null;
+    let labelsBefore: number[] = [];
+    if (typeof o.k !== 'number' && previous !== null) {
+      labelsBefore = [...this.labelIds];
+      const moved = this.moveK(data, winner, o.k, batchWeight, shift);
+      if (moved !== null) {
+        winner = moved.fitted;
+        kChange = moved.change;
+      }
+    }
+
+    // Per-point outputs under the final model.
+    if (!winner.outputsWritten) {
+      const pre = precompute(winner.params);
+      if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
+      eStep(pre.value, data.data, n, o.mode === 'hard', null, outputs, new EStepScratch(winner.params.k, data.d));
+    }
+    if (this.labelIds.some((id, i) => id !== i)) for (let i = 0; i < n; i++) labels[i] = this.labelIds[labels[i]];
+
+    // The statistics carried forward.
+    this.stats = StreamingGmm.carried(winner, batchWeight);
+    this.evidence = Array.from(winner.batch.s0, (s0, k) => (winner.evidence?.shape[k] ?? 0) + batchWeight * s0);
+    this.meanEvidence = Array.from(winner.batch.s0, (s0, k) => (winner.evidence?.mean[k] ?? 0) + batchWeight * s0);
 
     let modelDistance = 0;
     if (previous !== null) {
-      const m = this.drift.observeModels(windowIndex, previous, params);
+      const m = this.observeModels(windowIndex, previous, winner.params, kChange === null ? null : { labels: kChange.labels, before: labelsBefore });
       modelDistance = m.distance;
       if (m.event) events.push(m.event);
     }
-    this.params = params;
+    const cd = winner.kind === 'warm' ? winner.drift : null;
+    if (cd !== null && cd.drifted.length > 0) {
+      // The strongest of the component tests, relative to its threshold.
+      let statistic = 0;
+      let threshold = cd.meanThreshold;
+      for (const k of cd.drifted) {
+        if (cd.meanStatistics[k] / cd.meanThreshold > statistic / threshold) [statistic, threshold] = [cd.meanStatistics[k], cd.meanThreshold];
+        if (cd.shapeThreshold > 0 && cd.shapeStatistics[k] / cd.shapeThreshold > statistic / threshold) [statistic, threshold] = [cd.shapeStatistics[k], cd.shapeThreshold];
+      }
+      events.push({ windowIndex, kind: 'component', statistic, threshold, components: cd.drifted.map((k) => testedLabels[k]) });
+    }
+    const wd = winner.kind === 'warm' ? winner.weights : null;
+    if (wd !== null && wd.factor < 1) events.push({ windowIndex, kind: 'weights', statistic: wd.statistic, threshold: wd.threshold });
+    this.params = winner.params;
     this.modelVersion++;
     this.windows++;
     this.resumed = false;
     return {
       version: this.modelVersion,
-      params: cloneParams(params),
+      params: cloneParams(winner.params),
       labels,
       probabilities,
       logDensities,
-      logLikelihood: sums.logLikelihood / n,
-      expectedLogLikelihood: sums.expected / n,
+      logLikelihood: winner.logLikelihood,
+      expectedLogLikelihood: winner.expectedLogLikelihood,
       predictiveLogLikelihood: predictive,
-      iterations: winner.run.iterations,
-      converged: winner.run.converged,
+      iterations: winner.iterations,
+      converged: winner.converged,
       warmStarted: winner.kind === 'warm',
       restarted: restart,
       drift: events,
       modelDistance,
-      candidates: candidates.map((c, i) => ({
-        kind: c.kind,
-        logLikelihood: c.run.logLikelihood,
-        expectedLogLikelihood: c.run.expectedLogLikelihood,
-        iterations: c.run.iterations,
-        selected: i === best,
-      })),
+      pageHinkley: this.drift.pageHinkley,
+      candidates: reports,
+      k: winner.params.k,
+      labelIds: [...this.labelIds],
+      reseeded: reseeded.labels,
+      reseedReasons: reseeded.reasons,
+      componentDrift:
+        cd === null
+          ? null
+          : {
+              meanStatistics: Array.from(cd.meanStatistics),
+              shapeStatistics: Array.from(cd.shapeStatistics),
+              meanThreshold: cd.meanThreshold,
+              shapeThreshold: cd.shapeThreshold,
+              labels: testedLabels,
+              moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => testedLabels[k]),
+              forgetting: Array.from(cd.factors),
+              weights: wd?.factor ?? 1,
+            },
+      kChange,
     };
+
+    function report(f: Fitted, heldOut: number | null, selected: boolean): WindowCandidate {
+      return { kind: f.kind, logLikelihood: f.logLikelihood, expectedLogLikelihood: f.expectedLogLikelihood, iterations: f.iterations, heldOutLogLikelihood: heldOut, selected };
+    }
+  }
+
+  /** The K values a first window tries: K, or every K of the range that the data's distinct points allow. */
+  private firstKs(data: Dataset): number[] {
+    const k = this.options.k;
+    if (typeof k === 'number') return [this.params?.k ?? k];
+    if (this.params !== null) return [this.params.k];
+    const distinct = countDistinctRows(data, k.max);
+    const out: number[] = [];
+    for (let c = k.min; c <= Math.min(k.max, distinct); c++) out.push(c);
+    return out;
+  }
+
+  /** A cold winner relabelled in the previous model's order, with its statistics recomputed in that order. */
+  private matched(f: Fitted, previous: GmmParams, data: Dataset, shift: Float64Array): Fitted {
+    const o = this.options;
+    const params = permuteComponents(f.params, matchComponents(previous, f.params, o.drift.metric ?? 'bhattacharyya'));
+    const pre = precompute(params);
+    if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
+    const batch = new SufficientStats(params.k, data.d, o.covarianceType, shift);
+    const sums = eStep(pre.value, data.data, data.n, o.mode === 'hard', batch, {}, new EStepScratch(params.k, data.d));
+    return { ...f, params, batch, logLikelihood: sums.logLikelihood / data.n, expectedLogLikelihood: sums.expected / data.n, outputsWritten: false };
+  }
+
+  /**
+   * Step 4 with a warm candidate: every candidate is fitted to the same random part of the window and
+   * scored on the held-out rest; the winner is refitted on the whole window.
+   */
+  private selectHeldOut(
+    data: Dataset,
+    warmFull: Fitted,
+    previous: GmmParams,
+    prior: SufficientStats | null,
+    evidence: Evidence | null,
+    batchWeight: number,
+    shift: Float64Array,
+    reports: WindowCandidate[],
+    attempt: <T>(run: () => T) => T | null,
+  ): Fitted {
+    const o = this.options;
+    const K = previous.k;
+    const split = splitWindow(data, o.holdOut, this.rng);
+    if (split === null || countDistinctRows(split.fit, K) < K) {
+      // Too small a window to hold anything out: keep the warm candidate.
+      reports.push({ kind: 'warm', logLikelihood: warmFull.logLikelihood, expectedLogLikelihood: warmFull.expectedLogLikelihood, iterations: warmFull.iterations, heldOutLogLikelihood: null, selected: true });
+      return warmFull;
+    }
+    const entries: { kind: 'warm' | 'cold'; fitted: Fitted; heldOut: number; densities: Float64Array | null }[] = [];
+    const entry = (kind: 'warm' | 'cold', fitted: Fitted): void => {
+      const densities = logDensities(fitted.params, split.test);
+      let mean = -Infinity;
+      if (densities !== null) {
+        mean = 0;
+        for (let i = 0; i < densities.length; i++) mean += densities[i] / densities.length;
+      }
+      entries.push({ kind, fitted, heldOut: mean, densities });
+    };
+    const warmPart = attempt(() => this.warmFit(split.fit, previous, prior, evidence, batchWeight, shift, {}).fitted);
+    if (warmPart !== null) entry('warm', warmPart);
+    const runOpts = this.runOptions(shift);
+    for (let c = 0; c < o.restarts; c++) {
+      const crng = this.rng.fork();
+      const run = attempt(() => runEM(split.fit, initialise(split.fit, o.init, { k: K, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift }), { ...runOpts, rng: crng }));
+      if (run !== null) entry('cold', StreamingGmm.fitted('cold', run, null, null, false));
+    }
+    // The best cold candidate replaces the warm one only when it predicts the held-out points better beyond noise.
+    let best = -1;
+    entries.forEach((e, i) => {
+      if (e.kind === 'cold' && e.densities !== null && (best < 0 || e.heldOut > entries[best].heldOut)) best = i;
+    });
+    const warmIndex = entries.findIndex((e) => e.kind === 'warm' && e.densities !== null);
+    if (warmIndex >= 0 && (best < 0 || !significantlyBetter(entries[best].densities!, entries[warmIndex].densities!))) best = warmIndex;
+    entries.forEach((e, i) =>
+      reports.push({
+        kind: e.kind,
+        logLikelihood: e.fitted.logLikelihood,
+        expectedLogLikelihood: e.fitted.expectedLogLikelihood,
+        iterations: e.fitted.iterations,
+        heldOutLogLikelihood: Number.isFinite(e.heldOut) ? e.heldOut : null,
+        selected: i === best,
+      }),
+    );
+    if (best < 0 || entries[best].kind === 'warm') return warmFull;
+    // A cold winner: refit on the whole window from its parameters, without history, in the previous order.
+    const chosen = entries[best].fitted;
+    const run = attempt(() => runEM(data, chosen.params, { ...runOpts, rng: this.rng }));
+    if (run === null) return warmFull;
+    const refit = StreamingGmm.fitted('cold', run, null, null, false);
+    return this.matched({ ...refit, iterations: chosen.iterations + refit.iterations }, previous, data, shift);
+  }
+
+  /** A fitted candidate with its components reordered (new j = old perm[j]): parameters, statistics and factors. */
+  private static permuted(f: Fitted, perm: Int32Array): Fitted {
+    const pa = <T extends Float64Array>(a: T | null): T | null => (a === null ? null : permuteArray(a, perm));
+    return {
+      ...f,
+      params: permuteComponents(f.params, perm),
+      batch: permuteRows(f.batch, perm),
+      prior: f.prior === null ? null : permuteRows(f.prior, perm),
+      shape: pa(f.shape),
+      mass: pa(f.mass),
+      translate: pa(f.translate),
+      evidence: f.evidence === null ? null : { shape: permuteArray(f.evidence.shape, perm), mean: permuteArray(f.evidence.mean, perm) },
+      outputsWritten: false,
+    };
+  }
+
+  /**
+   * After a split of `donor` into `donor` and `other`, the donor's label stays with the half nearer (Bhattacharyya)
+   * to where the donor was: the two are swapped when `other` is nearer.
+   */
+  private static keepDonorIdentity(f: Fitted, before: GmmParams, donor: number, other: number): Fitted {
+    const distance = (c: number): number =>
+      bhattacharyya(componentMean(before, donor), componentCovariance(before, donor), componentMean(f.params, c), componentCovariance(f.params, c), before.d);
+    if (!(distance(other) < distance(donor))) return f;
+    const perm = Int32Array.from({ length: f.params.k }, (_, i) => i);
+    perm[donor] = other;
+    perm[other] = donor;
+    return StreamingGmm.permuted(f, perm);
+  }
+
+  /** Step 5: starved components re-seeded where the model is worst, when BIC on the window agrees. */
+  private birthDeath(
+    data: Dataset,
+    fitted: Fitted,
+    t: number,
+    settings: { minWeight: number; maxBackoff: number; redundancy: number },
+    batchWeight: number,
+    shift: Float64Array,
+    reseeded: { labels: number[]; reasons: ('starved' | 'redundant')[] },
+    drifting: boolean,
+  ): Fitted {
+    const o = this.options;
+    const K = fitted.params.k;
+    const threshold = settings.minWeight / K;
+    const starved: number[] = [];
+    for (let k = 0; k < K; k++) if (fitted.params.weights[k] < threshold && this.cooldown[k] <= t) starved.push(k);
+    starved.sort((a, b) => fitted.params.weights[a] - fitted.params.weights[b]);
+    if (drifting) {
+      // While the stream moves, a component can be stranded inside another's support (after two clusters
+      // crossed): the lighter of a redundant pair is a candidate too.
+      const r = mostRedundantPair(fitted.params, data);
+      if (r !== null && r.similarity > settings.redundancy) {
+        const [a, b] = r.pair;
+        const lighter = fitted.params.weights[a] <= fitted.params.weights[b] ? a : b;
+        if (!starved.includes(lighter) && this.cooldown[lighter] <= t) starved.push(lighter);
+      }
+    }
+    const reasonOf = (k: number): 'starved' | 'redundant' => (fitted.params.weights[k] < threshold ? 'starved' : 'redundant');
+    if (starved.length === 0) return fitted;
+    // AIC's correction of the in-sample gain of refitting p parameters to the window: p nats.
+    const penalty1 = componentParameters(o.covarianceType, data.d) / data.n;
+    let current = fitted;
+    const used = new Set<number>(starved);
+    for (const k of starved) {
+      const proposals: { params: GmmParams; reset: number[] }[] = [];
+      for (const donor of bySpread(current.params, used).slice(0, 2)) {
+        const p = splitProposal(current.params, donor, k, data);
+        if (p !== null) proposals.push({ params: p, reset: [donor, k] });
+      }
+      const worst = worstPointProposal(current.params, k, data);
+      if (worst !== null) proposals.push({ params: worst, reset: [k] });
+      let best: Fitted | null = null;
+      let bestGain = -Infinity;
+      let bestReset: number[] = [];
+      const before = current.params;
+      for (const prop of proposals) {
+        let trial: Fitted;
+        try {
+          trial = this.refit(data, prop.params, current, prop.reset, batchWeight, shift);
+        } catch (err) {
+          if (err instanceof CovarianceError) continue;
+          throw err;
+        }
+        const gain = trial.logLikelihood - current.logLikelihood - penalty1 * prop.reset.length;
+        if (gain > bestGain) {
+          bestGain = gain;
+          best = trial;
+          bestReset = prop.reset;
+        }
+      }
+      if (best !== null && bestGain > 0) {
+        if (bestReset.length === 2) best = StreamingGmm.keepDonorIdentity(best, before, bestReset[0], k);
+        current = { ...best, kind: current.kind, drift: current.drift, weights: current.weights, iterations: current.iterations + best.iterations };
+        reseeded.labels.push(this.labelIds[k]);
+        reseeded.reasons.push(reasonOf(k));
+        for (const r of bestReset) used.add(r);
+        this.backoff[k] = 1;
+        this.cooldown[k] = t + 3;
+      } else {
+        this.backoff[k] = Math.min(settings.maxBackoff, this.backoff[k] * 2);
+        this.cooldown[k] = t + this.backoff[k];
+      }
+    }
+    return current;
+  }
+
+  /** Step 6: a split or a merge when BIC on the window has preferred it on `patience` windows in a row. */
+  private moveK(data: Dataset, fitted: Fitted, range: { min: number; max: number; patience: number }, batchWeight: number, shift: Float64Array): { fitted: Fitted; change: NonNullable<WindowFit['kChange']> } | null {
+    const o = this.options;
+    const { d } = data;
+    const n = data.n;
+    const K = fitted.params.k;
+    const bic = (f: Fitted): number => windowBic(f.logLikelihood, n, mixtureParameters(o.covarianceType, f.params.k, d));
+    const base = bic(fitted);
+    let split: { fitted: Fitted; donor: number } | null = null;
+    if (K < range.max) {
+      const donor = bySpread(fitted.params, new Set()).at(0);
+      const start = donor === undefined ? null : splitMove(fitted.params, donor, data);
+      if (start !== null && donor !== undefined) {
+        try {
+          const base = {
+            prior: fitted.prior ? appendEmptyRow(fitted.prior) : null,
+            shape: fitted.shape ? Float64Array.of(...fitted.shape, 1) : null,
+            mass: fitted.mass ? Float64Array.of(...fitted.mass, 1) : null,
+            evidence: fitted.evidence ? { shape: Float64Array.of(...fitted.evidence.shape, 0), mean: Float64Array.of(...fitted.evidence.mean, 0) } : null,
+            translate: fitted.translate ? Float64Array.of(...fitted.translate, 0) : null,
+          };
+          split = { fitted: StreamingGmm.keepDonorIdentity(this.refit(data, start, base, [donor, K], batchWeight, shift), fitted.params, donor, K), donor };
+        } catch (err) {
+          if (!(err instanceof CovarianceError)) throw err;
+        }
+      }
+    }
+    let merge: { fitted: Fitted; pair: [number, number] } | null = null;
+    if (K > range.min && K > 1) {
+      // The two closest components, and the lightest with its nearest (a cluster that faded away).
+      const dist = componentDistanceMatrix(fitted.params, fitted.params, 'bhattacharyya');
+      const pairs: [number, number][] = [closestPair(fitted.params)];
+      let lightest = 0;
+      for (let c = 1; c < K; c++) if (fitted.params.weights[c] < fitted.params.weights[lightest]) lightest = c;
+      let nearest = lightest === 0 ? 1 : 0;
+      for (let c = 0; c < K; c++) if (c !== lightest && dist[lightest * K + c] < dist[lightest * K + nearest]) nearest = c;
+      const second: [number, number] = [Math.min(lightest, nearest), Math.max(lightest, nearest)];
+      if (second[0] !== pairs[0][0] || second[1] !== pairs[0][1]) pairs.push(second);
+      for (const pair of pairs) {
+        const [i, j] = pair;
+        try {
+          const wi = fitted.prior?.s0[i] ?? 0;
+          const wj = fitted.prior?.s0[j] ?? 0;
+          const mean = (x: number, y: number): number => (wi + wj > 0 ? (wi * x + wj * y) / (wi + wj) : 0.5 * (x + y));
+          const base = {
+            prior: fitted.prior ? mergeRows(fitted.prior, i, j) : null,
+            shape: fitted.shape ? mergeArray(fitted.shape, i, j, mean) : null,
+            mass: fitted.mass ? mergeArray(fitted.mass, i, j, mean) : null,
+            evidence: fitted.evidence ? { shape: mergeArray(fitted.evidence.shape, i, j, (x, y) => x + y), mean: mergeArray(fitted.evidence.mean, i, j, (x, y) => x + y) } : null,
+            translate: fitted.translate ? mergeArray(fitted.translate, i, j, (x, y) => Math.max(x, y)) : null,
+          };
+          const f = this.refit(data, mergeMove(fitted.params, i, j), base, [], batchWeight, shift);
+          if (merge === null || bic(f) < bic(merge.fitted)) merge = { fitted: f, pair };
+        } catch (err) {
+          if (!(err instanceof CovarianceError)) throw err;
+        }
+      }
+    }
+    const splitGain = split === null ? Infinity : bic(split.fitted) - base;
+    const mergeGain = merge === null ? Infinity : bic(merge.fitted) - base;
+    this.splitStreak = splitGain < 0 ? this.splitStreak + 1 : 0;
+    this.mergeStreak = mergeGain < 0 ? this.mergeStreak + 1 : 0;
+    const doSplit = split !== null && this.splitStreak >= range.patience && (this.mergeStreak < range.patience || splitGain <= mergeGain);
+    const doMerge = !doSplit && merge !== null && this.mergeStreak >= range.patience;
+    if (doSplit) {
+      const label = this.nextLabel++;
+      this.labelIds.push(label);
+      this.cooldown.push(this.windows + 3);
+      this.backoff.push(1);
+      this.splitStreak = 0;
+      this.mergeStreak = 0;
+      return { fitted: { ...split!.fitted, kind: fitted.kind, iterations: fitted.iterations + split!.fitted.iterations }, change: { kind: 'split', labels: [this.labelIds[split!.donor], label] } };
+    }
+    if (doMerge) {
+      const [i, j] = merge!.pair;
+      // The merged component (at index i) keeps the label of the heavier of the two.
+      const [kept, gone] = fitted.params.weights[i] >= fitted.params.weights[j] ? [i, j] : [j, i];
+      const labels = [this.labelIds[kept], this.labelIds[gone]];
+      this.labelIds[i] = labels[0];
+      this.labelIds.splice(j, 1);
+      this.cooldown.splice(j, 1);
+      this.backoff.splice(j, 1);
+      this.splitStreak = 0;
+      this.mergeStreak = 0;
+      return { fitted: { ...merge!.fitted, kind: fitted.kind, iterations: fitted.iterations + merge!.fitted.iterations }, change: { kind: 'merge', labels } };
+    }
+    return null;
+  }
+
+  /** Distance between successive models; after a change of K, over the labels neither move touched. */
+  private observeModels(windowIndex: number, previous: GmmParams, next: GmmParams, change: { labels: readonly number[]; before: readonly number[] } | null): { distance: number; event: DriftEvent | null } {
+    if (change === null) return this.drift.observeModels(windowIndex, previous, next);
+    const common = this.labelIds.filter((l) => !change.labels.includes(l));
+    if (common.length === 0) return { distance: 0, event: null };
+    const prevSub = subMixture(previous, common.map((l) => change.before.indexOf(l)));
+    const nextSub = subMixture(next, common.map((l) => this.labelIds.indexOf(l)));
+    return this.drift.observeModels(windowIndex, prevSub, nextSub);
   }
 
   /**
@@ -480,20 +980,40 @@ export class StreamingGmm {
    * const a = new StreamingGmm({ k: 2, halfLife: 5, seed: 1 });
    * a.update(window);
    * const b = new StreamingGmm({ k: 2, halfLife: 5, seed: 1, initialState: JSON.parse(JSON.stringify(a.toJSON())) });
-   * console.log(a.update(window).version, b.update(window).version); // 2 2
+   * console.log(a.update(window).version, b.update(window).version); // → 2 2
    * ```
    */
   toJSON(): StreamingStateJSON {
     return {
       format: 'emstream.streaming-state',
-      version: STREAMING_STATE_VERSION as 2,
+      version: STREAMING_STATE_VERSION as 3,
       modelVersion: this.modelVersion,
       windows: this.windows,
       model: this.params ? paramsToJSON(this.params) : null,
       stats: this.stats ? this.stats.toJSON() : null,
       drift: this.drift.toJSON(),
-      config: { k: this.options.k, covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
+      config: { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
       rng: this.rng.getState(),
+      components: this.componentsJSON(),
     };
   }
+}
+
+/** The mixture of the components `idx` of p, in that order, weights renormalised. */
+function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
+  const { d: D, covarianceType: type } = p;
+  const cs = type === 'full' ? D * D : type === 'diag' ? D : type === 'spherical' ? 1 : 0;
+  const weights = new Float64Array(idx.length);
+  const means = new Float64Array(idx.length * D);
+  const covariances = new Float64Array(cs === 0 ? p.covariances.length : idx.length * cs);
+  if (cs === 0) covariances.set(p.covariances);
+  let total = 0;
+  idx.forEach((c, t) => {
+    weights[t] = p.weights[c];
+    total += p.weights[c];
+    means.set(p.means.subarray(c * D, c * D + D), t * D);
+    if (cs > 0) covariances.set(p.covariances.subarray(c * cs, c * cs + cs), t * cs);
+  });
+  for (let t = 0; t < idx.length; t++) weights[t] /= total;
+  return { k: idx.length, d: D, covarianceType: type, weights, means, covariances };
 }

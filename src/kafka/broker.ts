@@ -17,6 +17,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { BrokerLaunchError } from './errors.js';
+import { installRequestQueueFix } from './requestQueueFix.js';
 
 /** The Apache Kafka release that {@link startLocalKafka} runs (newest 3.9.x on Maven Central). */
 export const KAFKA_VERSION = '3.9.2';
@@ -502,6 +503,7 @@ const WARMUP_GROUP = 'emstream-broker-warmup';
  * @returns true when the broker answered, false on timeout or exit.
  */
 async function waitUntilAnswering(bootstrap: string, deadline: number, exited: () => boolean): Promise<boolean> {
+  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
   const kafka = new Kafka({
     clientId: 'emstream-broker-probe',
     brokers: [bootstrap],

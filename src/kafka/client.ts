@@ -9,6 +9,7 @@
  * @module
  */
 import type { Logger } from 'pino';
+import { installRequestQueueFix } from './requestQueueFix.js';
 
 export { KafkaEdgeError, type KafkaEdgeErrorContext } from './errors.js';
 
@@ -219,6 +220,7 @@ export function forwardKafkajsLog(
  */
 export async function createKafkaClient(brokers: readonly string[], options: CreateKafkaClientOptions = {}): Promise<KafkaClientLike> {
   const { Kafka, logLevel } = await import('kafkajs');
+  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
   const logger = options.logger;
   const asDebug = options.forwardLogsAs === 'debug';

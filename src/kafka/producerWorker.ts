@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { installFastProduceEncoder } from './fastProduce.js';
+import { installRequestQueueFix } from './requestQueueFix.js';
 import { isRetriable } from './retry.js';
 import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerSender.js';
 
@@ -57,6 +58,7 @@ if (port !== null) {
   if (wantFastEncoder && !fastEncoder) {
     post({ type: 'log', level: 'warn', message: 'this kafkajs is not laid out as 2.2.x: produce requests keep kafkajs\'s own (slower) encoder', fields: {} });
   }
+  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
   const kafka = new Kafka({
     clientId: config.clientId,

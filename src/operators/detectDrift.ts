@@ -1,21 +1,9 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import { z } from 'zod';
-import { COMPONENT_METRICS, type ComponentMetric } from '../gmm/distance.js';
-import { DriftDetector, type DriftEvent, type DriftOptions } from '../gmm/drift.js';
+import { DriftDetector, driftOptionsSchema, type DriftEvent, type DriftOptions } from '../gmm/drift.js';
 import { paramsFromJSON } from '../gmm/model.js';
 import type { GmmParams } from '../gmm/types.js';
 import { parseOptions } from '../options.js';
 import type { MixtureUpdate } from './types.js';
-
-const driftSchema = z
-  .object({
-    delta: z.number().min(0, 'must be ≥ 0').optional(),
-    lambda: z.number().positive('must be > 0').optional(),
-    minInstances: z.number().int().min(1, 'must be at least 1').optional(),
-    distanceThreshold: z.number().positive('must be > 0').optional(),
-    metric: z.enum(COMPONENT_METRICS as [ComponentMetric, ...ComponentMetric[]]).optional(),
-  })
-  .strict();
 
 /**
  * Watches model updates for drift and emits a {@link DriftEvent} for each alarm.
@@ -35,14 +23,16 @@ const driftSchema = z
  * const points = Array.from({ length: 2000 }, (_, i) => [i < 1000 ? 0 : 8, Math.cos(i)]);
  * from(points)
  *   .pipe(windowVectors({ size: 100 }), fitMixture({ k: 1, halfLife: 1 }), detectDrift())
- *   .subscribe((e) => console.log(e.windowIndex, e.kind, e.statistic.toFixed(2)));
+ *   .subscribe((e) => console.log(e.windowIndex, e.kind, e.statistic > e.threshold));
+ * // → 10 likelihood true
+ * // → 10 model-distance true
  * ```
  *
  * @param options Page-Hinkley δ, λ, minInstances; distance threshold and metric
  * @returns an operator from updates to drift events
  */
 export function detectDrift<R>(options: DriftOptions = {}): OperatorFunction<MixtureUpdate<R>, DriftEvent> {
-  parseOptions(driftSchema, options, 'detectDrift');
+  parseOptions(driftOptionsSchema, options, 'detectDrift');
   return (source) =>
     new Observable<DriftEvent>((subscriber) => {
       const detector = new DriftDetector(options);

@@ -1,19 +1,32 @@
 import { Observable, type OperatorFunction } from 'rxjs';
+import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
 import { paramsToJSON } from '../gmm/model.js';
 import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
-import { claimPipelineState } from './pipelineScope.js';
-import type { MixtureUpdate, VectorWindow } from './types.js';
+import { claimPipelineState, scopeOnInvalid } from './pipelineScope.js';
+import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 
-/** Options of {@link fitMixture}: the streaming EM options plus instrumentation. */
-export interface FitMixtureOptions extends StreamingOptions {
-  /** Receives `em.window.fitted`, `em.drift.detected` and `em.window.deferred` events. */
+/** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
+export interface FitMixtureOptions<R = unknown> extends StreamingOptions {
+  /** Receives `em.window.fitted`, `em.drift.detected`, `em.component.reseeded`, `em.window.deferred` and `em.window.failed` events. */
   readonly instrumentation?: Instrumentation;
+  /**
+   * Receives every record of a window that cannot be fitted numerically, with reason `'unfittable'` and the
+   * error's message; the model stays as it was and the stream goes on. Default: the dead-letter path of the
+   * runner that builds the pipeline ({@link buildInPipelineScope}); with neither, such a window errors the
+   * stream with the typed error.
+   */
+  readonly onInvalid?: (invalid: InvalidVector<R>) => void;
+}
+
+/** The typed errors of a window that cannot be fitted (as opposed to a wrong configuration or a bug). */
+function isUnfittable(err: unknown): err is CovarianceError | DataError | NumericError {
+  return err instanceof CovarianceError || err instanceof DataError || err instanceof NumericError;
 }
 
 /** Concatenates two windows (a deferred one and the next). */
 function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<R> {
-  if (a.n > 0 && b.n > 0 && a.d !== b.d) throw new RangeError(`windows of dimension ${a.d} and ${b.d} cannot be combined`);
+  if (a.n > 0 && b.n > 0 && a.d !== b.d) throw new DataError(`windows of dimension ${a.d} and ${b.d} cannot be combined: every window must have the same dimension`);
   const d = a.n > 0 ? a.d : b.d;
   const points = new Float64Array((a.n + b.n) * d);
   points.set(a.points.subarray(0, a.n * d), 0);
@@ -25,15 +38,24 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * Fits a Gaussian mixture to each window by warm-started EM, carrying sufficient statistics from
  * window to window (see {@link StreamingGmm} for the algorithm).
  *
- * 1. the first window (and windows chosen by the `restart` policy) run cold candidates that
- *    compete with the warm one by expected log-likelihood;
- * 2. later windows start EM from the previous model with the past statistics, scaled by the
- *    forgetting factor (`halfLife`, `decay` or `stepwise`), added to every M-step;
- * 3. components are matched to the previous model after a restart, so labels stay stable;
+ * 1. windows start EM from the previous model with the past statistics, scaled by the forgetting
+ *    factor (`halfLife`, `decay` or `stepwise`), added to every M-step; components that move or change
+ *    shape forget their history adaptively (`adaptive`);
+ * 2. the first window, and windows chosen by the `restart` policy, run cold candidates that compete with
+ *    the warm one on held-out points of the window; components are matched to the previous model after a
+ *    restart, so labels stay stable;
+ * 3. starved or redundant components are re-seeded where the model is worst (`birthDeath`); with
+ *    `k: { min, max }` components are split and merged by BIC;
  * 4. each window yields one {@link MixtureUpdate}: the model (JSON form), labels and densities per
- *    point, the window's log-likelihoods, the predictive log-likelihood, drift alarms.
+ *    point, the window's log-likelihoods, the predictive log-likelihood, drift alarms, re-seeded
+ *    components, and the state; `em.window.fitted`, `em.drift.detected` and `em.component.reseeded`
+ *    are emitted to `instrumentation`.
  *
- * A first window with fewer than K distinct points is deferred: its points join the next window.
+ * A first window with fewer than K distinct points is deferred: its points join the next window. A
+ * window that cannot be fitted numerically (a `CovarianceError`, `DataError` or `NumericError`, e.g.
+ * values so large their squares overflow) is dropped: the model stays as it was, `em.window.failed` is
+ * emitted and every record of the window goes to `onInvalid` (or the runner's dead-letter path) with
+ * reason `'unfittable'`; with no such handler the stream errors with the typed error.
  * Options are validated when the operator is created. State between windows is O(K·D²); each
  * subscription has its own state, and each update carries it (`state`, the JSON form of
  * {@link StreamingGmm.toJSON}) so a runner can save it. Created while a runner builds a pipeline
@@ -49,15 +71,18 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * from(points)
  *   .pipe(windowVectors({ size: 100 }), fitMixture({ k: 2, halfLife: 4 }))
  *   .subscribe((u) => console.log(u.windowIndex, u.iterations, u.logLikelihood.toFixed(3)));
+ * // → 0 2 4.223
+ * // → 1 2 4.226
  * ```
  *
  * @param options streaming EM options (K is required)
  * @returns an operator from windows to model updates
  * @throws EmstreamOptionsError when the options are invalid
  */
-export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
-  const { instrumentation, ...given } = options;
+export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
+  const { instrumentation, onInvalid: ownOnInvalid, ...given } = options;
   resolveStreamingOptions(given, 'fitMixture');
+  const onInvalid: ((invalid: InvalidVector<R>) => void) | undefined = ownOnInvalid ?? scopeOnInvalid();
   const own = given.initialState !== undefined || given.initialModel !== undefined || given.initialStats !== undefined;
   const restored = claimPipelineState(!own);
   const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
@@ -82,22 +107,47 @@ export function fitMixture<R>(options: FitMixtureOptions): OperatorFunction<Vect
             const { params, ...fit } = gmm.update(data, window.index);
             update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window };
           } catch (err) {
-            subscriber.error(err);
+            if (onInvalid === undefined || !isUnfittable(err)) {
+              subscriber.error(err);
+              return;
+            }
+            // The window is dropped (the model is as it was); its records go to the dead-letter path.
+            instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'unfittable', message: err.message });
+            for (const record of window.records) {
+              if (subscriber.closed) return;
+              onInvalid({ record, reason: 'unfittable', message: `window ${window.index} could not be fitted: ${err.message}` });
+            }
             return;
           }
           if (instrumentation) {
-            instrumentation.emit('em.window.fitted', {
-              windowIndex: update.windowIndex,
-              version: update.version,
-              n: window.n,
-              iterations: update.iterations,
-              converged: update.converged,
-              warmStarted: update.warmStarted,
-              restarted: update.restarted,
-              logLikelihood: update.logLikelihood,
-              durationMs: performance.now() - started,
+            if (instrumentation.listening('em.window.fitted')) {
+              instrumentation.emit('em.window.fitted', {
+                windowIndex: update.windowIndex,
+                version: update.version,
+                n: window.n,
+                iterations: update.iterations,
+                converged: update.converged,
+                warmStarted: update.warmStarted,
+                restarted: update.restarted,
+                logLikelihood: update.logLikelihood,
+                durationMs: performance.now() - started,
+                expectedLogLikelihood: update.expectedLogLikelihood,
+                predictiveLogLikelihood: update.predictiveLogLikelihood,
+                modelDistance: update.modelDistance,
+                pageHinkley: { ...update.pageHinkley },
+                weights: [...update.model.weights],
+                reseeded: [...update.reseeded],
+                k: update.k,
+                labelIds: [...update.labelIds],
+              });
+            }
+            for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
+            const reasons = new Map<string, number[]>();
+            update.reseeded.forEach((label, i) => {
+              const reason = update.reseedReasons[i];
+              reasons.set(reason, [...(reasons.get(reason) ?? []), label]);
             });
-            for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e });
+            for (const [reason, components] of reasons) instrumentation.emit('em.component.reseeded', { windowIndex: update.windowIndex, components, reason });
           }
           subscriber.next(update);
         },

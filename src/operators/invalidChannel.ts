@@ -32,7 +32,7 @@ export interface InvalidChannel<R> {
  * invalid$.subscribe((bad) => console.warn(bad.reason, bad.message));
  * from([[1, 2], [3], [4, 5]])
  *   .pipe(windowVectors({ size: 2, onInvalid }), finalize(complete))
- *   .subscribe((w) => console.log(w.n, w.rejected)); // 2 1
+ *   .subscribe((w) => console.log(w.n, w.rejected)); // → 2 1
  * // (warning) wrong-dimension the vector has dimension 1, expected 2: …
  * ```
  *

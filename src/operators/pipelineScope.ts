@@ -55,7 +55,7 @@ let active: ActiveScope | undefined;
  * const { result: updates$, stateClaimed } = buildInPipelineScope({ initialState: saved.toJSON() }, () =>
  *   from([[0], [0.2], [5], [5.2]]).pipe(windowVectors({ size: 4 }), fitMixture({ k: 2 })),
  * );
- * updates$.subscribe((u) => console.log(stateClaimed, u.version)); // true 2
+ * updates$.subscribe((u) => console.log(stateClaimed, u.version)); // → true 2
  * ```
  *
  * @param scope - what the operators may claim

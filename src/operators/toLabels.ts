@@ -12,7 +12,11 @@ import type { MixtureUpdate, PointLabel } from './types.js';
  *
  * from([[0, 0], [0, 1], [9, 9], [9, 8]])
  *   .pipe(windowVectors({ size: 4 }), fitMixture({ k: 2 }), toLabels())
- *   .subscribe((p) => console.log(p.record, p.label, p.probability));
+ *   .subscribe((p) => console.log(p.record.join(','), p.label, p.probability.toFixed(3)));
+ * // → 0,0 0 1.000
+ * // → 0,1 0 1.000
+ * // → 9,9 1 1.000
+ * // → 9,8 1 1.000
  * ```
  *
  * @returns an operator from updates to labelled points

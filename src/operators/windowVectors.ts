@@ -179,9 +179,9 @@ interface OpenWindow<R> {
  * from([[1, 2], [3, 4], [Number.NaN, 0], [5, 6]])
  *   .pipe(windowVectors({ size: 2, onInvalid: (bad) => console.warn(bad.message) }))
  *   .subscribe((w) => console.log(w.index, w.n, w.d, Array.from(w.points), w.rejected));
- * // 0 2 2 [1, 2, 3, 4] 0
+ * // → 0 2 2 [ 1, 2, 3, 4 ] 0
  * // (warning) element 0 is NaN: …
- * // 1 1 2 [5, 6] 1
+ * // → 1 1 2 [ 5, 6 ] 1
  * ```
  *
  * @param options - window size and/or duration, slide, expected dimension, scheduler, error channel

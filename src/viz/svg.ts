@@ -28,6 +28,10 @@ export interface MixtureSvgInput {
   readonly height?: number;
   /** Axes limits in data coordinates; pass the same bounds to every frame of an animation. Default: {@link computeBounds} of the points. */
   readonly bounds?: Bounds;
+  /** Title of the horizontal axis, e.g. `"x₁"` (default none). */
+  readonly xLabel?: string;
+  /** Title of the vertical axis, e.g. `"x₂"` (default none). */
+  readonly yLabel?: string;
 }
 
 /**
@@ -280,7 +284,7 @@ function toPy(frame: PlotFrame, y: number): number {
  *    clipped to the plot area.
  * 4. For each component, draw the 1σ (solid) and 2σ (dashed) ellipses from the closed-form eigen-decomposition
  *    of its 2×2 covariance ({@link sigmaEllipse}), then its mean as a cross.
- * 5. Draw the frame, title, subtitle and a legend with each component's weight.
+ * 5. Draw the frame, title, subtitle, the axis titles when given, and a legend with each component's weight.
  *
  * Coordinates are printed with at most 2 decimals; the output is a pure function of the input.
  *
@@ -329,6 +333,7 @@ export function renderMixtureSvg(input: MixtureSvgInput): string {
 
   renderText(out, frame, title, subtitle);
   renderAxes(out, frame);
+  renderAxisTitles(out, frame, input.xLabel ?? '', input.yLabel ?? '');
 
   out.push(`<g clip-path="url(#${CLIP_ID})">`);
   out.push('<g class="points" stroke="none" fill-opacity="0.75">');
@@ -401,6 +406,17 @@ function renderAxes(out: string[], frame: PlotFrame): void {
     out.push(`<text x="${num(left - 8)}" y="${y}" text-anchor="end" dominant-baseline="middle">${escapeXml(t.label)}</text>`);
   }
   out.push('</g>');
+}
+
+function renderAxisTitles(out: string[], frame: PlotFrame, xLabel: string, yLabel: string): void {
+  if (xLabel !== '') {
+    out.push(`<text class="x-label" x="${num(frame.left + frame.plotWidth / 2)}" y="${num(frame.top + frame.plotHeight + 35)}" text-anchor="middle" font-size="13" fill="#222222">${escapeXml(xLabel)}</text>`);
+  }
+  if (yLabel !== '') {
+    const x = num(14);
+    const y = num(frame.top + frame.plotHeight / 2);
+    out.push(`<text class="y-label" x="${x}" y="${y}" transform="rotate(-90 ${x} ${y})" text-anchor="middle" font-size="13" fill="#222222">${escapeXml(yLabel)}</text>`);
+  }
 }
 
 function renderLegend(out: string[], frame: PlotFrame, params: GmmParams): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { EmstreamOptionsError } from '../../src/errors.js';
 import { PAGE_HINKLEY_DEFAULTS, PageHinkley } from '../../src/gmm/pageHinkley.js';
 import { seededUniform } from '../helpers/random.js';
 
@@ -129,7 +130,7 @@ describe('PageHinkley', () => {
   });
 
   it('validates options, observations and JSON', () => {
-    expect(() => new PageHinkley({ delta: -1 })).toThrow(RangeError);
+    expect(() => new PageHinkley({ delta: -1 })).toThrow(EmstreamOptionsError);
     expect(() => new PageHinkley({ lambda: 0 })).toThrow(/lambda/);
     expect(() => new PageHinkley({ alpha: 0 })).toThrow(/alpha/);
     expect(() => new PageHinkley({ alpha: 1.5 })).toThrow(/alpha/);

@@ -20,6 +20,7 @@ import {
   type WindowFit,
 } from 'emstream';
 import { Rng } from '../../src/gmm/rng.js';
+import { generate, rotated, scenario, type Scenario } from '../../bench/streams.js';
 
 /** Three clusters; the second jumps at t = 0.5 (so drift alarms and restarts happen). */
 const clusters: SyntheticCluster[] = [
@@ -46,6 +47,12 @@ function summary(f: WindowFit): unknown {
     drift: f.drift,
     distance: f.modelDistance,
     means: Array.from(f.params.means),
+    k: f.k,
+    labelIds: f.labelIds,
+    reseeded: f.reseeded,
+    componentDrift: f.componentDrift,
+    kChange: f.kChange,
+    candidates: f.candidates,
   };
 }
 
@@ -115,7 +122,7 @@ describe('StreamingGmm state', () => {
     const good = roundTrip(gmm.toJSON());
     const bad = (patch: Record<string, unknown>): StreamingStateJSON => ({ ...good, ...patch }) as StreamingStateJSON;
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ format: 'other' }) })).toThrow(ModelFormatError);
-    expect(() => new StreamingGmm({ k: 2, initialState: bad({ version: 3 }) })).toThrow(/version.*unsupported version 3/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ version: 4 }) })).toThrow(/version.*unsupported version 4/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ modelVersion: -1 }) })).toThrow(/modelVersion/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ stats: null }) })).toThrow(/stats.*both be present/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ drift: null }) })).toThrow(/drift/);
@@ -130,6 +137,119 @@ describe('StreamingGmm state', () => {
     const resumed = new StreamingGmm({ k: 3, halfLife: 4, initialState: v1 });
     expect(resumed.toJSON().stats).toEqual(gmm.toJSON().stats);
     expect(resumed.update(windows(1, 100, 7)[0]).version).toBe(4);
+  });
+});
+
+describe('StreamingGmm state: what the adaptive stream carries', () => {
+  /** Resumes at every window of the stream and checks that the rest continues bit for bit. */
+  function resumesEverywhere(o: StreamingOptions, data: { n: number; d: number; data: Float64Array }[]): WindowFit[] {
+    const straight = new StreamingGmm(o);
+    const fits = data.map((w) => straight.update(w));
+    const expected = fits.map(summary);
+    for (let cut = 1; cut < data.length; cut++) {
+      const first = new StreamingGmm(o);
+      for (let t = 0; t < cut; t++) first.update(data[t]);
+      const saved = roundTrip(first.toJSON());
+      expect(saved.version).toBe(3);
+      const resumed = new StreamingGmm({ ...o, initialState: saved });
+      expect(resumed.toJSON()).toEqual(saved);
+      expect(data.slice(cut).map((w) => summary(resumed.update(w)))).toEqual(expected.slice(cut));
+    }
+    return fits;
+  }
+
+  it('k: { min, max }: the current K, labels and split/merge streaks survive a restart', () => {
+    const s: Scenario = {
+      name: 'k',
+      description: '',
+      d: 2,
+      k: 2,
+      covarianceType: 'full',
+      windows: 12,
+      size: 300,
+      seed: 3,
+      clusters: [
+        { mean: () => [0, 0], cov: rotated(1, 0.6, 20), weight: () => 1 },
+        { mean: () => [6, 0], cov: rotated(1, 0.8, -30), weight: () => 1 },
+        { mean: () => [3, 6], cov: rotated(0.8, 0.8, 0), weight: (t) => (t < 0.4 ? 0 : 1) },
+      ],
+    };
+    const stream = generate(s);
+    const data = stream.windows.map((w) => ({ n: 300, d: 2, data: w }));
+    const fits = resumesEverywhere({ k: { min: 1, max: 4 }, halfLife: 6, seed: 2 }, data);
+    // the stream did change K, so the streaks and the new label were carried
+    expect(fits[0].k).toBe(2);
+    expect(fits[fits.length - 1].k).toBe(3);
+    expect(fits[fits.length - 1].labelIds).toEqual([0, 1, 2]);
+    const state = new StreamingGmm({ k: { min: 1, max: 4 }, halfLife: 6, seed: 2 });
+    for (const w of data) state.update(w);
+    expect(state.toJSON().config!.k).toEqual({ min: 1, max: 4 });
+    expect(state.toJSON().components!.nextLabel).toBe(3);
+    // another range is another configuration
+    expect(() => new StreamingGmm({ k: { min: 1, max: 5 }, halfLife: 6, initialState: roundTrip(state.toJSON()) })).toThrow(/k: saved 1\.\.4, requested 1\.\.5/);
+    expect(() => new StreamingGmm({ k: 3, halfLife: 6, initialState: roundTrip(state.toJSON()) })).toThrow(/k: saved 1\.\.4, requested 3/);
+  });
+
+  it('birth and death: back-offs, cool-downs and the evidence behind moved components survive a restart', () => {
+    const stream = generate(scenario('jump-8d', { windows: 5 }));
+    const data = stream.windows.map((w) => ({ n: 1000, d: 8, data: w }));
+    const fits = resumesEverywhere({ k: 8, seed: 1, restart: 'never' }, data);
+    expect(fits.some((f) => f.reseeded.length > 0)).toBe(true);
+    // a genuinely small cluster: every proposal is rejected, and the growing back-off is what is carried
+    const small = generate({
+      name: 'small',
+      description: '',
+      d: 2,
+      k: 3,
+      covarianceType: 'full',
+      windows: 10,
+      size: 300,
+      seed: 9,
+      clusters: [
+        { mean: () => [0, 0], cov: rotated(1, 0.7, 0), weight: () => 0.5 },
+        { mean: () => [6, 0], cov: rotated(1, 0.7, 0), weight: () => 0.45 },
+        { mean: () => [3, 7], cov: rotated(0.5, 0.5, 0), weight: () => 0.05 },
+      ],
+    });
+    const o: StreamingOptions = { k: 3, seed: 1, restart: 'never' };
+    resumesEverywhere(o, small.windows.map((w) => ({ n: 300, d: 2, data: w })));
+    const g = new StreamingGmm(o);
+    for (const w of small.windows) g.update({ n: 300, d: 2, data: w });
+    expect(Math.max(...g.toJSON().components!.backoff)).toBeGreaterThan(1);
+  });
+
+  it('adaptive forgetting on a drifting stream: the per-component evidence survives a restart', () => {
+    const stream = generate(scenario('gradual-2d', { windows: 16, size: 300 }));
+    const data = stream.windows.map((w) => ({ n: 300, d: 2, data: w }));
+    const fits = resumesEverywhere({ k: 3, seed: 4, restart: { every: 4 } }, data);
+    expect(fits.some((f) => f.drift.some((e) => e.kind === 'component'))).toBe(true);
+    const state = new StreamingGmm({ k: 3, seed: 4 });
+    for (const w of data) state.update(w);
+    const c = state.toJSON().components!;
+    // a component that moved carries less evidence for its mean than its statistics weigh
+    const s0 = state.toJSON().stats!.s0;
+    expect(c.meanEvidence!.some((e, k) => e < s0[k] * 0.99)).toBe(true);
+  });
+
+  it('reads a version-2 state (no components): identity labels, no back-off, evidence from the statistics', () => {
+    const gmm = new StreamingGmm({ k: 3, halfLife: 4, seed: 1 });
+    for (const w of windows(3, 100, 6)) gmm.update(w);
+    const { components: _components, ...v2 } = { ...roundTrip(gmm.toJSON()), version: 2 as const };
+    const resumed = new StreamingGmm({ k: 3, halfLife: 4, initialState: v2 });
+    expect(resumed.toJSON().components).toEqual({ labels: [0, 1, 2], nextLabel: 3, cooldown: [0, 0, 0], backoff: [1, 1, 1], splitStreak: 0, mergeStreak: 0, evidence: v2.stats!.s0, meanEvidence: v2.stats!.s0 });
+    expect(resumed.update(windows(1, 100, 7)[0]).version).toBe(4);
+  });
+
+  it('rejects malformed component bookkeeping with its path', () => {
+    const gmm = new StreamingGmm({ k: 2 });
+    gmm.update(windows(1, 60, 2)[0]);
+    const good = roundTrip(gmm.toJSON());
+    const bad = (patch: Record<string, unknown>): StreamingStateJSON => ({ ...good, components: { ...good.components!, ...patch } }) as StreamingStateJSON;
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ labels: [0] }) })).toThrow(/components\.labels/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ labels: [1, 1] }) })).toThrow(/labels must be distinct/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ nextLabel: 1 }) })).toThrow(/components\.nextLabel/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ backoff: [0, 1] }) })).toThrow(/components\.backoff/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ evidence: [1, -1] }) })).toThrow(/components\.evidence/);
   });
 });
 

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
 import { describe, expect, it } from 'vitest';
 import { BrokerLaunchError, KAFKA_VERSION, kafkaCacheBase, startLocalKafka } from '../../src/kafka/broker.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
@@ -22,6 +23,7 @@ function portOpen(port: number): Promise<boolean> {
 
 describe('Kafka broker from the global setup', () => {
   it('round-trips 100 messages through a topic and a consumer group, with offsets and commits', async () => {
+    installRequestQueueFix(); // as emstream's own clients
     const kafka = new Kafka({ clientId: 'emstream-broker-test', brokers: kafkaBrokers(), logLevel: logLevel.ERROR });
     const topic = `emstream-broker-test-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
     const groupId = `${topic}-group`;

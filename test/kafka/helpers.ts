@@ -7,10 +7,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { HEADERS, parseSourceHeader } from '../../src/kafka/messages.js';
+import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** A kafkajs client on the test broker, quiet. */
 export function testKafka(clientId = 'emstream-test'): Kafka {
+  installRequestQueueFix(); // as emstream's own clients: no idle 1 ms timer loop per connection
   return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 

@@ -242,3 +242,45 @@ describe('detectDrift', () => {
     expect(() => detectDrift({ lambda: -1 })).toThrow(EmstreamOptionsError);
   });
 });
+
+describe('fitMixture instrumentation (EVENTS.md)', () => {
+  it('em.window.fitted carries the contract payload; em.component.reseeded and component drift alarms name labels', async () => {
+    const { generate, scenario } = await import('../../bench/streams.js');
+    const data = generate(scenario('jump-8d', { windows: 4 }));
+    const windows = data.windows.map((points, index) => ({ index, n: 1000, d: 8, points, records: Array.from({ length: 1000 }, (_, i) => index * 1000 + i), rejected: 0 }));
+    const instrumentation = new Instrumentation();
+    const fitted: Record<string, unknown>[] = [];
+    const reseeded: unknown[] = [];
+    instrumentation.on('em.window.fitted', (e) => fitted.push(e));
+    instrumentation.on('em.component.reseeded', (e) => reseeded.push(e));
+    expect(instrumentation.listening('em.window.fitted')).toBe(true);
+    expect(instrumentation.listening('em.window.failed')).toBe(false);
+    const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: 8, seed: 1, restart: 'never', instrumentation }), toArray()));
+    expect(fitted).toHaveLength(4);
+    for (const [i, e] of fitted.entries()) {
+      const u = updates[i];
+      expect(e).toEqual({
+        windowIndex: i,
+        version: i + 1,
+        n: 1000,
+        iterations: u.iterations,
+        converged: u.converged,
+        warmStarted: i > 0,
+        restarted: i === 0,
+        logLikelihood: u.logLikelihood,
+        durationMs: expect.any(Number),
+        expectedLogLikelihood: u.expectedLogLikelihood,
+        predictiveLogLikelihood: i === 0 ? null : u.predictiveLogLikelihood,
+        modelDistance: u.modelDistance,
+        pageHinkley: { statistic: expect.any(Number), threshold: 1 },
+        weights: u.model.weights,
+        reseeded: u.reseeded,
+        k: 8,
+        labelIds: [0, 1, 2, 3, 4, 5, 6, 7],
+      });
+    }
+    // the starved component of this stream is re-seeded on window 1
+    expect(updates[1].reseeded).toHaveLength(1);
+    expect(reseeded).toEqual([{ windowIndex: 1, components: updates[1].reseeded, reason: 'starved' }]);
+  });
+});

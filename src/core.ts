@@ -1,0 +1,38 @@
+/**
+ * `emstream/core`: the building blocks of the numeric core, for advanced use (custom EM loops, other
+ * streaming rules, benchmarks). The main entry (`emstream`) exports what a user of the library calls —
+ * `GaussianMixture`, `fitGmm`, `StreamingGmm`, the operators, the Kafka edge; this subpath exports the
+ * pieces they are made of. Shapes and steps are documented on each function.
+ *
+ * ## Example
+ * ```ts
+ * import { dataMean, eStep, initialise, mStep, precompute, Rng, SufficientStats } from 'emstream/core';
+ *
+ * const data = { n: 6, d: 1, data: Float64Array.of(0, 0.2, 0.1, 5, 5.2, 5.1) };
+ * const shift = dataMean(data);
+ * let params = initialise(data, 'kmeans++', { k: 2, covarianceType: 'full', regCovar: 1e-6, rng: new Rng(1), shift });
+ * for (let it = 0; it < 10; it++) {
+ *   const pre = precompute(params);
+ *   if (!pre.ok) throw new Error('not factorable');
+ *   const stats = new SufficientStats(2, 1, 'full', shift);
+ *   eStep(pre.value, data.data, data.n, false, stats);
+ *   params = mStep(stats, { regCovar: 1e-6 }).params;
+ * }
+ * console.log(Array.from(params.means).sort((a, b) => a - b).map((m) => m.toFixed(1)).join(' ')); // → 0.1 5.1
+ * ```
+ *
+ * @module
+ */
+export { runEM, cloneParams, paramsFromInitial, type RunOptions, type RunResult } from './gmm/em.js';
+export { SufficientStats, SKIP_WEIGHT, type SufficientStatsJSON } from './gmm/stats.js';
+export { mStep, reseedComponents, NK_EPS, EMPTY_FRACTION, type MStepOptions, type MStepResult } from './gmm/mstep.js';
+export { eStep, precompute, EStepScratch, BLOCK_LOG_PROB, type Precomputed, type PrecomputeResult, type EStepOutputs, type EStepSums } from './gmm/estep.js';
+export { initialise, kmeansPlusPlus, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
+export { cholesky, logDetFromCholesky, precisionFactor, invertLower, packedIndex, packedSize, asymmetry, SYMMETRY_TOLERANCE } from './gmm/linalg.js';
+export { Rng, type RngState } from './gmm/rng.js';
+export { combineStats, scaleComponents, translateComponent, componentMoments, tiedWithin, meanStatistic, JAMES_STEIN_C, type ComponentMoments, type MeanShrinkage } from './gmm/componentStats.js';
+export { componentDrift, weightDrift, driftStatistic, chiSquareQuantile, normalQuantile, type ComponentDrift, type WeightDrift, type AdaptiveForgettingOptions } from './gmm/adaptive.js';
+export { splitWindow, logDensities, meanLogLikelihood, significantlyBetter, type WindowSplit } from './gmm/selection.js';
+export { splitProposal, worstPointProposal, mostRedundantPair, bySpread, principalAxis, componentParameters, mixtureParameters } from './gmm/birthDeath.js';
+export { splitMove, mergeMove, mergeRows, closestPair, windowBic } from './gmm/chooseK.js';
+export { componentCovariance, componentMean, minCostAssignment, assertGmmShapes } from './gmm/distance.js';

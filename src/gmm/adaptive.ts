@@ -1,0 +1,304 @@
+/**
+ * Adaptive per-component forgetting: what of a component's carried history is still consistent with the
+ * current window.
+ *
+ * For component k the carried statistics describe a Gaussian (n_h, m_h, C_h) and the window's statistics
+ * under the fitted model another (n_w, m_w, C_w), n_h the weight of the data behind the history (which can
+ * be less than its statistics weigh, after a discount moved weight onto a window). Three tests, each at
+ * false-alarm probability `alpha` per component and window:
+ *
+ * 1. the mean: Hotelling's two-sample Λ_μ = (n_h n_w / n_p)(m_h − m_w)ᵀ C⁻¹ (m_h − m_w) ≈ χ²_D, C the pooled
+ *    within covariance ({@link meanStatistic}); the mean itself follows by shrinkage in every M-step (see
+ *    `MeanShrinkage` in componentStats.ts), the test reports the component as moved;
+ * 2. the covariance: the generalised likelihood ratio of "one covariance" against "one each" with the
+ *    history moved to the window's mean (Anderson 2003, §10.8), Λ_Σ = n_p ln|C_p| − n_h ln|C_h| − n_w ln|C_w|
+ *    with C_p = (n_h C_h + n_w C_w)/n_p, ≈ χ² with the covariance's degrees of freedom (full D(D+1)/2, diag
+ *    D, spherical 1; tied: not tested, it is shared); above its quantile the covariance history is
+ *    discounted by the f that brings Λ_Σ(f·n_h) down to its mean under no change — the history kept is
+ *    what the window cannot tell apart from itself;
+ * 3. the weights ({@link weightDrift}): a G-test of the window's component weights against the carried
+ *    ones, and the same kind of discount of the carried weights.
+ *
+ * Components that did not move keep all of their history.
+ *
+ * @module
+ */
+import { componentMoments, meanStatistic, tiedWithin, type ComponentMoments } from './componentStats.js';
+import { cholesky, logDetFromCholesky } from './linalg.js';
+import type { SufficientStats } from './stats.js';
+import type { CovarianceType } from './types.js';
+
+/** Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - lo) return -normalQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/** χ² quantile with ν degrees of freedom at probability p (Wilson–Hilferty). */
+export function chiSquareQuantile(nu: number, p: number): number {
+  const z = normalQuantile(p);
+  const h = 2 / (9 * nu);
+  return nu * Math.pow(Math.max(0, 1 - h + z * Math.sqrt(h)), 3);
+}
+
+/** Degrees of freedom of the drift statistic of one component. */
+export function driftDegreesOfFreedom(type: CovarianceType, d: number): number {
+  switch (type) {
+    case 'full':
+      return d + (d * (d + 1)) / 2;
+    case 'diag':
+      return 2 * d;
+    case 'spherical':
+      return d + 1;
+    case 'tied':
+      return d;
+  }
+}
+
+/** ln|C| of a D×D SPD matrix (null when it is not positive definite). */
+function logDet(c: Float64Array, d: number): number | null {
+  const l = cholesky(c, d);
+  return l === null ? null : logDetFromCholesky(l, d);
+}
+
+/**
+ * Λ for history weight `nh` (moments of the history fixed) against the window.
+ *
+ * @param tiedCov for tied statistics, the shared covariance (D×D)
+ */
+export function driftStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array): number {
+  const nw = w.n;
+  const np = nh + nw;
+  if (!(nh > 0) || !(nw > 0)) return 0;
+  const between = (nh * nw) / (np * np);
+  switch (type) {
+    case 'full': {
+      const cp = new Float64Array(d * d);
+      for (let a = 0; a < d; a++) {
+        const da = h.mean[a] - w.mean[a];
+        for (let b = 0; b < d; b++) cp[a * d + b] = (nh * h.cov[a * d + b] + nw * w.cov[a * d + b]) / np + between * da * (h.mean[b] - w.mean[b]);
+      }
+      const lp = logDet(cp, d);
+      const lh = logDet(h.cov, d);
+      const lw = logDet(w.cov, d);
+      if (lp === null || lh === null || lw === null) return 0;
+      return Math.max(0, np * lp - nh * lh - nw * lw);
+    }
+    case 'diag': {
+      let s = 0;
+      for (let a = 0; a < d; a++) {
+        const da = h.mean[a] - w.mean[a];
+        const vp = (nh * h.cov[a] + nw * w.cov[a]) / np + between * da * da;
+        s += np * Math.log(vp) - nh * Math.log(h.cov[a]) - nw * Math.log(w.cov[a]);
+      }
+      return Math.max(0, s);
+    }
+    case 'spherical': {
+      let vh = 0;
+      let vw = 0;
+      let vp = 0;
+      for (let a = 0; a < d; a++) {
+        const da = h.mean[a] - w.mean[a];
+        vh += h.cov[a];
+        vw += w.cov[a];
+        vp += (nh * h.cov[a] + nw * w.cov[a]) / np + between * da * da;
+      }
+      return Math.max(0, d * (np * Math.log(vp / d) - nh * Math.log(vh / d) - nw * Math.log(vw / d)));
+    }
+    case 'tied': {
+      const l = cholesky(tiedCov!, d);
+      if (l === null) return 0;
+      // (nh·nw/np)·‖L⁻¹(m_h − m_w)‖²
+      const y = new Float64Array(d);
+      for (let a = 0; a < d; a++) {
+        let s = h.mean[a] - w.mean[a];
+        for (let b = 0; b < a; b++) s -= l[a * d + b] * y[b];
+        y[a] = s / l[a * d + a];
+      }
+      let q = 0;
+      for (let a = 0; a < d; a++) q += y[a] * y[a];
+      return ((nh * nw) / np) * q;
+    }
+  }
+}
+
+/** Settings of adaptive forgetting. */
+export interface AdaptiveForgettingOptions {
+  /** False-alarm probability of each test per component and window. */
+  readonly alpha: number;
+  /** Components with less window (or history) weight than this many points are not tested. */
+  readonly minPoints: number;
+  readonly regCovar: number;
+}
+
+/** The drift tests of every component of one window. */
+export interface ComponentDrift {
+  /** K values of the mean statistic Λ_μ (0 for untested components). */
+  readonly meanStatistics: Float64Array;
+  /** K values of the covariance statistic Λ_Σ (0 for untested components, and for tied covariances). */
+  readonly shapeStatistics: Float64Array;
+  /** χ²_D(1 − alpha). */
+  readonly meanThreshold: number;
+  /** χ²_ν(1 − alpha), ν the covariance's degrees of freedom (0 for tied: not tested). */
+  readonly shapeThreshold: number;
+  /** K factors f_k ∈ [0, 1]: the share of a component's covariance history kept (1: kept). */
+  readonly factors: Float64Array;
+  /** Components that moved or changed shape. */
+  readonly drifted: number[];
+}
+
+/** Degrees of freedom of the covariance of one component. */
+export function shapeDegreesOfFreedom(type: CovarianceType, d: number): number {
+  return driftDegreesOfFreedom(type, d) - d;
+}
+
+/**
+ * Tests every component of a window against its carried history and says what to keep of it.
+ *
+ * 1. moments of each component from the carried statistics `prior` (already scaled by the forgetting
+ *    factor) and from the window's `batch`; the history's weight in window units is evidence / batchWeight
+ *    (the weight of the data behind the statistics, which may be less than their weight), counted apart
+ *    for the mean (`meanEvidence`) and for the covariance (`evidence`);
+ * 2. the mean: Hotelling's Λ_μ ({@link meanStatistic}) above χ²_D(1 − alpha) means the component moved:
+ *    its history will be translated to the window's mean (translate = 1);
+ * 3. the covariance: the likelihood-ratio Λ_Σ of the window against the history moved to the window's
+ *    mean ({@link driftStatistic} with equal means, ≈ χ² with the covariance's degrees of freedom); above
+ *    its χ²(1 − alpha), the covariance history is discounted by the f_k that brings Λ_Σ(f·n_h) down to its
+ *    mean under no change (bisection; Λ grows with the history's weight).
+ *
+ * @param prior carried statistics as merged into the M-step
+ * @param batch the window's statistics under the fitted parameters
+ * @param evidence per component, the weight of data behind the carried covariances (default prior.s0)
+ * @param meanEvidence per component, the weight of data behind the carried means (default `evidence`)
+ */
+export function componentDrift(
+  prior: SufficientStats,
+  batch: SufficientStats,
+  batchWeight: number,
+  options: AdaptiveForgettingOptions,
+  evidence?: ArrayLike<number>,
+  meanEvidence?: ArrayLike<number>,
+): ComponentDrift {
+  const { k: K, d: D, covarianceType: type } = batch;
+  const meanThreshold = chiSquareQuantile(D, 1 - options.alpha);
+  const nuShape = shapeDegreesOfFreedom(type, D);
+  const shapeThreshold = nuShape > 0 ? chiSquareQuantile(nuShape, 1 - options.alpha) : 0;
+  const meanStatistics = new Float64Array(K);
+  const shapeStatistics = new Float64Array(K);
+  const factors = new Float64Array(K).fill(1);
+  const drifted: number[] = [];
+  const tiedP = type === 'tied' ? tiedWithin(prior) : undefined;
+  const tiedB = type === 'tied' ? tiedWithin(batch) : undefined;
+  let tiedCov: Float64Array | undefined;
+  if (type === 'tied') {
+    const ph = prior.total() / batchWeight;
+    const pw = batch.total();
+    tiedCov = new Float64Array(D * D);
+    let p = 0;
+    for (let a = 0; a < D; a++) {
+      for (let b = 0; b <= a; b++, p++) {
+        const v = ph + pw > 0 ? (ph * tiedP![p] + pw * tiedB![p]) / (ph + pw) : 0;
+        tiedCov[a * D + b] = v;
+        tiedCov[b * D + a] = v;
+      }
+      tiedCov[a * D + a] += options.regCovar;
+    }
+  }
+  const shiftDelta = new Float64Array(D);
+  for (let a = 0; a < D; a++) shiftDelta[a] = prior.shift[a] - batch.shift[a];
+  for (let k = 0; k < K; k++) {
+    const w = componentMoments(batch, k, options.regCovar, tiedB);
+    const h = componentMoments(prior, k, options.regCovar, tiedP);
+    const nh = Math.min(h.n, evidence?.[k] ?? h.n) / batchWeight;
+    const nhm = Math.min(h.n, meanEvidence?.[k] ?? evidence?.[k] ?? h.n) / batchWeight;
+    if (!(w.n >= options.minPoints) || !(nh >= options.minPoints)) continue;
+    // both means about the batch's origin
+    for (let a = 0; a < D; a++) h.mean[a] += shiftDelta[a];
+    const lm = meanStatistic(type, D, h, nhm, w, tiedCov);
+    meanStatistics[k] = lm;
+    if (nuShape > 0) {
+      const moved: ComponentMoments = { n: h.n, mean: w.mean, cov: h.cov };
+      const ls = driftStatistic(type, D, moved, nh, w);
+      shapeStatistics[k] = ls;
+      if (ls > shapeThreshold) {
+        let lo = 0;
+        let hi = 1;
+        for (let it = 0; it < 40; it++) {
+          const mid = 0.5 * (lo + hi);
+          if (driftStatistic(type, D, moved, mid * nh, w) > nuShape) hi = mid;
+          else lo = mid;
+        }
+        factors[k] = lo;
+      }
+    }
+    if (lm > meanThreshold || factors[k] < 1) drifted.push(k);
+  }
+  return { meanStatistics, shapeStatistics, meanThreshold, shapeThreshold, factors, drifted };
+}
+
+/** The test of the mixing weights of one window against the carried ones. */
+export interface WeightDrift {
+  /** The G statistic 2·Σ o·ln(o/e) of window and history counts (≈ χ² with K − 1 degrees of freedom). */
+  readonly statistic: number;
+  readonly threshold: number;
+  /** The factor kept of the carried weights (1: kept). */
+  readonly factor: number;
+}
+
+function gStatistic(window: ArrayLike<number>, history: ArrayLike<number>, scale: number): number {
+  let nw = 0;
+  let nh = 0;
+  for (let k = 0; k < window.length; k++) {
+    nw += window[k];
+    nh += scale * history[k];
+  }
+  const total = nw + nh;
+  if (!(nw > 0) || !(nh > 0)) return 0;
+  let g = 0;
+  for (let k = 0; k < window.length; k++) {
+    const w = window[k];
+    const h = scale * history[k];
+    const e = (w + h) / total;
+    if (w > 0) g += w * Math.log(w / (nw * e));
+    if (h > 0) g += h * Math.log(h / (nh * e));
+  }
+  return Math.max(0, 2 * g);
+}
+
+/**
+ * Tests whether the window's mixing weights agree with the carried ones, and the factor on the carried
+ * weights that brings the G statistic (a likelihood-ratio test of equal proportions, ≈ χ²_{K−1}) down to
+ * its mean K − 1 when it exceeds χ²_{K−1}(1 − alpha): the weights then follow the window, as fast as the
+ * evidence says, while each component's shape keeps its own history.
+ *
+ * @param history carried weight per component (prior.s0, forgotten), in the units of `batchWeight`·counts
+ * @param window the window's weight per component (batch.s0)
+ */
+export function weightDrift(history: ArrayLike<number>, window: ArrayLike<number>, batchWeight: number, alpha: number): WeightDrift {
+  const K = window.length;
+  const nu = Math.max(1, K - 1);
+  const threshold = chiSquareQuantile(nu, 1 - alpha);
+  if (K < 2) return { statistic: 0, threshold, factor: 1 };
+  const scale = 1 / batchWeight;
+  const statistic = gStatistic(window, history, scale);
+  if (!(statistic > threshold)) return { statistic, threshold, factor: 1 };
+  let lo = 0;
+  let hi = 1;
+  for (let it = 0; it < 40; it++) {
+    const mid = 0.5 * (lo + hi);
+    if (gStatistic(window, history, mid * scale) > nu) hi = mid;
+    else lo = mid;
+  }
+  return { statistic, threshold, factor: lo };
+}

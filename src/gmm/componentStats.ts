@@ -1,0 +1,330 @@
+/**
+ * Per-component operations on sufficient statistics: the moments of one component, scaling the
+ * contribution of some components only (per-component forgetting, resets), and assembling the M-step's
+ * input from carried and batch statistics with per-component factors.
+ *
+ * Layouts as in {@link SufficientStats}: s0 K, s1 K×D about the shift c, s2 K×T packed (full), K×D
+ * (diag, spherical) or one pooled T (tied), T = D(D+1)/2.
+ *
+ * @module
+ */
+import { cholesky, packedSize } from './linalg.js';
+import type { SufficientStats } from './stats.js';
+import type { CovarianceType } from './types.js';
+
+/**
+ * Within-component scatter per unit of weight of tied statistics, packed T:
+ * W = (s2 − Σ_k s1_k s1_kᵀ / s0_k) / Σ_k s0_k (the tied covariance before regularisation).
+ */
+export function tiedWithin(stats: SufficientStats): Float64Array {
+  const { k: K, d: D, s0, s1, s2 } = stats;
+  const T = packedSize(D);
+  const w = Float64Array.from(s2.subarray(0, T));
+  let total = 0;
+  for (let k = 0; k < K; k++) {
+    total += s0[k];
+    if (!(s0[k] > 0)) continue;
+    let p = 0;
+    for (let a = 0; a < D; a++) for (let b = 0; b <= a; b++, p++) w[p] -= (s1[k * D + a] * s1[k * D + b]) / s0[k];
+  }
+  if (total > 0) for (let p = 0; p < T; p++) w[p] /= total;
+  return w;
+}
+
+/**
+ * Multiplies the statistics of component k by factors[k], in place.
+ *
+ * 1. full, diag, spherical: s0_k, s1_k and s2_k are scaled (they belong to component k alone);
+ * 2. tied: s0_k and s1_k are scaled, and the pooled s2 changes by (f_k − 1)(s0_k·W + s1_k s1_kᵀ/s0_k),
+ *    W the within-component scatter per unit of weight ({@link tiedWithin}): the component's share of the
+ *    pooled scatter is taken to be proportional to its weight, so W itself is unchanged.
+ *
+ * @param stats statistics to modify
+ * @param factors K factors ≥ 0
+ */
+export function scaleComponents(stats: SufficientStats, factors: ArrayLike<number>): void {
+  const { k: K, d: D, s0, s1, s2 } = stats;
+  const T = packedSize(D);
+  if (stats.covarianceType === 'tied') {
+    const w = tiedWithin(stats);
+    for (let k = 0; k < K; k++) {
+      const f = factors[k];
+      if (f === 1 || !(s0[k] > 0)) continue;
+      let p = 0;
+      for (let a = 0; a < D; a++) {
+        for (let b = 0; b <= a; b++, p++) s2[p] += (f - 1) * (s0[k] * w[p] + (s1[k * D + a] * s1[k * D + b]) / s0[k]);
+      }
+    }
+  }
+  const row = stats.covarianceType === 'full' ? T : stats.covarianceType === 'tied' ? 0 : D;
+  for (let k = 0; k < K; k++) {
+    const f = factors[k];
+    if (f === 1) continue;
+    s0[k] *= f;
+    for (let a = 0; a < D; a++) s1[k * D + a] *= f;
+    for (let p = 0; p < row; p++) s2[k * row + p] *= f;
+  }
+}
+
+/**
+ * Moves component k's statistics by δ (D values), in place, as if each of its points were x + δ:
+ * s1_k += s0_k·δ and s2 += δ s1_kᵀ + s1_k δᵀ + s0_k δδᵀ (its own block; tied: the pooled one), exactly.
+ */
+export function translateComponent(stats: SufficientStats, k: number, delta: ArrayLike<number>): void {
+  const { d: D, s0, s1, s2 } = stats;
+  const w = s0[k];
+  const T = packedSize(D);
+  const b1 = k * D;
+  switch (stats.covarianceType) {
+    case 'full':
+    case 'tied': {
+      let p = stats.covarianceType === 'full' ? k * T : 0;
+      for (let a = 0; a < D; a++) {
+        for (let b = 0; b <= a; b++, p++) s2[p] += delta[a] * s1[b1 + b] + s1[b1 + a] * delta[b] + w * delta[a] * delta[b];
+      }
+      break;
+    }
+    case 'diag':
+    case 'spherical':
+      for (let a = 0; a < D; a++) s2[b1 + a] += 2 * delta[a] * s1[b1 + a] + w * delta[a] * delta[a];
+      break;
+  }
+  for (let a = 0; a < D; a++) s1[b1 + a] += w * delta[a];
+}
+
+/** Mean and covariance of one component from statistics (the M-step of that component, without regularisation). */
+export interface ComponentMoments {
+  /** Weight s0_k. */
+  readonly n: number;
+  /** D values, relative to the shift. */
+  readonly mean: Float64Array;
+  /** full and tied: D×D; diag and spherical: the D variances. */
+  readonly cov: Float64Array;
+}
+
+/**
+ * The moments of component k: n = s0_k, m = s1_k / s0_k, and the covariance s2_k / s0_k − m mᵀ (tied: the
+ * pooled within-component scatter per unit weight). Regularisation `reg` is added to the diagonal.
+ *
+ * @param tiedW for tied statistics, {@link tiedWithin} (computed once for all components)
+ */
+export function componentMoments(stats: SufficientStats, k: number, reg: number, tiedW?: Float64Array): ComponentMoments {
+  const { d: D, s0, s1, s2 } = stats;
+  const n = s0[k];
+  const inv = n > 0 ? 1 / n : 0;
+  const mean = new Float64Array(D);
+  for (let a = 0; a < D; a++) mean[a] = s1[k * D + a] * inv;
+  let cov: Float64Array;
+  switch (stats.covarianceType) {
+    case 'full': {
+      const T = packedSize(D);
+      cov = new Float64Array(D * D);
+      let p = k * T;
+      for (let a = 0; a < D; a++) {
+        for (let b = 0; b <= a; b++, p++) {
+          const v = s2[p] * inv - mean[a] * mean[b];
+          cov[a * D + b] = v;
+          cov[b * D + a] = v;
+        }
+        cov[a * D + a] += reg;
+      }
+      break;
+    }
+    case 'diag':
+    case 'spherical':
+      cov = new Float64Array(D);
+      for (let a = 0; a < D; a++) cov[a] = Math.max(0, s2[k * D + a] * inv - mean[a] * mean[a]) + reg;
+      break;
+    case 'tied': {
+      const w = tiedW ?? tiedWithin(stats);
+      cov = new Float64Array(D * D);
+      let p = 0;
+      for (let a = 0; a < D; a++) {
+        for (let b = 0; b <= a; b++, p++) {
+          cov[a * D + b] = w[p];
+          cov[b * D + a] = w[p];
+        }
+        cov[a * D + a] += reg;
+      }
+      break;
+    }
+  }
+  return { n, mean, cov };
+}
+
+/** Pooled within-component covariance (n_h C_h + n_w C_w)/(n_h + n_w), in the layout of the type (tied: D×D). */
+function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments): Float64Array {
+  const out = new Float64Array(h.cov.length);
+  for (let i = 0; i < out.length; i++) out[i] = (nh * h.cov[i] + w.n * w.cov[i]) / (nh + w.n);
+  return out;
+}
+
+/**
+ * Hotelling's two-sample statistic of the means, (n_h n_w / (n_h + n_w))·(m_h − m_w)ᵀ C⁻¹ (m_h − m_w),
+ * C the pooled within covariance (≈ χ²_D when the component has not moved).
+ */
+export function meanStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array): number {
+  if (!(nh > 0) || !(w.n > 0)) return 0;
+  const scale = (nh * w.n) / (nh + w.n);
+  if (type === 'diag' || type === 'spherical') {
+    const c = pooledWithin(h, nh, w);
+    let q = 0;
+    let mean = 0;
+    if (type === 'spherical') for (let a = 0; a < d; a++) mean += c[a] / d;
+    for (let a = 0; a < d; a++) {
+      const diff = h.mean[a] - w.mean[a];
+      q += (diff * diff) / (type === 'spherical' ? mean : c[a]);
+    }
+    return scale * q;
+  }
+  const c = type === 'tied' ? tiedCov! : pooledWithin(h, nh, w);
+  const l = cholesky(c, d);
+  if (l === null) return 0;
+  const y = new Float64Array(d);
+  for (let a = 0; a < d; a++) {
+    let s = h.mean[a] - w.mean[a];
+    for (let b = 0; b < a; b++) s -= l[a * d + b] * y[b];
+    y[a] = s / l[a * d + a];
+  }
+  let q = 0;
+  for (let a = 0; a < d; a++) q += y[a] * y[a];
+  return scale * q;
+}
+
+/**
+ * The constant of the mean shrinkage: a history moves only by the part of the displacement beyond twice
+ * its noise level (E[Λ] = D without drift). With 1 (the unbiased excess) stationary streams lose up to 0.01
+ * nats per point to noise-driven moves (32-D); with 2 they lose none, and drifting ones follow as well
+ * (measured on the streams of `npm run bench -- quality`).
+ */
+export const JAMES_STEIN_C = 2;
+
+/**
+ * How far each component's history follows its window mean (positive-part James–Stein shrinkage of the
+ * displacement): with Λ_k Hotelling's statistic of the window mean against the history mean,
+ * τ_k = max(0, 1 − c·D/Λ_k), c = {@link JAMES_STEIN_C}. A displacement no larger than noise (Λ ≈ D) moves
+ * nothing; one many times the noise moves the history almost all the way.
+ */
+export interface MeanShrinkage {
+  /** Per component, the weight of data behind the carried mean (units of prior.s0). */
+  readonly evidence: ArrayLike<number>;
+  /** Components with fewer window or history points than this do not move. */
+  readonly minPoints: number;
+  readonly regCovar: number;
+  /** Out: K fractions τ_k of the last call. */
+  readonly tau: Float64Array;
+  /** Out: K Hotelling statistics of the last call. */
+  readonly statistics: Float64Array;
+}
+
+function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight: number, shrink: MeanShrinkage): void {
+  const { k: K, d: D, covarianceType: type } = batch;
+  const tiedP = type === 'tied' ? tiedWithin(prior) : undefined;
+  const tiedB = type === 'tied' ? tiedWithin(batch) : undefined;
+  let tiedCov: Float64Array | undefined;
+  if (type === 'tied') {
+    const ph = prior.total() / batchWeight;
+    const pw = batch.total();
+    tiedCov = new Float64Array(D * D);
+    let p = 0;
+    for (let a = 0; a < D; a++) {
+      for (let b = 0; b <= a; b++, p++) {
+        const v = ph + pw > 0 ? (ph * tiedP![p] + pw * tiedB![p]) / (ph + pw) : 0;
+        tiedCov[a * D + b] = v;
+        tiedCov[b * D + a] = v;
+      }
+      tiedCov[a * D + a] += shrink.regCovar;
+    }
+  }
+  for (let k = 0; k < K; k++) {
+    shrink.statistics[k] = 0;
+    const nh = Math.min(prior.s0[k], shrink.evidence[k]) / batchWeight;
+    if (!(batch.s0[k] >= shrink.minPoints) || !(nh >= shrink.minPoints)) continue;
+    const w = componentMoments(batch, k, shrink.regCovar, tiedB);
+    const h = componentMoments(prior, k, shrink.regCovar, tiedP);
+    for (let a = 0; a < D; a++) h.mean[a] += prior.shift[a] - batch.shift[a];
+    const lambda = meanStatistic(type, D, h, nh, w, tiedCov);
+    shrink.statistics[k] = lambda;
+    if (lambda > JAMES_STEIN_C * D) shrink.tau[k] = 1 - (JAMES_STEIN_C * D) / lambda;
+  }
+}
+
+/**
+ * The M-step's input: carried and batch statistics combined with per-component factors that set, apart,
+ * how much of a component's history shapes it and how much of it weighs.
+ *
+ * For component k with carried statistics P_k (already forgotten by the window's factor), batch statistics
+ * B_k and batch weight b:
+ * 1. shape: the component's mean and covariance come from f_k·P_k + b·B_k (f_k = shape[k], default 1);
+ * 2. mass: its total weight is M_k = h_k + b·B_k.s0 with h_k = g_k·P_k.s0 (g_k = mass[k], default 1), or,
+ *    where g_k is NaN (a component that starts afresh), h_k = B_k.s0·ΣP.s0/ΣB.s0: its share of the window
+ *    times the carried total;
+ * 3. combined_k = r_k·(f_k·P_k + b·B_k) with r_k = M_k / (f_k·P_k.s0 + b·B_k.s0): scaling a component's
+ *    statistics changes its weight, not its mean or covariance;
+ * 4. where translate[k] = τ_k > 0 (or, with `shrink`, τ_k from {@link MeanShrinkage} on these very statistics),
+ *    P_k is first moved by τ_k of the way to B_k's mean ({@link translateComponent}): the component keeps its
+ *    covariance history while its mean follows the window (a cluster that moves).
+ * With every f_k = g_k = 1 and no translation this is P + b·B.
+ *
+ * @param into destination (same shape as `batch`), overwritten
+ * @param scratch a statistics object of the same shape (overwritten)
+ */
+export function combineStats(
+  into: SufficientStats,
+  prior: SufficientStats,
+  batch: SufficientStats,
+  batchWeight: number,
+  shape: ArrayLike<number> | null,
+  mass: ArrayLike<number> | null,
+  scratch: SufficientStats,
+  translate: ArrayLike<number> | null = null,
+  shrink: MeanShrinkage | null = null,
+): void {
+  into.s0.set(prior.s0);
+  into.s1.set(prior.s1);
+  into.s2.set(prior.s2);
+  into.shift.set(prior.shift);
+  if (shape === null && mass === null && translate === null && shrink === null) {
+    into.merge(batch, batchWeight);
+    return;
+  }
+  if (shrink !== null) {
+    shrink.tau.fill(0);
+    shrinkMeans(prior, batch, batchWeight, shrink);
+    translate = shrink.tau;
+  }
+  if (translate !== null) {
+    // The history of a component that moves is moved to where the window has it: its covariance history
+    // is kept, its mean is the window's.
+    const D = batch.d;
+    const delta = new Float64Array(D);
+    for (let k = 0; k < batch.k; k++) {
+      const tau = translate[k];
+      if (!(tau > 0) || !(prior.s0[k] > 0) || !(batch.s0[k] > 0)) continue;
+      for (let a = 0; a < D; a++) delta[a] = tau * (batch.shift[a] + batch.s1[k * D + a] / batch.s0[k] - (prior.shift[a] + prior.s1[k * D + a] / prior.s0[k]));
+      translateComponent(into, k, delta);
+    }
+  }
+  const K = batch.k;
+  const priorTotal = prior.total();
+  const batchTotal = batch.total();
+  const pf = new Float64Array(K);
+  const bf = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    const f = shape?.[k] ?? 1;
+    const g = mass?.[k] ?? 1;
+    const wb = batchWeight * batch.s0[k];
+    const history = Number.isNaN(g) ? (batchTotal > 0 ? (batch.s0[k] * priorTotal) / batchTotal : 0) : g * prior.s0[k];
+    const denominator = f * prior.s0[k] + wb;
+    const r = denominator > 0 ? (history + wb) / denominator : 1;
+    pf[k] = r * f;
+    bf[k] = r * batchWeight;
+  }
+  scaleComponents(into, pf);
+  scratch.s0.set(batch.s0);
+  scratch.s1.set(batch.s1);
+  scratch.s2.set(batch.s2);
+  scratch.shift.set(batch.shift);
+  scaleComponents(scratch, bf);
+  into.merge(scratch, 1);
+}

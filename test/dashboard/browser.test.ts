@@ -1,0 +1,113 @@
+/**
+ * The dashboard in a real browser: an in-process stream whose cluster jumps is served live; headless
+ * Chromium must receive every window, mark the drift after the jump, and draw K ellipses.
+ */
+import { join } from 'node:path';
+import { Subject } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
+import { mixtureUpdateSource } from '../../src/dashboard/source.js';
+import type { MixtureUpdate } from '../../src/operators/types.js';
+import { launchChromium, openPage, outputDir } from './browser.js';
+import { JUMP_WINDOW, WINDOWS, WINDOW_SIZE, jumpingUpdates } from './streams.js';
+
+/** What the page shows, read from its Chart.js charts (datasets and the elements drawn for them). */
+const READ_PAGE = `(() => {
+  const chart = (id) => Chart.getChart(document.getElementById(id));
+  const ll = chart('chart-likelihood');
+  const driftIndex = ll.data.datasets.findIndex((d) => d.role === 'drift');
+  const driftMeta = ll.getDatasetMeta(driftIndex);
+  const area = ll.chartArea;
+  const markers = [];
+  for (let i = 0; i < driftMeta.data.length; i += 3) {
+    const x = ll.data.datasets[driftIndex].data[i].x;
+    const el = driftMeta.data[i];
+    markers.push({ window: x, px: el.x, expectedPx: ll.scales.x.getPixelForValue(x), inside: el.x >= area.left && el.x <= area.right && !el.skip });
+  }
+  const mix = chart('chart-mixture');
+  const role = (r) => mix.data.datasets.map((d, i) => ({ d, meta: mix.getDatasetMeta(i) })).filter((x) => x.d.role === r);
+  const drawn = (xs) => xs.filter((x) => !x.meta.hidden && x.meta.data.length > 0 && x.meta.data.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y))).length;
+  return {
+    windows: ll.data.datasets[0].data.map((p) => p.x),
+    markers,
+    sigma1: drawn(role('sigma1')),
+    sigma2: drawn(role('sigma2')),
+    means: drawn(role('mean')),
+    points: role('points').reduce((a, x) => a + x.meta.data.length, 0),
+    xTitle: mix.options.scales.x.title.text,
+    caption: document.getElementById('mixture-caption').textContent,
+    summary: document.getElementById('summary').textContent,
+    connection: document.getElementById('connection').textContent,
+    driftRows: document.querySelectorAll('#drift-rows tr').length,
+  };
+})()`;
+
+const WINDOWS_ON_PAGE = `Chart.getChart(document.getElementById('chart-likelihood')).data.datasets[0]?.data.length ?? 0`;
+
+describe('the dashboard in headless Chromium', () => {
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
+  let dashboard: Dashboard;
+  let updates: MixtureUpdate<unknown>[];
+  const subject = new Subject<MixtureUpdate<unknown>>();
+
+  beforeAll(async () => {
+    ({ updates } = await jumpingUpdates(3));
+    dashboard = await startDashboard({
+      source: mixtureUpdateSource(subject, { title: 'emstream dashboard: a cluster jumps', description: `Two clusters in 3-D; the first jumps at window ${JUMP_WINDOW}.` }),
+      port: 0,
+    });
+    chromium = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await chromium?.close();
+    await dashboard?.close();
+  });
+
+  it('receives the windows live, marks the drift after the jump and draws K ellipses', async () => {
+    for (const u of updates.slice(0, 5)) subject.next(u);
+    const { page, errors } = await openPage(chromium.browser);
+    await page.goto(dashboard.url, { waitUntil: 'load' });
+    await page.waitForFunction(`${WINDOWS_ON_PAGE} === 5`, { timeout: 30_000 });
+    expect(dashboard.clients()).toBe(1);
+    // the rest arrives while the page is open
+    for (const u of updates.slice(5)) {
+      subject.next(u);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await page.waitForFunction(`${WINDOWS_ON_PAGE} === ${WINDOWS}`, { timeout: 30_000 });
+    await page.waitForFunction(`document.getElementById('mixture-caption').textContent.startsWith('window ${WINDOWS - 1} ')`, { timeout: 30_000 });
+    const shown = (await page.evaluate(READ_PAGE)) as {
+      windows: number[];
+      markers: { window: number; px: number; expectedPx: number; inside: boolean }[];
+      sigma1: number;
+      sigma2: number;
+      means: number;
+      points: number;
+      xTitle: string;
+      caption: string;
+      summary: string;
+      connection: string;
+      driftRows: number;
+    };
+    await page.screenshot({ path: join(outputDir('dashboard'), 'dashboard.png'), fullPage: true });
+
+    expect(shown.windows).toEqual(Array.from({ length: WINDOWS }, (_, i) => i));
+    const driftWindows = updates.flatMap((u) => u.drift.map((e) => e.windowIndex));
+    expect(driftWindows.length, 'the jump raises drift').toBeGreaterThan(0);
+    expect(shown.markers.map((m) => m.window)).toEqual(driftWindows);
+    for (const m of shown.markers) {
+      expect(m.window, 'no marker before the jump').toBeGreaterThanOrEqual(JUMP_WINDOW);
+      expect(m.inside, `marker at window ${m.window} is drawn inside the plot`).toBe(true);
+      expect(m.px).toBeCloseTo(m.expectedPx, 3);
+    }
+    expect(shown.driftRows).toBe(driftWindows.length);
+    expect([shown.sigma1, shown.sigma2, shown.means]).toEqual([2, 2, 2]);
+    expect(shown.points).toBe(WINDOW_SIZE);
+    expect(shown.xTitle).toMatch(/^PC1 \(\d+% of the variance\)$/);
+    expect(shown.caption).toContain('D = 3, projected on the first two principal axes of the mixture');
+    expect(shown.summary).toContain(`${WINDOWS} windows`);
+    expect(shown.connection).toBe('live');
+    expect(errors).toEqual([]);
+  });
+});

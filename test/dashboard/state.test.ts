@@ -1,0 +1,105 @@
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { mixtureUpdateSource, type DashboardMessage } from '../../src/dashboard/source.js';
+import { DashboardState } from '../../src/dashboard/state.js';
+import type { WindowRecord } from '../../src/monitoring/history.js';
+import { JUMP_WINDOW, WINDOWS, jumpingUpdates } from './streams.js';
+
+async function messagesOf(d: number): Promise<DashboardMessage[]> {
+  const { updates, instrumentation } = await jumpingUpdates(d);
+  // Replay the updates through the source, emitting the fit events as fitMixture did.
+  const source = mixtureUpdateSource(from(updates), { title: 't', instrumentation });
+  return lastValueFrom(source.messages.pipe(toArray()));
+}
+
+describe('mixtureUpdateSource', () => {
+  it('sends, per window, its model, its record, then its drift records', async () => {
+    const { updates, instrumentation } = await jumpingUpdates(2);
+    const source = mixtureUpdateSource(from(updates), { title: 'jump', description: 'a cluster jumps', pipelineId: 'p9', instrumentation });
+    expect(source.title).toBe('jump');
+    expect(source.description).toBe('a cluster jumps');
+    const messages = await lastValueFrom(source.messages.pipe(toArray()));
+    let i = 0;
+    for (const u of updates) {
+      expect(messages[i]).toMatchObject({ type: 'model', windowIndex: u.windowIndex, version: u.version, model: u.model });
+      const w = messages[i + 1];
+      expect(w.type).toBe('window');
+      const r = (w as { record: WindowRecord }).record;
+      expect(r).toMatchObject({ pipelineId: 'p9', windowIndex: u.windowIndex, counts: { in: u.window.n + u.window.rejected, labelled: u.window.n, deadLettered: u.window.rejected } });
+      expect(r.fitSeconds, 'no em.window.fitted event was emitted during this replay').toBeNull();
+      i += 2;
+      for (const e of u.drift) {
+        expect(messages[i]).toMatchObject({ type: 'drift', record: { kind: e.kind, windowIndex: u.windowIndex } });
+        i++;
+      }
+    }
+    expect(i).toBe(messages.length);
+  });
+
+  it('takes the fit time from the em.window.fitted events of a live pipeline', async () => {
+    const { Instrumentation } = await import('../../src/instrumentation.js');
+    const { windowVectors } = await import('../../src/operators/windowVectors.js');
+    const { fitMixture } = await import('../../src/operators/fitMixture.js');
+    const instrumentation = new Instrumentation();
+    const durations = new Map<number, number>();
+    instrumentation.on('em.window.fitted', (e) => durations.set(e.windowIndex, e.durationMs));
+    const points = Array.from({ length: 600 }, (_, i) => [i % 2 === 0 ? 0 : 10, Math.sin(i)]);
+    const source = mixtureUpdateSource(from(points).pipe(windowVectors({ size: 200 }), fitMixture({ k: 2, instrumentation })), { instrumentation });
+    const records = (await lastValueFrom(source.messages.pipe(toArray()))).filter((m) => m.type === 'window').map((m) => (m as { record: WindowRecord }).record);
+    expect(records).toHaveLength(3);
+    for (const r of records) expect(r.fitSeconds).toBeCloseTo(durations.get(r.windowIndex)! / 1000, 12);
+  });
+});
+
+describe('DashboardState', () => {
+  it('keeps the rows in order, marks the drift and draws K components on fixed axes', async () => {
+    const messages = await messagesOf(3);
+    const state = new DashboardState({ title: 't', description: 'd' });
+    const deltas = messages.flatMap((m) => state.apply(m));
+    const s = state.snapshot();
+    expect(s.rows.map((r) => r.windowIndex)).toEqual(Array.from({ length: WINDOWS }, (_, i) => i));
+    expect(s.windows).toBe(WINDOWS);
+    expect(s.drift.length).toBeGreaterThan(0);
+    expect(Math.min(...s.drift.map((d) => d.windowIndex)), 'no alarm before the jump').toBeGreaterThanOrEqual(JUMP_WINDOW);
+    expect(s.mixture!.components).toHaveLength(2);
+    expect(s.mixture!.windowIndex).toBe(WINDOWS - 1);
+    expect(s.mixture!.axes.x).toMatch(/^PC1/);
+    expect(deltas.filter((d) => d.event === 'window')).toHaveLength(WINDOWS);
+    expect(deltas.filter((d) => d.event === 'snapshot')).toHaveLength(0);
+    // The axes never shrink, and stay put most of the time.
+    const views = deltas.filter((d) => d.event === 'mixture').map((d) => d.data as { bounds: { minX: number; maxX: number; minY: number; maxY: number }; axes: unknown });
+    for (let i = 1; i < views.length; i++) {
+      const [a, b] = [views[i - 1].bounds, views[i].bounds];
+      expect(b.minX).toBeLessThanOrEqual(a.minX);
+      expect(b.maxX).toBeGreaterThanOrEqual(a.maxX);
+      expect(b.minY).toBeLessThanOrEqual(a.minY);
+      expect(b.maxY).toBeGreaterThanOrEqual(a.maxY);
+      expect(views[i].axes).toEqual(views[0].axes);
+    }
+    const changes = views.filter((v, i) => i > 0 && JSON.stringify(v.bounds) !== JSON.stringify(views[i - 1].bounds)).length;
+    expect(changes, 'the limits change only when the data leaves them').toBeLessThanOrEqual(4);
+  });
+
+  it('replaces a replayed window and resends a snapshot; keeps the newest rows only', async () => {
+    const messages = await messagesOf(2);
+    const windows = messages.filter((m) => m.type === 'window');
+    const state = new DashboardState({ title: 't', maxWindows: 10 });
+    for (const m of messages) state.apply(m);
+    expect(state.snapshot().rows.map((r) => r.windowIndex)).toEqual(Array.from({ length: 10 }, (_, i) => WINDOWS - 10 + i));
+    const replay = windows[WINDOWS - 3] as { type: 'window'; record: WindowRecord };
+    const again = { type: 'window' as const, record: { ...replay.record, logLikelihood: -99 } };
+    const deltas = state.apply(again);
+    expect(deltas.map((d) => d.event)).toEqual(['snapshot']);
+    const rows = state.snapshot().rows;
+    expect(rows).toHaveLength(10);
+    expect(rows.find((r) => r.windowIndex === WINDOWS - 3)!.logLikelihood).toBe(-99);
+    expect(rows.map((r) => r.windowIndex)).toEqual(Array.from({ length: 10 }, (_, i) => WINDOWS - 10 + i));
+  });
+
+  it('reports the end of the stream and a failure', () => {
+    const state = new DashboardState({ title: 't' });
+    expect(state.snapshot().status).toEqual({ state: 'live', message: 'waiting for windows' });
+    expect(state.end()).toEqual([{ event: 'status', data: { state: 'ended', message: 'the stream ended after 0 windows' } }]);
+    expect(state.end(new Error('broker gone'))[0].data).toEqual({ state: 'failed', message: 'the source failed: broker gone' });
+  });
+});
