@@ -21,6 +21,8 @@ export interface KafkaEdgeErrorContext extends ErrorContext {
   readonly groupId?: string;
   /** The operation that failed: `connect`, `produce`, `commit`, `create-topics`, `restore`, `consume`, `pipeline`, … */
   readonly operation?: string;
+  /** The client's own error name behind this one (e.g. `KafkaJSConnectionError`), when it crossed a thread. */
+  readonly clientError?: string;
 }
 
 /**

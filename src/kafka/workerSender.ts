@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ProducedMessage, ProducerLike } from './client.js';
+import { KafkaEdgeError } from './errors.js';
 import { BatchSender, type BatchSenderOptions } from './batchSender.js';
 
 /** What the worker needs to make its own client and producer (passed as `workerData`: plain data only). */
@@ -114,12 +115,9 @@ export function packBatch(batch: { topicMessages: { topic: string; messages: Pro
   return { packed: { topics, data, segments, blob, acks: batch.acks }, transfer: blob === undefined ? [] : [blob] };
 }
 
-/** An error from the worker, as an Error with the original name, message and `retriable` flag. */
-function asError(e: WorkerError): Error & { retriable: boolean } {
-  const error = new Error(e.message) as Error & { retriable: boolean };
-  error.name = e.name;
-  error.retriable = e.retriable;
-  return error;
+/** An error from the worker, as a KafkaEdgeError with the client's message, its name (`context.clientError`) and `retriable` flag. */
+function asError(e: WorkerError): KafkaEdgeError {
+  return new KafkaEdgeError(e.message, { operation: 'produce', clientError: e.name }, { retriable: e.retriable });
 }
 
 /**
@@ -238,7 +236,7 @@ export class WorkerProducer implements ProducerLike {
       });
       worker.on('exit', (code) => {
         if (this.worker === worker) this.worker = undefined;
-        const error = new Error(`the producer worker exited (code ${code}) with ${this.pending.size} batch(es) unacknowledged`);
+        const error = new KafkaEdgeError(`the producer worker exited (code ${code}) with ${this.pending.size} batch(es) unacknowledged`, { operation: 'produce' }, { retriable: false });
         if (this.pending.size > 0) logger?.error({ code }, error.message);
         this.die(error);
         if (!connected) reject(error);
@@ -262,7 +260,7 @@ export class WorkerProducer implements ProducerLike {
   sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown> {
     const worker = this.worker;
     if (worker === undefined || this.closing !== undefined || this.dead !== undefined) {
-      return Promise.reject(this.dead ?? new Error('the producer worker is not running: connect() first'));
+      return Promise.reject(this.dead ?? new KafkaEdgeError('the producer worker is not running: connect() first', { operation: 'produce' }, { retriable: false }));
     }
     const id = this.nextId++;
     const { packed, transfer } = packBatch(batch);
@@ -324,7 +322,7 @@ export class WorkerSender extends BatchSender {
   /**
    * Starts the worker and connects its producer.
    *
-   * @throws Error (the client's, e.g. `KafkaJSConnectionError`) when the producer cannot connect
+   * @throws KafkaEdgeError (with the client's error name in `context.clientError`, e.g. `KafkaJSConnectionError`) when the producer cannot connect
    */
   static async start(options: WorkerSenderOptions): Promise<WorkerSender> {
     const producer = new WorkerProducer(options);
