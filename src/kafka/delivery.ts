@@ -252,7 +252,8 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
       (positions) => {
         if (positions.length > 0) {
           this.options.health?.ok();
-          this.options.instrumentation?.emit('kafka.commit', { offsets: positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })) });
+          const instrumentation = this.options.instrumentation;
+          if (instrumentation?.listening('kafka.commit')) instrumentation.emit('kafka.commit', { offsets: positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })) });
         }
         return positions;
       },
