@@ -104,7 +104,7 @@ describe.each([
       ['{"not": "an array"}', 'not-a-vector'],
       ['[1, 2', 'not-json'],
       ['NaN', 'not-json'],
-      ['[1, 2, 3]', 'wrong-dimension'], // rejected by windowVectors (onInvalid): D is fixed by the first vector
+      ['[1, 2, 3]', 'wrong-dimension'], // rejected by windowVectors (the runner's dead-letter path): D = 2, the majority of the first window
       ['[1, 1e999]', 'non-finite'],
       ['[1, "x"]', 'not-numeric'],
       [null, 'empty'],
