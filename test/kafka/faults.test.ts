@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingGmm, type StreamingStateJSON } from '../../src/gmm/streaming.js';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { startLocalKafka, type LocalKafka } from '../../src/kafka/broker.js';
@@ -19,7 +19,10 @@ import type { KafkaEvents } from '../../src/kafka/events.js';
 import { HEADERS, readDeadLetter, readLabelMessage, readModelMessage } from '../../src/kafka/messages.js';
 import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, committedOffset, coverage, produceAll, readAll, sourceOf, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun, type ReadMessage } from './helpers.js';
+import { clusteredPoint, committedOffset, coverage, killChildren, produceAll, readAll, sourceOf, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun, type ReadMessage } from './helpers.js';
+
+// A test that fails leaves no pipeline running behind it.
+afterEach(killChildren);
 
 /** Points per window and the in-flight bound of every run here: the replay bound is about one window, at most this. */
 const WINDOW = 500;

@@ -201,6 +201,16 @@ export interface ChildRun {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** Every child spawned by {@link spawnRun} and not exited yet (see {@link killChildren}). */
+const children = new Set<ChildRun>();
+
+/** SIGKILLs every child of {@link spawnRun} still running (for `afterEach`: a failed test leaves none behind). */
+export async function killChildren(): Promise<void> {
+  const running = [...children];
+  for (const child of running) child.kill('SIGKILL');
+  await Promise.all(running.map((c) => c.exited));
+}
+
 /** Spawns `node --import tsx src/cli/main.ts run …args` from the repository root. */
 export function spawnRun(args: readonly string[], env: Record<string, string> = {}): ChildRun {
   const root = new URL('../..', import.meta.url);
@@ -235,7 +245,7 @@ export function spawnRun(args: readonly string[], env: Record<string, string> = 
       resolve({ code, signal });
     }),
   );
-  return {
+  const run: ChildRun = {
     pid: child.pid!,
     logs,
     stdout: () => out,
@@ -273,4 +283,7 @@ export function spawnRun(args: readonly string[], env: Record<string, string> = 
         check();
       }),
   };
+  children.add(run);
+  void exited.then(() => children.delete(run));
+  return run;
 }
