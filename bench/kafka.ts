@@ -23,7 +23,7 @@ import { startLocalKafka, type LocalKafka } from '../src/kafka/broker.js';
 import { createKafkaClient, type KafkaClientLike, type ProducedMessage } from '../src/kafka/client.js';
 import { encodeVector } from '../src/kafka/formats.js';
 import { runKafkaPipeline, standardPipeline } from '../src/kafka/pipeline.js';
-import { BatchSender } from '../src/kafka/sink.js';
+import { BatchSender } from '../src/kafka/batchSender.js';
 import { windowVectors } from '../src/operators/windowVectors.js';
 import type { MixtureUpdate, VectorInput } from '../src/operators/types.js';
 import type { Pipeline } from '../src/pipeline.js';

@@ -6,7 +6,8 @@
  * document id, say) rides along to the labels. Windows of 1000 embeddings fit an 8-component mixture with
  * diagonal covariances (cheap in 16-D), warm-started from the previous window with a half-life of 20 windows.
  *
- * Run it with `emstream run --pipeline embeddings --brokers HOST:PORT` (see the README).
+ * Run it with `emstream run --pipeline embeddings --brokers HOST:PORT` (see the README). The runner restores the
+ * saved state on `embeddings.models` into this `fitMixture` (`--fresh` starts over).
  */
 import { definePipeline, fitMixture, windowVectors } from 'emstream';
 

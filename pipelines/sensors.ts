@@ -8,7 +8,9 @@
  * mixture (e.g. idle / running / overloaded) warm-started from the previous window, forgetting with a
  * half-life of 10 windows and restarting from cold when drift is detected.
  *
- * Run it with `emstream run --pipeline sensors --brokers HOST:PORT` (see the README).
+ * Run it with `emstream run --pipeline sensors --brokers HOST:PORT` (see the README). The runner restores the
+ * saved state of the pipeline id on `sensors.models` into this `fitMixture` (versions, statistics and drift
+ * detector continue after a restart; `--fresh` starts over), and sends rejected readings to `sensors.dead-letters`.
  */
 import { definePipeline, fitMixture, windowVectors } from 'emstream';
 

@@ -33,7 +33,7 @@ export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variati
 export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, ThreadPoolError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
-export { Instrumentation, type EmEvents, type EmEventName } from './instrumentation.js';
+export { Instrumentation, type EmEvents, type EmEventName, type EmstreamEvents, type EmstreamEventName } from './instrumentation.js';
 // operators
 export * from './operators/types.js';
 export { windowVectors, type WindowOptions } from './operators/windowVectors.js';
@@ -42,7 +42,7 @@ export { toLabels } from './operators/toLabels.js';
 export { detectDrift } from './operators/detectDrift.js';
 export { withInvalid, type InvalidChannel } from './operators/invalidChannel.js';
 export { buildInPipelineScope, type PipelineScope, type PipelineScopeReport } from './operators/pipelineScope.js';
-export { validateVector, extractVector } from './operators/vectorInput.js';
+export { validateVector, extractVector, checkValues, recordCoordinates, MAX_COORDINATE, type RecordCoordinates, type ValuesFailure, type CheckValuesOptions } from './operators/vectorInput.js';
 // files of vectors
 export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions } from './io/readVectors.js';
 // pipelines
@@ -62,18 +62,55 @@ export { mixtureUpdateSource, type DashboardSource, type DashboardMessage, type 
 export { DashboardState, type DashboardSnapshot, type DashboardDelta, type DashboardStatus } from './dashboard/state.js';
 export { projectionFor, mixtureView, type Projection } from './dashboard/projection.js';
 export { type TimelineRow, type DriftMark, type MixtureView } from './viz/charts.js';
-// Kafka edge
-export { createKafkaClient, KafkaEdgeError, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type KafkaEdgeErrorContext } from './kafka/client.js';
+// Kafka edge (the local development broker is `emstream/broker`, not here)
+export { createKafkaClient, forwardKafkajsLog, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type CreateKafkaClientOptions, type ClientRetryOptions } from './kafka/client.js';
+export { KafkaEdgeError, BrokerUnavailableError, StateRestoreError, type KafkaEdgeErrorContext, type BrokerUnavailableContext, type StateRestoreContext } from './kafka/errors.js';
+export type { KafkaEvents, KafkaEventName, EventOffset, TopicPartitions, KafkaRole } from './kafka/events.js';
 export { createDecoder, encodeVector, VECTOR_FORMATS, DEFAULT_MAX_MESSAGE_BYTES, type VectorFormat, type DecoderOptions, type DecodeResult, type DecodeFailureReason, type VectorDecoder } from './kafka/formats.js';
+export {
+  HEADERS,
+  MODEL_MESSAGE_VERSION,
+  MessageFormatError,
+  labelMessage,
+  modelMessage,
+  deadLetterMessage,
+  readLabelMessage,
+  readModelMessage,
+  readDeadLetter,
+  parseSourceHeader,
+  sourceHeaderValue,
+  sourceHeaders,
+  compactState,
+  expandState,
+  messageBytes,
+  labelsOutput,
+  stateOutput,
+  type LabelValue,
+  type ModelMessage,
+  type ModelMessageOptions,
+  type ReadModelMessage,
+  type ReadDeadLetter,
+  type CompactStateJSON,
+  type CompactStatsJSON,
+  type DeadLetterSource,
+  type DeadLetterOptions,
+  type SourceCoordinates,
+  type OutgoingMessage,
+  type WindowOutcome,
+  type WindowOutput,
+  type OutputTopicSettings,
+} from './kafka/messages.js';
+export { ensureTopics, topicMaxMessageBytes, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, type OutputTopic } from './kafka/topics.js';
 export { OffsetTracker, type OffsetTrackerOptions } from './kafka/offsets.js';
 export { fromKafka, type KafkaRecord, type FromKafkaOptions, type UndecodableMessage } from './kafka/source.js';
-export { toKafka, BatchSender, ensureTopics, labelMessage, modelMessage, deadLetterMessage, HEADERS, parseSourceHeader, sourceHeaderValue, sourceHeaders, type SourceCoordinates, type ToKafkaOptions, type BatchSenderOptions, type ModelMessage, type OutputTopic } from './kafka/sink.js';
-export { WorkerSender, WorkerProducer, packBatch, type WorkerSenderOptions, type WorkerProducerOptions, type WorkerConfig, type PackedBatch } from './kafka/workerSender.js';
+export { BatchSender, type BatchSenderOptions, type SendRetryPolicy } from './kafka/batchSender.js';
+export { toKafka, type ToKafkaOptions } from './kafka/sink.js';
+export type { Delivery, DeliveryCounters } from './kafka/delivery.js';
+export { isRetriable } from './kafka/retry.js';
 export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/fastProduce.js';
 export { installRequestQueueFix } from './kafka/requestQueueFix.js';
-export { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from './kafka/recordBatch.js';
-export { restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
+export { restoreLatestState, restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
+export { resolveRunConfig, runOptionsSchema, DEFAULT_MODELS_MAX_MESSAGE_BYTES, type RunConfig } from './kafka/config.js';
 export { runKafkaPipeline, standardPipeline, restoredModelOf, type RunKafkaPipelineOptions, type KafkaPipelineHandle, type KafkaPipelineCounters, type KafkaPipelineResult, type KafkaPipelineContext, type StandardPipelineOptions, type StopOptions } from './kafka/pipeline.js';
-export { startLocalKafka, BrokerLaunchError, KAFKA_VERSION, type LocalKafka, type LocalKafkaOptions } from './kafka/broker.js';
 // synthetic data (demo, tests, benchmarks)
 export { syntheticStream, driftingDemoClusters, type SyntheticCluster, type SyntheticPoint } from './data/synthetic.js';

@@ -1,3 +1,5 @@
+import type { KafkaEvents } from './kafka/events.js';
+
 /**
  * Instrumentation events, in the manner of kafkajs' `consumer.on(...)`: namespaced names, `on()`
  * returns an unsubscribe function, and a listener that throws cannot break the pipeline (its error
@@ -49,15 +51,19 @@ export interface EmEvents {
 }
 
 export type EmEventName = keyof EmEvents;
-type Listener<E extends EmEventName> = (payload: EmEvents[E]) => void;
+
+/** Every event: the `em.*` ones above and the Kafka edge's `kafka.*` ones (`src/kafka/events.ts`). */
+export type EmstreamEvents = EmEvents & KafkaEvents;
+export type EmstreamEventName = keyof EmstreamEvents;
+type Listener<E extends EmstreamEventName> = (payload: EmstreamEvents[E]) => void;
 
 /** A typed event emitter whose listeners cannot throw into the caller. */
 export class Instrumentation {
-  private readonly listeners = new Map<EmEventName, Set<(p: never) => void>>();
-  private readonly errors = new Set<(err: unknown, event: EmEventName) => void>();
+  private readonly listeners = new Map<EmstreamEventName, Set<(p: never) => void>>();
+  private readonly errors = new Set<(err: unknown, event: EmstreamEventName) => void>();
 
   /** Subscribes; returns the unsubscribe function. */
-  on<E extends EmEventName>(event: E, listener: Listener<E>): () => void {
+  on<E extends EmstreamEventName>(event: E, listener: Listener<E>): () => void {
     let set = this.listeners.get(event);
     if (!set) this.listeners.set(event, (set = new Set()));
     set.add(listener as (p: never) => void);
@@ -67,7 +73,7 @@ export class Instrumentation {
   }
 
   /** Called when a listener throws. */
-  onListenerError(listener: (err: unknown, event: EmEventName) => void): () => void {
+  onListenerError(listener: (err: unknown, event: EmstreamEventName) => void): () => void {
     this.errors.add(listener);
     return () => {
       this.errors.delete(listener);
@@ -75,13 +81,13 @@ export class Instrumentation {
   }
 
   /** Whether anyone listens to `event` (build costly payloads only then). */
-  listening(event: EmEventName): boolean {
+  listening(event: EmstreamEventName): boolean {
     const set = this.listeners.get(event);
     return set !== undefined && set.size > 0;
   }
 
   /** Emits to every listener; a throwing listener is isolated. */
-  emit<E extends EmEventName>(event: E, payload: EmEvents[E]): void {
+  emit<E extends EmstreamEventName>(event: E, payload: EmstreamEvents[E]): void {
     const set = this.listeners.get(event);
     if (!set) return;
     for (const l of set) {

@@ -1,9 +1,13 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
+import type {} from './setup/kafka.js'; // the `kafkaBrokers` the global setup provides
 
-/** Every ```ts block of the README is executed (imports of 'emstream' resolve to src/index.ts). */
+/**
+ * Every ```ts block of the README is executed (imports of 'emstream' resolve to src/index.ts); the Kafka examples
+ * find the test broker in `KAFKA_BROKERS`.
+ */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
@@ -26,9 +30,13 @@ describe('README examples', () => {
         logs.push(args.map(String).join(' '));
       });
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const savedBrokers = process.env.KAFKA_BROKERS;
+      process.env.KAFKA_BROKERS = inject('kafkaBrokers');
       try {
         await import(pathToFileURL(file).href);
       } finally {
+        if (savedBrokers === undefined) delete process.env.KAFKA_BROKERS;
+        else process.env.KAFKA_BROKERS = savedBrokers;
         log.mockRestore();
         warn.mockRestore();
       }

@@ -3,20 +3,24 @@
  * The `emstream` command: builds the commander program from the subcommands in `./commands`, runs
  * it, and turns every failure into one line on stderr and an exit code.
  *
- * Exit codes: 0 success; 1 the command failed (bad data, bad model, a fit that cannot work, …);
- * 2 usage error (unknown option, missing or invalid argument). Set `EMSTREAM_DEBUG=1` to also print
- * stack traces.
+ * Exit codes: 0 success; 1 the command failed (bad data, bad model, a fit that cannot work, brokers
+ * unavailable past the retry budget, …); 2 usage error (unknown option, missing or invalid argument, options
+ * that cannot work together). Set `EMSTREAM_DEBUG=1` to also print stack traces.
+ *
+ * A failing command never leaves the process alive: once the line is printed, the process exits (after a short
+ * grace period for stdout) even if a client library still holds timers or sockets.
  *
  * @module
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { EmstreamError } from '../errors.js';
+import { EmstreamError, EmstreamOptionsError } from '../errors.js';
 import { registerBroker } from './commands/broker.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
-import { registerRun, RunUsageError } from './commands/run.js';
+import { registerRun } from './commands/run.js';
+import { UsageError } from './errors.js';
 import { registerFit } from './commands/fit.js';
 import { registerLabel } from './commands/label.js';
 
@@ -88,7 +92,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       fail(`${e.message.replace(/^error: /, '').replace(/\.\s*$/, '')} (see emstream ${sub === undefined ? '' : `${sub.name()} `}--help)`, e);
       return 2;
     }
-    if (e instanceof RunUsageError) {
+    if (e instanceof UsageError || e instanceof EmstreamOptionsError) {
       fail(e.message, e);
       return 2;
     }
@@ -118,5 +122,8 @@ if (isEntryPoint()) {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  process.exitCode = await main();
+  const code = await main();
+  process.exitCode = code;
+  // Nothing keeps a finished command alive: a stray timer or socket of a client library would leave it idle.
+  setTimeout(() => process.exit(code), code === 0 ? 5000 : 500).unref();
 }

@@ -1,8 +1,10 @@
 /**
- * A launcher for a throw-away, single-node Apache Kafka broker in KRaft mode, bound to loopback.
+ * A launcher for a throw-away, single-node Apache Kafka broker in KRaft mode, bound to loopback: a development
+ * tool (`emstream broker`, the test setup, the benchmarks), imported as `emstream/broker`, not from the main entry.
  *
  * It needs only Java 17+ and Maven on the PATH (no Docker): the broker's jars are resolved once
- * from Maven Central into a cache directory and reused by every later launch.
+ * from Maven Central into a cache directory and reused by every later launch. A broker started on a `dir` of its
+ * own can be stopped and started again on the same data (same ports), as a real broker restart.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { BrokerLaunchError } from './errors.js';
 import { installRequestQueueFix } from './requestQueueFix.js';
 
 /** The Apache Kafka release that {@link startLocalKafka} runs (newest 3.9.x on Maven Central). */
@@ -31,55 +34,7 @@ const COMPLETE_MARKER = '.emstream-complete';
 /** How many lines of broker output are kept for error messages. */
 const LOG_TAIL_LINES = 60;
 
-/** What went wrong while launching a local broker; lets callers branch without parsing messages. */
-export type BrokerLaunchReason =
-  | 'java-missing'
-  | 'maven-missing'
-  | 'resolve-failed'
-  | 'format-failed'
-  | 'exited-early'
-  | 'start-timeout';
-
-/** Hint appended to every {@link BrokerLaunchError} message: the ways to get a broker. */
-const WHAT_TO_DO =
-  'To get a broker: install Java 17+ and Maven 3.8+ (e.g. `apt-get install openjdk-17-jdk-headless maven`) so ' +
-  '`emstream broker` can run Kafka locally, or point at an existing broker with KAFKA_BROKERS=host:port, ' +
-  'or run one in Docker with `docker compose up`.';
-
-/**
- * Raised when a local Kafka broker cannot be resolved, formatted, started, or does not answer in time.
- *
- * The message says what failed and what to do; `logTail` holds the last lines the JVM or Maven printed.
- */
-export class BrokerLaunchError extends Error {
-  override readonly name = 'BrokerLaunchError';
-  /** Machine-readable cause of the failure. */
-  readonly reason: BrokerLaunchReason;
-  /** Whether trying again may help (e.g. a port race or a slow machine), as in kafkajs' errors. */
-  readonly retriable: boolean;
-  /** The last lines of output from the failing process (Maven or the broker), oldest first. */
-  readonly logTail: readonly string[];
-
-  /**
-   * Creates the error.
-   *
-   * @param reason - what failed.
-   * @param message - what happened; the "what to do" hint and the log tail are appended.
-   * @param options - `cause`, `logTail`, and `retriable` (default false).
-   */
-  constructor(
-    reason: BrokerLaunchReason,
-    message: string,
-    options: { cause?: unknown; logTail?: readonly string[]; retriable?: boolean } = {},
-  ) {
-    const tail = options.logTail ?? [];
-    const tailText = tail.length > 0 ? `\n--- last ${tail.length} lines of output ---\n${tail.join('\n')}` : '';
-    super(`${message}\n${WHAT_TO_DO}${tailText}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.reason = reason;
-    this.retriable = options.retriable ?? false;
-    this.logTail = tail;
-  }
-}
+export { BrokerLaunchError, type BrokerLaunchReason } from './errors.js';
 
 /** Options of {@link startLocalKafka}; every field is optional. */
 export interface LocalKafkaOptions {
@@ -109,12 +64,21 @@ export interface LocalKafka {
   readonly brokers: string[];
   /** The same address as a single string, e.g. `'127.0.0.1:9092'`. */
   readonly bootstrap: string;
+  /** The client (PLAINTEXT) port. */
+  readonly port: number;
+  /** The KRaft controller port. */
+  readonly controllerPort: number;
   /** The directory holding `server.properties` and the data (`data/`). */
   readonly dir: string;
   /** Resolves when the JVM exits, whether through `stop()` or by itself (a crash); never rejects. */
   readonly exited: Promise<BrokerExit>;
   /** Stops the JVM (SIGTERM, then SIGKILL after a timeout) and removes the directory if it was temporary; idempotent. */
   stop(): Promise<void>;
+  /**
+   * Stops the JVM and starts a new one on the same directory, data and ports (a broker restart; the directory
+   * must have been given as `dir`, or it is removed by the stop). Resolves once the new broker answers.
+   */
+  restart(options?: { downMs?: number }): Promise<LocalKafka>;
 }
 
 /** How the broker's JVM ended. */
@@ -411,8 +375,23 @@ export function freeLoopbackPort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const addr = server.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the listening port'))));
+      server.close(() => (port > 0 ? resolve(port) : reject(new BrokerLaunchError('port-in-use', 'could not read the port of a listening socket on 127.0.0.1: pass --port'))));
     });
+  });
+}
+
+/**
+ * Whether a TCP port on 127.0.0.1 is free to listen on (nothing is bound to it).
+ *
+ * @param port - the port
+ * @returns true when a server could listen on it (and was closed again)
+ */
+export function isLoopbackPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -582,9 +561,11 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
  * 5. Poll with a kafkajs admin (`describeCluster`, `listTopics`, `describeGroups`) until it answers; fail fast if the JVM exits.
  *    If auto-picked ports were taken in the meantime ("Address already in use"), try again with new ones.
  *
+ * Ports given explicitly are checked first: a taken one fails at once with `BrokerLaunchError` `port-in-use`.
+ *
  * ## Example
  * ```ts
- * import { startLocalKafka } from 'emstream';
+ * import { startLocalKafka } from 'emstream/broker';
  * const kafka = await startLocalKafka({ log: console.error });
  * console.log(kafka.bootstrap); // e.g. 127.0.0.1:40123
  * await kafka.stop();
@@ -596,6 +577,14 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
  *   the JVM exits early, or the broker does not answer within `startTimeoutMs`.
  */
 export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<LocalKafka> {
+  // A port asked for must be free: say so at once rather than after a JVM start.
+  for (const [name, port] of [['port', opts.port], ['controller port', opts.controllerPort]] as const) {
+    if (port !== undefined && !(await isLoopbackPortFree(port))) {
+      throw new BrokerLaunchError('port-in-use', `the ${name} ${port} on 127.0.0.1 is in use: stop what listens there, pick another with --${name === 'port' ? 'port' : 'controller-port'}, or leave it out for a free one`, {
+        port,
+      });
+    }
+  }
   const lib = await resolveKafkaJars({ cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress, timeoutMs: opts.resolveTimeoutMs });
   const autoPorts = opts.port === undefined || opts.controllerPort === undefined;
   for (let attempt = 1; ; attempt++) {
@@ -747,5 +736,12 @@ async function launch(lib: string, opts: LocalKafkaOptions): Promise<LocalKafka>
     });
   }
   announce(opts, `Kafka is answering on ${bootstrap}`);
-  return { brokers: [bootstrap], bootstrap, dir, exited: exitedPromise, stop };
+  const restart = async (options: { downMs?: number } = {}): Promise<LocalKafka> => {
+    if (tempDir !== undefined) throw new BrokerLaunchError('format-failed', 'restart() needs a broker started on a dir of its own (the temporary one is removed on stop): pass dir');
+    await stop();
+    if (options.downMs !== undefined) await sleep(options.downMs);
+    // The ports were just released by the JVM; Java binds with SO_REUSEADDR, so they can be taken again at once.
+    return startLocalKafka({ ...opts, dir, port, controllerPort });
+  };
+  return { brokers: [bootstrap], bootstrap, port, controllerPort, dir, exited: exitedPromise, stop, restart };
 }

@@ -9,8 +9,9 @@
  * @module
  */
 import type { Logger } from 'pino';
-import { EmstreamError, type ErrorContext } from '../errors.js';
 import { installRequestQueueFix } from './requestQueueFix.js';
+
+export { KafkaEdgeError, type KafkaEdgeErrorContext } from './errors.js';
 
 /** A header value as clients deliver it. */
 export type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
@@ -28,6 +29,8 @@ export interface ConsumedMessageLike {
 export interface BatchLike {
   readonly topic: string;
   readonly partition: number;
+  /** The partition's end offset when fetched (kafkajs has it; other clients may not). */
+  readonly highWatermark?: string;
   readonly messages: readonly ConsumedMessageLike[];
 }
 
@@ -68,8 +71,13 @@ export interface ConsumerLike {
   /** Stops fetching the given topics (the consumer stays in its group, so commits still work). */
   pause(topics: { topic: string }[]): void;
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
-  /** Instrumentation event names (kafkajs `consumer.events`); emstream listens to `CRASH` and `GROUP_JOIN` when the client has them. */
-  readonly events?: { readonly CRASH: string; readonly GROUP_JOIN?: string };
+  /**
+   * Moves the fetch position of an assigned partition (applied at the next fetch; with `autoCommit: false` nothing is
+   * committed). Optional: without it, a partition kept through a rebalance is re-read from its last commit.
+   */
+  seek?(position: TopicPartitionOffset): void;
+  /** Instrumentation event names (kafkajs `consumer.events`); emstream listens to `CRASH`, `GROUP_JOIN` and `REBALANCING` when the client has them. */
+  readonly events?: { readonly CRASH: string; readonly GROUP_JOIN?: string; readonly REBALANCING?: string; readonly HEARTBEAT?: string };
   /**
    * Adds an instrumentation listener (kafkajs `consumer.on`); returns its remover. Optional: without it a crash
    * cannot be surfaced, and partitions lost in a rebalance are only forgotten when they are consumed again.
@@ -85,6 +93,7 @@ export interface ConsumerEventLike {
   readonly payload: {
     readonly error?: Error;
     readonly groupId?: string;
+    readonly memberId?: string;
     readonly restart?: boolean;
     readonly memberAssignment?: Readonly<Record<string, readonly number[]>>;
   };
@@ -124,75 +133,106 @@ export interface AdminLike {
   listTopics(): Promise<string[]>;
   createTopics(options: { topics: TopicSpec[]; waitForLeaders?: boolean }): Promise<boolean>;
   fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
+  /** Topic configs (kafkajs `describeConfigs`); used to read `max.message.bytes`. Optional: the broker default is assumed without it. */
+  describeConfigs?(options: {
+    resources: { type: number; name: string; configNames?: string[] }[];
+    includeSynonyms: boolean;
+  }): Promise<{ resources: { resourceName: string; configEntries: { configName: string; configValue: string }[] }[] }>;
+}
+
+/** Retry settings of a client (kafkajs `RetryOptions`). */
+export interface ClientRetryOptions {
+  readonly retries?: number;
+  readonly initialRetryTime?: number;
+  readonly maxRetryTime?: number;
+  readonly restartOnFailure?: (error: Error) => Promise<boolean>;
 }
 
 /** A client that makes consumers, producers and admins (kafkajs `Kafka`). */
 export interface KafkaClientLike {
-  consumer(config: { groupId: string; maxBytesPerPartition?: number; sessionTimeout?: number; heartbeatInterval?: number }): ConsumerLike;
-  producer(config?: { allowAutoTopicCreation?: boolean; idempotent?: boolean; maxInFlightRequests?: number }): ProducerLike;
-  admin(): AdminLike;
+  consumer(config: {
+    groupId: string;
+    maxBytesPerPartition?: number;
+    sessionTimeout?: number;
+    heartbeatInterval?: number;
+    rebalanceTimeout?: number;
+    retry?: ClientRetryOptions;
+  }): ConsumerLike;
+  producer(config?: { allowAutoTopicCreation?: boolean; idempotent?: boolean; maxInFlightRequests?: number; retry?: ClientRetryOptions }): ProducerLike;
+  admin(config?: { retry?: ClientRetryOptions }): AdminLike;
 }
 
-/** Context of a {@link KafkaEdgeError}. */
-export interface KafkaEdgeErrorContext extends ErrorContext {
-  readonly topic?: string;
-  readonly partition?: number;
-  readonly offset?: string;
-  readonly groupId?: string;
-  /** The operation that failed: `connect`, `produce`, `commit`, `create-topics`, `restore`, `pipeline`, … */
-  readonly operation?: string;
+/** Options of {@link createKafkaClient}. */
+export interface CreateKafkaClientOptions {
+  readonly clientId?: string;
+  /** Receives kafkajs's own log lines. */
+  readonly logger?: Logger;
+  /** The kafkajs log level (default `'warn'`). */
+  readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * `'levels'` (default): kafkajs ERROR/WARN/INFO/DEBUG go to the pino levels of the same name. `'debug'`: every
+   * kafkajs line goes to `debug` — for a runner that reports what matters itself (retries, crashes, rebalances), so
+   * an unreachable broker does not print a dozen lines per attempt.
+   */
+  readonly forwardLogsAs?: 'levels' | 'debug';
+  /** kafkajs `retry` of every client made (connections, requests). */
+  readonly retry?: ClientRetryOptions;
+  /** kafkajs `connectionTimeout` in ms (default 1000). */
+  readonly connectionTimeout?: number;
 }
 
 /**
- * A failure at the Kafka edge (connecting, producing, committing, creating topics) or of the pipeline
- * run by {@link runKafkaPipeline}. Usually retriable: nothing was committed past what was produced, so
- * running again re-consumes from the last commit.
+ * Forwards one kafkajs log entry to a pino logger: without the stack (unless `EMSTREAM_DEBUG=1`) and without
+ * kafkajs 2's one-time partitioner notice.
  */
-export class KafkaEdgeError extends EmstreamError<KafkaEdgeErrorContext> {
-  override readonly name: string = 'KafkaEdgeError';
-
-  /**
-   * @param message - what failed, where, and what to do
-   * @param context - topic/partition/offset/group and the failed operation
-   * @param options - the cause and whether retrying may help (default true)
-   */
-  constructor(message: string, context: KafkaEdgeErrorContext = {}, options: { cause?: unknown; retriable?: boolean } = {}) {
-    super(message, { cause: options.cause, retriable: options.retriable ?? true, context });
-  }
+export function forwardKafkajsLog(
+  logger: Logger | undefined,
+  level: 'error' | 'warn' | 'info' | 'debug',
+  namespace: string,
+  log: { message: string } & Record<string, unknown>,
+): void {
+  if (logger === undefined) return;
+  if (log.message.startsWith('KafkaJS v2.0.0 switched default partitioner')) return;
+  const { message, stack, ...rest } = log;
+  const fields: Record<string, unknown> = { kafkajs: namespace, ...rest };
+  if (stack !== undefined && process.env.EMSTREAM_DEBUG === '1') fields.stack = stack;
+  logger[level](fields, message);
 }
 
 /**
  * Creates a kafkajs client whose own log goes to a pino logger.
  *
  * 1. Import kafkajs (lazily, so the rest of the edge stays client-agnostic).
- * 2. Map kafkajs levels (ERROR, WARN, INFO, DEBUG) to pino levels; only WARN and above by default.
+ * 2. Map kafkajs levels (ERROR, WARN, INFO, DEBUG) to pino levels (or all to `debug`); only WARN and above by
+ *    default; stacks are dropped unless `EMSTREAM_DEBUG=1`.
+ *
+ * ## Example
+ * ```ts
+ * import { createKafkaClient } from 'emstream';
+ *
+ * const kafka = await createKafkaClient(['127.0.0.1:9092'], { clientId: 'my-service' });
+ * const admin = kafka.admin();
+ * ```
  *
  * @param brokers - bootstrap addresses, e.g. `['127.0.0.1:9092']`
- * @param options - client id, logger, and the kafkajs log level name (`'error' | 'warn' | 'info' | 'debug'`)
+ * @param options - client id, logger, kafkajs log level, how to forward its lines, retry settings
  * @returns the kafkajs `Kafka` instance, typed as {@link KafkaClientLike}
  */
-export async function createKafkaClient(
-  brokers: readonly string[],
-  options: { clientId?: string; logger?: Logger; logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug' } = {},
-): Promise<KafkaClientLike> {
+export async function createKafkaClient(brokers: readonly string[], options: CreateKafkaClientOptions = {}): Promise<KafkaClientLike> {
   const { Kafka, logLevel } = await import('kafkajs');
   installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
   const logger = options.logger;
+  const asDebug = options.forwardLogsAs === 'debug';
   return new Kafka({
     clientId: options.clientId ?? 'emstream',
     brokers: [...brokers],
     logLevel: levels[options.logLevel ?? 'warn'],
+    connectionTimeout: options.connectionTimeout,
+    retry: options.retry === undefined ? undefined : { ...options.retry },
     logCreator: () => (entry) => {
-      if (logger === undefined) return;
-      // The one-time notice about kafkajs 2's default partitioner is not actionable here.
-      if (entry.log.message.startsWith('KafkaJS v2.0.0 switched default partitioner')) return;
-      const { message, ...rest } = entry.log;
-      const fields = { kafkajs: entry.namespace, ...rest };
-      if (entry.level <= logLevel.ERROR) logger.error(fields, message);
-      else if (entry.level === logLevel.WARN) logger.warn(fields, message);
-      else if (entry.level === logLevel.INFO) logger.info(fields, message);
-      else logger.debug(fields, message);
+      const level = asDebug ? 'debug' : entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : entry.level === logLevel.INFO ? 'info' : 'debug';
+      forwardKafkajsLog(logger, level, entry.namespace, entry.log);
     },
-  });
+  }) as unknown as KafkaClientLike;
 }

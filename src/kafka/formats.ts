@@ -10,12 +10,15 @@
  *
  * Decoding never throws: a bad message gives `{ ok: false, reason, message }`, where the message says
  * what was wrong, where (topic/partition/offset when known) and what to do; the Kafka runner sends it to the
- * dead-letter topic.
+ * dead-letter topic. Decoders only parse; the numbers go through the one input gate (`checkValues`:
+ * numeric, finite, not too large to square, the expected dimension), and a vector that passes is not checked
+ * again by `windowVectors`.
  *
  * @module
  */
 import { endianness } from 'node:os';
 import { EmstreamOptionsError } from '../errors.js';
+import { checkValuesAt, GATED, type RawVector } from '../operators/vectorInput.js';
 
 /** The message formats a vector can be read from. */
 export const VECTOR_FORMATS = ['json-array', 'json-object', 'csv', 'float32le', 'float64le'] as const;
@@ -30,6 +33,7 @@ export type DecodeFailureReason =
   | 'missing-field'
   | 'not-numeric'
   | 'non-finite'
+  | 'non-finite-in-use'
   | 'wrong-dimension';
 
 /** Result of a decoder. */
@@ -88,38 +92,13 @@ function describeJsonValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-/**
- * Checks the elements of a parsed array: numbers, finite, and the expected count.
- *
- * @returns the failure, or `undefined` when the array is a valid vector
- */
-function checkElements(values: readonly unknown[], dimension: number | undefined, where: Where, hint: string): DecodeResult | undefined {
-  if (values.length === 0) return fail('empty', `the vector is empty${where()}: every point needs at least one coordinate; ${hint}`);
-  if (dimension !== undefined && values.length !== dimension) {
-    return fail(
-      'wrong-dimension',
-      `the vector has ${values.length} coordinates, expected ${dimension}${where()}: fix the producer, or set --dimension to match the data`,
-    );
-  }
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (typeof v !== 'number') {
-      return fail('not-numeric', `element ${i} is ${describeJsonValue(v)}, not a number${where()}: send numbers only (fill or drop missing values upstream)`, i);
-    }
-    if (!Number.isFinite(v)) {
-      return fail('non-finite', `element ${i} is ${String(v)}${where()}: clustering needs finite numbers; clip or drop it upstream`, i);
-    }
-  }
-  return undefined;
-}
+const DIMENSION_HINT = 'or set --dimension to match the data';
 
-function checkFloats(values: Float64Array, where: Where): DecodeResult | undefined {
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      return fail('non-finite', `element ${i} is ${String(values[i])}${where()}: clustering needs finite numbers; impute or drop NaN/Infinity upstream`, i);
-    }
-  }
-  return undefined;
+/** Runs the gate on parsed values. */
+function gate(values: RawVector, dimension: number | undefined, where: Where, names?: readonly string[]): DecodeResult {
+  const failure = checkValuesAt(values, dimension, where, names, DIMENSION_HINT);
+  if (failure !== undefined) return failure.field === undefined ? fail(failure.reason, failure.message) : fail(failure.reason, failure.message, failure.field);
+  return { ok: true, vector: values as number[] | Float64Array };
 }
 
 /** Parses JSON text, or returns the `not-json` failure. */
@@ -141,8 +120,10 @@ function parseJson(text: string, where: Where, expected: string): { ok: true; va
  * 1. Reject a missing or zero-length value (`empty`) and one longer than `maxBytes` (`oversized`).
  * 2. Parse by format: JSON (`not-json` on a syntax error), CSV tokens, or little-endian floats (the length
  *    must be a multiple of 4/8 and match the dimension: `wrong-dimension`).
- * 3. Check the coordinates: numbers (`not-numeric`), finite (`non-finite`), the expected count (`wrong-dimension`);
- *    for `json-object`, every named field present (`missing-field`).
+ * 3. For `json-object`, every named field present (`missing-field`). Then the one gate (`checkValues`): the
+ *    expected count (`wrong-dimension`), numbers (`not-numeric`), finite (`non-finite`), not too large to square
+ *    (`non-finite-in-use`, |x| > 1e150). The decoder carries the `GATED` brand: `fromKafka` passes it on to its
+ *    records, so `windowVectors` does not scan them again.
  *
  * ## Example
  * ```ts
@@ -185,7 +166,7 @@ export function createDecoder(options: DecoderOptions): VectorDecoder {
   if (issues.length > 0) throw new EmstreamOptionsError('createDecoder', issues);
 
   const decodeBody = decoders[format];
-  return (value, where) => {
+  const decoder: VectorDecoder & { [GATED]?: true } = (value, where) => {
     if (value === null || value === undefined || value.length === 0) {
       return fail('empty', `the message has no value${describeMessageLocation(where)}: every message must carry one point; drop tombstones and empty messages upstream`);
     }
@@ -197,6 +178,9 @@ export function createDecoder(options: DecoderOptions): VectorDecoder {
     }
     return decodeBody(value, dimension, fields, () => describeMessageLocation(where));
   };
+  // Its vectors passed the gate: records made from them need no second scan (see fromKafka).
+  decoder[GATED] = true;
+  return decoder;
 }
 
 /** `where` is computed only when a message fails (it is a string per message otherwise). */
@@ -210,8 +194,7 @@ const decoders: Record<VectorFormat, BodyDecoder> = {
     if (!Array.isArray(parsed.value)) {
       return fail('not-a-vector', `expected a JSON array of numbers, got ${describeJsonValue(parsed.value)}${where()}: send e.g. [1.5, 2], or use --format json-object --fields …`);
     }
-    const values = parsed.value as unknown[];
-    return checkElements(values, dimension, where, 'drop empty arrays upstream') ?? { ok: true, vector: values as number[] };
+    return gate(parsed.value as unknown[], dimension, where);
   },
 
   'json-object': (value, dimension, fields, where) => {
@@ -227,22 +210,18 @@ const decoders: Record<VectorFormat, BodyDecoder> = {
       const vector = record.vector;
       if (vector === undefined) return fail('missing-field', `the object has no "vector" field${where()}: send {"vector": [...]}, or name the fields with --fields`, 'vector');
       if (!Array.isArray(vector)) return fail('not-a-vector', `the "vector" field is ${describeJsonValue(vector)}, not an array${where()}: send {"vector": [1.5, 2]}`, 'vector');
-      return checkElements(vector as unknown[], dimension, where, 'drop empty vectors upstream') ?? { ok: true, vector: vector as number[] };
+      return gate(vector as unknown[], dimension, where);
     }
-    const out: number[] = new Array<number>(fields.length);
+    const out: unknown[] = new Array<unknown>(fields.length);
     for (let i = 0; i < fields.length; i++) {
       const name = fields[i];
       const v = record[name];
       if (v === undefined) {
         return fail('missing-field', `field ${JSON.stringify(name)} is missing${where()}: every message must carry ${fields.join(', ')}; fix the producer or the --fields list`, name);
       }
-      if (typeof v !== 'number') {
-        return fail('not-numeric', `field ${JSON.stringify(name)} is ${describeJsonValue(v)}, not a number${where()}: send numbers (fill or drop missing readings upstream)`, name);
-      }
-      if (!Number.isFinite(v)) return fail('non-finite', `field ${JSON.stringify(name)} is ${String(v)}${where()}: clip or drop it upstream`, name);
       out[i] = v;
     }
-    return { ok: true, vector: out };
+    return gate(out, dimension, where, fields);
   },
 
   csv: (value, dimension, _fields, where) => {
@@ -250,20 +229,18 @@ const decoders: Record<VectorFormat, BodyDecoder> = {
     if (line === '') return fail('empty', `the line is blank${where()}: every message must carry one point such as 1.5,2`);
     if (line.includes('\n')) return fail('not-a-vector', `the message holds several lines${where()}: send one point per message`);
     const tokens = line.split(',');
-    if (dimension !== undefined && tokens.length !== dimension) {
-      return fail('wrong-dimension', `the line has ${tokens.length} values, expected ${dimension}${where()}: fix the producer, or set --dimension to match the data`);
-    }
+    if (dimension !== undefined && tokens.length !== dimension) return gate(tokens, dimension, where);
     const out = new Float64Array(tokens.length);
     for (let i = 0; i < tokens.length; i++) {
       const token = tokens[i].trim();
       const n = token === '' ? NaN : Number(token);
+      // Parsing: a token that is not a decimal number (NaN and Infinity are numbers; the gate rejects them).
       if (token === '' || (Number.isNaN(n) && !/^[+-]?nan$/i.test(token))) {
         return fail('not-numeric', `value ${i} is ${token === '' ? 'empty' : excerpt(token)}, not a number${where()}: send decimal numbers separated by commas`, i);
       }
-      if (!Number.isFinite(n)) return fail('non-finite', `value ${i} is ${token}${where()}: clustering needs finite numbers; impute or drop it upstream`, i);
       out[i] = n;
     }
-    return { ok: true, vector: out };
+    return gate(out, dimension, where);
   },
 
   float32le: (value, dimension, _fields, where) => decodeFloats(value, 4, dimension, where),
@@ -290,7 +267,7 @@ function decodeFloats(value: Buffer, width: 4 | 8, dimension: number | undefined
     out.set(f32);
   } else if (width === 4) for (let i = 0; i < n; i++) out[i] = value.readFloatLE(i * 4);
   else for (let i = 0; i < n; i++) out[i] = value.readDoubleLE(i * 8);
-  return checkFloats(out, where) ?? { ok: true, vector: out };
+  return gate(out, dimension, where);
 }
 
 /**

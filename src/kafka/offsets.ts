@@ -166,6 +166,20 @@ export class OffsetTracker {
     return dropped;
   }
 
+  /**
+   * The offset after the last message registered for a partition (where reading would continue), or `undefined`
+   * when none is tracked (never read, or forgotten by {@link retainOnly}).
+   */
+  nextOffset(topic: string, partition: number): number | undefined {
+    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    return ledger === undefined || ledger.lastRegistered < 0 ? undefined : ledger.lastRegistered + 1;
+  }
+
+  /** The partitions tracked now. */
+  partitions(): { topic: string; partition: number }[] {
+    return [...this.coords.values()];
+  }
+
   /** Marks one message as handed to an explicit output, so `markDoneThrough` skips it. */
   claim(topic: string, partition: number, offset: string | number): void {
     const ledger = this.ledgers.get(`${partition}:${topic}`);

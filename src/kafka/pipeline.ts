@@ -1,35 +1,50 @@
 /**
- * `runKafkaPipeline`: runs a {@link Pipeline} between Kafka topics with at-least-once delivery.
+ * `runKafkaPipeline`: runs a {@link Pipeline} between Kafka topics with at-least-once delivery. The runner owns the
+ * lifecycle only: resolve the configuration (`config.ts`), make the topics (`topics.ts`), restore the state
+ * (`restore.ts`), build the pipeline in its scope, wire the source (`source.ts`) to the delivery (`delivery.ts`),
+ * watch the brokers (`retry.ts`), and stop.
  *
  * @module
  */
 import { Observable, type Subscription } from 'rxjs';
-import { pino, type Logger } from 'pino';
-import { EmstreamError, EmstreamOptionsError } from '../errors.js';
+import { pino } from 'pino';
+import { EmstreamError } from '../errors.js';
+import { StateMismatchError } from '../gmm/errors.js';
 import type { MixtureJSON } from '../gmm/model.js';
-import type { RestartPolicy } from '../gmm/streaming.js';
+import type { RestartPolicy, StreamingStateJSON } from '../gmm/streaming.js';
 import type { CovarianceType } from '../gmm/types.js';
 import { Instrumentation } from '../instrumentation.js';
 import { fitMixture } from '../operators/fitMixture.js';
-import type { MixtureUpdate, VectorInput } from '../operators/types.js';
+import { buildInPipelineScope } from '../operators/pipelineScope.js';
+import type { InvalidVector, MixtureUpdate, VectorInput } from '../operators/types.js';
 import { windowVectors } from '../operators/windowVectors.js';
 import type { Pipeline, PipelineContext } from '../pipeline.js';
-import { createKafkaClient, KafkaEdgeError, type HeaderValue, type KafkaClientLike } from './client.js';
-import { createDecoder, VECTOR_FORMATS, type VectorFormat } from './formats.js';
-import { OffsetTracker } from './offsets.js';
-import { restoreLatestModel, type RestoredModel } from './restore.js';
-import { BatchSender, deadLetterMessage, ensureTopics, toKafka, type BatchSenderOptions } from './sink.js';
+import { createKafkaClient, type AdminLike, type ConsumerLike, type KafkaClientLike, type ProducerLike } from './client.js';
+import { resolveRunConfig, type RunConfig, type RunKafkaPipelineOptions } from './config.js';
+import { AtLeastOnceDelivery } from './delivery.js';
+import { KafkaEdgeError, StateRestoreError } from './errors.js';
+import type { EventOffset, KafkaRole } from './events.js';
+import { createDecoder } from './formats.js';
+import { labelsOutput, messageBytes, stateOutput, type DeadLetterSource, type WindowOutput } from './messages.js';
+import { restoreLatestState, type RestoredModel } from './restore.js';
+import { BrokerHealth, describeError, retryBrokerOperation } from './retry.js';
 import { fromKafka, type KafkaRecord } from './source.js';
+import { ensureTopics, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, topicMaxMessageBytes } from './topics.js';
 import { WorkerProducer } from './workerSender.js';
 
-/** The context `runKafkaPipeline` gives a pipeline's `build`: the usual one plus the restored model, if any. */
+export type { RunKafkaPipelineOptions } from './config.js';
+
+/** The context `runKafkaPipeline` gives a pipeline's `build`: the usual one plus what it restored. */
 export interface KafkaPipelineContext extends PipelineContext {
-  /** The latest model of this pipeline id read from the models topic at startup (pass as `fitMixture({ initialModel })`). */
+  /**
+   * The latest model of this pipeline id, when the models topic held only a model (a message written before states
+   * were saved): pass it as `fitMixture({ initialModel })`. With a whole state, nothing to do (see `initialState`).
+   */
   readonly initialModel?: MixtureJSON;
 }
 
 /**
- * The model restored at startup, when the pipeline runs under `runKafkaPipeline` with `restore: true`.
+ * The model restored at startup from a message without a state (see {@link KafkaPipelineContext.initialModel}).
  *
  * @param context - the context a pipeline's `build` received
  * @returns the model to pass as `fitMixture({ initialModel })`, or `undefined`
@@ -53,8 +68,9 @@ export interface StandardPipelineOptions {
 }
 
 /**
- * The pipeline `emstream run` builds from flags: `windowVectors({ size: window })` → `fitMixture({ k, … })`,
- * invalid inputs to the dead-letter path, warm start from a restored model when there is one.
+ * The pipeline `emstream run` builds from flags: `windowVectors({ size: window })` → `fitMixture({ k, … })`. Built by
+ * `runKafkaPipeline`, it resumes from the restored state (and invalid inputs go to the dead-letter topic) without
+ * being told.
  *
  * @param options - window size, K, half-life, restart policy, covariance type, dimension
  * @returns the pipeline
@@ -79,74 +95,9 @@ export function standardPipeline(options: StandardPipelineOptions): Pipeline<Vec
   };
 }
 
-/** Options of {@link runKafkaPipeline}. Topic and format options default to the pipeline's `kafka` defaults. */
-export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
-  /** A client (kafkajs `Kafka` or compatible); or give `brokers`. */
-  readonly kafka?: KafkaClientLike;
-  /** Bootstrap addresses, used when `kafka` is not given. */
-  readonly brokers?: readonly string[];
-  readonly clientId?: string;
-  /** What to run on the vectors. It receives {@link KafkaRecord}s (extra fields must ride along to the labels). */
-  readonly pipeline: Pipeline<R>;
-  /** Input topic(s). */
-  readonly input?: string | readonly string[];
-  /** Compacted topic of model updates (default `<input>.models`). */
-  readonly models?: string;
-  /** Topic of labels (default `<input>.labels`). */
-  readonly labels?: string;
-  /** Topic of rejected messages (default `<input>.dead-letters`). */
-  readonly deadLetters?: string;
-  /** Consumer group (default `emstream-<pipelineId>`). */
-  readonly group?: string;
-  /** Read from the earliest offset when the group has no commit (default false). */
-  readonly fromBeginning?: boolean;
-  readonly format?: VectorFormat;
-  readonly fields?: readonly string[];
-  readonly dimension?: number;
-  /** Largest accepted message in bytes (default 1 MiB). */
-  readonly maxBytes?: number;
-  /** Key of the model messages (default the pipeline's name). */
-  readonly pipelineId?: string;
-  readonly logger?: Logger;
-  /** Stops the pipeline (gracefully, handing back the open window) when it aborts. */
-  readonly signal?: AbortSignal;
-  readonly instrumentation?: Instrumentation;
-  /** Read the latest model of `pipelineId` from the models topic before starting (default false). */
-  readonly restore?: boolean;
-  /** Most consumed records not yet fully acknowledged (default 20 000); must exceed a window. */
-  readonly maxInFlight?: number;
-  /** Commit period in ms (default 1000). */
-  readonly commitIntervalMs?: number;
-  /**
-   * Produce the outputs from a worker thread with its own kafkajs client made from `brokers` (default: true when
-   * no `kafka` client is given, false otherwise): encoding produce requests then runs on another core instead of
-   * competing with decoding and EM. Needs `brokers` (a client object cannot be handed to a thread); `kafka`, if
-   * given, is still used for the consumer, admin and restore. Batching, ordering and acknowledgements are the same.
-   */
-  readonly producerInWorker?: boolean;
-  /**
-   * With `producerInWorker`: encode uncompressed produce requests with emstream's encoder, the same bytes as
-   * kafkajs's for what its producer sends, about 10× less CPU per message (default true). Set false to use kafkajs's own.
-   */
-  readonly fastProduceEncoder?: boolean;
-  /**
-   * Batching of the produced messages. With `producerInWorker`, `maxConcurrentSends` (default 2) counts batches
-   * handed to the worker and not yet acknowledged; the worker still sends them one at a time, in order.
-   */
-  readonly producerBatch?: Pick<BatchSenderOptions, 'maxBatchMessages' | 'maxBatchBytes' | 'lingerMs' | 'maxConcurrentSends'>;
-  /** Write each input vector into its label message (default false). */
-  readonly includeVector?: boolean;
-  /** Create missing output topics (default true). */
-  readonly createTopics?: boolean;
-  /** Partitions of created output topics (default 1). */
-  readonly topicPartitions?: number;
-  /** Replication factor of created output topics (default 1). */
-  readonly replicationFactor?: number;
-}
-
 /** Live counters of a running pipeline. */
 export interface KafkaPipelineCounters {
-  /** Messages consumed (decoded or not). */
+  /** Messages consumed (decoded or not), not counting those skipped as covered by the restored state. */
   readonly consumed: number;
   /** Labels acknowledged by the broker. */
   readonly labelled: number;
@@ -156,6 +107,8 @@ export interface KafkaPipelineCounters {
   readonly windows: number;
   /** Consumed records whose outputs are not all acknowledged. */
   readonly inFlight: number;
+  /** Records skipped because the restored state already covered them (see the README's Guarantees). */
+  readonly skipped: number;
 }
 
 /** How a run ended. */
@@ -180,13 +133,15 @@ export interface StopOptions {
 export interface KafkaPipelineHandle {
   /** Topics and group in use. */
   readonly config: { readonly input: readonly string[]; readonly models: string; readonly labels: string; readonly deadLetters: string; readonly group: string; readonly pipelineId: string };
-  /** The model restored at startup, if any. */
+  /** The state message restored at startup, if any. */
   readonly restored: RestoredModel | undefined;
   /** Live counters. */
   readonly counters: KafkaPipelineCounters;
+  /** Whether the run is ready (connected, partitions assigned, brokers answering, not stuck on backpressure). */
+  readonly ready: boolean;
   /** Graceful stop: stop fetching, flush outputs, commit what is acknowledged, disconnect. Idempotent. */
   stop(options?: StopOptions): Promise<KafkaPipelineResult>;
-  /** Settles when the run ends: after `stop()`, or rejected with the error that ended it. */
+  /** Settles when the run ends: after `stop()`, or rejected with the error that ended it (always an `EmstreamError`). */
   readonly done: Promise<KafkaPipelineResult>;
 }
 
@@ -201,45 +156,77 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: 
   return { promise, resolve, reject };
 }
 
-/** Source coordinates and bytes of whatever was rejected (a KafkaRecord, usually). */
-interface RejectedSource {
-  topic?: unknown;
-  partition?: unknown;
-  offset?: unknown;
-  key?: string | Buffer | null;
-  value?: Buffer | string | null;
-  headers?: Readonly<Record<string, HeaderValue>>;
+/** Resolves with `promise`, or with `fallback` after `ms` (the promise's rejection is swallowed). */
+async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise.catch(() => fallback), new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-function asRejected(record: unknown): RejectedSource {
+/** The dead-letter source of whatever the pipeline rejected: a KafkaRecord (with its original bytes), or a bare value. */
+function rejectedSource(record: unknown): DeadLetterSource {
   if (typeof record !== 'object' || record === null || Array.isArray(record) || ArrayBuffer.isView(record)) {
     return { value: JSON.stringify(Array.isArray(record) ? record : ArrayBuffer.isView(record) ? Array.from(record as Float64Array) : (record ?? null)) };
   }
-  const r = record as RejectedSource & { vector?: unknown };
+  const r = record as { topic?: unknown; partition?: unknown; offset?: unknown; key?: string | Buffer | null; value?: Buffer | string | null; vector?: unknown };
   let value = r.value;
   if (value === undefined) {
     // The original bytes were not kept: write the vector as JSON.
     const v = r.vector;
     value = JSON.stringify(ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : (v ?? null));
   }
-  return { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, value, headers: r.headers };
+  return { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, value };
+}
+
+/** A state output whose messages may not exceed the models topic's limit (a clear error instead of the broker's). */
+function checkedStateOutput<R>(topic: string, limit: number, settings: number): WindowOutput<R> {
+  const inner = stateOutput<R>(topic, { maxMessageBytes: settings });
+  return {
+    ...inner,
+    messages: (outcome, into) => {
+      const start = into.length;
+      inner.messages(outcome, into);
+      for (let i = start; i < into.length; i++) {
+        const bytes = messageBytes(into[i].message) + 61;
+        if (bytes > limit) {
+          const { k, d, covarianceType } = outcome.update.model;
+          throw new KafkaEdgeError(
+            `the state message of pipeline ${JSON.stringify(outcome.pipelineId)} (K=${k}, D=${d}, ${covarianceType}) is ${bytes} bytes, more than max.message.bytes ${limit} of the models topic ${JSON.stringify(topic)}: ` +
+              `raise it (kafka-configs.sh --alter --entity-type topics --entity-name ${topic} --add-config max.message.bytes=${Math.ceil(bytes * 1.5)}), or use a cheaper covariance type (diag)`,
+            { topic, operation: 'produce' },
+            { retriable: false },
+          );
+        }
+      }
+    },
+  };
 }
 
 /**
  * Runs a pipeline between Kafka topics: consumer → decode (dead letters on failure) → `pipeline.build` → labels,
- * model updates and dead letters → commit.
+ * state messages and dead letters → commit. Every thrown (or rejected) error is an `EmstreamError`.
  *
- * 1. Resolve the topics, group and format (options, then the pipeline's `kafka` defaults, then derived names),
- *    create the missing output topics (models compacted), optionally restore the latest model.
- * 2. Consume with {@link fromKafka}: each message is registered with an {@link OffsetTracker}, decoded, and
- *    emitted; an undecodable one goes to the dead-letter topic with its reason and source coordinates.
- * 3. The pipeline's `onInvalid` (from `windowVectors`) sends rejected records to the dead-letter topic too.
- * 4. Each model update goes out through {@link toKafka} (labels + model message, batched); once acknowledged,
- *    every record of the window's partitions up to the window's last offset is finished (dead letters finish when
- *    their own send is acknowledged). Finished prefixes are committed (offset + 1) every `commitIntervalMs`.
- * 5. `stop()` stops fetching, flushes, commits what is acknowledged and disconnects; the open window is handed
- *    back uncommitted (or finished first with `finishWindow`). A failure (a send, the pipeline) stops the same
- *    way and rejects `done`; nothing unacknowledged is ever committed, so a restart re-processes it.
+ * 1. Resolve the configuration ({@link resolveRunConfig}: a zod schema; topics, group and format from the options,
+ *    then the pipeline's `kafka` defaults, then derived names). Create the missing output topics (models compacted
+ *    and sized for states; dead letters sized from the input topic), retrying while the brokers are unavailable.
+ * 2. Restore the latest state of the pipeline id from the models topic (unless `fresh`) and build the pipeline
+ *    inside `buildInPipelineScope`: its `fitMixture` resumes from it (versions, statistics, drift detector
+ *    continue), and its `windowVectors` gets the dead-letter path. A state of another configuration is refused
+ *    with a {@link StateRestoreError} naming each difference. Records the state already covers (its `offsets`) are
+ *    skipped: a state can be newer than the group's committed offsets.
+ * 3. Consume with {@link fromKafka}: each message is registered with the delivery's tracker, decoded through the
+ *    one input gate, and emitted; an undecodable one goes to the dead-letter topic with its reason and coordinates.
+ * 4. Each update goes to the {@link AtLeastOnceDelivery}: labels, the state message (model, whole state, covered
+ *    offsets) and any further `outputs`, batched; once acknowledged its records are finished, and positions are
+ *    committed right away (and at least every `commitIntervalMs`).
+ * 5. Brokers unavailable (at start or while running): sends, commits and the consumer retry with backoff; after
+ *    `brokerTimeoutMs` without an answer the run ends with a `BrokerUnavailableError` (never alive and idle).
+ * 6. `stop()` stops fetching, flushes, commits what is acknowledged and disconnects, each step bounded in time; the
+ *    open window is handed back uncommitted (or finished first with `finishWindow`). A failure stops the same way
+ *    and rejects `done`; nothing unacknowledged is ever committed, so a restart re-processes it.
  *
  * ## Example
  * ```ts
@@ -257,101 +244,104 @@ function asRejected(record: unknown): RejectedSource {
  * @param options - client, pipeline, topics, format, bounds
  * @returns the handle of the running pipeline, once it is consuming
  * @throws EmstreamOptionsError when the options are incomplete or inconsistent
- * @throws KafkaEdgeError when the brokers cannot be reached or topics cannot be created
+ * @throws BrokerUnavailableError when the brokers cannot be reached within `brokerTimeoutMs`
+ * @throws StateRestoreError when the saved state does not match the pipeline
+ * @throws KafkaEdgeError when topics cannot be created or the clients cannot connect
  */
 export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaPipelineOptions<R>): Promise<KafkaPipelineHandle> {
+  const config: RunConfig = resolveRunConfig(options);
   const { pipeline } = options;
-  const defaults = pipeline.kafka ?? {};
-  const inputOption = options.input ?? defaults.input;
-  const input = inputOption === undefined ? [] : typeof inputOption === 'string' ? [inputOption] : [...inputOption];
-  const format = options.format ?? defaults.format ?? 'json-array';
-  const issues: { path: string; message: string }[] = [];
-  if (input.length === 0) issues.push({ path: 'input', message: 'give the input topic (--input), or set kafka.input in the pipeline' });
-  if (options.kafka === undefined && (options.brokers === undefined || options.brokers.length === 0)) {
-    issues.push({ path: 'brokers', message: 'give a client (kafka) or bootstrap addresses (brokers), e.g. ["127.0.0.1:9092"]' });
-  }
-  const producerInWorker = options.producerInWorker ?? options.kafka === undefined;
-  if (producerInWorker && (options.brokers === undefined || options.brokers.length === 0)) {
-    issues.push({ path: 'producerInWorker', message: 'the producer thread makes its own client: give brokers too, or set producerInWorker: false' });
-  }
-  if (!(VECTOR_FORMATS as readonly string[]).includes(format)) issues.push({ path: 'format', message: `must be one of ${VECTOR_FORMATS.join(', ')}` });
-  if (issues.length > 0) throw new EmstreamOptionsError('runKafkaPipeline', issues);
-
-  const base = input[0];
-  const pipelineId = options.pipelineId ?? pipeline.name;
-  const config = {
-    input,
-    models: options.models ?? defaults.models ?? `${base}.models`,
-    labels: options.labels ?? defaults.labels ?? `${base}.labels`,
-    deadLetters: options.deadLetters ?? defaults.deadLetters ?? `${base}.dead-letters`,
-    group: options.group ?? defaults.group ?? `emstream-${pipelineId}`,
-    pipelineId,
-  };
-  const fields = options.fields ?? defaults.fields;
-  const dimension = options.dimension ?? defaults.dimension;
-  const decodeVector = createDecoder({ format, fields, dimension, maxBytes: options.maxBytes });
+  const { pipelineId } = config;
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ pipeline: pipelineId });
   const instrumentation = options.instrumentation ?? new Instrumentation();
+  const started = Date.now();
+  const retry = { deadline: started + config.brokerTimeoutMs, budgetMs: config.brokerTimeoutMs, brokers: config.brokers, instrumentation, logger, signal: options.signal };
+  const connected = (role: KafkaRole): void => instrumentation.emit('kafka.connect', { role });
+  const disconnected = (role: KafkaRole): void => instrumentation.emit('kafka.disconnect', { role });
 
-  const clientId = options.clientId ?? `emstream-${pipelineId}`;
-  const kafka = options.kafka ?? (await createKafkaClient(options.brokers!, { clientId, logger }));
+  const kafka: KafkaClientLike =
+    options.kafka ??
+    (await createKafkaClient(config.brokers!, { clientId: config.clientId, logger, forwardLogsAs: 'debug', retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } }));
 
-  if (options.createTopics ?? true) {
-    const admin = kafka.admin();
-    try {
+  // 1. Topics, and the limits that size dead letters and batches.
+  const outputs: WindowOutput<R>[] = [];
+  const limits = await retryBrokerOperation(
+    'create-topics',
+    async () => {
+      const admin: AdminLike = kafka.admin();
       await admin.connect();
-      const settings = { numPartitions: options.topicPartitions, replicationFactor: options.replicationFactor };
-      await ensureTopics(
-        admin,
-        [
-          { topic: config.labels, ...settings },
-          { topic: config.models, compacted: true, ...settings },
-          { topic: config.deadLetters, ...settings },
-        ],
+      connected('admin');
+      try {
+        const inputLimits = await topicMaxMessageBytes(admin, config.input);
+        const inputLimit = Math.max(...config.input.map((t) => inputLimits.get(t) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES));
+        const settings = { numPartitions: config.topicPartitions, replicationFactor: config.replicationFactor };
+        if (config.createTopics) {
+          await ensureTopics(
+            admin,
+            [
+              { topic: config.labels, ...settings },
+              { topic: config.models, compacted: true, maxMessageBytes: config.modelsMaxMessageBytes, ...settings },
+              { topic: config.deadLetters, maxMessageBytes: config.deadLettersMaxMessageBytes ?? inputLimit + 65_536, ...settings },
+              ...(options.outputs ?? []).map((o) => ({ topic: o.topic, compacted: o.settings?.compacted, maxMessageBytes: o.settings?.maxMessageBytes, ...settings })),
+            ],
+            logger,
+          );
+        }
+        return await topicMaxMessageBytes(admin, [config.labels, config.models, config.deadLetters, ...(options.outputs ?? []).map((o) => o.topic)]);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+        disconnected('admin');
+      }
+    },
+    retry,
+  ).catch((err: unknown) => {
+    throw asEmstreamError(err, 'create-topics', 'could not create the output topics');
+  });
+  const limitOf = (topic: string): number => limits.get(topic) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+  outputs.push(labelsOutput<R>(config.labels, { includeVector: config.includeVector }));
+  outputs.push(checkedStateOutput<R>(config.models, limitOf(config.models), config.modelsMaxMessageBytes));
+  outputs.push(...(options.outputs ?? []));
+
+  // 2. The saved state.
+  let restored: RestoredModel | undefined;
+  if (!config.fresh) {
+    restored = await retryBrokerOperation('restore', () => restoreLatestState(kafka, { topic: config.models, pipelineId, logger, timeoutMs: Math.max(5000, retry.deadline - Date.now()) }), retry).catch(
+      (err: unknown) => {
+        throw asEmstreamError(err, 'restore', `could not read the state of ${JSON.stringify(pipelineId)} from ${JSON.stringify(config.models)}`);
+      },
+    );
+  }
+  const state: StreamingStateJSON | undefined = restored?.state;
+  const stateDimension = state?.config?.d ?? state?.model?.d ?? undefined;
+  if (state !== undefined && stateDimension !== undefined && config.dimension !== undefined && stateDimension !== config.dimension) {
+    throw stateRefused(config, restored!, [{ setting: 'd', saved: String(stateDimension), requested: String(config.dimension) }]);
+  }
+  const restoredOffsets: readonly EventOffset[] = state === undefined ? [] : restored!.offsets.filter((o) => config.input.includes(o.topic));
+  if (restored === undefined) {
+    instrumentation.emit('kafka.state.fresh', { pipelineId, reason: config.fresh ? 'fresh-requested' : 'none-saved' });
+    logger.info({ models: config.models, reason: config.fresh ? 'fresh-requested' : 'none-saved' }, config.fresh ? 'starting fresh (--fresh): the saved state is not used' : 'no saved state: starting fresh');
+  } else {
+    instrumentation.emit('kafka.state.restored', { pipelineId, modelVersion: restored.message.modelVersion, windowIndex: restored.message.windowIndex, offsets: [...restoredOffsets] });
+    logger.info(
+      { models: config.models, modelVersion: restored.message.modelVersion, windowIndex: restored.message.windowIndex, offsets: restoredOffsets, withState: state !== undefined },
+      state !== undefined ? 'restored the saved state: the stream continues from it' : 'restored a model without a state (an older message): warm start from it',
+    );
+  }
+
+  // 3. Clients, delivery, source; the pipeline built in the runner's scope.
+  const decodeVector = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
+  const producer: ProducerLike & { resume?: () => void } = config.producerInWorker
+    ? new WorkerProducer({
+        brokers: config.brokers!,
+        clientId: config.clientId,
+        logLevel: 'warn',
+        allowAutoTopicCreation: false,
+        fastEncoder: config.fastProduceEncoder,
         logger,
-      );
-    } catch (err) {
-      if (err instanceof EmstreamError) throw err;
-      throw new KafkaEdgeError(`could not reach the Kafka brokers to create the output topics: ${err instanceof Error ? err.message : String(err)}; check --brokers (start one with \`emstream broker\`)`, { operation: 'connect' }, { cause: err });
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-
-  const restored = options.restore ? await restoreLatestModel(kafka, { topic: config.models, pipelineId, logger }) : undefined;
-
-  const producer = producerInWorker
-    ? new WorkerProducer({ brokers: options.brokers!, clientId, logLevel: 'warn', allowAutoTopicCreation: false, fastEncoder: options.fastProduceEncoder, logger })
+        forwardLogsAs: 'debug',
+      })
     : kafka.producer({ allowAutoTopicCreation: false });
-  const consumer = kafka.consumer({ groupId: config.group });
-  try {
-    await producer.connect();
-    await consumer.connect();
-  } catch (err) {
-    await producer.disconnect().catch(() => undefined);
-    throw new KafkaEdgeError(`could not connect to the Kafka brokers: ${err instanceof Error ? err.message : String(err)}; check --brokers`, { operation: 'connect', groupId: config.group }, { cause: err });
-  }
-
-  const counts = { consumed: 0, labelled: 0, deadLettered: 0, windows: 0 };
-  const tracker = new OffsetTracker({ commit: (offsets) => consumer.commitOffsets(offsets) });
-  const counters: KafkaPipelineCounters = {
-    get consumed() {
-      return counts.consumed;
-    },
-    get labelled() {
-      return counts.labelled;
-    },
-    get deadLettered() {
-      return counts.deadLettered;
-    },
-    get windows() {
-      return counts.windows;
-    },
-    get inFlight() {
-      return tracker.inFlight;
-    },
-  };
-  const snapshot = (): KafkaPipelineCounters => ({ ...counts, inFlight: tracker.inFlight });
+  const consumer: ConsumerLike = kafka.consumer({ groupId: config.group, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: config.heartbeatIntervalMs });
 
   const done = deferred<KafkaPipelineResult>();
   done.promise.catch(() => undefined); // callers may only use stop()
@@ -360,35 +350,77 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const sourceAbort = new AbortController();
   const sourceEnded = deferred<void>();
   const running: { subscription?: Subscription } = {};
+  const counts = { consumed: 0, skipped: 0 };
 
-  // The worker sends one batch at a time in order whatever is outstanding: a second batch waiting there saves a round trip.
-  const sender = new BatchSender(producer, { ...(producerInWorker ? { maxConcurrentSends: 2 } : {}), ...options.producerBatch, logger, onError: (err) => void shutdown(err).catch(() => undefined) });
-
-  const deadLetter = (source: RejectedSource, reason: string, message: string): void => {
-    counts.deadLettered++;
-    instrumentation.emit('em.input.rejected', { reason, message });
-    logger.debug({ reason, topic: source.topic, partition: source.partition, offset: source.offset }, message);
-    const { topic, partition, offset } = source;
-    const traceable = typeof topic === 'string' && typeof partition === 'number' && (typeof offset === 'string' || typeof offset === 'number');
-    if (traceable) tracker.claim(topic, partition, offset);
-    sender.enqueue([{ topic: config.deadLetters, message: deadLetterMessage(source, reason, message, pipelineId) }], () => {
-      if (traceable) tracker.markDone(topic, partition, offset);
-    });
+  // Readiness: connected and assigned, brokers answering, not stuck on backpressure, not stopping.
+  const readiness = { assigned: false, brokersFailing: false, stuck: false, stopping: false, ready: false };
+  const updateReady = (reason: string): void => {
+    const ready = readiness.assigned && !readiness.brokersFailing && !readiness.stuck && !readiness.stopping;
+    if (ready === readiness.ready) return;
+    readiness.ready = ready;
+    instrumentation.emit('kafka.ready', { ready, reason });
   };
 
+  const health = new BrokerHealth({
+    budgetMs: config.brokerTimeoutMs,
+    brokers: config.brokers,
+    onExhausted: (err) => {
+      delivery.abort(err);
+      void shutdown(err).catch(() => undefined);
+    },
+    onChange: (failing) => {
+      readiness.brokersFailing = failing;
+      updateReady(failing ? 'brokers-unavailable' : 'brokers-answer');
+    },
+  });
+
+  // Batches are counted by an upper bound of their bytes (short strings at 3 bytes a character): below every output topic's limit.
+  const batchMaxBytes = Math.max(64 * 1024, Math.min(768 * 1024, ...outputs.map((o) => limitOf(o.topic) - 4096), limitOf(config.deadLetters) - 4096));
+  const delivery: AtLeastOnceDelivery<R> = new AtLeastOnceDelivery<R>({
+    producer,
+    commit: (offsets) => consumer.commitOffsets(offsets),
+    outputs,
+    deadLetters: { topic: config.deadLetters, maxMessageBytes: limitOf(config.deadLetters) },
+    pipelineId,
+    commitOnAcknowledge: config.commitOnAcknowledge,
+    commitIntervalMs: config.commitIntervalMs,
+    // The worker sends one batch at a time in order whatever is outstanding: a second batch waiting there saves a round trip.
+    batch: { maxBatchBytes: batchMaxBytes, ...(config.producerInWorker ? { maxConcurrentSends: 2 } : {}), ...options.producerBatch },
+    initialCoverage: restoredOffsets,
+    instrumentation,
+    health,
+    logger,
+    onError: (err) => void shutdown(err).catch(() => undefined),
+  });
+
+  const skipBelow = new Map(restoredOffsets.map((o) => [`${o.partition}:${o.topic}`, Number(o.offset)]));
   const source$ = fromKafka(consumer, {
-    topics: input,
-    fromBeginning: options.fromBeginning ?? false,
+    topics: config.input,
+    fromBeginning: config.fromBeginning,
     decode: (value, where) => {
       counts.consumed++;
       return decodeVector(value, where);
     },
-    onDecodeError: (m) => deadLetter(m, m.failure.reason, m.failure.message),
-    tracker,
-    maxInFlight: options.maxInFlight ?? 20_000,
-    commitIntervalMs: options.commitIntervalMs ?? 1000,
+    onDecodeError: (m) => delivery.deadLetter(m, m.failure.reason, m.failure.message),
+    tracker: delivery.tracker,
+    maxInFlight: config.maxInFlight,
+    commitIntervalMs: 0, // the delivery commits
     signal: sourceAbort.signal,
     logger,
+    instrumentation,
+    skipBelow,
+    health,
+    onSkipped: (n) => (counts.skipped += n),
+    onRebalance: () => {
+      readiness.assigned = true;
+      updateReady('assigned');
+      // Kept partitions' acknowledged progress, committed under the new generation.
+      void delivery.commit().catch(() => undefined);
+    },
+    onStuck: (stuck) => {
+      readiness.stuck = stuck;
+      updateReady(stuck ? 'backpressure' : 'flowing');
+    },
   });
   // Completes the pipeline's input only when the open window should be finished; otherwise it is handed back.
   const gated$ = new Observable<KafkaRecord>((subscriber) =>
@@ -402,66 +434,71 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     }),
   );
 
+  const onInvalid = (invalid: InvalidVector<unknown>): void => delivery.deadLetter(rejectedSource(invalid.record), invalid.reason, invalid.message);
   const context: KafkaPipelineContext = {
     instrumentation,
-    onInvalid: (invalid) => deadLetter(asRejected(invalid.record), invalid.reason, invalid.message),
-    initialModel: restored?.model,
+    onInvalid,
+    ...(restored !== undefined && state === undefined ? { initialModel: restored.model } : {}),
+    ...(state !== undefined ? { initialState: state } : {}),
   };
 
-  /** Once a window's outputs are acknowledged: finish its records, per partition up to its last offset. */
-  const acknowledged = (update: MixtureUpdate<R>): void => {
-    counts.windows++;
-    counts.labelled += update.labels.length;
-    const last = new Map<string, { topic: string; partition: number; offset: number }>();
-    for (const record of update.window.records) {
-      const r = record as { topic?: unknown; partition?: unknown; offset?: unknown };
-      if (typeof r.topic !== 'string' || typeof r.partition !== 'number' || r.offset === undefined) continue;
-      const offset = Number(r.offset);
-      const id = `${r.partition}:${r.topic}`;
-      const prev = last.get(id);
-      if (prev === undefined || offset > prev.offset) last.set(id, { topic: r.topic, partition: r.partition, offset });
-    }
-    for (const { topic, partition, offset } of last.values()) tracker.markDoneThrough(topic, partition, offset);
-    logger.debug({ windowIndex: update.windowIndex, version: update.version, n: update.window.n, logLikelihood: update.logLikelihood }, 'window acknowledged');
+  const counters: KafkaPipelineCounters = {
+    get consumed() {
+      return counts.consumed;
+    },
+    get labelled() {
+      return delivery.counters.labelled;
+    },
+    get deadLettered() {
+      return delivery.counters.deadLettered;
+    },
+    get windows() {
+      return delivery.counters.windows;
+    },
+    get inFlight() {
+      return delivery.tracker.inFlight;
+    },
+    get skipped() {
+      return counts.skipped;
+    },
   };
+  const snapshot = (): KafkaPipelineCounters => ({ ...delivery.counters, consumed: counts.consumed, inFlight: delivery.tracker.inFlight, skipped: counts.skipped });
 
   const disconnect = async (): Promise<void> => {
-    await consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
-    await producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
+    await within(consumer.disconnect().then(() => disconnected('consumer')), 10_000, undefined);
+    await within(producer.disconnect().then(() => disconnected('producer')), 10_000, undefined);
   };
 
-  /** Ends the run: stop fetching, flush (unless failed), commit what is acknowledged, disconnect. */
+  /** Ends the run: stop fetching, flush (unless failed), commit what is acknowledged, disconnect; every step bounded. */
   function shutdown(failure?: unknown): Promise<KafkaPipelineResult> {
     if (finishing !== undefined) return finishing;
     finishing = (async () => {
+      readiness.stopping = true;
+      updateReady('stopping');
       sourceAbort.abort();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([sourceEnded.promise, new Promise((r) => (timer = setTimeout(r, 30_000)))]);
-      clearTimeout(timer);
+      await within(sourceEnded.promise, 10_000, undefined);
       let error = failure;
       if (error === undefined) {
+        // Bounded by the broker health (which aborts the delivery when the brokers stay away).
         try {
-          await sender.flush();
+          await delivery.flush();
         } catch (err) {
           error = err;
         }
       }
+      health.stop();
       let committed: KafkaPipelineResult['committed'] = [];
       try {
-        await tracker.commit();
-        committed = tracker.committable();
+        committed = await delivery.close(5000);
       } catch (err) {
-        logger.warn({ err }, 'final offset commit failed: the next run re-processes from the previous commit');
+        logger.warn({ error: describeError(err) }, 'final offset commit failed: the next run re-processes from the previous commit');
       }
       running.subscription?.unsubscribe();
       await disconnect();
-      const result: KafkaPipelineResult = { counters: snapshot(), committed, handedBack: tracker.inFlight };
+      const result: KafkaPipelineResult = { counters: snapshot(), committed, handedBack: delivery.tracker.inFlight };
       if (error !== undefined) {
-        const wrapped =
-          error instanceof EmstreamError
-            ? error
-            : new KafkaEdgeError(`the pipeline ${JSON.stringify(pipelineId)} failed: ${error instanceof Error ? error.message : String(error)}`, { operation: 'pipeline' }, { cause: error, retriable: false });
-        logger.error({ err: wrapped, ...result.counters }, 'pipeline stopped on an error');
+        const wrapped = error instanceof StateMismatchError ? stateRefused(config, restored, error.context.differences, error) : asEmstreamError(error, 'pipeline', `the pipeline ${JSON.stringify(pipelineId)} failed`);
+        logger.error({ error: wrapped.message, ...result.counters }, 'pipeline stopped on an error');
         done.reject(wrapped);
         throw wrapped;
       }
@@ -475,32 +512,78 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   let built: Observable<MixtureUpdate<R>>;
   try {
     // The pipeline receives KafkaRecords: records of R (a VectorInput) whose extra fields ride along.
-    built = pipeline.build(gated$ as unknown as Observable<R>, context);
+    const report = buildInPipelineScope({ initialState: state, onInvalid }, () => pipeline.build(gated$ as unknown as Observable<R>, context));
+    built = report.result;
+    if (state !== undefined && !report.stateClaimed) {
+      logger.warn(
+        { mixtures: report.mixtures, modelVersion: restored!.message.modelVersion },
+        report.mixtures === 0
+          ? 'the pipeline creates no fitMixture: the restored state is not used'
+          : "the pipeline's fitMixture was given a model or state of its own: the restored state is not used (start with --fresh to silence this)",
+      );
+    }
   } catch (err) {
-    await disconnect();
-    throw err;
+    throw asEmstreamError(err, 'pipeline', `could not build the pipeline ${JSON.stringify(pipeline.name)}`);
   }
-  const updates$ = built.pipe(toKafka<R>(sender, { labels: config.labels, models: config.models, pipelineId, includeVector: options.includeVector }));
-  running.subscription = updates$.subscribe({
-    next: acknowledged,
-    error: (err: unknown) => void shutdown(err).catch(() => undefined),
+
+  // 4. Connect (retrying while the brokers are unavailable), then run.
+  try {
+    await retryBrokerOperation('connect', () => producer.connect(), retry);
+    connected('producer');
+    await retryBrokerOperation('connect', () => consumer.connect(), retry);
+    connected('consumer');
+  } catch (err) {
+    await within(producer.disconnect(), 5000, undefined);
+    throw asEmstreamError(err, 'connect', 'could not connect to the Kafka brokers');
+  }
+  health.start();
+
+  let startupError: unknown;
+  let subscribing = true;
+  running.subscription = built.subscribe({
+    next: (update) => {
+      try {
+        delivery.window(update);
+      } catch (err) {
+        void shutdown(err).catch(() => undefined);
+      }
+    },
+    error: (err: unknown) => {
+      if (subscribing) startupError = err;
+      void shutdown(err).catch(() => undefined);
+    },
     complete: () => void shutdown().catch(() => undefined),
   });
+  subscribing = false;
+  if (startupError !== undefined) {
+    // The pipeline refused to start (a restored state it cannot resume, say): report it from here.
+    await done.promise.catch(() => undefined);
+    throw await done.promise.then(
+      () => asEmstreamError(startupError, 'pipeline', 'the pipeline failed'),
+      (e: unknown) => e,
+    );
+  }
 
   const onAbort = (): void => void shutdown().catch(() => undefined);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  logger.info({ ...config, format, dimension, restored: restored?.message.modelVersion }, 'pipeline started');
+  logger.info(
+    { ...config, brokers: undefined, format: config.format, dimension: config.dimension ?? stateDimension, restored: restored?.message.modelVersion, startupMs: Date.now() - started },
+    'pipeline started',
+  );
 
   return {
-    config,
+    config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, group: config.group, pipelineId },
     restored,
     counters,
+    get ready() {
+      return readiness.ready;
+    },
     done: done.promise,
     stop: (stopOptions: StopOptions = {}) => {
       if (finishing === undefined && stopOptions.finishWindow) finishWindow = true;
       if (finishWindow && finishing === undefined) {
-        // Complete the input: the pipeline fits the open window, toKafka flushes, then `complete` shuts down.
+        // Complete the input: the pipeline fits the open window, the delivery flushes, then `complete` shuts down.
         sourceAbort.abort();
         return done.promise;
       }
@@ -508,3 +591,22 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     },
   };
 }
+
+/** The refusal of a saved state that does not match this pipeline: what differs and how to start fresh. */
+function stateRefused(config: RunConfig, restored: RestoredModel | undefined, differences: readonly { setting: string; saved: string; requested: string }[], cause?: unknown): StateRestoreError {
+  const what = differences.map((d) => `${d.setting}: saved ${d.saved}, requested ${d.requested}`).join('; ');
+  const version = restored?.message.modelVersion;
+  return new StateRestoreError(
+    `the saved state of pipeline ${JSON.stringify(config.pipelineId)} on ${JSON.stringify(config.models)}${version === undefined ? '' : ` (model version ${version})`} does not match this pipeline (${what}): ` +
+      `run with --fresh (fresh: true) to start over from a new model, use another --pipeline-id, or run with the configuration the state was made with`,
+    { pipelineId: config.pipelineId, topic: config.models, differences, modelVersion: version, operation: 'restore' },
+    cause,
+  );
+}
+
+/** Any error as an EmstreamError (a KafkaEdgeError saying what failed when it is not one already). */
+function asEmstreamError(err: unknown, operation: string, what: string): EmstreamError {
+  if (err instanceof EmstreamError) return err;
+  return new KafkaEdgeError(`${what}: ${describeError(err)}`, { operation }, { cause: err, retriable: false });
+}
+

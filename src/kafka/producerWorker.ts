@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { installFastProduceEncoder } from './fastProduce.js';
 import { installRequestQueueFix } from './requestQueueFix.js';
+import { isRetriable } from './retry.js';
 import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerSender.js';
 
 /** A batch as kafkajs takes it, from its packed form (Buffers are views into the transferred blob, not copies). */
@@ -86,12 +87,12 @@ if (port !== null) {
   const errorOf = (err: unknown): { message: string; name: string; retriable: boolean } => ({
     message: err instanceof Error ? err.message : String(err),
     name: err instanceof Error ? err.name : 'Error',
-    retriable: typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true,
+    retriable: isRetriable(err),
   });
 
-  /** Sends queued batches one at a time; after a failure the rest are answered with the same error, unsent. */
+  let lastError: { message: string; name: string; retriable: boolean } | undefined;
+  /** Sends queued batches one at a time; after a failure the rest are answered with the same error, unsent, until `resume`. */
   const pump = async (): Promise<void> => {
-    let lastError: { message: string; name: string; retriable: boolean } | undefined;
     while (queue.length > 0) {
       const request = queue.shift()!;
       if (failed) {
@@ -120,6 +121,10 @@ if (port !== null) {
     if (message.type === 'send') {
       queue.push(message);
       startPump();
+    } else if (message.type === 'resume') {
+      // The main thread resumes only once every send posted before was answered: the next ones go out.
+      failed = false;
+      lastError = undefined;
     } else if (message.type === 'close') {
       closing ??= (async () => {
         // Whatever was posted before `close` is still sent (in order) before disconnecting.

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { KafkaEdgeError } from './errors.js';
 import { crc32c } from '@node-rs/crc32';
 
 /** A header value as kafkajs accepts it. */
@@ -344,6 +345,6 @@ export function encodeProduceRequest(fields: ProduceRequestFields): Buffer {
       w.buf.writeUInt32BE(crc32c(w.buf.subarray(crcFrom, w.offset)), crcAt);
     }
   }
-  if (w.offset !== total) throw new Error(`produce request encoder: wrote ${w.offset} bytes, planned ${total} (a bug in emstream)`);
+  if (w.offset !== total) throw new KafkaEdgeError(`produce request encoder: wrote ${w.offset} bytes, planned ${total} (a bug in emstream: please report it)`, { operation: 'produce' }, { retriable: false });
   return w.buf;
 }

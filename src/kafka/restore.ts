@@ -1,15 +1,18 @@
 /**
- * Restoring the latest model of a pipeline from its compacted models topic.
+ * Restoring the latest state of a pipeline from its compacted models topic.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { paramsFromJSON, type MixtureJSON } from '../gmm/model.js';
-import { KafkaEdgeError, type EachBatchPayloadLike, type KafkaClientLike } from './client.js';
-import type { ModelMessage } from './sink.js';
+import type { MixtureJSON } from '../gmm/model.js';
+import type { StreamingStateJSON } from '../gmm/streaming.js';
+import type { EachBatchPayloadLike, KafkaClientLike } from './client.js';
+import { KafkaEdgeError } from './errors.js';
+import type { EventOffset } from './events.js';
+import { readModelMessage, type ModelMessage } from './messages.js';
 
-/** Options of {@link restoreLatestModel}. */
+/** Options of {@link restoreLatestState}. */
 export interface RestoreOptions {
   /** The models topic. */
   readonly topic: string;
@@ -17,13 +20,19 @@ export interface RestoreOptions {
   readonly pipelineId: string;
   /** Give up after this long (default 30 000 ms). */
   readonly timeoutMs?: number;
+  /** Messages read at the end of each partition first (default 512); the whole topic is read only when the key is not among them. */
+  readonly tail?: number;
   readonly logger?: Logger;
 }
 
-/** A restored model. */
+/** A restored model message. */
 export interface RestoredModel {
   /** The model, ready for `fitMixture({ initialModel })`. */
   readonly model: MixtureJSON;
+  /** The whole streaming state (messages written by emstream ≥ 0.2), ready for `fitMixture({ initialState })`. */
+  readonly state: StreamingStateJSON | undefined;
+  /** The input offsets the state covers (per partition, the offset after the last record in its statistics). */
+  readonly offsets: readonly EventOffset[];
   /** The whole model message (window index, model version, log-likelihoods, …). */
   readonly message: ModelMessage;
   readonly partition: number;
@@ -31,34 +40,54 @@ export interface RestoredModel {
 }
 
 /**
- * Reads the models topic from the beginning up to its current end and returns the last valid model
- * written under `pipelineId`, or `undefined` when there is none (or the topic does not exist).
+ * Reads the models topic up to its current end and returns the last valid message written under `pipelineId`
+ * (its model, whole state and covered offsets), or `undefined` when there is none (or the topic does not exist).
  *
  * 1. Ask the admin for each partition's end offset; an empty or missing topic gives `undefined` at once.
- * 2. Consume with a throw-away group (nothing committed) until every partition reaches its end offset.
- * 3. Keep the last message whose key is `pipelineId` and whose value parses as a model (`paramsFromJSON`);
- *    invalid values are logged and skipped.
+ * 2. Consume with a throw-away group (nothing committed) the last `tail` messages of each partition up to the end
+ *    offsets; when none of them has the key, read the whole topic.
+ * 3. Keep the last message whose key is `pipelineId` and whose value reads as a model message
+ *    ({@link readModelMessage}); unreadable ones are logged and skipped.
  *
  * @param kafka - the client
  * @param options - topic, pipeline id, timeout
- * @returns the latest model, or `undefined`
+ * @returns the latest model message, or `undefined`
  * @throws KafkaEdgeError when the end of the topic is not reached in time
  */
-export async function restoreLatestModel(kafka: KafkaClientLike, options: RestoreOptions): Promise<RestoredModel | undefined> {
-  const { topic, pipelineId, logger } = options;
-  const timeoutMs = options.timeoutMs ?? 30_000;
+export async function restoreLatestState(kafka: KafkaClientLike, options: RestoreOptions): Promise<RestoredModel | undefined> {
+  const { topic, logger } = options;
   const admin = kafka.admin();
   await admin.connect();
-  let ends: Map<number, bigint>;
+  let ranges: Map<number, { low: bigint; high: bigint }>;
   try {
     if (!(await admin.listTopics()).includes(topic)) return undefined;
     const offsets = await admin.fetchTopicOffsets(topic);
-    ends = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+    ranges = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
   } finally {
     await admin.disconnect();
   }
-  if (ends.size === 0) return undefined;
+  if (ranges.size === 0) return undefined;
+  const tail = BigInt(options.tail ?? 512);
+  const starts = new Map([...ranges].map(([p, r]) => [p, r.high - tail > r.low ? r.high - tail : r.low]));
+  let latest = await scan(kafka, options, ranges, starts);
+  if (latest === undefined && [...starts].some(([p, start]) => start > ranges.get(p)!.low)) {
+    latest = await scan(kafka, options, ranges, new Map([...ranges].map(([p, r]) => [p, r.low])));
+  }
+  if (latest !== undefined) {
+    logger?.info({ topic, pipelineId: options.pipelineId, modelVersion: latest.message.modelVersion, offset: latest.offset, withState: latest.state !== undefined }, 'read the latest state');
+  }
+  return latest;
+}
 
+/** Reads `[start, high)` of each partition and returns the last readable message of the key. */
+async function scan(
+  kafka: KafkaClientLike,
+  options: RestoreOptions,
+  ranges: ReadonlyMap<number, { low: bigint; high: bigint }>,
+  starts: ReadonlyMap<number, bigint>,
+): Promise<RestoredModel | undefined> {
+  const { topic, pipelineId, logger } = options;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const groupId = `emstream-restore-${pipelineId}-${randomBytes(4).toString('hex')}`;
   const consumer = kafka.consumer({ groupId });
   let latest: RestoredModel | undefined;
@@ -69,29 +98,30 @@ export async function restoreLatestModel(kafka: KafkaClientLike, options: Restor
       const timer = setTimeout(
         () =>
           reject(
-            new KafkaEdgeError(`could not read the models topic ${JSON.stringify(topic)} to its end within ${timeoutMs} ms; check the brokers, or start without restoring`, {
+            new KafkaEdgeError(`could not read the models topic ${JSON.stringify(topic)} to its end within ${timeoutMs} ms; check the brokers, or start fresh (--fresh)`, {
               topic,
               operation: 'restore',
             }),
           ),
         timeoutMs,
       );
-      const remaining = new Set(ends.keys());
+      const remaining = new Set(ranges.keys());
+      let sought = false;
       const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayloadLike): Promise<void> => {
-        const end = ends.get(batch.partition);
+        const end = ranges.get(batch.partition)?.high;
+        const start = starts.get(batch.partition) ?? 0n;
         for (const message of batch.messages) {
           resolveOffset(message.offset);
-          if (message.key?.toString('utf8') === pipelineId && message.value !== null) {
+          const offset = BigInt(message.offset);
+          if (offset >= start && (end === undefined || offset < end) && message.key?.toString('utf8') === pipelineId && message.value !== null) {
             try {
-              const value = JSON.parse(message.value.toString('utf8')) as ModelMessage;
-              paramsFromJSON(value);
-              const { format, version, covarianceType, k, d, weights, means, covariances } = value;
-              latest = { model: { format, version, covarianceType, k, d, weights, means, covariances }, message: value, partition: batch.partition, offset: message.offset };
+              const read = readModelMessage(message.value);
+              latest = { ...read, partition: batch.partition, offset: message.offset };
             } catch (err) {
               logger?.warn({ err, topic, partition: batch.partition, offset: message.offset }, 'skipping an unreadable model message');
             }
           }
-          if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(batch.partition);
+          if (end !== undefined && offset + 1n >= end) remaining.delete(batch.partition);
         }
         await heartbeat();
         if (remaining.size === 0) {
@@ -99,11 +129,29 @@ export async function restoreLatestModel(kafka: KafkaClientLike, options: Restor
           resolve();
         }
       };
-      consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch }).catch(reject);
+      consumer
+        .run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch })
+        .then(() => {
+          // Start each partition at its first offset to read (applied at the next fetch).
+          if (sought || consumer.seek === undefined) return;
+          sought = true;
+          for (const [partition, start] of starts) consumer.seek!({ topic, partition, offset: start.toString() });
+        })
+        .catch(reject);
     });
   } finally {
     await consumer.disconnect();
   }
-  if (latest !== undefined) logger?.info({ topic, pipelineId, modelVersion: latest.message.modelVersion, offset: latest.offset }, 'restored the latest model');
   return latest;
+}
+
+/**
+ * The latest model of a pipeline id (the same as {@link restoreLatestState}; kept for the readers that only want the model).
+ *
+ * @param kafka - the client
+ * @param options - topic, pipeline id, timeout
+ * @returns the latest model message, or `undefined`
+ */
+export function restoreLatestModel(kafka: KafkaClientLike, options: RestoreOptions): Promise<RestoredModel | undefined> {
+  return restoreLatestState(kafka, options);
 }

@@ -5,11 +5,15 @@
  */
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike, HeaderValue } from './client.js';
-import { KafkaEdgeError } from './client.js';
+import type { Instrumentation } from '../instrumentation.js';
 import type { VectorRecord } from '../operators/types.js';
+import { GATED } from '../operators/vectorInput.js';
+import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike, HeaderValue } from './client.js';
+import { KafkaEdgeError } from './errors.js';
+import type { TopicPartitions } from './events.js';
 import type { DecodeResult, VectorDecoder } from './formats.js';
 import { OffsetTracker } from './offsets.js';
+import { describeError, isRetriable } from './retry.js';
 
 /**
  * A consumed message with its decoded vector. Extra fields ride along through `windowVectors` to the
@@ -27,6 +31,8 @@ export interface KafkaRecord extends VectorRecord {
   readonly headers: Readonly<Record<string, HeaderValue>>;
   /** The original message value (kept for the dead-letter topic); absent when `keepValue` is false. */
   readonly value?: Buffer | null;
+  /** Set when the vector passed the input gate at the decoder (`createDecoder`): `windowVectors` does not scan it again. */
+  readonly [GATED]?: true;
 }
 
 /** A message that could not be decoded. */
@@ -70,6 +76,23 @@ export interface FromKafkaOptions {
   readonly signal?: AbortSignal;
   /** Logs (default: none). */
   readonly logger?: Logger;
+  /** Receives `kafka.fetch`, `kafka.rebalance`, `kafka.consumer.crash` and `kafka.backpressure.wait`. */
+  readonly instrumentation?: Instrumentation;
+  /**
+   * Per partition (`<partition>:<topic>`), the first offset to emit: records below it are counted as finished
+   * without being emitted (a restored state already covers them). Entries are dropped once passed.
+   */
+  readonly skipBelow?: Map<string, number>;
+  /** Told of what the consumer sees of the brokers: a fetched batch or heartbeat (`ok`), a crash it restarts from (`failed`). */
+  readonly health?: { ok(): void; failed(operation: string, error: unknown): void };
+  /** Called after each rebalance (kafkajs `GROUP_JOIN`), once kept partitions were sought past what was read. */
+  readonly onRebalance?: (change: { assigned: TopicPartitions[]; revoked: TopicPartitions[] }) => void;
+  /** Called when the consumer starts or stops waiting on backpressure for longer than `stuckAfterMs`. */
+  readonly onStuck?: (stuck: boolean) => void;
+  /** How long a backpressure wait lasts before `onStuck(true)` (default 30 000 ms). */
+  readonly stuckAfterMs?: number;
+  /** Called with the number of records skipped (see `skipBelow`), per batch. */
+  readonly onSkipped?: (count: number) => void;
 }
 
 /** Heartbeat at least this often while a batch is processed or waiting for room. */
@@ -78,6 +101,16 @@ const HEARTBEAT_EVERY_MS = 1000;
 const YIELD_EVERY_MS = 2;
 /** Look at the clock (to yield or heartbeat) every this many records (a power of two). */
 const CLOCK_CHECK_EVERY = 64;
+
+/** The partitions of `before` not in `after`, per topic. */
+function revokedPartitions(before: Readonly<Record<string, readonly number[]>>, after: Readonly<Record<string, readonly number[]>>): TopicPartitions[] {
+  const out: TopicPartitions[] = [];
+  for (const [topic, partitions] of Object.entries(before)) {
+    const lost = partitions.filter((p) => after[topic]?.includes(p) !== true);
+    if (lost.length > 0) out.push({ topic, partitions: lost });
+  }
+  return out;
+}
 
 /** A record's key as text (UTF-8), or null. */
 function keyText(key: Buffer | null): string | null {
@@ -103,7 +136,10 @@ function keyText(key: Buffer | null): string | null {
  *    to wait). A failed `run` errors the Observable, and so does a consumer crash the client will not restart from
  *    (kafkajs `consumer.events.CRASH` with `restart: false`: a non-retriable error, such as one thrown by `decode`).
  * 6. On a rebalance (kafkajs `GROUP_JOIN`), the tracker forgets the partitions no longer assigned
- *    ({@link OffsetTracker.retainOnly}).
+ *    ({@link OffsetTracker.retainOnly}); a partition kept is sought (`consumer.seek`) to the offset after the last
+ *    record read, so what is in flight is not read again (kafkajs would go back to the last commit) and the
+ *    tracker keeps its progress. The same holds after a crash the client restarts from.
+ * 7. Records below `skipBelow` (covered by a restored state) are finished without being emitted.
  *
  * ## Example
  * ```ts
@@ -126,7 +162,10 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
   const maxInFlight = options.maxInFlight ?? 20_000;
   const keepValue = options.keepValue ?? true;
   const commitIntervalMs = options.commitIntervalMs ?? 1000;
-  const { decode, onDecodeError, logger, signal } = options;
+  const stuckAfterMs = options.stuckAfterMs ?? 30_000;
+  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow } = options;
+  // A decoder made by createDecoder ran the input gate: its records carry the brand, so windowVectors does not scan them again.
+  const gated = (decode as { [GATED]?: unknown })[GATED] === true;
 
   return new Observable<KafkaRecord>((subscriber) => {
     const tracker =
@@ -135,6 +174,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     let closed = false;
     let stopping: Promise<void> | undefined;
     let lastWaitWarning = 0;
+    let lastCrashWarning = 0;
 
     const commitTimer =
       commitIntervalMs > 0
@@ -158,20 +198,33 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     /** Waits until there is room for more records, heartbeating. Returns false when the batch should end. */
     const waitForRoom = async (payload: EachBatchPayloadLike): Promise<boolean> => {
       const started = Date.now();
-      while (!closed && tracker.inFlight >= maxInFlight) {
-        if (!payload.isRunning() || payload.isStale()) return false;
-        await tracker.changed(HEARTBEAT_EVERY_MS);
-        await payload.heartbeat();
-        const waited = Date.now() - started;
-        if (waited > 30_000 && Date.now() - lastWaitWarning > 30_000) {
-          lastWaitWarning = Date.now();
-          logger?.warn(
-            { inFlight: tracker.inFlight, maxInFlight, waitedMs: waited },
-            'consumer waiting for outputs to be acknowledged; if this persists, maxInFlight may be smaller than what the pipeline holds (a window)',
-          );
+      if (instrumentation?.listening('kafka.backpressure.wait')) instrumentation.emit('kafka.backpressure.wait', { inFlight: tracker.inFlight, maxInFlight, waitedMs: 0, done: false });
+      let stuck = false;
+      try {
+        while (!closed && tracker.inFlight >= maxInFlight) {
+          if (!payload.isRunning() || payload.isStale()) return false;
+          await tracker.changed(HEARTBEAT_EVERY_MS);
+          await payload.heartbeat();
+          const waited = Date.now() - started;
+          if (!stuck && waited > stuckAfterMs) {
+            stuck = true;
+            options.onStuck?.(true);
+          }
+          if (waited > 30_000 && Date.now() - lastWaitWarning > 30_000) {
+            lastWaitWarning = Date.now();
+            logger?.warn(
+              { inFlight: tracker.inFlight, maxInFlight, waitedMs: waited },
+              'consumer waiting for outputs to be acknowledged; if this persists, maxInFlight may be smaller than what the pipeline holds (a window)',
+            );
+          }
+        }
+        return !closed;
+      } finally {
+        if (stuck) options.onStuck?.(false);
+        if (instrumentation?.listening('kafka.backpressure.wait')) {
+          instrumentation.emit('kafka.backpressure.wait', { inFlight: tracker.inFlight, maxInFlight, waitedMs: Date.now() - started, done: true });
         }
       }
-      return !closed;
     };
 
     const emitMessage = (topic: string, partition: number, message: ConsumedMessageLike): void => {
@@ -179,9 +232,13 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       const result = decode(message.value, { topic, partition, offset: message.offset });
       const headers = message.headers ?? {};
       if (result.ok) {
-        const record: KafkaRecord = keepValue
-          ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value }
-          : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers };
+        const record: KafkaRecord = gated
+          ? keepValue
+            ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value, [GATED]: true as const }
+            : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, [GATED]: true as const }
+          : keepValue
+            ? { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers, value: message.value }
+            : { vector: result.vector, key: keyText(message.key), topic, partition, offset: message.offset, timestamp: message.timestamp, headers };
         subscriber.next(record);
         if (ownTracker) tracker.markDone(topic, partition, message.offset);
       } else if (onDecodeError !== undefined) {
@@ -210,12 +267,34 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
 
     const consumeBatch = async (payload: EachBatchPayloadLike, progress: { processed: number }): Promise<void> => {
       const { topic, partition, messages } = payload.batch;
+      health?.ok();
+      if (messages.length > 0 && instrumentation?.listening('kafka.fetch')) {
+        instrumentation.emit('kafka.fetch', { topic, partition, messages: messages.length, highWatermark: payload.batch.highWatermark ?? '', lastOffset: messages[messages.length - 1].offset });
+      }
       if (payload.isStale() || !isAssigned(topic, partition)) return;
+      let first = 0;
+      if (skipBelow !== undefined && skipBelow.size > 0) {
+        // Records a restored state already covers: finished, not emitted.
+        const id = `${partition}:${topic}`;
+        const below = skipBelow.get(id);
+        if (below !== undefined) {
+          while (first < messages.length && Number(messages[first].offset) < below) {
+            tracker.register(topic, partition, messages[first].offset);
+            tracker.markDone(topic, partition, messages[first].offset);
+            first++;
+          }
+          if (first < messages.length) skipBelow.delete(id);
+          if (first > 0) {
+            options.onSkipped?.(first);
+            progress.processed = first;
+          }
+        }
+      }
       // Checked per message as a number; the assignment itself only when a rebalance changed it.
       let generation = assignmentGeneration;
       let lastBeat = Date.now();
       let lastYield = lastBeat;
-      for (let i = 0; i < messages.length; i++) {
+      for (let i = first; i < messages.length; i++) {
         const message = messages[i];
         if ((i & (CLOCK_CHECK_EVERY - 1)) === CLOCK_CHECK_EVERY - 1) {
           resolveThrough(payload, messages, i);
@@ -265,9 +344,15 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       consumer.on !== undefined && consumer.events !== undefined
         ? consumer.on(consumer.events.CRASH, ({ payload }) => {
             if (closed || subscriber.closed) return;
-            const reason = payload.error instanceof Error ? payload.error.message : String(payload.error);
+            const reason = describeError(payload.error);
+            instrumentation?.emit('kafka.consumer.crash', { groupId: payload.groupId ?? '', error: reason, restart: payload.restart === true });
             if (payload.restart === true) {
-              logger?.warn({ err: payload.error, groupId: payload.groupId }, 'consumer crashed; the client restarts it (uncommitted records are read again)');
+              if (isRetriable(payload.error)) health?.failed('consume', payload.error);
+              // One warning per outage, not one per restart attempt.
+              const now = Date.now();
+              const level = now - lastCrashWarning > 30_000 ? 'warn' : 'debug';
+              if (level === 'warn') lastCrashWarning = now;
+              logger?.[level]({ error: reason, groupId: payload.groupId }, 'consumer crashed; the client restarts it (partitions kept resume where they were read)');
               return;
             }
             void stopConsumer();
@@ -287,12 +372,37 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       consumer.on !== undefined && groupJoin !== undefined
         ? consumer.on(groupJoin, ({ payload }) => {
             if (payload.memberAssignment === undefined) return;
+            health?.ok();
+            const previous = assignment;
             assignment = payload.memberAssignment;
             assignmentGeneration++;
             const revoked = tracker.retainOnly(payload.memberAssignment);
-            if (revoked.length > 0) logger?.info({ revoked, groupId: payload.groupId }, 'partitions assigned to another member: their unfinished records are no longer tracked or committed here');
+            // Kept partitions: go on after the last record read (kafkajs would fetch again from the last commit).
+            const sought: { topic: string; partition: number; offset: string }[] = [];
+            if (consumer.seek !== undefined) {
+              for (const { topic, partition } of tracker.partitions()) {
+                const next = tracker.nextOffset(topic, partition);
+                if (next === undefined) continue;
+                try {
+                  consumer.seek({ topic, partition, offset: String(next) });
+                  sought.push({ topic, partition, offset: String(next) });
+                } catch (err) {
+                  logger?.debug({ err, topic, partition }, 'seek after a rebalance failed: the partition is read again from its last commit');
+                }
+              }
+            }
+            const change = {
+              assigned: Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: [...partitions] })),
+              revoked: previous === undefined ? [] : revokedPartitions(previous, payload.memberAssignment),
+            };
+            instrumentation?.emit('kafka.rebalance', { groupId: payload.groupId ?? '', ...change });
+            logger?.info({ groupId: payload.groupId, assigned: payload.memberAssignment, revoked: revoked.length > 0 ? revoked : undefined, resumed: sought.length > 0 ? sought : undefined }, 'partitions assigned');
+            options.onRebalance?.(change);
           })
         : undefined;
+    const heartbeatEvent = consumer.events?.HEARTBEAT;
+    const removeHeartbeatListener =
+      consumer.on !== undefined && heartbeatEvent !== undefined && health !== undefined ? consumer.on(heartbeatEvent, () => health.ok()) : undefined;
     if (signal?.aborted) {
       subscriber.complete();
     } else {
@@ -314,6 +424,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     return () => {
       removeCrashListener?.();
       removeJoinListener?.();
+      removeHeartbeatListener?.();
       signal?.removeEventListener('abort', onAbort);
       if (commitTimer !== undefined) clearInterval(commitTimer);
       // After an abort the caller owns the paused consumer (to commit, then disconnect); otherwise stop it.

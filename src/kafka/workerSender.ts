@@ -10,7 +10,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ProducedMessage, ProducerLike } from './client.js';
-import { BatchSender, type BatchSenderOptions } from './sink.js';
+import { KafkaEdgeError } from './errors.js';
+import { BatchSender, type BatchSenderOptions } from './batchSender.js';
 
 /** What the worker needs to make its own client and producer (passed as `workerData`: plain data only). */
 export interface WorkerConfig {
@@ -45,13 +46,17 @@ export interface PackedBatch {
   readonly acks: number | undefined;
 }
 
-/** Main thread → worker. */
-export type ToWorker = { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch } | { readonly type: 'close' };
+/**
+ * Main thread → worker. After a failed send the worker refuses every later one (answering it with the same error,
+ * unsent) until `resume`, so a retry resends the failed batches in their order before anything posted after them.
+ */
+export type ToWorker = { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch } | { readonly type: 'resume' } | { readonly type: 'close' };
 
 /** An error as it crosses the thread boundary. */
 export interface WorkerError {
   readonly message: string;
   readonly name: string;
+  /** The error's (or, for kafkajs's retries-exceeded wrapper, its cause's) `retriable` flag. */
   readonly retriable: boolean;
 }
 
@@ -110,12 +115,9 @@ export function packBatch(batch: { topicMessages: { topic: string; messages: Pro
   return { packed: { topics, data, segments, blob, acks: batch.acks }, transfer: blob === undefined ? [] : [blob] };
 }
 
-/** An error from the worker, as an Error with the original name, message and `retriable` flag. */
-function asError(e: WorkerError): Error & { retriable: boolean } {
-  const error = new Error(e.message) as Error & { retriable: boolean };
-  error.name = e.name;
-  error.retriable = e.retriable;
-  return error;
+/** An error from the worker, as a KafkaEdgeError with the client's message, its name (`context.clientError`) and `retriable` flag. */
+function asError(e: WorkerError): KafkaEdgeError {
+  return new KafkaEdgeError(e.message, { operation: 'produce', clientError: e.name }, { retriable: e.retriable });
 }
 
 /**
@@ -137,6 +139,8 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
 export interface WorkerProducerOptions extends WorkerConfig {
   /** Receives the worker's kafkajs log lines and its own warnings. */
   readonly logger?: Logger;
+  /** `'debug'`: the worker's kafkajs lines all go to `debug` (see `createKafkaClient`'s `forwardLogsAs`); default their own level. */
+  readonly forwardLogsAs?: 'levels' | 'debug';
   /** Most ms `disconnect` waits for the worker to send what it holds and disconnect before terminating it (default 30 000). */
   readonly closeTimeoutMs?: number;
 }
@@ -149,7 +153,7 @@ export interface WorkerProducerOptions extends WorkerConfig {
  * 2. `sendBatch` packs the batch ({@link packBatch}) and posts it; the worker sends the batches strictly one at a
  *    time, in the order posted, so several can be outstanding without reordering. Each resolves or rejects (with
  *    the client's error name, message and `retriable`) when the worker answers; after a failure the worker sends
- *    nothing more and the later batches reject with the same error.
+ *    nothing more (the later batches reject with the same error) until {@link resume}.
  * 3. `disconnect` lets the worker finish what it holds, disconnect its producer and exit (terminated after
  *    `closeTimeoutMs`). If the worker dies, every outstanding send rejects.
  *
@@ -219,7 +223,7 @@ export class WorkerProducer implements ProducerLike {
             break;
           }
           case 'log':
-            logger?.[message.level](message.fields, message.message);
+            logger?.[this.options.forwardLogsAs === 'debug' ? 'debug' : message.level](message.fields, message.message);
             break;
           case 'closed':
             break;
@@ -232,7 +236,7 @@ export class WorkerProducer implements ProducerLike {
       });
       worker.on('exit', (code) => {
         if (this.worker === worker) this.worker = undefined;
-        const error = new Error(`the producer worker exited (code ${code}) with ${this.pending.size} batch(es) unacknowledged`);
+        const error = new KafkaEdgeError(`the producer worker exited (code ${code}) with ${this.pending.size} batch(es) unacknowledged`, { operation: 'produce' }, { retriable: false });
         if (this.pending.size > 0) logger?.error({ code }, error.message);
         this.die(error);
         if (!connected) reject(error);
@@ -256,7 +260,7 @@ export class WorkerProducer implements ProducerLike {
   sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown> {
     const worker = this.worker;
     if (worker === undefined || this.closing !== undefined || this.dead !== undefined) {
-      return Promise.reject(this.dead ?? new Error('the producer worker is not running: connect() first'));
+      return Promise.reject(this.dead ?? new KafkaEdgeError('the producer worker is not running: connect() first', { operation: 'produce' }, { retriable: false }));
     }
     const id = this.nextId++;
     const { packed, transfer } = packBatch(batch);
@@ -265,6 +269,11 @@ export class WorkerProducer implements ProducerLike {
       if (this.pending.size === 1) this.updateRef();
       worker.postMessage({ type: 'send', id, batch: packed } satisfies ToWorker, transfer);
     });
+  }
+
+  /** After a failed send: let the worker send again (the next batches posted are sent, in order). */
+  resume(): void {
+    this.worker?.postMessage({ type: 'resume' } satisfies ToWorker);
   }
 
   disconnect(): Promise<void> {
@@ -313,7 +322,7 @@ export class WorkerSender extends BatchSender {
   /**
    * Starts the worker and connects its producer.
    *
-   * @throws Error (the client's, e.g. `KafkaJSConnectionError`) when the producer cannot connect
+   * @throws KafkaEdgeError (with the client's error name in `context.clientError`, e.g. `KafkaJSConnectionError`) when the producer cannot connect
    */
   static async start(options: WorkerSenderOptions): Promise<WorkerSender> {
     const producer = new WorkerProducer(options);

@@ -31,8 +31,9 @@ export interface InvalidVector<R = unknown> {
   /**
    * Machine-readable reason. `unfittable`: the record was valid, but the window it belonged to could not
    * be fitted numerically (`fitMixture` sends every record of such a window, with the typed error's message).
+   * `non-finite-in-use`: a finite coordinate too large to square (|x| > 1e150), rejected at the input gate.
    */
-  readonly reason: 'not-numeric' | 'non-finite' | 'wrong-dimension' | 'empty' | 'not-a-vector' | 'decode-error' | 'oversized' | 'unfittable';
+  readonly reason: 'not-numeric' | 'non-finite' | 'wrong-dimension' | 'empty' | 'not-a-vector' | 'decode-error' | 'oversized' | 'unfittable' | 'non-finite-in-use';
   /** Human-readable message saying what was wrong, where, and what to do. */
   readonly message: string;
   /** Index of the offending element inside the vector, when there is one. */

@@ -1,9 +1,12 @@
 import type { InvalidVector, VectorRecord } from './types.js';
 
 /**
- * Pure helpers that turn one input of a stream (a bare vector, or a record with a `vector` field)
- * into numbers, or into an {@link InvalidVector} saying what was wrong, where, and what to do.
- * Used by `windowVectors`; no RxJS here.
+ * The input gate: pure helpers that turn one input of a stream (a bare vector, or a record with a `vector`
+ * field) into numbers, or into an {@link InvalidVector} saying what was wrong, where, and what to do; and the one
+ * function that reads a record's Kafka coordinates. Used by `windowVectors` and the Kafka decoders (each input is
+ * checked once); no RxJS here.
+ *
+ * @module
  */
 
 /** Typed arrays accepted as vectors (every typed array whose elements are JavaScript numbers). */
@@ -73,21 +76,57 @@ export function extractVector(input: unknown): RawVector | undefined {
   return undefined;
 }
 
+/** Where a record came from: its Kafka topic, partition and offset, each `undefined` when the record has none. */
+export interface RecordCoordinates {
+  readonly topic: string | undefined;
+  readonly partition: number | undefined;
+  /** Decimal string (Kafka offsets can exceed 2^53). */
+  readonly offset: string | undefined;
+}
+
+const NO_COORDINATES: RecordCoordinates = { topic: undefined, partition: undefined, offset: undefined };
+
 /**
- * Where an input came from, for messages: its Kafka coordinates when the record carries
- * `topic`, `partition` and/or `offset` fields, e.g. ` (topic "points", partition 0, offset 42)`;
- * `''` otherwise.
+ * Reads a record's Kafka coordinates: its `topic` (a string), `partition` (an integer) and `offset` (a string,
+ * or a number given as one). The one function every layer uses to find where an input came from (messages,
+ * dead letters, commits); anything that is not a record, or a field of another type, reads as `undefined`.
+ *
+ * ## Example
+ * ```ts
+ * import { recordCoordinates } from 'emstream';
+ *
+ * recordCoordinates({ vector: [1, 2], topic: 'points', partition: 0, offset: '42' }); // { topic: 'points', partition: 0, offset: '42' }
+ * recordCoordinates([1, 2]); // { topic: undefined, partition: undefined, offset: undefined }
+ * ```
+ *
+ * @param record - any input (a record, a bare vector, anything)
+ * @returns the coordinates, each `undefined` when missing or of the wrong type
+ */
+export function recordCoordinates(record: unknown): RecordCoordinates {
+  if (typeof record !== 'object' || record === null || Array.isArray(record) || ArrayBuffer.isView(record)) return NO_COORDINATES;
+  const r = record as { topic?: unknown; partition?: unknown; offset?: unknown };
+  // A Kafka record already has the right types: it is its own coordinates (no allocation per record).
+  if (typeof r.topic === 'string' && typeof r.offset === 'string' && typeof r.partition === 'number' && Number.isInteger(r.partition)) return r as RecordCoordinates;
+  const topic = typeof r.topic === 'string' ? r.topic : undefined;
+  const partition = typeof r.partition === 'number' && Number.isInteger(r.partition) ? r.partition : undefined;
+  const offset = typeof r.offset === 'string' ? r.offset : typeof r.offset === 'number' && Number.isInteger(r.offset) ? String(r.offset) : typeof r.offset === 'bigint' ? String(r.offset) : undefined;
+  if (topic === undefined && partition === undefined && offset === undefined) return NO_COORDINATES;
+  return { topic, partition, offset };
+}
+
+/**
+ * Where an input came from, for messages: its Kafka coordinates ({@link recordCoordinates}), e.g.
+ * ` (topic "points", partition 0, offset 42)`; `''` otherwise.
  *
  * @param input - any input
  * @returns a suffix to append to a message (with a leading space), or `''`
  */
 export function describeLocation(input: unknown): string {
-  if (typeof input !== 'object' || input === null || Array.isArray(input) || ArrayBuffer.isView(input)) return '';
-  const record = input as Record<string, unknown>;
+  const { topic, partition, offset } = recordCoordinates(input);
   const parts: string[] = [];
-  if (record.topic !== undefined) parts.push(`topic ${JSON.stringify(record.topic)}`);
-  if (record.partition !== undefined) parts.push(`partition ${String(record.partition)}`);
-  if (record.offset !== undefined) parts.push(`offset ${String(record.offset)}`);
+  if (topic !== undefined) parts.push(`topic ${JSON.stringify(topic)}`);
+  if (partition !== undefined) parts.push(`partition ${partition}`);
+  if (offset !== undefined) parts.push(`offset ${offset}`);
   return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
@@ -125,13 +164,161 @@ function invalid<R>(
 }
 
 /**
+ * Largest magnitude of a coordinate the gate accepts. Beyond it the squares and cross products the fit sums up
+ * (n·x² over a window; the covariances) leave double precision: 1e150² · 1e8 points is still below
+ * `Number.MAX_VALUE` (1.8e308), while a coordinate of 1e160 alone squares to Infinity.
+ */
+export const MAX_COORDINATE = 1e150;
+
+/** Why the gate rejected a vector's values. */
+export type ValuesFailureReason = 'empty' | 'oversized' | 'wrong-dimension' | 'not-numeric' | 'non-finite' | 'non-finite-in-use';
+
+/** A rejection by {@link checkValues}. */
+export interface ValuesFailure {
+  readonly reason: ValuesFailureReason;
+  readonly message: string;
+  /** Index (or field name) of the offending element. */
+  readonly field?: number | string;
+}
+
+/** Options of {@link checkValues}. */
+export interface CheckValuesOptions {
+  /** The dimension every vector must have (`undefined`: any). */
+  readonly dimension?: number;
+  /** Upper bound on the length, checked before `dimension`. */
+  readonly maxDimension?: number;
+  /** Names of the elements, for messages and `field` (e.g. the `json-object` fields); otherwise `element i`. */
+  readonly names?: readonly string[];
+  /** What to advise for a wrong dimension (default: the stream's dimension option). */
+  readonly dimensionHint?: string;
+}
+
+/**
+ * Brand of inputs whose vector already passed the gate at an edge: a decoder made by `createDecoder` carries it, and
+ * `fromKafka` puts it on the records it decodes with such a decoder, so `windowVectors` only checks their length.
+ */
+export const GATED: unique symbol = Symbol.for('emstream.gated');
+
+/** Whether an input's vector passed the gate at the edge (see {@link GATED}). */
+export function isGated(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as { [GATED]?: unknown })[GATED] === true;
+}
+
+/**
+ * The gate every input passes once: checks a vector's values and says what is wrong, where, and what to do.
+ *
+ * 1. Length: not empty (`empty`), at most `maxDimension` (`oversized`), equal to `dimension` when given
+ *    (`wrong-dimension`) — O(1), before the elements.
+ * 2. Elements, in order: a number (`not-numeric`), finite (`non-finite`), and of magnitude at most
+ *    {@link MAX_COORDINATE} (`non-finite-in-use`: its square would overflow in the fit).
+ *
+ * Decoders run this gate on the vectors they make, and the records made from them carry {@link GATED}, so
+ * `windowVectors` does not scan them again (it checks only their length).
+ *
+ * ## Example
+ * ```ts
+ * import { checkValues } from 'emstream';
+ *
+ * checkValues([1, 2], ' (offset 7)', { dimension: 2 }); // undefined: accepted
+ * checkValues([1e160, 0], ' (offset 8)')?.reason; // 'non-finite-in-use'
+ * checkValues([21.5, 'hot'], '', { names: ['temperature', 'state'] })?.field; // 'state'
+ * ```
+ *
+ * @param values - the raw vector (an array of anything, or a numeric typed array)
+ * @param where - where it came from, appended to messages (e.g. ` (topic "t", partition 0, offset 7)`), or a function giving it (called only on failure)
+ * @param options - expected dimension, maximum length, element names
+ * @returns `undefined` when the values are accepted, else the failure
+ */
+export function checkValues(values: RawVector, where: string | (() => string), options: CheckValuesOptions = {}): ValuesFailure | undefined {
+  return checkValuesAt(values, options.dimension, where, options.names, options.dimensionHint, options.maxDimension);
+}
+
+/**
+ * {@link checkValues} with positional options (no options object per call: decoders run it once per message).
+ *
+ * @param values - the raw vector
+ * @param dimension - the expected dimension, or `undefined`
+ * @param where - the location suffix, or a function giving it (called only on failure)
+ * @param names - element names, or `undefined`
+ * @param dimensionHint - what to advise for a wrong dimension
+ * @param maxDimension - upper bound on the length
+ * @returns `undefined` when accepted, else the failure
+ */
+export function checkValuesAt(
+  values: RawVector,
+  dimension: number | undefined,
+  where: string | (() => string),
+  names?: readonly string[],
+  dimensionHint?: string,
+  maxDimension?: number,
+): ValuesFailure | undefined {
+  const length = values.length;
+  if (length === 0) {
+    return { reason: 'empty', message: `the vector is empty${locate(where)}: every point needs at least one coordinate; drop empty inputs upstream` };
+  }
+  if (maxDimension !== undefined && length > maxDimension) {
+    return {
+      reason: 'oversized',
+      message: `the vector has ${length} elements, more than the limit of ${maxDimension}${locate(where)}: check that the producer sends one point per message, or raise the limit`,
+    };
+  }
+  if (dimension !== undefined && length !== dimension) {
+    return {
+      reason: 'wrong-dimension',
+      message:
+        `the vector has dimension ${length}, expected ${dimension}${locate(where)}: every point of a stream must have the same dimension; fix or drop this point, ` +
+        (dimensionHint ?? 'or set the dimension option to match the data'),
+    };
+  }
+  const typed = isNumericTypedArray(values);
+  for (let i = 0; i < length; i++) {
+    const value: unknown = values[i];
+    if (!typed && typeof value !== 'number') {
+      return {
+        reason: 'not-numeric',
+        message: `${elementName(i, names)} is ${describeValue(value)}, not a number${locate(where)}: send numbers (parse strings, fill or drop missing values) before the stream`,
+        field: names?.[i] ?? i,
+      };
+    }
+    const x = value as number;
+    // One comparison for the common case: NaN fails it too.
+    if (!(x <= MAX_COORDINATE && x >= -MAX_COORDINATE)) {
+      if (!Number.isFinite(x)) {
+        return {
+          reason: 'non-finite',
+          message: `${elementName(i, names)} is ${String(x)}${locate(where)}: clustering needs finite numbers; impute or drop missing values (NaN) and clip or drop infinite ones upstream`,
+          field: names?.[i] ?? i,
+        };
+      }
+      return {
+        reason: 'non-finite-in-use',
+        message:
+          `${elementName(i, names)} is ${String(x)}${locate(where)}: its square overflows double precision (the fit needs |x| ≤ ${MAX_COORDINATE}), so the statistics would turn to Infinity; ` +
+          'rescale the data (change units, standardise) or clip it upstream',
+        field: names?.[i] ?? i,
+      };
+    }
+  }
+  return undefined;
+}
+
+
+function locate(where: string | (() => string)): string {
+  return typeof where === 'string' ? where : where();
+}
+
+function elementName(i: number, names: readonly string[] | undefined): string {
+  return names?.[i] !== undefined ? `field ${JSON.stringify(names[i])}` : `element ${i}`;
+}
+
+
+/**
  * Check one input and return its numbers, or the reason it is rejected.
  *
  * 1. Extract the vector (bare array / typed array, or the record's `vector` field); else `not-a-vector`.
- * 2. Reject an empty vector (`empty`), then one longer than `maxDim` (`oversized`), then one whose length
- *    differs from `expectedDim` (`wrong-dimension`) — these are O(1) and come before the element scan.
- * 3. Scan the elements in order: the first one that is not a number gives `not-numeric`, the first NaN or
- *    ±Infinity gives `non-finite`; `field` is its index.
+ * 2. Run the gate ({@link checkValues}): empty, oversized (`maxDim`), wrong dimension (`expectedDim`), then the
+ *    elements (not numeric, non-finite, too large to square); the vector of a record a decoder already gated
+ *    ({@link GATED}) is not scanned again, only its length is.
  *
  * Messages say what was wrong, where (element index; Kafka topic/partition/offset when the record has
  * them) and what to do. Nothing is copied: `values` is the input's own array.
@@ -152,8 +339,7 @@ function invalid<R>(
  * @returns `{ ok: true, values }` or `{ ok: false, invalid }` with `invalid.record === input`
  */
 export function validateVector<R>(input: R, expectedDim: number | undefined, maxDim?: number): VectorValidation<R> {
-  // The location goes into failure messages only: computed on failure, never for a valid input
-  // (no closure either: this runs once per point).
+  // The location goes into failure messages only: computed on failure, never for a valid input.
   const vector = extractVector(input);
   if (vector === undefined) {
     if (isVectorRecord(input)) {
@@ -177,60 +363,11 @@ export function validateVector<R>(input: R, expectedDim: number | undefined, max
       `expected ${ACCEPTED}, got ${describeValue(input)}${describeLocation(input)}: parse or decode the input into numbers before the stream`,
     );
   }
-
   const length = vector.length;
-  if (length === 0) {
-    return invalid(input, 'empty', `the vector is empty${describeLocation(input)}: every point needs at least one coordinate; drop empty inputs upstream`);
+  if ((maxDim === undefined || length <= maxDim) && (expectedDim === undefined || length === expectedDim) && isGated(input)) {
+    return { ok: true, values: vector as ArrayLike<number> };
   }
-  if (maxDim !== undefined && length > maxDim) {
-    return invalid(
-      input,
-      'oversized',
-      `the vector has ${length} elements, more than the limit of ${maxDim}${describeLocation(input)}: ` +
-        `check that the producer sends one point per message, or raise the limit`,
-    );
-  }
-  if (expectedDim !== undefined && length !== expectedDim) {
-    return invalid(
-      input,
-      'wrong-dimension',
-      `the vector has dimension ${length}, expected ${expectedDim}${describeLocation(input)}: ` +
-        `every point of a stream must have the same dimension; fix or drop this point, ` +
-        `or set the dimension option to match the data`,
-    );
-  }
-
-  if (isNumericTypedArray(vector)) {
-    // Typed arrays hold numbers by construction; only NaN/±Infinity (float arrays) can be wrong.
-    for (let i = 0; i < length; i++) {
-      const value = vector[i];
-      if (!Number.isFinite(value)) {
-        return invalid(input, 'non-finite', nonFiniteMessage(i, value, describeLocation(input)), i);
-      }
-    }
-    return { ok: true, values: vector };
-  }
-  for (let i = 0; i < length; i++) {
-    const value: unknown = vector[i];
-    if (typeof value !== 'number') {
-      return invalid(
-        input,
-        'not-numeric',
-        `element ${i} is ${describeValue(value)}, not a number${describeLocation(input)}: ` +
-          `send numbers (parse strings, fill or drop missing values) before the stream`,
-        i,
-      );
-    }
-    if (!Number.isFinite(value)) {
-      return invalid(input, 'non-finite', nonFiniteMessage(i, value, describeLocation(input)), i);
-    }
-  }
+  const failure = checkValuesAt(vector, expectedDim, () => describeLocation(input), undefined, undefined, maxDim);
+  if (failure !== undefined) return invalid(input, failure.reason, failure.message, typeof failure.field === 'number' ? failure.field : undefined);
   return { ok: true, values: vector as ArrayLike<number> };
-}
-
-function nonFiniteMessage(index: number, value: number, where: string): string {
-  return (
-    `element ${index} is ${String(value)}${where}: ` +
-    `clustering needs finite numbers; impute or drop missing values (NaN) and clip or drop infinite ones upstream`
-  );
 }

@@ -2,8 +2,9 @@ import { Observable, asyncScheduler } from 'rxjs';
 import type { OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
+import { scopeOnInvalid } from './pipelineScope.js';
 import type { InvalidVector, VectorInput, VectorWindow } from './types.js';
-import { validateVector } from './vectorInput.js';
+import { checkValues, describeLocation, validateVector } from './vectorInput.js';
 
 /** Options of {@link windowVectors}. At least one of `size` and `timeMs` is required. */
 export interface WindowOptions<R = VectorInput> {
@@ -16,11 +17,19 @@ export interface WindowOptions<R = VectorInput> {
    * Requires `size`; cannot be combined with `timeMs`. Defaults to `size` (tumbling windows).
    */
   readonly slide?: number;
-  /** Expected dimension D. When omitted, the first valid vector fixes D for the whole subscription. */
+  /**
+   * Expected dimension D. When omitted, D is the dimension of most valid vectors of the first window (the first
+   * `size` of them, or those of the first `timeMs`): one stray vector of another dimension at the start does not
+   * decide it. The others of the first window are rejected as `wrong-dimension`.
+   */
   readonly dimension?: number;
   /** Scheduler of the `timeMs` timer (pass a `TestScheduler` for virtual time). Defaults to `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
-  /** Error channel: receives every rejected input. The stream itself never errors because of an invalid input. */
+  /**
+   * Error channel: receives every rejected input. The stream itself never errors because of an invalid input.
+   * Defaults to the runner's dead-letter path when the operator is created while a runner builds the pipeline
+   * (`buildInPipelineScope`, as `runKafkaPipeline` does).
+   */
   readonly onInvalid?: (invalid: InvalidVector<R>) => void;
   /** Emit time windows that hold no valid point (`n = 0`). Defaults to `false`. */
   readonly emitEmpty?: boolean;
@@ -120,8 +129,8 @@ function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
     slide: parsed.slide,
     dimension: parsed.dimension,
     scheduler: parsed.scheduler ?? asyncScheduler,
-    // The schema checked it is a function; its parameter type is the caller's.
-    onInvalid: options.onInvalid,
+    // The schema checked it is a function; its parameter type is the caller's. Without one, the runner's dead-letter path.
+    onInvalid: options.onInvalid ?? (scopeOnInvalid() as ((invalid: InvalidVector<R>) => void) | undefined),
     emitEmpty: parsed.emitEmpty ?? false,
   };
 }
@@ -140,9 +149,11 @@ interface OpenWindow<R> {
 /**
  * Group a stream of vectors into windows of valid points, as flat n×d row-major `Float64Array`s.
  *
- * 1. Each input is checked with `validateVector` against the dimension D (the `dimension` option, or
- *    else fixed by the first valid vector). A rejected input goes to `onInvalid` and is counted in the
- *    `rejected` field of every open window (or, when none is open, of the next window); it never errors
+ * 1. Each input is checked once with `validateVector` (the gate; a vector a Kafka decoder already checked is
+ *    not scanned again) against the dimension D: the `dimension` option, or else the dimension of most valid
+ *    vectors of the first window (the first `size` valid inputs, or those of the first `timeMs`, are held until
+ *    the vote; the others are rejected as `wrong-dimension`). A rejected input goes to `onInvalid` and is counted
+ *    in the `rejected` field of every open window (or, when none is open, of the next window); it never errors
  *    the stream.
  * 2. A valid vector is copied into each open window's buffer (preallocated to `size·d` rows when `size`
  *    is given, grown geometrically otherwise); the record itself is kept by reference in `records`.
@@ -184,6 +195,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
   return (source) =>
     new Observable<VectorWindow<R>>((subscriber) => {
       let d = dimension;
+      /** Until D is known: the first window's inputs with valid elements, held for the majority vote on D. */
+      let held: { input: R; values: ArrayLike<number> }[] | undefined = d === undefined ? [] : undefined;
       let index = 0;
       let validCount = 0;
       let pendingRejected = 0;
@@ -212,6 +225,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       };
 
       function onTimer(): void {
+        // The first time window decides D among what it holds.
+        if (held !== undefined && held.length > 0) decideDimension();
         const win = open[0];
         open = [];
         timer = undefined; // this action has run; do not cancel it from inside itself
@@ -226,16 +241,57 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
         }
       }
 
+      const reject = (bad: InvalidVector<R>): void => {
+        if (open.length === 0) pendingRejected++;
+        else for (const win of open) win.rejected++;
+        onInvalid?.(bad);
+      };
+
       const onValue = (input: R): void => {
         const result = validateVector(input, d);
         if (!result.ok) {
-          if (open.length === 0) pendingRejected++;
-          else for (const win of open) win.rejected++;
-          onInvalid?.(result.invalid);
+          reject(result.invalid);
           return;
         }
-        const values = result.values;
-        const dim = (d ??= values.length);
+        if (held !== undefined) {
+          held.push({ input, values: result.values });
+          if (size !== undefined && held.length >= size) decideDimension();
+          return;
+        }
+        accept(input, result.values);
+      };
+
+      /** D is the most common dimension among the held inputs (the first to reach the top count on a tie); replay them. */
+      function decideDimension(): void {
+        const inputs = held!;
+        held = undefined;
+        const counts = new Map<number, number>();
+        let best = 0;
+        let bestCount = 0;
+        for (const { values } of inputs) {
+          const c = (counts.get(values.length) ?? 0) + 1;
+          counts.set(values.length, c);
+          if (c > bestCount) {
+            best = values.length;
+            bestCount = c;
+          }
+        }
+        const dim = (d = best);
+        for (const { input, values } of inputs) {
+          if (values.length === dim) {
+            accept(input, values);
+            continue;
+          }
+          const failure = checkValues(values as readonly number[], () => describeLocation(input), {
+            dimension: dim,
+            dimensionHint: `or set the dimension option: ${dim} is the dimension of ${bestCount} of the first window's ${inputs.length} valid points`,
+          })!;
+          reject({ record: input, reason: 'wrong-dimension', message: failure.message });
+        }
+      }
+
+      const accept = (input: R, values: ArrayLike<number>): void => {
+        const dim = d!;
 
         if (sliding ? validCount % slide! === 0 : open.length === 0) openWindow(dim);
         validCount++;
@@ -278,11 +334,18 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
         },
         error: (err: unknown) => {
           open = [];
+          held = undefined;
           timer?.unsubscribe();
           subscriber.error(err);
         },
         complete: () => {
           timer?.unsubscribe();
+          try {
+            if (held !== undefined && held.length > 0) decideDimension();
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
           const remaining = open;
           open = [];
           for (const win of remaining) {
@@ -297,6 +360,7 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
         timer?.unsubscribe();
         timer = undefined;
         open = [];
+        held = undefined;
       };
     });
 }

@@ -267,6 +267,53 @@ describe('emstream: bad input fails cleanly (one line on stderr, no stack trace,
     results.forEach((r, i) => expectFailure(r, 2, ...cases[i][1]));
   });
 
+  it('usage errors of run, demo and broker exit 2 with one line, before any connection', async () => {
+    const cases: [string[], string[]][] = [
+      [['run', '--brokers', '127.0.0.1:1', '-k', '2'], ['input: give the input topic (--input)']],
+      [['run', '--brokers', '127.0.0.1:1', '--input', 'x', '-k', '2', '--format', 'float32le'], ['dimension: is required for the binary format float32le', '--dimension 16']],
+      [['run', '--brokers', '127.0.0.1:1', '--input', 'x', '-k', '2', '--format', 'csv', '--fields', 'a,b'], ['fields: only apply to the json-object format']],
+      [['run', '--brokers', '127.0.0.1:1', '--input', 'x', '-k', '2', '--fresh', '--restore'], ['--fresh and --restore contradict each other']],
+      [['run', '--input', 'x', '-k', '2'], ['no Kafka broker given', 'emstream broker']],
+      [['run', '--brokers', '127.0.0.1:1', '--input', 'x', '--window', '0', '-k', '2'], ['--window', 'whole number ≥ 1']],
+      [['demo', '--every', '0'], ['--every must be a whole number ≥ 1', 'got "0"']],
+      [['demo', '--every', 'often'], ['--every must be a whole number ≥ 1']],
+      [['demo', '--out', join(dir, 'data.csv', 'frames')], ['cannot write to --out', 'data.csv/frames (a file is in the way)']],
+      [['broker', '--port', '0'], ['--port', 'must be an integer port in 1..65535']],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args, { KAFKA_BROKERS: '' })));
+    results.forEach((r, i) => expectFailure(r, 2, ...cases[i][1]));
+  });
+
+  it('unreachable brokers at start: retried within --broker-timeout, then exit 1 with one error line and no stack trace', async () => {
+    const started = Date.now();
+    const r = await run(['run', '--brokers', '127.0.0.1:1', '--input', 'x', '-k', '2', '--broker-timeout', '3']);
+    const took = Date.now() - started;
+    expect(r.code, JSON.stringify(r)).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).not.toContain('    at ');
+    const lines = r.stderr.trimEnd().split('\n');
+    // A notice when retrying starts (a JSON log line), then the one line that ends the run.
+    expect(lines.length, r.stderr).toBeLessThanOrEqual(2);
+    if (lines.length === 2) expect(JSON.parse(lines[0])).toMatchObject({ level: 40, operation: 'create-topics', msg: expect.stringMatching(/^the Kafka brokers do not answer/) });
+    expect(lines.at(-1)).toMatch(/^emstream: could not reach the Kafka brokers 127\.0\.0\.1:1 \(create-topics\) for [34] s \(\d+ attempts\): .*ECONNREFUSED.*--broker-timeout, now 3 s/);
+    expect(took).toBeGreaterThan(3000); // it retried for the budget, not less
+  });
+
+  it('emstream broker --port P on a port in use says so at once (exit 1, one line), without starting a JVM', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const r = await run(['broker', '--port', String(port)]);
+      expectFailure(r, 1, `the port ${port} on 127.0.0.1 is in use`, '--port');
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      server.close();
+    }
+  });
+
   it('prints the version, and the stack trace only with EMSTREAM_DEBUG=1', async () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const [version, debug] = await Promise.all([run(['--version']), run(['fit', file('text.csv'), '-k', '1'], { EMSTREAM_DEBUG: '1' })]);

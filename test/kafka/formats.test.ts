@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { EmstreamOptionsError } from '../../src/errors.js';
 import type { ProducedMessage, ProducerLike } from '../../src/kafka/client.js';
 import { createDecoder, encodeVector, VECTOR_FORMATS, type DecodeResult } from '../../src/kafka/formats.js';
-import { BatchSender, deadLetterMessage, HEADERS, labelMessage, parseSourceHeader, sourceHeaders } from '../../src/kafka/sink.js';
+import { BatchSender } from '../../src/kafka/batchSender.js';
+import { deadLetterMessage, HEADERS, labelMessage, parseSourceHeader, sourceHeaders } from '../../src/kafka/messages.js';
 
 const where = { topic: 'points', partition: 2, offset: '41' };
 const b = (text: string): Buffer => Buffer.from(text);
@@ -32,10 +33,11 @@ describe('json-array', () => {
       ['NaN', 'not-json', /not valid JSON/],
       ['{"a": 1}', 'not-a-vector', /expected a JSON array of numbers, got an object/],
       ['[]', 'empty', /empty/],
-      ['[1, 2]', 'wrong-dimension', /2 coordinates, expected 3.*--dimension/],
+      ['[1, 2]', 'wrong-dimension', /dimension 2, expected 3.*--dimension/],
       ['[1, "2", 3]', 'not-numeric', /element 1 is the string "2"/],
       ['[1, null, 3]', 'not-numeric', /element 1 is null/],
       ['[1, 1e999, 3]', 'non-finite', /element 1 is Infinity/],
+      ['[1e160, 0, 1]', 'non-finite-in-use', /element 0 is 1e\+160.*offset 41\): its square overflows double precision.*rescale/],
     ];
     for (const [text, reason, message] of cases) {
       const f = failure(decode(text === null ? null : b(text), where));
@@ -68,7 +70,11 @@ describe('json-object', () => {
 
   it('reports a missing field, a non-numeric field, and a non-object by name', () => {
     expect(failure(decode(b('{"temperature": 21.5}'), where))).toMatchObject({ reason: 'missing-field', field: 'humidity', message: expect.stringMatching(/field "humidity" is missing.*offset 41.*--fields/) });
-    expect(failure(decode(b('{"temperature": "hot", "humidity": 1}'), where))).toMatchObject({ reason: 'not-numeric', field: 'temperature' });
+    expect(failure(decode(b('{"temperature": "hot", "humidity": 1}'), where))).toMatchObject({
+      reason: 'not-numeric',
+      field: 'temperature',
+      message: expect.stringMatching(/^field "temperature" is the string "hot", not a number \(topic "points", partition 2, offset 41\)/),
+    });
     expect(failure(decode(b('{"temperature": null, "humidity": 1}')))).toMatchObject({ reason: 'not-numeric' });
     expect(failure(decode(b('[21.5, 40]')))).toMatchObject({ reason: 'not-a-vector' });
     expect(failure(decode(b('{"temperature": 1e400, "humidity": 1}')))).toMatchObject({ reason: 'non-finite' });
@@ -93,7 +99,7 @@ describe('csv', () => {
 
   it('rejects blank, short, non-numeric, non-finite and multi-line messages', () => {
     expect(failure(decode(b('  \n'), where))).toMatchObject({ reason: 'empty' });
-    expect(failure(decode(b('1,2'), where))).toMatchObject({ reason: 'wrong-dimension', message: expect.stringMatching(/2 values, expected 3/) });
+    expect(failure(decode(b('1,2'), where))).toMatchObject({ reason: 'wrong-dimension', message: expect.stringMatching(/dimension 2, expected 3.*offset 41/) });
     expect(failure(decode(b('1,abc,3'), where))).toMatchObject({ reason: 'not-numeric', field: 1, message: expect.stringMatching(/value 1 is "abc"/) });
     expect(failure(decode(b('1,,3'), where))).toMatchObject({ reason: 'not-numeric', field: 1 });
     expect(failure(decode(b('1,NaN,3'), where))).toMatchObject({ reason: 'non-finite', field: 1 });
@@ -107,7 +113,8 @@ describe('float32le / float64le', () => {
     const f32 = createDecoder({ format: 'float32le', dimension: 3 });
     const f64 = createDecoder({ format: 'float64le', dimension: 3 });
     expect(vector(f32(encodeVector([1.5, -2, 0.25], 'float32le')))).toEqual([1.5, -2, 0.25]);
-    expect(vector(f64(encodeVector([0.1, -2, 1e300], 'float64le')))).toEqual([0.1, -2, 1e300]);
+    expect(vector(f64(encodeVector([0.1, -2, 1e150], 'float64le')))).toEqual([0.1, -2, 1e150]);
+    expect(failure(f64(encodeVector([0.1, -2, 1e300], 'float64le')))).toMatchObject({ reason: 'non-finite-in-use', field: 2 });
   });
 
   it('decodes unaligned buffers (slices of a fetch response)', () => {

@@ -3,10 +3,11 @@
  *
  * @module
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { HEADERS, parseSourceHeader } from '../../src/kafka/messages.js';
 import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
-import { HEADERS, parseSourceHeader } from '../../src/kafka/sink.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** A kafkajs client on the test broker, quiet. */
@@ -142,4 +143,147 @@ export function clusteredPoint(i: number): [number, number] {
   const jx = (((i * 7919) % 2000) / 1000) - 1;
   const jy = (((i * 104729) % 2000) / 1000) - 1;
   return [c[0] + jx, c[1] + jy];
+}
+
+/**
+ * Reads every message of a topic up to its current end (all partitions), with a fresh group.
+ *
+ * @throws Error after `timeoutMs`
+ */
+export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let total: number;
+  try {
+    total = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+  return readTopic(kafka, topic, total, timeoutMs);
+}
+
+/** Messages on a topic now (sum of the partitions' end offsets), 0 when it does not exist yet. */
+export async function topicEnd(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** How the labels of a run cover its inputs: distinct `<partition>/<offset>` sources, and how many labels repeat one. */
+export function coverage(labels: readonly ReadMessage[]): { distinct: Set<string>; duplicates: number } {
+  const distinct = new Set<string>();
+  let duplicates = 0;
+  for (const m of labels) {
+    const s = sourceOf(m);
+    const id = `${s.partition}/${s.offset}`;
+    if (distinct.has(id)) duplicates++;
+    else distinct.add(id);
+  }
+  return { distinct, duplicates };
+}
+
+/** A pipeline (`emstream run …`) in a child process, so it can be killed. */
+export interface ChildRun {
+  readonly pid: number;
+  /** The JSON log lines (stderr) so far, parsed; other stderr lines as `{ line }`. */
+  readonly logs: Record<string, unknown>[];
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves when the process exits. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits for a log line matching `test`; rejects after `timeoutMs` or if the process exits first. */
+  waitForLog(test: (entry: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Every child spawned by {@link spawnRun} and not exited yet (see {@link killChildren}). */
+const children = new Set<ChildRun>();
+
+/** SIGKILLs every child of {@link spawnRun} still running (for `afterEach`: a failed test leaves none behind). */
+export async function killChildren(): Promise<void> {
+  const running = [...children];
+  for (const child of running) child.kill('SIGKILL');
+  await Promise.all(running.map((c) => c.exited));
+}
+
+/** Spawns `node --import tsx src/cli/main.ts run …args` from the repository root. */
+export function spawnRun(args: readonly string[], env: Record<string, string> = {}): ChildRun {
+  const root = new URL('../..', import.meta.url);
+  const { EMSTREAM_DEBUG: _ignored, ...base } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let out = '';
+  let err = '';
+  let partial = '';
+  const listeners = new Set<() => void>();
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => {
+    const text = c.toString();
+    err += text;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ line });
+      }
+    }
+    for (const l of listeners) l();
+  });
+  let exitedNow = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitedNow = true;
+      for (const l of listeners) l();
+      resolve({ code, signal });
+    }),
+  );
+  const run: ChildRun = {
+    pid: child.pid!,
+    logs,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill: (signal) => {
+      if (!exitedNow) child.kill(signal);
+    },
+    waitForLog: (test, timeoutMs, what) =>
+      new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const found = logs.find(test);
+          if (found !== undefined) {
+            done();
+            resolve(found);
+            return true;
+          }
+          if (exitedNow) {
+            done();
+            reject(new Error(`the pipeline exited before ${what}; stderr:\n${err.slice(-3000)}`));
+            return true;
+          }
+          return false;
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${err.slice(-3000)}`));
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          listeners.delete(listener);
+        };
+        const listener = (): void => void check();
+        listeners.add(listener);
+        check();
+      }),
+  };
+  children.add(run);
+  void exited.then(() => children.delete(run));
+  return run;
 }

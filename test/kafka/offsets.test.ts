@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TopicPartitionOffset } from '../../src/kafka/client.js';
 import { OffsetTracker } from '../../src/kafka/offsets.js';
-import { BatchSender } from '../../src/kafka/sink.js';
+import { BatchSender } from '../../src/kafka/batchSender.js';
 
 describe('OffsetTracker', () => {
   it('commits last finished + 1 over the finished prefix only, per partition', async () => {

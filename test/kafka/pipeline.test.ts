@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeVector } from '../../src/kafka/formats.js';
 import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
 import { restoreLatestModel } from '../../src/kafka/restore.js';
-import { HEADERS, type ModelMessage } from '../../src/kafka/sink.js';
+import { HEADERS, type ModelMessage } from '../../src/kafka/messages.js';
 import { KafkaEdgeError, type KafkaClientLike } from '../../src/kafka/client.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { EmstreamOptionsError } from '../../src/errors.js';
@@ -104,7 +104,7 @@ describe.each([
       ['{"not": "an array"}', 'not-a-vector'],
       ['[1, 2', 'not-json'],
       ['NaN', 'not-json'],
-      ['[1, 2, 3]', 'wrong-dimension'], // rejected by windowVectors (onInvalid): D is fixed by the first vector
+      ['[1, 2, 3]', 'wrong-dimension'], // rejected by windowVectors (the runner's dead-letter path): D = 2, the majority of the first window
       ['[1, 1e999]', 'non-finite'],
       ['[1, "x"]', 'not-numeric'],
       [null, 'empty'],
@@ -206,24 +206,32 @@ describe.each([
     const kafka = testKafka();
     const input = uniqueTopic('fail');
     await produceAll(kafka, input, (i) => ({ value: JSON.stringify(clusteredPoint(i)) }), 300);
+    // A labels topic that accepts no batch of labels: the broker answers MESSAGE_TOO_LARGE, which no retry fixes.
+    const labels = `${input}.tiny-labels`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: labels, configEntries: [{ name: 'max.message.bytes', value: '200' }] }] });
+    await admin.disconnect();
     const run = await runKafkaPipeline({
       kafka,
       ...producerMode(),
       pipeline: standardPipeline({ window: 100, k: 3 }),
       input,
-      labels: 'not a valid topic!',
+      labels,
       group: `${input}-g`,
       fromBeginning: true,
       format: 'json-array',
-      createTopics: false,
     });
     const error = await run.done.then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(KafkaEdgeError);
-    expect((error as KafkaEdgeError).message).toMatch(/could not produce \d+ message\(s\) to "not a valid topic!"/);
-    expect((error as KafkaEdgeError).context).toMatchObject({ operation: 'produce', topic: 'not a valid topic!' });
+    expect((error as KafkaEdgeError).message).toMatch(/^could not produce \d+ message\(s\) to /);
+    expect((error as KafkaEdgeError).message).toContain(`"${labels}"`);
+    expect((error as KafkaEdgeError).message).toMatch(/larger than the max message size/);
+    expect((error as KafkaEdgeError).context).toMatchObject({ operation: 'produce', topic: labels });
+    expect((error as KafkaEdgeError).retriable).toBe(false);
     expect(run.counters.labelled).toBe(0);
     expect(await committedOffset(kafka, `${input}-g`, input)).toBeLessThanOrEqual(0);
   });

@@ -5,7 +5,7 @@ import { loadPipeline, registerRun, RunUsageError, type RunCommandHooks } from '
 import { encodeVector } from '../../src/kafka/formats.js';
 import type { KafkaPipelineHandle } from '../../src/kafka/pipeline.js';
 import { runKafkaPipeline } from '../../src/kafka/pipeline.js';
-import { HEADERS } from '../../src/kafka/sink.js';
+import { HEADERS } from '../../src/kafka/messages.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
@@ -36,7 +36,7 @@ describe('emstream run', () => {
     expect(err).toBeInstanceOf(CommanderError);
     expect((err as CommanderError).exitCode).toBe(0);
     const help = out.join('');
-    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
+    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--fresh', '--commit-interval', '--broker-timeout', '--session-timeout', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
       expect(help, flag).toContain(flag);
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaEdgeError } from '../../src/kafka/client.js';
-import { HEADERS } from '../../src/kafka/sink.js';
+import { HEADERS } from '../../src/kafka/messages.js';
 import { packBatch, WorkerProducer, WorkerSender } from '../../src/kafka/workerSender.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { readTopic, testKafka, uniqueTopic } from './helpers.js';
@@ -82,7 +82,7 @@ describe('WorkerSender on a real broker', () => {
     const error = failure as KafkaEdgeError;
     expect(error.message).toMatch(/could not produce 1 message\(s\) to "not a valid topic name!": .+; nothing after the last acknowledged output was committed/);
     expect(error.context).toMatchObject({ operation: 'produce', topic: 'not a valid topic name!' });
-    expect((error.cause as Error).name).toMatch(/^KafkaJS/);
+    expect((error.cause as KafkaEdgeError).context.clientError).toMatch(/^KafkaJS/);
     expect(errors).toEqual([error]);
     expect(sender.error).toBe(error);
     expect(acks).toEqual(['first']);
@@ -95,10 +95,10 @@ describe('WorkerSender on a real broker', () => {
     // kafkajs retries the connection (about 5 attempts with backoff) before giving up.
     const failure = await producer.connect().then(
       () => undefined,
-      (e: unknown) => e as Error & { retriable?: boolean },
+      (e: unknown) => e as KafkaEdgeError,
     );
-    expect(failure).toBeInstanceOf(Error);
-    expect(failure!.name).toMatch(/^KafkaJS/);
+    expect(failure).toBeInstanceOf(KafkaEdgeError);
+    expect(failure!.context.clientError).toMatch(/^KafkaJS/);
     expect(typeof failure!.retriable).toBe('boolean');
     await producer.disconnect();
     expect(producer.threadId).toBeUndefined();

@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { EmstreamError, EmstreamOptionsError } from '../../src/errors.js';
 import { withInvalid } from '../../src/operators/invalidChannel.js';
 import type { InvalidVector, VectorInput, VectorRecord, VectorWindow } from '../../src/operators/types.js';
+import { MAX_COORDINATE } from '../../src/operators/vectorInput.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
 
 /** A window as plain data, so marble expectations can be written with arrays. */
@@ -277,15 +278,44 @@ describe('windowVectors', () => {
       });
     });
 
-    it('fixes the dimension with the first valid vector', () => {
+    it('fixes the dimension by the majority of the first window, not by the first vector', () => {
       const rejected: InvalidVector<unknown>[] = [];
-      const input: unknown[] = [['x', 1], [1, 2, 3], [4, 5], [6, 7, 8], [1]];
-      const windows = collect(input as number[][], { size: 10, onInvalid: (x) => rejected.push(x) });
+      // A stray 3-D vector first, then 2-D ones: D = 2 (4 of the first window's 5 valid inputs); the last, 4-D, input
+      // comes after the window closed and counts in the next one.
+      const input: unknown[] = [['x', 1], [1, 2, 3], [4, 5], [6, 7], [8, 9], [10, 11], [12, 13], [1, 2, 3, 4]];
+      const windows = collect(input as number[][], { size: 5, onInvalid: (x) => rejected.push(x) });
       expect(windows.map(plain)).toEqual([
-        { index: 0, n: 2, d: 3, rejected: 3, points: [1, 2, 3, 6, 7, 8], records: [[1, 2, 3], [6, 7, 8]] },
+        { index: 0, n: 5, d: 2, rejected: 2, points: [4, 5, 6, 7, 8, 9, 10, 11, 12, 13], records: [[4, 5], [6, 7], [8, 9], [10, 11], [12, 13]] },
       ]);
-      expect(rejected.map((x) => x.reason)).toEqual(['not-numeric', 'wrong-dimension', 'wrong-dimension']);
-      expect(rejected[1].message).toContain('dimension 2, expected 3');
+      expect(rejected.map((x) => [x.reason, x.record])).toEqual([
+        ['not-numeric', ['x', 1]],
+        ['wrong-dimension', [1, 2, 3]],
+        ['wrong-dimension', [1, 2, 3, 4]],
+      ]);
+      expect(rejected[1].message).toContain('dimension 3, expected 2');
+      expect(rejected[1].message).toContain("2 is the dimension of 4 of the first window's 5 valid points");
+    });
+
+    it('a tie goes to the dimension that reached the top count first; a first time window votes on what it holds', () => {
+      const rejected: InvalidVector<unknown>[] = [];
+      const tie = collect([[1, 2, 3], [1, 2], [4, 5, 6], [3, 4]], { size: 4, onInvalid: (x) => rejected.push(x) });
+      expect(tie.map((w) => [w.d, w.n])).toEqual([[3, 2]]);
+      expect(rejected.map((x) => x.record)).toEqual([[1, 2], [3, 4]]);
+      testScheduler.run(({ cold, expectObservable }) => {
+        const source = cold<number[]>('abcd 7ms e|', { a: [1], b: [2, 3], c: [4, 5], d: [6], e: [7, 8] });
+        expectObservable(source.pipe(windowVectors({ timeMs: 5, scheduler: testScheduler }), map((w) => [w.d, w.n, w.rejected]))).toBe('5ms x 6ms (y|)', { x: [2, 2, 2], y: [2, 1, 0] });
+      });
+    });
+
+    it('rejects a coordinate whose square would overflow as non-finite-in-use, keeping the window going', () => {
+      const rejected: InvalidVector<unknown>[] = [];
+      const windows = collect([[1e160, 0], [1, 2], [-MAX_COORDINATE, 2], [3, -1e151]], { size: 2, onInvalid: (x) => rejected.push(x) });
+      expect(windows.map(plain)).toEqual([win(0, [[1, 2], [-MAX_COORDINATE, 2]], 1)].map((w) => ({ ...w, rejected: 1 })));
+      expect(rejected.map((x) => [x.reason, x.field])).toEqual([
+        ['non-finite-in-use', 0],
+        ['non-finite-in-use', 1],
+      ]);
+      expect(rejected[0].message).toMatch(/^element 0 is 1e\+160: its square overflows double precision/);
     });
 
     it('uses the dimension option instead of the first vector', () => {
@@ -381,7 +411,7 @@ describe('windowVectors', () => {
 
   describe('properties', () => {
     const vectorsOf = (d: number) =>
-      fc.array(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: d, maxLength: d }), {
+      fc.array(fc.array(fc.double({ noNaN: true, min: -MAX_COORDINATE, max: MAX_COORDINATE }), { minLength: d, maxLength: d }), {
         maxLength: 60,
       });
     const input = fc.integer({ min: 1, max: 4 }).chain((d) => fc.tuple(fc.constant(d), vectorsOf(d)));

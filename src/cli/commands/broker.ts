@@ -4,7 +4,8 @@
  * @module
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { BrokerLaunchError, startLocalKafka, type LocalKafka } from '../../kafka/broker.js';
+import { startLocalKafka, type LocalKafka } from '../../kafka/broker.js';
+import { BrokerLaunchError } from '../../kafka/errors.js';
 
 /** Options of `emstream broker`, as parsed by commander. */
 interface BrokerCommandOptions {
@@ -46,7 +47,8 @@ function parseHeap(value: string): number {
  *
  * The command:
  * 1. installs SIGINT/SIGTERM handlers (before starting, so an early Ctrl-C still stops the JVM);
- * 2. starts the broker with {@link startLocalKafka}, progress on stderr (the broker's own log too with `--verbose`);
+ * 2. starts the broker with {@link startLocalKafka} on a free port (or `--port`, checked to be free first: a taken
+ *    one fails at once with one line), progress on stderr (the broker's own log too with `--verbose`);
  * 3. prints the bootstrap address (e.g. `127.0.0.1:9092`) alone on stdout once the broker answers,
  *    so scripts can do `KAFKA_BROKERS=$(emstream broker | head -n1)`;
  * 4. on SIGINT/SIGTERM stops the broker and exits 0; if the broker dies by itself, exits 1.
@@ -103,9 +105,9 @@ export function registerBroker(program: Command): void {
       } catch (e) {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        err(e instanceof BrokerLaunchError ? `${e.name}: ${e.message}` : `could not start the broker: ${String(e)}`);
-        process.exitCode = 1;
-        return;
+        // The JVM's last lines help only with --verbose (printed already) or EMSTREAM_DEBUG=1.
+        if (e instanceof BrokerLaunchError && process.env.EMSTREAM_DEBUG === '1' && e.logTail.length > 0) err(e.logTail.join('\n'));
+        throw e; // one line from main: `emstream: …`, exit 1
       }
       process.stdout.write(`${kafka.bootstrap}\n`);
       err('broker running; press Ctrl-C to stop');

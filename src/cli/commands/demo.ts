@@ -3,7 +3,7 @@
  * printing one line per window and writing an SVG every few windows plus an index.html that plays
  * them above the log-likelihood and drift charts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { lastValueFrom, tap } from 'rxjs';
@@ -14,6 +14,7 @@ import { Instrumentation } from '../../instrumentation.js';
 import { driftRecords, windowRecord, type WindowRecord } from '../../monitoring/history.js';
 import type { MixtureUpdate, InvalidVector } from '../../operators/types.js';
 import { copyChartJs, type DriftMark, type TimelineRow } from '../../viz/charts.js';
+import { UsageError } from '../errors.js';
 import { renderGalleryHtml, type GalleryFrame } from '../../viz/gallery.js';
 import { computeBounds, renderMixtureSvg, type Bounds } from '../../viz/svg.js';
 
@@ -169,6 +170,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   return { windows, points, frames: frames.map((f) => f.file), driftWindows, timeline: rows, rejected, seconds: (performance.now() - started) / 1000 };
 }
 
+/**
+ * Makes sure `--out` is a directory we can write into (creating it), before any work.
+ *
+ * @throws UsageError when it cannot be created or written
+ */
+function checkWritableDir(dir: string): void {
+  const path = resolve(dir);
+  try {
+    mkdirSync(path, { recursive: true });
+    accessSync(path, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way' : code === 'EROFS' ? 'read-only file system' : (e as Error).message;
+    throw new UsageError(`cannot write to --out ${dir} (${why}): give a directory you can write, e.g. --out ./demo-out`, { cause: e });
+  }
+}
+
 /** Registers `emstream demo`. */
 export function registerDemo(program: Command): void {
   program
@@ -177,8 +195,9 @@ export function registerDemo(program: Command): void {
     .option('--out <dir>', 'output directory for SVG frames and index.html', 'demo-out')
     .option('--every <n>', 'write a frame every n windows', '4')
     .action(async (opts: { out: string; every: string }) => {
-      const every = Number(opts.every);
-      if (!Number.isInteger(every) || every < 1) throw new RangeError(`--every must be a positive integer, got ${opts.every}`);
+      const every = /^\s*\d+\s*$/.test(opts.every) ? Number(opts.every) : NaN;
+      if (!Number.isSafeInteger(every) || every < 1) throw new UsageError(`--every must be a whole number ≥ 1 (a frame every n windows), got ${JSON.stringify(opts.every)}`);
+      checkWritableDir(opts.out);
       const tty = process.stderr.isTTY === true;
       const summary = await runDemo({
         out: opts.out,

@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { EmstreamError } from '../../errors.js';
+import { UsageError } from '../errors.js';
 import { fitGmm, type CandidateReport, type FitResult } from '../../gmm/em.js';
 import { INIT_METHODS, type InitMethod } from '../../gmm/init.js';
 import { defaultThreads } from '../../gmm/parallel/pool.js';
@@ -159,7 +159,7 @@ export function registerFit(program: Command): void {
         try {
           await writeFile(opts.output, `${JSON.stringify(report.model, null, 2)}\n`);
         } catch (e) {
-          throw new EmstreamError(`cannot write the model to ${opts.output}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+          throw new UsageError(`cannot write the model to --output ${opts.output}: ${e instanceof Error ? e.message : String(e)}; give a path you can write`, { cause: e });
         }
       }
       process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -1,6 +1,7 @@
 /**
- * `emstream run`: runs a pipeline between Kafka topics until SIGTERM/SIGINT (at-least-once: labels, model
- * updates on a compacted topic, dead letters; offsets committed only after the outputs are acknowledged).
+ * `emstream run`: runs a pipeline between Kafka topics until SIGTERM/SIGINT (at-least-once: labels, states on a
+ * compacted topic, dead letters; offsets committed as soon as the outputs are acknowledged; the saved state restored
+ * at start unless `--fresh`).
  *
  * @module
  */
@@ -9,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { EmstreamError } from '../../errors.js';
+import { UsageError } from '../errors.js';
 import type { RestartPolicy } from '../../gmm/streaming.js';
 import { COVARIANCE_TYPES, type CovarianceType } from '../../gmm/types.js';
 import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/formats.js';
@@ -37,6 +38,10 @@ interface RunCommandOptions {
   covariance?: CovarianceType;
   pipelineId?: string;
   restore?: boolean;
+  fresh?: boolean;
+  commitInterval?: number;
+  brokerTimeout?: number;
+  sessionTimeout?: number;
   maxInFlight?: number;
   includeVector?: boolean;
   producerThread?: boolean;
@@ -52,7 +57,7 @@ export interface RunCommandHooks {
 }
 
 /** A usage problem of `emstream run` (exit code 2 in the CLI). */
-export class RunUsageError extends EmstreamError {
+export class RunUsageError extends UsageError {
   override readonly name: string = 'RunUsageError';
 }
 
@@ -65,6 +70,14 @@ function positiveInteger(what: string): (value: string) => number {
   return (value) => {
     const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
     if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number ≥ 1`);
+    return n;
+  };
+}
+
+function nonNegativeInteger(what: string): (value: string) => number {
+  return (value) => {
+    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a whole number ≥ 0`);
     return n;
   };
 }
@@ -144,7 +157,12 @@ export async function loadPipeline(spec: string): Promise<Pipeline<VectorInput>>
  *    --restart, --covariance) from flags;
  * 3. runs it with `runKafkaPipeline` (flags override the pipeline's Kafka defaults), logging JSON lines (pino) on stderr;
  * 4. on SIGTERM/SIGINT stops gracefully: stop fetching, flush outputs, commit, disconnect (a second signal exits at once),
- *    and prints the counters as one JSON line on stdout.
+ *    and prints the counters as one JSON line on stdout. Signal the node process itself (`npx` does not forward
+ *    SIGTERM to it).
+ *
+ * Usage problems (no brokers, no input topic, a binary format without `--dimension`, …) exit 2; brokers unavailable
+ * past `--broker-timeout`, a saved state that does not match (`--fresh` starts over) and other failures exit 1, with
+ * one line on stderr.
  *
  * @param program - the root `emstream` command
  * @param hooks - for tests: an abort signal instead of process signals, a callback with the running handle, a logger
@@ -170,8 +188,12 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--restart <policy>', 'cold restarts: never, on-drift (default), every:N (standard pipeline)', parseRestart)
     .addOption(new Option('--covariance <type>', 'covariance type (standard pipeline)').choices([...COVARIANCE_TYPES]))
     .option('--pipeline-id <id>', 'key of the model messages (default: the pipeline name)')
-    .option('--restore', 'start from the latest model of the pipeline id on the models topic')
+    .option('--fresh', 'start over: do not resume from the saved state of the pipeline id on the models topic (resuming is the default)')
+    .option('--restore', 'resume from the saved state (the default; kept for older scripts)')
     .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
+    .option('--commit-interval <ms>', 'commit at least this often, in ms (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
+    .option('--broker-timeout <seconds>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120)', positiveNumber('the broker timeout'))
+    .option('--session-timeout <ms>', 'consumer session timeout: a dead member is replaced about this much later (default 10000)', positiveInteger('the session timeout'))
     .option('--include-vector', 'also write each input vector into its label message')
     .option('--producer-thread', 'produce the outputs from a worker thread with its own Kafka client (the default)')
     .option('--no-producer-thread', 'produce the outputs from the main thread')
@@ -200,6 +222,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         pipeline = standardPipeline({ window, k: opts.components, halfLife: opts.halflife, restart: opts.restart, covarianceType: opts.covariance, dimension: opts.dimension });
       }
       const logger = hooks.logger ?? pino({ level: opts.logLevel, base: { cmd: 'run' } }, pino.destination(2));
+      if (opts.fresh === true && opts.restore === true) throw new RunUsageError('--fresh and --restore contradict each other: give one (resuming the saved state is the default)');
       if (opts.pipeline !== undefined && [opts.components, opts.window, opts.halflife, opts.restart, opts.covariance].some((v) => v !== undefined)) {
         logger.warn('-k, --window, --halflife, --restart and --covariance shape the standard pipeline only; they are ignored with --pipeline');
       }
@@ -235,8 +258,11 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           fields: opts.fields,
           dimension: opts.dimension,
           pipelineId: opts.pipelineId,
-          restore: opts.restore ?? false,
+          fresh: opts.fresh ?? false,
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
+          commitIntervalMs: opts.commitInterval,
+          brokerTimeoutMs: opts.brokerTimeout === undefined ? undefined : opts.brokerTimeout * 1000,
+          sessionTimeoutMs: opts.sessionTimeout,
           includeVector: opts.includeVector ?? false,
           producerInWorker: opts.producerThread,
           fastProduceEncoder: !(opts.kafkajsEncoder ?? false),

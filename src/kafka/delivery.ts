@@ -1,0 +1,311 @@
+/**
+ * Delivery: how a window's outputs and the dead letters reach Kafka, and when the inputs behind them are committed.
+ *
+ * {@link Delivery} is the seam between the runner and the brokers: enqueue a window's outputs (labels, state, and
+ * any further output topic), send a dead letter, commit, flush, close. {@link AtLeastOnceDelivery} is the first
+ * implementation (batched sends with in-order acknowledgements, and an offset tracker that commits only what is
+ * acknowledged). An exactly-once delivery would implement the same interface with one transaction per batch of
+ * windows: the outputs and the offsets they finish (`sendOffsets`) committed together.
+ *
+ * @module
+ */
+import type { Logger } from 'pino';
+import type { EmstreamError } from '../errors.js';
+import type { Instrumentation } from '../instrumentation.js';
+import type { MixtureUpdate } from '../operators/types.js';
+import { BatchSender, type BatchSenderOptions } from './batchSender.js';
+import type { ProducerLike, TopicPartitionOffset } from './client.js';
+import type { KafkaEdgeError } from './errors.js';
+import type { EventOffset } from './events.js';
+import { deadLetterMessage, HEADERS, messageWindowIndex, recordCoordinates, type DeadLetterSource, type OutgoingMessage, type WindowOutput } from './messages.js';
+import { OffsetTracker } from './offsets.js';
+import { backoffDelay, describeError, isRetriable } from './retry.js';
+
+/** What a {@link Delivery} counts. */
+export interface DeliveryCounters {
+  /** Labels acknowledged by the brokers. */
+  readonly labelled: number;
+  /** Windows whose outputs were acknowledged. */
+  readonly windows: number;
+  /** Dead letters enqueued. */
+  readonly deadLettered: number;
+}
+
+/**
+ * The delivery seam of a Kafka pipeline run: outputs in, commits out.
+ *
+ * The records of a window, and a dead-lettered record, count as finished once their outputs are acknowledged; a
+ * delivery commits, per partition, the offset after the longest finished prefix, and nothing beyond it.
+ */
+export interface Delivery<R = unknown> {
+  /** The tracker the source registers consumed records with (and waits on for backpressure). */
+  readonly tracker: OffsetTracker;
+  /** Enqueues a window's outputs (every {@link WindowOutput}); its records finish once all are acknowledged. */
+  window(update: MixtureUpdate<R>): void;
+  /** Sends a rejected record to the dead-letter topic; it finishes once acknowledged. */
+  deadLetter(source: DeadLetterSource, reason: string, message: string): void;
+  /** Commits what is finished now (a delivery also commits by itself); resolves with the positions committed. */
+  commit(): Promise<TopicPartitionOffset[]>;
+  /** Resolves when everything enqueued so far is acknowledged; rejects when a send failed for good. */
+  flush(): Promise<void>;
+  /** Stops committing by itself and makes a last commit (bounded by `timeoutMs`); the clients stay connected. */
+  close(timeoutMs?: number): Promise<TopicPartitionOffset[]>;
+  /** Fails for good (e.g. the brokers stayed unavailable past the budget): nothing more is sent or committed. */
+  abort(error: KafkaEdgeError): void;
+  /** The failure that stopped this delivery, if any. */
+  readonly error: EmstreamError | undefined;
+  readonly counters: DeliveryCounters;
+  /** Per input partition, the offset after the last record in a window's statistics so far. */
+  coverage(): EventOffset[];
+}
+
+/** Options of {@link AtLeastOnceDelivery}. */
+export interface AtLeastOnceDeliveryOptions<R> {
+  /** A connected producer (kafkajs, or the worker-thread producer). */
+  readonly producer: ProducerLike & { resume?: () => void };
+  /** Commits positions (`consumer.commitOffsets`). */
+  readonly commit: (offsets: TopicPartitionOffset[]) => Promise<void>;
+  /** What each window produces, in order (labels, state, …). */
+  readonly outputs: readonly WindowOutput<R>[];
+  /** The dead-letter topic and its `max.message.bytes` (dead letters are cut to fit, with a header saying so). */
+  readonly deadLetters: { readonly topic: string; readonly maxMessageBytes?: number };
+  /** Key of the state messages, written to dead-letter headers. */
+  readonly pipelineId: string;
+  /**
+   * Commit as soon as acknowledged outputs move a position (default true; one commit in flight at a time, the
+   * next one right after it when positions moved meanwhile).
+   */
+  readonly commitOnAcknowledge?: boolean;
+  /** Commit at least this often while positions move, in ms (default 1000); also retries failed commits. */
+  readonly commitIntervalMs?: number;
+  /** Batching of the sends (see {@link BatchSender}). */
+  readonly batch?: Pick<BatchSenderOptions, 'maxBatchMessages' | 'maxBatchBytes' | 'lingerMs' | 'maxConcurrentSends'>;
+  /** Coverage of the restored state (its `offsets`), carried into the next state messages. */
+  readonly initialCoverage?: readonly EventOffset[];
+  /** Receives `kafka.ack`, `kafka.commit`, `kafka.dead-letter`, `kafka.window.acknowledged`, `kafka.retry`. */
+  readonly instrumentation?: Instrumentation;
+  /** Told of broker successes and retriable failures (sends, commits). */
+  readonly health?: { ok(): void; failed(operation: string, error: unknown): void };
+  /** Called once when a send fails for good or the delivery is aborted. */
+  readonly onError?: (error: KafkaEdgeError) => void;
+  readonly logger?: Logger;
+}
+
+/**
+ * At-least-once delivery: a {@link BatchSender} for the outputs and an {@link OffsetTracker} for the commits.
+ *
+ * 1. `window(update)`: the outputs' messages of the window (labels, then the state message with the offsets it
+ *    covers, then any further output) go into the sender together; once acknowledged, every record of the window's
+ *    partitions up to the window's last offset is finished (`markDoneThrough`).
+ * 2. `deadLetter(…)`: the dead letter (cut to the topic's limit when needed) is enqueued; its record is claimed,
+ *    and finished when acknowledged.
+ * 3. Commits: as soon as a position moves (with `commitOnAcknowledge`), and every `commitIntervalMs`; one at a time.
+ *    So after a crash at most what was in flight is produced again (labels sent but not yet acknowledged, and
+ *    what was acknowledged in the last commit's round trip).
+ * 4. Sends that fail retriably (brokers unavailable) are retried with backoff by the sender (`kafka.retry`); the
+ *    run's broker health decides when to give up ({@link abort}).
+ */
+export class AtLeastOnceDelivery<R> implements Delivery<R> {
+  readonly tracker: OffsetTracker;
+  private readonly sender: BatchSender;
+  private readonly covered = new Map<string, { topic: string; partition: number; offset: number }>();
+  private committing: Promise<TopicPartitionOffset[]> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private failure: KafkaEdgeError | undefined;
+  private readonly counts = { labelled: 0, windows: 0, deadLettered: 0 };
+  private retryWarned = false;
+
+  /** @param options - producer, commit function, outputs, dead-letter topic, commit policy, events */
+  constructor(private readonly options: AtLeastOnceDeliveryOptions<R>) {
+    const { instrumentation, health, logger } = options;
+    this.tracker = new OffsetTracker({
+      commit: options.commit,
+      onAdvance: options.commitOnAcknowledge === false ? undefined : () => this.commitSoon(),
+    });
+    for (const o of options.initialCoverage ?? []) this.covered.set(`${o.partition}:${o.topic}`, { topic: o.topic, partition: o.partition, offset: Number(o.offset) });
+    this.sender = new BatchSender(options.producer, {
+      ...options.batch,
+      logger,
+      onError: (err) => {
+        this.failure ??= err;
+        options.onError?.(err);
+      },
+      onAcknowledged: (info) => {
+        health?.ok();
+        if (this.retryWarned) {
+          this.retryWarned = false;
+          logger?.info('the brokers answer again: sending resumed');
+        }
+        if (instrumentation?.listening('kafka.ack')) instrumentation.emit('kafka.ack', info);
+      },
+      retry: {
+        shouldRetry: isRetriable,
+        delayMs: (attempt) => backoffDelay(attempt, 500, 5000),
+        onRetry: ({ attempt, delayMs, error }) => {
+          health?.failed('produce', error);
+          instrumentation?.emit('kafka.retry', { operation: 'produce', attempt, delayMs, error: describeError(error) });
+          if (!this.retryWarned) {
+            this.retryWarned = true;
+            logger?.warn({ error: describeError(error), pending: this.sender.pending }, 'could not produce: the brokers do not answer; retrying (nothing unacknowledged is committed)');
+          }
+        },
+      },
+    });
+    const interval = options.commitIntervalMs ?? 1000;
+    if (interval > 0) this.timer = setInterval(() => void this.commit().catch(() => undefined), interval);
+  }
+
+  get error(): EmstreamError | undefined {
+    return this.failure;
+  }
+
+  get counters(): DeliveryCounters {
+    return { ...this.counts };
+  }
+
+  coverage(): EventOffset[] {
+    return [...this.covered.values()].map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) }));
+  }
+
+  window(update: MixtureUpdate<R>): void {
+    if (this.failure !== undefined) return;
+    // Per partition, the window's last offset: everything up to it is finished once the outputs are acknowledged.
+    const last = new Map<string, { topic: string; partition: number; offset: number }>();
+    const records = update.window.records;
+    for (let i = records.length - 1; i >= 0; i--) {
+      const { topic, partition, offset } = recordCoordinates(records[i]);
+      if (topic === undefined || partition === undefined || offset === undefined) continue;
+      const id = `${partition}:${topic}`;
+      const o = Number(offset);
+      const prev = last.get(id);
+      if (prev === undefined || o > prev.offset) last.set(id, { topic, partition, offset: o });
+    }
+    for (const [id, entry] of last) {
+      const prev = this.covered.get(id);
+      if (prev === undefined || entry.offset + 1 > prev.offset) this.covered.set(id, { topic: entry.topic, partition: entry.partition, offset: entry.offset + 1 });
+    }
+    const messages: OutgoingMessage[] = [];
+    const outcome = { update, pipelineId: this.options.pipelineId, windowIndex: messageWindowIndex(update), offsets: this.coverage() };
+    for (const output of this.options.outputs) output.messages(outcome, messages);
+    const labelled = update.labels.length;
+    this.sender.enqueue(messages, () => {
+      this.counts.windows++;
+      this.counts.labelled += labelled;
+      for (const { topic, partition, offset } of last.values()) this.tracker.markDoneThrough(topic, partition, offset);
+      const instrumentation = this.options.instrumentation;
+      if (instrumentation?.listening('kafka.window.acknowledged')) {
+        instrumentation.emit('kafka.window.acknowledged', {
+          windowIndex: outcome.windowIndex,
+          version: update.version,
+          labelled,
+          acknowledgedAt: Date.now(),
+          records: update.window.records as never,
+        });
+      }
+      this.options.logger?.debug({ windowIndex: outcome.windowIndex, version: update.version, n: update.window.n, logLikelihood: update.logLikelihood }, 'window acknowledged');
+    });
+  }
+
+  deadLetter(source: DeadLetterSource, reason: string, message: string): void {
+    if (this.failure !== undefined) return;
+    this.counts.deadLettered++;
+    const { topic, partition, offset } = recordCoordinates(source);
+    const traceable = topic !== undefined && partition !== undefined && offset !== undefined;
+    if (traceable) this.tracker.claim(topic, partition, offset);
+    const letter = deadLetterMessage(source, reason, message, { pipelineId: this.options.pipelineId, maxMessageBytes: this.options.deadLetters.maxMessageBytes });
+    this.sender.enqueue([{ topic: this.options.deadLetters.topic, message: letter }], () => {
+      if (traceable) this.tracker.markDone(topic, partition, offset);
+      const instrumentation = this.options.instrumentation;
+      if (instrumentation?.listening('kafka.dead-letter')) {
+        const value = letter.value;
+        instrumentation.emit('kafka.dead-letter', {
+          reason,
+          topic: topic ?? '',
+          partition: partition ?? -1,
+          offset: offset ?? '',
+          bytes: value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length,
+          truncated: letter.headers?.[HEADERS.truncated] !== undefined,
+        });
+      }
+    });
+  }
+
+  /** A position moved: commit now, or right after the commit in flight. */
+  private commitSoon(): void {
+    if (this.closed || this.failure !== undefined) return;
+    if (this.committing !== undefined) {
+      this.again = true;
+      return;
+    }
+    void this.commit().catch(() => undefined);
+  }
+
+  commit(): Promise<TopicPartitionOffset[]> {
+    if (this.failure !== undefined) return Promise.resolve([]);
+    if (this.committing !== undefined) {
+      this.again = true;
+      return this.committing;
+    }
+    const run = this.tracker.commit().then(
+      (positions) => {
+        if (positions.length > 0) {
+          this.options.health?.ok();
+          const instrumentation = this.options.instrumentation;
+          if (instrumentation?.listening('kafka.commit')) instrumentation.emit('kafka.commit', { offsets: positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })) });
+        }
+        return positions;
+      },
+      (err: unknown) => {
+        // A commit during a rebalance fails (the positions are committed again after it); brokers away count as a failure.
+        if (isRetriable(err)) this.options.health?.failed('commit', err);
+        this.options.logger?.debug({ error: describeError(err) }, 'offset commit failed; committed again at the next acknowledgement or interval');
+        throw err;
+      },
+    );
+    this.committing = run;
+    const settle = (): void => {
+      this.committing = undefined;
+      if (this.again) {
+        this.again = false;
+        this.commitSoon();
+      }
+    };
+    run.then(settle, settle);
+    return run;
+  }
+
+  flush(): Promise<void> {
+    return this.sender.flush();
+  }
+
+  async close(timeoutMs = 5000): Promise<TopicPartitionOffset[]> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.failure !== undefined && this.failure.name === 'BrokerUnavailableError') return [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const inFlight = this.committing?.catch(() => []);
+      await Promise.race([
+        (async () => {
+          await inFlight;
+          this.committing = undefined;
+          await this.tracker.commit();
+        })(),
+        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.tracker.committable();
+  }
+
+  abort(error: KafkaEdgeError): void {
+    this.failure ??= error;
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.sender.abort(error);
+  }
+}
