@@ -33,7 +33,7 @@ export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variati
 export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, ThreadPoolError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
-export { Instrumentation, type EmEvents, type EmEventName, type EmstreamEvents, type EmstreamEventName } from './instrumentation.js';
+export { Instrumentation, type EmEvents, type EmEventName, type EmstreamEvents, type EmstreamEventName, type EventSource } from './instrumentation.js';
 // operators
 export * from './operators/types.js';
 export { windowVectors, type WindowOptions } from './operators/windowVectors.js';
@@ -54,8 +54,8 @@ export { renderGalleryHtml } from './viz/gallery.js';
 export { registerMetrics, METRICS, type MetricsOptions, type EmstreamMetrics, type MetricDefinition } from './monitoring/metrics.js';
 export { Readiness, type ReadinessOptions, type ReadinessReport } from './monitoring/readiness.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './monitoring/server.js';
-export { windowRecord, driftRecords, sampleWindow, componentShifts, type WindowRecord, type DriftRecord, type WindowCounts, type WindowSample, type ComponentShift, type OffsetRange, type WindowRecordOptions, type DriftRecordOptions } from './monitoring/history.js';
-export { monitoringSource, type MonitoringEvents, type MonitoringEventName, type MonitoringEventSource } from './monitoring/events.js';
+export { windowRecord, driftRecords, sampleWindow, componentShifts, offsetRanges, type WindowRecord, type DriftRecord, type WindowCounts, type WindowSample, type ComponentShift, type OffsetRange, type WindowRecordOptions, type DriftRecordOptions } from './monitoring/history.js';
+export { WindowRecorder, type WindowRecorderOptions, type WindowRecords } from './monitoring/recorder.js';
 export { MonitoringError, type MonitoringErrorContext } from './monitoring/errors.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
 export { mixtureUpdateSource, type DashboardSource, type DashboardMessage, type MixtureUpdateSourceOptions } from './dashboard/source.js';
@@ -85,6 +85,14 @@ export {
   messageBytes,
   labelsOutput,
   stateOutput,
+  windowMessage,
+  driftMessage,
+  readWindowMessage,
+  readDriftMessage,
+  windowHistoryOutput,
+  driftOutput,
+  DEFAULT_WINDOWS_RETENTION_MS,
+  DEFAULT_DRIFT_RETENTION_MS,
   type LabelValue,
   type ModelMessage,
   type ModelMessageOptions,

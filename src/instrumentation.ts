@@ -57,8 +57,16 @@ export type EmstreamEvents = EmEvents & KafkaEvents;
 export type EmstreamEventName = keyof EmstreamEvents;
 type Listener<E extends EmstreamEventName> = (payload: EmstreamEvents[E]) => void;
 
+/**
+ * What a listener needs of an emitter: `on()` typed over every event, returning the unsubscribe function.
+ * {@link Instrumentation} is one; metrics, readiness and the dashboard accept any.
+ */
+export interface EventSource {
+  on<E extends EmstreamEventName>(event: E, listener: (payload: EmstreamEvents[E]) => void): () => void;
+}
+
 /** A typed event emitter whose listeners cannot throw into the caller. */
-export class Instrumentation {
+export class Instrumentation implements EventSource {
   private readonly listeners = new Map<EmstreamEventName, Set<(p: never) => void>>();
   private readonly errors = new Set<(err: unknown, event: EmstreamEventName) => void>();
 

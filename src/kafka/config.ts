@@ -104,8 +104,21 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
    * with its headers). Dead letters over the dead-letter topic's actual limit are cut to fit, with a header.
    */
   readonly deadLettersMaxMessageBytes?: number;
-  /** More outputs per window (a drift topic, a window history, …), produced and acknowledged with the labels and the state. */
+  /** More outputs per window, produced and acknowledged with the labels and the state. */
   readonly outputs?: readonly WindowOutput<R>[];
+  /**
+   * Topic of drift alarms, one message per alarm keyed by pipeline id (default `<input>.drift`, created with the delete
+   * policy and `driftRetentionMs`); `false`: none. Alarms are logged at warn either way.
+   */
+  readonly drift?: string | false;
+  /** Topic of the window history, one small message per window keyed by pipeline id (default `<input>.windows`); `false`: none. */
+  readonly windows?: string | false;
+  /** `retention.ms` of a created drift topic (default 30 days). */
+  readonly driftRetentionMs?: number;
+  /** `retention.ms` of a created window-history topic (default 7 days). */
+  readonly windowsRetentionMs?: number;
+  /** The sample of each window's points in its window-history message (default 100 points and 400 coordinates at most; `false`: none). */
+  readonly windowSample?: { readonly maxPoints?: number; readonly maxValues?: number } | false;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -160,6 +173,15 @@ export const runOptionsSchema = z
     modelsMaxMessageBytes: positiveInt('bytes').optional(),
     deadLettersMaxMessageBytes: positiveInt('bytes').optional(),
     outputs: z.array(z.custom<WindowOutput<unknown>>((v) => isObject(v) && typeof v.topic === 'string' && isFunction(v.messages), 'must be a WindowOutput { topic, messages }')).optional(),
+    drift: z.union([topicName, z.literal(false)], { error: 'must be a topic name, or false for no drift topic' }).optional(),
+    windows: z.union([topicName, z.literal(false)], { error: 'must be a topic name, or false for no window-history topic' }).optional(),
+    driftRetentionMs: positiveInt('ms').optional(),
+    windowsRetentionMs: positiveInt('ms').optional(),
+    windowSample: z
+      .union([z.literal(false), z.object({ maxPoints: positiveInt('points').optional(), maxValues: positiveInt('coordinates').optional() }).strict()], {
+        error: 'must be false or { maxPoints?, maxValues? }',
+      })
+      .optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -184,6 +206,24 @@ export const runOptionsSchema = z
       issue('heartbeatIntervalMs', `must be at most a third of sessionTimeoutMs (${session} ms), got ${o.heartbeatIntervalMs}`);
     }
     if (o.fresh === true && o.restore === true) issue('fresh', 'fresh: true and restore: true contradict each other: drop restore (restoring is the default)');
+    if (input !== undefined) {
+      const base = typeof input === 'string' ? input : input[0];
+      const taken = new Map<string, string>();
+      const names: [string, string | false | undefined][] = [
+        ['labels', o.labels ?? defaults.labels ?? `${base}.labels`],
+        ['models', o.models ?? defaults.models ?? `${base}.models`],
+        ['deadLetters', o.deadLetters ?? defaults.deadLetters ?? `${base}.dead-letters`],
+        ['drift', o.drift ?? `${base}.drift`],
+        ['windows', o.windows ?? `${base}.windows`],
+      ];
+      for (const [option, topic] of names) {
+        if (topic === false || topic === undefined) continue;
+        const other = taken.get(topic);
+        if (other !== undefined) issue(option, `is the topic ${JSON.stringify(topic)}, already the ${other} topic: give each output its own topic`);
+        else taken.set(topic, option);
+        if ((typeof input === 'string' ? [input] : input).includes(topic)) issue(option, `is the input topic ${JSON.stringify(topic)}: an output cannot be an input`);
+      }
+    }
   });
 
 /** The configuration a run uses: every default applied, topics and group resolved. */
@@ -216,6 +256,13 @@ export interface RunConfig {
   readonly replicationFactor: number;
   readonly modelsMaxMessageBytes: number;
   readonly deadLettersMaxMessageBytes: number | undefined;
+  /** The drift topic, or null for none. */
+  readonly drift: string | null;
+  /** The window-history topic, or null for none. */
+  readonly windows: string | null;
+  readonly driftRetentionMs: number | undefined;
+  readonly windowsRetentionMs: number | undefined;
+  readonly windowSample: { readonly maxPoints: number; readonly maxValues: number } | false;
 }
 
 /** Default {@link RunKafkaPipelineOptions.modelsMaxMessageBytes}: 16 MiB. */
@@ -272,5 +319,10 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     replicationFactor: o.replicationFactor ?? 1,
     modelsMaxMessageBytes: o.modelsMaxMessageBytes ?? DEFAULT_MODELS_MAX_MESSAGE_BYTES,
     deadLettersMaxMessageBytes: o.deadLettersMaxMessageBytes,
+    drift: o.drift === false ? null : (o.drift ?? `${base}.drift`),
+    windows: o.windows === false ? null : (o.windows ?? `${base}.windows`),
+    driftRetentionMs: o.driftRetentionMs,
+    windowsRetentionMs: o.windowsRetentionMs,
+    windowSample: o.windowSample === false ? false : { maxPoints: o.windowSample?.maxPoints ?? 100, maxValues: o.windowSample?.maxValues ?? 400 },
   };
 }

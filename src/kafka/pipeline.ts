@@ -14,6 +14,7 @@ import type { MixtureJSON } from '../gmm/model.js';
 import type { RestartPolicy, StreamingStateJSON } from '../gmm/streaming.js';
 import type { CovarianceType } from '../gmm/types.js';
 import { Instrumentation } from '../instrumentation.js';
+import { WindowRecorder } from '../monitoring/recorder.js';
 import { fitMixture } from '../operators/fitMixture.js';
 import { buildInPipelineScope } from '../operators/pipelineScope.js';
 import type { InvalidVector, MixtureUpdate, VectorInput } from '../operators/types.js';
@@ -25,7 +26,7 @@ import { AtLeastOnceDelivery } from './delivery.js';
 import { KafkaEdgeError, StateRestoreError } from './errors.js';
 import type { EventOffset, KafkaRole } from './events.js';
 import { createDecoder } from './formats.js';
-import { labelsOutput, messageBytes, stateOutput, type DeadLetterSource, type WindowOutput } from './messages.js';
+import { driftOutput, labelsOutput, messageBytes, messageWindowIndex, stateOutput, windowHistoryOutput, type DeadLetterSource, type WindowOutput } from './messages.js';
 import { restoreLatestState, type RestoredModel } from './restore.js';
 import { BrokerHealth, describeError, retryBrokerOperation } from './retry.js';
 import { fromKafka, type KafkaRecord } from './source.js';
@@ -132,7 +133,18 @@ export interface StopOptions {
 /** A running pipeline. */
 export interface KafkaPipelineHandle {
   /** Topics and group in use. */
-  readonly config: { readonly input: readonly string[]; readonly models: string; readonly labels: string; readonly deadLetters: string; readonly group: string; readonly pipelineId: string };
+  readonly config: {
+    readonly input: readonly string[];
+    readonly models: string;
+    readonly labels: string;
+    readonly deadLetters: string;
+    /** The drift topic, or null when disabled. */
+    readonly drift: string | null;
+    /** The window-history topic, or null when disabled. */
+    readonly windows: string | null;
+    readonly group: string;
+    readonly pipelineId: string;
+  };
   /** The state message restored at startup, if any. */
   readonly restored: RestoredModel | undefined;
   /** Live counters. */
@@ -220,8 +232,9 @@ function checkedStateOutput<R>(topic: string, limit: number, settings: number): 
  * 3. Consume with {@link fromKafka}: each message is registered with the delivery's tracker, decoded through the
  *    one input gate, and emitted; an undecodable one goes to the dead-letter topic with its reason and coordinates.
  * 4. Each update goes to the {@link AtLeastOnceDelivery}: labels, the state message (model, whole state, covered
- *    offsets) and any further `outputs`, batched; once acknowledged its records are finished, and positions are
- *    committed right away (and at least every `commitIntervalMs`).
+ *    offsets), the window-history message and one drift message per alarm ({@link WindowRecorder}: offsets, counts,
+ *    fit time, lag; alarms are also logged at warn) and any further `outputs`, batched together; once acknowledged
+ *    its records are finished, and positions are committed right away (and at least every `commitIntervalMs`).
  * 5. Brokers unavailable (at start or while running): sends, commits and the consumer retry with backoff; after
  *    `brokerTimeoutMs` without an answer the run ends with a `BrokerUnavailableError` (never alive and idle).
  * 6. `stop()` stops fetching, flushes, commits what is acknowledged and disconnects, each step bounded in time; the
@@ -265,6 +278,14 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
 
   // 1. Topics, and the limits that size dead letters and batches.
   const outputs: WindowOutput<R>[] = [];
+  // The window-history and drift outputs (records built by a WindowRecorder once the state is restored).
+  const recording: { recorder?: WindowRecorder } = {};
+  const recordsOf = (update: MixtureUpdate<R>, windowIndex: number) => recording.recorder!.observe(update as MixtureUpdate<unknown>, windowIndex);
+  const monitoringOutputs: WindowOutput<R>[] = [
+    ...(config.windows === null ? [] : [windowHistoryOutput<R>(config.windows, (o) => recordsOf(o.update, o.windowIndex).window!, { retentionMs: config.windowsRetentionMs })]),
+    ...(config.drift === null ? [] : [driftOutput<R>(config.drift, (o) => recordsOf(o.update, o.windowIndex).drift, { retentionMs: config.driftRetentionMs })]),
+  ];
+  const extraOutputs = [...monitoringOutputs, ...(options.outputs ?? [])];
   const limits = await retryBrokerOperation(
     'create-topics',
     async () => {
@@ -282,12 +303,12 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
               { topic: config.labels, ...settings },
               { topic: config.models, compacted: true, maxMessageBytes: config.modelsMaxMessageBytes, ...settings },
               { topic: config.deadLetters, maxMessageBytes: config.deadLettersMaxMessageBytes ?? inputLimit + 65_536, ...settings },
-              ...(options.outputs ?? []).map((o) => ({ topic: o.topic, compacted: o.settings?.compacted, maxMessageBytes: o.settings?.maxMessageBytes, ...settings })),
+              ...extraOutputs.map((o) => ({ topic: o.topic, compacted: o.settings?.compacted, maxMessageBytes: o.settings?.maxMessageBytes, retentionMs: o.settings?.retentionMs, ...settings })),
             ],
             logger,
           );
         }
-        return await topicMaxMessageBytes(admin, [config.labels, config.models, config.deadLetters, ...(options.outputs ?? []).map((o) => o.topic)]);
+        return await topicMaxMessageBytes(admin, [config.labels, config.models, config.deadLetters, ...extraOutputs.map((o) => o.topic)]);
       } finally {
         await admin.disconnect().catch(() => undefined);
         disconnected('admin');
@@ -300,7 +321,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const limitOf = (topic: string): number => limits.get(topic) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   outputs.push(labelsOutput<R>(config.labels, { includeVector: config.includeVector }));
   outputs.push(checkedStateOutput<R>(config.models, limitOf(config.models), config.modelsMaxMessageBytes));
-  outputs.push(...(options.outputs ?? []));
+  outputs.push(...extraOutputs);
 
   // 2. The saved state.
   let restored: RestoredModel | undefined;
@@ -392,6 +413,18 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     logger,
     onError: (err) => void shutdown(err).catch(() => undefined),
   });
+
+  // Window-history and drift records; drift alarms are logged at warn whether or not their topic is on.
+  const recorder = new WindowRecorder({
+    pipelineId,
+    windows: config.windows !== null,
+    instrumentation,
+    previousModel: restored?.model ?? null,
+    deadLettered: () => delivery.counters.deadLettered,
+    sample: config.windowSample,
+    logger,
+  });
+  recording.recorder = recorder;
 
   const skipBelow = new Map(restoredOffsets.map((o) => [`${o.partition}:${o.topic}`, Number(o.offset)]));
   const source$ = fromKafka(consumer, {
@@ -494,6 +527,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
         logger.warn({ error: describeError(err) }, 'final offset commit failed: the next run re-processes from the previous commit');
       }
       running.subscription?.unsubscribe();
+      recorder.close();
       await disconnect();
       const result: KafkaPipelineResult = { counters: snapshot(), committed, handedBack: delivery.tracker.inFlight };
       if (error !== undefined) {
@@ -543,6 +577,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   running.subscription = built.subscribe({
     next: (update) => {
       try {
+        recorder.observe(update as MixtureUpdate<unknown>, messageWindowIndex(update as MixtureUpdate<unknown>));
         delivery.window(update);
       } catch (err) {
         void shutdown(err).catch(() => undefined);
@@ -573,7 +608,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   );
 
   return {
-    config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, group: config.group, pipelineId },
+    config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId },
     restored,
     counters,
     get ready() {

@@ -18,13 +18,15 @@ export interface OutputTopic {
   readonly compacted?: boolean;
   /** `max.message.bytes` of the created topic (default: the broker's). */
   readonly maxMessageBytes?: number;
+  /** `retention.ms` of the created topic, with `cleanup.policy=delete` (default: the broker's retention). */
+  readonly retentionMs?: number;
   readonly numPartitions?: number;
   readonly replicationFactor?: number;
 }
 
 /**
- * Creates the output topics that do not exist yet (labels, dead letters: delete policy; models: compacted), with
- * their `max.message.bytes` when given.
+ * Creates the output topics that do not exist yet (labels, dead letters: delete policy; models: compacted; window
+ * history and drift: delete policy with a time retention), with their `max.message.bytes` when given.
  *
  * 1. List the topics; keep the missing ones (once each).
  * 2. Create them in one call, waiting for leaders; a concurrent creation (`TOPIC_ALREADY_EXISTS`) is fine.
@@ -50,6 +52,12 @@ export async function ensureTopics(admin: AdminLike, topics: readonly OutputTopi
         replicationFactor: t.replicationFactor ?? 1,
         configEntries: [
           ...(t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ...(t.retentionMs !== undefined && !t.compacted
+            ? [
+                { name: 'cleanup.policy', value: 'delete' },
+                { name: 'retention.ms', value: String(t.retentionMs) },
+              ]
+            : []),
           ...(t.maxMessageBytes !== undefined ? [{ name: 'max.message.bytes', value: String(t.maxMessageBytes) }] : []),
         ],
       })),

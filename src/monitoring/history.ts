@@ -10,6 +10,7 @@ import { componentDistanceMatrix, componentMean, type ComponentMetric } from '..
 import { paramsFromJSON, type MixtureJSON } from '../gmm/model.js';
 import { parseOptions } from '../options.js';
 import type { MixtureUpdate } from '../operators/types.js';
+import { recordCoordinates } from '../operators/vectorInput.js';
 
 /** The input offsets a window covers on one partition (inclusive, decimal strings). */
 export interface OffsetRange {
@@ -30,7 +31,7 @@ export interface WindowCounts {
 }
 
 /**
- * A bounded sample of a window's points (m rows evenly spread: row ⌊j·n/m⌋ for j = 0…m−1, in window order) with their labels.
+ * A bounded sample of a window's points (m rows, one from each of m equal strata of the window, in window order) with their labels.
  * Coordinates keep 6 significant digits.
  */
 export interface WindowSample {
@@ -92,7 +93,10 @@ export interface WindowRecord {
 
 /** How one component moved between the previous model and this one (components are matched: index k is the same cluster). */
 export interface ComponentShift {
+  /** Component index in the model. */
   readonly index: number;
+  /** Its label in the label messages. */
+  readonly label: number;
   /** Euclidean distance between its previous and current means. */
   readonly meanShift: number;
   /** Current weight minus previous weight. */
@@ -119,12 +123,16 @@ export interface DriftRecord {
   readonly offsets: OffsetRange[] | null;
   /** Every matched component, the largest distance first (empty on the first model or when K changed). */
   readonly components: ComponentShift[];
+  /** The labels the alarm names (a `component` alarm: the components whose window disagreed with their history), else empty. */
+  readonly flagged: number[];
 }
 
 /** Options of {@link windowRecord}. */
 export interface WindowRecordOptions {
   /** Key of the messages: the pipeline's id. */
   readonly pipelineId: string;
+  /** Window index written (default the update's; a Kafka run writes the pipeline id's count, which continues across restarts). */
+  readonly windowIndex?: number;
   /** Default `Date.now()`. */
   readonly fittedAt?: number;
   /** From `em.window.fitted`'s `durationMs`, when the caller listens to it. */
@@ -138,6 +146,8 @@ export interface WindowRecordOptions {
 /** Options of {@link driftRecords}. */
 export interface DriftRecordOptions {
   readonly pipelineId: string;
+  /** Window index written (default the update's). */
+  readonly windowIndex?: number;
   /** Default `Date.now()`. */
   readonly detectedAt?: number;
   readonly offsets?: readonly OffsetRange[] | null;
@@ -148,6 +158,7 @@ const offsetSchema = z.object({ topic: z.string(), partition: z.number().int().m
 const windowOptionsSchema = z
   .object({
     pipelineId: z.string().min(1, 'must not be empty'),
+    windowIndex: z.number().int('must be an integer').min(0, 'must be ≥ 0').optional(),
     fittedAt: z.number().finite().optional(),
     fitSeconds: z.number().min(0).nullable().optional(),
     lag: z.number().min(0).nullable().optional(),
@@ -169,6 +180,7 @@ const windowOptionsSchema = z
 const driftOptionsSchema = z
   .object({
     pipelineId: z.string().min(1, 'must not be empty'),
+    windowIndex: z.number().int('must be an integer').min(0, 'must be ≥ 0').optional(),
     detectedAt: z.number().finite().optional(),
     offsets: z.array(offsetSchema).nullable().optional(),
   })
@@ -179,15 +191,50 @@ const finiteOrNull = (x: number | null | undefined): number | null => (typeof x 
 /** `x` with 6 significant digits (the sample's precision). */
 const round6 = (x: number): number => Number(x.toPrecision(6));
 
-/** Re-seeded components, when the update reports them (`reseeded: number[]`). */
-function reseededOf(update: object): number[] {
-  const r = (update as { reseeded?: unknown }).reseeded;
-  return Array.isArray(r) ? r.filter((x): x is number => Number.isInteger(x)) : [];
+/**
+ * The input offsets a window covers, per partition: the first and last offset of its records (inclusive),
+ * partitions in the order they first appear. Records without Kafka coordinates are left out.
+ *
+ * @param records - the window's records (`update.window.records`)
+ * @returns one range per partition, or null when no record has coordinates
+ */
+export function offsetRanges(records: readonly unknown[]): OffsetRange[] | null {
+  const ranges = new Map<string, { topic: string; partition: number; first: bigint; last: bigint }>();
+  let topic: string | undefined;
+  let partition = -1;
+  let current: { first: bigint; last: bigint } | undefined;
+  for (const record of records) {
+    const c = recordCoordinates(record);
+    if (c.topic === undefined || c.partition === undefined || c.offset === undefined) continue;
+    let offset: bigint;
+    try {
+      offset = BigInt(c.offset);
+    } catch {
+      continue;
+    }
+    if (current === undefined || c.topic !== topic || c.partition !== partition) {
+      topic = c.topic;
+      partition = c.partition;
+      const id = `${partition}:${topic}`;
+      let r = ranges.get(id);
+      if (r === undefined) ranges.set(id, (r = { topic, partition, first: offset, last: offset }));
+      current = r;
+    }
+    if (offset < current.first) current.first = offset;
+    if (offset > current.last) current.last = offset;
+  }
+  if (ranges.size === 0) return null;
+  return [...ranges.values()].map((r) => ({ topic: r.topic, partition: r.partition, first: String(r.first), last: String(r.last) }));
 }
 
 /**
- * A bounded sample of a window: m = `min(n, maxPoints, ⌊maxValues / d⌋)` rows (at least one), row ⌊j·n/m⌋
- * for j = 0…m−1, so the message stays small whatever the window size and dimension.
+ * A bounded sample of a window: m = `min(n, maxPoints, ⌊maxValues / d⌋)` rows (at least one), so the message stays
+ * small whatever the window size and dimension.
+ *
+ * 1. Split the rows into m strata [⌊j·n/m⌋, ⌊(j+1)·n/m⌋), j = 0…m−1.
+ * 2. From stratum j take the row at the fraction frac(j·φ) of it (φ = the golden ratio − 1): spread over the window
+ *    like a stride, but without its aliasing (a stride of 2 on points that alternate between two clusters would
+ *    show one cluster only), and reproducible.
  *
  * @param points - n×d row-major
  * @param n - points in the window
@@ -203,7 +250,10 @@ export function sampleWindow(points: Float64Array, n: number, d: number, labels:
   const rows: number[][] = [];
   const ls: number[] = [];
   for (let j = 0; j < m; j++) {
-    const i = Math.floor((j * n) / m);
+    const start = Math.floor((j * n) / m);
+    const size = Math.floor(((j + 1) * n) / m) - start;
+    const jitter = (j * 0.6180339887498949) % 1;
+    const i = start + Math.min(size - 1, Math.floor(jitter * size));
     const row = new Array<number>(d);
     for (let c = 0; c < d; c++) row[c] = round6(points[i * d + c]);
     rows.push(row);
@@ -250,7 +300,7 @@ export function windowRecord(update: MixtureUpdate<unknown>, counts: WindowCount
     format: 'emstream.window',
     version: 1,
     pipelineId: o.pipelineId,
-    windowIndex: update.windowIndex,
+    windowIndex: o.windowIndex ?? update.windowIndex,
     modelVersion: update.version,
     fittedAt: o.fittedAt ?? Date.now(),
     n: window.n,
@@ -262,14 +312,14 @@ export function windowRecord(update: MixtureUpdate<unknown>, counts: WindowCount
     modelDistance: finiteOrNull(update.modelDistance),
     distanceThreshold: finiteOrNull(detector.options.distanceThreshold),
     pageHinkley: {
-      statistic: finiteOrNull(alarm !== undefined ? alarm.statistic : detector.pageHinkley.statistic),
-      threshold: finiteOrNull(detector.pageHinkley.lambda),
+      statistic: finiteOrNull(alarm !== undefined ? alarm.statistic : update.pageHinkley.statistic),
+      threshold: finiteOrNull(update.pageHinkley.threshold),
     },
     iterations: update.iterations,
     converged: update.converged,
     warmStarted: update.warmStarted,
     restarted: update.restarted,
-    reseeded: reseededOf(update),
+    reseeded: [...update.reseeded],
     weights: update.model.weights.map((w) => finiteOrNull(w) ?? 0),
     drift: update.drift.map((e) => e.kind),
     counts: { in: counts.in, labelled: counts.labelled, deadLettered: counts.deadLettered },
@@ -290,7 +340,7 @@ export function windowRecord(update: MixtureUpdate<unknown>, counts: WindowCount
  * @param threshold - a component whose distance is above it has `moved: true`
  * @returns one entry per component, the largest distance first
  */
-export function componentShifts(previous: MixtureJSON, current: MixtureJSON, metric: ComponentMetric, threshold: number): ComponentShift[] {
+export function componentShifts(previous: MixtureJSON, current: MixtureJSON, metric: ComponentMetric, threshold: number, labelIds?: readonly number[]): ComponentShift[] {
   if (previous.k !== current.k || previous.d !== current.d) return [];
   const a = paramsFromJSON(previous);
   const b = paramsFromJSON(current);
@@ -307,7 +357,7 @@ export function componentShifts(previous: MixtureJSON, current: MixtureJSON, met
     let s = 0;
     for (let j = 0; j < a.d; j++) s += (mb[j] - ma[j]) ** 2;
     const distance = distances === null ? null : finiteOrNull(distances[k * a.k + k]);
-    shifts.push({ index: k, meanShift: Math.sqrt(s), weightChange: b.weights[k] - a.weights[k], distance, moved: distance !== null && distance > threshold });
+    shifts.push({ index: k, label: labelIds?.[k] ?? k, meanShift: Math.sqrt(s), weightChange: b.weights[k] - a.weights[k], distance, moved: distance !== null && distance > threshold });
   }
   return shifts.sort((x, y) => (y.distance ?? -1) - (x.distance ?? -1) || y.meanShift - x.meanShift);
 }
@@ -343,13 +393,13 @@ export function driftRecords(update: MixtureUpdate<unknown>, previous: MixtureJS
   const o = parseOptions(driftOptionsSchema, options, 'driftRecords');
   if (update.drift.length === 0) return [];
   const detector = update.state.drift.options;
-  const components = previous === null ? [] : componentShifts(previous, update.model, detector.metric, detector.distanceThreshold);
+  const components = previous === null ? [] : componentShifts(previous, update.model, detector.metric, detector.distanceThreshold, update.labelIds);
   const detectedAt = o.detectedAt ?? Date.now();
   return update.drift.map((e) => ({
     format: 'emstream.drift',
     version: 1,
     pipelineId: o.pipelineId,
-    windowIndex: update.windowIndex,
+    windowIndex: o.windowIndex ?? update.windowIndex,
     modelVersion: update.version,
     kind: e.kind,
     statistic: finiteOrNull(e.statistic),
@@ -357,5 +407,6 @@ export function driftRecords(update: MixtureUpdate<unknown>, previous: MixtureJS
     detectedAt,
     offsets: o.offsets == null ? null : o.offsets.map((r) => ({ ...r })),
     components: components.map((c) => ({ ...c })),
+    flagged: e.components === undefined ? [] : [...e.components],
   }));
 }

@@ -5,10 +5,9 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { z } from 'zod';
-import type { Instrumentation } from '../instrumentation.js';
+import type { EmstreamEventName, EventSource } from '../instrumentation.js';
 import { parseOptions } from '../options.js';
 import { MonitoringError } from './errors.js';
-import { monitoringSource, type MonitoringEventSource } from './events.js';
 import type { Readiness } from './readiness.js';
 
 /** One metric of {@link METRICS}. */
@@ -17,11 +16,11 @@ export interface MetricDefinition {
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly help: string;
   readonly labels: readonly string[];
-  /** The events that move it. */
-  readonly events: readonly string[];
+  /** The events that move it (empty: read when scraped). */
+  readonly events: readonly EmstreamEventName[];
 }
 
-const def = (name: string, type: MetricDefinition['type'], help: string, events: string[], labels: string[] = []): MetricDefinition => ({ name, type, help, labels, events });
+const def = (name: string, type: MetricDefinition['type'], help: string, events: EmstreamEventName[], labels: string[] = []): MetricDefinition => ({ name, type, help, labels, events });
 
 /**
  * Every metric {@link registerMetrics} creates (besides Node's default process metrics), with its
@@ -39,8 +38,8 @@ export const METRICS: readonly MetricDefinition[] = [
   def('emstream_windows_deferred_total', 'counter', 'First windows with too few distinct points, carried into the next window.', ['em.window.deferred']),
   def('emstream_windows_failed_total', 'counter', 'Windows whose fit failed numerically (their records went to the dead-letter path), by reason.', ['em.window.failed'], ['reason']),
   def('emstream_restarts_total', 'counter', 'Windows on which cold restarts competed with the warm start.', ['em.window.fitted']),
-  def('emstream_drift_events_total', 'counter', 'Drift alarms, by kind (likelihood: Page-Hinkley on the predictive log-likelihood; model-distance).', ['em.drift.detected'], ['kind']),
-  def('emstream_components_reseeded_total', 'counter', 'Components re-seeded by the dying-cluster rule.', ['em.component.reseeded']),
+  def('emstream_drift_events_total', 'counter', 'Drift alarms, by kind (likelihood: Page-Hinkley on the predictive log-likelihood; model-distance: successive models too far apart; component: components moved or changed shape; weights: the mixing weights changed).', ['em.drift.detected'], ['kind']),
+  def('emstream_components_reseeded_total', 'counter', 'Components re-seeded where the model was worst, by reason (starved: its weight fell too low; redundant: it shared its points with another).', ['em.component.reseeded'], ['reason']),
   def('emstream_kafka_messages_consumed_total', 'counter', 'Messages fetched from the input topic.', ['kafka.fetch']),
   def('emstream_kafka_produced_messages_total', 'counter', 'Messages acknowledged by the broker (labels, models, dead letters, …).', ['kafka.ack']),
   def('emstream_kafka_produced_bytes_total', 'counter', 'Bytes of the messages acknowledged by the broker.', ['kafka.ack']),
@@ -58,7 +57,7 @@ export const METRICS: readonly MetricDefinition[] = [
   def('emstream_model_distance', 'gauge', 'Matched distance between the last two models.', ['em.window.fitted']),
   def('emstream_page_hinkley_statistic', 'gauge', 'Page-Hinkley statistic of the drift detector after the last window.', ['em.window.fitted']),
   def('emstream_page_hinkley_threshold', 'gauge', 'Page-Hinkley alarm threshold λ.', ['em.window.fitted']),
-  def('emstream_component_weight', 'gauge', 'Weight of each mixture component after the last window, by component index.', ['em.window.fitted'], ['component']),
+  def('emstream_component_weight', 'gauge', 'Weight of each mixture component after the last window, by component (its label in the label messages).', ['em.window.fitted'], ['component']),
   def('emstream_components', 'gauge', 'Number of mixture components K.', ['em.window.fitted']),
   def('emstream_model_version', 'gauge', 'Version of the current model (+1 per update).', ['em.window.fitted']),
   def('emstream_window_index', 'gauge', 'Index of the last fitted window.', ['em.window.fitted']),
@@ -66,7 +65,7 @@ export const METRICS: readonly MetricDefinition[] = [
   def('emstream_kafka_consumer_lag_messages', 'gauge', 'Messages behind the partition high watermark at the last fetch, by topic and partition.', ['kafka.fetch', 'kafka.rebalance'], ['topic', 'partition']),
   def('emstream_kafka_assigned_partitions', 'gauge', 'Partitions assigned to this consumer.', ['kafka.rebalance', 'kafka.disconnect']),
   def('emstream_kafka_connected', 'gauge', 'Whether each Kafka client is connected (1) or not (0), by role.', ['kafka.connect', 'kafka.disconnect'], ['role']),
-  def('emstream_records_in_flight', 'gauge', 'Records read but not yet acknowledged, at the last backpressure event.', ['kafka.backpressure.wait']),
+  def('emstream_records_in_flight', 'gauge', 'Records consumed whose outputs are not all acknowledged yet (read when scraped; without an inFlight callback, the value at the last backpressure event).', ['kafka.backpressure.wait']),
   def('emstream_ready', 'gauge', 'Whether the pipeline is ready (1) or not (0), as /readyz says.', ['kafka.ready', 'kafka.connect', 'kafka.rebalance', 'kafka.backpressure.wait']),
   // histograms
   def('emstream_window_fit_seconds', 'histogram', 'Time to fit one window (all candidates).', ['em.window.fitted']),
@@ -81,6 +80,12 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Readiness to expose as `emstream_ready`; without it the gauge is not registered. */
   readonly readiness?: Readiness;
+  /**
+   * Records consumed whose outputs are not all acknowledged yet, read at every scrape for
+   * `emstream_records_in_flight` (e.g. `() => handle.counters.inFlight` of a `runKafkaPipeline` handle).
+   * Without it the gauge takes the value of the last `kafka.backpressure.wait` event.
+   */
+  readonly inFlight?: () => number;
   /** Buckets of `emstream_window_fit_seconds`. */
   readonly fitBuckets?: readonly number[];
   /** Buckets of `emstream_em_iterations`. */
@@ -104,6 +109,7 @@ const optionsSchema = z
   .object({
     defaultMetrics: z.boolean().default(true),
     readiness: z.custom<Readiness>((v) => typeof v === 'object' && v !== null && typeof (v as Readiness).report === 'function', 'must be a Readiness').optional(),
+    inFlight: z.custom<() => number>((v) => typeof v === 'function', 'must be a function returning the records in flight').optional(),
     fitBuckets: buckets([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
     iterationBuckets: buckets([1, 2, 3, 5, 8, 13, 20, 30, 50, 100, 200]),
     latencyBuckets: buckets([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]),
@@ -157,7 +163,9 @@ function lagOf(highWatermark: string, lastOffset: string): number | null {
  *    throws cannot break it (the instrumentation isolates them).
  * 3. Label values that come from the stream (reasons, operations) are bounded: past
  *    `maxLabelValues` distinct values they count as `other`. Component weights are labelled by
- *    component index; consumer lag by topic and partition (a revoked partition's series is removed).
+ *    component (its label); consumer lag by topic and partition (a revoked partition's series is removed).
+ * 4. Records in flight are read at scrape time from `inFlight` when given (a collect callback), so the
+ *    gauge is true whenever Prometheus looks.
  *
  * ## Example
  * ```ts
@@ -178,13 +186,13 @@ function lagOf(highWatermark: string, lastOffset: string): number | null {
  * ```
  *
  * @param registry - a prom-client `Registry` (e.g. `new Registry()` or prom-client's global `register`)
- * @param instrumentation - the pipeline's instrumentation
- * @param options - default metrics, readiness gauge, histogram buckets, label bound
+ * @param instrumentation - the pipeline's instrumentation (or any {@link EventSource})
+ * @param options - default metrics, readiness gauge, in-flight callback, histogram buckets, label bound
  * @returns the names registered and `unregister()`
  * @throws EmstreamOptionsError when the options are invalid
  * @throws MonitoringError when a metric of the same name is already registered on the registry
  */
-export function registerMetrics(registry: Registry, instrumentation: Instrumentation | MonitoringEventSource, options: MetricsOptions = {}): EmstreamMetrics {
+export function registerMetrics(registry: Registry, instrumentation: EventSource, options: MetricsOptions = {}): EmstreamMetrics {
   const o = parseOptions(optionsSchema, options, 'registerMetrics');
   const taken = METRICS.map((m) => m.name).filter((name) => registry.getSingleMetric(name) !== undefined);
   if (taken.length > 0) {
@@ -210,7 +218,7 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
   const failed = counter('emstream_windows_failed_total', ['reason']);
   const restarts = counter('emstream_restarts_total');
   const drift = counter('emstream_drift_events_total', ['kind']);
-  const reseeded = counter('emstream_components_reseeded_total');
+  const reseeded = counter('emstream_components_reseeded_total', ['reason']);
   const consumed = counter('emstream_kafka_messages_consumed_total');
   const producedMessages = counter('emstream_kafka_produced_messages_total');
   const producedBytes = counter('emstream_kafka_produced_bytes_total');
@@ -236,7 +244,19 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
   const lag = gauge('emstream_kafka_consumer_lag_messages', ['topic', 'partition']);
   const assignedPartitions = gauge('emstream_kafka_assigned_partitions');
   const connected = gauge('emstream_kafka_connected', ['role']);
-  const inFlight = gauge('emstream_records_in_flight');
+  const readInFlight = o.inFlight;
+  const inFlight =
+    readInFlight === undefined
+      ? gauge('emstream_records_in_flight')
+      : new Gauge({
+          name: 'emstream_records_in_flight',
+          help: help.get('emstream_records_in_flight')!,
+          registers,
+          collect() {
+            const n = readInFlight();
+            if (finite(n)) this.set(n);
+          },
+        });
   const readiness = o.readiness;
   if (readiness !== undefined) {
     new Gauge({
@@ -271,6 +291,7 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
   const deadLetterLabel = bound();
   const failedLabel = bound();
   const kindLabel = bound();
+  const reseedLabel = bound();
   const operationLabel = bound();
   const lagSeries = new Set<string>();
   let partitions = 0;
@@ -292,7 +313,7 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
     for (const set of assignment.values()) partitions += set.size;
   };
 
-  const events = monitoringSource(instrumentation);
+  const events = instrumentation;
   const unsubscribe = [
     events.on('em.window.fitted', (e) => {
       windows.inc();
@@ -303,18 +324,13 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
       if (finite(e.expectedLogLikelihood)) expected.set(e.expectedLogLikelihood);
       if (finite(e.predictiveLogLikelihood)) predictive.set(e.predictiveLogLikelihood);
       if (finite(e.modelDistance)) distance.set(e.modelDistance);
-      if (e.pageHinkley !== undefined) {
-        if (finite(e.pageHinkley.statistic)) phStatistic.set(e.pageHinkley.statistic);
-        if (finite(e.pageHinkley.threshold)) phThreshold.set(e.pageHinkley.threshold);
-      }
-      if (e.weights !== undefined) {
-        weight.reset();
-        e.weights.forEach((w, k) => {
-          if (finite(w)) weight.set({ component: String(k) }, w);
-        });
-      }
-      const k = e.k ?? e.weights?.length;
-      if (finite(k)) components.set(k);
+      if (finite(e.pageHinkley.statistic)) phStatistic.set(e.pageHinkley.statistic);
+      if (finite(e.pageHinkley.threshold)) phThreshold.set(e.pageHinkley.threshold);
+      weight.reset();
+      e.weights.forEach((w, k) => {
+        if (finite(w)) weight.set({ component: String(e.labelIds[k] ?? k) }, w);
+      });
+      components.set(e.k);
       version.set(e.version);
       windowIndex.set(e.windowIndex);
       lastWindow.set(Date.now() / 1000);
@@ -322,7 +338,7 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
       iterations.observe(e.iterations);
     }),
     events.on('em.drift.detected', (e) => drift.inc({ kind: kindLabel(e.kind) })),
-    events.on('em.component.reseeded', (e) => reseeded.inc(e.components.length)),
+    events.on('em.component.reseeded', (e) => reseeded.inc({ reason: reseedLabel(e.reason) }, e.components.length)),
     events.on('em.window.failed', (e) => failed.inc({ reason: failedLabel(e.reason) })),
     events.on('em.window.deferred', () => deferred.inc()),
     events.on('em.input.rejected', (e) => rejected.inc({ reason: reasonLabel(e.reason) })),
@@ -354,7 +370,7 @@ export function registerMetrics(registry: Registry, instrumentation: Instrumenta
     events.on('kafka.backpressure.wait', (e) => {
       if (!e.done) waits.inc();
       else if (finite(e.waitedMs) && e.waitedMs > 0) waitSeconds.inc(e.waitedMs / 1000);
-      if (finite(e.inFlight)) inFlight.set(e.inFlight);
+      if (readInFlight === undefined && finite(e.inFlight)) inFlight.set(e.inFlight);
     }),
     events.on('kafka.ack', (e) => {
       producedMessages.inc(e.messages);

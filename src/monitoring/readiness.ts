@@ -4,9 +4,9 @@
  * @module
  */
 import { z } from 'zod';
-import type { Instrumentation } from '../instrumentation.js';
+import type { EventSource } from '../instrumentation.js';
+import type { TopicPartitions } from '../kafka/events.js';
 import { parseOptions } from '../options.js';
-import { monitoringSource, type MonitoringEventSource, type TopicPartitions } from './events.js';
 
 /** What `/readyz` answers. */
 export interface ReadinessReport {
@@ -66,11 +66,11 @@ export class Readiness {
    * @param options - backpressure limit and clock
    * @throws EmstreamOptionsError when the options are invalid
    */
-  constructor(instrumentation: Instrumentation | MonitoringEventSource, options: ReadinessOptions = {}) {
+  constructor(instrumentation: EventSource, options: ReadinessOptions = {}) {
     const o = parseOptions(optionsSchema, options, 'Readiness');
     this.stuckAfterMs = o.stuckAfterMs;
     this.now = o.now;
-    const events = monitoringSource(instrumentation);
+    const events = instrumentation;
     this.unsubscribe = [
       events.on('kafka.connect', (e) => {
         if (e.role === 'consumer') {

@@ -92,12 +92,28 @@ describe('windowRecord', () => {
       expect(s.points).toHaveLength(m);
       expect(s).toMatchObject({ d, of: 1000 });
       s.points.forEach((row, j) => {
-        const i = Math.floor((j * 1000) / m);
+        // one real row of stratum j, with its label
+        const start = Math.floor((j * 1000) / m);
+        const end = Math.floor(((j + 1) * 1000) / m);
+        const i = Array.from({ length: end - start }, (_, t) => start + t).find((r) => row.every((x, c) => Math.abs(x - u.window.points[r * d + c]) <= 1e-5 * Math.max(1, Math.abs(x))));
         expect(row).toHaveLength(d);
-        row.forEach((x, c) => expect(x).toBeCloseTo(u.window.points[i * d + c], 4));
-        expect(s.labels[j]).toBe(u.labels[i]);
+        expect(i, `row ${j} is a row of the window between ${start} and ${end}`).toBeDefined();
+        expect(s.labels[j]).toBe(u.labels[i!]);
       });
       expect(JSON.stringify(r).length).toBeLessThan(16 * 1024);
+    }
+  });
+
+  it('samples without aliasing: points that alternate between two clusters show both', () => {
+    const n = 1000;
+    const points = Float64Array.from({ length: n * 2 }, (_, i) => (Math.floor(i / 2) % 2 === 0 ? 0 : 10) + (i % 2) * 0.001 * i);
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+    for (const m of [100, 250, 500]) {
+      const s = sampleWindow(points, n, 2, labels, m, 10_000)!;
+      const ones = s.labels.filter((l) => l === 1).length;
+      expect(ones / m, `${m} rows`).toBeGreaterThan(0.35);
+      expect(ones / m, `${m} rows`).toBeLessThan(0.65);
+      expect(sampleWindow(points, n, 2, labels, m, 10_000), 'reproducible').toEqual(s);
     }
   });
 

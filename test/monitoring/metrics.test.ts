@@ -11,7 +11,7 @@ import { Readiness } from '../../src/monitoring/readiness.js';
 import { startMetricsServer, type MetricsServer } from '../../src/monitoring/server.js';
 import { fitMixture } from '../../src/operators/fitMixture.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
-import { emit, histogram, scrape, value, type Families } from './scrape.js';
+import { histogram, scrape, value, type Families } from './scrape.js';
 
 const servers: MetricsServer[] = [];
 afterEach(async () => {
@@ -26,21 +26,21 @@ async function serve(registry: Registry, readiness?: Readiness): Promise<string>
 
 /** One of every event, with the values the assertions below expect. */
 function emitEverything(instr: Instrumentation, now: number): void {
-  emit(instr, 'kafka.connect', { role: 'consumer' });
-  emit(instr, 'kafka.connect', { role: 'producer' });
-  emit(instr, 'kafka.state.restored', { pipelineId: 'p', modelVersion: 3, windowIndex: 2, offsets: [] });
-  emit(instr, 'kafka.state.fresh', { pipelineId: 'p', reason: 'none-saved' });
-  emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0, 1, 2] }], revoked: [] });
-  emit(instr, 'kafka.fetch', { topic: 'in', partition: 0, messages: 100, highWatermark: '1000', lastOffset: '899' });
-  emit(instr, 'kafka.fetch', { topic: 'in', partition: 1, messages: 50, highWatermark: '60', lastOffset: '59' });
-  emit(instr, 'em.input.rejected', { reason: 'wrong-dimension', message: 'x' });
-  emit(instr, 'em.input.rejected', { reason: 'wrong-dimension', message: 'x' });
-  emit(instr, 'em.window.deferred', { windowIndex: 0, n: 3 });
+  instr.emit('kafka.connect', { role: 'consumer' });
+  instr.emit('kafka.connect', { role: 'producer' });
+  instr.emit('kafka.state.restored', { pipelineId: 'p', modelVersion: 3, windowIndex: 2, offsets: [] });
+  instr.emit('kafka.state.fresh', { pipelineId: 'p', reason: 'none-saved' });
+  instr.emit('kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0, 1, 2] }], revoked: [] });
+  instr.emit('kafka.fetch', { topic: 'in', partition: 0, messages: 100, highWatermark: '1000', lastOffset: '899' });
+  instr.emit('kafka.fetch', { topic: 'in', partition: 1, messages: 50, highWatermark: '60', lastOffset: '59' });
+  instr.emit('em.input.rejected', { reason: 'wrong-dimension', message: 'x' });
+  instr.emit('em.input.rejected', { reason: 'wrong-dimension', message: 'x' });
+  instr.emit('em.window.deferred', { windowIndex: 0, n: 3 });
   for (const [windowIndex, restarted, converged] of [
     [0, true, true],
     [1, false, false],
   ] as const) {
-    emit(instr, 'em.window.fitted', {
+    instr.emit('em.window.fitted', {
       windowIndex,
       version: windowIndex + 1,
       n: 100,
@@ -57,26 +57,27 @@ function emitEverything(instr: Instrumentation, now: number): void {
       weights: windowIndex === 0 ? [0.5, 0.3, 0.2] : [0.6, 0.4],
       reseeded: [],
       k: windowIndex === 0 ? 3 : 2,
+      labelIds: windowIndex === 0 ? [0, 1, 2] : [0, 1],
     });
   }
-  emit(instr, 'em.drift.detected', { windowIndex: 1, kind: 'likelihood', statistic: 1.5, threshold: 1 });
-  emit(instr, 'em.drift.detected', { windowIndex: 1, kind: 'model-distance', statistic: 0.7, threshold: 0.5 });
-  emit(instr, 'em.component.reseeded', { windowIndex: 1, components: [0, 2], reason: 'dying' });
-  emit(instr, 'em.window.failed', { windowIndex: 2, n: 10, reason: 'covariance', message: 'x' });
-  emit(instr, 'kafka.backpressure.wait', { inFlight: 5000, maxInFlight: 5000, waitedMs: 0, done: false });
-  emit(instr, 'kafka.backpressure.wait', { inFlight: 4000, maxInFlight: 5000, waitedMs: 250, done: true });
-  emit(instr, 'kafka.ack', { messages: 200, bytes: 4096, durationMs: 30 });
-  emit(instr, 'kafka.ack', { messages: 10, bytes: 1024, durationMs: 10 });
-  emit(instr, 'kafka.commit', { offsets: [{ topic: 'in', partition: 0, offset: '900' }] });
-  emit(instr, 'kafka.dead-letter', { reason: 'decode-error', topic: 'in', partition: 0, offset: '5', bytes: 12, truncated: false });
-  emit(instr, 'kafka.retry', { operation: 'connect', attempt: 1, delayMs: 300, error: 'ECONNREFUSED' });
-  emit(instr, 'kafka.consumer.crash', { groupId: 'g', error: 'boom', restart: true });
-  emit(instr, 'kafka.window.acknowledged', {
+  instr.emit('em.drift.detected', { windowIndex: 1, kind: 'likelihood', statistic: 1.5, threshold: 1 });
+  instr.emit('em.drift.detected', { windowIndex: 1, kind: 'model-distance', statistic: 0.7, threshold: 0.5 });
+  instr.emit('em.component.reseeded', { windowIndex: 1, components: [0, 2], reason: 'starved' });
+  instr.emit('em.window.failed', { windowIndex: 2, n: 10, reason: 'covariance', message: 'x' });
+  instr.emit('kafka.backpressure.wait', { inFlight: 5000, maxInFlight: 5000, waitedMs: 0, done: false });
+  instr.emit('kafka.backpressure.wait', { inFlight: 4000, maxInFlight: 5000, waitedMs: 250, done: true });
+  instr.emit('kafka.ack', { messages: 200, bytes: 4096, durationMs: 30 });
+  instr.emit('kafka.ack', { messages: 10, bytes: 1024, durationMs: 10 });
+  instr.emit('kafka.commit', { offsets: [{ topic: 'in', partition: 0, offset: '900' }] });
+  instr.emit('kafka.dead-letter', { reason: 'decode-error', topic: 'in', partition: 0, offset: '5', bytes: 12, truncated: false });
+  instr.emit('kafka.retry', { operation: 'connect', attempt: 1, delayMs: 300, error: 'ECONNREFUSED' });
+  instr.emit('kafka.consumer.crash', { groupId: 'g', error: 'boom', restart: true });
+  instr.emit('kafka.window.acknowledged', {
     windowIndex: 1,
     version: 2,
     labelled: 3,
     acknowledgedAt: now,
-    records: [{ timestamp: String(now - 100) }, { timestamp: String(now - 300) }, { timestamp: String(now - 2000) }],
+    records: [now - 100, now - 300, now - 2000].map((t, i) => ({ vector: [0, 0], key: null, topic: 'in', partition: 0, offset: String(i), timestamp: String(t), headers: {} })),
   });
 }
 
@@ -132,7 +133,7 @@ describe('registerMetrics', () => {
     expect(v('emstream_restarts_total')).toBe(1);
     expect(v('emstream_drift_events_total', { kind: 'likelihood' })).toBe(1);
     expect(v('emstream_drift_events_total', { kind: 'model-distance' })).toBe(1);
-    expect(v('emstream_components_reseeded_total')).toBe(2);
+    expect(v('emstream_components_reseeded_total', { reason: 'starved' })).toBe(2);
     expect(v('emstream_kafka_messages_consumed_total')).toBe(150);
     expect(v('emstream_kafka_produced_messages_total')).toBe(210);
     expect(v('emstream_kafka_produced_bytes_total')).toBe(5120);
@@ -186,16 +187,16 @@ describe('registerMetrics', () => {
     const registry = new Registry();
     const instr = new Instrumentation();
     registerMetrics(registry, instr, { defaultMetrics: false });
-    emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0, 1] }], revoked: [] });
-    emit(instr, 'kafka.fetch', { topic: 'in', partition: 0, messages: 1, highWatermark: '10', lastOffset: '4' });
-    emit(instr, 'kafka.fetch', { topic: 'in', partition: 1, messages: 1, highWatermark: '10', lastOffset: '8' });
-    emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [], revoked: [{ topic: 'in', partitions: [0] }] });
+    instr.emit('kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0, 1] }], revoked: [] });
+    instr.emit('kafka.fetch', { topic: 'in', partition: 0, messages: 1, highWatermark: '10', lastOffset: '4' });
+    instr.emit('kafka.fetch', { topic: 'in', partition: 1, messages: 1, highWatermark: '10', lastOffset: '8' });
+    instr.emit('kafka.rebalance', { groupId: 'g', assigned: [], revoked: [{ topic: 'in', partitions: [0] }] });
     const url = await serve(registry);
     let f = await scrape(url);
     expect(value(f, 'emstream_kafka_consumer_lag_messages', { topic: 'in', partition: '0' })).toBeUndefined();
     expect(value(f, 'emstream_kafka_consumer_lag_messages', { topic: 'in', partition: '1' })).toBe(1);
     expect(value(f, 'emstream_kafka_assigned_partitions')).toBe(1);
-    emit(instr, 'kafka.disconnect', { role: 'consumer' });
+    instr.emit('kafka.disconnect', { role: 'consumer' });
     f = await scrape(url);
     expect(value(f, 'emstream_kafka_assigned_partitions')).toBe(0);
     expect(value(f, 'emstream_kafka_connected', { role: 'consumer' })).toBe(0);
@@ -205,7 +206,7 @@ describe('registerMetrics', () => {
     const registry = new Registry();
     const instr = new Instrumentation();
     registerMetrics(registry, instr, { defaultMetrics: false, maxLabelValues: 4 });
-    for (let i = 0; i < 10; i++) emit(instr, 'kafka.dead-letter', { reason: `reason-${i}`, topic: 'in', partition: 0, offset: String(i), bytes: 1, truncated: false });
+    for (let i = 0; i < 10; i++) instr.emit('kafka.dead-letter', { reason: `reason-${i}`, topic: 'in', partition: 0, offset: String(i), bytes: 1, truncated: false });
     const f = await scrape(await serve(registry));
     const series = f.get('emstream_dead_letters_total')!.metrics;
     expect(series.map((s) => s.labels!.reason).sort()).toEqual(['other', 'reason-0', 'reason-1', 'reason-2', 'reason-3']);
@@ -220,7 +221,7 @@ describe('registerMetrics', () => {
     expect(() => registerMetrics(registry, instr)).toThrow(/already registered on this registry: call unregister\(\)/);
     first.unregister();
     expect(registry.getMetricsAsArray()).toHaveLength(0);
-    emit(instr, 'em.window.deferred', { windowIndex: 0, n: 1 });
+    instr.emit('em.window.deferred', { windowIndex: 0, n: 1 });
     const second = registerMetrics(registry, instr, { defaultMetrics: false });
     const f = await scrape(await serve(registry));
     expect(value(f, 'emstream_windows_deferred_total')).toBe(0);

@@ -5,8 +5,6 @@
  */
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { expect } from 'vitest';
-import type { Instrumentation } from '../../src/instrumentation.js';
-import type { MonitoringEventName, MonitoringEvents } from '../../src/monitoring/events.js';
 
 export type Families = Map<string, ParsedFamily>;
 
@@ -57,9 +55,4 @@ export function histogram(families: Families, name: string): { count: number; su
   const s = families.get(name)?.metrics[0];
   if (s?.count === undefined) return undefined;
   return { count: Number(s.count), sum: Number(s.sum), buckets: Object.fromEntries(Object.entries(s.buckets ?? {}).map(([k, v]) => [k, Number(v)])) };
-}
-
-/** Emits any monitoring event on an Instrumentation (its static event map has the em.* events only, for now). */
-export function emit<E extends MonitoringEventName>(instrumentation: Instrumentation, event: E, payload: MonitoringEvents[E]): void {
-  (instrumentation as unknown as { emit(e: string, p: unknown): void }).emit(event, payload);
 }

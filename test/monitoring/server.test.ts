@@ -7,7 +7,6 @@ import { MonitoringError } from '../../src/monitoring/errors.js';
 import { registerMetrics } from '../../src/monitoring/metrics.js';
 import { Readiness } from '../../src/monitoring/readiness.js';
 import { startMetricsServer, type MetricsServer } from '../../src/monitoring/server.js';
-import { emit } from './scrape.js';
 
 const servers: MetricsServer[] = [];
 afterEach(async () => {
@@ -20,38 +19,38 @@ describe('Readiness', () => {
     const instr = new Instrumentation();
     const r = new Readiness(instr, { stuckAfterMs: 5000, now: () => now });
     expect(r.report()).toEqual({ ready: false, reasons: ['the consumer is not connected'] });
-    emit(instr, 'kafka.connect', { role: 'producer' });
+    instr.emit('kafka.connect', { role: 'producer' });
     expect(r.report().ready).toBe(false);
-    emit(instr, 'kafka.connect', { role: 'consumer' });
+    instr.emit('kafka.connect', { role: 'consumer' });
     expect(r.report()).toEqual({ ready: false, reasons: ['no partitions are assigned to the consumer'] });
-    emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0, 1] }], revoked: [] });
+    instr.emit('kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0, 1] }], revoked: [] });
     expect(r.report()).toEqual({ ready: true, reasons: [] });
     expect(r.assignedPartitions()).toBe(2);
 
-    emit(instr, 'kafka.backpressure.wait', { inFlight: 10, maxInFlight: 10, waitedMs: 0, done: false });
+    instr.emit('kafka.backpressure.wait', { inFlight: 10, maxInFlight: 10, waitedMs: 0, done: false });
     now += 5000;
     expect(r.report().ready, 'a wait as long as the limit is not yet stuck').toBe(true);
     now += 1500;
     expect(r.report()).toEqual({ ready: false, reasons: ['stuck on backpressure: waiting for in-flight records for 6.5 s (limit 5.0 s)'] });
-    emit(instr, 'kafka.backpressure.wait', { inFlight: 9, maxInFlight: 10, waitedMs: 6500, done: true });
+    instr.emit('kafka.backpressure.wait', { inFlight: 9, maxInFlight: 10, waitedMs: 6500, done: true });
     expect(r.report().ready).toBe(true);
 
-    emit(instr, 'kafka.ready', { ready: false, reason: 'fetch loop stalled' });
+    instr.emit('kafka.ready', { ready: false, reason: 'fetch loop stalled' });
     expect(r.report()).toEqual({ ready: false, reasons: ['the Kafka edge reports not ready: fetch loop stalled'] });
-    emit(instr, 'kafka.ready', { ready: true, reason: 'ok' });
+    instr.emit('kafka.ready', { ready: true, reason: 'ok' });
     expect(r.report().ready).toBe(true);
 
-    emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [], revoked: [{ topic: 'in', partitions: [0, 1] }] });
+    instr.emit('kafka.rebalance', { groupId: 'g', assigned: [], revoked: [{ topic: 'in', partitions: [0, 1] }] });
     expect(r.report().reasons).toEqual(['no partitions are assigned to the consumer']);
-    emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [1] }], revoked: [] });
-    emit(instr, 'kafka.consumer.crash', { groupId: 'g', error: 'retriable', restart: true });
+    instr.emit('kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [1] }], revoked: [] });
+    instr.emit('kafka.consumer.crash', { groupId: 'g', error: 'retriable', restart: true });
     expect(r.report().ready, 'a crash the client restarts from is not fatal').toBe(true);
-    emit(instr, 'kafka.consumer.crash', { groupId: 'g', error: 'group authorization failed', restart: false });
+    instr.emit('kafka.consumer.crash', { groupId: 'g', error: 'group authorization failed', restart: false });
     expect(r.report().reasons).toEqual(['the consumer crashed and will not restart: group authorization failed']);
-    emit(instr, 'kafka.disconnect', { role: 'consumer' });
+    instr.emit('kafka.disconnect', { role: 'consumer' });
     expect(r.report().reasons).toContain('the consumer is not connected');
     r.close();
-    emit(instr, 'kafka.connect', { role: 'consumer' });
+    instr.emit('kafka.connect', { role: 'consumer' });
     expect(r.report().reasons, 'closed: no longer listening').toContain('the consumer is not connected');
   });
 
@@ -82,8 +81,8 @@ describe('startMetricsServer', () => {
     let ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ ready: false, reasons: ['the consumer is not connected'] });
-    emit(instr, 'kafka.connect', { role: 'consumer' });
-    emit(instr, 'kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0] }], revoked: [] });
+    instr.emit('kafka.connect', { role: 'consumer' });
+    instr.emit('kafka.rebalance', { groupId: 'g', assigned: [{ topic: 'in', partitions: [0] }], revoked: [] });
     ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, reasons: [] });

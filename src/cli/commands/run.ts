@@ -10,7 +10,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { UsageError } from '../errors.js';
+import { Instrumentation } from '../../instrumentation.js';
+import { registerMetrics, type EmstreamMetrics } from '../../monitoring/metrics.js';
+import { Readiness } from '../../monitoring/readiness.js';
+import { startMetricsServer, type MetricsServer } from '../../monitoring/server.js';
 import type { RestartPolicy } from '../../gmm/streaming.js';
 import { COVARIANCE_TYPES, type CovarianceType } from '../../gmm/types.js';
 import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/formats.js';
@@ -46,6 +51,11 @@ interface RunCommandOptions {
   includeVector?: boolean;
   producerThread?: boolean;
   kafkajsEncoder?: boolean;
+  /** A topic name, `false` for `--no-drift-topic`, undefined for the default. */
+  driftTopic?: string | false;
+  windowsTopic?: string | false;
+  metricsPort?: number;
+  metricsHost: string;
   logLevel: string;
 }
 
@@ -80,6 +90,12 @@ function nonNegativeInteger(what: string): (value: string) => number {
     if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a whole number ≥ 0`);
     return n;
   };
+}
+
+function port(value: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port in 0..65535 (0 picks a free one)');
+  return n;
 }
 
 function positiveNumber(what: string): (value: string) => number {
@@ -155,7 +171,12 @@ export async function loadPipeline(spec: string): Promise<Pipeline<VectorInput>>
  * 1. refuses to start without brokers (`--brokers` or `KAFKA_BROKERS`), saying how to get one;
  * 2. loads `--pipeline NAME|PATH`, or builds the standard pipeline windowVectors(--window) → fitMixture(-k, --halflife,
  *    --restart, --covariance) from flags;
- * 3. runs it with `runKafkaPipeline` (flags override the pipeline's Kafka defaults), logging JSON lines (pino) on stderr;
+ * 3. runs it with `runKafkaPipeline` (flags override the pipeline's Kafka defaults), logging JSON lines (pino) on stderr
+ *    (drift alarms at warn, with the window, version, statistic, input offsets and the components that moved); the
+ *    window history and drift alarms also go to their topics (`--windows-topic`, `--drift-topic`, or `--no-…`);
+ * 3b. with `--metrics-port`, serves `/metrics` (every metric of `registerMetrics`, records in flight read at scrape
+ *    time), `/healthz` and `/readyz` (connected, assigned, not stuck on backpressure) from the run's instrumentation,
+ *    from before the brokers are reached until the run ends;
  * 4. on SIGTERM/SIGINT stops gracefully: stop fetching, flush outputs, commit, disconnect (a second signal exits at once),
  *    and prints the counters as one JSON line on stdout. Signal the node process itself (`npx` does not forward
  *    SIGTERM to it).
@@ -177,6 +198,10 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--models <topic>', 'compacted topic of model updates (default <input>.models)')
     .option('--labels <topic>', 'topic of labels, one per input (default <input>.labels)')
     .option('--dead-letters <topic>', 'topic of rejected messages (default <input>.dead-letters)')
+    .option('--drift-topic <topic>', 'topic of drift alarms, one message per alarm (default <input>.drift)')
+    .option('--no-drift-topic', 'write no drift topic (alarms are still logged at warn)')
+    .option('--windows-topic <topic>', 'topic of the window history, one small message per window (default <input>.windows)')
+    .option('--no-windows-topic', 'write no window-history topic')
     .option('--group <id>', 'consumer group (default emstream-<pipeline id>)')
     .option('--from-beginning', 'read from the earliest offset when the group has no committed offset')
     .option('-k, --components <k>', 'number of mixture components (standard pipeline)', positiveInteger('k'))
@@ -198,13 +223,17 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--producer-thread', 'produce the outputs from a worker thread with its own Kafka client (the default)')
     .option('--no-producer-thread', 'produce the outputs from the main thread')
     .option('--kafkajs-encoder', "in the producer thread, encode produce requests with kafkajs's own encoder instead of emstream's (same bytes, about 10× the CPU)")
+    .option('--metrics-port <port>', 'serve Prometheus /metrics, /healthz and /readyz on this port (0 picks a free one; the URL is logged)', port)
+    .option('--metrics-host <host>', 'interface of the metrics endpoint (0.0.0.0 lets another machine scrape it)', '127.0.0.1')
     .addOption(new Option('--log-level <level>', 'log level of the JSON log on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  emstream broker                      # in another terminal: prints 127.0.0.1:PORT\n' +
         '  emstream run --brokers 127.0.0.1:9092 --input points --format json-array -k 3 --window 500 --from-beginning\n' +
-        '  emstream run --pipeline sensors --brokers 127.0.0.1:9092\n',
+        '  emstream run --pipeline sensors --brokers 127.0.0.1:9092\n' +
+        '  emstream run --brokers 127.0.0.1:9092 --input points -k 3 --metrics-port 9464   # Prometheus scrapes :9464/metrics\n' +
+        '  emstream dashboard --brokers 127.0.0.1:9092 --input points                      # the live dashboard of that run\n',
     )
     .action(async (opts: RunCommandOptions) => {
       const brokers = (opts.brokers ?? process.env.KAFKA_BROKERS ?? '')
@@ -244,7 +273,20 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         process.on('SIGINT', onSignal);
       }
       let result: KafkaPipelineResult;
+      // Monitoring: metrics, readiness and their endpoint listen to the run's instrumentation (nothing in the hot path).
+      const instrumentation = new Instrumentation();
+      let running: KafkaPipelineHandle | undefined;
+      let readiness: Readiness | undefined;
+      let registration: EmstreamMetrics | undefined;
+      let metricsServer: MetricsServer | undefined;
       try {
+        if (opts.metricsPort !== undefined) {
+          readiness = new Readiness(instrumentation);
+          const registry = new Registry();
+          registration = registerMetrics(registry, instrumentation, { readiness, inFlight: () => running?.counters.inFlight ?? 0 });
+          metricsServer = await startMetricsServer({ registry, readiness, port: opts.metricsPort, host: opts.metricsHost });
+          logger.info({ metrics: `${metricsServer.url}/metrics`, readyz: `${metricsServer.url}/readyz` }, `metrics on ${metricsServer.url}/metrics`);
+        }
         const handle = await runKafkaPipeline({
           brokers,
           pipeline,
@@ -266,9 +308,13 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           includeVector: opts.includeVector ?? false,
           producerInWorker: opts.producerThread,
           fastProduceEncoder: !(opts.kafkajsEncoder ?? false),
+          drift: opts.driftTopic,
+          windows: opts.windowsTopic,
+          instrumentation,
           logger,
           signal: stop.signal,
         });
+        running = handle;
         hooks.onStarted?.(handle);
         const progress = setInterval(() => logger.info({ ...handle.counters }, 'progress'), 10_000);
         try {
@@ -279,6 +325,9 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
       } finally {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
+        await metricsServer?.close();
+        registration?.unregister();
+        readiness?.close();
       }
       process.stdout.write(`${JSON.stringify({ ...result.counters, handedBack: result.handedBack, committed: result.committed })}\n`);
     });
