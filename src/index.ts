@@ -59,6 +59,7 @@ export { WindowRecorder, type WindowRecorderOptions, type WindowRecords } from '
 export { MonitoringError, type MonitoringErrorContext } from './monitoring/errors.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
 export { mixtureUpdateSource, type DashboardSource, type DashboardMessage, type MixtureUpdateSourceOptions } from './dashboard/source.js';
+export { kafkaDashboardSource, type KafkaDashboardSourceOptions } from './dashboard/kafkaSource.js';
 export { DashboardState, type DashboardSnapshot, type DashboardDelta, type DashboardStatus } from './dashboard/state.js';
 export { projectionFor, mixtureView, type Projection } from './dashboard/projection.js';
 export { type TimelineRow, type DriftMark, type MixtureView } from './viz/charts.js';

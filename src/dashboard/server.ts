@@ -197,6 +197,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     clients: () => clients.size,
     async close() {
       subscription?.unsubscribe();
+      await o.source.close?.().catch(() => undefined);
       clearInterval(heartbeat);
       for (const res of clients) res.end();
       clients.clear();

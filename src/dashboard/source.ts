@@ -28,6 +28,8 @@ export interface DashboardSource {
    * shown on the page (what was received stays).
    */
   readonly messages: Observable<DashboardMessage>;
+  /** Releases what the source holds (a Kafka consumer, say); the dashboard awaits it when it closes. */
+  close?(): Promise<void>;
 }
 
 /** Options of {@link mixtureUpdateSource}. */
