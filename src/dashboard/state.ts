@@ -48,16 +48,35 @@ export interface DashboardStateOptions {
   readonly maxDrift?: number;
 }
 
+/** Windows the throughput is averaged over. */
+export const RATE_WINDOWS = 5;
+
 /**
- * A window record as a timeline row; the throughput is the records in divided by the time since the
- * previous record (null for the first, a replayed or a simultaneous one).
+ * A window record as a timeline row. The throughput is the records taken in by the last windows (up to
+ * {@link RATE_WINDOWS}, this one included) divided by the time they took: from the fit of the window before
+ * them to this one's (null for the first window, a replayed one, or windows fitted at the same instant).
  *
  * @param r - the window record
- * @param previous - the record before it, or null
+ * @param previous - the records before it, oldest first (the last one is the window just before), or null
  * @returns the row
  */
-export function timelineRow(r: WindowRecord, previous: WindowRecord | null): TimelineRow {
-  const dt = previous === null ? 0 : (r.fittedAt - previous.fittedAt) / 1000;
+export function timelineRow(r: WindowRecord, previous: WindowRecord | readonly WindowRecord[] | null): TimelineRow {
+  const before = previous === null ? [] : Array.isArray(previous) ? (previous as readonly WindowRecord[]) : [previous as WindowRecord];
+  // The span: r and the consecutive windows before it (increasing indices), RATE_WINDOWS at most; `from` is the one just before the span.
+  let records = r.counts.in;
+  let counted = 1;
+  let from: WindowRecord | null = null;
+  for (let j = before.length - 1; j >= 0; j--) {
+    const b = before[j];
+    if (b.windowIndex >= (from ?? r).windowIndex) break;
+    if (from !== null) {
+      records += from.counts.in;
+      counted++;
+    }
+    from = b;
+    if (counted === RATE_WINDOWS) break;
+  }
+  const dt = from === null ? 0 : (r.fittedAt - from.fittedAt) / 1000;
   return {
     windowIndex: r.windowIndex,
     modelVersion: r.modelVersion,
@@ -73,7 +92,7 @@ export function timelineRow(r: WindowRecord, previous: WindowRecord | null): Tim
     pageHinkley: r.pageHinkley.statistic,
     pageHinkleyThreshold: r.pageHinkley.threshold,
     weights: r.weights,
-    rate: previous !== null && r.windowIndex > previous.windowIndex && dt > 0 ? r.counts.in / dt : null,
+    rate: from !== null && r.windowIndex > from.windowIndex && dt > 0 ? records / dt : null,
     lag: r.lag,
   };
 }
@@ -98,8 +117,8 @@ export function driftMark(r: DriftRecord): DriftMark {
 /**
  * The dashboard's memory.
  *
- * 1. A window record becomes a {@link TimelineRow} (throughput = records in / time since the
- *    previous record). Rows stay ordered by window index: a record for a window already shown (a
+ * 1. A window record becomes a {@link TimelineRow} (throughput = records in over the last
+ *    {@link RATE_WINDOWS} windows / the time they took). Rows stay ordered by window index: a record for a window already shown (a
  *    replay after a restart) replaces it and the pages get a fresh snapshot.
  * 2. A drift record becomes a {@link DriftMark}; the same window and kind again replaces it.
  * 3. The latest model and the latest window sample make the mixture picture: the projection is
@@ -115,6 +134,8 @@ export class DashboardState {
   private rows: TimelineRow[] = [];
   private drift: DriftMark[] = [];
   private lastRecord: WindowRecord | null = null;
+  /** The latest records in window order (the throughput's span). */
+  private recent: WindowRecord[] = [];
   private windows = 0;
   private model: { windowIndex: number; version: number; model: MixtureJSON } | null = null;
   private sample: WindowSample | null = null;
@@ -158,7 +179,11 @@ export class DashboardState {
 
   private applyWindow(r: WindowRecord): DashboardDelta[] {
     this.windows++;
-    const row = timelineRow(r, this.lastRecord);
+    const row = timelineRow(r, this.recent);
+    const newest = this.recent[this.recent.length - 1];
+    if (newest !== undefined && r.windowIndex <= newest.windowIndex) this.recent = []; // a replay: the span starts again
+    this.recent.push(r);
+    if (this.recent.length > RATE_WINDOWS) this.recent.shift();
     const deltas: DashboardDelta[] = [];
     const last = this.rows[this.rows.length - 1];
     if (last === undefined || row.windowIndex > last.windowIndex) {

@@ -8,41 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
 import { mixtureUpdateSource } from '../../src/dashboard/source.js';
 import type { MixtureUpdate } from '../../src/operators/types.js';
-import { launchChromium, openPage, outputDir } from './browser.js';
+import { READ_PAGE, WINDOWS_ON_PAGE, launchChromium, openPage, outputDir, type PageView } from './browser.js';
 import { JUMP_WINDOW, WINDOWS, WINDOW_SIZE, jumpingUpdates } from './streams.js';
-
-/** What the page shows, read from its Chart.js charts (datasets and the elements drawn for them). */
-const READ_PAGE = `(() => {
-  const chart = (id) => Chart.getChart(document.getElementById(id));
-  const ll = chart('chart-likelihood');
-  const driftIndex = ll.data.datasets.findIndex((d) => d.role === 'drift');
-  const driftMeta = ll.getDatasetMeta(driftIndex);
-  const area = ll.chartArea;
-  const markers = [];
-  for (let i = 0; i < driftMeta.data.length; i += 3) {
-    const x = ll.data.datasets[driftIndex].data[i].x;
-    const el = driftMeta.data[i];
-    markers.push({ window: x, px: el.x, expectedPx: ll.scales.x.getPixelForValue(x), inside: el.x >= area.left && el.x <= area.right && !el.skip });
-  }
-  const mix = chart('chart-mixture');
-  const role = (r) => mix.data.datasets.map((d, i) => ({ d, meta: mix.getDatasetMeta(i) })).filter((x) => x.d.role === r);
-  const drawn = (xs) => xs.filter((x) => !x.meta.hidden && x.meta.data.length > 0 && x.meta.data.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y))).length;
-  return {
-    windows: ll.data.datasets[0].data.map((p) => p.x),
-    markers,
-    sigma1: drawn(role('sigma1')),
-    sigma2: drawn(role('sigma2')),
-    means: drawn(role('mean')),
-    points: role('points').reduce((a, x) => a + x.meta.data.length, 0),
-    xTitle: mix.options.scales.x.title.text,
-    caption: document.getElementById('mixture-caption').textContent,
-    summary: document.getElementById('summary').textContent,
-    connection: document.getElementById('connection').textContent,
-    driftRows: document.querySelectorAll('#drift-rows tr').length,
-  };
-})()`;
-
-const WINDOWS_ON_PAGE = `Chart.getChart(document.getElementById('chart-likelihood')).data.datasets[0]?.data.length ?? 0`;
 
 describe('the dashboard in headless Chromium', () => {
   let chromium: Awaited<ReturnType<typeof launchChromium>>;

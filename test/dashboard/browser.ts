@@ -49,3 +49,51 @@ export async function openPage(browser: Browser, width = 1400, height = 1300): P
   await page.setViewport({ width, height });
   return { page, errors };
 }
+
+/** What the page shows, read from its Chart.js charts (datasets and the elements drawn for them). */
+export const READ_PAGE = `(() => {
+  const chart = (id) => Chart.getChart(document.getElementById(id));
+  const ll = chart('chart-likelihood');
+  const driftIndex = ll.data.datasets.findIndex((d) => d.role === 'drift');
+  const driftMeta = ll.getDatasetMeta(driftIndex);
+  const area = ll.chartArea;
+  const markers = [];
+  for (let i = 0; i < driftMeta.data.length; i += 3) {
+    const x = ll.data.datasets[driftIndex].data[i].x;
+    const el = driftMeta.data[i];
+    markers.push({ window: x, px: el.x, expectedPx: ll.scales.x.getPixelForValue(x), inside: el.x >= area.left && el.x <= area.right && !el.skip });
+  }
+  const mix = chart('chart-mixture');
+  const role = (r) => mix.data.datasets.map((d, i) => ({ d, meta: mix.getDatasetMeta(i) })).filter((x) => x.d.role === r);
+  const drawn = (xs) => xs.filter((x) => !x.meta.hidden && x.meta.data.length > 0 && x.meta.data.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y))).length;
+  return {
+    windows: ll.data.datasets[0].data.map((p) => p.x),
+    markers,
+    sigma1: drawn(role('sigma1')),
+    sigma2: drawn(role('sigma2')),
+    means: drawn(role('mean')),
+    points: role('points').reduce((a, x) => a + x.meta.data.length, 0),
+    xTitle: mix.options.scales.x.title.text,
+    caption: document.getElementById('mixture-caption').textContent,
+    summary: document.getElementById('summary').textContent,
+    connection: document.getElementById('connection').textContent,
+    driftRows: document.querySelectorAll('#drift-rows tr').length,
+  };
+})()`;
+
+export const WINDOWS_ON_PAGE = `Chart.getChart(document.getElementById('chart-likelihood')).data.datasets[0]?.data.length ?? 0`;
+
+/** What {@link READ_PAGE} returns. */
+export interface PageView {
+  windows: number[];
+  markers: { window: number; px: number; expectedPx: number; inside: boolean }[];
+  sigma1: number;
+  sigma2: number;
+  means: number;
+  points: number;
+  xTitle: string;
+  caption: string;
+  summary: string;
+  connection: string;
+  driftRows: number;
+}

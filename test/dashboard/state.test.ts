@@ -103,3 +103,33 @@ describe('DashboardState', () => {
     expect(state.end(new Error('broker gone'))[0].data).toEqual({ state: 'failed', message: 'the source failed: broker gone' });
   });
 });
+
+describe('the throughput of the timelines', () => {
+  /** A window record with only what the timeline row reads. */
+  const record = (windowIndex: number, fittedAt: number, n: number): WindowRecord =>
+    ({
+      format: 'emstream.window', version: 1, pipelineId: 'p', windowIndex, modelVersion: windowIndex + 1, fittedAt, n, k: 1, d: 1,
+      logLikelihood: 0, expectedLogLikelihood: 0, predictiveLogLikelihood: null, modelDistance: 0, distanceThreshold: 0.5,
+      pageHinkley: { statistic: 0, threshold: 1 }, iterations: 1, converged: true, warmStarted: true, restarted: false, reseeded: [],
+      weights: [1], drift: [], counts: { in: n, labelled: n, deadLettered: 0 }, fitSeconds: null, lag: null, offsets: null, sample: null,
+    }) satisfies WindowRecord;
+
+  it('is the records of the last five windows over the time they took, and starts again after a replay', () => {
+    const state = new DashboardState({ title: 't' });
+    // windows of 100 records fitted 1 s apart, except a burst: windows 3-5 within 10 ms
+    const times = [0, 1000, 2000, 3000, 3005, 3010, 4010, 5010, 6010, 7010];
+    const rates = times.map((t, i) => {
+      const deltas = state.apply({ type: 'window', record: record(i, t, 100) });
+      return (deltas.find((d) => d.event === 'window')!.data as { rate: number | null }).rate;
+    });
+    expect(rates[0]).toBeNull();
+    expect(rates[1]).toBeCloseTo(100, 9); // 100 records in 1 s
+    expect(rates[2]).toBeCloseTo(200 / 2, 9);
+    expect(rates[4]).toBeCloseTo(400 / 3.005, 9);
+    expect(rates[5], 'five windows: the burst does not spike it').toBeCloseTo(500 / 3.01, 9);
+    expect(rates[9], 'windows 5-9, from the fit of window 4').toBeCloseTo(500 / ((7010 - 3005) / 1000), 9);
+    // a replay (window 4 again) has no rate, and the next window's span starts at it
+    const replay = state.apply({ type: 'window', record: record(4, 8000, 100) });
+    expect((replay.find((d) => d.event === 'snapshot')!.data as { rows: { windowIndex: number; rate: number | null }[] }).rows[4].rate).toBeNull();
+  });
+});
