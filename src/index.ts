@@ -50,6 +50,7 @@ export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafka
 // figures
 export { renderMixtureSvg, computeBounds, type Bounds } from './viz/svg.js';
 export { renderGalleryHtml } from './viz/gallery.js';
+export { FigureError, type FigureErrorContext } from './viz/errors.js';
 // monitoring: Prometheus metrics, health endpoint, window-history and drift records, the live dashboard
 export { registerMetrics, METRICS, type MetricsOptions, type EmstreamMetrics, type MetricDefinition } from './monitoring/metrics.js';
 export { Readiness, type ReadinessOptions, type ReadinessReport } from './monitoring/readiness.js';

@@ -1,3 +1,4 @@
+import { FigureError } from './errors.js';
 import { covarianceSize, type CovarianceType, type GmmParams } from '../gmm/types.js';
 
 /** An axis-aligned rectangle in data coordinates. */
@@ -130,9 +131,9 @@ const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;
  * @returns finite bounds with `maxX > minX` and `maxY > minY`
  */
 export function computeBounds(points: Float64Array, n: number, padding = 0.05): Bounds {
-  checkPoints(points, n);
+  checkPoints(points, n, 'computeBounds');
   if (!Number.isFinite(padding) || padding < 0) {
-    throw new Error(`computeBounds: padding must be a finite number ≥ 0, got ${padding}`);
+    throw new FigureError(`computeBounds: padding must be a finite number ≥ 0, got ${padding}`, { figure: 'computeBounds', field: 'padding' });
   }
   if (n === 0) return { minX: -1, maxX: 1, minY: -1, maxY: 1 };
   let minX = Infinity;
@@ -170,12 +171,15 @@ function widen(lo: number, hi: number, padding: number): [number, number] {
  * @returns the plot rectangle and the scales `sx`, `sy` in pixels per data unit
  */
 export function plotFrame(bounds: Bounds, width: number, height: number, lines: { title: boolean; subtitle: boolean }): PlotFrame {
-  checkBounds(bounds);
+  checkBounds(bounds, 'renderMixtureSvg');
   const top = MARGIN_TOP + (lines.title ? TITLE_LINE : 0) + (lines.subtitle ? SUBTITLE_LINE : 0) + 6;
   const plotWidth = width - MARGIN_LEFT - MARGIN_RIGHT;
   const plotHeight = height - top - MARGIN_BOTTOM;
   if (plotWidth < 20 || plotHeight < 20) {
-    throw new Error(`renderMixtureSvg: a ${width}×${height} figure leaves no room for the plot: use width ≥ ${MARGIN_LEFT + MARGIN_RIGHT + 20} and height ≥ ${top + MARGIN_BOTTOM + 20}`);
+    throw new FigureError(`renderMixtureSvg: a ${width}×${height} figure leaves no room for the plot: use width ≥ ${MARGIN_LEFT + MARGIN_RIGHT + 20} and height ≥ ${top + MARGIN_BOTTOM + 20}`, {
+      figure: 'renderMixtureSvg',
+      field: plotWidth < 20 ? 'width' : 'height',
+    });
   }
   return {
     left: MARGIN_LEFT,
@@ -302,19 +306,19 @@ function toPy(frame: PlotFrame, y: number): number {
  *
  * @param input - points (n×2 row-major), labels (n), mixture parameters and figure options
  * @returns the SVG document as a string, starting with an XML declaration
- * @throws Error when `d !== 2`, a number is not finite, a covariance is not positive semi-definite, lengths do not
- *   match, or the figure is too small
+ * @throws FigureError when `d !== 2`, a number is not finite, a covariance is not positive semi-definite, lengths do not
+ *   match, or the figure is too small (its context names the input: `field`, and `index` for a point or component)
  */
 export function renderMixtureSvg(input: MixtureSvgInput): string {
   const { points, n, labels, params } = input;
   const width = input.width ?? DEFAULT_WIDTH;
   const height = input.height ?? DEFAULT_HEIGHT;
   if (!Number.isFinite(width) || !Number.isFinite(height) || width <= 0 || height <= 0) {
-    throw new Error(`renderMixtureSvg: width and height must be finite and positive, got ${width}×${height}`);
+    throw new FigureError(`renderMixtureSvg: width and height must be finite and positive, got ${width}×${height}`, { figure: 'renderMixtureSvg', field: Number.isFinite(width) && width > 0 ? 'height' : 'width' });
   }
-  checkPoints(points, n);
+  checkPoints(points, n, 'renderMixtureSvg');
   if (labels !== null && labels.length < n) {
-    throw new Error(`renderMixtureSvg: labels has ${labels.length} entries for ${n} points: pass one label per point or null`);
+    throw new FigureError(`renderMixtureSvg: labels has ${labels.length} entries for ${n} points: pass one label per point or null`, { figure: 'renderMixtureSvg', field: 'labels' });
   }
   const covs = checkParams(params);
   const bounds = input.bounds ?? computeBounds(points, n);
@@ -472,50 +476,55 @@ function niceTicks(lo: number, hi: number): Tick[] {
 /** Formats a pixel coordinate with at most 2 decimals and no trailing zeros; never prints NaN. */
 function num(v: number): string {
   if (!Number.isFinite(v)) {
-    throw new Error(`renderMixtureSvg: internal error, a coordinate is ${v}: check the bounds and the parameters`);
+    throw new FigureError(`renderMixtureSvg: a pixel coordinate came out as ${v}: check the bounds and the parameters`, { figure: 'renderMixtureSvg', field: 'bounds' });
   }
   let s = v.toFixed(2);
   if (s.includes('.')) s = s.replace(/\.?0+$/, '');
   return s === '-0' ? '0' : s;
 }
 
-function checkPoints(points: Float64Array, n: number): void {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`n must be a non-negative integer, got ${n}`);
+function checkPoints(points: Float64Array, n: number, figure: string): void {
+  if (!Number.isInteger(n) || n < 0) throw new FigureError(`${figure}: n must be a non-negative integer, got ${n}`, { figure, field: 'n' });
   if (points.length < 2 * n) {
-    throw new Error(`points has ${points.length} values, fewer than n×2 = ${2 * n}: pass n×2 row-major two-dimensional points`);
+    throw new FigureError(`${figure}: points has ${points.length} values, fewer than n×2 = ${2 * n}: pass n×2 row-major two-dimensional points`, { figure, field: 'points' });
   }
   for (let i = 0; i < 2 * n; i++) {
     if (!Number.isFinite(points[i])) {
-      throw new Error(`point ${Math.floor(i / 2)} has a non-finite coordinate (${points[i]}): drop or impute it before plotting`);
+      const index = Math.floor(i / 2);
+      throw new FigureError(`${figure}: point ${index} has a non-finite coordinate (${points[i]}): drop or impute it before plotting`, { figure, field: 'points', index });
     }
   }
 }
 
-function checkBounds(b: Bounds): void {
+function checkBounds(b: Bounds, figure: string): void {
   for (const key of ['minX', 'maxX', 'minY', 'maxY'] as const) {
-    if (!Number.isFinite(b[key])) throw new Error(`bounds.${key} must be finite, got ${b[key]}`);
+    if (!Number.isFinite(b[key])) throw new FigureError(`${figure}: bounds.${key} must be finite, got ${b[key]}`, { figure, field: `bounds.${key}` });
   }
   if (!(b.maxX > b.minX) || !(b.maxY > b.minY)) {
-    throw new Error(`bounds must satisfy minX < maxX and minY < maxY, got x [${b.minX}, ${b.maxX}], y [${b.minY}, ${b.maxY}]`);
+    throw new FigureError(`${figure}: bounds must satisfy minX < maxX and minY < maxY, got x [${b.minX}, ${b.maxX}], y [${b.minY}, ${b.maxY}]`, { figure, field: 'bounds' });
   }
 }
 
 /** Validates a two-dimensional mixture and returns the 2×2 covariance of each component. */
 function checkParams(p: GmmParams): Sym2[] {
+  const figure = 'renderMixtureSvg';
   if (p.d !== 2) {
-    throw new Error(`renderMixtureSvg draws two-dimensional mixtures only, got d = ${p.d}: project the data and the model to 2 dimensions first`);
+    throw new FigureError(`renderMixtureSvg draws two-dimensional mixtures only, got d = ${p.d}: project the data and the model to 2 dimensions first`, { figure, field: 'params.d' });
   }
-  if (!Number.isInteger(p.k) || p.k < 1) throw new Error(`renderMixtureSvg: k must be a positive integer, got ${p.k}`);
-  if (!(p.covarianceType in COVARIANCE_2X2)) throw new Error(`renderMixtureSvg: unknown covariance type '${String(p.covarianceType)}'`);
+  if (!Number.isInteger(p.k) || p.k < 1) throw new FigureError(`renderMixtureSvg: k must be a positive integer, got ${p.k}`, { figure, field: 'params.k' });
+  if (!(p.covarianceType in COVARIANCE_2X2)) {
+    throw new FigureError(`renderMixtureSvg: unknown covariance type '${String(p.covarianceType)}': use full, tied, diag or spherical`, { figure, field: 'params.covarianceType' });
+  }
   const expect = covarianceSize(p.covarianceType, p.k, 2);
   if (p.weights.length !== p.k || p.means.length !== 2 * p.k || p.covariances.length !== expect) {
-    throw new Error(
+    throw new FigureError(
       `renderMixtureSvg: array lengths do not match k = ${p.k}, d = 2, '${p.covarianceType}': weights ${p.weights.length} (want ${p.k}), means ${p.means.length} (want ${2 * p.k}), covariances ${p.covariances.length} (want ${expect})`,
+      { figure, field: p.weights.length !== p.k ? 'params.weights' : p.means.length !== 2 * p.k ? 'params.means' : 'params.covariances' },
     );
   }
   const finite = (name: string, a: Float64Array): void => {
     const i = a.findIndex((v) => !Number.isFinite(v));
-    if (i >= 0) throw new Error(`renderMixtureSvg: ${name}[${i}] is ${a[i]}: the model has diverged or was not fitted; refit with a larger regCovar`);
+    if (i >= 0) throw new FigureError(`renderMixtureSvg: ${name}[${i}] is ${a[i]}: the model has diverged or was not fitted; refit with a larger regCovar`, { figure, field: `params.${name}`, index: i });
   };
   finite('weights', p.weights);
   finite('means', p.means);
@@ -526,7 +535,11 @@ function checkParams(p: GmmParams): Sym2[] {
     const { l2 } = eigenSym2(c);
     const scale = Math.max(Math.abs(c.a), Math.abs(c.c), Number.MIN_VALUE);
     if (c.a < 0 || c.c < 0 || l2 < -1e-9 * scale) {
-      throw new Error(`renderMixtureSvg: component ${k} has a covariance that is not positive semi-definite ([[${c.a}, ${c.b}], [${c.b}, ${c.c}]]): use a larger regCovar`);
+      throw new FigureError(`renderMixtureSvg: component ${k} has a covariance that is not positive semi-definite ([[${c.a}, ${c.b}], [${c.b}, ${c.c}]]): use a larger regCovar`, {
+        figure,
+        field: 'params.covariances',
+        index: k,
+      });
     }
     covs.push(c);
   }

@@ -1,7 +1,7 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { mixtureUpdateSource, type DashboardMessage } from '../../src/dashboard/source.js';
-import { DashboardState } from '../../src/dashboard/state.js';
+import { DashboardState, type DashboardSnapshot } from '../../src/dashboard/state.js';
 import type { WindowRecord } from '../../src/monitoring/history.js';
 import { JUMP_WINDOW, WINDOWS, jumpingUpdates } from './streams.js';
 
@@ -130,6 +130,6 @@ describe('the throughput of the timelines', () => {
     expect(rates[9], 'windows 5-9, from the fit of window 4').toBeCloseTo(500 / ((7010 - 3005) / 1000), 9);
     // a replay (window 4 again) has no rate, and the next window's span starts at it
     const replay = state.apply({ type: 'window', record: record(4, 8000, 100) });
-    expect((replay.find((d) => d.event === 'snapshot')!.data as { rows: { windowIndex: number; rate: number | null }[] }).rows[4].rate).toBeNull();
+    expect((replay.find((d) => d.event === 'snapshot')!.data as DashboardSnapshot).rows[4].rate).toBeNull();
   });
 });

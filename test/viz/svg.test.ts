@@ -1,3 +1,5 @@
+import { EmstreamError } from '../../src/errors.js';
+import { FigureError } from '../../src/viz/errors.js';
 import { describe, expect, it } from 'vitest';
 import type { CovarianceType, GmmParams } from '../../src/gmm/types.js';
 import { renderGalleryHtml } from '../../src/viz/gallery.js';
@@ -384,6 +386,34 @@ describe('renderMixtureSvg', () => {
     expect(() => renderMixtureSvg({ ...ok, bounds: { minX: 1, maxX: 1, minY: 0, maxY: 1 } })).toThrow(/bounds/);
     expect(() => renderMixtureSvg({ ...ok, bounds: { minX: 0, maxX: NaN, minY: 0, maxY: 1 } })).toThrow(/bounds.maxX/);
     expect(() => renderMixtureSvg({ ...ok, width: 100 })).toThrow(/no room/);
+  });
+
+  it('throws FigureErrors (EmstreamErrors) whose context names the input', () => {
+    const ok = baseInput();
+    const caught = (f: () => unknown): FigureError => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(FigureError);
+        expect(err).toBeInstanceOf(EmstreamError);
+        expect((err as FigureError).name).toBe('FigureError');
+        expect((err as FigureError).retriable).toBe(false);
+        return err as FigureError;
+      }
+      throw new Error('did not throw');
+    };
+    const pts = new Float64Array(ok.points);
+    pts[5] = NaN;
+    expect(caught(() => renderMixtureSvg({ ...ok, points: pts })).context).toEqual({ figure: 'renderMixtureSvg', field: 'points', index: 2 });
+    const means = new Float64Array(ok.params.means);
+    means[1] = NaN;
+    expect(caught(() => renderMixtureSvg({ ...ok, params: { ...ok.params, means } })).context).toEqual({ figure: 'renderMixtureSvg', field: 'params.means', index: 1 });
+    expect(caught(() => renderMixtureSvg({ ...ok, params: params('full', 1, [0, 0], [1, 2, 2, 1]) })).context).toEqual({ figure: 'renderMixtureSvg', field: 'params.covariances', index: 0 });
+    expect(caught(() => renderMixtureSvg({ ...ok, bounds: { minX: 0, maxX: NaN, minY: 0, maxY: 1 } })).context).toEqual({ figure: 'renderMixtureSvg', field: 'bounds.maxX' });
+    expect(caught(() => renderMixtureSvg({ ...ok, width: 100 })).context).toEqual({ figure: 'renderMixtureSvg', field: 'width' });
+    expect(caught(() => renderMixtureSvg({ ...ok, height: -1 })).context).toEqual({ figure: 'renderMixtureSvg', field: 'height' });
+    expect(caught(() => computeBounds(new Float64Array([0, 0]), 1, -1)).context).toEqual({ figure: 'computeBounds', field: 'padding' });
+    expect(caught(() => computeBounds(new Float64Array([0, 0]), 2)).message).toMatch(/^computeBounds: points has 2 values, fewer than n×2 = 4/);
   });
 });
 
