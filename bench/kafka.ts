@@ -9,6 +9,7 @@
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3 --producer both   # producer on the main vs a worker thread, interleaved
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3 --kafkajs-encoder   # worker producer with kafkajs's own encoder (before/after)
  *   KAFKA_BROKERS=127.0.0.1:9092 node --cpu-prof --import tsx bench/kafka.ts --only em   # profile one pipeline
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/kafka.ts --repeat 3 --monitoring all   # monitoring off / topics / topics + metrics, interleaved
  *
  * Not a test: numbers depend on the machine and its load (printed with the results).
  */
@@ -16,7 +17,11 @@ import { loadavg, cpus } from 'node:os';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { map, type Observable } from 'rxjs';
+import { Registry } from 'prom-client';
 import { Rng } from '../src/gmm/rng.js';
+import { Instrumentation } from '../src/instrumentation.js';
+import { registerMetrics } from '../src/monitoring/metrics.js';
+import { Readiness } from '../src/monitoring/readiness.js';
 import type { MixtureJSON } from '../src/gmm/model.js';
 import { StreamingGmm } from '../src/gmm/streaming.js';
 import { startLocalKafka, type LocalKafka } from '../src/kafka/broker.js';
@@ -46,11 +51,21 @@ export interface BenchKafkaOptions {
   readonly producer?: 'main' | 'worker' | 'both';
   /** With the worker producer: emstream's produce encoder (default true) or kafkajs's own (false), for before/after. */
   readonly fastProduceEncoder?: boolean;
+  /**
+   * Monitoring of the runs: `off` (no window-history or drift topic, no listeners), `topics` (the runner's default:
+   * the window-history and drift topics), `metrics` (the topics, and every metric registered and scraped once a
+   * second, as `emstream run --metrics-port` does), or `all` (the three, interleaved; medians per mode in
+   * `byMonitoring`, headline numbers of `topics`). Default `topics`.
+   */
+  readonly monitoring?: Monitoring | 'all';
   /** Run only one of the two pipelines (the other is reported as 0 vectors/s). */
   readonly only?: 'passthrough' | 'em';
   /** Progress lines (default stderr). */
   readonly log?: (line: string) => void;
 }
+
+/** How a run is monitored (see {@link BenchKafkaOptions.monitoring}). */
+export type Monitoring = 'off' | 'topics' | 'metrics';
 
 /** One measured run. */
 export interface BenchRun {
@@ -73,7 +88,9 @@ export interface BenchKafkaResult {
   readonly producedPerSecond: number;
   readonly loadAverage: readonly number[];
   /** Every run, in order, when `repeat` > 1 or both producer modes ran. */
-  readonly runs?: readonly { readonly pipeline: string; readonly producer: 'main' | 'worker'; readonly run: BenchRun }[];
+  readonly runs?: readonly { readonly pipeline: string; readonly producer: 'main' | 'worker'; readonly monitoring: Monitoring; readonly run: BenchRun }[];
+  /** Median end-to-end and passthrough runs per monitoring mode, when several ran. */
+  readonly byMonitoring?: Readonly<Partial<Record<Monitoring, { readonly endToEnd: BenchRun; readonly passthrough: BenchRun }>>>;
   /** Median end-to-end and passthrough runs per producer mode, when both ran. */
   readonly byProducer?: Readonly<Record<'main' | 'worker', { readonly endToEnd: BenchRun; readonly passthrough: BenchRun }>>;
 }
@@ -174,9 +191,16 @@ async function timeRun(
   window: number,
   attempt = 0,
   fastProduceEncoder = true,
+  monitoring: Monitoring = 'topics',
 ): Promise<BenchRun> {
   const started = Date.now();
-  const name = `${pipeline.name}-${producer}${attempt === 0 ? '' : `-${attempt}`}`;
+  const name = `${pipeline.name}-${producer}-${monitoring}${attempt === 0 ? '' : `-${attempt}`}`;
+  const instrumentation = new Instrumentation();
+  const registry = new Registry();
+  const readiness = monitoring === 'metrics' ? new Readiness(instrumentation) : undefined;
+  const live: { counters?: { inFlight: number } } = {};
+  const metrics = monitoring === 'metrics' ? registerMetrics(registry, instrumentation, { readiness, inFlight: () => live.counters?.inFlight ?? 0 }) : undefined;
+  const scrapes = monitoring === 'metrics' ? setInterval(() => void registry.metrics(), 1000) : undefined;
   const run = await runKafkaPipeline({
     kafka,
     brokers,
@@ -192,7 +216,11 @@ async function timeRun(
     format: 'float32le',
     dimension: d,
     maxInFlight: Math.max(20_000, 4 * window),
+    instrumentation,
+    windows: monitoring === 'off' ? false : `${input}.${name}.windows`,
+    drift: monitoring === 'off' ? false : `${input}.${name}.drift`,
   });
+  live.counters = run.counters;
   let first = 0;
   let cpuAtFirst = process.cpuUsage();
   await new Promise<void>((resolve, reject) => {
@@ -214,6 +242,9 @@ async function timeRun(
   const ended = Date.now();
   const cpu = process.cpuUsage(cpuAtFirst);
   await run.stop();
+  clearInterval(scrapes);
+  metrics?.unregister();
+  readiness?.close();
   const seconds = (ended - first) / 1000;
   return { vectorsPerSecond: Math.round(n / seconds), seconds, secondsWithStartup: (ended - started) / 1000, cpuMicrosPerVector: +((cpu.user + cpu.system) / n).toFixed(1) };
 }
@@ -255,28 +286,33 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
 
     const repeat = Math.max(1, options.repeat ?? 1);
     const modes: ('main' | 'worker')[] = options.producer === 'both' ? ['main', 'worker'] : [options.producer ?? 'worker'];
-    const runs: { pipeline: string; producer: 'main' | 'worker'; run: BenchRun }[] = [];
+    const watched: Monitoring[] = options.monitoring === 'all' ? ['off', 'topics', 'metrics'] : [options.monitoring ?? 'topics'];
+    const runs: { pipeline: string; producer: 'main' | 'worker'; monitoring: Monitoring; run: BenchRun }[] = [];
     const none: BenchRun = { vectorsPerSecond: 0, seconds: 0, secondsWithStartup: 0, cpuMicrosPerVector: 0 };
     for (let attempt = 0; attempt < repeat; attempt++) {
       // Alternate the modes' order between repeats, so neither always runs first.
       for (const producer of attempt % 2 === 0 ? modes : [...modes].reverse()) {
-        if (options.only !== 'em') {
-          log(`passthrough (no EM), producer on the ${producer} thread...`);
-          const run = await timeRun(kafka, brokers, producer, passthroughPipeline(window, d), input, n, d, window, attempt, options.fastProduceEncoder);
-          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
-          runs.push({ pipeline: 'passthrough', producer, run });
-        }
-        if (options.only !== 'passthrough') {
-          log(`end to end (windows of ${window} → EM with K=${k}), producer on the ${producer} thread...`);
-          const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt, options.fastProduceEncoder);
-          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
-          runs.push({ pipeline: 'em', producer, run });
+        for (const monitoring of attempt % 2 === 0 ? watched : [...watched].reverse()) {
+          const with_ = watched.length > 1 ? `, monitoring ${monitoring}` : '';
+          if (options.only !== 'em') {
+            log(`passthrough (no EM), producer on the ${producer} thread${with_}...`);
+            const run = await timeRun(kafka, brokers, producer, passthroughPipeline(window, d), input, n, d, window, attempt, options.fastProduceEncoder, monitoring);
+            log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
+            runs.push({ pipeline: 'passthrough', producer, monitoring, run });
+          }
+          if (options.only !== 'passthrough') {
+            log(`end to end (windows of ${window} → EM with K=${k}), producer on the ${producer} thread${with_}...`);
+            const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt, options.fastProduceEncoder, monitoring);
+            log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, load ${loadavg()[0].toFixed(2)}`);
+            runs.push({ pipeline: 'em', producer, monitoring, run });
+          }
         }
       }
     }
-    const median = (pipeline: string, producer: 'main' | 'worker'): BenchRun => {
+    const headlineMonitoring: Monitoring = watched.includes('topics') ? 'topics' : watched[0];
+    const median = (pipeline: string, producer: 'main' | 'worker', monitoring: Monitoring = headlineMonitoring): BenchRun => {
       const sorted = runs
-        .filter((r) => r.pipeline === pipeline && r.producer === producer)
+        .filter((r) => r.pipeline === pipeline && r.producer === producer && r.monitoring === monitoring)
         .map((r) => r.run)
         .sort((a, b) => a.vectorsPerSecond - b.vectorsPerSecond);
       return sorted.length === 0 ? none : sorted[(sorted.length - 1) >> 1];
@@ -291,7 +327,8 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
       vectors: n,
       producedPerSecond: Math.round(producedPerSecond),
       loadAverage: loadavg(),
-      ...(repeat > 1 || modes.length > 1 ? { runs } : {}),
+      ...(repeat > 1 || modes.length > 1 || watched.length > 1 ? { runs } : {}),
+      ...(watched.length > 1 ? { byMonitoring: Object.fromEntries(watched.map((m) => [m, { endToEnd: median('em', headline, m), passthrough: median('passthrough', headline, m) }])) } : {}),
       ...(modes.length > 1
         ? { byProducer: { main: { endToEnd: median('em', 'main'), passthrough: median('passthrough', 'main') }, worker: { endToEnd: median('em', 'worker'), passthrough: median('passthrough', 'worker') } } }
         : {}),
@@ -323,7 +360,20 @@ if (isEntryPoint()) {
   const producer = producerAt > 0 ? process.argv[producerAt + 1] : undefined;
   if (producer !== undefined && producer !== 'main' && producer !== 'worker' && producer !== 'both') throw new Error(`--producer takes main, worker or both, not ${JSON.stringify(producer)}`);
   const fastProduceEncoder = !process.argv.includes('--kafkajs-encoder');
-  const result = await benchKafka({ vectors: arg('vectors'), dimension: arg('dimension'), k: arg('k'), window: arg('window'), repeat: arg('repeat'), only, producer, fastProduceEncoder });
+  const monitoringAt = process.argv.indexOf('--monitoring');
+  const monitoring = monitoringAt > 0 ? process.argv[monitoringAt + 1] : undefined;
+  if (monitoring !== undefined && !['off', 'topics', 'metrics', 'all'].includes(monitoring)) throw new Error(`--monitoring takes off, topics, metrics or all, not ${JSON.stringify(monitoring)}`);
+  const result = await benchKafka({
+    vectors: arg('vectors'),
+    dimension: arg('dimension'),
+    k: arg('k'),
+    window: arg('window'),
+    repeat: arg('repeat'),
+    only,
+    producer,
+    fastProduceEncoder,
+    monitoring: monitoring as Monitoring | 'all' | undefined,
+  });
   console.log(
     JSON.stringify(
       { machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, produceEncoder: fastProduceEncoder ? 'emstream' : 'kafkajs', loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, targets: { ratio: 0.8, endToEndVectorsPerSecond: 50_000 } },

@@ -7,7 +7,7 @@
  */
 import { concatMap, defer, finalize, from, type Observable } from 'rxjs';
 import type { MixtureJSON } from '../gmm/model.js';
-import type { Instrumentation } from '../instrumentation.js';
+import type { EventSource } from '../instrumentation.js';
 import { driftRecords, windowRecord, type DriftRecord, type WindowRecord, type WindowRecordOptions } from '../monitoring/history.js';
 import type { MixtureUpdate } from '../operators/types.js';
 
@@ -40,7 +40,7 @@ export interface MixtureUpdateSourceOptions {
   /** Id in the records (default `'in-process'`). */
   readonly pipelineId?: string;
   /** The pipeline's instrumentation: fit times are read from its `em.window.fitted` events. */
-  readonly instrumentation?: Instrumentation;
+  readonly instrumentation?: EventSource;
   /** Sample bounds of the window records (see {@link windowRecord}). */
   readonly sample?: WindowRecordOptions['sample'];
 }
@@ -91,12 +91,12 @@ export function mixtureUpdateSource<R>(updates: Observable<MixtureUpdate<R>>, op
           {
             type: 'window',
             record: windowRecord(
-              u as MixtureUpdate<unknown>,
+              u,
               { in: n + rejected, labelled: n, deadLettered: rejected },
               { pipelineId, fittedAt: now, fitSeconds: ms === undefined ? null : ms / 1000, ...(options.sample === undefined ? {} : { sample: options.sample }) },
             ),
           },
-          ...driftRecords(u as MixtureUpdate<unknown>, previous, { pipelineId, detectedAt: now }).map((record) => ({ type: 'drift' as const, record })),
+          ...driftRecords(u, previous, { pipelineId, detectedAt: now }).map((record) => ({ type: 'drift' as const, record })),
         ];
         previous = u.model;
         return from(out);

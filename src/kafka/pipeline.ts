@@ -280,7 +280,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const outputs: WindowOutput<R>[] = [];
   // The window-history and drift outputs (records built by a WindowRecorder once the state is restored).
   const recording: { recorder?: WindowRecorder } = {};
-  const recordsOf = (update: MixtureUpdate<R>, windowIndex: number) => recording.recorder!.observe(update as MixtureUpdate<unknown>, windowIndex);
+  const recordsOf = (update: MixtureUpdate<R>, windowIndex: number) => recording.recorder!.observe(update, windowIndex);
   const monitoringOutputs: WindowOutput<R>[] = [
     ...(config.windows === null ? [] : [windowHistoryOutput<R>(config.windows, (o) => recordsOf(o.update, o.windowIndex).window!, { retentionMs: config.windowsRetentionMs })]),
     ...(config.drift === null ? [] : [driftOutput<R>(config.drift, (o) => recordsOf(o.update, o.windowIndex).drift, { retentionMs: config.driftRetentionMs })]),
@@ -418,6 +418,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const recorder = new WindowRecorder({
     pipelineId,
     windows: config.windows !== null,
+    drift: config.drift !== null,
     instrumentation,
     previousModel: restored?.model ?? null,
     deadLettered: () => delivery.counters.deadLettered,
@@ -577,7 +578,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   running.subscription = built.subscribe({
     next: (update) => {
       try {
-        recorder.observe(update as MixtureUpdate<unknown>, messageWindowIndex(update as MixtureUpdate<unknown>));
+        recorder.observe(update, messageWindowIndex(update));
         delivery.window(update);
       } catch (err) {
         void shutdown(err).catch(() => undefined);

@@ -188,8 +188,21 @@ const driftOptionsSchema = z
 
 const finiteOrNull = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 
-/** `x` with 6 significant digits (the sample's precision). */
-const round6 = (x: number): number => Number(x.toPrecision(6));
+/** Powers of ten 10^0 … 10^310. */
+const POW10 = Array.from({ length: 311 }, (_, k) => 10 ** k);
+
+/**
+ * `x` with about 6 significant digits (the sample's precision): `Math.round(x·10^(5−e)) / 10^(5−e)` with
+ * e = ⌊log₁₀|x|⌋ (a few times faster than `Number(x.toPrecision(6))`, which it equals but for the last digit in
+ * rare ties); large magnitudes go through `toPrecision`.
+ */
+function round6(x: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const e = Math.floor(Math.log10(Math.abs(x)));
+  if (e >= 5 || e < -300) return Number(x.toPrecision(6));
+  const f = POW10[5 - e];
+  return Math.round(x * f) / f;
+}
 
 /**
  * The input offsets a window covers, per partition: the first and last offset of its records (inclusive),
@@ -199,32 +212,36 @@ const round6 = (x: number): number => Number(x.toPrecision(6));
  * @returns one range per partition, or null when no record has coordinates
  */
 export function offsetRanges(records: readonly unknown[]): OffsetRange[] | null {
-  const ranges = new Map<string, { topic: string; partition: number; first: bigint; last: bigint }>();
-  let topic: string | undefined;
-  let partition = -1;
-  let current: { first: bigint; last: bigint } | undefined;
+  const ranges = new Map<string, { topic: string; partition: number; first: string; last: string }>();
+  let current: { topic: string; partition: number; first: string; last: string } | undefined;
   for (const record of records) {
     const c = recordCoordinates(record);
-    if (c.topic === undefined || c.partition === undefined || c.offset === undefined) continue;
-    let offset: bigint;
-    try {
-      offset = BigInt(c.offset);
-    } catch {
-      continue;
+    const offset = c.offset;
+    if (c.topic === undefined || c.partition === undefined || offset === undefined || !isDecimal(offset)) continue;
+    if (current === undefined || c.topic !== current.topic || c.partition !== current.partition) {
+      const id = `${c.partition}:${c.topic}`;
+      current = ranges.get(id);
+      if (current === undefined) {
+        ranges.set(id, (current = { topic: c.topic, partition: c.partition, first: offset, last: offset }));
+        continue;
+      }
     }
-    if (current === undefined || c.topic !== topic || c.partition !== partition) {
-      topic = c.topic;
-      partition = c.partition;
-      const id = `${partition}:${topic}`;
-      let r = ranges.get(id);
-      if (r === undefined) ranges.set(id, (r = { topic, partition, first: offset, last: offset }));
-      current = r;
-    }
-    if (offset < current.first) current.first = offset;
-    if (offset > current.last) current.last = offset;
+    if (compareOffsets(offset, current.first) < 0) current.first = offset;
+    if (compareOffsets(offset, current.last) > 0) current.last = offset;
   }
   if (ranges.size === 0) return null;
-  return [...ranges.values()].map((r) => ({ topic: r.topic, partition: r.partition, first: String(r.first), last: String(r.last) }));
+  return [...ranges.values()].map((r) => ({ ...r }));
+}
+
+/** Whether an offset is a decimal string without leading zeros (as Kafka clients give them). */
+function isDecimal(offset: string): boolean {
+  const first = offset.charCodeAt(0);
+  return offset.length > 0 && first >= 48 && first <= 57 && (first !== 48 || offset.length === 1);
+}
+
+/** Compares two offsets given as decimal strings without leading zeros (no parsing: they can exceed 2^53). */
+function compareOffsets(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -15,8 +15,10 @@ import { driftRecords, offsetRanges, windowRecord, type DriftRecord, type Window
 export interface WindowRecorderOptions {
   /** Key of the messages: the pipeline's id. */
   readonly pipelineId: string;
-  /** Build window records (for a window-history topic); without, only drift records are built, on drift windows. */
+  /** Build window records (for a window-history topic). */
   readonly windows?: boolean;
+  /** Build drift records on drift windows (for a drift topic); they are also built to be logged when `logger` logs warn. */
+  readonly drift?: boolean;
   /** Fit times (`em.window.fitted`) and consumer lag (`kafka.fetch`) are read from it, when `windows`. */
   readonly instrumentation?: EventSource;
   /** The model before the first window (a restored one), for the first drift records' component shifts. */
@@ -33,7 +35,7 @@ export interface WindowRecorderOptions {
 export interface WindowRecords {
   /** Null when window records are not built. */
   readonly window: WindowRecord | null;
-  /** One per drift alarm (usually none). */
+  /** One per drift alarm (usually none; none either unless `drift` or a logger that logs warn). */
   readonly drift: readonly DriftRecord[];
 }
 
@@ -60,7 +62,7 @@ const MAX_PENDING_FITS = 64;
  *
  * const points = Array.from({ length: 1200 }, (_, i) => [(i % 2 === 0 ? 0 : 10) + (i >= 600 ? 30 : 0), Math.sin(i)]);
  * const updates = await lastValueFrom(from(points).pipe(windowVectors({ size: 100 }), fitMixture({ k: 2 }), toArray()));
- * const recorder = new WindowRecorder({ pipelineId: 'demo', windows: true });
+ * const recorder = new WindowRecorder({ pipelineId: 'demo', windows: true, drift: true });
  * const drift = updates.flatMap((u) => recorder.observe(u).drift);
  * console.log(drift.map((r) => `${r.kind}@${r.windowIndex}`).join(' ')); // → likelihood@6 model-distance@6
  * recorder.close();
@@ -113,7 +115,9 @@ export class WindowRecorder {
   observe(update: MixtureUpdate<unknown>, windowIndex: number = update.windowIndex): WindowRecords {
     if (this.last !== null && this.last.update === update) return this.last.records;
     const { pipelineId, logger } = this.options;
-    const needOffsets = this.options.windows === true || update.drift.length > 0;
+    const logDrift = logger !== undefined && logger.isLevelEnabled('warn');
+    const wantDrift = update.drift.length > 0 && (this.options.drift === true || logDrift);
+    const needOffsets = this.options.windows === true || wantDrift;
     const offsets = needOffsets ? offsetRanges(update.window.records) : null;
     const now = Date.now();
     let window: WindowRecord | null = null;
@@ -136,9 +140,9 @@ export class WindowRecorder {
       );
     }
     let drift: DriftRecord[] = [];
-    if (update.drift.length > 0) {
+    if (wantDrift) {
       drift = driftRecords(update, this.previous, { pipelineId, windowIndex, detectedAt: now, offsets });
-      if (logger !== undefined) {
+      if (logDrift) {
         for (const r of drift) {
           const moved = r.components.filter((c) => c.moved).map((c) => ({ label: c.label, meanShift: +c.meanShift.toPrecision(4), weightChange: +c.weightChange.toPrecision(4) }));
           logger.warn(

@@ -44,19 +44,7 @@ describe('the dashboard in headless Chromium', () => {
     }
     await page.waitForFunction(`${WINDOWS_ON_PAGE} === ${WINDOWS}`, { timeout: 30_000 });
     await page.waitForFunction(`document.getElementById('mixture-caption').textContent.startsWith('window ${WINDOWS - 1} ')`, { timeout: 30_000 });
-    const shown = (await page.evaluate(READ_PAGE)) as {
-      windows: number[];
-      markers: { window: number; px: number; expectedPx: number; inside: boolean }[];
-      sigma1: number;
-      sigma2: number;
-      means: number;
-      points: number;
-      xTitle: string;
-      caption: string;
-      summary: string;
-      connection: string;
-      driftRows: number;
-    };
+    const shown = (await page.evaluate(READ_PAGE)) as PageView;
     await page.screenshot({ path: join(outputDir('dashboard'), 'dashboard.png'), fullPage: true });
 
     expect(shown.windows).toEqual(Array.from({ length: WINDOWS }, (_, i) => i));

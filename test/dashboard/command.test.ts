@@ -41,12 +41,25 @@ describe('emstream dashboard', () => {
     expect(await exited).toBe(0);
   });
 
-  it('says what to give without a source', async () => {
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dashboard'], { cwd: ROOT }, (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr }),
-      ),
-    );
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'emstream: nothing to show yet: pass --demo to watch the in-process demo stream (see emstream dashboard --help)\n' });
+  it('says what to give without a source, and refuses flags that do not go together (exit 2)', async () => {
+    const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dashboard', ...args], { cwd: ROOT, env: { ...process.env, KAFKA_BROKERS: '' } }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr }),
+        ),
+      );
+    const [none, noInput, demoAndKafka, metricsWithKafka, noNames] = await Promise.all([
+      cli([]),
+      cli(['--brokers', '127.0.0.1:9']),
+      cli(['--demo', '--brokers', '127.0.0.1:9']),
+      cli(['--brokers', '127.0.0.1:9', '--input', 'points', '--metrics-port', '0']),
+      cli(['--brokers', '127.0.0.1:9', '--windows-topic', 'w']),
+    ]);
+    const hint = ' (see emstream dashboard --help)\n';
+    expect(none).toEqual({ code: 2, stdout: '', stderr: `emstream: give --brokers host:port (or KAFKA_BROKERS) and --input TOPIC of the pipeline to watch, or --demo for the in-process demo stream${hint}` });
+    expect(noInput).toEqual(none);
+    expect(demoAndKafka).toEqual({ code: 2, stdout: '', stderr: `emstream: --demo shows the in-process demo stream: drop --brokers/--input, or drop --demo to watch a Kafka pipeline${hint}` });
+    expect(metricsWithKafka).toEqual({ code: 2, stdout: '', stderr: `emstream: --metrics-port applies to --demo: a Kafka pipeline serves its own metrics (emstream run --metrics-port P)${hint}` });
+    expect(noNames).toEqual({ code: 2, stdout: '', stderr: `emstream: without --input, name every topic: --windows-topic, --drift-topic (or --no-drift-topic) and --models (or --no-models)${hint}` });
   });
 });

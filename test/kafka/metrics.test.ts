@@ -3,7 +3,9 @@
  * text-format parser while the stream moves (every metric of the issue present and moving, the figures equal to the
  * window-history topic's), `/readyz` 200 while consuming and 503 while the brokers cannot be reached.
  */
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generate, scenario } from '../../bench/streams.js';
 import { readWindowMessage } from '../../src/kafka/messages.js';
@@ -41,6 +43,13 @@ async function readyz(base: string): Promise<{ status: number; body: { ready: bo
 }
 
 describe('emstream run --metrics-port', () => {
+  it('--help lists the monitoring flags', async () => {
+    const help = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--help'], { cwd: fileURLToPath(new URL('../..', import.meta.url)) }, (error, stdout) => (error === null ? resolve(stdout) : reject(error))),
+    );
+    for (const flag of ['--metrics-port <port>', '--metrics-host <host>', '--drift-topic <topic>', '--no-drift-topic', '--windows-topic <topic>', '--no-windows-topic']) expect(help, flag).toContain(flag);
+  });
+
   it('serves every metric of the run, moving as the stream moves; /readyz is 200 while consuming', async () => {
     const kafka = testKafka();
     const input = uniqueTopic('metrics');

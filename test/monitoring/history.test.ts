@@ -5,7 +5,7 @@ import { syntheticStream, type SyntheticCluster } from '../../src/data/synthetic
 import { EmstreamOptionsError } from '../../src/errors.js';
 import { paramsFromJSON, type MixtureJSON } from '../../src/gmm/model.js';
 import { componentCovariance, componentMean } from '../../src/gmm/distance.js';
-import { componentShifts, driftRecords, sampleWindow, windowRecord, type WindowRecord } from '../../src/monitoring/history.js';
+import { componentShifts, driftRecords, offsetRanges, sampleWindow, windowRecord, type WindowRecord } from '../../src/monitoring/history.js';
 import { fitMixture } from '../../src/operators/fitMixture.js';
 import type { MixtureUpdate } from '../../src/operators/types.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
@@ -185,5 +185,20 @@ describe('driftRecords', () => {
     // components cannot be matched across a change of K
     const three: MixtureJSON = { ...updates[0].model, k: 3, weights: [0.2, 0.3, 0.5], means: [...updates[0].model.means, [1, 1]], covariances: [...(updates[0].model.covariances as number[][][]), [[1, 0], [0, 1]]] };
     expect(componentShifts(updates[0].model, three, 'bhattacharyya', 0.5)).toEqual([]);
+  });
+});
+
+describe('offsetRanges', () => {
+  it('gives the first and last offset of each partition, compared as numbers (beyond 2^53 too)', () => {
+    const r = (partition: number, offset: string, topic = 't'): object => ({ vector: [0], topic, partition, offset });
+    const records = [r(0, '9'), r(1, '100'), r(0, '10'), [1, 2], r(0, '8'), r(1, '99'), r(0, '11'), { vector: [0] }, r(0, '12', 'u'), r(2, '9007199254740993'), r(2, '9007199254740992')];
+    expect(offsetRanges(records)).toEqual([
+      { topic: 't', partition: 0, first: '8', last: '11' },
+      { topic: 't', partition: 1, first: '99', last: '100' },
+      { topic: 'u', partition: 0, first: '12', last: '12' },
+      { topic: 't', partition: 2, first: '9007199254740992', last: '9007199254740993' },
+    ]);
+    expect(offsetRanges([[1, 2], { vector: [1] }]), 'no record with coordinates').toBeNull();
+    expect(offsetRanges([]), 'an empty window').toBeNull();
   });
 });
