@@ -101,16 +101,18 @@ export function timelineRow(r: WindowRecord, previous: WindowRecord | readonly W
  * A drift record as a mark on the time axis.
  *
  * @param r - the drift record
- * @returns the mark (with the components whose distance was above the threshold)
+ * @returns the mark, with the labels of the components that moved: those a `component` alarm names, else those
+ *   whose distance was above the threshold
  */
 export function driftMark(r: DriftRecord): DriftMark {
+  const flagged = r.flagged ?? [];
   return {
     windowIndex: r.windowIndex,
     modelVersion: r.modelVersion,
     kind: r.kind,
     statistic: r.statistic,
     threshold: r.threshold,
-    moved: r.components.filter((c) => c.moved).map((c) => c.index),
+    moved: flagged.length > 0 ? [...flagged] : r.components.filter((c) => c.moved).map((c) => c.label ?? c.index),
   };
 }
 

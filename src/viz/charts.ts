@@ -41,7 +41,7 @@ export interface DriftMark {
   readonly kind: string;
   readonly statistic: number | null;
   readonly threshold: number | null;
-  /** Components whose distance was above the threshold. */
+  /** Labels of the components that moved (named by a `component` alarm, else with a distance above the threshold). */
   readonly moved: readonly number[];
 }
 

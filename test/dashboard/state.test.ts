@@ -1,7 +1,7 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { mixtureUpdateSource, type DashboardMessage } from '../../src/dashboard/source.js';
-import { DashboardState, type DashboardSnapshot } from '../../src/dashboard/state.js';
+import { DashboardState, driftMark, type DashboardSnapshot } from '../../src/dashboard/state.js';
 import type { WindowRecord } from '../../src/monitoring/history.js';
 import { JUMP_WINDOW, WINDOWS, jumpingUpdates } from './streams.js';
 
@@ -131,5 +131,17 @@ describe('the throughput of the timelines', () => {
     // a replay (window 4 again) has no rate, and the next window's span starts at it
     const replay = state.apply({ type: 'window', record: record(4, 8000, 100) });
     expect((replay.find((d) => d.event === 'snapshot')!.data as DashboardSnapshot).rows[4].rate).toBeNull();
+  });
+});
+
+describe('driftMark', () => {
+  it('names the components a component alarm flagged, else those that moved beyond the threshold, by label', () => {
+    const base = { format: 'emstream.drift' as const, version: 1 as const, pipelineId: 'p', windowIndex: 3, modelVersion: 4, statistic: 2, threshold: 1, detectedAt: 0, offsets: null };
+    const components = [
+      { index: 0, label: 5, meanShift: 9, weightChange: 0, distance: 3, moved: true },
+      { index: 1, label: 6, meanShift: 0.1, weightChange: 0, distance: 0.01, moved: false },
+    ];
+    expect(driftMark({ ...base, kind: 'likelihood', components, flagged: [] }).moved).toEqual([5]);
+    expect(driftMark({ ...base, kind: 'component', components, flagged: [6] }).moved).toEqual([6]);
   });
 });
