@@ -64,6 +64,9 @@ const optionsSchema = z
     }
   });
 
+/** Longest wait for the consumer to leave its group when the source stops. */
+const DISCONNECT_TIMEOUT_MS = 10_000;
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -201,7 +204,12 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
 
     const stop = (): Promise<void> => {
       abort.abort();
-      stopped ??= (consumer?.disconnect() ?? Promise.resolve()).catch(() => undefined);
+      if (stopped === undefined) {
+        // Leaving the group is bounded in time: brokers that went away must not keep the dashboard from stopping.
+        const left = (consumer?.disconnect() ?? Promise.resolve()).catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        stopped = Promise.race([left, new Promise<void>((resolve) => (timer = setTimeout(resolve, DISCONNECT_TIMEOUT_MS)))]).finally(() => clearTimeout(timer));
+      }
       return stopped;
     };
     closers.add(stop);
