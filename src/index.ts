@@ -66,7 +66,7 @@ export { projectionFor, mixtureView, type Projection } from './dashboard/project
 export { type TimelineRow, type DriftMark, type MixtureView } from './viz/charts.js';
 // Kafka edge (the local development broker is `emstream/broker`, not here)
 export { createKafkaClient, forwardKafkajsLog, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type CreateKafkaClientOptions, type ClientRetryOptions } from './kafka/client.js';
-export { KafkaEdgeError, BrokerUnavailableError, StateRestoreError, type KafkaEdgeErrorContext, type BrokerUnavailableContext, type StateRestoreContext } from './kafka/errors.js';
+export { KafkaEdgeError, BrokerUnavailableError, InputTopicMissingError, StateRestoreError, type KafkaEdgeErrorContext, type BrokerUnavailableContext, type InputTopicMissingContext, type StateRestoreContext } from './kafka/errors.js';
 export type { KafkaEvents, KafkaEventName, EventOffset, TopicPartitions, KafkaRole } from './kafka/events.js';
 export { createDecoder, encodeVector, VECTOR_FORMATS, DEFAULT_MAX_MESSAGE_BYTES, type VectorFormat, type DecoderOptions, type DecodeResult, type DecodeFailureReason, type VectorDecoder } from './kafka/formats.js';
 export {

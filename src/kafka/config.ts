@@ -68,6 +68,11 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
    * for a broker restart).
    */
   readonly brokerTimeoutMs?: number;
+  /**
+   * How long to wait at start for input topics that do not exist yet (a service started before its producer),
+   * in ms (default 120 000); then the run ends with an `InputTopicMissingError`. emstream never creates its input.
+   */
+  readonly inputTimeoutMs?: number;
   /** Consumer session timeout in ms (default 10 000): a member that dies is replaced by a survivor about this much later. */
   readonly sessionTimeoutMs?: number;
   /** Consumer heartbeat interval in ms (default 1000; below a third of the session timeout). */
@@ -153,6 +158,7 @@ export const runOptionsSchema = z
     commitIntervalMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     commitOnAcknowledge: z.boolean().optional(),
     brokerTimeoutMs: z.number().positive('must be > 0 ms').optional(),
+    inputTimeoutMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     sessionTimeoutMs: z.number().int().min(1000, 'must be at least 1000 ms').optional(),
     heartbeatIntervalMs: z.number().int().min(100, 'must be at least 100 ms').optional(),
     producerInWorker: z.boolean().optional(),
@@ -246,6 +252,7 @@ export interface RunConfig {
   readonly commitIntervalMs: number;
   readonly commitOnAcknowledge: boolean;
   readonly brokerTimeoutMs: number;
+  readonly inputTimeoutMs: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly producerInWorker: boolean;
@@ -309,6 +316,7 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     commitIntervalMs: o.commitIntervalMs ?? 1000,
     commitOnAcknowledge: o.commitOnAcknowledge ?? true,
     brokerTimeoutMs: o.brokerTimeoutMs ?? 120_000,
+    inputTimeoutMs: o.inputTimeoutMs ?? 120_000,
     sessionTimeoutMs,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.min(1000, Math.floor(sessionTimeoutMs / 3)),
     producerInWorker: o.producerInWorker ?? o.kafka === undefined,

@@ -72,6 +72,38 @@ export class BrokerUnavailableError extends KafkaEdgeError {
   }
 }
 
+/** Context of an {@link InputTopicMissingError}. */
+export interface InputTopicMissingContext extends KafkaEdgeErrorContext {
+  /** The input topics that do not exist. */
+  readonly missing: readonly string[];
+  /** How long they were waited for, in ms. */
+  readonly waitedMs: number;
+}
+
+/**
+ * An input topic did not exist at start and was not created within the wait (`inputTimeoutMs`,
+ * `--input-timeout`). emstream never creates its input: the producer (or an administrator) does. Retriable:
+ * run again once the topic exists.
+ */
+export class InputTopicMissingError extends KafkaEdgeError {
+  override readonly name: string = 'InputTopicMissingError';
+  declare readonly context: InputTopicMissingContext;
+
+  /**
+   * @param missing - the topics that do not exist
+   * @param waitedMs - how long they were waited for
+   */
+  constructor(missing: readonly string[], waitedMs: number) {
+    const names = missing.map((t) => JSON.stringify(t)).join(', ');
+    super(
+      `the input topic${missing.length === 1 ? '' : 's'} ${names} ${missing.length === 1 ? 'does' : 'do'} not exist (waited ${Math.round(waitedMs / 1000)} s): ` +
+        'create it (e.g. `kafka-topics.sh --create --topic NAME`) or produce to it first, check --input, or wait longer (--input-timeout)',
+      { topic: missing[0], operation: 'input-topics', missing, waitedMs },
+      { retriable: true },
+    );
+  }
+}
+
 /** Context of a {@link StateRestoreError}. */
 export interface StateRestoreContext extends KafkaEdgeErrorContext {
   readonly pipelineId: string;

@@ -23,14 +23,14 @@ import type { Pipeline, PipelineContext } from '../pipeline.js';
 import { createKafkaClient, type AdminLike, type ConsumerLike, type KafkaClientLike, type ProducerLike } from './client.js';
 import { resolveRunConfig, type RunConfig, type RunKafkaPipelineOptions } from './config.js';
 import { AtLeastOnceDelivery } from './delivery.js';
-import { KafkaEdgeError, StateRestoreError } from './errors.js';
+import { InputTopicMissingError, KafkaEdgeError, StateRestoreError } from './errors.js';
 import type { EventOffset, KafkaRole } from './events.js';
 import { createDecoder } from './formats.js';
 import { driftOutput, labelsOutput, messageBytes, messageWindowIndex, stateOutput, windowHistoryOutput, type DeadLetterSource, type WindowOutput } from './messages.js';
 import { restoreLatestState, type RestoredModel } from './restore.js';
 import { BrokerHealth, describeError, retryBrokerOperation } from './retry.js';
 import { fromKafka, type KafkaRecord } from './source.js';
-import { ensureTopics, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, topicMaxMessageBytes } from './topics.js';
+import { ensureTopics, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, topicMaxMessageBytes, waitForTopics } from './topics.js';
 import { WorkerProducer } from './workerSender.js';
 
 export type { RunKafkaPipelineOptions } from './config.js';
@@ -222,8 +222,9 @@ function checkedStateOutput<R>(topic: string, limit: number, settings: number): 
  * state messages and dead letters → commit. Every thrown (or rejected) error is an `EmstreamError`.
  *
  * 1. Resolve the configuration ({@link resolveRunConfig}: a zod schema; topics, group and format from the options,
- *    then the pipeline's `kafka` defaults, then derived names). Create the missing output topics (models compacted
- *    and sized for states; dead letters sized from the input topic), retrying while the brokers are unavailable.
+ *    then the pipeline's `kafka` defaults, then derived names). Wait (up to `inputTimeoutMs`) for input topics that
+ *    do not exist yet, then create the missing output topics (models compacted and sized for states; dead letters
+ *    sized from the input topic), retrying while the brokers are unavailable.
  * 2. Restore the latest state of the pipeline id from the models topic (unless `fresh`) and build the pipeline
  *    inside `buildInPipelineScope`: its `fitMixture` resumes from it (versions, statistics, drift detector
  *    continue), and its `windowVectors` gets the dead-letter path. A state of another configuration is refused
@@ -268,7 +269,8 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ pipeline: pipelineId });
   const instrumentation = options.instrumentation ?? new Instrumentation();
   const started = Date.now();
-  const retry = { deadline: started + config.brokerTimeoutMs, budgetMs: config.brokerTimeoutMs, brokers: config.brokers, instrumentation, logger, signal: options.signal };
+  // Start-up: brokers that never answer end the start with one line (the notice that retrying began is at debug).
+  const retry = { deadline: started + config.brokerTimeoutMs, budgetMs: config.brokerTimeoutMs, brokers: config.brokers, instrumentation, logger, signal: options.signal, noticeLevel: 'debug' as const };
   const connected = (role: KafkaRole): void => instrumentation.emit('kafka.connect', { role });
   const disconnected = (role: KafkaRole): void => instrumentation.emit('kafka.disconnect', { role });
 
@@ -276,7 +278,33 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     options.kafka ??
     (await createKafkaClient(config.brokers!, { clientId: config.clientId, logger, forwardLogsAs: 'debug', retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } }));
 
-  // 1. Topics, and the limits that size dead letters and batches.
+  // 1. The input topics must exist (a service may start before its producer: wait for them, within a bound).
+  const inputAdmin: AdminLike = kafka.admin();
+  let missing: string[];
+  try {
+    const fail = (err: unknown): never => {
+      throw asEmstreamError(err, 'input-topics', 'could not look up the input topics');
+    };
+    await retryBrokerOperation('connect', () => inputAdmin.connect(), retry).catch(fail);
+    connected('admin');
+    let polls = 0;
+    missing = await waitForTopics(
+      // The first look is within the start-up budget; later ones (while waiting) get the whole budget each.
+      () => retryBrokerOperation('input-topics', () => inputAdmin.listTopics(), polls++ === 0 ? retry : { ...retry, deadline: Date.now() + config.brokerTimeoutMs }).catch(fail),
+      config.input,
+      {
+        deadline: Date.now() + config.inputTimeoutMs,
+        signal: options.signal,
+        onWaiting: (topics) => logger.warn({ topics, waitMs: config.inputTimeoutMs }, `waiting up to ${Math.round(config.inputTimeoutMs / 1000)} s for the input topic(s) to be created`),
+      },
+    );
+  } finally {
+    await inputAdmin.disconnect().catch(() => undefined);
+    disconnected('admin');
+  }
+  if (missing.length > 0) throw new InputTopicMissingError(missing, config.inputTimeoutMs);
+
+  // 2. Output topics, and the limits that size dead letters and batches.
   const outputs: WindowOutput<R>[] = [];
   // The window-history and drift outputs (records built by a WindowRecorder once the state is restored).
   const recording: { recorder?: WindowRecorder } = {};
@@ -323,7 +351,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   outputs.push(checkedStateOutput<R>(config.models, limitOf(config.models), config.modelsMaxMessageBytes));
   outputs.push(...extraOutputs);
 
-  // 2. The saved state.
+  // 3. The saved state.
   let restored: RestoredModel | undefined;
   if (!config.fresh) {
     restored = await retryBrokerOperation('restore', () => restoreLatestState(kafka, { topic: config.models, pipelineId, logger, timeoutMs: Math.max(5000, retry.deadline - Date.now()) }), retry).catch(
@@ -349,7 +377,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     );
   }
 
-  // 3. Clients, delivery, source; the pipeline built in the runner's scope.
+  // 4. Clients, delivery, source; the pipeline built in the runner's scope.
   const decodeVector = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
   const producer: ProducerLike & { resume?: () => void } = config.producerInWorker
     ? new WorkerProducer({
@@ -561,7 +589,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
     throw asEmstreamError(err, 'pipeline', `could not build the pipeline ${JSON.stringify(pipeline.name)}`);
   }
 
-  // 4. Connect (retrying while the brokers are unavailable), then run.
+  // 5. Connect (retrying while the brokers are unavailable), then run.
   try {
     await retryBrokerOperation('connect', () => producer.connect(), retry);
     connected('producer');

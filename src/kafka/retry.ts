@@ -79,11 +79,16 @@ export interface RetryOptions {
   readonly logger?: Logger;
   /** Stop retrying when it aborts (the last error is thrown). */
   readonly signal?: AbortSignal;
+  /**
+   * Level of the one notice logged when retrying starts (default `'warn'`). Start-up operations use `'debug'`, so
+   * brokers that never answer give exactly one line: the error that ends the start (`kafka.retry` events still fire).
+   */
+  readonly noticeLevel?: 'warn' | 'debug';
 }
 
 /**
  * Runs a broker operation until it succeeds: a retriable failure is retried after a backoff (emitting
- * `kafka.retry`, logging one warning the first time) until `deadline`, then a {@link BrokerUnavailableError} says
+ * `kafka.retry`, logging one notice the first time) until `deadline`, then a {@link BrokerUnavailableError} says
  * for how long it tried, the last error, and what to do. A failure that is not retriable is thrown as is.
  *
  * @param operation - what is tried, e.g. `connect`, `create-topics`, `restore`
@@ -116,7 +121,7 @@ export async function retryBrokerOperation<T>(operation: string, fn: () => Promi
       const delayMs = Math.min(remaining, backoffDelay(attempt));
       options.instrumentation?.emit('kafka.retry', { operation, attempt, delayMs, error: describeError(err) });
       if (attempt === 1) {
-        options.logger?.warn(
+        options.logger?.[options.noticeLevel ?? 'warn'](
           { operation, error: describeError(err), budgetMs: options.budgetMs },
           `the Kafka brokers do not answer (${operation}): retrying for up to ${Math.round(remaining / 1000)} s`,
         );

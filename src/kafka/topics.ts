@@ -102,3 +102,34 @@ export async function topicMaxMessageBytes(admin: AdminLike, topics: readonly st
   }
   return out;
 }
+
+/** Options of {@link waitForTopics}. */
+export interface WaitForTopicsOptions {
+  /** Give up at this epoch time (ms). */
+  readonly deadline: number;
+  /** How often to look again (ms, default 1000). */
+  readonly everyMs?: number;
+  /** Stop waiting when it aborts. */
+  readonly signal?: AbortSignal;
+  /** Called once, with the missing topics, when waiting begins. */
+  readonly onWaiting?: (missing: readonly string[]) => void;
+}
+
+/**
+ * Waits until every topic exists, looking again every second, up to a deadline.
+ *
+ * @param listTopics - the names of the topics that exist (e.g. a connected admin's `listTopics`, retried by the caller)
+ * @param topics - the topics that must exist
+ * @param options - deadline, period, abort signal, a callback when waiting begins
+ * @returns the topics still missing at the deadline (empty when all exist)
+ */
+export async function waitForTopics(listTopics: () => Promise<readonly string[]>, topics: readonly string[], options: WaitForTopicsOptions): Promise<string[]> {
+  const everyMs = options.everyMs ?? 1000;
+  for (let first = true; ; first = false) {
+    const existing = new Set(await listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length === 0 || Date.now() >= options.deadline || options.signal?.aborted === true) return missing;
+    if (first) options.onWaiting?.(missing);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, Math.max(0, options.deadline - Date.now()))));
+  }
+}

@@ -380,7 +380,8 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
       'kafka.commit', 'kafka.dead-letter', 'kafka.window.acknowledged', 'kafka.state.restored', 'kafka.state.fresh', 'kafka.ready',
     ];
     for (const name of names) instrumentation.on(name, (e) => void (events.get(name) ?? events.set(name, []).get(name)!).push(e));
-    const child = spawnRun(runArgs(broker!.bootstrap, inChild, inChild, ['--broker-timeout', '120']));
+    // At debug, to see the notice that retrying began (a start-up notice, logged at debug).
+    const child = spawnRun(runArgs(broker!.bootstrap, inChild, inChild, ['--broker-timeout', '120', '--log-level', 'debug']));
     const running = runKafkaPipeline({
       brokers: broker!.brokers,
       producerInWorker: false,
@@ -432,7 +433,7 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     const get = <E extends keyof KafkaEvents>(name: E): KafkaEvents[E][] => (events.get(name) ?? []) as KafkaEvents[E][];
     expect(new Set(get('kafka.connect').map((e) => e.role))).toEqual(new Set(['admin', 'producer', 'consumer']));
     expect(new Set(get('kafka.disconnect').map((e) => e.role))).toEqual(new Set(['admin', 'producer', 'consumer']));
-    expect(get('kafka.retry')[0]).toMatchObject({ operation: 'create-topics', attempt: 1, delayMs: expect.any(Number), error: expect.stringMatching(/\S/) });
+    expect(get('kafka.retry')[0]).toMatchObject({ operation: 'connect', attempt: 1, delayMs: expect.any(Number), error: expect.stringMatching(/\S/) });
     expect(get('kafka.retry').some((e) => e.operation === 'produce') || get('kafka.consumer.crash').length > 0).toBe(true);
     expect(get('kafka.consumer.crash').every((e) => e.groupId === `${inProcess}-group` && typeof e.error === 'string' && typeof e.restart === 'boolean')).toBe(true);
     expect(get('kafka.rebalance')[0]).toEqual({ groupId: `${inProcess}-group`, assigned: [{ topic: inProcess, partitions: [0] }], revoked: [] });

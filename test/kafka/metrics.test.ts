@@ -174,7 +174,7 @@ describe('emstream run --metrics-port', () => {
     const run = spawnRun(['--brokers', `127.0.0.1:${port}`, '--input', uniqueTopic('nobroker'), '-k', '2', '--metrics-port', '0', '--broker-timeout', '60']);
     const url = (await run.waitForLog((e) => typeof e.metrics === 'string', 60_000, 'the metrics endpoint')).metrics as string;
     const base = url.replace(/\/metrics$/, '');
-    await waitFor(async () => (value(await scrape(url), 'emstream_kafka_retries_total', { operation: 'create-topics' }) ?? 0) >= 1, 30_000, 'a retry of the unreachable brokers');
+    await waitFor(async () => (value(await scrape(url), 'emstream_kafka_retries_total', { operation: 'connect' }) ?? 0) >= 1, 30_000, 'a retry of the unreachable brokers');
     const r = await readyz(base);
     expect(r.status).toBe(503);
     expect(r.body.ready).toBe(false);

@@ -46,6 +46,7 @@ interface RunCommandOptions {
   fresh?: boolean;
   commitInterval?: number;
   brokerTimeout?: number;
+  inputTimeout?: number;
   sessionTimeout?: number;
   maxInFlight?: number;
   includeVector?: boolean;
@@ -218,6 +219,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
     .option('--commit-interval <ms>', 'commit at least this often, in ms (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
     .option('--broker-timeout <seconds>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120)', positiveNumber('the broker timeout'))
+    .option('--input-timeout <seconds>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120)', positiveNumber('the input timeout'))
     .option('--session-timeout <ms>', 'consumer session timeout: a dead member is replaced about this much later (default 10000)', positiveInteger('the session timeout'))
     .option('--include-vector', 'also write each input vector into its label message')
     .option('--producer-thread', 'produce the outputs from a worker thread with its own Kafka client (the default)')
@@ -304,6 +306,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
           commitIntervalMs: opts.commitInterval,
           brokerTimeoutMs: opts.brokerTimeout === undefined ? undefined : opts.brokerTimeout * 1000,
+          inputTimeoutMs: opts.inputTimeout === undefined ? undefined : opts.inputTimeout * 1000,
           sessionTimeoutMs: opts.sessionTimeout,
           includeVector: opts.includeVector ?? false,
           producerInWorker: opts.producerThread,
