@@ -27,6 +27,10 @@ export interface PipelineKafkaDefaults {
   readonly models?: string;
   readonly labels?: string;
   readonly deadLetters?: string;
+  /** Topic of drift alarms (default `<input>.drift`), or `false` for none. */
+  readonly drift?: string | false;
+  /** Topic of the window history (default `<input>.windows`), or `false` for none. */
+  readonly windows?: string | false;
   readonly group?: string;
   /** Message format: `json-array`, `json-object` (with `fields`), `csv`, `float32le`, `float64le`. */
   readonly format?: 'json-array' | 'json-object' | 'csv' | 'float32le' | 'float64le';

@@ -219,8 +219,8 @@ export const runOptionsSchema = z
         ['labels', o.labels ?? defaults.labels ?? `${base}.labels`],
         ['models', o.models ?? defaults.models ?? `${base}.models`],
         ['deadLetters', o.deadLetters ?? defaults.deadLetters ?? `${base}.dead-letters`],
-        ['drift', o.drift ?? `${base}.drift`],
-        ['windows', o.windows ?? `${base}.windows`],
+        ['drift', o.drift ?? defaults.drift ?? `${base}.drift`],
+        ['windows', o.windows ?? defaults.windows ?? `${base}.windows`],
       ];
       for (const [option, topic] of names) {
         if (topic === false || topic === undefined) continue;
@@ -297,6 +297,8 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
   const sessionTimeoutMs = o.sessionTimeoutMs ?? 10_000;
   const pipelineId = o.pipelineId ?? o.pipeline.name;
   const base = input[0];
+  const drift = o.drift ?? defaults.drift ?? `${base}.drift`;
+  const windows = o.windows ?? defaults.windows ?? `${base}.windows`;
   return {
     input,
     models: o.models ?? defaults.models ?? `${base}.models`,
@@ -327,8 +329,8 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     replicationFactor: o.replicationFactor ?? 1,
     modelsMaxMessageBytes: o.modelsMaxMessageBytes ?? DEFAULT_MODELS_MAX_MESSAGE_BYTES,
     deadLettersMaxMessageBytes: o.deadLettersMaxMessageBytes,
-    drift: o.drift === false ? null : (o.drift ?? `${base}.drift`),
-    windows: o.windows === false ? null : (o.windows ?? `${base}.windows`),
+    drift: drift === false ? null : drift,
+    windows: windows === false ? null : windows,
     driftRetentionMs: o.driftRetentionMs,
     windowsRetentionMs: o.windowsRetentionMs,
     windowSample: o.windowSample === false ? false : { maxPoints: o.windowSample?.maxPoints ?? 100, maxValues: o.windowSample?.maxValues ?? 400 },

@@ -198,7 +198,15 @@ describe('run configuration', () => {
       heartbeatIntervalMs: 1000,
       producerInWorker: true,
       modelsMaxMessageBytes: 16 << 20,
+      inputTimeoutMs: 120_000,
+      drift: 'sensors.drift',
+      windows: 'sensors.windows',
     });
     expect(resolveRunConfig({ pipeline, brokers: ['b:1'], input: 'in', restore: false }).fresh).toBe(true);
+    // The monitoring topics from the pipeline's defaults (a name, or false for none); options override them.
+    const named = { ...pipeline, kafka: { input: 'in', drift: 'alarms', windows: false as const } };
+    expect(resolveRunConfig({ pipeline: named, brokers: ['b:1'] })).toMatchObject({ drift: 'alarms', windows: null });
+    expect(resolveRunConfig({ pipeline: named, brokers: ['b:1'], drift: false, windows: 'history' })).toMatchObject({ drift: null, windows: 'history' });
+    expect(() => resolveRunConfig({ pipeline: { ...pipeline, kafka: { input: 'in', drift: 'in.labels' } }, brokers: ['b:1'] })).toThrow(/drift: is the topic "in.labels", already the labels topic/);
   });
 });
