@@ -10,6 +10,7 @@
  */
 import { GaussianMixture, StreamingGmm, type CovarianceType, type StreamingOptions, type WindowFit } from '../src/index.js';
 import { cholesky } from '../src/gmm/linalg.js';
+import { adjustedRandIndex } from '../src/gmm/metrics.js';
 import { Rng } from '../src/gmm/rng.js';
 
 /** One generating component: mean and weight over time, a fixed full covariance (D×D row-major). */
@@ -245,34 +246,6 @@ export function generate(s: Scenario): StreamData {
     trueLogDensity.push(ld);
   }
   return { scenario: s, windows, truth, trueLabels, trueLogDensity };
-}
-
-/**
- * Adjusted Rand index (Hubert & Arabie 1985) of two labelings of the same items, from their
- * contingency table: (Σ C(n_ij,2) − E) / (½(Σ C(a_i,2) + Σ C(b_j,2)) − E), E = Σ C(a_i,2)·Σ C(b_j,2) / C(n,2).
- */
-export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  const c2 = (x: number): number => (x * (x - 1)) / 2;
-  const table = new Map<number, number>();
-  const rows = new Map<number, number>();
-  const cols = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const key = a[i] * 65536 + b[i];
-    table.set(key, (table.get(key) ?? 0) + 1);
-    rows.set(a[i], (rows.get(a[i]) ?? 0) + 1);
-    cols.set(b[i], (cols.get(b[i]) ?? 0) + 1);
-  }
-  let index = 0;
-  for (const v of table.values()) index += c2(v);
-  let sa = 0;
-  for (const v of rows.values()) sa += c2(v);
-  let sb = 0;
-  for (const v of cols.values()) sb += c2(v);
-  const expected = (sa * sb) / c2(n);
-  const max = (sa + sb) / 2;
-  if (max === expected) return 1;
-  return (index - expected) / (max - expected);
 }
 
 /** Prequential scores of a method over a stream: per window t ≥ 1, labelled by the model from before it. */

@@ -29,6 +29,7 @@ export {
 export { DriftDetector, DRIFT_DEFAULTS, driftOptionsSchema, type DriftEvent, type DriftOptions } from './gmm/drift.js';
 export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
 export { matchComponents, permuteComponents } from './gmm/align.js';
+export { adjustedRandIndex, type Labels } from './gmm/metrics.js';
 export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variationalKL, componentDistanceMatrix, type ComponentMetric } from './gmm/distance.js';
 export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, ThreadPoolError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fitGmm, GaussianMixture, StreamingGmm, type GmmParams, type StreamingOptions, type WindowFit } from 'emstream';
-import { adjustedRandIndex, generate, mean, rotated, runEmstream, scenario, scoreTruth, type Scenario, type StreamData } from '../../bench/streams.js';
+import { adjustedRandIndex } from '../../src/gmm/metrics.js';
+import { generate, mean, rotated, runEmstream, scenario, scoreTruth, type Scenario, type StreamData } from '../../bench/streams.js';
 
 /** Fits every window of a stream, returning each fit. */
 function fits(data: StreamData, options: Omit<StreamingOptions, 'k'> & { k?: StreamingOptions['k'] }): WindowFit[] {
