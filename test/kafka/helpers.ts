@@ -122,11 +122,24 @@ export async function committedOffset(kafka: Kafka, groupId: string, topic: stri
   }
 }
 
-/** Waits until `check()` is true, polling. */
+/**
+ * Waits until `check()` is true, polling. A check that throws a retriable Kafka error (a broker that has
+ * just started and has no partition leaders yet answers NOT_LEADER_FOR_PARTITION) counts as not yet true;
+ * any other error, and the last retriable one at the timeout, is thrown.
+ */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  for (;;) {
+    let last: unknown;
+    try {
+      if (await check()) return;
+    } catch (e) {
+      if ((e as { retriable?: unknown }).retriable !== true) throw e;
+      last = e;
+    }
+    if (Date.now() - start > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last: ${String(last)})`}`, { cause: last });
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
