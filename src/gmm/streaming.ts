@@ -3,7 +3,8 @@ import { matchComponents, permuteComponents } from './align.js';
 import { bySpread, componentParameters, mixtureParameters, mostRedundantPair, splitProposal, worstPointProposal } from './birthDeath.js';
 import { appendEmptyRow, closestPair, mergeArray, mergeMove, mergeRows, permuteArray, permuteRows, splitMove, windowBic } from './chooseK.js';
 import { combineStats, type MeanShrinkage } from './componentStats.js';
-import { bhattacharyya, componentCovariance, componentDistanceMatrix, componentMean } from './distance.js';
+import { COVARIANCE } from './covariance.js';
+import { componentDistance, componentDistanceMatrix } from './distance.js';
 import { DriftDetector, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
 import { CovarianceError, ModelFormatError, NumericError, StateMismatchError } from './errors.js';
@@ -458,9 +459,9 @@ export class StreamingGmm {
     const shape = drift.factors;
     const mass = new Float64Array(K).fill(weights.factor);
     const s2 = shrinkage();
-    const second = runEM(data, first.params, { ...runOpts, prior, batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: this.rng });
+    const second = runEM(data, first.params, { ...runOpts, prior, batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: this.rng }, outputs);
     return {
-      fitted: { ...StreamingGmm.fitted('warm', second, prior, kept(s2.tau, shape), false, { drift, weights, shape, mass, translate: s2.tau }), iterations: first.iterations + second.iterations },
+      fitted: { ...StreamingGmm.fitted('warm', second, prior, kept(s2.tau, shape), true, { drift, weights, shape, mass, translate: s2.tau }), iterations: first.iterations + second.iterations },
       first,
     };
   }
@@ -513,6 +514,9 @@ export class StreamingGmm {
     const probabilities = new Float64Array(n);
     const logDensities = new Float64Array(n);
     const outputs = { labels, maxProb: probabilities, logDensity: logDensities };
+    // The warm candidate's responsibilities too (birth and death reads them when it is the winner).
+    const resp = previous !== null ? new Float64Array(n * previous.k) : null;
+    const warmOutputs = resp !== null ? { ...outputs, resp } : outputs;
     const prior = this.stats ? this.stats.clone().scale(priorFactor) : null;
     const priorEvidence = prior === null ? null : { shape: Float64Array.from(this.evidence, (e) => e * priorFactor), mean: Float64Array.from(this.meanEvidence, (e) => e * priorFactor) };
 
@@ -535,7 +539,7 @@ export class StreamingGmm {
     if (previous !== null) {
       // The warm run starts from the previous model, so its first E-step scores the window under
       // that model: history[0] is the predictive log-likelihood, at no extra cost.
-      const w = attempt(() => this.warmFit(data, previous, prior, priorEvidence, batchWeight, shift, outputs));
+      const w = attempt(() => this.warmFit(data, previous, prior, priorEvidence, batchWeight, shift, warmOutputs));
       if (w !== null) {
         warm = w.fitted;
         predictive = w.first.history[0];
@@ -585,7 +589,11 @@ export class StreamingGmm {
     // Birth and death, then K on the stream.
     const reseeded = { labels: [] as number[], reasons: [] as ('starved' | 'redundant')[] };
     const bd = birthDeathSettings(o);
-    if (bd !== null && winner.params.k > 1) winner = this.birthDeath(data, winner, t, bd, batchWeight, shift, reseeded, events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1);
+    if (bd !== null && winner.params.k > 1) {
+      // (soft responsibilities only: hard EM's are 0 or 1)
+      const winnerResp = resp !== null && o.mode === 'soft' && winner.outputsWritten && winner.params.k === previous!.k ? resp : null;
+      winner = this.birthDeath(data, winner, t, bd, batchWeight, shift, reseeded, events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1, winnerResp);
+    }
     let kChange: WindowFit['kChange'] = null;
     let labelsBefore: number[] = [];
     if (typeof o.k !== 'number' && previous !== null) {
@@ -785,8 +793,7 @@ export class StreamingGmm {
    * to where the donor was: the two are swapped when `other` is nearer.
    */
   private static keepDonorIdentity(f: Fitted, before: GmmParams, donor: number, other: number): Fitted {
-    const distance = (c: number): number =>
-      bhattacharyya(componentMean(before, donor), componentCovariance(before, donor), componentMean(f.params, c), componentCovariance(f.params, c), before.d);
+    const distance = (c: number): number => componentDistance(before, donor, f.params, c, 'bhattacharyya');
     if (!(distance(other) < distance(donor))) return f;
     const perm = Int32Array.from({ length: f.params.k }, (_, i) => i);
     perm[donor] = other;
@@ -804,6 +811,7 @@ export class StreamingGmm {
     shift: Float64Array,
     reseeded: { labels: number[]; reasons: ('starved' | 'redundant')[] },
     drifting: boolean,
+    resp: Float64Array | null,
   ): Fitted {
     const o = this.options;
     const K = fitted.params.k;
@@ -814,7 +822,7 @@ export class StreamingGmm {
     if (drifting) {
       // While the stream moves, a component can be stranded inside another's support (after two clusters
       // crossed): the lighter of a redundant pair is a candidate too.
-      const r = mostRedundantPair(fitted.params, data);
+      const r = mostRedundantPair(fitted.params, data, resp ?? undefined);
       if (r !== null && r.similarity > settings.redundancy) {
         const [a, b] = r.pair;
         const lighter = fitted.params.weights[a] <= fitted.params.weights[b] ? a : b;
@@ -1002,7 +1010,7 @@ export class StreamingGmm {
 /** The mixture of the components `idx` of p, in that order, weights renormalised. */
 function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
   const { d: D, covarianceType: type } = p;
-  const cs = type === 'full' ? D * D : type === 'diag' ? D : type === 'spherical' ? 1 : 0;
+  const cs = COVARIANCE[type].stride(D);
   const weights = new Float64Array(idx.length);
   const means = new Float64Array(idx.length * D);
   const covariances = new Float64Array(cs === 0 ? p.covariances.length : idx.length * cs);
