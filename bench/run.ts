@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qualitySection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
+import { windowThreads } from '../src/gmm/streaming.js';
 
 const sections = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const want = (s: string): boolean => sections.length === 0 || sections.includes(s);
@@ -112,12 +113,15 @@ async function streamingSection(): Promise<void> {
   console.log('\n### Embeddings windows: 1000 × 384, diag, K = 16, the whole window (warm windows, defaults, halfLife 10)\n');
   console.log('| variant | p50 ms | p99 ms | points/s | mean EM iterations |');
   console.log('|---|---|---|---|---|');
-  const emb = windowLatency({ d: 384, k: 16, size: 1000, windows: 60, restartsEveryWindow: false, covarianceType: 'diag' });
-  console.log(`| StreamingGmm.update (EM, adaptive forgetting, birth/death, matching, model distance), 1 thread | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(emb.pointsPerSecond)} | ${emb.meanIterations.toFixed(1)} |`);
+  for (const threads of [1, cpus().length]) {
+    const emb = windowLatency({ d: 384, k: 16, size: 1000, windows: 60, restartsEveryWindow: false, covarianceType: 'diag', threads });
+    console.log(`| StreamingGmm.update (EM, adaptive forgetting, birth/death, matching, model distance), ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(emb.pointsPerSecond)} | ${emb.meanIterations.toFixed(1)} |`);
+  }
   const embTp = await throughput({ d: 384, k: 16, size: 1000, points: 60_000, covarianceType: 'diag' });
   console.log(`| windowVectors → fitMixture → toLabels (the operator: also the JSON model and state per window), 1 thread | — | — | ${fmt(embTp.pointsPerSecond)} | — |`);
   const em = windowEm({ d: 384, k: 16, size: 1000, windows: 60, cov: 'diag', threads: 1 });
   console.log(`| for reference: the window's EM alone (runEM), 1 thread | ${fmt(em.p50Ms)} | ${fmt(em.p99Ms)} | ${fmt(em.pointsPerSecond)} | ${em.meanIterations.toFixed(1)} |`);
+  console.log(`\n(default threads: ${windowThreads(undefined, 1000, 16, 384, 'diag')} for this window; see the threads section for the crossover)`);
 }
 
 async function kafkaSection(): Promise<void> {
@@ -148,13 +152,19 @@ async function kafkaSection(): Promise<void> {
 }
 
 async function threadsSection(): Promise<void> {
-  const { crossover } = await import('./threads.js');
+  const { crossover, windowCrossover } = await import('./threads.js');
   const threads = cpus().length;
   console.log(`\n## E-step threads: one E-step with statistics, 1 thread vs ${threads} (medians; where threads pay)\n`);
   console.log(`| D | K | covariance | window N | multiply-adds | 1 thread ms | ${threads} threads ms | speed-up |`);
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of crossover(threads)) {
     console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.n} | ${r.work.toExponential(1)} | ${fmt(r.oneMs)} | ${fmt(r.manyMs)} | ${(r.oneMs / r.manyMs).toFixed(2)} |`);
+  }
+  console.log(`\n### Streaming windows: the whole StreamingGmm.update, threads: 1 vs ${threads} (warm windows, fed the same windows in turn; medians)\n`);
+  console.log(`| D | K | covariance | window N | multiply-adds per E-step | default threads | 1 thread ms | ${threads} threads ms | speed-up |`);
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of windowCrossover(threads)) {
+    console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.n} | ${r.work.toExponential(1)} | ${r.chosen} | ${fmt(r.oneMs)} | ${fmt(r.manyMs)} | ${(r.oneMs / r.manyMs).toFixed(2)} |`);
   }
 }
 

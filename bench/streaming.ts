@@ -22,7 +22,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** Latency of fitting one window of `size` points (D, K), p50/p99 over `windows` windows after a warm-up. */
-export function windowLatency(opts: { d: number; k: number; size: number; windows: number; restartsEveryWindow: boolean; covarianceType?: CovarianceType }): {
+export function windowLatency(opts: { d: number; k: number; size: number; windows: number; restartsEveryWindow: boolean; covarianceType?: CovarianceType; threads?: number }): {
   p50Ms: number;
   p99Ms: number;
   meanIterations: number;
@@ -30,7 +30,7 @@ export function windowLatency(opts: { d: number; k: number; size: number; window
 } {
   const { d, k, size, windows } = opts;
   const gen = syntheticStream(clusters(d, k, 3), (windows + 5) * size, 1);
-  const gmm = new StreamingGmm({ k, covarianceType: opts.covarianceType ?? 'full', halfLife: 10, restart: opts.restartsEveryWindow ? { every: 1 } : 'never', restarts: 3, seed: 1 });
+  const gmm = new StreamingGmm({ k, covarianceType: opts.covarianceType ?? 'full', halfLife: 10, restart: opts.restartsEveryWindow ? { every: 1 } : 'never', restarts: 3, seed: 1, threads: opts.threads });
   const times: number[] = [];
   let iterations = 0;
   for (let w = 0; w < windows + 5; w++) {

@@ -7,6 +7,7 @@ import { COVARIANCE } from './covariance.js';
 import { componentDistance, componentDistanceMatrix } from './distance.js';
 import { DriftDetector, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
+import { defaultThreads, eStepWork, pooledEStep, sharedPool, threadsFor, type EStepPool } from './parallel/pool.js';
 import { CovarianceError, ModelFormatError, NumericError, StateMismatchError } from './errors.js';
 import { EStepScratch, eStep, precompute } from './estep.js';
 import { countDistinctRows, dataMean, initialise } from './init.js';
@@ -28,7 +29,7 @@ import {
   type ComponentsStateJSON,
   type StreamingStateJSON,
 } from './streamingOptions.js';
-import type { Dataset, GmmParams } from './types.js';
+import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 export {
   resolveStreamingOptions,
@@ -392,21 +393,31 @@ export class StreamingGmm {
     const rng = this.rng.getState();
     const drift = this.drift.toJSON();
     const components = this.componentsJSON();
+    // Threads when the window is large enough to gain (its E-steps, see `windowThreads`); the window is put
+    // into shared memory once, so that no EM run copies it again.
+    const k = previous?.k ?? (typeof this.options.k === 'number' ? this.options.k : this.options.k.max);
+    this.pool = windowThreads(this.options.threads, data.n, k, data.d, this.options.covarianceType) > 1 ? sharedPool(this.options.threads ?? defaultThreads()) : null;
+    const window = this.pool === null ? data : { n: data.n, d: data.d, data: this.pool.share(data.data, data.n, data.d).data };
     try {
-      return this.fit(data, windowIndex);
+      return this.fit(window, windowIndex);
     } catch (err) {
       this.rng = Rng.fromState(rng);
       this.drift = DriftDetector.fromJSON(drift);
       this.restoreComponents(components);
       throw err;
+    } finally {
+      this.pool = null;
     }
   }
 
-  /** Options of one EM run on this stream. */
-  private runOptions(shift: Float64Array): { maxIterations: number; tol: number; regCovar: number; mode: 'soft' | 'hard'; shift: Float64Array } {
+  /** Options of one EM run on this stream (with the window's thread pool, if it uses one). */
+  private runOptions(shift: Float64Array): { maxIterations: number; tol: number; regCovar: number; mode: 'soft' | 'hard'; shift: Float64Array; pool: EStepPool | null } {
     const o = this.options;
-    return { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift };
+    return { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift, pool: this.pool };
   }
+
+  /** The thread pool of the window being fitted (null: the calling thread alone). */
+  private pool: EStepPool | null = null;
 
   /** A Fitted from a plain run (no per-component factors). */
   private static fitted(kind: 'warm' | 'cold', run: RunResult, prior: SufficientStats | null, evidence: Evidence | null, outputsWritten: boolean, extra: Partial<Fitted> = {}): Fitted {
@@ -609,7 +620,7 @@ export class StreamingGmm {
     if (!winner.outputsWritten) {
       const pre = precompute(winner.params);
       if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
-      eStep(pre.value, data.data, n, o.mode === 'hard', null, outputs, new EStepScratch(winner.params.k, data.d));
+      pooledEStep(this.pool, pre.value, data, o.mode === 'hard', null, outputs, new EStepScratch(winner.params.k, data.d));
     }
     if (this.labelIds.some((id, i) => id !== i)) for (let i = 0; i < n; i++) labels[i] = this.labelIds[labels[i]];
 
@@ -1024,4 +1035,25 @@ function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
   });
   for (let t = 0; t < idx.length; t++) weights[t] /= total;
   return { k: idx.length, d: D, covarianceType: type, weights, means, covariances };
+}
+
+/**
+ * With the default thread count, below this many multiply-adds per E-step ({@link eStepWork}) a window's EM
+ * stays on the calling thread: the crossover of whole streaming windows measured with
+ * `npm run bench -- threads` (see the README), above the single E-step's `MIN_PARALLEL_WORK` since a
+ * window's EM hands over several short E-steps.
+ */
+export const MIN_WINDOW_PARALLEL_WORK = 2e7;
+
+/**
+ * Threads a window of n points uses for its E-steps.
+ *
+ * 1. `threads` not given (the default): the number of cores when an E-step of the window is at least
+ *    {@link MIN_WINDOW_PARALLEL_WORK} multiply-adds, else 1;
+ * 2. `threads` given: as a batch fit, `threadsFor(threads, …)` (1 below `MIN_PARALLEL_WORK`);
+ * 3. never more than one per block of 256 points.
+ */
+export function windowThreads(threads: number | undefined, n: number, k: number, d: number, type: CovarianceType): number {
+  if (threads !== undefined) return threadsFor(threads, n, k, d, type);
+  return eStepWork(n, k, d, type) < MIN_WINDOW_PARALLEL_WORK ? 1 : threadsFor(defaultThreads(), n, k, d, type);
 }
