@@ -3,7 +3,7 @@
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections
- *   npm run bench -- gmm streaming   # some sections (gmm, streaming, quality, kafka)
+ *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, quality, kafka)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -15,6 +15,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qualitySection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
+import { buildKernels } from '../test/setup/wasm.js';
+import { simdStatus } from '../src/gmm/simd.js';
 import { windowThreads } from '../src/gmm/streaming.js';
 
 const sections = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -37,7 +39,8 @@ function fmt(x: number, digits = 3): string {
 }
 
 function header(): void {
-  console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  const simd = simdStatus();
+  console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; WebAssembly SIMD kernels: ${simd.available ? 'on' : `off (${simd.reason})`}\n`);
 }
 
 /**
@@ -168,8 +171,24 @@ async function threadsSection(): Promise<void> {
   }
 }
 
+async function kernelsSection(): Promise<void> {
+  const { kernelRates } = await import('./kernels.js');
+  const rows = kernelRates();
+  console.log('\n## E-step kernels beyond D = 16: WebAssembly SIMD (AssemblyScript) against JavaScript (20 000 points, log-densities and statistics, medians)\n');
+  if (rows === null) {
+    console.log(`WebAssembly SIMD kernels not available: ${simdStatus().reason}`);
+    return;
+  }
+  console.log('| covariance | D | K | WebAssembly ms | JavaScript ms | speed-up |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.type} | ${r.d} | ${r.k} | ${fmt(r.wasmMs)} | ${fmt(r.jsMs)} | ${(r.jsMs / r.wasmMs).toFixed(2)} |`);
+}
+
+// The kernels from the sources, as the tests and dist have them (compiled when missing or stale).
+await buildKernels();
 header();
 if (want('gmm')) await gmmSection();
+if (want('kernels')) await kernelsSection();
 if (want('threads')) await threadsSection();
 if (want('streaming')) await streamingSection();
 if (want('quality')) await qualitySection();

@@ -29,13 +29,14 @@ export { mStep, reseedComponents, NK_EPS, EMPTY_FRACTION, type MStepOptions, typ
 export { eStep, precompute, EStepScratch, type Precomputed, type PrecomputeResult, type EStepOutputs, type EStepSums } from './gmm/estep.js';
 export { COVARIANCE, covarianceSize, nest, type CovarianceKind } from './gmm/covariance.js';
 export { BLOCKED, type LogProbKernel, type StatsBlockKernel, type StatsArrays, type StatsScratch } from './gmm/blocked.js';
-export { SimdLogProb } from './gmm/simd.js';
+export { SimdLogProb, simdStatus } from './gmm/simd.js';
 export { EStepPool, sharedPool, poolFor, pooledEStep, threadsFor, defaultThreads, eStepWork, MIN_PARALLEL_WORK, type SharedBatch, type PoolOptions } from './gmm/parallel/pool.js';
 export { initialise, kmeansPlusPlus, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
 export { cholesky, logDetFromCholesky, precisionFactor, invertLower, packedIndex, packedSize, asymmetry, SYMMETRY_TOLERANCE, Tridiagonal } from './gmm/linalg.js';
 export { Rng, type RngState } from './gmm/rng.js';
 export { combineStats, scaleComponents, translateComponent, componentMoments, tiedWithin, meanStatistic, JAMES_STEIN_C, type ComponentMoments, type MeanShrinkage } from './gmm/componentStats.js';
 export { componentDrift, weightDrift, driftStatistic, shapeStatistic, chiSquareQuantile, normalQuantile, type ComponentDrift, type WeightDrift, type AdaptiveForgettingOptions } from './gmm/adaptive.js';
+export { MIN_WINDOW_PARALLEL_WORK, windowThreads } from './gmm/streaming.js';
 export { splitWindow, logDensities, meanLogLikelihood, significantlyBetter, type WindowSplit } from './gmm/selection.js';
 export { splitProposal, worstPointProposal, mostRedundantPair, bySpread, principalAxis, componentParameters, mixtureParameters } from './gmm/birthDeath.js';
 export { splitMove, mergeMove, mergeRows, closestPair, windowBic } from './gmm/chooseK.js';
