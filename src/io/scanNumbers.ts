@@ -382,7 +382,6 @@ function csvRows(b: Uint8Array, pos: number, end: number, st: RowsState): number
  */
 function ndjsonRows(b: Uint8Array, pos: number, end: number, st: RowsState): number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const last = b.length - 4;
   let { k, d, data } = st;
   let first: number[] | null = null;
   const one = new Float64Array(1);
