@@ -10,7 +10,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['./test/setup/kafka.ts'],
+    globalSetup: ['./test/setup/wasm.ts', './test/setup/kafka.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
   },

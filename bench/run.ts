@@ -3,7 +3,7 @@
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections
- *   npm run bench -- gmm streaming   # some sections (gmm, streaming, quality, kafka)
+ *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, quality, kafka)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -15,6 +15,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qualitySection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
+import { buildKernels } from '../test/setup/wasm.js';
+import { simdStatus } from '../src/gmm/simd.js';
+import { windowThreads } from '../src/gmm/streaming.js';
 
 const sections = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const want = (s: string): boolean => sections.length === 0 || sections.includes(s);
@@ -36,7 +39,8 @@ function fmt(x: number, digits = 3): string {
 }
 
 function header(): void {
-  console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  const simd = simdStatus();
+  console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; WebAssembly SIMD kernels: ${simd.available ? 'on' : `off (${simd.reason})`}\n`);
 }
 
 /**
@@ -107,17 +111,20 @@ async function streamingSection(): Promise<void> {
   console.log(`| warm + 3 cold restarts | ${fmt(cold.p50Ms)} | ${fmt(cold.p99Ms)} | ${cold.meanIterations.toFixed(1)} |`);
   const tp = await throughput({ d: 8, k: 8, size: 1000, points: 1_000_000 });
   console.log(`\nthroughput windowVectors → fitMixture → toLabels (D = 8, K = 8, window 1000, 1M points): **${fmt(tp.pointsPerSecond)} points/s** (${tp.seconds.toFixed(2)} s)`);
-  // embeddings: window 1000 × 384, diagonal, K = 16
+  // embeddings: window 1000 × 384, diagonal, K = 16: the whole window
   const { windowEm } = await import('./threads.js');
-  console.log('\n### Embeddings windows: 1000 × 384, diag, K = 16, warm start with the past as prior\n');
+  console.log('\n### Embeddings windows: 1000 × 384, diag, K = 16, the whole window (warm windows, defaults, halfLife 10)\n');
   console.log('| variant | p50 ms | p99 ms | points/s | mean EM iterations |');
   console.log('|---|---|---|---|---|');
   for (const threads of [1, cpus().length]) {
-    const r = windowEm({ d: 384, k: 16, size: 1000, windows: 60, cov: 'diag', threads });
-    console.log(`| window EM (runEM), ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.pointsPerSecond)} | ${r.meanIterations.toFixed(1)} |`);
+    const emb = windowLatency({ d: 384, k: 16, size: 1000, windows: 60, restartsEveryWindow: false, covarianceType: 'diag', threads });
+    console.log(`| StreamingGmm.update (EM, adaptive forgetting, birth/death, matching, model distance), ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(emb.pointsPerSecond)} | ${emb.meanIterations.toFixed(1)} |`);
   }
-  const emb = windowLatency({ d: 384, k: 16, size: 1000, windows: 3, restartsEveryWindow: false, covarianceType: 'diag' });
-  console.log(`| StreamingGmm.update (EM + component matching + drift score), 1 thread, 3 windows | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(1000 / (emb.p50Ms / 1000))} | ${emb.meanIterations.toFixed(1)} |`);
+  const embTp = await throughput({ d: 384, k: 16, size: 1000, points: 60_000, covarianceType: 'diag' });
+  console.log(`| windowVectors → fitMixture → toLabels (the operator: also the JSON model and state per window), 1 thread | — | — | ${fmt(embTp.pointsPerSecond)} | — |`);
+  const em = windowEm({ d: 384, k: 16, size: 1000, windows: 60, cov: 'diag', threads: 1 });
+  console.log(`| for reference: the window's EM alone (runEM), 1 thread | ${fmt(em.p50Ms)} | ${fmt(em.p99Ms)} | ${fmt(em.pointsPerSecond)} | ${em.meanIterations.toFixed(1)} |`);
+  console.log(`\n(default threads: ${windowThreads(undefined, 1000, 16, 384, 'diag')} for this window; see the threads section for the crossover)`);
 }
 
 async function kafkaSection(): Promise<void> {
@@ -148,7 +155,7 @@ async function kafkaSection(): Promise<void> {
 }
 
 async function threadsSection(): Promise<void> {
-  const { crossover } = await import('./threads.js');
+  const { crossover, windowCrossover } = await import('./threads.js');
   const threads = cpus().length;
   console.log(`\n## E-step threads: one E-step with statistics, 1 thread vs ${threads} (medians; where threads pay)\n`);
   console.log(`| D | K | covariance | window N | multiply-adds | 1 thread ms | ${threads} threads ms | speed-up |`);
@@ -156,10 +163,32 @@ async function threadsSection(): Promise<void> {
   for (const r of crossover(threads)) {
     console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.n} | ${r.work.toExponential(1)} | ${fmt(r.oneMs)} | ${fmt(r.manyMs)} | ${(r.oneMs / r.manyMs).toFixed(2)} |`);
   }
+  console.log(`\n### Streaming windows: the whole StreamingGmm.update, threads: 1 vs ${threads} (warm windows, fed the same windows in turn; medians)\n`);
+  console.log(`| D | K | covariance | window N | multiply-adds per E-step | default threads | 1 thread ms | ${threads} threads ms | speed-up |`);
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of windowCrossover(threads)) {
+    console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.n} | ${r.work.toExponential(1)} | ${r.chosen} | ${fmt(r.oneMs)} | ${fmt(r.manyMs)} | ${(r.oneMs / r.manyMs).toFixed(2)} |`);
+  }
 }
 
+async function kernelsSection(): Promise<void> {
+  const { kernelRates } = await import('./kernels.js');
+  const rows = kernelRates();
+  console.log('\n## E-step kernels beyond D = 16: WebAssembly SIMD (AssemblyScript) against JavaScript (20 000 points, log-densities and statistics, medians)\n');
+  if (rows === null) {
+    console.log(`WebAssembly SIMD kernels not available: ${simdStatus().reason}`);
+    return;
+  }
+  console.log('| covariance | D | K | WebAssembly ms | JavaScript ms | speed-up |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.type} | ${r.d} | ${r.k} | ${fmt(r.wasmMs)} | ${fmt(r.jsMs)} | ${(r.jsMs / r.wasmMs).toFixed(2)} |`);
+}
+
+// The kernels from the sources, as the tests and dist have them (compiled when missing or stale).
+await buildKernels();
 header();
 if (want('gmm')) await gmmSection();
+if (want('kernels')) await kernelsSection();
 if (want('threads')) await threadsSection();
 if (want('streaming')) await streamingSection();
 if (want('quality')) await qualitySection();

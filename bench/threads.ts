@@ -9,6 +9,7 @@ import { eStep, precompute } from '../src/gmm/estep.js';
 import { dataMean, initialise } from '../src/gmm/init.js';
 import { EStepPool, eStepWork } from '../src/gmm/parallel/pool.js';
 import { Rng } from '../src/gmm/rng.js';
+import { StreamingGmm, windowThreads } from '../src/gmm/streaming.js';
 import { SufficientStats } from '../src/gmm/stats.js';
 import type { CovarianceType } from '../src/gmm/types.js';
 
@@ -124,4 +125,63 @@ export function windowEm(opts: { d: number; k: number; size: number; windows: nu
   } finally {
     pool?.close();
   }
+}
+
+export interface WindowThreadsRow {
+  d: number;
+  k: number;
+  cov: CovarianceType;
+  n: number;
+  work: number;
+  /** Threads the default uses for this window (`windowThreads`, default thread count). */
+  chosen: number;
+  oneMs: number;
+  manyMs: number;
+}
+
+/**
+ * Whole streaming windows (`StreamingGmm.update`, warm windows, defaults) with `threads: 1` and with
+ * `threads` threads, the two fed the same windows in turn: where threads pay for a window. Medians.
+ */
+export function windowCrossover(threads = cpus().length, sizes = [128, 256, 512, 1000, 2000, 4000, 8000]): WindowThreadsRow[] {
+  const rows: WindowThreadsRow[] = [];
+  for (const [d, k, cov] of [
+    [384, 16, 'diag'],
+    [64, 8, 'full'],
+    [8, 8, 'full'],
+  ] as [number, number, CovarianceType][]) {
+    for (const n of sizes) {
+      const rng = new Rng(7);
+      const centres = Float64Array.from({ length: k * d }, () => 5 * rng.normal());
+      const window = (): Float64Array => {
+        const data = new Float64Array(n * d);
+        for (let i = 0; i < n; i++) {
+          const c = rng.int(k);
+          for (let a = 0; a < d; a++) data[i * d + a] = centres[c * d + a] + rng.normal();
+        }
+        return data;
+      };
+      const options = { k, covarianceType: cov, halfLife: 10, restart: 'never' as const, seed: 1 };
+      const one = new StreamingGmm({ ...options, threads: 1 });
+      const many = new StreamingGmm({ ...options, threads });
+      const windows = Math.max(12, Math.min(80, Math.round(2e8 / eStepWork(n, k, d, cov))));
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let w = 0; w < windows + 3; w++) {
+        const data = { n, d, data: window() };
+        let t = process.hrtime.bigint();
+        one.update(data);
+        const x = Number(process.hrtime.bigint() - t) / 1e6;
+        t = process.hrtime.bigint();
+        many.update(data);
+        const y = Number(process.hrtime.bigint() - t) / 1e6;
+        if (w >= 3) {
+          a.push(x);
+          b.push(y);
+        }
+      }
+      rows.push({ d, k, cov, n, work: eStepWork(n, k, d, cov), chosen: windowThreads(undefined, n, k, d, cov), oneMs: median(a), manyMs: median(b) });
+    }
+  }
+  return rows;
 }

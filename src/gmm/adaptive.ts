@@ -24,7 +24,7 @@
  * @module
  */
 import { componentMoments, meanStatistic, tiedWithin, type ComponentMoments } from './componentStats.js';
-import { cholesky, logDetFromCholesky } from './linalg.js';
+import { cholesky, logDetFromCholesky, Tridiagonal } from './linalg.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType } from './types.js';
 
@@ -66,6 +66,135 @@ export function driftDegreesOfFreedom(type: CovarianceType, d: number): number {
   }
 }
 
+/**
+ * Λ for history weight `nh` (moments of the history fixed) against the window: the generalised likelihood
+ * ratio n_p ln|C_p| − n_h ln|C_h| − n_w ln|C_w| with C_p = (n_h C_h + n_w C_w)/n_p + (n_h n_w/n_p²) ΔΔᵀ,
+ * Δ = m_h − m_w (tied: Hotelling's (n_h n_w/n_p)·ΔᵀC⁻¹Δ with the shared `tiedCov`). One evaluation of
+ * {@link shapeStatistic}; prepare that once to evaluate at many weights.
+ *
+ * @param tiedCov for tied statistics, the shared covariance (D×D)
+ */
+export function driftStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array): number {
+  return shapeStatistic(type, d, h, w, tiedCov)(nh);
+}
+
+/**
+ * The statistic of {@link driftStatistic} as a function of the history's weight n_h, prepared once at the
+ * cost of the covariance type, then O(D) per evaluation (diag with a few logarithms, spherical and tied O(1)):
+ *
+ * - diag: with μ_a = h_a/w_a and u_a² = Δ_a²/w_a, Λ = Σ_a n_p ln((n_h μ_a + n_w)/n_p + b u_a²) − n_h Σ_a ln μ_a
+ *   (b = n_h n_w/n_p²; the ln w_a cancel), the first sum as the logarithm of a product;
+ * - spherical: the same with the traces, D·(n_p ln(v_p/D) − n_h ln(v_h/D) − n_w ln(v_w/D));
+ * - full: the first evaluation from the Cholesky factors of C_h, C_w (once) and C_p (D³/2 in all); from the
+ *   second on, with C_w = L Lᵀ, M = L⁻¹ C_h L⁻ᵀ reduced once to tridiagonal T = QᵀMQ and u = QᵀL⁻¹Δ,
+ *   Λ = n_p (ln det(S) + ln(1 + b·uᵀS⁻¹u)) − n_h ln det M with S = (n_h T + n_w I)/n_p (the ln|C_w| cancel;
+ *   the mean difference is a rank-one update, by the matrix determinant lemma): two triangular products and
+ *   one Householder reduction (about D³ multiply-adds), then O(D) per weight;
+ * - tied: Hotelling's (n_h n_w/n_p)·ΔᵀC⁻¹Δ, one Cholesky of the shared covariance.
+ *
+ * 0 when a weight is not positive or a covariance cannot be factored.
+ *
+ * ## Example
+ * ```ts
+ * import { shapeStatistic } from 'emstream/core';
+ *
+ * // a window whose component is twice as wide as its history, in 2-D
+ * const history = { n: 500, mean: Float64Array.of(0, 0), cov: Float64Array.of(1, 0, 0, 1) };
+ * const window = { n: 100, mean: Float64Array.of(0, 0), cov: Float64Array.of(2, 0, 0, 2) };
+ * const statistic = shapeStatistic('full', 2, history, window);
+ * console.log([500, 100, 10].map((nh) => statistic(nh).toFixed(2)).join(' ')); // → 46.35 23.56 3.63
+ * ```
+ */
+export function shapeStatistic(type: CovarianceType, d: number, h: ComponentMoments, w: ComponentMoments, tiedCov?: Float64Array): (nh: number) => number {
+  const nw = w.n;
+  const zero = (): number => 0;
+  if (!(nw > 0)) return zero;
+  switch (type) {
+    case 'full': {
+      // The first evaluation directly (three Cholesky factors, D³/2): most components are tested once. The
+      // bisection's further evaluations on the reduced form (prepared then, about D³ once, O(D) each).
+      const lw = cholesky(w.cov, d);
+      if (lw === null) return zero;
+      let lh: Float64Array | null | undefined;
+      let reduced: ((nh: number) => number) | null = null;
+      let calls = 0;
+      return (nh) => {
+        if (!(nh > 0)) return 0;
+        lh ??= cholesky(h.cov, d);
+        if (lh === null) return 0;
+        if (calls++ === 0) {
+          const np = nh + nw;
+          const between = (nh * nw) / (np * np);
+          const cp = new Float64Array(d * d);
+          for (let a = 0; a < d; a++) {
+            const da = h.mean[a] - w.mean[a];
+            for (let b = 0; b < d; b++) cp[a * d + b] = (nh * h.cov[a * d + b] + nw * w.cov[a * d + b]) / np + between * da * (h.mean[b] - w.mean[b]);
+          }
+          const lp = logDet(cp, d);
+          return lp === null ? 0 : Math.max(0, np * lp - nh * logDetFromCholesky(lh, d) - nw * logDetFromCholesky(lw, d));
+        }
+        reduced ??= reducedFullStatistic(d, lh, lw, h, w);
+        return reduced(nh);
+      };
+    }
+    case 'diag': {
+      const mu = new Float64Array(d);
+      const u2 = new Float64Array(d);
+      let logMu = 0;
+      for (let a = 0; a < d; a++) {
+        if (!(h.cov[a] > 0) || !(w.cov[a] > 0)) return zero;
+        mu[a] = h.cov[a] / w.cov[a];
+        const da = h.mean[a] - w.mean[a];
+        u2[a] = (da * da) / w.cov[a];
+        logMu += Math.log(mu[a]);
+      }
+      return (nh) => {
+        if (!(nh > 0)) return 0;
+        const np = nh + nw;
+        const b = (nh * nw) / (np * np);
+        const fh = nh / np;
+        const fw = nw / np;
+        let logs = 0;
+        let prod = 1;
+        for (let a = 0; a < d; a++) {
+          prod *= fh * mu[a] + fw + b * u2[a];
+          if (prod > 1e150 || prod < 1e-150) {
+            logs += Math.log(prod);
+            prod = 1;
+          }
+        }
+        return Math.max(0, np * (logs + Math.log(prod)) - nh * logMu);
+      };
+    }
+    case 'spherical': {
+      let vh = 0;
+      let vw = 0;
+      let dd = 0;
+      for (let a = 0; a < d; a++) {
+        const da = h.mean[a] - w.mean[a];
+        vh += h.cov[a];
+        vw += w.cov[a];
+        dd += da * da;
+      }
+      if (!(vh > 0) || !(vw > 0)) return zero;
+      const lh = Math.log(vh / d);
+      const lw = Math.log(vw / d);
+      return (nh) => {
+        if (!(nh > 0)) return 0;
+        const np = nh + nw;
+        const vp = (nh * vh + nw * vw) / np + ((nh * nw) / (np * np)) * dd;
+        return Math.max(0, d * (np * Math.log(vp / d) - nh * lh - nw * lw));
+      };
+    }
+    case 'tied': {
+      const l = cholesky(tiedCov!, d);
+      if (l === null) return zero;
+      const q = lowerSolveNormSq(l, d, h.mean, w.mean);
+      return (nh) => (nh > 0 ? ((nh * nw) / (nh + nw)) * q : 0);
+    }
+  }
+}
+
 /** ln|C| of a D×D SPD matrix (null when it is not positive definite). */
 function logDet(c: Float64Array, d: number): number | null {
   const l = cholesky(c, d);
@@ -73,64 +202,60 @@ function logDet(c: Float64Array, d: number): number | null {
 }
 
 /**
- * Λ for history weight `nh` (moments of the history fixed) against the window.
- *
- * @param tiedCov for tied statistics, the shared covariance (D×D)
+ * The full-covariance statistic on the reduced form (see {@link shapeStatistic}), from the Cholesky factors
+ * L_h of C_h and L_w of C_w: Z = L_w⁻¹ L_h (lower, forward substitution, D³/6), M = Z Zᵀ = L_w⁻¹ C_h L_w⁻ᵀ
+ * (its lower triangle, D³/6), M's Householder reduction (2/3·D³ multiply-adds); then O(D) per evaluation.
  */
-export function driftStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array): number {
+function reducedFullStatistic(d: number, lh: Float64Array, lw: Float64Array, h: ComponentMoments, w: ComponentMoments): (nh: number) => number {
   const nw = w.n;
-  const np = nh + nw;
-  if (!(nh > 0) || !(nw > 0)) return 0;
-  const between = (nh * nw) / (np * np);
-  switch (type) {
-    case 'full': {
-      const cp = new Float64Array(d * d);
-      for (let a = 0; a < d; a++) {
-        const da = h.mean[a] - w.mean[a];
-        for (let b = 0; b < d; b++) cp[a * d + b] = (nh * h.cov[a * d + b] + nw * w.cov[a * d + b]) / np + between * da * (h.mean[b] - w.mean[b]);
-      }
-      const lp = logDet(cp, d);
-      const lh = logDet(h.cov, d);
-      const lw = logDet(w.cov, d);
-      if (lp === null || lh === null || lw === null) return 0;
-      return Math.max(0, np * lp - nh * lh - nw * lw);
-    }
-    case 'diag': {
-      let s = 0;
-      for (let a = 0; a < d; a++) {
-        const da = h.mean[a] - w.mean[a];
-        const vp = (nh * h.cov[a] + nw * w.cov[a]) / np + between * da * da;
-        s += np * Math.log(vp) - nh * Math.log(h.cov[a]) - nw * Math.log(w.cov[a]);
-      }
-      return Math.max(0, s);
-    }
-    case 'spherical': {
-      let vh = 0;
-      let vw = 0;
-      let vp = 0;
-      for (let a = 0; a < d; a++) {
-        const da = h.mean[a] - w.mean[a];
-        vh += h.cov[a];
-        vw += w.cov[a];
-        vp += (nh * h.cov[a] + nw * w.cov[a]) / np + between * da * da;
-      }
-      return Math.max(0, d * (np * Math.log(vp / d) - nh * Math.log(vh / d) - nw * Math.log(vw / d)));
-    }
-    case 'tied': {
-      const l = cholesky(tiedCov!, d);
-      if (l === null) return 0;
-      // (nh·nw/np)·‖L⁻¹(m_h − m_w)‖²
-      const y = new Float64Array(d);
-      for (let a = 0; a < d; a++) {
-        let s = h.mean[a] - w.mean[a];
-        for (let b = 0; b < a; b++) s -= l[a * d + b] * y[b];
-        y[a] = s / l[a * d + a];
-      }
-      let q = 0;
-      for (let a = 0; a < d; a++) q += y[a] * y[a];
-      return ((nh * nw) / np) * q;
+  const z = new Float64Array(d * d);
+  for (let c = 0; c < d; c++) {
+    // column c of Z: L_w z = column c of L_h (zero above row c)
+    for (let a = c; a < d; a++) {
+      let s = lh[a * d + c];
+      for (let t = c; t < a; t++) s -= lw[a * d + t] * z[t * d + c];
+      z[a * d + c] = s / lw[a * d + a];
     }
   }
+  const m = new Float64Array(d * d);
+  for (let a = 0; a < d; a++) {
+    for (let b = 0; b <= a; b++) {
+      let s = 0;
+      for (let t = 0; t <= b; t++) s += z[a * d + t] * z[b * d + t];
+      m[a * d + b] = s;
+    }
+  }
+  const u = new Float64Array(d);
+  for (let a = 0; a < d; a++) {
+    let s = h.mean[a] - w.mean[a];
+    for (let t = 0; t < a; t++) s -= lw[a * d + t] * u[t];
+    u[a] = s / lw[a * d + a];
+  }
+  const tri = Tridiagonal.of(m, d);
+  tri.rotate(u);
+  const lm = tri.shifted(1, 0);
+  if (lm === null) return () => 0;
+  return (nh) => {
+    if (!(nh > 0)) return 0;
+    const np = nh + nw;
+    const sp = tri.shifted(nh / np, nw / np, u);
+    if (sp === null) return 0;
+    const b = (nh * nw) / (np * np);
+    return Math.max(0, np * (sp.logDet + Math.log1p(b * sp.quadratic)) - nh * lm.logDet);
+  };
+}
+
+/** ‖L⁻¹(x − y)‖² by forward substitution (L lower, D×D). */
+export function lowerSolveNormSq(l: Float64Array, d: number, x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const z = new Float64Array(d);
+  let q = 0;
+  for (let a = 0; a < d; a++) {
+    let s = x[a] - y[a];
+    for (let b = 0; b < a; b++) s -= l[a * d + b] * z[b];
+    z[a] = s / l[a * d + a];
+    q += z[a] * z[a];
+  }
+  return q;
 }
 
 /** Settings of adaptive forgetting. */
@@ -173,9 +298,11 @@ export function shapeDegreesOfFreedom(type: CovarianceType, d: number): number {
  * 2. the mean: Hotelling's Λ_μ ({@link meanStatistic}) above χ²_D(1 − alpha) means the component moved:
  *    its history will be translated to the window's mean (translate = 1);
  * 3. the covariance: the likelihood-ratio Λ_Σ of the window against the history moved to the window's
- *    mean ({@link driftStatistic} with equal means, ≈ χ² with the covariance's degrees of freedom); above
+ *    mean ({@link shapeStatistic} with equal means, ≈ χ² with the covariance's degrees of freedom); above
  *    its χ²(1 − alpha), the covariance history is discounted by the f_k that brings Λ_Σ(f·n_h) down to its
- *    mean under no change (bisection; Λ grows with the history's weight).
+ *    mean under no change (bisection; Λ grows with the history's weight). The statistic is prepared once per
+ *    component (for full covariances one Cholesky and one Householder reduction), then each of the
+ *    bisection's evaluations is O(D).
  *
  * @param prior carried statistics as merged into the M-step
  * @param batch the window's statistics under the fitted parameters
@@ -215,6 +342,7 @@ export function componentDrift(
       tiedCov[a * D + a] += options.regCovar;
     }
   }
+  const tiedFactor = tiedCov === undefined ? undefined : cholesky(tiedCov, D);
   const shiftDelta = new Float64Array(D);
   for (let a = 0; a < D; a++) shiftDelta[a] = prior.shift[a] - batch.shift[a];
   for (let k = 0; k < K; k++) {
@@ -225,18 +353,19 @@ export function componentDrift(
     if (!(w.n >= options.minPoints) || !(nh >= options.minPoints)) continue;
     // both means about the batch's origin
     for (let a = 0; a < D; a++) h.mean[a] += shiftDelta[a];
-    const lm = meanStatistic(type, D, h, nhm, w, tiedCov);
+    const lm = meanStatistic(type, D, h, nhm, w, tiedCov, tiedFactor);
     meanStatistics[k] = lm;
     if (nuShape > 0) {
       const moved: ComponentMoments = { n: h.n, mean: w.mean, cov: h.cov };
-      const ls = driftStatistic(type, D, moved, nh, w);
+      const statistic = shapeStatistic(type, D, moved, w);
+      const ls = statistic(nh);
       shapeStatistics[k] = ls;
       if (ls > shapeThreshold) {
         let lo = 0;
         let hi = 1;
         for (let it = 0; it < 40; it++) {
           const mid = 0.5 * (lo + hi);
-          if (driftStatistic(type, D, moved, mid * nh, w) > nuShape) hi = mid;
+          if (statistic(mid * nh) > nuShape) hi = mid;
           else lo = mid;
         }
         factors[k] = lo;

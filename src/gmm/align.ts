@@ -1,6 +1,7 @@
+import { COVARIANCE } from './covariance.js';
 import { type ComponentMetric, assertGmmShapes, componentDistanceMatrix, minCostAssignment } from './distance.js';
 import { DataError } from './errors.js';
-import type { CovarianceType, GmmParams } from './types.js';
+import type { GmmParams } from './types.js';
 
 /**
  * Alignment of the components of two mixtures, so that label k keeps meaning the same cluster
@@ -42,14 +43,6 @@ export function matchComponents(
   return minCostAssignment(componentDistanceMatrix(previous, next, metric), k, k);
 }
 
-/** How to reorder the covariances, keyed by covariance type: values per component (0 = shared). */
-const COVARIANCE_STRIDE: Record<CovarianceType, (d: number) => number> = {
-  full: (d) => d * d,
-  diag: (d) => d,
-  spherical: () => 1,
-  tied: () => 0,
-};
-
 function gather(src: Float64Array, perm: Int32Array, stride: number): Float64Array {
   const out = new Float64Array(perm.length * stride);
   for (let j = 0; j < perm.length; j++) out.set(src.subarray(perm[j] * stride, (perm[j] + 1) * stride), j * stride);
@@ -80,7 +73,7 @@ export function permuteComponents(params: GmmParams, perm: Int32Array): GmmParam
     }
     seen[p] = 1;
   }
-  const stride = COVARIANCE_STRIDE[params.covarianceType](params.d);
+  const stride = COVARIANCE[params.covarianceType].stride(params.d);
   return {
     k,
     d: params.d,

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { componentCovariance } from './distance.js';
+import { COVARIANCE } from './covariance.js';
 import { eStep, precompute } from './estep.js';
 import { cloneParams } from './em.js';
 import { reseedComponents } from './mstep.js';
@@ -106,13 +106,13 @@ function windowScatter(params: GmmParams, data: Dataset, j: number): Float64Arra
 /** Components ordered by weighted spread π_j·tr Σ_j, largest first (excluding `except`). */
 export function bySpread(params: GmmParams, except: ReadonlySet<number>): number[] {
   const { k: K, d: D } = params;
-  const cov = new Float64Array(D * D);
+  const variances = new Float64Array(D);
   const spread: [number, number][] = [];
   for (let j = 0; j < K; j++) {
     if (except.has(j)) continue;
-    componentCovariance(params, j, cov);
+    COVARIANCE[params.covarianceType].diagonal(params.covariances, K, D, j, variances);
     let tr = 0;
-    for (let a = 0; a < D; a++) tr += cov[a * D + a];
+    for (let a = 0; a < D; a++) tr += variances[a];
     spread.push([j, params.weights[j] * tr]);
   }
   return spread.sort((x, y) => y[1] - x[1]).map(([j]) => j);
@@ -181,15 +181,18 @@ export function worstPointProposal(params: GmmParams, target: number, data: Data
  * Near 0 for components that own different points; large when one sits inside the other's support and
  * explains points the other explains too (e.g. stranded after two clusters crossed).
  *
+ * @param resp the responsibilities of `data` under `params` (N×K), when the caller has them; else an E-step computes them
  * @returns the pair (a < b) and its similarity, or null when K < 2 or the covariances cannot be factored
  */
-export function mostRedundantPair(params: GmmParams, data: Dataset): { pair: [number, number]; similarity: number } | null {
+export function mostRedundantPair(params: GmmParams, data: Dataset, resp?: Float64Array): { pair: [number, number]; similarity: number } | null {
   const K = params.k;
   if (K < 2) return null;
-  const pre = precompute(params);
-  if (!pre.ok) return null;
-  const resp = new Float64Array(data.n * K);
-  eStep(pre.value, data.data, data.n, false, null, { resp });
+  if (resp === undefined) {
+    const pre = precompute(params);
+    if (!pre.ok) return null;
+    resp = new Float64Array(data.n * K);
+    eStep(pre.value, data.data, data.n, false, null, { resp });
+  }
   const dots = new Float64Array(K * K);
   for (let i = 0; i < data.n; i++) {
     const row = i * K;

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { COVARIANCE } from './covariance.js';
 import { componentDistanceMatrix } from './distance.js';
 import { splitProposal } from './birthDeath.js';
 import { packedSize } from './linalg.js';
@@ -19,7 +20,7 @@ import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 /** Covariance values per component (0: shared). */
 function covStride(type: CovarianceType, d: number): number {
-  return type === 'full' ? d * d : type === 'diag' ? d : type === 'spherical' ? 1 : 0;
+  return COVARIANCE[type].stride(d);
 }
 
 /** s2 values per component (0: pooled). */

@@ -161,9 +161,11 @@ function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments): Flo
 
 /**
  * Hotelling's two-sample statistic of the means, (n_h n_w / (n_h + n_w))·(m_h − m_w)ᵀ C⁻¹ (m_h − m_w),
- * C the pooled within covariance (≈ χ²_D when the component has not moved).
+ * C the pooled within covariance (≈ χ²_D when the component has not moved): O(D) for diag and spherical,
+ * one Cholesky of C for full; for tied C is the shared `tiedCov`, or its lower Cholesky factor `tiedFactor`
+ * when the caller factored it once for all components.
  */
-export function meanStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array): number {
+export function meanStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array, tiedFactor?: Float64Array | null): number {
   if (!(nh > 0) || !(w.n > 0)) return 0;
   const scale = (nh * w.n) / (nh + w.n);
   if (type === 'diag' || type === 'spherical') {
@@ -177,8 +179,7 @@ export function meanStatistic(type: CovarianceType, d: number, h: ComponentMomen
     }
     return scale * q;
   }
-  const c = type === 'tied' ? tiedCov! : pooledWithin(h, nh, w);
-  const l = cholesky(c, d);
+  const l = type === 'tied' && tiedFactor !== undefined ? tiedFactor : cholesky(type === 'tied' ? tiedCov! : pooledWithin(h, nh, w), d);
   if (l === null) return 0;
   const y = new Float64Array(d);
   for (let a = 0; a < d; a++) {
@@ -236,6 +237,7 @@ function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight
       tiedCov[a * D + a] += shrink.regCovar;
     }
   }
+  const tiedFactor = tiedCov === undefined ? undefined : cholesky(tiedCov, D);
   for (let k = 0; k < K; k++) {
     shrink.statistics[k] = 0;
     const nh = Math.min(prior.s0[k], shrink.evidence[k]) / batchWeight;
@@ -243,7 +245,7 @@ function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight
     const w = componentMoments(batch, k, shrink.regCovar, tiedB);
     const h = componentMoments(prior, k, shrink.regCovar, tiedP);
     for (let a = 0; a < D; a++) h.mean[a] += prior.shift[a] - batch.shift[a];
-    const lambda = meanStatistic(type, D, h, nh, w, tiedCov);
+    const lambda = meanStatistic(type, D, h, nh, w, tiedCov, tiedFactor);
     shrink.statistics[k] = lambda;
     if (lambda > JAMES_STEIN_C * D) shrink.tau[k] = 1 - (JAMES_STEIN_C * D) / lambda;
   }

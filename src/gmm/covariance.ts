@@ -1,4 +1,5 @@
 import { BLOCKED, SKIP_WEIGHT, type LogProbKernel, type StatsArrays, type StatsBlockKernel } from './blocked.js';
+import { DIAG_DIVERGENCE, FULL_DIVERGENCE, SPHERICAL_DIVERGENCE, TIED_DIVERGENCE, type DivergenceKernel } from './divergence.js';
 import { cholesky, packedSize, precisionFactor } from './linalg.js';
 import type { CovarianceType } from './types.js';
 
@@ -16,7 +17,8 @@ import type { CovarianceType } from './types.js';
  * | `tied`      | D×D                                | D×D, lower W = L⁻¹             | T, pooled            | T               |
  *
  * Each entry also names its E-step block kernels (log-densities and statistics, any D: `blocked.ts`;
- * the unrolled ones for D ≤ 16 are generated in `kernels.ts`).
+ * the unrolled ones for D ≤ 16 are generated in `kernels.ts`) and its divergence kernel (Bhattacharyya,
+ * KL between components at the cost of the type: `divergence.ts`).
  *
  * ## Example
  * ```ts
@@ -50,6 +52,12 @@ export interface CovarianceKind {
   factor(cov: Float64Array, k: number, d: number, prec: Float64Array, logDetPrec: Float64Array): number;
   /** Writes component c's covariance as a full D×D row-major matrix into `out`. */
   expand(cov: ArrayLike<number>, k: number, d: number, c: number, out: Float64Array): void;
+  /** Writes the D variances of component c (the diagonal of its covariance) into `out`, in O(D). */
+  diagonal(cov: ArrayLike<number>, k: number, d: number, c: number, out: Float64Array): void;
+  /** Covariance values per component in `covariances` (0: one shared by all, tied). */
+  stride(d: number): number;
+  /** Divergences between components (Bhattacharyya, KL) at the cost of the type. */
+  readonly divergence: DivergenceKernel;
   /** Copies component `from`'s covariance onto component `to` (tied: nothing to do). */
   copyComponent(cov: Float64Array, d: number, from: number, to: number): void;
   /**
@@ -181,6 +189,11 @@ const full: CovarianceKind = {
     return -1;
   },
   expand: (cov, _k, d, c, out) => expandFull(cov, d, c * d * d, out),
+  diagonal: (cov, _k, d, c, out) => {
+    for (let a = 0; a < d; a++) out[a] = cov[c * d * d + a * d + a];
+  },
+  stride: (d) => d * d,
+  divergence: FULL_DIVERGENCE,
   copyComponent: (cov, d, from, to) => void cov.copyWithin(to * d * d, from * d * d, (from + 1) * d * d),
   sampler(cov, k, d) {
     const factors: Float64Array[] = [];
@@ -249,6 +262,11 @@ const tied: CovarianceKind = {
     return -1;
   },
   expand: (cov, _k, d, _c, out) => expandFull(cov, d, 0, out),
+  diagonal: (cov, _k, d, _c, out) => {
+    for (let a = 0; a < d; a++) out[a] = cov[a * d + a];
+  },
+  stride: () => 0,
+  divergence: TIED_DIVERGENCE,
   copyComponent: () => {},
   sampler(cov, _k, d) {
     const l = cholesky(cov, d, 0);
@@ -311,6 +329,11 @@ const diag: CovarianceKind = {
     return -1;
   },
   expand: (cov, _k, d, c, out) => expandDiagonal(d, (a) => cov[c * d + a], out),
+  diagonal: (cov, _k, d, c, out) => {
+    for (let a = 0; a < d; a++) out[a] = cov[c * d + a];
+  },
+  stride: (d) => d,
+  divergence: DIAG_DIVERGENCE,
   copyComponent: (cov, d, from, to) => void cov.copyWithin(to * d, from * d, (from + 1) * d),
   sampler(cov, k, d) {
     for (let i = 0; i < k * d; i++) if (!(cov[i] > 0)) return null;
@@ -350,6 +373,9 @@ const spherical: CovarianceKind = {
     return -1;
   },
   expand: (cov, _k, d, c, out) => expandDiagonal(d, () => cov[c], out),
+  diagonal: (cov, _k, d, c, out) => void out.fill(cov[c], 0, d),
+  stride: () => 1,
+  divergence: SPHERICAL_DIVERGENCE,
   copyComponent: (cov, _d, from, to) => {
     cov[to] = cov[from];
   },

@@ -1,16 +1,20 @@
 import { linearSumAssignment } from 'linear-sum-assignment';
 
+import { COVARIANCE } from './covariance.js';
+import type { Divergence, DivergenceKernel, FactoredCovariances, PairDivergence } from './divergence.js';
 import { DataError, NumericError } from './errors.js';
-import { cholesky, logDetFromCholesky } from './linalg.js';
 import { covarianceSize, type CovarianceType, type GmmParams } from './types.js';
 
 /**
  * Distances and divergences between Gaussians and between Gaussian mixtures.
  *
  * Everything here works on the flat, row-major layouts of `GmmParams` (see `types.ts`); a single
- * Gaussian is a mean (length D) and a full covariance matrix (D×D row-major). Every covariance is
- * factored once with the core's Cholesky decomposition (`linalg.ts`), never inverted. Bad input
- * (wrong shapes, a matrix that is not positive definite) raises a `DataError` naming it.
+ * Gaussian given alone is a mean (length D) and a full covariance matrix (D×D row-major). The components
+ * of a mixture are compared in the layout of their covariance type, never expanded to D×D: every
+ * covariance is factored once and each pair costs what its type needs (diag and spherical O(D) closed
+ * forms, full and tied one Cholesky factor per component; the kernels are `COVARIANCE[type].divergence`,
+ * `divergence.ts`). Bad input (wrong shapes, a matrix that is not positive definite) raises a
+ * `DataError` naming it.
  *
  * @module
  */
@@ -22,129 +26,42 @@ export type ComponentMetric = 'bhattacharyya' | 'symmetric-kl' | 'euclidean-mean
 export const COMPONENT_METRICS: readonly ComponentMetric[] = ['bhattacharyya', 'symmetric-kl', 'euclidean-means'];
 
 // ---------------------------------------------------------------------------------------------
-// Small dense linear algebra on flat D×D arrays
+// Factoring mixtures at the cost of their covariance type
 // ---------------------------------------------------------------------------------------------
 
-/** Lower Cholesky factor `lower` (D×D row-major, L·Lᵀ = Σ) and ln det Σ = 2·Σ_i ln L_ii. */
-interface CholeskyFactor {
-  readonly lower: Float64Array;
-  readonly logDet: number;
+/** The covariance type two mixtures are compared in: their own when they agree, else the narrowest that holds both. */
+function commonType(a: CovarianceType, b: CovarianceType): CovarianceType {
+  if (a === b) return a;
+  if ((a === 'diag' || a === 'spherical') && (b === 'diag' || b === 'spherical')) return 'diag';
+  return 'full';
 }
 
-/**
- * Factor a symmetric positive-definite matrix with the core's one Cholesky (`linalg.ts`: rejects
- * non-finite entries, reads the matrix symmetrised, never throws) and name the matrix when it fails.
- *
- * @param cov - D×D row-major
- * @param d - dimension D
- * @param what - how to name the matrix in error messages
- * @returns the lower factor (D×D row-major) and ln det
- * @throws DataError when the matrix has the wrong size, a non-finite entry, or is not positive definite
- */
-function factor(cov: Float64Array, d: number, what: string): CholeskyFactor {
+/** A mixture's covariances in the layout of `type` (their own, or diag from spherical, or full from any). */
+function covariancesAs(params: GmmParams, type: CovarianceType): Float64Array {
+  if (params.covarianceType === type) return params.covariances;
+  const { k, d } = params;
+  const kind = COVARIANCE[params.covarianceType];
+  if (type === 'diag') {
+    const out = new Float64Array(k * d);
+    for (let c = 0; c < k; c++) kind.diagonal(params.covariances, k, d, c, out.subarray(c * d, (c + 1) * d));
+    return out;
+  }
+  const out = new Float64Array(k * d * d);
+  for (let c = 0; c < k; c++) kind.expand(params.covariances, k, d, c, out.subarray(c * d * d, (c + 1) * d * d));
+  return out;
+}
+
+/** Factors a mixture's covariances once, in the layout of `type` (see `divergence.ts` for the cost per type). */
+function factorMixture(params: GmmParams, type: CovarianceType, name: string): FactoredCovariances {
+  return COVARIANCE[type].divergence.factor(covariancesAs(params, type), params.k, params.d, (c) => `${name} component ${c} covariance`);
+}
+
+/** A full D×D covariance given by a user, as a one-component factored mixture. */
+function factorMatrix(cov: Float64Array, d: number, what: string): FactoredCovariances {
   if (cov.length < d * d) {
     throw new DataError(`${what} has ${cov.length} values, expected a ${d}×${d} matrix (${d * d} values)`);
   }
-  const lower = cholesky(cov, d);
-  if (lower === null) {
-    for (let i = 0; i < d * d; i++) {
-      if (!Number.isFinite(cov[i])) {
-        throw new DataError(`${what} has a non-finite entry at (${Math.floor(i / d)}, ${i % d}): check the model for NaN or Infinity`);
-      }
-    }
-    throw new DataError(`${what} is not positive definite: use a larger regCovar, fewer components, or scale the data`);
-  }
-  return { lower, logDet: logDetFromCholesky(lower, d) };
-}
-
-/**
- * Forward substitution in place: overwrite `b` with y such that L·y = b, starting at row `from`
- * (rows before `from` are taken to be zero in both b and y).
- */
-function forwardSolveInPlace(lower: Float64Array, d: number, b: Float64Array, from = 0): void {
-  for (let i = from; i < d; i++) {
-    let s = b[i];
-    const row = i * d;
-    for (let k = from; k < i; k++) s -= lower[row + k] * b[k];
-    b[i] = s / lower[row + i];
-  }
-}
-
-/** ‖L⁻¹·v‖² = vᵀ Σ⁻¹ v for Σ = L·Lᵀ; `scratch` (length D) is overwritten. */
-function mahalanobisSq(lower: Float64Array, d: number, v: Float64Array, scratch: Float64Array): number {
-  scratch.set(v.subarray(0, d));
-  forwardSolveInPlace(lower, d, scratch);
-  let s = 0;
-  for (let i = 0; i < d; i++) s += scratch[i] * scratch[i];
-  return s;
-}
-
-/** tr(Σb⁻¹ Σa) = ‖Lb⁻¹ La‖²_F, one column of La at a time; `scratch` (length D) is overwritten. */
-function traceOfSolve(lowerB: Float64Array, lowerA: Float64Array, d: number, scratch: Float64Array): number {
-  let s = 0;
-  for (let j = 0; j < d; j++) {
-    // column j of La is zero above row j, so the solution is zero above row j as well.
-    for (let i = j; i < d; i++) scratch[i] = lowerA[i * d + j];
-    forwardSolveInPlace(lowerB, d, scratch, j);
-    for (let i = j; i < d; i++) s += scratch[i] * scratch[i];
-  }
-  return s;
-}
-
-/** A Gaussian prepared for repeated comparisons: mean, full covariance and (lazily) its factor. */
-interface PreparedGaussian {
-  readonly mean: Float64Array;
-  readonly cov: Float64Array;
-  readonly chol: CholeskyFactor | null;
-}
-
-function klFromFactors(a: PreparedGaussian, b: PreparedGaussian, d: number): number {
-  const fa = a.chol!;
-  const fb = b.chol!;
-  const scratch = new Float64Array(d);
-  const diff = new Float64Array(d);
-  for (let i = 0; i < d; i++) diff[i] = b.mean[i] - a.mean[i];
-  const trace = traceOfSolve(fb.lower, fa.lower, d, scratch);
-  const maha = mahalanobisSq(fb.lower, d, diff, scratch);
-  // Roundoff can push the closed form a hair below zero; a divergence is never negative.
-  return Math.max(0, 0.5 * (trace + maha - d + fb.logDet - fa.logDet));
-}
-
-function bhattacharyyaFromFactors(a: PreparedGaussian, b: PreparedGaussian, d: number): number {
-  const avg = new Float64Array(d * d);
-  for (let i = 0; i < d * d; i++) avg[i] = 0.5 * (a.cov[i] + b.cov[i]);
-  const f = factor(avg, d, 'the average covariance (Σa + Σb)/2');
-  const diff = new Float64Array(d);
-  for (let i = 0; i < d; i++) diff[i] = a.mean[i] - b.mean[i];
-  const maha = mahalanobisSq(f.lower, d, diff, new Float64Array(d));
-  // ln det is concave, so ln det((Σa+Σb)/2) ≥ ½(ln det Σa + ln det Σb): never negative but for roundoff.
-  return Math.max(0, maha / 8 + 0.5 * (f.logDet - 0.5 * (a.chol!.logDet + b.chol!.logDet)));
-}
-
-function euclideanMeans(a: PreparedGaussian, b: PreparedGaussian, d: number): number {
-  let s = 0;
-  for (let i = 0; i < d; i++) {
-    const t = a.mean[i] - b.mean[i];
-    s += t * t;
-  }
-  return Math.sqrt(s);
-}
-
-/** The metrics, keyed by name: whether they need the Cholesky factors, and the pairwise kernel. */
-const METRICS: Record<
-  ComponentMetric,
-  { readonly needsCholesky: boolean; readonly distance: (a: PreparedGaussian, b: PreparedGaussian, d: number) => number }
-> = {
-  bhattacharyya: { needsCholesky: true, distance: bhattacharyyaFromFactors },
-  'symmetric-kl': {
-    needsCholesky: true,
-    distance: (a, b, d) => klFromFactors(a, b, d) + klFromFactors(b, a, d),
-  },
-  'euclidean-means': { needsCholesky: false, distance: euclideanMeans },
-};
-
-function prepare(mean: Float64Array, cov: Float64Array, d: number, withCholesky: boolean, what: string): PreparedGaussian {
-  return { mean, cov, chol: withCholesky ? factor(cov, d, what) : null };
+  return COVARIANCE.full.divergence.factor(cov, 1, d, () => what);
 }
 
 function checkDimension(d: number): void {
@@ -159,12 +76,14 @@ function checkVector(v: Float64Array, d: number, what: string): void {
 // Between two Gaussians
 // ---------------------------------------------------------------------------------------------
 
-/** Checks two Gaussians' shapes and factors their covariances (the common prologue of the public distances). */
-function preparePair(muA: Float64Array, covA: Float64Array, muB: Float64Array, covB: Float64Array, d: number): [ReturnType<typeof prepare>, ReturnType<typeof prepare>] {
+/** Checks two Gaussians' shapes, factors their covariances and returns the divergence between them. */
+function betweenTwo(divergence: Divergence, muA: Float64Array, covA: Float64Array, muB: Float64Array, covB: Float64Array, d: number): number {
   checkDimension(d);
   checkVector(muA, d, 'mean A');
   checkVector(muB, d, 'mean B');
-  return [prepare(muA, covA, d, true, 'covariance A'), prepare(muB, covB, d, true, 'covariance B')];
+  const a = factorMatrix(covA, d, 'covariance A');
+  const b = factorMatrix(covB, d, 'covariance B');
+  return COVARIANCE.full.divergence.pair(divergence, a, muA, b, muB)(0, 0);
 }
 
 /**
@@ -173,8 +92,8 @@ function preparePair(muA: Float64Array, covA: Float64Array, muB: Float64Array, c
  * KL(N(μa, Σa) ‖ N(μb, Σb)) = ½ [tr(Σb⁻¹Σa) + (μb−μa)ᵀ Σb⁻¹ (μb−μa) − D + ln det Σb − ln det Σa].
  *
  * 1. Factor Σa = La·Laᵀ and Σb = Lb·Lbᵀ (Cholesky; throws if either is not positive definite).
- * 2. tr(Σb⁻¹Σa) = ‖Lb⁻¹La‖²_F and the Mahalanobis term = ‖Lb⁻¹(μb−μa)‖², by forward substitution.
- * 3. ln det Σ = 2·Σ_i ln L_ii. The result is clamped at 0 against roundoff.
+ * 2. tr(Σb⁻¹Σa) = ⟨Σb⁻¹, Σa⟩_F and the Mahalanobis term = ‖Lb⁻¹(μb−μa)‖², by forward substitution.
+ * 3. ln det Σ = 2·Σ_i ln L_ii. The result is clamped at 0 against roundoff (exactly 0 for identical inputs).
  *
  * Not symmetric: KL(A‖B) ≠ KL(B‖A) in general; see `symmetricKL`.
  *
@@ -193,14 +112,14 @@ export function gaussianKL(
   covB: Float64Array,
   d: number,
 ): number {
-  return klFromFactors(...preparePair(muA, covA, muB, covB, d), d);
+  return betweenTwo('kl', muA, covA, muB, covB, d);
 }
 
 /**
  * Symmetric KL (Jeffreys) divergence J(A, B) = KL(A ‖ B) + KL(B ‖ A) between two Gaussians.
  *
  * 1. Factor both covariances once (Cholesky).
- * 2. Add the two closed-form KL divergences (see `gaussianKL`).
+ * 2. J = ½ (tr(Σb⁻¹Σa) + tr(Σa⁻¹Σb)) − D + ½ Δᵀ(Σa⁻¹ + Σb⁻¹)Δ (the log-determinants cancel).
  *
  * Note: this is the plain sum, not the average ½(KL(A‖B) + KL(B‖A)) that some texts use.
  *
@@ -219,7 +138,7 @@ export function symmetricKL(
   covB: Float64Array,
   d: number,
 ): number {
-  return METRICS['symmetric-kl'].distance(...preparePair(muA, covA, muB, covB, d), d);
+  return betweenTwo('symmetric-kl', muA, covA, muB, covB, d);
 }
 
 /**
@@ -249,27 +168,12 @@ export function bhattacharyya(
   covB: Float64Array,
   d: number,
 ): number {
-  return bhattacharyyaFromFactors(...preparePair(muA, covA, muB, covB, d), d);
+  return betweenTwo('bhattacharyya', muA, covA, muB, covB, d);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Components of a mixture
 // ---------------------------------------------------------------------------------------------
-
-/** How to write component k's covariance as a full D×D matrix, keyed by covariance type. */
-const EXPAND_COVARIANCE: Record<CovarianceType, (cov: Float64Array, k: number, d: number, out: Float64Array) => void> =
-  {
-    full: (cov, k, d, out) => out.set(cov.subarray(k * d * d, (k + 1) * d * d)),
-    diag: (cov, k, d, out) => {
-      out.fill(0);
-      for (let i = 0; i < d; i++) out[i * d + i] = cov[k * d + i];
-    },
-    spherical: (cov, k, d, out) => {
-      out.fill(0);
-      for (let i = 0; i < d; i++) out[i * d + i] = cov[k];
-    },
-    tied: (cov, _k, d, out) => out.set(cov.subarray(0, d * d)),
-  };
 
 /**
  * Check that the arrays of a mixture have the lengths its `k`, `d` and covariance type promise.
@@ -282,7 +186,7 @@ export function assertGmmShapes(params: GmmParams, name = 'mixture'): void {
   const { k, d, covarianceType } = params;
   if (!Number.isInteger(k) || k < 1) throw new DataError(`${name}: k must be a positive integer, got ${k}`);
   checkDimension(d);
-  if (!(covarianceType in EXPAND_COVARIANCE)) {
+  if (!Object.prototype.hasOwnProperty.call(COVARIANCE, covarianceType)) {
     throw new DataError(`${name}: unknown covariance type '${String(covarianceType)}'`);
   }
   const expected: [string, number, number][] = [
@@ -306,9 +210,11 @@ function checkComponentIndex(params: GmmParams, k: number): void {
 /**
  * The full covariance matrix of one component, whatever the covariance type.
  *
- * 1. Look the covariance type up in a table of expanders (full: copy K×D×D slice k; diag: put row
- *    k of K×D on the diagonal; spherical: σ²_k·I; tied: copy the shared D×D matrix).
+ * 1. Look the covariance type up in the covariance table (`COVARIANCE[type].expand`: full: copy K×D×D
+ *    slice k; diag: put row k of K×D on the diagonal; spherical: σ²_k·I; tied: copy the shared D×D matrix).
  * 2. Write into `out` (allocated when not given).
+ *
+ * Only for callers that need the D×D matrix (O(D²)); the distances here work in the layout of the type.
  *
  * @param params - the mixture
  * @param k - component index, 0 ≤ k < K
@@ -320,7 +226,7 @@ export function componentCovariance(params: GmmParams, k: number, out?: Float64A
   const d = params.d;
   const dest = out ?? new Float64Array(d * d);
   if (dest.length !== d * d) throw new DataError(`out has ${dest.length} values, expected ${d * d}`);
-  EXPAND_COVARIANCE[params.covarianceType](params.covariances, k, d, dest);
+  COVARIANCE[params.covarianceType].expand(params.covariances, params.k, d, k, dest);
   return dest;
 }
 
@@ -336,16 +242,6 @@ export function componentMean(params: GmmParams, k: number): Float64Array {
   return params.means.slice(k * params.d, (k + 1) * params.d);
 }
 
-function prepareMixture(params: GmmParams, withCholesky: boolean, name: string): PreparedGaussian[] {
-  const out: PreparedGaussian[] = [];
-  for (let k = 0; k < params.k; k++) {
-    out.push(
-      prepare(componentMean(params, k), componentCovariance(params, k), params.d, withCholesky, `${name} component ${k} covariance`),
-    );
-  }
-  return out;
-}
-
 function checkSameDimension(a: GmmParams, b: GmmParams): void {
   assertGmmShapes(a, 'mixture a');
   assertGmmShapes(b, 'mixture b');
@@ -353,20 +249,64 @@ function checkSameDimension(a: GmmParams, b: GmmParams): void {
 }
 
 function checkMetric(metric: ComponentMetric): void {
-  if (!Object.prototype.hasOwnProperty.call(METRICS, metric)) {
+  if (!(COMPONENT_METRICS as readonly string[]).includes(metric)) {
     throw new DataError(`unknown metric '${String(metric)}': use one of ${COMPONENT_METRICS.join(', ')}`);
   }
+}
+
+/** ‖μa_i − μb_j‖₂. */
+function euclideanPair(a: GmmParams, b: GmmParams): PairDivergence {
+  const d = a.d;
+  return (i, j) => {
+    let s = 0;
+    for (let t = 0; t < d; t++) {
+      const x = a.means[i * d + t] - b.means[j * d + t];
+      s += x * x;
+    }
+    return Math.sqrt(s);
+  };
+}
+
+/** The metric between components of a and b as a function of (i, j), covariances factored once (null factors for the Euclidean metric). */
+function metricPairs(a: GmmParams, b: GmmParams, metric: ComponentMetric): { distance: PairDivergence; type: CovarianceType; fa: FactoredCovariances | null; fb: FactoredCovariances | null } {
+  const type = commonType(a.covarianceType, b.covarianceType);
+  if (metric === 'euclidean-means') return { distance: euclideanPair(a, b), type, fa: null, fb: null };
+  const fa = factorMixture(a, type, 'mixture a');
+  const fb = a === b ? fa : factorMixture(b, type, 'mixture b');
+  return { distance: COVARIANCE[type].divergence.pair(metric, fa, a.means, fb, b.means), type, fa, fb };
+}
+
+/** Ka×Kb row-major matrix of `distance` (the upper triangle mirrored when `a` and `b` are the same object). */
+function distanceMatrix(a: GmmParams, b: GmmParams, distance: PairDivergence): Float64Array {
+  const out = new Float64Array(a.k * b.k);
+  if (a === b) {
+    for (let i = 0; i < a.k; i++) {
+      for (let j = i + 1; j < a.k; j++) {
+        const v = distance(i, j);
+        out[i * a.k + j] = v;
+        out[j * a.k + i] = v;
+      }
+    }
+    return out;
+  }
+  for (let i = 0; i < a.k; i++) {
+    for (let j = 0; j < b.k; j++) out[i * b.k + j] = distance(i, j);
+  }
+  return out;
 }
 
 /**
  * Pairwise distances between the components of two mixtures.
  *
- * 1. Expand every component of `a` and `b` to a full covariance and, for the Gaussian metrics,
- *    factor it once (Cholesky).
+ * 1. Factor every covariance of `a` and `b` once, in the layout of their covariance type (mixtures of
+ *    different types are compared in the narrowest type that holds both: diag for diag and spherical,
+ *    else full); see `divergence.ts` for the cost per pair (diag and spherical O(D), tied O(D²), full
+ *    O(D²) for KL and one D³/6 factor per pair for Bhattacharyya).
  * 2. Fill entry (i, j) with the metric between a's component i and b's component j:
  *    - `'bhattacharyya'` (default): Bhattacharyya distance (see `bhattacharyya`);
  *    - `'symmetric-kl'`: KL(a_i‖b_j) + KL(b_j‖a_i) (see `symmetricKL`);
  *    - `'euclidean-means'`: ‖μa_i − μb_j‖₂, covariances ignored.
+ *    When `a` and `b` are the same object only the upper triangle is computed (the metrics are symmetric).
  *
  * Weights are not used.
  *
@@ -383,14 +323,51 @@ export function componentDistanceMatrix(
 ): Float64Array {
   checkSameDimension(a, b);
   checkMetric(metric);
-  const { needsCholesky, distance } = METRICS[metric];
-  const pa = prepareMixture(a, needsCholesky, 'mixture a');
-  const pb = prepareMixture(b, needsCholesky, 'mixture b');
-  const out = new Float64Array(a.k * b.k);
-  for (let i = 0; i < a.k; i++) {
-    for (let j = 0; j < b.k; j++) out[i * b.k + j] = distance(pa[i], pb[j], a.d);
-  }
-  return out;
+  return distanceMatrix(a, b, metricPairs(a, b, metric).distance);
+}
+
+/** Component c of a mixture as a mixture of one (weight 1; a tied covariance is its own). */
+function single(p: GmmParams, c: number): GmmParams {
+  const { d, covarianceType: type } = p;
+  const stride = COVARIANCE[type].stride(d);
+  return {
+    k: 1,
+    d,
+    covarianceType: type,
+    weights: Float64Array.of(1),
+    means: p.means.subarray(c * d, (c + 1) * d),
+    covariances: stride === 0 ? p.covariances : p.covariances.subarray(c * stride, (c + 1) * stride),
+  };
+}
+
+/**
+ * The distance between component i of `a` and component j of `b`, at the cost of their covariance type
+ * (only those two covariances are factored).
+ *
+ * 1. Take component i of `a` and component j of `b` as one-component mixtures (no copy).
+ * 2. Factor their covariances and evaluate the metric as `componentDistanceMatrix` does.
+ *
+ * ## Example
+ * ```ts
+ * import { componentDistance } from 'emstream/core';
+ *
+ * // two diagonal components in 384 dimensions: an O(D) closed form, no 384 × 384 matrix
+ * const d = 384;
+ * const a = { k: 1, d, covarianceType: 'diag' as const, weights: Float64Array.of(1), means: new Float64Array(d), covariances: new Float64Array(d).fill(1) };
+ * const b = { ...a, means: new Float64Array(d).fill(0.1) };
+ * console.log(componentDistance(a, 0, b, 0).toFixed(4)); // → 0.4800
+ * ```
+ *
+ * @param metric - component metric (see `componentDistanceMatrix`)
+ * @returns the metric between a_i and b_j
+ * @throws DataError if the dimensions differ, an index is out of range or a covariance is not positive definite
+ */
+export function componentDistance(a: GmmParams, i: number, b: GmmParams, j: number, metric: ComponentMetric = 'bhattacharyya'): number {
+  checkSameDimension(a, b);
+  checkMetric(metric);
+  checkComponentIndex(a, i);
+  checkComponentIndex(b, j);
+  return metricPairs(single(a, i), single(b, j), metric).distance(0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,11 +439,68 @@ export function minCostAssignment(cost: Float64Array, rows: number, cols: number
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Whether a lower bound LB(i, j) ≤ metric(a_i, b_j) exceeds `threshold`, in at most O(D) per pair (see
+ * `matchedMixtureDistance`): LB = c_ij·‖μa_i − μb_j‖², summed until it does (well-separated components
+ * need a few coordinates).
+ */
+function lowerBound(metric: Divergence, kernel: DivergenceKernel, fa: FactoredCovariances, fb: FactoredCovariances, d: number): (ma: Float64Array, i: number, mb: Float64Array, j: number, threshold: number) => boolean {
+  const la = Float64Array.from({ length: fa.k }, (_, c) => kernel.eigenBound(fa, c));
+  const lb = fa === fb ? la : Float64Array.from({ length: fb.k }, (_, c) => kernel.eigenBound(fb, c));
+  return (ma, i, mb, j, threshold) => {
+    const scale = metric === 'bhattacharyya' ? 1 / (4 * (la[i] + lb[j])) : 0.5 * (1 / la[i] + 1 / lb[j]);
+    if (!(scale > 0)) return false;
+    const need = threshold / scale;
+    let s = 0;
+    for (let t = 0; t < d; t++) {
+      const x = ma[i * d + t] - mb[j * d + t];
+      s += x * x;
+      if (s > need) return true;
+    }
+    return false;
+  };
+}
+
+/**
+ * Whether the identity is certainly the unique minimum-cost matching of a's components to b's: every
+ * off-diagonal lower bound exceeds its row's matched distance (or every one its column's).
+ */
+function identityIsOptimal(a: GmmParams, b: GmmParams, matched: Float64Array, exceeds: (ma: Float64Array, i: number, mb: Float64Array, j: number, threshold: number) => boolean): boolean {
+  const k = a.k;
+  for (let j = 0; j < k; j++) if (!Number.isFinite(matched[j])) return false;
+  let rows = true;
+  let cols = true;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      if (i === j) continue;
+      const mi = matched[i];
+      const mj = matched[j];
+      // the rows' certificate needs LB_ij > matched[i], the columns' LB_ij > matched[j]
+      if (rows && cols) {
+        if (exceeds(a.means, i, b.means, j, Math.max(mi, mj))) continue;
+        const low = exceeds(a.means, i, b.means, j, Math.min(mi, mj));
+        rows = low && mi < mj;
+        cols = low && mj < mi;
+      } else if (rows) rows = exceeds(a.means, i, b.means, j, mi);
+      else cols = exceeds(a.means, i, b.means, j, mj);
+      if (!rows && !cols) return false;
+    }
+  }
+  return rows || cols;
+}
+
+/**
  * Model-drift statistic: the weight-averaged distance between matched components of two mixtures.
  *
  * 1. Component distance matrix a×b with `metric` (see `componentDistanceMatrix`).
  * 2. Minimum-cost one-to-one matching of a's components to b's (Hungarian assignment), the same
- *    matching `matchComponents` uses to keep labels stable.
+ *    matching `matchComponents` uses to keep labels stable. When the models are in matching order (as
+ *    successive models of a stream are) only the K matched distances are computed: with lower bounds
+ *    LB_ij ≤ dist(a_i, b_j) that cost O(D) per pair (below), LB_ij > dist(a_i, b_i) for every j ≠ i (or
+ *    > dist(a_j, b_j) for every i ≠ j) is a dual certificate (potentials u_i = dist(a_i, b_i), v = 0)
+ *    that the identity is the unique optimal matching, so the result is the assignment's, exactly.
+ *    Bounds: λ_k ≥ the largest eigenvalue of Σ_k (Gershgorin, or the largest variance), then
+ *    Bhattacharyya ≥ ‖Δμ‖²/(4(λ_a + λ_b)) and symmetric KL ≥ ½‖Δμ‖²(1/λ_a + 1/λ_b) (the determinant and
+ *    trace terms are ≥ 0).
  * 3. Average the matched distances with weights w_j = (πa_j + πb_perm[j]) / 2, normalised by their
  *    sum, so that a component that barely exists in both models barely counts.
  *
@@ -489,14 +523,26 @@ export function matchedMixtureDistance(
   if (a.k !== b.k) {
     throw new DataError(`matchedMixtureDistance needs the same number of components, got ${a.k} and ${b.k}`);
   }
+  checkMetric(metric);
   const k = a.k;
-  const dist = componentDistanceMatrix(a, b, metric);
-  const perm = minCostAssignment(dist, k, k);
+  const { distance, type, fa, fb } = metricPairs(a, b, metric);
+  // The matched distances: the diagonal when the identity is certainly the unique optimal matching (the
+  // usual case between successive models of a stream), else the whole matrix and the assignment.
+  const matched = new Float64Array(k);
+  for (let j = 0; j < k; j++) matched[j] = distance(j, j);
+  let perm: Int32Array;
+  if (fa !== null && fb !== null && identityIsOptimal(a, b, matched, lowerBound(metric as Divergence, COVARIANCE[type].divergence, fa, fb, a.d))) {
+    perm = Int32Array.from({ length: k }, (_, j) => j);
+  } else {
+    const dist = distanceMatrix(a, b, distance);
+    perm = minCostAssignment(dist, k, k);
+    for (let j = 0; j < k; j++) matched[j] = dist[j * k + perm[j]];
+  }
   let num = 0;
   let den = 0;
   for (let j = 0; j < k; j++) {
     const w = 0.5 * (a.weights[j] + b.weights[perm[j]]);
-    num += w * dist[j * k + perm[j]];
+    num += w * matched[j];
     den += w;
   }
   if (!(den > 0)) throw new DataError('matchedMixtureDistance: the weights sum to zero');
@@ -519,7 +565,7 @@ function logSumExp(values: Float64Array): number {
  * D_var(f ‖ g) = Σ_a π_a · ln( Σ_a' π_a' e^{−KL(f_a ‖ f_a')} / Σ_b ω_b e^{−KL(f_a ‖ g_b)} ),
  * with π the weights of f and ω the weights of g.
  *
- * 1. Factor every component covariance of f and g once (Cholesky).
+ * 1. Factor every component covariance of f and g once (at the cost of their covariance type).
  * 2. For each component a of f with π_a > 0: the KL divergences to all components of f and of g
  *    (closed form, see `gaussianKL`).
  * 3. Numerator and denominator by log-sum-exp (zero weights contribute nothing); weigh the log
@@ -535,17 +581,19 @@ function logSumExp(values: Float64Array): number {
  */
 export function variationalKL(f: GmmParams, g: GmmParams): number {
   checkSameDimension(f, g);
-  const d = f.d;
-  const pf = prepareMixture(f, true, 'mixture f');
-  const pg = prepareMixture(g, true, 'mixture g');
+  const ff = factorMixture(f, f.covarianceType, 'mixture f');
+  const klFF = COVARIANCE[f.covarianceType].divergence.pair('kl', ff, f.means, ff, f.means);
+  const type = commonType(f.covarianceType, g.covarianceType);
+  const fc = type === f.covarianceType ? ff : factorMixture(f, type, 'mixture f');
+  const klFG = COVARIANCE[type].divergence.pair('kl', fc, f.means, factorMixture(g, type, 'mixture g'), g.means);
   const num = new Float64Array(f.k);
   const den = new Float64Array(g.k);
   let total = 0;
   for (let a = 0; a < f.k; a++) {
     const pa = f.weights[a];
     if (!(pa > 0)) continue;
-    for (let a2 = 0; a2 < f.k; a2++) num[a2] = Math.log(f.weights[a2]) - klFromFactors(pf[a], pf[a2], d);
-    for (let b = 0; b < g.k; b++) den[b] = Math.log(g.weights[b]) - klFromFactors(pf[a], pg[b], d);
+    for (let a2 = 0; a2 < f.k; a2++) num[a2] = Math.log(f.weights[a2]) - klFF(a, a2);
+    for (let b = 0; b < g.k; b++) den[b] = Math.log(g.weights[b]) - klFG(a, b);
     total += pa * (logSumExp(num) - logSumExp(den));
   }
   return total;

@@ -3,9 +3,11 @@ import { matchComponents, permuteComponents } from './align.js';
 import { bySpread, componentParameters, mixtureParameters, mostRedundantPair, splitProposal, worstPointProposal } from './birthDeath.js';
 import { appendEmptyRow, closestPair, mergeArray, mergeMove, mergeRows, permuteArray, permuteRows, splitMove, windowBic } from './chooseK.js';
 import { combineStats, type MeanShrinkage } from './componentStats.js';
-import { bhattacharyya, componentCovariance, componentDistanceMatrix, componentMean } from './distance.js';
+import { COVARIANCE } from './covariance.js';
+import { componentDistance, componentDistanceMatrix } from './distance.js';
 import { DriftDetector, type DriftEvent } from './drift.js';
 import { checkDataset, cloneParams, runEM, type RunResult } from './em.js';
+import { defaultThreads, eStepWork, pooledEStep, sharedPool, threadsFor, type EStepPool } from './parallel/pool.js';
 import { CovarianceError, ModelFormatError, NumericError, StateMismatchError } from './errors.js';
 import { EStepScratch, eStep, precompute } from './estep.js';
 import { countDistinctRows, dataMean, initialise } from './init.js';
@@ -27,7 +29,7 @@ import {
   type ComponentsStateJSON,
   type StreamingStateJSON,
 } from './streamingOptions.js';
-import type { Dataset, GmmParams } from './types.js';
+import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 export {
   resolveStreamingOptions,
@@ -391,21 +393,31 @@ export class StreamingGmm {
     const rng = this.rng.getState();
     const drift = this.drift.toJSON();
     const components = this.componentsJSON();
+    // Threads when the window is large enough to gain (its E-steps, see `windowThreads`); the window is put
+    // into shared memory once, so that no EM run copies it again.
+    const k = previous?.k ?? (typeof this.options.k === 'number' ? this.options.k : this.options.k.max);
+    this.pool = windowThreads(this.options.threads, data.n, k, data.d, this.options.covarianceType) > 1 ? sharedPool(this.options.threads ?? defaultThreads()) : null;
+    const window = this.pool === null ? data : { n: data.n, d: data.d, data: this.pool.share(data.data, data.n, data.d).data };
     try {
-      return this.fit(data, windowIndex);
+      return this.fit(window, windowIndex);
     } catch (err) {
       this.rng = Rng.fromState(rng);
       this.drift = DriftDetector.fromJSON(drift);
       this.restoreComponents(components);
       throw err;
+    } finally {
+      this.pool = null;
     }
   }
 
-  /** Options of one EM run on this stream. */
-  private runOptions(shift: Float64Array): { maxIterations: number; tol: number; regCovar: number; mode: 'soft' | 'hard'; shift: Float64Array } {
+  /** Options of one EM run on this stream (with the window's thread pool, if it uses one). */
+  private runOptions(shift: Float64Array): { maxIterations: number; tol: number; regCovar: number; mode: 'soft' | 'hard'; shift: Float64Array; pool: EStepPool | null } {
     const o = this.options;
-    return { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift };
+    return { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift, pool: this.pool };
   }
+
+  /** The thread pool of the window being fitted (null: the calling thread alone). */
+  private pool: EStepPool | null = null;
 
   /** A Fitted from a plain run (no per-component factors). */
   private static fitted(kind: 'warm' | 'cold', run: RunResult, prior: SufficientStats | null, evidence: Evidence | null, outputsWritten: boolean, extra: Partial<Fitted> = {}): Fitted {
@@ -458,9 +470,9 @@ export class StreamingGmm {
     const shape = drift.factors;
     const mass = new Float64Array(K).fill(weights.factor);
     const s2 = shrinkage();
-    const second = runEM(data, first.params, { ...runOpts, prior, batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: this.rng });
+    const second = runEM(data, first.params, { ...runOpts, prior, batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: this.rng }, outputs);
     return {
-      fitted: { ...StreamingGmm.fitted('warm', second, prior, kept(s2.tau, shape), false, { drift, weights, shape, mass, translate: s2.tau }), iterations: first.iterations + second.iterations },
+      fitted: { ...StreamingGmm.fitted('warm', second, prior, kept(s2.tau, shape), true, { drift, weights, shape, mass, translate: s2.tau }), iterations: first.iterations + second.iterations },
       first,
     };
   }
@@ -513,6 +525,9 @@ export class StreamingGmm {
     const probabilities = new Float64Array(n);
     const logDensities = new Float64Array(n);
     const outputs = { labels, maxProb: probabilities, logDensity: logDensities };
+    // The warm candidate's responsibilities too (birth and death reads them when it is the winner).
+    const resp = previous !== null ? new Float64Array(n * previous.k) : null;
+    const warmOutputs = resp !== null ? { ...outputs, resp } : outputs;
     const prior = this.stats ? this.stats.clone().scale(priorFactor) : null;
     const priorEvidence = prior === null ? null : { shape: Float64Array.from(this.evidence, (e) => e * priorFactor), mean: Float64Array.from(this.meanEvidence, (e) => e * priorFactor) };
 
@@ -535,7 +550,7 @@ export class StreamingGmm {
     if (previous !== null) {
       // The warm run starts from the previous model, so its first E-step scores the window under
       // that model: history[0] is the predictive log-likelihood, at no extra cost.
-      const w = attempt(() => this.warmFit(data, previous, prior, priorEvidence, batchWeight, shift, outputs));
+      const w = attempt(() => this.warmFit(data, previous, prior, priorEvidence, batchWeight, shift, warmOutputs));
       if (w !== null) {
         warm = w.fitted;
         predictive = w.first.history[0];
@@ -585,7 +600,11 @@ export class StreamingGmm {
     // Birth and death, then K on the stream.
     const reseeded = { labels: [] as number[], reasons: [] as ('starved' | 'redundant')[] };
     const bd = birthDeathSettings(o);
-    if (bd !== null && winner.params.k > 1) winner = this.birthDeath(data, winner, t, bd, batchWeight, shift, reseeded, events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1);
+    if (bd !== null && winner.params.k > 1) {
+      // (soft responsibilities only: hard EM's are 0 or 1)
+      const winnerResp = resp !== null && o.mode === 'soft' && winner.outputsWritten && winner.params.k === previous!.k ? resp : null;
+      winner = this.birthDeath(data, winner, t, bd, batchWeight, shift, reseeded, events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1, winnerResp);
+    }
     let kChange: WindowFit['kChange'] = null;
     let labelsBefore: number[] = [];
     if (typeof o.k !== 'number' && previous !== null) {
@@ -601,7 +620,7 @@ export class StreamingGmm {
     if (!winner.outputsWritten) {
       const pre = precompute(winner.params);
       if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
-      eStep(pre.value, data.data, n, o.mode === 'hard', null, outputs, new EStepScratch(winner.params.k, data.d));
+      pooledEStep(this.pool, pre.value, data, o.mode === 'hard', null, outputs, new EStepScratch(winner.params.k, data.d));
     }
     if (this.labelIds.some((id, i) => id !== i)) for (let i = 0; i < n; i++) labels[i] = this.labelIds[labels[i]];
 
@@ -785,8 +804,7 @@ export class StreamingGmm {
    * to where the donor was: the two are swapped when `other` is nearer.
    */
   private static keepDonorIdentity(f: Fitted, before: GmmParams, donor: number, other: number): Fitted {
-    const distance = (c: number): number =>
-      bhattacharyya(componentMean(before, donor), componentCovariance(before, donor), componentMean(f.params, c), componentCovariance(f.params, c), before.d);
+    const distance = (c: number): number => componentDistance(before, donor, f.params, c, 'bhattacharyya');
     if (!(distance(other) < distance(donor))) return f;
     const perm = Int32Array.from({ length: f.params.k }, (_, i) => i);
     perm[donor] = other;
@@ -804,6 +822,7 @@ export class StreamingGmm {
     shift: Float64Array,
     reseeded: { labels: number[]; reasons: ('starved' | 'redundant')[] },
     drifting: boolean,
+    resp: Float64Array | null,
   ): Fitted {
     const o = this.options;
     const K = fitted.params.k;
@@ -814,7 +833,7 @@ export class StreamingGmm {
     if (drifting) {
       // While the stream moves, a component can be stranded inside another's support (after two clusters
       // crossed): the lighter of a redundant pair is a candidate too.
-      const r = mostRedundantPair(fitted.params, data);
+      const r = mostRedundantPair(fitted.params, data, resp ?? undefined);
       if (r !== null && r.similarity > settings.redundancy) {
         const [a, b] = r.pair;
         const lighter = fitted.params.weights[a] <= fitted.params.weights[b] ? a : b;
@@ -1002,7 +1021,7 @@ export class StreamingGmm {
 /** The mixture of the components `idx` of p, in that order, weights renormalised. */
 function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
   const { d: D, covarianceType: type } = p;
-  const cs = type === 'full' ? D * D : type === 'diag' ? D : type === 'spherical' ? 1 : 0;
+  const cs = COVARIANCE[type].stride(D);
   const weights = new Float64Array(idx.length);
   const means = new Float64Array(idx.length * D);
   const covariances = new Float64Array(cs === 0 ? p.covariances.length : idx.length * cs);
@@ -1016,4 +1035,25 @@ function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
   });
   for (let t = 0; t < idx.length; t++) weights[t] /= total;
   return { k: idx.length, d: D, covarianceType: type, weights, means, covariances };
+}
+
+/**
+ * With the default thread count, below this many multiply-adds per E-step ({@link eStepWork}) a window's EM
+ * stays on the calling thread: the crossover of whole streaming windows measured with
+ * `npm run bench -- threads` (see the README), above the single E-step's `MIN_PARALLEL_WORK` since a
+ * window's EM hands over several short E-steps.
+ */
+export const MIN_WINDOW_PARALLEL_WORK = 2e7;
+
+/**
+ * Threads a window of n points uses for its E-steps.
+ *
+ * 1. `threads` not given (the default): the number of cores when an E-step of the window is at least
+ *    {@link MIN_WINDOW_PARALLEL_WORK} multiply-adds, else 1;
+ * 2. `threads` given: as a batch fit, `threadsFor(threads, …)` (1 below `MIN_PARALLEL_WORK`);
+ * 3. never more than one per block of 256 points.
+ */
+export function windowThreads(threads: number | undefined, n: number, k: number, d: number, type: CovarianceType): number {
+  if (threads !== undefined) return threadsFor(threads, n, k, d, type);
+  return eStepWork(n, k, d, type) < MIN_WINDOW_PARALLEL_WORK ? 1 : threadsFor(defaultThreads(), n, k, d, type);
 }

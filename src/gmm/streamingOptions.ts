@@ -71,6 +71,14 @@ export interface StreamingOptions {
   readonly regCovar?: number;
   /** Default 0. */
   readonly seed?: number;
+  /**
+   * Threads for the E-steps of a window's EM runs (worker threads on shared memory, `sharedPool`). Default:
+   * the number of cores for windows large enough to gain (an E-step of at least `MIN_WINDOW_PARALLEL_WORK`
+   * multiply-adds, the measured crossover), else the calling thread alone; given, as in a batch fit (from
+   * 10⁶ multiply-adds per E-step on); 1 keeps every window on the calling thread. Results equal the
+   * one-thread results to rounding, and are bit-identical run after run for the same thread count.
+   */
+  readonly threads?: number;
   /** Default `'soft'`. */
   readonly mode?: 'soft' | 'hard';
   /** Objective that picks among cold candidates fitted to the same data (the first window; default `'expected'`). */
@@ -148,6 +156,7 @@ export const streamingOptionsSchema = z
     tol: z.number().min(0, 'must be ≥ 0').default(1e-3),
     regCovar: z.number().min(0, 'must be ≥ 0').default(1e-6),
     seed: z.number().int().default(0),
+    threads: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
     mode: z.enum(['soft', 'hard']).default('soft'),
     select: z.enum(['expected', 'marginal']).default('expected'),
     drift: driftOptionsSchema.default({}),

@@ -116,6 +116,45 @@ describe('one-pass readers agree with the references', () => {
     });
   });
 
+  it('decimals within one unit of the 19th digit of a halfway point between two doubles round as Number() does', () => {
+    // the exact decimal of (x + nextUp(x)) / 2, cut to 17–19 significant digits and one unit above the cut:
+    // the two sides of the tie (and the tie itself when it has ≤ 19 digits) that the double-double quotient
+    // must either decide right or hand to Number()
+    const view = new DataView(new ArrayBuffer(8));
+    let seed = 99;
+    const next = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed;
+    };
+    const cells: string[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const x = (1 + next() / 2 ** 32) * 2 ** ((next() % 67) - 14); // up to 2⁵³: exact ties of ≤ 19 digits too
+      view.setFloat64(0, x);
+      const bits = view.getBigUint64(0);
+      const exponent = Number((bits >> 52n) & 0x7ffn) - 1075; // x = m·2^exponent
+      const m = (bits & 0xfffffffffffffn) | 0x10000000000000n;
+      const scale = 1 - exponent; // midpoint = (2m+1)·2^(exponent−1) = (2m+1)·5^scale / 10^scale
+      const digits = ((2n * m + 1n) * 5n ** BigInt(scale)).toString();
+      const point = digits.length - scale; // digits before the decimal point (may be ≤ 0)
+      if (digits.length <= 19) cells.push(`${digits.slice(0, point)}.${digits.slice(point)}`, '0'); // the tie itself (a pair with 0)
+      for (const keep of [17, 18, 19]) {
+        for (const bump of [0n, 1n]) {
+          const cut = (BigInt(digits.slice(0, keep)) + bump).toString();
+          const whole = point - (cut.length - keep); // a carry adds a digit in front
+          const t = whole > 0 ? `${cut.slice(0, whole)}.${cut.slice(whole)}` : `0.${'0'.repeat(-whole)}${cut}`;
+          cells.push(t);
+        }
+      }
+    }
+    const got = parseCsv(cells.join('\n'));
+    let ties = 0;
+    cells.forEach((cell, i) => {
+      if (!Object.is(got.data[i], Number(cell))) expect.fail(`${cell}: ${got.data[i]} vs ${Number(cell)}`);
+      if (i % 2 === 1 && Number(cell) !== Number(cells[i - 1])) ties++;
+    });
+    expect(ties).toBeGreaterThan(1000); // the pairs do straddle halfway points (rounded apart)
+  });
+
   it('a bad cell deep in a wide file is reported at its line and column, as before', () => {
     const d = 256;
     const row = (i: number) => Array.from({ length: d }, (_, j) => ((i * 31 + j * 7) % 1000) / 997).join(',');

@@ -188,6 +188,14 @@ describe('the packed package, installed into a fresh project', () => {
     for (const { file } of specifiers) await expect(stat(join(installed, file))).resolves.toBeDefined();
   });
 
+  it('ships the WebAssembly kernels compiled from the AssemblyScript sources, and loads them', async () => {
+    expect(packed.files.map((f) => f.path)).toContain('dist/src/gmm/simd/kernels.wasm');
+    await writeFile(join(project, 'simd.mjs'), "import { simdStatus } from 'emstream/core';\nconsole.log(JSON.stringify(simdStatus()));\n");
+    const r = await run(process.execPath, ['simd.mjs'], project);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ available: true, reason: '' });
+  });
+
   it('runs `npx emstream fit` on a small CSV: the report matches the in-process fit and the cluster means', async () => {
     const points = twoClusters();
     await writeFile(join(project, 'points.csv'), `x,y\n${points.map((p) => p.join(',')).join('\n')}\n`);

@@ -1,0 +1,249 @@
+/**
+ * WebAssembly SIMD (f64x2) kernels of the E-step for D > 16, in AssemblyScript: compiled by `asc` at build
+ * time (`npm run build`, and before the tests) into `kernels.wasm` beside `simd.js`, which loads it
+ * (`SimdLogProb`). The JavaScript kernels of `blocked.ts` stay the reference and the fallback.
+ *
+ * Every pointer is a byte offset into the memory the caller gives (`env.memory`, imported); nothing is
+ * allocated here. Lanes run over two components (`diag`) or two points (`full`/`tied`) or two adjacent
+ * entries of a row (`outer4`), never over the terms of one sum, and each sum receives its terms in the
+ * order of the JavaScript kernels: the results are bit-identical to them (tested in test/gmm/kernels.test.ts).
+ * No fused multiply-add (none in WebAssembly SIMD), no reassociation (binaryen keeps IEEE order).
+ *
+ * Not TypeScript: `v128`, `f64x2`, `load<T>` are AssemblyScript builtins (tsc and eslint skip `*.as.ts`).
+ */
+
+/**
+ * diag(P, D, NB, X, MP, PP, LC, LP): for component pairs p < P and points i < NB (a multiple of 4),
+ * LP[i·2P + 2p + l] = LC[2p + l] − ½ Σ_a ((X[i·D + a] − MP[p][a][l]) · PP[p][a][l])², lanes l = 0, 1.
+ * MP/PP hold each pair's values interleaved per coordinate.
+ */
+export function diag(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, LC: usize, LP: usize): void {
+  if (P <= 0 || D <= 0 || NB <= 0) return;
+  const rowBytes = <usize>D << 3;
+  const pairBytes = <usize>D << 4;
+  const row = <usize>P << 4;
+  const half = f64x2.splat(0.5);
+  // do-while loops in the hot paths (the bound checked at the bottom, one branch per iteration), as the
+  // hand-assembled module had them: binaryen compiles `for` to a test at the top and a jump back, which
+  // measured 8–19 % slower in this kernel
+  let p = 0;
+  do {
+    const mpb = MP + <usize>p * pairBytes;
+    const ppb = PP + <usize>p * pairBytes;
+    const lc = v128.load(LC + (<usize>p << 4));
+    let i = 0;
+    do {
+      const o0 = X + <usize>i * rowBytes;
+      const o1 = o0 + rowBytes;
+      const o2 = o1 + rowBytes;
+      const o3 = o2 + rowBytes;
+      let q0 = f64x2.splat(0);
+      let q1 = f64x2.splat(0);
+      let q2 = f64x2.splat(0);
+      let q3 = f64x2.splat(0);
+      let a = 0;
+      do {
+        const am = <usize>a << 4;
+        const ax = <usize>a << 3;
+        const m = v128.load(mpb + am);
+        const w = v128.load(ppb + am);
+        // y = (x − m) · w; q += y·y
+        const y0 = f64x2.mul(f64x2.sub(v128.load64_splat(o0 + ax), m), w);
+        q0 = f64x2.add(q0, f64x2.mul(y0, y0));
+        const y1 = f64x2.mul(f64x2.sub(v128.load64_splat(o1 + ax), m), w);
+        q1 = f64x2.add(q1, f64x2.mul(y1, y1));
+        const y2 = f64x2.mul(f64x2.sub(v128.load64_splat(o2 + ax), m), w);
+        q2 = f64x2.add(q2, f64x2.mul(y2, y2));
+        const y3 = f64x2.mul(f64x2.sub(v128.load64_splat(o3 + ax), m), w);
+        q3 = f64x2.add(q3, f64x2.mul(y3, y3));
+        a++;
+      } while (a < D);
+      // LP rows i..i+3, columns 2p, 2p+1: lc − 0.5·q
+      const lp = LP + <usize>i * row + (<usize>p << 4);
+      v128.store(lp, f64x2.sub(lc, f64x2.mul(half, q0)));
+      v128.store(lp + row, f64x2.sub(lc, f64x2.mul(half, q1)));
+      v128.store(lp + 2 * row, f64x2.sub(lc, f64x2.mul(half, q2)));
+      v128.store(lp + 3 * row, f64x2.sub(lc, f64x2.mul(half, q3)));
+      i += 4;
+    } while (i < NB);
+    p++;
+  } while (p < P);
+}
+
+/**
+ * full(K, D, NB, X, M, W, WSTRIDE, LC, LP, DIFF): for components k < K and points i < NB (a multiple of 4),
+ * ‖W_k (x_i − μ_k)‖² over the lower triangle, two rows per step, lanes over two points:
+ * LP[i·K + k] = LC[k] − ½ Σ_j s_j². WSTRIDE: bytes between components' factors (0 for tied); DIFF: 4·D
+ * scratch values, DIFF[4a + q] = x_q[a] − μ[a].
+ */
+export function full(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize, WSTRIDE: i32, LC: usize, LP: usize, DIFF: usize): void {
+  const rowBytes = <usize>D << 3;
+  const half = f64x2.splat(0.5);
+  for (let k = 0; k < K; k++) {
+    const mb = M + <usize>k * rowBytes;
+    const wb = W + <usize>k * <usize>WSTRIDE;
+    const lc = v128.load64_splat(LC + (<usize>k << 3));
+    for (let i = 0; i < NB; i += 4) {
+      const o0 = X + <usize>i * rowBytes;
+      for (let a = 0; a < D; a++) {
+        const m = load<f64>(mb + (<usize>a << 3));
+        const ad = DIFF + (<usize>a << 5);
+        const xa = o0 + (<usize>a << 3);
+        store<f64>(ad, load<f64>(xa) - m);
+        store<f64>(ad, load<f64>(xa + rowBytes) - m, 8);
+        store<f64>(ad, load<f64>(xa + 2 * rowBytes) - m, 16);
+        store<f64>(ad, load<f64>(xa + 3 * rowBytes) - m, 24);
+      }
+      let q01 = f64x2.splat(0);
+      let q23 = f64x2.splat(0);
+      // rows j, j + 1 while j + 1 < D
+      let j = 0;
+      for (; j < D - 1; j += 2) {
+        const r0 = wb + <usize>j * rowBytes;
+        const r1 = r0 + rowBytes;
+        let s0a = f64x2.splat(0);
+        let s0b = f64x2.splat(0);
+        let s1a = f64x2.splat(0);
+        let s1b = f64x2.splat(0);
+        let a = 0;
+        do {
+          const w0 = v128.load64_splat(r0 + (<usize>a << 3));
+          const w1 = v128.load64_splat(r1 + (<usize>a << 3));
+          const ad = DIFF + (<usize>a << 5);
+          const d01 = v128.load(ad);
+          const d23 = v128.load(ad, 16);
+          s0a = f64x2.add(s0a, f64x2.mul(w0, d01));
+          s0b = f64x2.add(s0b, f64x2.mul(w0, d23));
+          s1a = f64x2.add(s1a, f64x2.mul(w1, d01));
+          s1b = f64x2.add(s1b, f64x2.mul(w1, d23));
+          a++;
+        } while (a <= j);
+        // row j + 1's diagonal term, a = j + 1
+        const jn = j + 1;
+        const w1 = v128.load64_splat(r1 + (<usize>jn << 3));
+        const ad = DIFF + (<usize>jn << 5);
+        s1a = f64x2.add(s1a, f64x2.mul(w1, v128.load(ad)));
+        s1b = f64x2.add(s1b, f64x2.mul(w1, v128.load(ad, 16)));
+        q01 = f64x2.add(q01, f64x2.mul(s0a, s0a));
+        q01 = f64x2.add(q01, f64x2.mul(s1a, s1a));
+        q23 = f64x2.add(q23, f64x2.mul(s0b, s0b));
+        q23 = f64x2.add(q23, f64x2.mul(s1b, s1b));
+      }
+      // a last single row when D is odd: j = D − 1
+      if (D & 1) {
+        const r0 = wb + <usize>(D - 1) * rowBytes;
+        let s0a = f64x2.splat(0);
+        let s0b = f64x2.splat(0);
+        for (let a = 0; a < D; a++) {
+          const w0 = v128.load64_splat(r0 + (<usize>a << 3));
+          const ad = DIFF + (<usize>a << 5);
+          s0a = f64x2.add(s0a, f64x2.mul(w0, v128.load(ad)));
+          s0b = f64x2.add(s0b, f64x2.mul(w0, v128.load(ad, 16)));
+        }
+        q01 = f64x2.add(q01, f64x2.mul(s0a, s0a));
+        q23 = f64x2.add(q23, f64x2.mul(s0b, s0b));
+      }
+      // LP[(i + q)·K + k] = lc − 0.5·q
+      q01 = f64x2.sub(lc, f64x2.mul(half, q01));
+      q23 = f64x2.sub(lc, f64x2.mul(half, q23));
+      const kb = <usize>K << 3;
+      const lp = LP + ((<usize>i * <usize>K + <usize>k) << 3);
+      store<f64>(lp, f64x2.extract_lane(q01, 0));
+      store<f64>(lp + kb, f64x2.extract_lane(q01, 1));
+      store<f64>(lp + 2 * kb, f64x2.extract_lane(q23, 0));
+      store<f64>(lp + 3 * kb, f64x2.extract_lane(q23, 1));
+    }
+  }
+}
+
+/**
+ * outer4(D, C0, C1, C2, C3, V, WP): V (packed lower triangle, D(D+1)/2 values) += Σ_q w_q c_q c_qᵀ for
+ * four centred rows c_q at Cq and weights WP[0..3]; lanes over two adjacent entries of a row, each entry
+ * receiving its four terms in point order (as `outer4` in blocked.ts).
+ */
+export function outer4(D: i32, C0: usize, C1: usize, C2: usize, C3: usize, V: usize, WP: usize): void {
+  let p0: usize = 0;
+  for (let a = 0; a < D; a++) {
+    // y_q = w_q · c_q[a]
+    const ca = <usize>a << 3;
+    const y0 = load<f64>(WP) * load<f64>(C0 + ca);
+    const y1 = load<f64>(WP, 8) * load<f64>(C1 + ca);
+    const y2 = load<f64>(WP, 16) * load<f64>(C2 + ca);
+    const y3 = load<f64>(WP, 24) * load<f64>(C3 + ca);
+    const x0 = f64x2.splat(y0);
+    const x1 = f64x2.splat(y1);
+    const x2 = f64x2.splat(y2);
+    const x3 = f64x2.splat(y3);
+    const vb = V + (p0 << 3);
+    // entries b = 0 … a in pairs while b + 1 ≤ a
+    const lim = ((a + 1) >> 1) << 1;
+    if (lim > 0) {
+      let b = 0;
+      do {
+        const cb = <usize>b << 3;
+        let t = v128.load(vb + cb);
+        t = f64x2.add(t, f64x2.mul(x0, v128.load(C0 + cb)));
+        t = f64x2.add(t, f64x2.mul(x1, v128.load(C1 + cb)));
+        t = f64x2.add(t, f64x2.mul(x2, v128.load(C2 + cb)));
+        t = f64x2.add(t, f64x2.mul(x3, v128.load(C3 + cb)));
+        v128.store(vb + cb, t);
+        b += 2;
+      } while (b < lim);
+    }
+    // the last entry b = a when a + 1 is odd (a even)
+    if ((a & 1) == 0) {
+      let u = load<f64>(vb + ca);
+      u = u + y0 * load<f64>(C0 + ca);
+      u = u + y1 * load<f64>(C1 + ca);
+      u = u + y2 * load<f64>(C2 + ca);
+      u = u + y3 * load<f64>(C3 + ca);
+      store<f64>(vb + ca, u);
+    }
+    p0 += <usize>a + 1;
+  }
+}
+
+/** centre(N, X, S, C, D): C[i·D + a] = X[i·D + a] − S[a] for N rows (the centring of the statistics). */
+export function centre(N: i32, X: usize, S: usize, C: usize, D: i32): void {
+  const lim = (D >> 1) << 1;
+  for (let i = 0; i < N; i++) {
+    const o = (<usize>i * <usize>D) << 3;
+    for (let a = 0; a < lim; a += 2) {
+      const ao = <usize>a << 3;
+      v128.store(C + o + ao, f64x2.sub(v128.load(X + o + ao), v128.load(S + ao)));
+    }
+    if (D & 1) {
+      const ao = <usize>(D - 1) << 3;
+      store<f64>(C + o + ao, load<f64>(X + o + ao) - load<f64>(S + ao));
+    }
+  }
+}
+
+/**
+ * diagAcc(D, C, U, V, WP, RP, M): for j < M, the centred row at C + RP[j] (i32 byte offsets) with weight
+ * WP[j]: U[a] += w·c_a, V[a] += (w·c_a)·c_a, rows in order (as the diagonal statistics kernel of
+ * blocked.ts), lanes over two coordinates.
+ */
+export function diagAcc(D: i32, C0: usize, U: usize, V: usize, WP0: usize, RP: usize, M: i32): void {
+  const lim = (D >> 1) << 1;
+  for (let j = 0; j < M; j++) {
+    const c = C0 + <usize>load<i32>(RP + (<usize>j << 2));
+    const wp = WP0 + (<usize>j << 3);
+    const w = v128.load64_splat(wp);
+    const ws = load<f64>(wp);
+    for (let a = 0; a < lim; a += 2) {
+      const o = <usize>a << 3;
+      const ca = v128.load(c + o);
+      const wa = f64x2.mul(w, ca);
+      v128.store(U + o, f64x2.add(v128.load(U + o), wa));
+      v128.store(V + o, f64x2.add(v128.load(V + o), f64x2.mul(wa, ca)));
+    }
+    if (D & 1) {
+      const o = <usize>(D - 1) << 3;
+      const cs = load<f64>(c + o);
+      const was = ws * cs;
+      store<f64>(U + o, load<f64>(U + o) + was);
+      store<f64>(V + o, load<f64>(V + o) + was * cs);
+    }
+  }
+}

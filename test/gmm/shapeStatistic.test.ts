@@ -1,0 +1,171 @@
+/**
+ * The per-window tests of adaptive forgetting at the cost of the covariance type: the covariance
+ * likelihood-ratio Λ_Σ(n_h) (`shapeStatistic`, prepared once per component, then O(D) per weight), the
+ * Householder reduction it rests on (`Tridiagonal`), Hotelling's mean statistic with a tied factor computed
+ * once, all against dense ml-matrix computations.
+ */
+import { CholeskyDecomposition, Matrix, inverse } from 'ml-matrix';
+import { describe, expect, it } from 'vitest';
+import { componentDrift, driftStatistic, shapeDegreesOfFreedom, shapeStatistic } from '../../src/gmm/adaptive.js';
+import { componentMoments, meanStatistic, type ComponentMoments } from '../../src/gmm/componentStats.js';
+import { cholesky, Tridiagonal } from '../../src/gmm/linalg.js';
+import { SufficientStats } from '../../src/gmm/stats.js';
+import { COVARIANCE_TYPES, type CovarianceType } from '../../src/gmm/types.js';
+import { randomSpd, seededUniform } from '../helpers/random.js';
+
+const close = (actual: number, expected: number, rel = 1e-10): void => {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(expected)));
+};
+
+function logDet(m: Matrix): number {
+  const l = new CholeskyDecomposition(m).lowerTriangularMatrix;
+  let s = 0;
+  for (let i = 0; i < m.rows; i++) s += 2 * Math.log(l.get(i, i));
+  return s;
+}
+
+describe('Tridiagonal', () => {
+  it('ln det(c·A + s·I) and zᵀ(c·A + s·I)⁻¹z in O(D) agree with ml-matrix, D = 1 … 40', () => {
+    const rng = seededUniform(1);
+    for (const d of [1, 2, 3, 5, 12, 40]) {
+      const a = randomSpd(rng, d);
+      const tri = Tridiagonal.of(a, d);
+      const z = Float64Array.from({ length: d }, () => 2 * rng() - 1);
+      const rotated = tri.rotate(z.slice());
+      // Qᵀ is orthogonal: the norm is kept
+      close(Math.hypot(...rotated), Math.hypot(...z), 1e-13);
+      for (const [c, s] of [
+        [1, 0],
+        [0.3, 0.7],
+        [2, 1e-3],
+      ]) {
+        const m = Matrix.from1DArray(d, d, Array.from(a)).mul(c).add(Matrix.eye(d).mul(s));
+        const r = tri.shifted(c, s, rotated)!;
+        close(r.logDet, logDet(m));
+        const x = Matrix.columnVector(Array.from(z));
+        close(r.quadratic, x.transpose().mmul(inverse(m)).mmul(x).get(0, 0));
+      }
+    }
+  });
+
+  it('reads only the lower triangle, and says when a shifted matrix is not positive definite', () => {
+    const a = Float64Array.of(2, 99, 99, 1, 3, 99, 0.5, 0.2, 4);
+    const sym = Float64Array.of(2, 1, 0.5, 1, 3, 0.2, 0.5, 0.2, 4);
+    expect(Tridiagonal.of(a, 3).shifted(1, 0)).toEqual(Tridiagonal.of(sym, 3).shifted(1, 0));
+    expect(Tridiagonal.of(sym, 3).shifted(-1, 0)).toBeNull();
+  });
+});
+
+/** Moments of a random component: n points, a mean, a covariance in the layout componentMoments uses. */
+function moments(rng: () => number, type: CovarianceType, d: number, n: number): ComponentMoments {
+  const mean = Float64Array.from({ length: d }, () => 2 * rng() - 1);
+  const cov = type === 'full' || type === 'tied' ? randomSpd(rng, d) : Float64Array.from({ length: d }, () => 0.2 + rng());
+  return { n, mean, cov };
+}
+
+/**
+ * Λ = n_p ln|C_p| − n_h ln|C_h| − n_w ln|C_w| with C_p = (n_h C_h + n_w C_w)/n_p + (n_h n_w/n_p²)ΔΔᵀ, the
+ * matrices dense (spherical: the trace over D times I); tied: (n_h n_w/n_p)·ΔᵀC⁻¹Δ.
+ */
+function denseStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array): number {
+  const nw = w.n;
+  const np = nh + nw;
+  const delta = Matrix.columnVector(Array.from(h.mean, (x, i) => x - w.mean[i]));
+  if (type === 'tied') return ((nh * nw) / np) * delta.transpose().mmul(inverse(Matrix.from1DArray(d, d, Array.from(tiedCov!)))).mmul(delta).get(0, 0);
+  const asMatrix = (c: Float64Array): Matrix => {
+    if (type === 'full') return Matrix.from1DArray(d, d, Array.from(c));
+    if (type === 'diag') return Matrix.diag(Array.from(c));
+    return Matrix.eye(d).mul(c.reduce((s, x) => s + x, 0) / d);
+  };
+  const ch = asMatrix(h.cov);
+  const cw = asMatrix(w.cov);
+  let cp = Matrix.add(ch.clone().mul(nh / np), cw.clone().mul(nw / np)).add(delta.mmul(delta.transpose()).mul((nh * nw) / (np * np)));
+  if (type === 'diag') cp = Matrix.diag(cp.diag());
+  if (type === 'spherical') cp = Matrix.eye(d).mul(cp.trace() / d);
+  return Math.max(0, np * logDet(cp) - nh * logDet(ch) - nw * logDet(cw));
+}
+
+describe('shapeStatistic / driftStatistic', () => {
+  for (const type of COVARIANCE_TYPES) {
+    it(`${type}: every evaluation (the first direct, the next on the reduced form) agrees with the dense statistic`, () => {
+      const rng = seededUniform(10 + COVARIANCE_TYPES.indexOf(type));
+      for (const d of [1, 2, 6, 20, 48]) {
+        const h = moments(rng, type, d, 500);
+        const w = moments(rng, type, d, 120);
+        const tiedCov = type === 'tied' ? randomSpd(rng, d) : undefined;
+        for (const equalMeans of [false, true]) {
+          const hh = equalMeans ? { ...h, mean: w.mean } : h;
+          const statistic = shapeStatistic(type, d, hh, w, tiedCov);
+          for (const nh of [300, 1, 40, 0.001, 1e4, 300]) {
+            const want = denseStatistic(type, d, hh, nh, w, tiedCov);
+            close(statistic(nh), want, 1e-9);
+            close(driftStatistic(type, d, hh, nh, w, tiedCov), want, 1e-9);
+          }
+          expect(statistic(0)).toBe(0);
+        }
+      }
+    });
+  }
+
+  it('full: a history that is not positive definite gives 0, as a window that is not does', () => {
+    const w = { n: 50, mean: Float64Array.of(0, 0), cov: Float64Array.of(1, 0, 0, 1) };
+    const bad = { n: 50, mean: Float64Array.of(0, 0), cov: Float64Array.of(1, 2, 2, 1) };
+    const s = shapeStatistic('full', 2, bad, w);
+    expect([s(10), s(20), s(30)]).toEqual([0, 0, 0]);
+    expect(shapeStatistic('full', 2, w, bad)(10)).toBe(0);
+  });
+});
+
+/** Statistics of n random points split between K components by random weights. */
+function randomStats(rng: () => number, type: CovarianceType, k: number, d: number, n: number, spread: number): SufficientStats {
+  const data = new Float64Array(n * d);
+  const resp = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(rng() * k);
+    for (let a = 0; a < d; a++) data[i * d + a] = 4 * c + spread * (rng() - 0.5) * (a + 1);
+    resp[i * k + c] = 1;
+  }
+  const stats = new SufficientStats(k, d, type, new Float64Array(d)).addBatch(data, n, resp);
+  return stats;
+}
+
+describe('componentDrift at the cost of the covariance type', () => {
+  it('the discount factors are the root of Λ_Σ(f·n_h) = ν found by bisection on the dense statistic', () => {
+    const rng = seededUniform(20);
+    for (const type of ['full', 'diag', 'spherical'] as CovarianceType[]) {
+      const d = 5;
+      // the window's components spread 3× wider than their history: the shape test fires
+      const prior = randomStats(rng, type, 3, d, 3000, 1);
+      const batch = randomStats(rng, type, 3, d, 600, 3);
+      const drift = componentDrift(prior, batch, 1, { alpha: 1e-3, minPoints: 10, regCovar: 1e-6 });
+      const nu = shapeDegreesOfFreedom(type, d);
+      for (let k = 0; k < 3; k++) {
+        const wm = componentMoments(batch, k, 1e-6);
+        const hm = componentMoments(prior, k, 1e-6);
+        const moved = { n: hm.n, mean: wm.mean, cov: hm.cov };
+        expect(drift.shapeStatistics[k]).toBeGreaterThan(drift.shapeThreshold);
+        close(drift.shapeStatistics[k], denseStatistic(type, d, moved, hm.n, wm), 1e-9);
+        let lo = 0;
+        let hi = 1;
+        for (let it = 0; it < 40; it++) {
+          const mid = 0.5 * (lo + hi);
+          if (denseStatistic(type, d, moved, mid * hm.n, wm) > nu) hi = mid;
+          else lo = mid;
+        }
+        close(drift.factors[k], lo, 1e-9);
+        expect(drift.factors[k]).toBeLessThan(1);
+      }
+    }
+  });
+
+  it('tied: Hotelling’s statistic with the shared factor computed once equals the one that factors per call', () => {
+    const rng = seededUniform(21);
+    const d = 4;
+    const cov = randomSpd(rng, d);
+    const h = moments(rng, 'tied', d, 200);
+    const w = moments(rng, 'tied', d, 80);
+    const once = meanStatistic('tied', d, h, 150, w, cov, cholesky(cov, d));
+    expect(once).toBe(meanStatistic('tied', d, h, 150, w, cov));
+    close(once, denseStatistic('tied', d, h, 150, w, cov));
+  });
+});
