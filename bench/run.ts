@@ -3,7 +3,7 @@
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections
- *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, quality, kafka)
+ *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -184,6 +184,20 @@ async function kernelsSection(): Promise<void> {
   for (const r of rows) console.log(`| ${r.type} | ${r.d} | ${r.k} | ${fmt(r.wasmMs)} | ${fmt(r.jsMs)} | ${(r.jsMs / r.wasmMs).toFixed(2)} |`);
 }
 
+async function readersSection(): Promise<void> {
+  const { readerRates } = await import('./readers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'emstream-bench-readers-'));
+  try {
+    const rows = await readerRates(dir);
+    console.log('\n## Reading wide vectors: 20 000 × 256 (readVectorsFile against split + Number(); medians of 7)\n');
+    console.log('| input | MB | ours ms | ours MB/s | split + Number() ms | speed-up |');
+    console.log('|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.format} | ${r.megabytes.toFixed(1)} | ${fmt(r.oursMs)} | ${fmt(r.megabytes / (r.oursMs / 1000))} | ${fmt(r.referenceMs)} | ${(r.referenceMs / r.oursMs).toFixed(2)} |`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // The kernels from the sources, as the tests and dist have them (compiled when missing or stale).
 await buildKernels();
 header();
@@ -191,5 +205,6 @@ if (want('gmm')) await gmmSection();
 if (want('kernels')) await kernelsSection();
 if (want('threads')) await threadsSection();
 if (want('streaming')) await streamingSection();
+if (want('readers')) await readersSection();
 if (want('quality')) await qualitySection();
 if (want('kafka')) await kafkaSection();
