@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { componentMoments, meanStatistic, tiedWithin, type ComponentMoments } from './componentStats.js';
+import { componentMoments, meanStatistic, pooledTied, type ComponentMoments } from './componentStats.js';
 import { cholesky, logDetFromCholesky, Tridiagonal } from './linalg.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType } from './types.js';
@@ -325,24 +325,7 @@ export function componentDrift(
   const shapeStatistics = new Float64Array(K);
   const factors = new Float64Array(K).fill(1);
   const drifted: number[] = [];
-  const tiedP = type === 'tied' ? tiedWithin(prior) : undefined;
-  const tiedB = type === 'tied' ? tiedWithin(batch) : undefined;
-  let tiedCov: Float64Array | undefined;
-  if (type === 'tied') {
-    const ph = prior.total() / batchWeight;
-    const pw = batch.total();
-    tiedCov = new Float64Array(D * D);
-    let p = 0;
-    for (let a = 0; a < D; a++) {
-      for (let b = 0; b <= a; b++, p++) {
-        const v = ph + pw > 0 ? (ph * tiedP![p] + pw * tiedB![p]) / (ph + pw) : 0;
-        tiedCov[a * D + b] = v;
-        tiedCov[b * D + a] = v;
-      }
-      tiedCov[a * D + a] += options.regCovar;
-    }
-  }
-  const tiedFactor = tiedCov === undefined ? undefined : cholesky(tiedCov, D);
+  const { tiedP, tiedB, tiedCov, tiedFactor } = pooledTied(prior, batch, batchWeight, options.regCovar);
   const shiftDelta = new Float64Array(D);
   for (let a = 0; a < D; a++) shiftDelta[a] = prior.shift[a] - batch.shift[a];
   for (let k = 0; k < K; k++) {

@@ -218,26 +218,46 @@ export interface MeanShrinkage {
   readonly statistics: Float64Array;
 }
 
+/** The tied within-scatters of the past and the window, their pooled covariance and its factor. */
+export interface PooledTied {
+  /** The past's within-scatter per unit weight (packed T), for tied statistics. */
+  readonly tiedP: Float64Array | undefined;
+  /** The window's (packed T). */
+  readonly tiedB: Float64Array | undefined;
+  /** The shared covariance C (D×D): the two weighted by their effective sizes, plus regCovar on the diagonal. */
+  readonly tiedCov: Float64Array | undefined;
+  /** Its lower Cholesky factor (null when C is not positive definite). */
+  readonly tiedFactor: Float64Array | null | undefined;
+}
+
+/**
+ * For tied statistics, the pooled covariance of the past (effective size Σ s0 / batchWeight) and the
+ * window (Σ s0), C = (n_h·W_h + n_w·W_w) / (n_h + n_w) + regCovar·I, and its factor: what the mean and
+ * drift tests share over all components. Every field undefined for the other covariance types.
+ */
+export function pooledTied(prior: SufficientStats, batch: SufficientStats, batchWeight: number, regCovar: number): PooledTied {
+  const { d: D, covarianceType: type } = batch;
+  if (type !== 'tied') return { tiedP: undefined, tiedB: undefined, tiedCov: undefined, tiedFactor: undefined };
+  const tiedP = tiedWithin(prior);
+  const tiedB = tiedWithin(batch);
+  const ph = prior.total() / batchWeight;
+  const pw = batch.total();
+  const tiedCov = new Float64Array(D * D);
+  let p = 0;
+  for (let a = 0; a < D; a++) {
+    for (let b = 0; b <= a; b++, p++) {
+      const v = ph + pw > 0 ? (ph * tiedP[p] + pw * tiedB[p]) / (ph + pw) : 0;
+      tiedCov[a * D + b] = v;
+      tiedCov[b * D + a] = v;
+    }
+    tiedCov[a * D + a] += regCovar;
+  }
+  return { tiedP, tiedB, tiedCov, tiedFactor: cholesky(tiedCov, D) };
+}
+
 function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight: number, shrink: MeanShrinkage): void {
   const { k: K, d: D, covarianceType: type } = batch;
-  const tiedP = type === 'tied' ? tiedWithin(prior) : undefined;
-  const tiedB = type === 'tied' ? tiedWithin(batch) : undefined;
-  let tiedCov: Float64Array | undefined;
-  if (type === 'tied') {
-    const ph = prior.total() / batchWeight;
-    const pw = batch.total();
-    tiedCov = new Float64Array(D * D);
-    let p = 0;
-    for (let a = 0; a < D; a++) {
-      for (let b = 0; b <= a; b++, p++) {
-        const v = ph + pw > 0 ? (ph * tiedP![p] + pw * tiedB![p]) / (ph + pw) : 0;
-        tiedCov[a * D + b] = v;
-        tiedCov[b * D + a] = v;
-      }
-      tiedCov[a * D + a] += shrink.regCovar;
-    }
-  }
-  const tiedFactor = tiedCov === undefined ? undefined : cholesky(tiedCov, D);
+  const { tiedP, tiedB, tiedCov, tiedFactor } = pooledTied(prior, batch, batchWeight, shrink.regCovar);
   for (let k = 0; k < K; k++) {
     shrink.statistics[k] = 0;
     const nh = Math.min(prior.s0[k], shrink.evidence[k]) / batchWeight;
