@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withOccupiedPort } from '../helpers/ports.js';
 import { fitGmm, type FitOptions } from '../../src/gmm/em.js';
 import { GaussianMixture, paramsToJSON } from '../../src/gmm/model.js';
 import type { CovarianceType } from '../../src/gmm/types.js';
@@ -299,18 +300,12 @@ describe('emstream: bad input fails cleanly (one line on stderr, no stack trace,
   });
 
   it('emstream broker --port P on a port in use says so at once (exit 1, one line), without starting a JVM', async () => {
-    const { createServer } = await import('node:net');
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    const port = (server.address() as { port: number }).port;
-    try {
+    await withOccupiedPort(async (port) => {
       const started = Date.now();
       const r = await run(['broker', '--port', String(port)]);
       expectFailure(r, 1, `the port ${port} on 127.0.0.1 is in use`, '--port');
       expect(Date.now() - started).toBeLessThan(15_000);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   it('prints the version, and the stack trace only with EMSTREAM_DEBUG=1', async () => {

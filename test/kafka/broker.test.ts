@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
 import { describe, expect, it } from 'vitest';
+import { withOccupiedPort } from '../helpers/ports.js';
 import { EmstreamError } from '../../src/errors.js';
 import { BrokerLaunchError, KAFKA_VERSION, kafkaCacheBase, startLocalKafka } from '../../src/kafka/broker.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
@@ -101,11 +102,7 @@ describe('startLocalKafka', () => {
   });
 
   it('a port asked for that is taken fails at once with a BrokerLaunchError (port-in-use), an EmstreamError, before any JVM', async () => {
-    const { createServer } = await import('node:net');
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    const port = (server.address() as { port: number }).port;
-    try {
+    await withOccupiedPort(async (port) => {
       const started = Date.now();
       const error = await startLocalKafka({ port }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BrokerLaunchError);
@@ -113,9 +110,7 @@ describe('startLocalKafka', () => {
       expect(error).toMatchObject({ reason: 'port-in-use', context: { reason: 'port-in-use', port } });
       expect((error as Error).message).toBe(`the port ${port} on 127.0.0.1 is in use: stop what listens there, pick another with --port, or leave it out for a free one`);
       expect(Date.now() - started).toBeLessThan(5000);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   it('fails with a BrokerLaunchError that says what to do when Maven or Java is missing', async () => {
