@@ -130,7 +130,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       rows.push(timelineRow(record, lastRecord));
       lastRecord = record;
       for (const r of driftRecords(u, last?.model ?? null, { pipelineId: 'demo' })) marks.push(driftMark(r));
-      const drift = u.drift.map((e) => `${e.kind} ${e.statistic.toFixed(2)}>${e.threshold}`).join('; ');
+      const drift = u.drift.map((e) => `${e.kind} ${e.statistic.toFixed(2)}>${Number(e.threshold.toFixed(2))}`).join('; ');
       options.write(
         `window ${String(u.windowIndex).padStart(3)}  n=${u.window.n}  iterations ${String(u.iterations).padStart(3)}  ` +
           `ll ${fmt(u.logLikelihood)}  predictive ${fmt(u.predictiveLogLikelihood)}  ${u.warmStarted ? 'warm' : 'cold'}` +
