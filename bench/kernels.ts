@@ -9,6 +9,7 @@ import { Rng } from '../src/gmm/rng.js';
 import { SimdLogProb } from '../src/gmm/simd.js';
 import { SufficientStats } from '../src/gmm/stats.js';
 import type { CovarianceType, GmmParams } from '../src/gmm/types.js';
+import { median } from './median.js';
 
 export interface KernelRow {
   type: CovarianceType;
@@ -18,9 +19,6 @@ export interface KernelRow {
   jsMs: number;
 }
 
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-}
 
 function params(rng: Rng, type: CovarianceType, k: number, d: number): GmmParams {
   const means = Float64Array.from({ length: k * d }, () => 3 * rng.normal());

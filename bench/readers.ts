@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVectorsFile } from '../src/io/readVectors.js';
 import { createDecoder } from '../src/kafka/formats.js';
+import { median } from './median.js';
 
 /** One row of the readers table. */
 export interface ReaderRow {
@@ -18,7 +19,6 @@ export interface ReaderRow {
   readonly referenceMs: number;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** A full collection before each timed run (`npm run bench` runs with --expose-gc), so no run pays for the garbage of another. */
 const collect = (): void => (globalThis as { gc?: () => void }).gc?.();

@@ -12,6 +12,7 @@ import { Rng } from '../src/gmm/rng.js';
 import { StreamingGmm, windowThreads } from '../src/gmm/streaming.js';
 import { SufficientStats } from '../src/gmm/stats.js';
 import type { CovarianceType } from '../src/gmm/types.js';
+import { median } from './median.js';
 
 export interface CrossoverRow {
   d: number;
@@ -23,10 +24,6 @@ export interface CrossoverRow {
   manyMs: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** E-step ms on one thread and on `threads` threads per window size. */
 export function crossover(threads = cpus().length): CrossoverRow[] {
