@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark of emstream, printed as Markdown tables (the README's tables come
+ * `npm run bench`: every benchmark of emstream, printed as Markdown tables (the tables in docs/benchmarks.md come
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections

@@ -1,27 +1,29 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import type {} from './setup/kafka.js'; // the `kafkaBrokers` the global setup provides
 
 /**
- * Every ```ts block of the README is executed (imports of 'emstream' resolve to src/index.ts); the Kafka examples
- * find the test broker in `KAFKA_BROKERS`.
+ * Every ```ts block of the README and of docs/*.md is executed (imports of 'emstream' resolve to src/index.ts);
+ * the Kafka examples find the test broker in `KAFKA_BROKERS`.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+const documents = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const blocks = documents.flatMap((doc) =>
+  [...readFileSync(join(root, doc), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => ({ doc, code: m[1] })),
+);
 const dir = join(root, 'test', '.readme');
 
-describe('README examples', () => {
+describe('README and docs examples', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('has TypeScript examples', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+  it('has TypeScript examples in the README', () => {
+    expect(blocks.filter((b) => b.doc === 'README.md').length).toBeGreaterThanOrEqual(2);
   });
 
-  blocks.forEach((code, i) => {
-    it(`example ${i + 1} runs: ${code.split('\n').find((l) => l.startsWith('import { '))?.slice(0, 60) ?? ''}`, async () => {
+  blocks.forEach(({ doc, code }, i) => {
+    it(`${doc} example ${i + 1} runs: ${code.split('\n').find((l) => l.startsWith('import { '))?.slice(0, 60) ?? ''}`, async () => {
       mkdirSync(dir, { recursive: true });
       const file = join(dir, `example-${i + 1}.ts`);
       writeFileSync(file, code);

@@ -162,7 +162,7 @@ export class GaussianMixture {
     return { data: { n, d: D, data: out }, labels };
   }
 
-  /** The JSON form (see the README for the format). */
+  /** The JSON form (see docs/algorithm.md, "Model JSON", for the format). */
   toJSON(): MixtureJSON {
     return paramsToJSON(this.params);
   }

@@ -1040,7 +1040,7 @@ function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
 /**
  * With the default thread count, below this many multiply-adds per E-step ({@link eStepWork}) a window's EM
  * stays on the calling thread: the crossover of whole streaming windows measured with
- * `npm run bench -- threads` (see the README), above the single E-step's `MIN_PARALLEL_WORK` since a
+ * `npm run bench -- threads` (see docs/benchmarks.md), above the single E-step's `MIN_PARALLEL_WORK` since a
  * window's EM hands over several short E-steps.
  */
 export const MIN_WINDOW_PARALLEL_WORK = 2e7;

@@ -108,7 +108,7 @@ export interface KafkaPipelineCounters {
   readonly windows: number;
   /** Consumed records whose outputs are not all acknowledged. */
   readonly inFlight: number;
-  /** Records skipped because the restored state already covered them (see the README's Guarantees). */
+  /** Records skipped because the restored state already covered them (see docs/guarantees.md). */
   readonly skipped: number;
 }
 

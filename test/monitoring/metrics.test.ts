@@ -229,8 +229,8 @@ describe('registerMetrics', () => {
     second.unregister();
   });
 
-  it('is listed in the README, every metric with its type', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('is listed in docs/monitoring.md, every metric with its type', () => {
+    const readme = readFileSync(new URL('../../docs/monitoring.md', import.meta.url), 'utf8');
     for (const m of METRICS) {
       const labels = m.labels.length > 0 ? `{${m.labels.join(', ')}}` : '';
       expect(readme, m.name).toContain(`| \`${m.name}\`${labels} | ${m.type} | ${m.help} |`);
