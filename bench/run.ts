@@ -130,7 +130,7 @@ async function streamingSection(): Promise<void> {
 async function kafkaSection(): Promise<void> {
   type Result = { endToEnd: { vectorsPerSecond: number; cpuMicrosPerVector: number }; passthrough: { vectorsPerSecond: number; cpuMicrosPerVector: number }; ratio: number };
   const mod = (await import('./kafka.js')) as { benchKafka: (o?: object) => Promise<Result> };
-  const { startLocalKafka } = await import('../src/kafka/broker.js');
+  const { startLocalKafka } = await import('../src/devtools/broker.js');
   console.log("\n## Kafka end to end (real broker on the same 2 cores, one partition, 200k vectors, D = 8, K = 8, window 1000; medians of 3 alternating runs)\n");
   const { benchEncode } = await import('./encode.js');
   const enc = await benchEncode();

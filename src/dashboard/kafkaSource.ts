@@ -8,10 +8,12 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { createKafkaClient, type AdminLike, type ConsumerLike, type KafkaClientLike } from '../kafka/client.js';
+import { createKafkaClient } from '../kafka/client/kafkajs.js';
+import { type AdminLike, type ConsumerLike, type KafkaClientLike } from '../kafka/client/ports.js';
 import { KafkaEdgeError } from '../kafka/errors.js';
-import { readDriftMessage, readModelMessage, readWindowMessage } from '../kafka/messages.js';
-import { describeError } from '../kafka/retry.js';
+import { readDriftMessage, readWindowMessage } from '../kafka/messages/history.js';
+import { readModelMessage } from '../kafka/state/format.js';
+import { describeError } from '../kafka/errors.js';
 import { parseOptions } from '../options.js';
 import type { DashboardMessage, DashboardSource } from './source.js';
 

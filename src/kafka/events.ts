@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { KafkaRecord } from './source.js';
+import type { KafkaRecord } from './source/record.js';
 
 /** Partitions of one topic. */
 export interface TopicPartitions {

@@ -14,10 +14,14 @@ import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingGmm, type StreamingStateJSON } from '../../src/gmm/streaming.js';
 import { Instrumentation } from '../../src/instrumentation.js';
-import { startLocalKafka, type LocalKafka } from '../../src/kafka/broker.js';
+import { startLocalKafka, type LocalKafka } from '../../src/devtools/broker.js';
 import type { KafkaEvents } from '../../src/kafka/events.js';
-import { HEADERS, readDeadLetter, readLabelMessage, readModelMessage } from '../../src/kafka/messages.js';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
+import { readDeadLetter } from '../../src/kafka/messages/deadLetters.js';
+import { readLabelMessage } from '../../src/kafka/messages/labels.js';
+import { readModelMessage } from '../../src/kafka/state/format.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { clusteredPoint, committedOffset, coverage, killChildren, produceAll, readAll, sourceOf, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun, type ReadMessage } from './helpers.js';
 

@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { HEADERS, parseSourceHeader } from '../../src/kafka/messages.js';
-import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
+import { HEADERS, parseSourceHeader } from '../../src/kafka/messages/headers.js';
+import { installRequestQueueFix } from '../../src/kafka/client/requestQueueFix.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** A kafkajs client on the test broker, quiet. */

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generate, scenario } from '../../bench/streams.js';
-import { readWindowMessage } from '../../src/kafka/messages.js';
+import { readWindowMessage } from '../../src/kafka/messages/history.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { histogram, scrape, value, type Families } from '../monitoring/scrape.js';
 import { killChildren, produceAll, readAll, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type TestMessage } from './helpers.js';

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { installFastProduceEncoder, isFastProduceEncoderInstalled } from '../../src/kafka/fastProduce.js';
-import { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from '../../src/kafka/recordBatch.js';
+import { installFastProduceEncoder, isFastProduceEncoderInstalled } from '../../src/kafka/client/fastProduce.js';
+import { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from '../../src/kafka/client/recordBatch.js';
 import { readTopic, testKafka, uniqueTopic } from './helpers.js';
 
 const require = createRequire(import.meta.url);

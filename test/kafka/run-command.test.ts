@@ -2,10 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPipeline, registerRun, RunUsageError, type RunCommandHooks } from '../../src/cli/commands/run.js';
-import { encodeVector } from '../../src/kafka/formats.js';
-import type { KafkaPipelineHandle } from '../../src/kafka/pipeline.js';
-import { runKafkaPipeline } from '../../src/kafka/pipeline.js';
-import { HEADERS } from '../../src/kafka/messages.js';
+import { encodeVector } from '../../src/kafka/source/formats.js';
+import type { KafkaPipelineHandle } from '../../src/kafka/run/handle.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 

@@ -18,8 +18,10 @@ import { Readiness } from '../../monitoring/readiness.js';
 import { startMetricsServer, type MetricsServer } from '../../monitoring/server.js';
 import type { RestartPolicy } from '../../gmm/streaming.js';
 import { COVARIANCE_TYPES, type CovarianceType } from '../../gmm/types.js';
-import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/formats.js';
-import { runKafkaPipeline, standardPipeline, type KafkaPipelineHandle, type KafkaPipelineResult } from '../../kafka/pipeline.js';
+import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/source/formats.js';
+import { runKafkaPipeline } from '../../kafka/run/runner.js';
+import { standardPipeline } from '../../kafka/run/standardPipeline.js';
+import { type KafkaPipelineHandle, type KafkaPipelineResult } from '../../kafka/run/handle.js';
 import type { VectorInput } from '../../operators/types.js';
 import type { Pipeline } from '../../pipeline.js';
 

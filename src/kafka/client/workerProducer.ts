@@ -1,6 +1,6 @@
 /**
  * Producing on a worker thread: a {@link ProducerLike} whose `sendBatch` posts the batch to a `worker_threads`
- * Worker that owns its own kafkajs client and producer, and a {@link BatchSender} over it.
+ * Worker that owns its own kafkajs client and producer (made by the client adapter, in that thread).
  *
  * Encoding produce requests (kafkajs allocates buffers per record) costs the main thread about half of its
  * time at high rates; on the worker it runs on another core while the main thread decodes and fits.
@@ -9,9 +9,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ProducedMessage, ProducerLike } from './client.js';
-import { KafkaEdgeError } from './errors.js';
-import { BatchSender, type BatchSenderOptions } from './batchSender.js';
+import { KafkaEdgeError } from '../errors.js';
+import type { ProducedMessage, ProducerLike } from './ports.js';
 
 /** What the worker needs to make its own client and producer (passed as `workerData`: plain data only). */
 export interface WorkerConfig {
@@ -291,51 +290,5 @@ export class WorkerProducer implements ProducerLike {
       }
     })();
     return this.closing;
-  }
-}
-
-/** Options of {@link WorkerSender.start}. */
-export interface WorkerSenderOptions extends WorkerProducerOptions {
-  /** Batching, as {@link BatchSender}; `maxConcurrentSends` counts batches posted to the worker and not yet acknowledged (default 2: the worker still sends them one at a time, in order). */
-  readonly batch?: Omit<BatchSenderOptions, 'logger'>;
-}
-
-/**
- * A {@link BatchSender} whose batches are produced by a worker thread ({@link WorkerProducer}): the same
- * batching, the same in-order acknowledgements and the same errors (a failed send is a {@link KafkaEdgeError}).
- *
- * ## Example
- * ```ts
- * const sender = await WorkerSender.start({ brokers: ['127.0.0.1:9092'], clientId: 'me', logLevel: 'warn' });
- * sender.enqueue([{ topic: 'labels', message: { key: 'a', value: '{"label":1}' } }], () => console.log('acknowledged'));
- * await sender.close(); // flush, disconnect the worker's producer, end the thread
- * ```
- */
-export class WorkerSender extends BatchSender {
-  private constructor(
-    readonly workerProducer: WorkerProducer,
-    options: BatchSenderOptions,
-  ) {
-    super(workerProducer, options);
-  }
-
-  /**
-   * Starts the worker and connects its producer.
-   *
-   * @throws KafkaEdgeError (with the client's error name in `context.clientError`, e.g. `KafkaJSConnectionError`) when the producer cannot connect
-   */
-  static async start(options: WorkerSenderOptions): Promise<WorkerSender> {
-    const producer = new WorkerProducer(options);
-    await producer.connect();
-    return new WorkerSender(producer, { maxConcurrentSends: 2, ...options.batch, logger: options.logger });
-  }
-
-  /** Flushes (rejecting like `flush` when a send failed), then disconnects the worker's producer and ends the thread, either way. */
-  async close(): Promise<void> {
-    try {
-      await this.flush();
-    } finally {
-      await this.workerProducer.disconnect();
-    }
   }
 }

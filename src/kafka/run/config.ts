@@ -6,14 +6,14 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { parseOptions } from '../options.js';
-import type { Instrumentation } from '../instrumentation.js';
-import type { VectorInput } from '../operators/types.js';
-import type { Pipeline } from '../pipeline.js';
-import type { BatchSenderOptions } from './batchSender.js';
-import type { KafkaClientLike } from './client.js';
-import { VECTOR_FORMATS, type VectorFormat } from './formats.js';
-import type { WindowOutput } from './messages.js';
+import { parseOptions } from '../../options.js';
+import type { Instrumentation } from '../../instrumentation.js';
+import type { VectorInput } from '../../operators/types.js';
+import type { Pipeline } from '../../pipeline.js';
+import type { KafkaClientLike } from '../client/ports.js';
+import type { BatchSenderOptions } from '../delivery/batchSender.js';
+import type { WindowOutput } from '../messages/outputs.js';
+import { VECTOR_FORMATS, type VectorFormat } from '../source/formats.js';
 
 /** Options of `runKafkaPipeline`. Topic and format options default to the pipeline's `kafka` defaults. */
 export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {

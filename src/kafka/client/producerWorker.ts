@@ -8,28 +8,31 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import * as kafkajsModule from 'kafkajs';
+import { isRetriable } from './errorNames.js';
 import { installFastProduceEncoder } from './fastProduce.js';
-import { installRequestQueueFix } from './requestQueueFix.js';
-import { isRetriable } from './retry.js';
-import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerSender.js';
+import { buildKafkajsClient, type KafkajsModule } from './kafkajs.js';
+import type { ProducedMessage, ProducerLike } from './ports.js';
+import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerProducer.js';
+
+const kafkajs = kafkajsModule as unknown as KafkajsModule;
 
 /** A batch as kafkajs takes it, from its packed form (Buffers are views into the transferred blob, not copies). */
-function decodeBatch(packed: PackedBatch): { topic: string; messages: Message[] }[] {
+function decodeBatch(packed: PackedBatch): { topic: string; messages: ProducedMessage[] }[] {
   const { data, topics, segments, blob } = packed;
   const field = (x: string | number | null | undefined): string | Buffer | null | undefined =>
     typeof x === 'number' ? Buffer.from(blob!, segments[2 * x], segments[2 * x + 1]) : x;
-  const out: { topic: string; messages: Message[] }[] = [];
+  const out: { topic: string; messages: ProducedMessage[] }[] = [];
   let i = 0;
   for (let t = 0; t < topics.length; t++) {
     const count = data[i++] as number;
-    const messages: Message[] = new Array<Message>(count);
+    const messages: ProducedMessage[] = new Array<ProducedMessage>(count);
     for (let m = 0; m < count; m++) {
       const key = field(data[i++] as string | number | null | undefined);
       const value = field(data[i++] as string | number | null) as string | Buffer | null;
       const meta = data[i++] as [number | undefined, string | undefined] | null;
       const headerCount = data[i++] as number;
-      const message: Message = { key, value };
+      const message: ProducedMessage = { key, value };
       if (headerCount > 0) {
         const headers: Record<string, string | Buffer> = {};
         for (let h = 0; h < headerCount; h++) {
@@ -58,27 +61,21 @@ if (port !== null) {
   if (wantFastEncoder && !fastEncoder) {
     post({ type: 'log', level: 'warn', message: 'this kafkajs is not laid out as 2.2.x: produce requests keep kafkajs\'s own (slower) encoder', fields: {} });
   }
-  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
-  const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
-  const kafka = new Kafka({
+  // The client adapter makes the client; its log lines cross to the main thread (plain data only).
+  const kafka = buildKafkajsClient(kafkajs, config.brokers, {
     clientId: config.clientId,
-    brokers: [...config.brokers],
-    logLevel: levels[config.logLevel],
-    logCreator: () => (entry) => {
-      // The one-time notice about kafkajs 2's default partitioner is not actionable here.
-      if (entry.log.message.startsWith('KafkaJS v2.0.0 switched default partitioner')) return;
-      const { message, ...rest } = entry.log;
-      const level = entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : entry.level === logLevel.INFO ? 'info' : 'debug';
-      let fields: Record<string, unknown>;
+    logLevel: config.logLevel,
+    sink: (level, fields, message) => {
+      let plain: Record<string, unknown>;
       try {
-        fields = structuredClone({ kafkajs: entry.namespace, ...rest });
+        plain = structuredClone(fields);
       } catch {
-        fields = { kafkajs: entry.namespace };
+        plain = { kafkajs: fields.kafkajs };
       }
-      post({ type: 'log', level, message, fields });
+      post({ type: 'log', level, message, fields: plain });
     },
   });
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: config.allowAutoTopicCreation, idempotent: config.idempotent, maxInFlightRequests: config.maxInFlightRequests });
+  const producer: ProducerLike = kafka.producer({ allowAutoTopicCreation: config.allowAutoTopicCreation, idempotent: config.idempotent, maxInFlightRequests: config.maxInFlightRequests });
   const queue: Extract<ToWorker, { type: 'send' }>[] = [];
   let pumping: Promise<void> | undefined;
   let failed = false;
@@ -100,7 +97,7 @@ if (port !== null) {
         continue;
       }
       try {
-        const topicMessages: { topic: string; messages: Message[] }[] = decodeBatch(request.batch);
+        const topicMessages: { topic: string; messages: ProducedMessage[] }[] = decodeBatch(request.batch);
         await producer.sendBatch({ topicMessages, acks: request.batch.acks });
         post({ type: 'result', id: request.id, ok: true });
       } catch (err) {
