@@ -122,7 +122,7 @@ function asError(e: WorkerError): KafkaEdgeError {
 /**
  * How to start the worker: the compiled `producerWorker.js` next to this module; or, when running from TypeScript
  * source (vitest, `node --import tsx`), a small ES module that registers tsx (a devDependency) in the worker and
- * then imports `producerWorker.ts` (Node 20 does not apply `--import` hooks to a worker's entry).
+ * then imports `producerWorker.ts` (a worker's entry does not go through the `--import` hooks of its parent on every Node line).
  */
 function workerEntry(): { entry: URL | string; eval: boolean } {
   if (import.meta.url.endsWith('.ts')) {
