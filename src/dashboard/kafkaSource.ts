@@ -14,6 +14,7 @@ import { KafkaEdgeError } from '../kafka/errors.js';
 import { readDriftMessage, readWindowMessage } from '../kafka/messages/history.js';
 import { readModelMessage } from '../kafka/state/format.js';
 import { describeError } from '../kafka/errors.js';
+import { StateStore } from '../kafka/state/store.js';
 import { parseOptions } from '../options.js';
 import type { DashboardMessage, DashboardSource } from './source.js';
 
@@ -127,8 +128,10 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
     const ignored = new Set<string>();
     let stopped: Promise<void> | undefined;
 
-    const accept = (key: string | null, topic: string): boolean => {
-      if (key === null) return false;
+    const accept = (raw: string | null, topic: string): boolean => {
+      if (raw === null) return false;
+      // Exactly once, each input partition's state has its own key, `<pipelineId>/<topic>/<partition>`.
+      const key = topic === models ? StateStore.pipelineIdOf(raw) : raw;
       if (followed === undefined) {
         followed = key;
         o.logger?.info({ pipelineId: key }, `dashboard: following pipeline ${JSON.stringify(key)} (the first seen on ${topic})`);

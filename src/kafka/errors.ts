@@ -24,6 +24,10 @@ export interface KafkaEdgeErrorContext extends ErrorContext {
   readonly operation?: string;
   /** The client's own error name behind this one (e.g. `KafkaJSConnectionError`), when it crossed a thread. */
   readonly clientError?: string;
+  /** The protocol error type behind this one (e.g. `INVALID_PRODUCER_EPOCH`), when it crossed a thread. */
+  readonly clientErrorType?: string;
+  /** A transactional producer was fenced: another producer initialized its transactional id. */
+  readonly fenced?: boolean;
 }
 
 /**

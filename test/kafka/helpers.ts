@@ -300,3 +300,55 @@ export function spawnRun(args: readonly string[], env: Record<string, string> = 
   void exited.then(() => children.delete(run));
   return run;
 }
+
+/**
+ * Reads every committed message of a topic, read_committed: each partition up to its last stable offset (ListOffsets
+ * read_committed, what `fetchTopicOffsets` answers), records of aborted transactions and the transaction markers
+ * left out. A partition is read to its end once the fetch position passes it (a marker ends most partitions written
+ * in transactions, and a read_committed fetch does not return it as a message).
+ *
+ * @param isolation - `read_committed` (default) or `read_uncommitted` (to see what aborted transactions wrote)
+ * @throws Error after `timeoutMs`, saying which partitions were not read to their end
+ */
+export async function readCommitted(kafka: Kafka, topic: string, timeoutMs = 60_000, isolation: 'read_committed' | 'read_uncommitted' = 'read_committed'): Promise<ReadMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  try {
+    ends = new Map((await admin.fetchTopicOffsets(topic)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+  const out: ReadMessage[] = [];
+  if (ends.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: uniqueTopic('committed-reader'), maxBytesPerPartition: 4 << 20, readUncommitted: isolation === 'read_uncommitted' });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const remaining = new Set(ends.keys());
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read_committed: partitions ${[...remaining].join(',')} of ${topic} not read to their end (${out.length} messages so far)`)), timeoutMs);
+      consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            const end = ends.get(batch.partition);
+            for (const m of batch.messages) {
+              if (end !== undefined && BigInt(m.offset) >= end) continue;
+              const headers: Record<string, string> = {};
+              for (const [name, value] of Object.entries(m.headers ?? {})) if (value !== undefined) headers[name] = value.toString();
+              out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value, headers, timestamp: m.timestamp });
+            }
+            if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) remaining.delete(batch.partition);
+            if (remaining.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}

@@ -44,3 +44,46 @@ export function isRetriable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Protocol errors that say another producer took over the transactional id (kafkajs's `type`): this producer was
+ * fenced. `INVALID_PRODUCER_EPOCH` is what Kafka answers the API versions kafkajs 2.2.4 speaks; newer versions answer
+ * `PRODUCER_FENCED` (code 90), which kafkajs does not name (it reports an unknown error with that code).
+ */
+const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+const FENCED_CODES = new Set([47, 49, 90]);
+
+/** Walks an error and its causes (kafkajs wraps the last error of its retries). */
+function* chain(error: unknown): Generator<Record<string, unknown>> {
+  let e: unknown = error;
+  for (let depth = 0; depth < 6 && typeof e === 'object' && e !== null; depth++) {
+    const x = e as Record<string, unknown>;
+    yield x;
+    e = x.cause ?? x.originalError;
+  }
+}
+
+/**
+ * Whether an error says this transactional producer was fenced: a newer producer initialized the same transactional
+ * id (a new owner of the input partition), so nothing this one sends or commits will count. Not retriable with this
+ * producer.
+ *
+ * @param error - any error (also one rebuilt from the producer thread, which carries `context.fenced`)
+ */
+export function isFenced(error: unknown): boolean {
+  for (const x of chain(error)) {
+    if (typeof x.type === 'string' && FENCED_TYPES.has(x.type)) return true;
+    if (typeof x.code === 'number' && FENCED_CODES.has(x.code)) return true;
+    if (x.fenced === true || (x.context as { fenced?: unknown } | undefined)?.fenced === true) return true;
+  }
+  return false;
+}
+
+/**
+ * The protocol error type of an error or of its causes (kafkajs `KafkaJSProtocolError.type`, e.g.
+ * `CONCURRENT_TRANSACTIONS`), or `undefined`.
+ */
+export function protocolErrorType(error: unknown): string | undefined {
+  for (const x of chain(error)) if (typeof x.type === 'string') return x.type;
+  return undefined;
+}

@@ -119,6 +119,26 @@ export interface ProducerLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown>;
+  /**
+   * Begins a transaction (kafkajs `producer.transaction()`: the first call initializes the transactional id, which
+   * fences any earlier producer with the same id). Only on a producer made with a `transactionalId`.
+   */
+  transaction?(): Promise<TransactionLike>;
+}
+
+/** Consumed positions committed in a transaction: the offset of the next record to read, per partition. */
+export interface TransactionOffsets {
+  readonly consumerGroupId: string;
+  readonly topics: { readonly topic: string; readonly partitions: { readonly partition: number; readonly offset: string }[] }[];
+}
+
+/** An open transaction (kafkajs `Transaction`). */
+export interface TransactionLike {
+  sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[] }): Promise<unknown>;
+  /** Adds consumed positions to the transaction (`AddOffsetsToTxn`, then `TxnOffsetCommit`). */
+  sendOffsets(offsets: TransactionOffsets): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 /** A topic to create (kafkajs `ITopicConfig`). */
@@ -136,6 +156,8 @@ export interface AdminLike {
   listTopics(): Promise<string[]>;
   createTopics(options: { topics: TopicSpec[]; waitForLeaders?: boolean }): Promise<boolean>;
   fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
+  /** A group's committed offsets (kafkajs `fetchOffsets`): `-1` where the group has none. Optional (the exactly-once mode needs it). */
+  fetchOffsets?(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   /** Topic configs (kafkajs `describeConfigs`); used to read `max.message.bytes`. Optional: the broker default is assumed without it. */
   describeConfigs?(options: {
     resources: { type: number; name: string; configNames?: string[] }[];
@@ -158,11 +180,22 @@ export interface KafkaClientLike {
     /** `false` (kafkajs's default): read_committed, records of aborted transactions are never seen. */
     readUncommitted?: boolean;
     maxBytesPerPartition?: number;
+    /** Longest a fetch waits for data, in ms (kafkajs default 5000; also how long its fetch loop sleeps while every partition is paused). */
+    maxWaitTimeInMs?: number;
     sessionTimeout?: number;
     heartbeatInterval?: number;
     rebalanceTimeout?: number;
     retry?: ClientRetryOptions;
   }): ConsumerLike;
-  producer(config?: { allowAutoTopicCreation?: boolean; idempotent?: boolean; maxInFlightRequests?: number; retry?: ClientRetryOptions }): ProducerLike;
+  producer(config?: {
+    allowAutoTopicCreation?: boolean;
+    idempotent?: boolean;
+    maxInFlightRequests?: number;
+    retry?: ClientRetryOptions;
+    /** Makes a transactional producer (with `idempotent: true` and `maxInFlightRequests: 1`). */
+    transactionalId?: string;
+    /** How long the coordinator lets a transaction stay open before aborting it, in ms (kafkajs default 60 000). */
+    transactionTimeout?: number;
+  }): ProducerLike;
   admin(config?: { retry?: ClientRetryOptions }): AdminLike;
 }

@@ -9,11 +9,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as kafkajsModule from 'kafkajs';
-import { isRetriable } from './errorNames.js';
+import { isFenced, isRetriable, protocolErrorType } from './errorNames.js';
 import { installFastProduceEncoder } from './fastProduce.js';
 import { buildKafkajsClient, type KafkajsModule } from './kafkajs.js';
 import type { ProducedMessage, ProducerLike } from './ports.js';
-import type { FromWorker, PackedBatch, ToWorker, WorkerConfig } from './workerProducer.js';
+import { KafkajsTransactionalProducer } from './transactions.js';
+import type { FromWorker, PackedBatch, ToWorker, TransactionRequest, WorkerConfig, WorkerError } from './workerProducer.js';
 
 const kafkajs = kafkajsModule as unknown as KafkajsModule;
 
@@ -81,13 +82,47 @@ if (port !== null) {
   let failed = false;
   let closing: Promise<void> | undefined;
 
-  const errorOf = (err: unknown): { message: string; name: string; retriable: boolean } => ({
-    message: err instanceof Error ? err.message : String(err),
-    name: err instanceof Error ? err.name : 'Error',
-    retriable: isRetriable(err),
-  });
+  const errorOf = (err: unknown): WorkerError => {
+    const type = protocolErrorType(err);
+    return {
+      message: err instanceof Error ? err.message : String(err),
+      name: err instanceof Error ? err.name : 'Error',
+      retriable: isRetriable(err),
+      ...(isFenced(err) ? { fenced: true } : {}),
+      ...(type === undefined ? {} : { clientErrorType: type }),
+    };
+  };
 
-  let lastError: { message: string; name: string; retriable: boolean } | undefined;
+  // The transactional producers of the exactly-once mode (one per input partition's task), by transactional id.
+  const transactional = new Map<string, KafkajsTransactionalProducer>();
+  const onTransaction = (request: TransactionRequest): void => {
+    const { id, transactionalId } = request;
+    let session = transactional.get(transactionalId);
+    if (session === undefined && request.type === 'txn-connect') {
+      session = new KafkajsTransactionalProducer(kafka, { transactionalId, transactionTimeoutMs: request.transactionTimeoutMs });
+      transactional.set(transactionalId, session);
+    }
+    if (session === undefined) {
+      post({ type: 'result', id, ...(request.type === 'txn-disconnect' ? { ok: true as const } : { error: { message: `no transactional producer ${JSON.stringify(transactionalId)} in the producer thread`, name: 'Error', retriable: false } }) });
+      return;
+    }
+    const run =
+      request.type === 'txn-connect'
+        ? session.connect()
+        : request.type === 'txn-send'
+          ? session.send({ topicMessages: decodeBatch(request.batch) })
+          : request.type === 'txn-commit'
+            ? session.commit(request.offsets)
+            : request.type === 'txn-abort'
+              ? session.abort()
+              : session.disconnect().finally(() => transactional.delete(transactionalId));
+    run.then(
+      () => post({ type: 'result', id, ok: true }),
+      (err: unknown) => post({ type: 'result', id, error: errorOf(err) }),
+    );
+  };
+
+  let lastError: WorkerError | undefined;
   /** Sends queued batches one at a time; after a failure the rest are answered with the same error, unsent, until `resume`. */
   const pump = async (): Promise<void> => {
     while (queue.length > 0) {
@@ -118,6 +153,8 @@ if (port !== null) {
     if (message.type === 'send') {
       queue.push(message);
       startPump();
+    } else if (message.type.startsWith('txn-')) {
+      onTransaction(message as TransactionRequest);
     } else if (message.type === 'resume') {
       // The main thread resumes only once every send posted before was answered: the next ones go out.
       failed = false;
@@ -126,6 +163,7 @@ if (port !== null) {
       closing ??= (async () => {
         // Whatever was posted before `close` is still sent (in order) before disconnecting.
         while (pumping !== undefined) await pumping;
+        await Promise.all([...transactional.values()].map((t) => t.disconnect().catch(() => undefined)));
         await producer.disconnect().catch(() => undefined);
         post({ type: 'closed' });
         port.close();

@@ -10,7 +10,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { KafkaEdgeError } from '../errors.js';
-import type { ProducedMessage, ProducerLike } from './ports.js';
+import type { ProducedMessage, ProducerLike, TransactionOffsets } from './ports.js';
+import type { TransactionalProducerLike } from './transactions.js';
 
 /** What the worker needs to make its own client and producer (passed as `workerData`: plain data only). */
 export interface WorkerConfig {
@@ -49,7 +50,23 @@ export interface PackedBatch {
  * Main thread → worker. After a failed send the worker refuses every later one (answering it with the same error,
  * unsent) until `resume`, so a retry resends the failed batches in their order before anything posted after them.
  */
-export type ToWorker = { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch } | { readonly type: 'resume' } | { readonly type: 'close' };
+export type ToWorker =
+  | { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch }
+  | { readonly type: 'resume' }
+  | { readonly type: 'close' }
+  | TransactionRequest;
+
+/**
+ * Main thread → worker: an operation of one transactional producer hosted by the worker (see
+ * `TransactionalProducerLike`); each is answered with a `result` of its id. Operations of one producer run one at
+ * a time, in the order posted; producers are independent of each other.
+ */
+export type TransactionRequest =
+  | { readonly type: 'txn-connect'; readonly id: number; readonly transactionalId: string; readonly transactionTimeoutMs: number }
+  | { readonly type: 'txn-send'; readonly id: number; readonly transactionalId: string; readonly batch: PackedBatch }
+  | { readonly type: 'txn-commit'; readonly id: number; readonly transactionalId: string; readonly offsets: TransactionOffsets | undefined }
+  | { readonly type: 'txn-abort'; readonly id: number; readonly transactionalId: string }
+  | { readonly type: 'txn-disconnect'; readonly id: number; readonly transactionalId: string };
 
 /** An error as it crosses the thread boundary. */
 export interface WorkerError {
@@ -57,6 +74,10 @@ export interface WorkerError {
   readonly name: string;
   /** The error's (or, for kafkajs's retries-exceeded wrapper, its cause's) `retriable` flag. */
   readonly retriable: boolean;
+  /** A transactional producer was fenced (see `isFenced`). */
+  readonly fenced?: boolean;
+  /** The protocol error type, if any (e.g. `INVALID_PRODUCER_EPOCH`). */
+  readonly clientErrorType?: string;
 }
 
 /** Worker → main thread. */
@@ -116,7 +137,7 @@ export function packBatch(batch: { topicMessages: { topic: string; messages: Pro
 
 /** An error from the worker, as a KafkaEdgeError with the client's message, its name (`context.clientError`) and `retriable` flag. */
 function asError(e: WorkerError): KafkaEdgeError {
-  return new KafkaEdgeError(e.message, { operation: 'produce', clientError: e.name }, { retriable: e.retriable });
+  return new KafkaEdgeError(e.message, { operation: 'produce', clientError: e.name, ...(e.clientErrorType === undefined ? {} : { clientErrorType: e.clientErrorType }), ...(e.fenced === true ? { fenced: true } : {}) }, { retriable: e.retriable });
 }
 
 /**
@@ -257,17 +278,43 @@ export class WorkerProducer implements ProducerLike {
   }
 
   sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown> {
+    const { packed, transfer } = packBatch(batch);
+    return this.request((id) => ({ type: 'send', id, batch: packed }), transfer);
+  }
+
+  /** Posts a request to the worker and resolves (or rejects) with its answer. */
+  private request(make: (id: number) => ToWorker, transfer: ArrayBuffer[] = []): Promise<void> {
     const worker = this.worker;
     if (worker === undefined || this.closing !== undefined || this.dead !== undefined) {
       return Promise.reject(this.dead ?? new KafkaEdgeError('the producer worker is not running: connect() first', { operation: 'produce' }, { retriable: false }));
     }
     const id = this.nextId++;
-    const { packed, transfer } = packBatch(batch);
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.updateRef();
-      worker.postMessage({ type: 'send', id, batch: packed } satisfies ToWorker, transfer);
+      worker.postMessage(make(id), transfer);
     });
+  }
+
+  /**
+   * A transactional producer hosted by the worker (its own kafkajs producer there, encoding with the same encoder),
+   * for the exactly-once mode. Connect it before use; disconnect it before this worker.
+   *
+   * @param transactionalId - its transactional id
+   * @param transactionTimeoutMs - how long the coordinator lets one of its transactions stay open
+   */
+  transactional(transactionalId: string, transactionTimeoutMs: number): TransactionalProducerLike {
+    return {
+      transactionalId,
+      connect: () => this.request((id) => ({ type: 'txn-connect', id, transactionalId, transactionTimeoutMs })),
+      send: (batch) => {
+        const { packed, transfer } = packBatch(batch);
+        return this.request((id) => ({ type: 'txn-send', id, transactionalId, batch: packed }), transfer);
+      },
+      commit: (offsets) => this.request((id) => ({ type: 'txn-commit', id, transactionalId, offsets })),
+      abort: () => this.request((id) => ({ type: 'txn-abort', id, transactionalId })),
+      disconnect: () => (this.worker === undefined ? Promise.resolve() : this.request((id) => ({ type: 'txn-disconnect', id, transactionalId }))),
+    };
   }
 
   /** After a failed send: let the worker send again (the next batches posted are sent, in order). */

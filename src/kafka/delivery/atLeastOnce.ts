@@ -141,6 +141,7 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
     const outcome = { update, pipelineId: this.options.pipelineId, windowIndex: messageWindowIndex(update), offsets: this.coverage() };
     for (const output of this.options.outputs) output.messages(outcome, messages);
     const labelled = update.labels.length;
+    const enqueuedAt = Date.now();
     this.sender.enqueue(messages, () => {
       this.counts.windows++;
       this.counts.labelled += labelled;
@@ -152,6 +153,7 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
           version: update.version,
           labelled,
           acknowledgedAt: Date.now(),
+          enqueuedAt,
           records: update.window.records as never,
         });
       }

@@ -214,6 +214,46 @@ export class OffsetTracker {
     return [...this.coords.values()];
   }
 
+  /**
+   * Forgets one partition (its task was closed: a fenced producer, a revoked partition): its unfinished records stop
+   * counting in flight, and nothing more is committed for it.
+   */
+  forget(topic: string, partition: number): void {
+    const id = partitionKey(topic, partition);
+    const ledger = this.ledgers.get(id);
+    if (ledger === undefined) return;
+    this.inFlightCount -= ledger.unfinished();
+    this.ledgers.delete(id);
+    this.coords.delete(id);
+    this.last = undefined;
+    this.wake();
+  }
+
+  /**
+   * Counts `n` more records in flight that are finished in the ledger but whose outputs are not committed yet (the
+   * exactly-once delivery marks a window's records finished when it puts them in a transaction, and holds them
+   * until the transaction commits), so backpressure still waits for them. {@link release} gives them back.
+   */
+  hold(n: number): void {
+    this.inFlightCount += n;
+  }
+
+  /** Gives back records counted by {@link hold}. */
+  release(n: number): void {
+    if (n === 0) return;
+    this.inFlightCount -= n;
+    this.wake();
+  }
+
+  /**
+   * The position of a partition now: the offset after its longest prefix of finished records (what a commit would
+   * write), or `undefined` when none finished since it was tracked.
+   */
+  position(topic: string, partition: number): string | undefined {
+    const ledger = this.ledgers.get(partitionKey(topic, partition));
+    return ledger === undefined || ledger.committable === NONE ? undefined : ledger.absolute(ledger.committable);
+  }
+
   /** Marks one message as handed to an explicit output, so `markDoneThrough` skips it. */
   claim(topic: string, partition: number, offset: string | number): void {
     const ledger = this.ledgers.get(partitionKey(topic, partition));

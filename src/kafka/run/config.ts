@@ -56,6 +56,22 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
   readonly fresh?: boolean;
   /** @deprecated The state is restored by default; `restore: false` is the same as `fresh: true`. */
   readonly restore?: boolean;
+  /**
+   * Exactly once (default false: at least once). Each window's outputs (labels, dead letters, window history, drift,
+   * further `outputs`), its state message and the consumed offsets commit in one Kafka transaction; readers with
+   * `read_committed` (kafkajs's default) see each input's label exactly once and never an output of an aborted
+   * transaction. Every input partition is a task of its own: its own pipeline instance and model, its own state key on
+   * the models topic (`<pipelineId>/<topic>/<partition>`) and its own transactional producer (id
+   * `<group>/<topic>/<partition>`), which fences a stalled former owner. See docs/guarantees.md.
+   */
+  readonly exactlyOnce?: boolean;
+  /**
+   * With `exactlyOnce`: how long the transaction coordinator lets a transaction stay open before aborting it, in ms
+   * (default `brokerTimeoutMs` + 60 000). A transaction is open from a window's first send to its commit, and at most
+   * `brokerTimeoutMs` on top while the brokers are away, so it must exceed `brokerTimeoutMs` (checked at start); at
+   * most the brokers' `transaction.max.timeout.ms` (15 min by default).
+   */
+  readonly transactionTimeoutMs?: number;
   /** Most consumed records not yet fully acknowledged (default 20 000); must exceed a window. */
   readonly maxInFlight?: number;
   /** Commit at least this often while positions move, in ms (default 1000); 0 commits only on acknowledgements and at the end. */
@@ -161,6 +177,8 @@ export const runOptionsSchema = z
     inputTimeoutMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     sessionTimeoutMs: z.number().int().min(1000, 'must be at least 1000 ms').optional(),
     heartbeatIntervalMs: z.number().int().min(100, 'must be at least 100 ms').optional(),
+    exactlyOnce: z.boolean().optional(),
+    transactionTimeoutMs: z.number().int('must be a whole number of ms').min(1000, 'must be at least 1000 ms').optional(),
     producerInWorker: z.boolean().optional(),
     fastProduceEncoder: z.boolean().optional(),
     producerBatch: z
@@ -212,6 +230,18 @@ export const runOptionsSchema = z
       issue('heartbeatIntervalMs', `must be at most a third of sessionTimeoutMs (${session} ms), got ${o.heartbeatIntervalMs}`);
     }
     if (o.fresh === true && o.restore === true) issue('fresh', 'fresh: true and restore: true contradict each other: drop restore (restoring is the default)');
+    if (o.transactionTimeoutMs !== undefined && o.exactlyOnce !== true) issue('transactionTimeoutMs', 'applies to the exactly-once mode only: add exactlyOnce: true (--exactly-once), or drop it');
+    if (o.exactlyOnce === true && o.transactionTimeoutMs !== undefined) {
+      const budget = o.brokerTimeoutMs ?? 120_000;
+      if (o.transactionTimeoutMs <= budget) {
+        issue(
+          'transactionTimeoutMs',
+          `is ${o.transactionTimeoutMs} ms, not more than brokerTimeoutMs (${budget} ms): a transaction waiting for unavailable brokers would be aborted by the coordinator before the run gives up; ` +
+            `raise it above ${budget} ms (the default is brokerTimeoutMs + 60000) or lower brokerTimeoutMs`,
+        );
+      }
+      if (o.transactionTimeoutMs <= session) issue('transactionTimeoutMs', `must exceed sessionTimeoutMs (${session} ms), got ${o.transactionTimeoutMs}`);
+    }
     if (input !== undefined) {
       const base = typeof input === 'string' ? input : input[0];
       const taken = new Map<string, string>();
@@ -255,6 +285,9 @@ export interface RunConfig {
   readonly inputTimeoutMs: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  readonly exactlyOnce: boolean;
+  /** The transaction timeout of the exactly-once mode, in ms. */
+  readonly transactionTimeoutMs: number;
   readonly producerInWorker: boolean;
   readonly fastProduceEncoder: boolean;
   readonly includeVector: boolean;
@@ -321,6 +354,8 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     inputTimeoutMs: o.inputTimeoutMs ?? 120_000,
     sessionTimeoutMs,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.min(1000, Math.floor(sessionTimeoutMs / 3)),
+    exactlyOnce: o.exactlyOnce ?? false,
+    transactionTimeoutMs: o.transactionTimeoutMs ?? (o.brokerTimeoutMs ?? 120_000) + 60_000,
     producerInWorker: o.producerInWorker ?? o.kafka === undefined,
     fastProduceEncoder: o.fastProduceEncoder ?? true,
     includeVector: o.includeVector ?? false,

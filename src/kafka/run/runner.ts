@@ -15,24 +15,27 @@ import { WindowRecorder } from '../../monitoring/recorder.js';
 import { partitionKey } from '../../offsets.js';
 import type { InvalidVector, VectorInput } from '../../operators/types.js';
 import { createKafkaClient } from '../client/kafkajs.js';
-import type { ConsumerLike, KafkaClientLike, ProducerLike } from '../client/ports.js';
+import type { ConsumerLike, KafkaClientLike, ProducerLike, TopicPartitionOffset } from '../client/ports.js';
+import { KafkajsTransactionalProducer } from '../client/transactions.js';
 import { WorkerProducer } from '../client/workerProducer.js';
 import { AtLeastOnceDelivery } from '../delivery/atLeastOnce.js';
-import type { Delivery } from '../delivery/delivery.js';
-import { describeError, StateRestoreError } from '../errors.js';
-import type { EventOffset, KafkaRole } from '../events.js';
+import type { DeliveryCounters } from '../delivery/delivery.js';
+import { OffsetTracker } from '../delivery/offsets.js';
+import { describeError, StateRestoreError, type KafkaEdgeError } from '../errors.js';
+import type { EventOffset, KafkaRole, TopicPartitions } from '../events.js';
 import { deadLetterSourceOf } from '../messages/deadLetters.js';
 import { labelsOutput } from '../messages/labels.js';
 import { driftOutput, windowHistoryOutput } from '../messages/history.js';
 import type { WindowOutput } from '../messages/outputs.js';
 import { createDecoder, type VectorDecoder } from '../source/formats.js';
 import { fromKafka } from '../source/fromKafka.js';
-import type { KafkaRecord } from '../source/record.js';
+import type { KafkaRecord, UndecodableMessage } from '../source/record.js';
 import type { RestoredModel } from '../state/restore.js';
 import { restoredCoverage, StateStore } from '../state/store.js';
 import { resolveRunConfig, type RunConfig, type RunKafkaPipelineOptions } from './config.js';
 import type { KafkaPipelineCounters, KafkaPipelineHandle, KafkaPipelineResult, StopOptions } from './handle.js';
 import { BrokerHealth, retryBrokerOperation, type RetryOptions } from './retry.js';
+import { ExactlyOnceTasks } from './exactlyOnceTasks.js';
 import { asEmstreamError, prepareOutputTopics, waitForInputTopics, type StartupContext } from './startup.js';
 import { PipelineTask } from './task.js';
 
@@ -133,6 +136,136 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   return new KafkaPipelineRun<R>(options, config).start();
 }
 
+/**
+ * How a run delivers: the at-least-once mode (one task for every input partition, batched sends, commits of what is
+ * acknowledged) or the exactly-once mode (one task per input partition, transactions). The run object is the same.
+ */
+interface RunMode {
+  /** The offset manager the source registers records with. */
+  readonly tracker: OffsetTracker;
+  readonly counters: DeliveryCounters;
+  /** Whether records of a partition may flow now (undefined: always). */
+  readonly accept?: (topic: string, partition: number) => boolean;
+  push(record: KafkaRecord): void;
+  deadLetter(message: UndecodableMessage): void;
+  /** After a rebalance, with every partition now assigned. */
+  rebalance(assigned: readonly TopicPartitions[]): void;
+  /** Completes the pipelines' input (their open windows are fitted and delivered). */
+  finish(): void;
+  /** Resolves when what was handed to the delivery is acknowledged (committed, exactly once). */
+  flush(): Promise<void>;
+  /** The last commit (bounded); returns the positions committed. */
+  close(timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  abort(error: KafkaEdgeError): void;
+  /** Drops the pipelines. */
+  stop(): void;
+}
+
+/** At least once: one task, an {@link AtLeastOnceDelivery}. */
+class AtLeastOnceMode<R extends VectorInput> implements RunMode {
+  readonly tracker: OffsetTracker;
+
+  constructor(
+    private readonly task: PipelineTask<R>,
+    private readonly delivery: AtLeastOnceDelivery<R>,
+  ) {
+    this.tracker = delivery.tracker;
+  }
+
+  get counters(): DeliveryCounters {
+    return this.delivery.counters;
+  }
+
+  push(record: KafkaRecord): void {
+    this.task.push(record);
+  }
+
+  deadLetter(message: UndecodableMessage): void {
+    this.delivery.deadLetter(message, message.failure.reason, message.failure.message);
+  }
+
+  rebalance(): void {
+    // Kept partitions' acknowledged progress, committed under the new generation.
+    void this.delivery.commit().catch(() => undefined);
+  }
+
+  finish(): void {
+    this.task.finish();
+  }
+
+  flush(): Promise<void> {
+    return this.delivery.flush();
+  }
+
+  close(timeoutMs: number): Promise<TopicPartitionOffset[]> {
+    return this.delivery.close(timeoutMs);
+  }
+
+  abort(error: KafkaEdgeError): void {
+    this.delivery.abort(error);
+  }
+
+  stop(): void {
+    this.task.close();
+  }
+}
+
+/** Exactly once: a task per input partition ({@link ExactlyOnceTasks}). */
+class ExactlyOnceMode<R extends VectorInput> implements RunMode {
+  readonly accept: (topic: string, partition: number) => boolean;
+
+  constructor(
+    private readonly tasks: ExactlyOnceTasks<R>,
+    readonly tracker: OffsetTracker,
+  ) {
+    this.accept = tasks.accept;
+  }
+
+  get counters(): DeliveryCounters {
+    return this.tasks.counters;
+  }
+
+  push(record: KafkaRecord): void {
+    this.tasks.push(record);
+  }
+
+  deadLetter(message: UndecodableMessage): void {
+    this.tasks.deadLetter(message);
+  }
+
+  rebalance(assigned: readonly TopicPartitions[]): void {
+    this.tasks.rebalance(assigned);
+  }
+
+  finish(): void {
+    this.tasks.finish();
+  }
+
+  flush(): Promise<void> {
+    return this.tasks.flush();
+  }
+
+  close(timeoutMs: number): Promise<TopicPartitionOffset[]> {
+    return this.tasks.closeAll(timeoutMs);
+  }
+
+  abort(error: KafkaEdgeError): void {
+    this.tasks.abort(error);
+  }
+
+  stop(): void {
+    // the tasks' pipelines are closed with them
+  }
+}
+
+/** The window-history and drift outputs of one recorder (one per task in the exactly-once mode). */
+function monitoringOutputsFor<R>(config: RunConfig, recorder: Pick<WindowRecorder, 'observe'>): WindowOutput<R>[] {
+  return [
+    ...(config.windows === null ? [] : [windowHistoryOutput<R>(config.windows, (o) => recorder.observe(o.update, o.windowIndex).window!, { retentionMs: config.windowsRetentionMs })]),
+    ...(config.drift === null ? [] : [driftOutput<R>(config.drift, (o) => recorder.observe(o.update, o.windowIndex).drift, { retentionMs: config.driftRetentionMs })]),
+  ];
+}
+
 /** One run of a pipeline: the lifecycle front (start, stop, done, readiness) over the pieces that do the work. */
 class KafkaPipelineRun<R extends VectorInput> {
   private readonly logger: Logger;
@@ -148,8 +281,7 @@ class KafkaPipelineRun<R extends VectorInput> {
   private finishWindow = false;
   private restored: RestoredModel | undefined;
   private health: BrokerHealth | undefined;
-  private task: PipelineTask<R> | undefined;
-  private delivery: Delivery<R> | undefined;
+  private mode: RunMode | undefined;
   private producer: (ProducerLike & { resume?: () => void }) | undefined;
   private consumer: ConsumerLike | undefined;
   private source: Subscription | undefined;
@@ -188,87 +320,114 @@ class KafkaPipelineRun<R extends VectorInput> {
     const startup: StartupContext = { kafka, config, retry: this.retry, logger, signal: options.signal, connection: this.connection };
 
     // 1. Topics: the input must exist (waited for); the outputs are created; their limits size dead letters and batches.
-    await waitForInputTopics(startup);
+    const inputPartitions = await waitForInputTopics(startup);
+    // The window-history and drift records come from the run's recorder (made once the state is restored).
     const recording: { recorder?: WindowRecorder } = {};
-    const monitoringOutputs: WindowOutput<R>[] = [
-      ...(config.windows === null ? [] : [windowHistoryOutput<R>(config.windows, (o) => recording.recorder!.observe(o.update, o.windowIndex).window!, { retentionMs: config.windowsRetentionMs })]),
-      ...(config.drift === null ? [] : [driftOutput<R>(config.drift, (o) => recording.recorder!.observe(o.update, o.windowIndex).drift, { retentionMs: config.driftRetentionMs })]),
-    ];
+    const monitoringOutputs = monitoringOutputsFor<R>(config, { observe: (update, windowIndex) => recording.recorder!.observe(update, windowIndex) });
     const extraOutputs = [...monitoringOutputs, ...(options.outputs ?? [])];
     const limitOf = await prepareOutputTopics(startup, extraOutputs as WindowOutput<unknown>[]);
     const store = new StateStore({ kafka, topic: config.models, pipelineId: config.pipelineId, maxMessageBytes: limitOf(config.models), createdMaxMessageBytes: config.modelsMaxMessageBytes, logger });
-    const outputs: WindowOutput<R>[] = [labelsOutput<R>(config.labels, { includeVector: config.includeVector }), store.output<R>(), ...extraOutputs];
-
-    // 2. The saved state, checked against this pipeline before anything is consumed.
-    const restored = config.fresh ? undefined : await this.restore(store);
-    this.restored = restored;
-    const state = restored?.state;
-    const stateDimension = state?.config?.d ?? state?.model?.d ?? undefined;
-    if (state !== undefined && stateDimension !== undefined && config.dimension !== undefined && stateDimension !== config.dimension) {
-      throw stateRefused(config, restored!, [{ setting: 'd', saved: String(stateDimension), requested: String(config.dimension) }]);
-    }
-    const coverage = restoredCoverage(restored, config.input);
-
-    // 3. Clients, the delivery, the pipeline's task.
-    const decode = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
-    this.producer = config.producerInWorker
-      ? new WorkerProducer({ brokers: config.brokers!, clientId: config.clientId, logLevel: 'warn', allowAutoTopicCreation: false, fastEncoder: config.fastProduceEncoder, logger, forwardLogsAs: 'debug' })
-      : kafka.producer({ allowAutoTopicCreation: false });
-    const consumer = kafka.consumer({ groupId: config.group, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: config.heartbeatIntervalMs });
-    this.consumer = consumer;
+    const labels = labelsOutput<R>(config.labels, { includeVector: config.includeVector });
+    const outputs: WindowOutput<R>[] = [labels, store.output<R>(), ...extraOutputs];
+    // Batches are counted by an upper bound of their bytes (short strings at 3 bytes a character): below every output topic's limit.
+    const batchMaxBytes = Math.max(64 * 1024, Math.min(768 * 1024, ...outputs.map((o) => limitOf(o.topic) - 4096), limitOf(config.deadLetters) - 4096));
+    const deadLetters = { topic: config.deadLetters, maxMessageBytes: limitOf(config.deadLetters) };
     this.health = new BrokerHealth({
       budgetMs: config.brokerTimeoutMs,
       brokers: config.brokers,
       onExhausted: (err) => {
-        this.delivery?.abort(err);
+        this.mode?.abort(err);
         void this.shutdown(err).catch(() => undefined);
       },
       onChange: (failing) => this.readiness.set('brokersFailing', failing, failing ? 'brokers-unavailable' : 'brokers-answer'),
     });
-    // Batches are counted by an upper bound of their bytes (short strings at 3 bytes a character): below every output topic's limit.
-    const batchMaxBytes = Math.max(64 * 1024, Math.min(768 * 1024, ...outputs.map((o) => limitOf(o.topic) - 4096), limitOf(config.deadLetters) - 4096));
-    const delivery = new AtLeastOnceDelivery<R>({
-      producer: this.producer,
-      commit: (offsets) => consumer.commitOffsets(offsets),
-      outputs,
-      deadLetters: { topic: config.deadLetters, maxMessageBytes: limitOf(config.deadLetters) },
-      pipelineId: config.pipelineId,
-      commitOnAcknowledge: config.commitOnAcknowledge,
-      commitIntervalMs: config.commitIntervalMs,
-      // The worker sends one batch at a time in order whatever is outstanding: a second batch waiting there saves a round trip.
-      batch: { maxBatchBytes: batchMaxBytes, ...(config.producerInWorker ? { maxConcurrentSends: 2 } : {}), ...options.producerBatch },
-      initialCoverage: coverage,
-      instrumentation: this.instrumentation,
-      health: this.health,
-      logger,
-      onError: (err) => void this.shutdown(err).catch(() => undefined),
-    });
-    this.delivery = delivery;
-    // Window-history and drift records; drift alarms are logged at warn whether or not their topic is on.
-    const recorder = new WindowRecorder({
-      pipelineId: config.pipelineId,
-      windows: config.windows !== null,
-      drift: config.drift !== null,
-      instrumentation: this.instrumentation,
-      previousModel: restored?.model ?? null,
-      deadLettered: () => delivery.counters.deadLettered,
-      sample: config.windowSample,
-      logger,
-    });
-    recording.recorder = recorder;
-    const onInvalid = (invalid: InvalidVector<unknown>): void => delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
-    this.task = new PipelineTask<R>({
-      pipeline: options.pipeline,
-      restored,
-      delivery,
-      recorder,
-      instrumentation: this.instrumentation,
-      onInvalid,
-      onError: (err) => void this.shutdown(err).catch(() => undefined),
-      onComplete: () => void this.shutdown().catch(() => undefined),
-      logger,
-    });
-    this.startTask(this.task, restored, coverage);
+    // A fetch waits at most 500 ms for data: kafkajs's fetch loop also sleeps that long while every partition is paused
+    // (a task opening, a stop), and its default (5 s) would add that much to each.
+    const consumer = kafka.consumer({ groupId: config.group, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: config.heartbeatIntervalMs, maxWaitTimeInMs: 500 });
+    this.consumer = consumer;
+    const onError = (err: unknown): void => void this.shutdown(err).catch(() => undefined);
+    const onComplete = (): void => void this.shutdown().catch(() => undefined);
+    let stateDimension: number | undefined;
+    let coverage: readonly EventOffset[] = [];
+
+    if (config.exactlyOnce) {
+      // 2. Exactly once: one task per assigned input partition, each restoring its own state once its producer is fenced in.
+      const worker = config.producerInWorker ? new WorkerProducer({ brokers: config.brokers!, clientId: config.clientId, logLevel: 'warn', allowAutoTopicCreation: false, fastEncoder: config.fastProduceEncoder, logger, forwardLogsAs: 'debug' }) : undefined;
+      this.producer = worker ?? { connect: async () => undefined, disconnect: async () => undefined, sendBatch: () => Promise.reject(new Error('no plain producer in the exactly-once mode')) };
+      const tracker = new OffsetTracker();
+      this.mode = new ExactlyOnceMode(
+        new ExactlyOnceTasks<R>({
+          options,
+          config,
+          kafka,
+          consumer,
+          tracker,
+          store,
+          producerFor: (id) => (worker !== undefined ? worker.transactional(id, config.transactionTimeoutMs) : new KafkajsTransactionalProducer(kafka, { transactionalId: id, transactionTimeoutMs: config.transactionTimeoutMs })),
+          outputsFor: (recorder, state) => [labels, state, ...monitoringOutputsFor(config, recorder), ...(options.outputs ?? [])],
+          deadLetters,
+          batchMaxBytes,
+          inputPartitions,
+          retry: () => ({ ...this.retry, deadline: Date.now() + config.brokerTimeoutMs }),
+          instrumentation: this.instrumentation,
+          health: this.health,
+          logger,
+          refuse: (restored, error) => stateRefused(config, restored, error instanceof StateMismatchError ? error.context.differences : error.differences, error),
+          onError,
+          onComplete,
+        }),
+        tracker,
+      );
+      logger.info({ transactionTimeoutMs: config.transactionTimeoutMs }, 'exactly once: one task per input partition, each window committed in a transaction with its state and offsets');
+    } else {
+      // 2. The saved state, checked against this pipeline before anything is consumed.
+      const restored = config.fresh ? undefined : await this.restore(store);
+      this.restored = restored;
+      const state = restored?.state;
+      stateDimension = state?.config?.d ?? state?.model?.d ?? undefined;
+      if (state !== undefined && stateDimension !== undefined && config.dimension !== undefined && stateDimension !== config.dimension) {
+        throw stateRefused(config, restored!, [{ setting: 'd', saved: String(stateDimension), requested: String(config.dimension) }]);
+      }
+      coverage = restoredCoverage(restored, config.input);
+
+      // 3. The producer, the delivery, the pipeline's task.
+      this.producer = config.producerInWorker
+        ? new WorkerProducer({ brokers: config.brokers!, clientId: config.clientId, logLevel: 'warn', allowAutoTopicCreation: false, fastEncoder: config.fastProduceEncoder, logger, forwardLogsAs: 'debug' })
+        : kafka.producer({ allowAutoTopicCreation: false });
+      const delivery = new AtLeastOnceDelivery<R>({
+        producer: this.producer,
+        commit: (offsets) => consumer.commitOffsets(offsets),
+        outputs,
+        deadLetters,
+        pipelineId: config.pipelineId,
+        commitOnAcknowledge: config.commitOnAcknowledge,
+        commitIntervalMs: config.commitIntervalMs,
+        // The worker sends one batch at a time in order whatever is outstanding: a second batch waiting there saves a round trip.
+        batch: { maxBatchBytes: batchMaxBytes, ...(config.producerInWorker ? { maxConcurrentSends: 2 } : {}), ...options.producerBatch },
+        initialCoverage: coverage,
+        instrumentation: this.instrumentation,
+        health: this.health,
+        logger,
+        onError: (err) => onError(err),
+      });
+      // Window-history and drift records; drift alarms are logged at warn whether or not their topic is on.
+      const recorder = new WindowRecorder({
+        pipelineId: config.pipelineId,
+        windows: config.windows !== null,
+        drift: config.drift !== null,
+        instrumentation: this.instrumentation,
+        previousModel: restored?.model ?? null,
+        deadLettered: () => delivery.counters.deadLettered,
+        sample: config.windowSample,
+        logger,
+      });
+      recording.recorder = recorder;
+      const onInvalid = (invalid: InvalidVector<unknown>): void => delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
+      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger });
+      this.startTask(task, restored, coverage);
+      this.mode = new AtLeastOnceMode(task, delivery);
+    }
+    const decode = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
 
     // 4. Connect (retrying while the brokers are unavailable), then consume.
     try {
@@ -277,7 +436,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       await retryBrokerOperation('connect', () => consumer.connect(), this.retry);
       this.connection('consumer', true);
     } catch (err) {
-      this.task.close();
+      this.mode.stop();
       await within(this.producer.disconnect(), 5000, undefined);
       throw asEmstreamError(err, 'connect', 'could not connect to the Kafka brokers');
     }
@@ -288,7 +447,7 @@ class KafkaPipelineRun<R extends VectorInput> {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
     logger.info(
-      { ...config, brokers: undefined, format: config.format, dimension: config.dimension ?? stateDimension, restored: restored?.message.modelVersion, startupMs: Date.now() - this.started },
+      { ...config, brokers: undefined, format: config.format, dimension: config.dimension ?? stateDimension, restored: this.restored?.message.modelVersion, startupMs: Date.now() - this.started },
       'pipeline started',
     );
     return this.handle();
@@ -343,8 +502,7 @@ class KafkaPipelineRun<R extends VectorInput> {
   /** Subscribes the source: records into the task; the end of the input completes it only when the open window is finished. */
   private consume(consumer: ConsumerLike, decode: VectorDecoder, coverage: readonly EventOffset[]): void {
     const { config, logger, instrumentation } = this;
-    const delivery = this.delivery!;
-    const task = this.task!;
+    const mode = this.mode!;
     const skipBelow = new Map(coverage.map((o) => [partitionKey(o.topic, o.partition), o.offset]));
     const source$ = fromKafka(consumer, {
       topics: config.input,
@@ -353,8 +511,9 @@ class KafkaPipelineRun<R extends VectorInput> {
         this.counts.consumed++;
         return decode(value, where);
       },
-      onDecodeError: (m) => delivery.deadLetter(m, m.failure.reason, m.failure.message),
-      tracker: delivery.tracker,
+      onDecodeError: (m) => mode.deadLetter(m),
+      tracker: mode.tracker,
+      accept: mode.accept,
       maxInFlight: config.maxInFlight,
       commitIntervalMs: 0, // the delivery commits
       signal: this.sourceAbort.signal,
@@ -363,30 +522,29 @@ class KafkaPipelineRun<R extends VectorInput> {
       skipBelow,
       health: this.health,
       onSkipped: (n) => (this.counts.skipped += n),
-      onRebalance: () => {
+      onRebalance: (change) => {
         this.readiness.set('assigned', true, 'assigned');
-        // Kept partitions' acknowledged progress, committed under the new generation.
-        void delivery.commit().catch(() => undefined);
+        mode.rebalance(change.assigned);
       },
       onStuck: (stuck) => this.readiness.set('stuck', stuck, stuck ? 'backpressure' : 'flowing'),
     });
     this.source = source$.subscribe({
-      next: (record: KafkaRecord) => task.push(record),
+      next: (record: KafkaRecord) => mode.push(record),
       error: (err: unknown) => void this.shutdown(err).catch(() => undefined),
       complete: () => {
         this.sourceEnded.resolve();
         // Completes the pipeline's input only when the open window should be finished; otherwise it is handed back.
-        if (this.finishWindow) task.finish();
+        if (this.finishWindow) mode.finish();
       },
     });
   }
 
   /** Live counters. */
-  private readonly counters: KafkaPipelineCounters = liveCounters(this.counts, () => this.delivery);
+  private readonly counters: KafkaPipelineCounters = liveCounters(this.counts, () => this.mode);
 
   private snapshot(): KafkaPipelineCounters {
-    const delivery = this.delivery!;
-    return { ...delivery.counters, consumed: this.counts.consumed, inFlight: delivery.tracker.inFlight, skipped: this.counts.skipped };
+    const mode = this.mode!;
+    return { ...mode.counters, consumed: this.counts.consumed, inFlight: mode.tracker.inFlight, skipped: this.counts.skipped };
   }
 
   private async disconnect(): Promise<void> {
@@ -399,30 +557,34 @@ class KafkaPipelineRun<R extends VectorInput> {
     if (this.finishing !== undefined) return this.finishing;
     this.finishing = (async () => {
       const { logger, config } = this;
-      const delivery = this.delivery!;
+      const mode = this.mode!;
       this.readiness.set('stopping', true, 'stopping');
       this.sourceAbort.abort();
       await within(this.sourceEnded.promise, 10_000, undefined);
+      logger.debug('stopping: the source ended');
       let error = failure;
       if (error === undefined) {
         // Bounded by the broker health (which aborts the delivery when the brokers stay away).
         try {
-          await delivery.flush();
+          await mode.flush();
         } catch (err) {
           error = err;
         }
       }
+      logger.debug({ failed: error !== undefined }, 'stopping: outputs flushed');
       this.health!.stop();
       let committed: KafkaPipelineResult['committed'] = [];
       try {
-        committed = await delivery.close(5000);
+        committed = await mode.close(5000);
       } catch (err) {
         logger.warn({ error: describeError(err) }, 'final offset commit failed: the next run re-processes from the previous commit');
       }
+      logger.debug({ committed }, 'stopping: last commit made');
       this.source?.unsubscribe();
-      this.task!.close();
+      mode.stop();
       await this.disconnect();
-      const result: KafkaPipelineResult = { counters: this.snapshot(), committed, handedBack: delivery.tracker.inFlight };
+      logger.debug('stopping: disconnected');
+      const result: KafkaPipelineResult = { counters: this.snapshot(), committed, handedBack: mode.tracker.inFlight };
       if (error !== undefined) {
         const wrapped = error instanceof StateMismatchError ? stateRefused(config, this.restored, error.context.differences, error) : asEmstreamError(error, 'pipeline', `the pipeline ${JSON.stringify(config.pipelineId)} failed`);
         logger.error({ error: wrapped.message, ...result.counters }, 'pipeline stopped on an error');
@@ -461,7 +623,7 @@ class KafkaPipelineRun<R extends VectorInput> {
 }
 
 /** Counters read live from the run's counts and its delivery. */
-function liveCounters(counts: { readonly consumed: number; readonly skipped: number }, delivery: () => Delivery<unknown> | undefined): KafkaPipelineCounters {
+function liveCounters(counts: { readonly consumed: number; readonly skipped: number }, delivery: () => RunMode | undefined): KafkaPipelineCounters {
   return {
     get consumed() {
       return counts.consumed;

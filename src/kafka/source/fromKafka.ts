@@ -64,6 +64,12 @@ export interface FromKafkaOptions {
   readonly stuckAfterMs?: number;
   /** Called with the number of records skipped (see `skipBelow`), per batch. */
   readonly onSkipped?: (count: number) => void;
+  /**
+   * Whether records of a partition may be emitted now (default: all): the exactly-once mode holds a partition back
+   * (paused) until its task is open. Asked when a batch starts and every few records; a batch of a partition not
+   * accepted is left unread (not resolved: the partition is sought when it is accepted).
+   */
+  readonly accept?: (topic: string, partition: number) => boolean;
 }
 
 /** Heartbeat at least this often while a batch is processed or waiting for room. */
@@ -134,7 +140,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
   const keepValue = options.keepValue ?? true;
   const commitIntervalMs = options.commitIntervalMs ?? 1000;
   const stuckAfterMs = options.stuckAfterMs ?? 30_000;
-  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow } = options;
+  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow, accept } = options;
   // A decoder made by createDecoder ran the input gate: its records carry the brand, so windowVectors does not scan them again.
   const gated = (decode as { [GATED]?: unknown })[GATED] === true;
 
@@ -243,6 +249,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
         instrumentation.emit('kafka.fetch', { topic, partition, messages: messages.length, highWatermark: payload.batch.highWatermark ?? '', lastOffset: messages[messages.length - 1].offset });
       }
       if (payload.isStale() || !isAssigned(topic, partition)) return;
+      if (accept !== undefined && !accept(topic, partition)) return;
       let first = 0;
       if (skipBelow !== undefined && skipBelow.size > 0) {
         // Records a restored state already covers: finished, not emitted.
@@ -282,6 +289,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
           }
           // kafkajs answers isStale with a JSON.stringify'd map lookup: every few records, not per record.
           if (payload.isStale()) return;
+          if (accept !== undefined && !accept(topic, partition)) return;
         }
         if (closed || subscriber.closed || !payload.isRunning()) return;
         if (generation !== assignmentGeneration) {

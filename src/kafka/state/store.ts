@@ -61,6 +61,17 @@ export class StateStore {
     return `${pipelineId}/${task.topic}/${task.partition}`;
   }
 
+  /**
+   * The pipeline id of a key of the models topic: the key itself, or `<pipelineId>` of a task's key
+   * `<pipelineId>/<topic>/<partition>` (topic names cannot contain `/`).
+   *
+   * @param key - a message key of the models topic
+   */
+  static pipelineIdOf(key: string): string {
+    const m = /^(.+)\/[A-Za-z0-9._-]+\/\d+$/.exec(key);
+    return m === null ? key : m[1];
+  }
+
   /** The key of a task's state, or of the whole run's (`task` undefined). */
   key(task?: TaskPartition): string {
     return task === undefined ? this.options.pipelineId : StateStore.taskKey(this.options.pipelineId, task);
