@@ -411,7 +411,7 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     ];
     for (const name of names) instrumentation.on(name, (e) => void (events.get(name) ?? events.set(name, []).get(name)!).push(e));
     // At debug, to see the notice that retrying began (a start-up notice, logged at debug).
-    const child = spawnRun(runArgs(broker!.bootstrap, inChild, inChild, ['--broker-timeout', '120', '--log-level', 'debug']));
+    const child = spawnRun(runArgs(broker!.bootstrap, inChild, inChild, ['--broker-timeout-ms', '120000', '--log-level', 'debug']));
     const running = runKafkaPipeline({
       brokers: broker!.brokers,
       producerInWorker: false,

@@ -226,9 +226,14 @@ export async function killChildren(): Promise<void> {
 
 /** Spawns `node --import tsx src/cli/main.ts run …args` from the repository root. */
 export function spawnRun(args: readonly string[], env: Record<string, string> = {}): ChildRun {
+  return spawnCli(['run', ...args], env);
+}
+
+/** Spawns `node --import tsx src/cli/main.ts …args` (any command) from the repository root. */
+export function spawnCli(args: readonly string[], env: Record<string, string> = {}): ChildRun {
   const root = new URL('../..', import.meta.url);
   const { EMSTREAM_DEBUG: _ignored, ...base } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let out = '';
   let err = '';

@@ -145,13 +145,37 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 const topicName = z.string({ error: 'must be a topic name' }).min(1, 'must not be empty').regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
+/** `host:port` (a name, an IPv4 address or a bracketed IPv6 address, and a port in 1..65535). */
+const BROKER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+
+/**
+ * Why a bootstrap address is not `host:port`, or `undefined` when it is.
+ *
+ * @param address - e.g. `127.0.0.1:9092`
+ */
+export function brokerAddressProblem(address: string): string | undefined {
+  const m = BROKER_ADDRESS.exec(address);
+  if (m === null) {
+    return /:\d*$/.test(address) || address.includes(':')
+      ? `${JSON.stringify(address)} is not host:port (e.g. 127.0.0.1:9092; an IPv6 address goes in brackets, [::1]:9092)`
+      : `${JSON.stringify(address)} has no port: give host:port, e.g. ${address}:9092`;
+  }
+  const port = Number(m[1]);
+  return port >= 1 && port <= 65535 ? undefined : `${JSON.stringify(address)} has port ${port}, outside 1..65535`;
+}
+
+const brokerAddress = z.string().superRefine((v, ctx) => {
+  const problem = brokerAddressProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const positiveInt = (what: string) => z.number({ error: `must be a number (${what})` }).int(`must be a whole number (${what})`).min(1, `must be at least 1 (${what})`);
 
 /** The zod schema of {@link RunKafkaPipelineOptions} (structure and ranges; cross-field checks in {@link resolveRunConfig}). */
 export const runOptionsSchema = z
   .object({
     kafka: z.custom<KafkaClientLike>((v) => isObject(v) && isFunction(v.consumer) && isFunction(v.producer) && isFunction(v.admin), 'must be a Kafka client (kafkajs `new Kafka({...})`)').optional(),
-    brokers: z.array(z.string().min(1, 'must not be empty'), { error: 'must be a list of host:port addresses, e.g. ["127.0.0.1:9092"]' }).optional(),
+    brokers: z.array(brokerAddress, { error: 'must be a list of host:port addresses, e.g. ["127.0.0.1:9092"]' }).optional(),
     clientId: z.string().min(1).optional(),
     pipeline: z.custom<Pipeline<VectorInput>>((v) => isObject(v) && typeof v.name === 'string' && isFunction(v.build), 'must be a pipeline: definePipeline({ name, build })'),
     input: z.union([topicName, z.array(topicName).min(1, 'give at least one input topic')]).optional(),

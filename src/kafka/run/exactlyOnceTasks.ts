@@ -47,6 +47,8 @@ export interface ExactlyOnceTasksOptions<R extends VectorInput> {
   readonly instrumentation: Instrumentation;
   readonly health: { ok(): void; failed(operation: string, error: unknown): void };
   readonly logger: Logger;
+  /** Told of every dead letter (for the warning when almost everything is dead-lettered). */
+  readonly onDeadLetter?: (reason: string, message: string) => void;
   /** Refuses a restored state that does not match the pipeline (the run's error for it). */
   readonly refuse: (restored: RestoredModel | undefined, error: StateMismatchError | { differences: { setting: string; saved: string; requested: string }[] }) => KafkaEdgeError;
   /** A failure that ends the run. */
@@ -132,8 +134,10 @@ export class ExactlyOnceTasks<R extends VectorInput> {
   /** An undecodable message to its partition's task's dead letters. */
   deadLetter(message: UndecodableMessage): void {
     const entry = this.entries.get(partitionKey(message.topic, message.partition));
-    if (entry?.state === 'open') entry.delivery!.deadLetter(message, message.failure.reason, message.failure.message);
-    else this.o.tracker.forget(message.topic, message.partition);
+    if (entry?.state === 'open') {
+      this.o.onDeadLetter?.(message.failure.reason, message.failure.message);
+      entry.delivery!.deadLetter(message, message.failure.reason, message.failure.message);
+    } else this.o.tracker.forget(message.topic, message.partition);
   }
 
   /**
@@ -255,7 +259,10 @@ export class ExactlyOnceTasks<R extends VectorInput> {
       delivery,
       recorder,
       instrumentation,
-      onInvalid: (invalid: InvalidVector<unknown>) => delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message),
+      onInvalid: (invalid: InvalidVector<unknown>) => {
+        this.o.onDeadLetter?.(invalid.reason, invalid.message);
+        delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
+      },
       onError: (err) => this.o.onError(err),
       onComplete: () => {
         e.completed = true;

@@ -35,15 +35,15 @@ export interface RetryOptions {
   /** Stop retrying when it aborts (the last error is thrown). */
   readonly signal?: AbortSignal;
   /**
-   * Level of the one notice logged when retrying starts (default `'warn'`). Start-up operations use `'debug'`, so
-   * brokers that never answer give exactly one line: the error that ends the start (`kafka.retry` events still fire).
+   * Level of the line logged at each retry (default `'warn'`: while the brokers do not answer, one line per retry
+   * says so, with the error and how long it goes on; `'debug'` keeps them out of a warn-level log).
    */
   readonly noticeLevel?: 'warn' | 'debug';
 }
 
 /**
  * Runs a broker operation until it succeeds: a retriable failure is retried after a backoff (emitting
- * `kafka.retry`, logging one notice the first time) until `deadline`, then a {@link BrokerUnavailableError} says
+ * `kafka.retry`, logging one line per retry) until `deadline`, then a {@link BrokerUnavailableError} says
  * for how long it tried, the last error, and what to do. A failure that is not retriable is thrown as is.
  *
  * @param operation - what is tried, e.g. `connect`, `create-topics`, `restore`
@@ -75,12 +75,10 @@ export async function retryBrokerOperation<T>(operation: string, fn: () => Promi
       }
       const delayMs = Math.min(remaining, backoffDelay(attempt));
       options.instrumentation?.emit('kafka.retry', { operation, attempt, delayMs, error: describeError(err) });
-      if (attempt === 1) {
-        options.logger?.[options.noticeLevel ?? 'warn'](
-          { operation, error: describeError(err), budgetMs: options.budgetMs },
-          `the Kafka brokers do not answer (${operation}): retrying for up to ${Math.round(remaining / 1000)} s`,
-        );
-      } else options.logger?.debug({ operation, attempt, delayMs, error: describeError(err) }, 'retrying');
+      options.logger?.[options.noticeLevel ?? 'warn'](
+        { operation, attempt, delayMs, error: describeError(err), budgetMs: options.budgetMs },
+        `the Kafka brokers do not answer (${operation}): ${describeError(err)}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, for up to ${Math.round(remaining / 1000)} s more`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     } finally {
       clearTimeout(timer);
@@ -105,7 +103,7 @@ export function brokerUnavailable(
   const where = details.brokers === undefined ? 'the Kafka brokers' : `the Kafka brokers ${details.brokers.join(',')}`;
   return new BrokerUnavailableError(
     `could not reach ${where} (${operation}) for ${Math.round(details.waitedMs / 1000)} s (${details.attempts} attempt${details.attempts === 1 ? '' : 's'}): ${describeError(error)}; ` +
-      `check --brokers and that the brokers run (start one with \`emstream broker\`), or raise the retry budget (--broker-timeout, now ${Math.round(details.budgetMs / 1000)} s). ` +
+      `check --brokers and that the brokers run (start one with \`emstream broker\`), or raise the retry budget (brokerTimeoutMs, --broker-timeout-ms; now ${details.budgetMs} ms). ` +
       'Nothing unacknowledged was committed: running again loses nothing',
     { brokers: details.brokers, operation, waitedMs: details.waitedMs, attempts: details.attempts },
     error,

@@ -35,6 +35,7 @@ import { restoredCoverage, StateStore } from '../state/store.js';
 import { resolveRunConfig, type RunConfig, type RunKafkaPipelineOptions } from './config.js';
 import type { KafkaPipelineCounters, KafkaPipelineHandle, KafkaPipelineResult, StopOptions } from './handle.js';
 import { BrokerHealth, retryBrokerOperation, type RetryOptions } from './retry.js';
+import { DeadLetterWatch } from './deadLetterWatch.js';
 import { ExactlyOnceTasks } from './exactlyOnceTasks.js';
 import { asEmstreamError, prepareOutputTopics, waitForInputTopics, type StartupContext } from './startup.js';
 import { PipelineTask } from './task.js';
@@ -168,6 +169,7 @@ class AtLeastOnceMode<R extends VectorInput> implements RunMode {
   constructor(
     private readonly task: PipelineTask<R>,
     private readonly delivery: AtLeastOnceDelivery<R>,
+    private readonly onDeadLetter: (reason: string, message: string) => void,
   ) {
     this.tracker = delivery.tracker;
   }
@@ -181,6 +183,7 @@ class AtLeastOnceMode<R extends VectorInput> implements RunMode {
   }
 
   deadLetter(message: UndecodableMessage): void {
+    this.onDeadLetter(message.failure.reason, message.failure.message);
     this.delivery.deadLetter(message, message.failure.reason, message.failure.message);
   }
 
@@ -297,8 +300,8 @@ class KafkaPipelineRun<R extends VectorInput> {
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ pipeline: config.pipelineId });
     this.instrumentation = options.instrumentation ?? new Instrumentation();
     this.readiness = new RunReadiness(this.instrumentation);
-    // Start-up: brokers that never answer end the start with one line (the notice that retrying began is at debug).
-    this.retry = { deadline: this.started + config.brokerTimeoutMs, budgetMs: config.brokerTimeoutMs, brokers: config.brokers, instrumentation: this.instrumentation, logger: this.logger, signal: options.signal, noticeLevel: 'debug' };
+    // Start-up: while the brokers do not answer, one warning per retry; past the budget, the error that ends the start.
+    this.retry = { deadline: this.started + config.brokerTimeoutMs, budgetMs: config.brokerTimeoutMs, brokers: config.brokers, instrumentation: this.instrumentation, logger: this.logger, signal: options.signal };
     this.done.promise.catch(() => undefined); // callers may only use stop()
   }
 
@@ -346,6 +349,8 @@ class KafkaPipelineRun<R extends VectorInput> {
     const consumer = kafka.consumer({ groupId: config.group, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: config.heartbeatIntervalMs, maxWaitTimeInMs: 500 });
     this.consumer = consumer;
     const onError = (err: unknown): void => void this.shutdown(err).catch(() => undefined);
+    const watch = new DeadLetterWatch({ logger, consumed: () => this.counts.consumed, topic: config.deadLetters });
+    const onDeadLetter = (reason: string, message: string): void => watch.note(reason, message);
     const onComplete = (): void => void this.shutdown().catch(() => undefined);
     let stateDimension: number | undefined;
     let coverage: readonly EventOffset[] = [];
@@ -372,6 +377,7 @@ class KafkaPipelineRun<R extends VectorInput> {
           instrumentation: this.instrumentation,
           health: this.health,
           logger,
+          onDeadLetter,
           refuse: (restored, error) => stateRefused(config, restored, error instanceof StateMismatchError ? error.context.differences : error.differences, error),
           onError,
           onComplete,
@@ -422,10 +428,13 @@ class KafkaPipelineRun<R extends VectorInput> {
         logger,
       });
       recording.recorder = recorder;
-      const onInvalid = (invalid: InvalidVector<unknown>): void => delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
+      const onInvalid = (invalid: InvalidVector<unknown>): void => {
+        onDeadLetter(invalid.reason, invalid.message);
+        delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
+      };
       const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger });
       this.startTask(task, restored, coverage);
-      this.mode = new AtLeastOnceMode(task, delivery);
+      this.mode = new AtLeastOnceMode(task, delivery, onDeadLetter);
     }
     const decode = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
 
