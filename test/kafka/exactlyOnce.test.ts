@@ -7,43 +7,12 @@ import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { EmstreamOptionsError } from '../../src/errors.js';
 import { readDeadLetter } from '../../src/kafka/messages/deadLetters.js';
-import { readLabelMessage } from '../../src/kafka/messages/labels.js';
 import { resolveRunConfig } from '../../src/kafka/run/config.js';
 import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
 import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { readModelMessage } from '../../src/kafka/state/format.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, committedOffset, produceAll, readCommitted, sourceOf, testKafka, uniqueTopic, waitFor, type ReadMessage } from './helpers.js';
-
-/** Labels per input, the labels' versions per partition, and the state messages read back. */
-export function exactlyOnceReport(labels: readonly ReadMessage[], models: readonly ReadMessage[]): { duplicates: number; distinct: Set<string>; mismatched: string[] } {
-  const seen = new Set<string>();
-  let duplicates = 0;
-  // Per task (input partition) and model version, the labels of that version.
-  const byVersion = new Map<string, number>();
-  for (const m of labels) {
-    const s = sourceOf(m);
-    const id = `${s.partition}/${s.offset}`;
-    if (seen.has(id)) duplicates++;
-    else seen.add(id);
-    const version = readLabelMessage(m.value).modelVersion;
-    const key = `${s.partition}@${version}`;
-    byVersion.set(key, (byVersion.get(key) ?? 0) + 1);
-  }
-  // Each state message of a task holds the window of labels of its version: as many labels as its n, and no label
-  // of a version without its state message.
-  const mismatched: string[] = [];
-  const stated = new Set<string>();
-  for (const m of models) {
-    const { message } = readModelMessage(m.value);
-    const partition = message.task?.partition ?? 0;
-    const key = `${partition}@${message.modelVersion}`;
-    stated.add(key);
-    if ((byVersion.get(key) ?? 0) !== message.n) mismatched.push(`${key}: state n ${message.n}, labels ${byVersion.get(key) ?? 0}`);
-  }
-  for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
-  return { duplicates, distinct: seen, mismatched };
-}
+import { clusteredPoint, committedOffset, exactlyOnceReport, produceAll, readCommitted, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 /** Committed positions of a group, summed over a topic's partitions. */
 async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {

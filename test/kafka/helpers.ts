@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { HEADERS, parseSourceHeader } from '../../src/kafka/messages/headers.js';
+import { readLabelMessage } from '../../src/kafka/messages/labels.js';
+import { readModelMessage } from '../../src/kafka/state/format.js';
 import { installRequestQueueFix } from '../../src/kafka/client/requestQueueFix.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
@@ -316,6 +318,19 @@ export function spawnCli(args: readonly string[], env: Record<string, string> = 
  * @throws Error after `timeoutMs`, saying which partitions were not read to their end
  */
 export async function readCommitted(kafka: Kafka, topic: string, timeoutMs = 60_000, isolation: 'read_committed' | 'read_uncommitted' = 'read_committed'): Promise<ReadMessage[]> {
+  return (await readCommittedTopic(kafka, topic, timeoutMs, isolation)).messages;
+}
+
+/**
+ * {@link readCommitted}, and whether the topic is stable: on every partition the last stable offset is the high
+ * watermark, so no transaction is left open (pending) on it.
+ */
+export async function readCommittedTopic(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 60_000,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_committed',
+): Promise<{ messages: ReadMessage[]; stable: boolean }> {
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
@@ -325,7 +340,8 @@ export async function readCommitted(kafka: Kafka, topic: string, timeoutMs = 60_
     await admin.disconnect();
   }
   const out: ReadMessage[] = [];
-  if (ends.size === 0) return out;
+  if (ends.size === 0) return { messages: out, stable: true };
+  const highWatermarks = new Map<number, bigint>();
   const consumer = kafka.consumer({ groupId: uniqueTopic('committed-reader'), maxBytesPerPartition: 4 << 20, readUncommitted: isolation === 'read_uncommitted' });
   await consumer.connect();
   try {
@@ -337,6 +353,8 @@ export async function readCommitted(kafka: Kafka, topic: string, timeoutMs = 60_
         .run({
           eachBatch: async ({ batch }) => {
             const end = ends.get(batch.partition);
+            const hw = BigInt(batch.highWatermark);
+            if (hw > (highWatermarks.get(batch.partition) ?? -1n)) highWatermarks.set(batch.partition, hw);
             for (const m of batch.messages) {
               if (end !== undefined && BigInt(m.offset) >= end) continue;
               const headers: Record<string, string> = {};
@@ -355,5 +373,41 @@ export async function readCommitted(kafka: Kafka, topic: string, timeoutMs = 60_
   } finally {
     await consumer.disconnect();
   }
-  return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  const stable = [...ends].every(([p, end]) => (highWatermarks.get(p) ?? end) === end);
+  return { messages: out.sort((a, b) => a.partition - b.partition || a.offset - b.offset), stable };
+}
+
+/**
+ * What a read_committed reader sees of an exactly-once run: labels that repeat an input (`duplicates`), the inputs
+ * labelled (`distinct`, `<partition>/<offset>`), and states that do not match their labels (`mismatched`: a state
+ * message of partition p and version v must hold as many points as there are labels of p with version v, and no
+ * label may have a version without its state message).
+ */
+export function exactlyOnceReport(labels: readonly ReadMessage[], models: readonly ReadMessage[]): { duplicates: number; distinct: Set<string>; mismatched: string[] } {
+  const seen = new Set<string>();
+  let duplicates = 0;
+  // Per task (input partition) and model version, the labels of that version.
+  const byVersion = new Map<string, number>();
+  for (const m of labels) {
+    const s = sourceOf(m);
+    const id = `${s.partition}/${s.offset}`;
+    if (seen.has(id)) duplicates++;
+    else seen.add(id);
+    const version = readLabelMessage(m.value).modelVersion;
+    const key = `${s.partition}@${version}`;
+    byVersion.set(key, (byVersion.get(key) ?? 0) + 1);
+  }
+  // Each state message of a task holds the window of labels of its version: as many labels as its n, and no label
+  // of a version without its state message.
+  const mismatched: string[] = [];
+  const stated = new Set<string>();
+  for (const m of models) {
+    const { message } = readModelMessage(m.value);
+    const partition = message.task?.partition ?? 0;
+    const key = `${partition}@${message.modelVersion}`;
+    stated.add(key);
+    if ((byVersion.get(key) ?? 0) !== message.n) mismatched.push(`${key}: state n ${message.n}, labels ${byVersion.get(key) ?? 0}`);
+  }
+  for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
+  return { duplicates, distinct: seen, mismatched };
 }
