@@ -81,6 +81,39 @@ describe('encodeProduceRequest', () => {
     );
   });
 
+  it('transactional batches, as the exactly-once mode sends them: the same bytes as kafkajs (transactional id, producer id and epoch, first sequence, the transactional attribute bit)', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_500);
+    const label = (i: number): EncodableMessage => ({ key: `k${i}`, value: `{"label":${i % 3},"probability":0.99,"logDensity":-3.2,"windowIndex":7,"modelVersion":8}`, headers: { 'emstream.source': `points/2/${i}` } });
+    for (const [producerId, epoch, sequence] of [
+      [0, 0, 0],
+      [4021, 3, 1000],
+      [2 ** 40 + 17, 32767, 2 ** 31 - 1000],
+    ] as const) {
+      const fields: ProduceRequestFields = {
+        acks: -1,
+        timeout: 30_000,
+        transactionalId: 'points-gmm/points/2',
+        producerId: Long.fromNumber(producerId),
+        producerEpoch: epoch,
+        topicData: [
+          { topic: 'points.labels', partitions: [{ partition: 0, firstSequence: sequence, messages: Array.from({ length: 300 }, (_, i) => label(i)) }] },
+          { topic: 'points.models', partitions: [{ partition: 0, firstSequence: sequence % 7, messages: [{ key: 'points-gmm/points/2', value: '{"modelVersion":8}' }] }] },
+        ],
+      };
+      const ours = encodeProduceRequest(fields);
+      expect(ours.equals(await kafkajsBytes(fields))).toBe(true);
+      // The batch is transactional (attributes bit 4) and carries the producer id, epoch and first sequence.
+      const at = firstBatchAt('points.labels', 'points-gmm/points/2');
+      expect(ours.readInt16BE(at + 8 + 4 + 4 + 1 + 4) & 0x10).toBe(0x10);
+      expect(ours.readBigInt64BE(at + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8)).toBe(BigInt(producerId));
+      expect(ours.readInt16BE(at + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8)).toBe(epoch);
+      expect(ours.readInt32BE(at + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2)).toBe(sequence);
+      const decoded = await decodeFirstBatch(ours, 'points.labels', 'points-gmm/points/2');
+      expect(decoded.inTransaction).toBe(true);
+      expect(decoded.records).toHaveLength(300);
+    }
+  });
+
   it('stamps messages without a timestamp with Date.now(), as kafkajs does, and mixes them with given ones', async () => {
     vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_000);
     const fields: ProduceRequestFields = {
