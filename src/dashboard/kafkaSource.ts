@@ -142,16 +142,22 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
     const abort = new AbortController();
     let consumer: ConsumerLike | undefined;
     let followed = o.pipelineId;
+    let followedModelKey: string | undefined;
     const ignored = new Set<string>();
     let stopped: Promise<void> | undefined;
 
     const accept = (raw: string | null, topic: string): boolean => {
       if (raw === null) return false;
-      // Exactly once, each input partition's state has its own key, `<pipelineId>/<topic>/<partition>`.
+      // Exactly once, each input partition's state has its own key, `<pipelineId>/<topic>/<partition>`: the
+      // models of the first partition seen are shown (each partition has a model of its own).
       const key = topic === models ? StateStore.pipelineIdOf(raw) : raw;
       if (followed === undefined) {
         followed = key;
         o.logger?.info({ pipelineId: key }, `dashboard: following pipeline ${JSON.stringify(key)} (the first seen on ${topic})`);
+      }
+      if (key === followed && topic === models && raw !== key) {
+        followedModelKey ??= raw;
+        return raw === followedModelKey;
       }
       if (key === followed) return true;
       if (!ignored.has(key)) {

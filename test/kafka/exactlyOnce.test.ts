@@ -4,7 +4,9 @@
  * restart, and the start-up check of the transaction timeout.
  */
 import type { Kafka } from 'kafkajs';
+import { first as firstWhere, firstValueFrom, scan } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { kafkaDashboardSource } from '../../src/dashboard/kafkaSource.js';
 import { EmstreamOptionsError } from '../../src/errors.js';
 import { readDeadLetter } from '../../src/kafka/messages/deadLetters.js';
 import { resolveRunConfig } from '../../src/kafka/run/config.js';
@@ -69,6 +71,12 @@ describe('exactly once, in process', () => {
     const dead = await readCommitted(kafka, `${input}.dead-letters`);
     expect(dead.map((m) => sourceOf(m).offset).sort((a, b) => a - b)).toEqual([...bad]);
     expect(dead.every((m) => readDeadLetter(m.headers).reason === 'not-numeric')).toBe(true);
+
+    // The dashboard of the run shows its windows and its models (keyed by task) as for an at-least-once run.
+    const source = kafkaDashboardSource({ kafka: kafka as never, input });
+    const seen = await firstValueFrom(source.messages.pipe(scan((acc: { windows: number; models: number[] }, m) => (m.type === 'window' ? { ...acc, windows: acc.windows + 1 } : m.type === 'model' ? { ...acc, models: [...acc.models, m.version] } : acc), { windows: 0, models: [] }), firstWhere((acc) => acc.windows >= 12 && acc.models.length >= 12)));
+    await source.close();
+    expect(seen.models.slice(0, 12)).toEqual(versions.slice(0, 12));
   });
 
   it('three partitions, one member: a task per partition, each with its own state key, version sequence and transactional id; the producer on the main thread', { timeout: 120_000 }, async () => {

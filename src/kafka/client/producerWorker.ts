@@ -8,15 +8,16 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import * as kafkajsModule from 'kafkajs';
 import { isFenced, isRetriable, protocolErrorType } from './errorNames.js';
-import { installFastProduceEncoder } from './fastProduce.js';
+import { installFastGrouping, installFastProduceEncoder } from './fastProduce.js';
 import { buildKafkajsClient, type KafkajsModule } from './kafkajs.js';
 import type { ProducedMessage, ProducerLike } from './ports.js';
 import { KafkajsTransactionalProducer } from './transactions.js';
 import type { FromWorker, PackedBatch, ToWorker, TransactionRequest, WorkerConfig, WorkerError } from './workerProducer.js';
 
-const kafkajs = kafkajsModule as unknown as KafkajsModule;
+// The one-pass grouping goes in before kafkajs loads (its producer reads it once); kafkajs is imported after it.
+const fastGrouping = parentPort !== null && (workerData as WorkerConfig).fastEncoder !== false && installFastGrouping();
+const kafkajs = (await import('kafkajs')) as unknown as KafkajsModule;
 
 /** A batch as kafkajs takes it, from its packed form (Buffers are views into the transferred blob, not copies). */
 function decodeBatch(packed: PackedBatch): { topic: string; messages: ProducedMessage[] }[] {
@@ -172,7 +173,7 @@ if (port !== null) {
   });
 
   producer.connect().then(
-    () => post({ type: 'ready', fastEncoder }),
+    () => post({ type: 'ready', fastEncoder, fastGrouping }),
     (err: unknown) => post({ type: 'connect-failed', error: errorOf(err) }),
   );
 }

@@ -24,7 +24,8 @@ export interface WorkerConfig {
   readonly maxInFlightRequests?: number;
   /**
    * Encode uncompressed produce requests with emstream's encoder instead of kafkajs's (the same bytes, about 10×
-   * less CPU per message; see `installFastProduceEncoder`). Default true: the worker's kafkajs is emstream's alone.
+   * less CPU per message; see `installFastProduceEncoder`), and group a send's messages per partition in one pass
+   * (`installFastGrouping`). Default true: the worker's kafkajs is emstream's alone.
    */
   readonly fastEncoder?: boolean;
 }
@@ -82,7 +83,7 @@ export interface WorkerError {
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { readonly type: 'ready'; readonly fastEncoder: boolean }
+  | { readonly type: 'ready'; readonly fastEncoder: boolean; readonly fastGrouping: boolean }
   | { readonly type: 'connect-failed'; readonly error: WorkerError }
   | { readonly type: 'result'; readonly id: number; readonly ok?: true; readonly error?: WorkerError }
   | { readonly type: 'log'; readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly message: string; readonly fields: Record<string, unknown> }
@@ -187,12 +188,18 @@ export class WorkerProducer implements ProducerLike {
   private closing: Promise<void> | undefined;
   private exited: Promise<void> = Promise.resolve();
   private fastEncoderInUse = false;
+  private fastGroupingInUse = false;
 
   constructor(private readonly options: WorkerProducerOptions) {}
 
   /** Whether the connected worker encodes produce requests with emstream's encoder (see {@link WorkerConfig.fastEncoder}). */
   get fastEncoder(): boolean {
     return this.fastEncoderInUse;
+  }
+
+  /** Whether the connected worker groups the messages of a send in one pass (see `installFastGrouping`). */
+  get fastGrouping(): boolean {
+    return this.fastGroupingInUse;
   }
 
   /** The worker's thread id, while it runs (for tests). */
@@ -225,6 +232,7 @@ export class WorkerProducer implements ProducerLike {
           case 'ready':
             connected = true;
             this.fastEncoderInUse = message.fastEncoder;
+            this.fastGroupingInUse = message.fastGrouping;
             this.updateRef();
             resolve();
             break;
