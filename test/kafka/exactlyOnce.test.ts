@@ -3,7 +3,6 @@
  * the state messages match the labels, one task per input partition, dead letters in the transactions, a stop and a
  * restart, and the start-up check of the transaction timeout.
  */
-import type { Kafka } from 'kafkajs';
 import { first as firstWhere, firstValueFrom, scan } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { kafkaDashboardSource } from '../../src/dashboard/kafkaSource.js';
@@ -14,19 +13,7 @@ import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
 import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { readModelMessage } from '../../src/kafka/state/format.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, committedOffset, exactlyOnceReport, produceAll, readCommitted, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
-
-/** Committed positions of a group, summed over a topic's partitions. */
-async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return entry.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
+import { clusteredPoint, committedOffset, committedTotal, exactlyOnceReport, produceAll, readCommitted, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 describe('exactly once, in process', () => {
   const brokers = kafkaBrokers();

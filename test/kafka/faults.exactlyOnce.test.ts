@@ -8,16 +8,12 @@
  * the labels it reads (each state message of a partition and version holds as many points as there are labels of that
  * partition and version; no label without its state).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalKafka, type LocalKafka } from '../../src/devtools/broker.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
 import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, exactlyOnceReport, killChildren, produceAll, readCommittedTopic, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun } from './helpers.js';
+import { clusteredPoint, committedTotal, exactlyOnceReport, killChildren, ownBroker, produceAll, readCommittedTopic, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun } from './helpers.js';
 
 afterEach(killChildren);
 
@@ -30,18 +26,6 @@ function runArgs(brokers: string, input: string, extra: string[] = []): string[]
 }
 
 const point = (i: number): { key: string; value: string } => ({ key: `k${i}`, value: JSON.stringify(clusteredPoint(i)) });
-
-/** Committed positions of a group on a topic, summed over its partitions. */
-async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return entry.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** SIGTERM, then the exit code. */
 async function stopGracefully(run: ChildRun): Promise<number | null> {
@@ -200,34 +184,25 @@ describe('faults of the exactly-once mode (pipelines in child processes)', () =>
 });
 
 describe('the exactly-once mode when the brokers restart (a broker of its own, stopped and started again on its data directory)', () => {
-  let broker: LocalKafka | undefined;
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'emstream-eos-restart-'));
-    broker = await startLocalKafka({ dir });
-  }, 180_000);
-  afterAll(async () => {
-    await broker?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const own = ownBroker('emstream-eos-restart-');
 
   it('the broker stopped and started again while the pipeline runs: it retries, goes on, exits 0; each input labelled exactly once, nothing pending', { timeout: 240_000 }, async () => {
     const { Kafka, logLevel } = await import('kafkajs');
-    const kafka = new Kafka({ brokers: broker!.brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ brokers: own.broker!.brokers, logLevel: logLevel.NOTHING });
     const input = uniqueTopic('eos-outage');
     const HALF = 15_000;
     await createInput(kafka, input, 1);
     await produceAll(kafka, input, point, HALF);
-    const child = spawnRun(runArgs(broker!.bootstrap, input));
+    const child = spawnRun(runArgs(own.broker!.bootstrap, input));
     await waitFor(async () => (await topicEnd(kafka, `${input}.labels`)) >= HALF / 3, 90_000, 'labels before the restart');
     const restartedAt = Date.now();
-    broker = await broker!.restart({ downMs: 6000 });
+    own.broker = await own.broker!.restart({ downMs: 6000 });
     const downMs = Date.now() - restartedAt;
     await produceAll(kafka, input, (i) => point(HALF + i), HALF);
     await waitFor(async () => (await committedTotal(kafka, `${input}-g`, input)) > 2 * HALF - WINDOW, 150_000, 'all but the open window committed');
     expect(await stopGracefully(child)).toBe(0);
     expect(child.logs.some((e) => e.msg === 'pipeline stopped on an error')).toBe(false);
-    await finishRemaining(kafka, input, broker.brokers);
+    await finishRemaining(kafka, input, own.broker!.brokers);
     const { duplicates, lost } = await expectExactlyOnce(kafka, input, 2 * HALF);
     const retried = child.logs.filter((e) => typeof e.msg === 'string' && e.msg.startsWith('a transaction failed')).length;
     console.log(`[faults/eos] broker down ${(downMs / 1000).toFixed(1)} s: ${retried > 0 ? 'transactions aborted and sent again' : 'no transaction failed'}; ${duplicates} duplicates, ${lost} lost of ${2 * HALF}`);

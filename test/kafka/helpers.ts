@@ -5,7 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { startLocalKafka, type LocalKafka } from '../../src/devtools/broker.js';
 import { HEADERS, parseSourceHeader } from '../../src/kafka/messages/headers.js';
 import { readLabelMessage } from '../../src/kafka/messages/labels.js';
 import { readModelMessage } from '../../src/kafka/state/format.js';
@@ -410,4 +415,43 @@ export function exactlyOnceReport(labels: readonly ReadMessage[], models: readon
   }
   for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
   return { duplicates, distinct: seen, mismatched };
+}
+
+/** A broker of a describe block's own (see {@link ownBroker}). */
+export interface OwnBroker {
+  /** The broker now (a test that restarts it puts the new one here, so it is the one stopped at the end). */
+  broker: LocalKafka | undefined;
+  /** Its data directory (to start it again on the same data). */
+  dir: string;
+}
+
+/**
+ * A broker of its own for the tests of a describe block, on a data directory of its own: started before them,
+ * stopped (and its directory removed) after. For tests that stop and start a broker again on its data.
+ *
+ * @param prefix - the data directory's name prefix
+ */
+export function ownBroker(prefix: string): OwnBroker {
+  const own: OwnBroker = { broker: undefined, dir: '' };
+  beforeAll(async () => {
+    own.dir = await mkdtemp(join(tmpdir(), prefix));
+    own.broker = await startLocalKafka({ dir: own.dir });
+  }, 180_000);
+  afterAll(async () => {
+    await own.broker?.stop();
+    await rm(own.dir, { recursive: true, force: true });
+  });
+  return own;
+}
+
+/** Committed positions of a group on a topic, summed over its partitions (a partition without a commit counts 0). */
+export async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return entry.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

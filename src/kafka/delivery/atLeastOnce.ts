@@ -13,8 +13,7 @@ import { isRetriable } from '../client/errorNames.js';
 import type { ProducerLike, TopicPartitionOffset } from '../client/ports.js';
 import { describeError, type KafkaEdgeError } from '../errors.js';
 import type { EventOffset } from '../events.js';
-import { deadLetterMessage, type DeadLetterSource } from '../messages/deadLetters.js';
-import { HEADERS } from '../messages/headers.js';
+import { deadLetterEvent, deadLetterMessage, type DeadLetterSource } from '../messages/deadLetters.js';
 import { messageWindowIndex, type OutgoingMessage, type WindowOutput } from '../messages/outputs.js';
 import { backoffDelay } from '../run/retry.js';
 import { BatchSender, type BatchSenderOptions } from './batchSender.js';
@@ -171,17 +170,7 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
     this.sender.enqueue([{ topic: this.options.deadLetters.topic, message: letter }], () => {
       if (traceable) this.tracker.markDone(topic, partition, offset);
       const instrumentation = this.options.instrumentation;
-      if (instrumentation?.listening('kafka.dead-letter')) {
-        const value = letter.value;
-        instrumentation.emit('kafka.dead-letter', {
-          reason,
-          topic: topic ?? '',
-          partition: partition ?? -1,
-          offset: offset ?? '',
-          bytes: value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length,
-          truncated: letter.headers?.[HEADERS.truncated] !== undefined,
-        });
-      }
+      if (instrumentation?.listening('kafka.dead-letter')) instrumentation.emit('kafka.dead-letter', deadLetterEvent(letter, reason, { topic, partition, offset }));
     });
   }
 

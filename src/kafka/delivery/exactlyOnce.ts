@@ -14,8 +14,7 @@ import type { ProducedMessage, TopicPartitionOffset, TransactionOffsets } from '
 import type { TransactionalProducerLike } from '../client/transactions.js';
 import { describeError, KafkaEdgeError } from '../errors.js';
 import type { EventOffset, KafkaEvents } from '../events.js';
-import { deadLetterMessage, type DeadLetterSource } from '../messages/deadLetters.js';
-import { HEADERS } from '../messages/headers.js';
+import { deadLetterEvent, deadLetterMessage, type DeadLetterSource } from '../messages/deadLetters.js';
 import { messageWindowIndex, type OutgoingMessage, type WindowOutput } from '../messages/outputs.js';
 import { messageBytesBound } from '../messages/sizes.js';
 import { backoffDelay } from '../run/retry.js';
@@ -170,21 +169,7 @@ export class ExactlyOnceDelivery<R> implements Delivery<R> {
     const traceable = topic !== undefined && partition !== undefined && offset !== undefined;
     const letter = deadLetterMessage(source, reason, message, { pipelineId: this.options.pipelineId, maxMessageBytes: this.options.deadLetters.maxMessageBytes });
     const records = traceable ? this.finish(() => this.tracker.markDone(topic, partition, offset)) : 0;
-    const value = letter.value;
-    this.enqueue({
-      messages: [{ topic: this.options.deadLetters.topic, message: letter }],
-      records,
-      position: this.position(),
-      enqueuedAt: Date.now(),
-      deadLetter: {
-        reason,
-        topic: topic ?? '',
-        partition: partition ?? -1,
-        offset: offset ?? '',
-        bytes: value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length,
-        truncated: letter.headers?.[HEADERS.truncated] !== undefined,
-      },
-    });
+    this.enqueue({ messages: [{ topic: this.options.deadLetters.topic, message: letter }], records, position: this.position(), enqueuedAt: Date.now(), deadLetter: deadLetterEvent(letter, reason, { topic, partition, offset }) });
   }
 
   private stopped(): boolean {

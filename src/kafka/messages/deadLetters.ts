@@ -5,6 +5,7 @@
  * @module
  */
 import type { HeaderValue, ProducedHeaders, ProducedMessage } from '../client/ports.js';
+import type { KafkaEvents } from '../events.js';
 import { HEADERS, parseSourceHeader, sourceHeaders, type SourceCoordinates } from './headers.js';
 import { BATCH_OVERHEAD_BYTES, byteLength, messageBytes } from './sizes.js';
 
@@ -120,4 +121,24 @@ export function deadLetterSourceOf(record: unknown): DeadLetterSource {
     value = JSON.stringify(ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : (v ?? null));
   }
   return { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, value };
+}
+
+/**
+ * The `kafka.dead-letter` event of a dead letter: its reason, where its record came from, its value's size as sent
+ * and whether it was cut to fit.
+ *
+ * @param letter - the dead-letter message ({@link deadLetterMessage})
+ * @param reason - why the record was rejected
+ * @param where - the record's coordinates (missing ones are written empty)
+ */
+export function deadLetterEvent(letter: ProducedMessage, reason: string, where: { topic?: string; partition?: number; offset?: string }): KafkaEvents['kafka.dead-letter'] {
+  const value = letter.value;
+  return {
+    reason,
+    topic: where.topic ?? '',
+    partition: where.partition ?? -1,
+    offset: where.offset ?? '',
+    bytes: value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length,
+    truncated: letter.headers?.[HEADERS.truncated] !== undefined,
+  };
 }
