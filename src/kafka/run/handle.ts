@@ -54,7 +54,7 @@ export interface KafkaPipelineHandle {
     readonly group: string;
     readonly pipelineId: string;
   };
-  /** The state message restored at startup, if any. */
+  /** The state message restored at startup, if any (at least once; exactly once, each task restores its own state when its partition is assigned, and this is undefined). */
   readonly restored: RestoredModel | undefined;
   /** Live counters. */
   readonly counters: KafkaPipelineCounters;

@@ -358,7 +358,8 @@ class KafkaPipelineRun<R extends VectorInput> {
     if (config.exactlyOnce) {
       // 2. Exactly once: one task per assigned input partition, each restoring its own state once its producer is fenced in.
       const worker = config.producerInWorker ? new WorkerProducer({ brokers: config.brokers!, clientId: config.clientId, logLevel: 'warn', allowAutoTopicCreation: false, fastEncoder: config.fastProduceEncoder, logger, forwardLogsAs: 'debug' }) : undefined;
-      this.producer = worker ?? { connect: async () => undefined, disconnect: async () => undefined, sendBatch: () => Promise.reject(new Error('no plain producer in the exactly-once mode')) };
+      // The producer thread hosts the tasks' transactional producers (on this thread, they are made per task).
+      this.producer = worker;
       const tracker = new OffsetTracker();
       this.mode = new ExactlyOnceMode(
         new ExactlyOnceTasks<R>({
@@ -439,14 +440,17 @@ class KafkaPipelineRun<R extends VectorInput> {
     const decode = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
 
     // 4. Connect (retrying while the brokers are unavailable), then consume.
+    const producer = this.producer;
     try {
-      await retryBrokerOperation('connect', () => this.producer!.connect(), this.retry);
-      this.connection('producer', true);
+      if (producer !== undefined) {
+        await retryBrokerOperation('connect', () => producer.connect(), this.retry);
+        this.connection('producer', true);
+      }
       await retryBrokerOperation('connect', () => consumer.connect(), this.retry);
       this.connection('consumer', true);
     } catch (err) {
       this.mode.stop();
-      await within(this.producer.disconnect(), 5000, undefined);
+      if (producer !== undefined) await within(producer.disconnect(), 5000, undefined);
       throw asEmstreamError(err, 'connect', 'could not connect to the Kafka brokers');
     }
     this.health.start();
@@ -558,7 +562,7 @@ class KafkaPipelineRun<R extends VectorInput> {
 
   private async disconnect(): Promise<void> {
     await within(this.consumer!.disconnect().then(() => this.connection('consumer', false)), 10_000, undefined);
-    await within(this.producer!.disconnect().then(() => this.connection('producer', false)), 10_000, undefined);
+    if (this.producer !== undefined) await within(this.producer.disconnect().then(() => this.connection('producer', false)), 10_000, undefined);
   }
 
   /** Ends the run: stop fetching, flush (unless failed), commit what is acknowledged, disconnect; every step bounded. */
