@@ -388,17 +388,22 @@ export async function readCommittedTopic(
  * message of partition p and version v must hold as many points as there are labels of p with version v, and no
  * label may have a version without its state message).
  */
-export function exactlyOnceReport(labels: readonly ReadMessage[], models: readonly ReadMessage[]): { duplicates: number; distinct: Set<string>; mismatched: string[] } {
+export function exactlyOnceReport(labels: readonly ReadMessage[], models: readonly ReadMessage[]): { duplicates: number; distinct: Set<string>; mismatched: string[]; repeated: string[] } {
   const seen = new Set<string>();
   let duplicates = 0;
+  // Where repeats are, for a failure's message: per partition and label version, the offsets labelled again.
+  const again = new Map<string, number[]>();
   // Per task (input partition) and model version, the labels of that version.
   const byVersion = new Map<string, number>();
   for (const m of labels) {
     const s = sourceOf(m);
     const id = `${s.partition}/${s.offset}`;
-    if (seen.has(id)) duplicates++;
-    else seen.add(id);
     const version = readLabelMessage(m.value).modelVersion;
+    if (seen.has(id)) {
+      duplicates++;
+      const at = `${s.partition}@v${version}`;
+      (again.get(at) ?? again.set(at, []).get(at)!).push(s.offset);
+    } else seen.add(id);
     const key = `${s.partition}@${version}`;
     byVersion.set(key, (byVersion.get(key) ?? 0) + 1);
   }
@@ -414,7 +419,8 @@ export function exactlyOnceReport(labels: readonly ReadMessage[], models: readon
     if ((byVersion.get(key) ?? 0) !== message.n) mismatched.push(`${key}: state n ${message.n}, labels ${byVersion.get(key) ?? 0}`);
   }
   for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
-  return { duplicates, distinct: seen, mismatched };
+  const repeated = [...again].map(([at, offsets]) => `${at}: ${offsets.length} offsets ${Math.min(...offsets)}..${Math.max(...offsets)}`);
+  return { duplicates, distinct: seen, mismatched, repeated };
 }
 
 /** A broker of a describe block's own (see {@link ownBroker}). */

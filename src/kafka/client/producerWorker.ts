@@ -94,17 +94,17 @@ if (port !== null) {
     };
   };
 
-  // The transactional producers of the exactly-once mode (one per input partition's task), by transactional id.
-  const transactional = new Map<string, KafkajsTransactionalProducer>();
+  // The transactional producers of the exactly-once mode (one per task opened), by session.
+  const transactional = new Map<number, KafkajsTransactionalProducer>();
   const onTransaction = (request: TransactionRequest): void => {
-    const { id, transactionalId } = request;
-    let session = transactional.get(transactionalId);
+    const { id } = request;
+    let session = transactional.get(request.session);
     if (session === undefined && request.type === 'txn-connect') {
-      session = new KafkajsTransactionalProducer(kafka, { transactionalId, transactionTimeoutMs: request.transactionTimeoutMs });
-      transactional.set(transactionalId, session);
+      session = new KafkajsTransactionalProducer(kafka, { transactionalId: request.transactionalId, transactionTimeoutMs: request.transactionTimeoutMs });
+      transactional.set(request.session, session);
     }
     if (session === undefined) {
-      post({ type: 'result', id, ...(request.type === 'txn-disconnect' ? { ok: true as const } : { error: { message: `no transactional producer ${JSON.stringify(transactionalId)} in the producer thread`, name: 'Error', retriable: false } }) });
+      post({ type: 'result', id, ...(request.type === 'txn-disconnect' ? { ok: true as const } : { error: { message: `no transactional producer (session ${request.session}) in the producer thread`, name: 'Error', retriable: false } }) });
       return;
     }
     const run =
@@ -116,7 +116,7 @@ if (port !== null) {
             ? session.commit(request.offsets)
             : request.type === 'txn-abort'
               ? session.abort()
-              : session.disconnect().finally(() => transactional.delete(transactionalId));
+              : session.disconnect().finally(() => transactional.delete(request.session));
     run.then(
       () => post({ type: 'result', id, ok: true }),
       (err: unknown) => post({ type: 'result', id, error: errorOf(err) }),

@@ -59,15 +59,17 @@ export type ToWorker =
 
 /**
  * Main thread → worker: an operation of one transactional producer hosted by the worker (see
- * `TransactionalProducerLike`); each is answered with a `result` of its id. Operations of one producer run one at
- * a time, in the order posted; producers are independent of each other.
+ * `TransactionalProducerLike`); each is answered with a `result` of its id. `session` names the producer: each
+ * `transactional()` call makes a new one (its own kafkajs producer, so its `connect` initializes the transactional
+ * id again even while an earlier producer of that id is still closing). Operations of one producer run one at a
+ * time, in the order posted; producers are independent of each other.
  */
 export type TransactionRequest =
-  | { readonly type: 'txn-connect'; readonly id: number; readonly transactionalId: string; readonly transactionTimeoutMs: number }
-  | { readonly type: 'txn-send'; readonly id: number; readonly transactionalId: string; readonly batch: PackedBatch }
-  | { readonly type: 'txn-commit'; readonly id: number; readonly transactionalId: string; readonly offsets: TransactionOffsets | undefined }
-  | { readonly type: 'txn-abort'; readonly id: number; readonly transactionalId: string }
-  | { readonly type: 'txn-disconnect'; readonly id: number; readonly transactionalId: string };
+  | { readonly type: 'txn-connect'; readonly id: number; readonly session: number; readonly transactionalId: string; readonly transactionTimeoutMs: number }
+  | { readonly type: 'txn-send'; readonly id: number; readonly session: number; readonly batch: PackedBatch }
+  | { readonly type: 'txn-commit'; readonly id: number; readonly session: number; readonly offsets: TransactionOffsets | undefined }
+  | { readonly type: 'txn-abort'; readonly id: number; readonly session: number }
+  | { readonly type: 'txn-disconnect'; readonly id: number; readonly session: number };
 
 /** An error as it crosses the thread boundary. */
 export interface WorkerError {
@@ -183,6 +185,7 @@ export interface WorkerProducerOptions extends WorkerConfig {
 export class WorkerProducer implements ProducerLike {
   private worker: Worker | undefined;
   private nextId = 0;
+  private nextSession = 0;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   private dead: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -312,16 +315,17 @@ export class WorkerProducer implements ProducerLike {
    * @param transactionTimeoutMs - how long the coordinator lets one of its transactions stay open
    */
   transactional(transactionalId: string, transactionTimeoutMs: number): TransactionalProducerLike {
+    const session = this.nextSession++;
     return {
       transactionalId,
-      connect: () => this.request((id) => ({ type: 'txn-connect', id, transactionalId, transactionTimeoutMs })),
+      connect: () => this.request((id) => ({ type: 'txn-connect', id, session, transactionalId, transactionTimeoutMs })),
       send: (batch) => {
         const { packed, transfer } = packBatch(batch);
-        return this.request((id) => ({ type: 'txn-send', id, transactionalId, batch: packed }), transfer);
+        return this.request((id) => ({ type: 'txn-send', id, session, batch: packed }), transfer);
       },
-      commit: (offsets) => this.request((id) => ({ type: 'txn-commit', id, transactionalId, offsets })),
-      abort: () => this.request((id) => ({ type: 'txn-abort', id, transactionalId })),
-      disconnect: () => (this.worker === undefined ? Promise.resolve() : this.request((id) => ({ type: 'txn-disconnect', id, transactionalId }))),
+      commit: (offsets) => this.request((id) => ({ type: 'txn-commit', id, session, offsets })),
+      abort: () => this.request((id) => ({ type: 'txn-abort', id, session })),
+      disconnect: () => (this.worker === undefined ? Promise.resolve() : this.request((id) => ({ type: 'txn-disconnect', id, session }))),
     };
   }
 

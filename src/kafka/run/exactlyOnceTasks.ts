@@ -34,6 +34,11 @@ export interface ExactlyOnceTasksOptions<R extends VectorInput> {
   readonly kafka: KafkaClientLike;
   readonly consumer: ConsumerLike;
   readonly tracker: OffsetTracker;
+  /**
+   * The source's `skipBelow` (partition key → first offset to emit): a task's start position goes in, so a batch
+   * fetched from an earlier offset (before the seek took effect, or from an older committed offset) is not read twice.
+   */
+  readonly skipBelow: Map<string, string>;
   readonly store: StateStore;
   /** A transactional producer for a transactional id (in the producer thread, or on this one). */
   readonly producerFor: (transactionalId: string) => TransactionalProducerLike;
@@ -284,7 +289,10 @@ export class ExactlyOnceTasks<R extends VectorInput> {
     let position = committed;
     for (const o of coverage) if (position === undefined || compareOffsets(o.offset, position) > 0) position = o.offset;
     tracker.forget(e.topic, e.partition);
-    if (position !== undefined) consumer.seek?.({ topic: e.topic, partition: e.partition, offset: position });
+    if (position !== undefined) {
+      this.o.skipBelow.set(partitionKey(e.topic, e.partition), position);
+      consumer.seek?.({ topic: e.topic, partition: e.partition, offset: position });
+    }
     e.state = 'open';
     consumer.resume?.([{ topic: e.topic, partitions: [e.partition] }]);
     const where = { task: { topic: e.topic, partition: e.partition }, from: position ?? (config.fromBeginning ? 'earliest' : 'latest') };
@@ -337,8 +345,11 @@ export class ExactlyOnceTasks<R extends VectorInput> {
       for (const p of positions) this.committed.set(partitionKey(p.topic, p.partition), p);
     } else await e.producer?.disconnect().catch(() => undefined);
     this.o.tracker.forget(e.topic, e.partition);
+    this.o.skipBelow.delete(key);
     if (this.entries.get(key) === e) this.entries.delete(key);
     if (wasOpen && why !== 'stopping') this.o.logger.info({ task: { topic: e.topic, partition: e.partition }, why }, why === 'revoked' ? 'task closed: its partition was revoked' : 'task closed: its producer was fenced or cannot go on');
+    // Assigned again while it was closing (a later rebalance gave it back): open it afresh.
+    if (why === 'revoked' && !this.stopping && !this.finishing && this.assignment.has(key) && !this.entries.has(key)) void this.open([{ topic: e.topic, partition: e.partition }]);
     this.checkComplete();
   }
 

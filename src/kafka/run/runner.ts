@@ -353,7 +353,9 @@ class KafkaPipelineRun<R extends VectorInput> {
     const onDeadLetter = (reason: string, message: string): void => watch.note(reason, message);
     const onComplete = (): void => void this.shutdown().catch(() => undefined);
     let stateDimension: number | undefined;
-    let coverage: readonly EventOffset[] = [];
+    // Per partition, the first offset to emit: at least once, after what the restored state covers; exactly once,
+    // each task's start position.
+    const skipBelow = new Map<string, string>();
 
     if (config.exactlyOnce) {
       // 2. Exactly once: one task per assigned input partition, each restoring its own state once its producer is fenced in.
@@ -368,6 +370,7 @@ class KafkaPipelineRun<R extends VectorInput> {
           kafka,
           consumer,
           tracker,
+          skipBelow,
           store,
           producerFor: (id) => (worker !== undefined ? worker.transactional(id, config.transactionTimeoutMs) : new KafkajsTransactionalProducer(kafka, { transactionalId: id, transactionTimeoutMs: config.transactionTimeoutMs })),
           outputsFor: (recorder, state) => [labels, state, ...monitoringOutputsFor(config, recorder), ...(options.outputs ?? [])],
@@ -395,7 +398,8 @@ class KafkaPipelineRun<R extends VectorInput> {
       if (state !== undefined && stateDimension !== undefined && config.dimension !== undefined && stateDimension !== config.dimension) {
         throw stateRefused(config, restored!, [{ setting: 'd', saved: String(stateDimension), requested: String(config.dimension) }]);
       }
-      coverage = restoredCoverage(restored, config.input);
+      const coverage = restoredCoverage(restored, config.input);
+      for (const o of coverage) skipBelow.set(partitionKey(o.topic, o.partition), o.offset);
 
       // 3. The producer, the delivery, the pipeline's task.
       this.producer = config.producerInWorker
@@ -454,7 +458,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       throw asEmstreamError(err, 'connect', 'could not connect to the Kafka brokers');
     }
     this.health.start();
-    this.consume(consumer, decode, coverage);
+    this.consume(consumer, decode, skipBelow);
 
     const onAbort = (): void => void this.shutdown().catch(() => undefined);
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -513,10 +517,9 @@ class KafkaPipelineRun<R extends VectorInput> {
   }
 
   /** Subscribes the source: records into the task; the end of the input completes it only when the open window is finished. */
-  private consume(consumer: ConsumerLike, decode: VectorDecoder, coverage: readonly EventOffset[]): void {
+  private consume(consumer: ConsumerLike, decode: VectorDecoder, skipBelow: Map<string, string>): void {
     const { config, logger, instrumentation } = this;
     const mode = this.mode!;
-    const skipBelow = new Map(coverage.map((o) => [partitionKey(o.topic, o.partition), o.offset]));
     const source$ = fromKafka(consumer, {
       topics: config.input,
       fromBeginning: config.fromBeginning,
