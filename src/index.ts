@@ -110,6 +110,7 @@ export type { Delivery, DeliveryCounters } from './kafka/delivery/delivery.js';
 export { isRetriable } from './kafka/client/errorNames.js';
 export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/client/fastProduce.js';
 export { installRequestQueueFix } from './kafka/client/requestQueueFix.js';
+export { installReadCommittedFix } from './kafka/client/readCommittedFix.js';
 export { restoreLatestState, restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/state/restore.js';
 export { resolveRunConfig, runOptionsSchema, DEFAULT_MODELS_MAX_MESSAGE_BYTES, type RunConfig, type RunKafkaPipelineOptions } from './kafka/run/config.js';
 export { runKafkaPipeline } from './kafka/run/runner.js';

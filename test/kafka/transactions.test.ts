@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isFenced, protocolErrorType } from '../../src/kafka/client/errorNames.js';
 import { createKafkaClient, KAFKAJS_VERSION } from '../../src/kafka/client/kafkajs.js';
+import { installReadCommittedFix, orderAbortedTransactions } from '../../src/kafka/client/readCommittedFix.js';
 import type { KafkaClientLike, ProducerLike, TransactionLike, TransactionOffsets } from '../../src/kafka/client/ports.js';
 import { KafkajsTransactionalProducer, type TransactionalProducerLike } from '../../src/kafka/client/transactions.js';
 import { WorkerProducer } from '../../src/kafka/client/workerProducer.js';
@@ -60,6 +61,57 @@ function fakeClient(behaviour: { sendOffsets?: (attempt: number) => void; sendBa
 }
 
 const offsets: TransactionOffsets = { consumerGroupId: 'g', topics: [{ topic: 'in', partitions: [{ partition: 0, offset: '10' }] }] };
+
+describe('read_committed with kafkajs 2.2.4', () => {
+  // First in this file: kafkajs as it is, before anything installs the fix in this worker.
+  it('kafkajs alone returns a record of an aborted transaction when two were aborted in the other order than they began; with installReadCommittedFix it does not', { timeout: 60_000 }, async () => {
+    const { Kafka, logLevel } = await import('kafkajs');
+    const kafka = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+    const topic = uniqueTopic('aborted-order');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic }] });
+    await admin.disconnect();
+    const producer = (id: string) => kafka.producer({ transactionalId: `${topic}-${id}`, idempotent: true, maxInFlightRequests: 1 });
+    const [p, q, plain] = [producer('p'), producer('q'), kafka.producer()];
+    await Promise.all([p.connect(), q.connect(), plain.connect()]);
+    const tp = await p.transaction();
+    await tp.send({ topic, messages: [{ value: 'p1: aborted' }] }); // offset 0: P's transaction begins first
+    const tq = await q.transaction();
+    await tq.send({ topic, messages: [{ value: 'q1: aborted' }] }); // offset 1
+    await tq.abort(); // Q's marker first...
+    await tp.send({ topic, messages: [{ value: 'p2: aborted' }] });
+    await tp.abort(); // ...then P's: the broker lists the aborted transactions in marker order, [Q, P]
+    await plain.send({ topic, messages: [{ value: 'committed' }] });
+    await Promise.all([p.disconnect(), q.disconnect(), plain.disconnect()]);
+
+    const read = async (): Promise<string[]> => {
+      const consumer = kafka.consumer({ groupId: uniqueTopic('rc') }); // read_committed: kafkajs's default
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const values: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            eachMessage: async ({ message }) => {
+              values.push(message.value!.toString());
+              if (message.value!.toString() === 'committed') resolve();
+            },
+          })
+          .catch(reject);
+      });
+      await consumer.disconnect();
+      return values;
+    };
+    expect(await read()).toEqual(['p1: aborted', 'committed']); // the bug, as kafkajs 2.2.4 has it
+    expect(installReadCommittedFix()).toBe(true);
+    expect(await read()).toEqual(['committed']);
+    // The order kafkajs's filter expects, and that Kafka's Java consumer uses.
+    expect(orderAbortedTransactions({ responses: [{ partitions: [{ abortedTransactions: [{ producerId: '7', firstOffset: '10' }, { producerId: '3', firstOffset: '9' }] }] }] })).toEqual({
+      responses: [{ partitions: [{ abortedTransactions: [{ producerId: '3', firstOffset: '9' }, { producerId: '7', firstOffset: '10' }] }] }],
+    });
+  });
+});
 
 describe('the transactional producer of the client adapter', () => {
   it('is pinned to kafkajs 2.2.4, the version its patches and transaction workarounds are written for', () => {

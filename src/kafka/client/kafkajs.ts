@@ -1,12 +1,13 @@
 /**
  * The client adapter: the one place that creates Kafka clients (kafkajs 2.2.4, pinned), maps their log lines to
- * pino, and installs the kafkajs fixes emstream needs (`requestQueueFix.ts`; `fastProduce.ts` in the producer
- * thread). Everything else in the edge sees the ports of `ports.ts` only.
+ * pino, and installs the kafkajs fixes emstream needs (`requestQueueFix.ts`, `readCommittedFix.ts`; `fastProduce.ts`
+ * in the producer thread). Everything else in the edge sees the ports of `ports.ts` only.
  *
  * @module
  */
 import type { Logger } from 'pino';
 import type { ClientRetryOptions, KafkaClientLike } from './ports.js';
+import { installReadCommittedFix } from './readCommittedFix.js';
 import { installRequestQueueFix } from './requestQueueFix.js';
 
 /** The kafkajs version the adapter and its patches are written for (package.json pins it exactly). */
@@ -79,6 +80,7 @@ export interface BuildKafkajsClientOptions extends Omit<CreateKafkaClientOptions
  */
 export function buildKafkajsClient(kafkajs: KafkajsModule, brokers: readonly string[], options: BuildKafkajsClientOptions = {}): KafkaClientLike {
   installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
+  installReadCommittedFix(); // kafkajs 2.2.4's read_committed filter, which can return records of aborted transactions
   const { Kafka, logLevel } = kafkajs;
   const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
   const asDebug = options.forwardLogsAs === 'debug';

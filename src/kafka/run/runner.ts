@@ -15,6 +15,7 @@ import { WindowRecorder } from '../../monitoring/recorder.js';
 import { partitionKey } from '../../offsets.js';
 import type { InvalidVector, VectorInput } from '../../operators/types.js';
 import { createKafkaClient } from '../client/kafkajs.js';
+import { installReadCommittedFix } from '../client/readCommittedFix.js';
 import type { ConsumerLike, KafkaClientLike, ProducerLike, TopicPartitionOffset } from '../client/ports.js';
 import { KafkajsTransactionalProducer } from '../client/transactions.js';
 import { WorkerProducer } from '../client/workerProducer.js';
@@ -317,6 +318,9 @@ class KafkaPipelineRun<R extends VectorInput> {
    */
   async start(): Promise<KafkaPipelineHandle> {
     const { config, options, logger } = this;
+    // Restores and readers are read_committed: keep kafkajs from returning records of aborted transactions, also
+    // with a client of the caller's (the fix is kafkajs's own filter fed the list in the order it expects).
+    installReadCommittedFix();
     const kafka: KafkaClientLike =
       options.kafka ??
       (await createKafkaClient(config.brokers!, { clientId: config.clientId, logger, forwardLogsAs: 'debug', retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } }));
