@@ -34,6 +34,7 @@ export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variati
 export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, ThreadPoolError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
+export { suggestOption, OPTION_ALIASES } from './options.js';
 export { Instrumentation, type EmEvents, type EmEventName, type EmstreamEvents, type EmstreamEventName, type EventSource } from './instrumentation.js';
 // operators
 export * from './operators/types.js';
