@@ -46,7 +46,7 @@ export { withInvalid, type InvalidChannel } from './operators/invalidChannel.js'
 export { buildInPipelineScope, type PipelineScope, type PipelineScopeReport } from './operators/pipelineScope.js';
 export { validateVector, extractVector, checkValues, recordCoordinates, MAX_COORDINATE, type RecordCoordinates, type ValuesFailure, type CheckValuesOptions } from './operators/vectorInput.js';
 // files of vectors
-export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions } from './io/readVectors.js';
+export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, readVectorsStream, sniffVectorFormat, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions, type ReadVectorsOptions, type VectorTextFormat } from './io/readVectors.js';
 // pipelines
 export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafkaDefaults } from './pipeline.js';
 // figures
