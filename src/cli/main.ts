@@ -112,8 +112,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       if (e.code === 'commander.help') return 2;
       const name = argv[2];
       const sub = program.commands.find((c) => c.name() === name || c.aliases().includes(name));
-      const unknown = e.code === 'commander.unknownOption' ? /unknown option '([^']*)'/.exec(e.message) : null;
-      const message = unknown !== null ? unknownOption(unknown[1], sub ?? program) : e.message.replace(/^error: /, '').replace(/\.\s*$/, '');
+      let unknown = e.code === 'commander.unknownOption' ? /unknown option '([^']*)'/.exec(e.message)?.[1] : undefined;
+      // Commander checks required options first: `fit data.csv --n_components 2` would only say -k is missing.
+      if (e.code === 'commander.missingMandatoryOptionValue' && sub !== undefined) unknown = sub.parseOptions(argv.slice(3)).unknown.find((a) => /^--?[^-]/.test(a));
+      const message = unknown !== undefined ? unknownOption(unknown, sub ?? program) : e.message.replace(/^error: /, '').replace(/\.\s*$/, '');
       fail(`${message} (see emstream ${sub === undefined ? '' : `${sub.name()} `}--help)`, e);
       return 2;
     }
