@@ -138,6 +138,7 @@ interface LockEntry {
   version?: string;
   dev?: boolean;
   devOptional?: boolean;
+  peer?: boolean;
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
 }
@@ -154,7 +155,7 @@ function lockClosure(packages: Record<string, LockEntry>, roots: readonly string
       const entry = packages[path];
       if (entry !== undefined) {
         if (path in out) return;
-        const { dev: _dev, devOptional: _devOptional, ...kept } = entry;
+        const { dev: _dev, devOptional: _devOptional, peer: _peer, ...kept } = entry;
         out[path] = kept;
         for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) visit(path, dep);
         return;
