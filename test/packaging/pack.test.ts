@@ -375,6 +375,26 @@ describe('installed into a default (CommonJS) project and an ES-module project',
     const outputs = await Promise.all([node(['typed.js'], project), node(['typed.js'], esm), node([TSX, 'typed.ts'], project), node([TSX, 'typed.ts'], esm)]);
     for (const out of outputs) expect(JSON.parse(out)).toEqual(APP_OUTPUT);
   });
+
+  it('under the configuration `tsc --init` writes (verbatimModuleSyntax), a CommonJS file imports it with import = require', async () => {
+    const dir = join(project, 'tsinit');
+    await mkdir(dir);
+    const init = await run(process.execPath, [TSC, '--init'], dir);
+    expect(init.code, init.stdout).toBe(0);
+    expect(await readFile(join(dir, 'tsconfig.json'), 'utf8')).toMatch(/"verbatimModuleSyntax": true/);
+    await writeFile(
+      join(dir, 'app.ts'),
+      [
+        "import emstream = require('emstream');",
+        'const { model } = emstream.GaussianMixture.fit([[0, 0], [0, 1], [9, 9], [9, 8]], { k: 2, seed: 1 });',
+        'console.log(JSON.stringify(Array.from(model.predict([[0, 0], [9, 9]]))));',
+      ].join('\n'),
+    );
+    const tsc = await run(process.execPath, [TSC, '-p', '.'], dir);
+    expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
+    const labels = JSON.parse(await node(['app.js'], dir)) as number[];
+    expect(labels[0]).not.toBe(labels[1]);
+  });
 });
 
 describe('the emstream bin through npx', () => {
