@@ -136,7 +136,7 @@ export function fitReport(data: Dataset, result: FitResult): FitReport {
 export function registerFit(program: Command): void {
   program
     .command('fit')
-    .description('fit a Gaussian mixture to a data file by EM and print a JSON report (parameters, scores, restarts, model)')
+    .description('fit a Gaussian mixture to a data file (or stdin) by EM and print a JSON report: scores, restarts and the model')
     .argument('<file>', 'data: .csv (numbers separated by commas, optional header row) or .ndjson/.jsonl (one JSON array per line); - reads stdin')
     .requiredOption('-k, --components <K>', 'number of components (≥ 1)', integer('K (the number of components)', 1))
     .addOption(new Option('--covariance <type>', 'covariance type').choices(COVARIANCE_TYPES).default('full'))
