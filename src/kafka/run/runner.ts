@@ -107,6 +107,9 @@ class RunReadiness {
  *    offsets), the window-history message and one drift message per alarm ({@link WindowRecorder}: offsets, counts,
  *    fit time, lag; alarms are also logged at warn) and any further `outputs`, batched together; once acknowledged
  *    its records are finished, and positions are committed right away (and at least every `commitIntervalMs`).
+ *    With `exactlyOnce`, each assigned input partition is a task of its own instead ({@link ExactlyOnceTasks}: its
+ *    pipeline, its state, its transactional producer), and each window's outputs, state and offset commit in one
+ *    transaction (`ExactlyOnceDelivery`).
  * 5. Brokers unavailable (at start or while running): sends, commits and the consumer retry with backoff; after
  *    `brokerTimeoutMs` without an answer the run ends with a `BrokerUnavailableError` (never alive and idle).
  * 6. `stop()` stops fetching, flushes, commits what is acknowledged and disconnects, each step bounded in time; the
