@@ -3,7 +3,8 @@ import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
 import { paramsToJSON } from '../gmm/model.js';
 import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
-import { claimPipelineState, scopeOnInvalid } from './pipelineScope.js';
+import { claimPipelineState, claimSharedModel, scopeOnInvalid } from './pipelineScope.js';
+import { sharedMember } from './sharedMember.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 
 /** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
@@ -86,6 +87,9 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
   resolveStreamingOptions(given, 'fitMixture');
   const onInvalid: ((invalid: InvalidVector<R>) => void) | undefined = ownOnInvalid ?? scopeOnInvalid();
   const own = given.initialState !== undefined || given.initialModel !== undefined || given.initialStats !== undefined;
+  // Built by a runner that shares one model over its consumer group: a member (labels and contributions, no fit).
+  const shared = claimSharedModel(!own, given);
+  if (shared !== undefined) return sharedMember({ streaming: given, instrumentation, onInvalid }, shared);
   const restored = claimPipelineState(!own);
   const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
   return (source) =>
