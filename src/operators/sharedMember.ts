@@ -13,7 +13,7 @@ import type { StreamingOptions, StreamingStateJSON } from '../gmm/streaming.js';
 import type { GmmParams } from '../gmm/types.js';
 import { windowContributions, type ContributionSegment } from './windowContributions.js';
 import type { Instrumentation } from '../instrumentation.js';
-import { compareOffsets } from '../offsets.js';
+import { compareOffsets, partitionKey } from '../offsets.js';
 import { recordCoordinates } from './vectorInput.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow, WindowContribution } from './types.js';
 
@@ -102,7 +102,7 @@ function segmentsOf<R>(window: VectorWindow<R>, model: GlobalModel): { segments:
     if (topic === undefined || partition === undefined || offset === undefined) {
       throw new DataError(`a member of a shared model needs the Kafka coordinates of every record (row ${i} of window ${window.index} has none)`);
     }
-    const key = `${partition}:${topic}`;
+    const key = partitionKey(topic, partition);
     let p = index.get(key);
     if (p === undefined) {
       p = parts.length;
