@@ -174,8 +174,8 @@ function link(initial?: GlobalModel): SharedModelLink & { publish(m: GlobalModel
 }
 
 /** Runs `fitMixture` built in a shared-model scope over the records, in windows of `size`. */
-function member(shared: SharedModelLink, input: readonly object[], size: number, k = 2): Promise<MixtureUpdate<unknown>[]> {
-  const { result, sharedClaimed, sharedOptions } = buildInPipelineScope({ sharedModel: shared }, () => from(input).pipe(windowVectors({ size }), fitMixture({ k, seed: 3 }), toArray()));
+function member(shared: SharedModelLink, input: readonly { vector: number[] }[], size: number, k = 2): Promise<MixtureUpdate<unknown>[]> {
+  const { result, sharedClaimed, sharedOptions } = buildInPipelineScope({ sharedModel: shared }, () => from(input).pipe(windowVectors<{ vector: number[] }>({ size }), fitMixture({ k, seed: 3 }), toArray()));
   expect(sharedClaimed).toBe(true);
   expect(sharedOptions).toMatchObject({ k, seed: 3 });
   return lastValueFrom(result as never);

@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
     expect(pipeline.ports ?? []).toEqual([]);
     expect(pipeline.build).toBeDefined();
     // The broker the members use is the compose network's, given as KAFKA_BROKERS (the command has no --brokers).
-    const env = Array.isArray(pipeline.environment) ? Object.fromEntries(pipeline.environment.map((e) => e.split('='))) : pipeline.environment;
+    const env: Record<string, string> | undefined = Array.isArray(pipeline.environment) ? Object.fromEntries((pipeline.environment as string[]).map((e) => e.split('='))) : (pipeline.environment as Record<string, string> | undefined);
     expect(env?.KAFKA_BROKERS).toBe('kafka:19092');
     expect(compose.services.kafka.environment).toMatchObject({ KAFKA_ADVERTISED_LISTENERS: expect.stringContaining('PLAINTEXT://kafka:19092') });
     // The image's entry point is the CLI: the command is what `emstream` receives.
