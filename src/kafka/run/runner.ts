@@ -717,6 +717,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId: config.pipelineId },
       restored: this.restored,
       counters: this.counters,
+      sharedModel: this.shared === undefined ? undefined : sharedModelStatus(this.shared),
       get ready() {
         return readiness.ready;
       },
@@ -732,6 +733,18 @@ class KafkaPipelineRun<R extends VectorInput> {
       },
     };
   }
+}
+
+/** The shared-model status of a member, read live. */
+function sharedModelStatus(shared: SharedModelRun): { readonly reducer: boolean; readonly version: number | null } {
+  return {
+    get reducer() {
+      return shared.reducer?.holdsRole ?? false;
+    },
+    get version() {
+      return shared.view.current()?.version ?? null;
+    },
+  };
 }
 
 /** Counters read live from the run's counts and its delivery. */

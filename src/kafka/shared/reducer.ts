@@ -436,7 +436,12 @@ export class ReducerRole {
    * holds (until no record came for a while, at most 10 s), merges the open round and waits for its commit.
    */
   async stop(drain = true): Promise<void> {
-    if (drain && this.state === 'open') await this.drain(10_000);
+    if (drain) {
+      // A role being taken (a rebalance just gave it) is waited for: what it is about to read is merged too.
+      const deadline = Date.now() + 10_000;
+      while (this.state === 'opening' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (this.state === 'open') await this.drain(Math.max(1000, deadline - Date.now()));
+    }
     this.stopping = true;
     if (this.reopenTimer !== undefined) clearTimeout(this.reopenTimer);
     this.abort.abort();
