@@ -1,0 +1,200 @@
+/**
+ * Members benchmark: one pipeline process against two (separate processes, one consumer group) on a 4-partition topic
+ * in the shared-model mode — vectors/s and the CPU the pipeline processes spend per vector — with one process in the
+ * default mode (a model of its own) for reference. Runs alternate between the cases; medians are reported.
+ *
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/members.ts --vectors 400000 --repeat 3
+ *
+ * Each run: a fresh consumer group and pipeline id; the members start on the empty topic and are all assigned before
+ * the vectors are produced (float32le, D = 8 from K = 8 clusters), so each reads its share from the first vector on;
+ * the clock runs from the first vector consumed to the last label acknowledged, and the CPU is each member's own
+ * (`process.cpuUsage`, every thread) over the same span, summed over the members. Not a test: the numbers depend on
+ * the machine and its load (printed with them).
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startLocalKafka, type LocalKafka } from '../src/devtools/broker.js';
+import { createKafkaClient } from '../src/kafka/client/kafkajs.js';
+import { produceVectors } from './kafka.js';
+
+/** A case of the benchmark. */
+export type MembersCase = 'one member, own model' | 'one member, shared model' | 'two members, shared model';
+
+const CASES: readonly { readonly name: MembersCase; readonly members: number; readonly shared: boolean }[] = [
+  { name: 'one member, own model', members: 1, shared: false },
+  { name: 'one member, shared model', members: 1, shared: true },
+  { name: 'two members, shared model', members: 2, shared: true },
+];
+
+/** One run's figures. */
+export interface MembersRun {
+  readonly vectorsPerSecond: number;
+  /** CPU of the pipeline processes per vector, µs (summed over members, from the first vector consumed to the last label). */
+  readonly cpuMicrosPerVector: number;
+  /** Global model versions at the end (shared model), or 0. */
+  readonly versions: number;
+}
+
+/** Result of {@link benchMembers}. */
+export interface MembersResult {
+  readonly vectors: number;
+  readonly partitions: number;
+  readonly medians: Readonly<Record<MembersCase, MembersRun>>;
+  readonly runs: readonly { readonly name: MembersCase; readonly run: MembersRun }[];
+  /** CPU per vector of two members over one member, both sharing a model (target ≤ 1.2). */
+  readonly cpuRatio: number;
+  readonly loadAverage: readonly number[];
+}
+
+interface Line {
+  t: number;
+  consumed: number;
+  labelled: number;
+  assigned: number;
+  ready: boolean;
+  reducer: boolean;
+  version: number | null;
+  cpuMicros: number;
+}
+
+/** A member process and its latest report. */
+class Member {
+  readonly child: ChildProcess;
+  readonly lines: Line[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(config: object) {
+    const root = new URL('..', import.meta.url);
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'bench/member.ts', JSON.stringify(config)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+    let partial = '';
+    this.child.stdout!.on('data', (c: Buffer) => {
+      const parts = (partial + c.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      for (const p of parts) if (p.trim() !== '') this.lines.push(JSON.parse(p) as Line);
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get last(): Line | undefined {
+    return this.lines.at(-1);
+  }
+
+  /** The first report with something consumed. */
+  firstConsumed(): Line | undefined {
+    return this.lines.find((l) => l.consumed > 0);
+  }
+
+  /** The last report at or before `t`. */
+  at(t: number): Line | undefined {
+    let found: Line | undefined;
+    for (const l of this.lines) if (l.t <= t) found = l;
+    return found;
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin!.write('stop\n');
+    await this.exited;
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Runs the cases alternately on one broker.
+ *
+ * @param options - brokers (default KAFKA_BROKERS, else a broker started for the run), vectors, repeats
+ */
+export async function benchMembers(options: { brokers?: readonly string[]; vectors?: number; repeat?: number; d?: number; k?: number; window?: number; log?: (line: string) => void } = {}): Promise<MembersResult> {
+  const n = options.vectors ?? 400_000;
+  const d = options.d ?? 8;
+  const k = options.k ?? 8;
+  const window = options.window ?? 1000;
+  const partitions = 4;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let broker: LocalKafka | undefined;
+  let brokers = options.brokers ?? process.env.KAFKA_BROKERS?.split(',').filter((s) => s !== '');
+  if (brokers === undefined || brokers.length === 0) {
+    broker = await startLocalKafka({ heapMb: 768 });
+    brokers = broker.brokers;
+  }
+  const runs: { name: MembersCase; run: MembersRun }[] = [];
+  try {
+    const kafka = await createKafkaClient(brokers, { clientId: 'emstream-bench-members', logLevel: 'error' });
+    const repeat = Math.max(1, options.repeat ?? 3);
+    for (let attempt = 0; attempt < repeat; attempt++) {
+      const order = attempt % 2 === 0 ? CASES : [...CASES].reverse();
+      for (const c of order) {
+        const input = `emstream-members-${Date.now().toString(36)}`;
+        const admin = kafka.admin();
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: input, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+        await admin.disconnect();
+        const config = { brokers, input, group: `${input}-g`, pipelineId: input, shared: c.shared, d, k, window };
+        const members = Array.from({ length: c.members }, () => new Member(config));
+        try {
+          // Every member assigned its share before the first vector is produced.
+          await until(() => members.every((m) => m.last?.ready === true) && members.reduce((s, m) => s + (m.last?.assigned ?? 0), 0) === partitions && members.every((m) => (m.last?.assigned ?? 0) >= Math.floor(partitions / c.members)), 90_000, 'the members to be assigned');
+          log(`${c.name}: producing ${n} vectors to ${input}...`);
+          await produceVectors(kafka, input, n, d, k);
+          await until(() => members.reduce((s, m) => s + (m.last?.labelled ?? 0), 0) >= n, 300_000, 'every vector labelled');
+          // The end: the first report time at which the members' labels add up to every vector.
+          const times = [...new Set(members.flatMap((m) => m.lines.map((l) => l.t)))].sort((a, b) => a - b);
+          const end = times.find((t) => members.reduce((s, m) => s + (m.at(t)?.labelled ?? 0), 0) >= n)!;
+          const starts = members.map((m) => m.firstConsumed());
+          const first = Math.min(...starts.filter((l): l is Line => l !== undefined).map((l) => l.t));
+          let cpu = 0;
+          for (const m of members) {
+            const from = m.at(first) ?? m.lines[0];
+            const to = m.at(end) ?? m.last!;
+            cpu += to.cpuMicros - from.cpuMicros;
+          }
+          const versions = Math.max(...members.map((m) => m.last?.version ?? 0));
+          const run: MembersRun = { vectorsPerSecond: Math.round(n / ((end - first) / 1000)), cpuMicrosPerVector: +(cpu / n).toFixed(1), versions };
+          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, ${versions} global versions, load ${loadavg()[0].toFixed(2)}`);
+          runs.push({ name: c.name, run });
+        } finally {
+          await Promise.all(members.map((m) => m.stop()));
+        }
+      }
+    }
+  } finally {
+    await broker?.stop();
+  }
+  const median = (name: MembersCase): MembersRun => {
+    const sorted = runs.filter((r) => r.name === name).map((r) => r.run).sort((a, b) => a.cpuMicrosPerVector - b.cpuMicrosPerVector);
+    const byRate = runs.filter((r) => r.name === name).map((r) => r.run.vectorsPerSecond).sort((a, b) => a - b);
+    const mid = sorted[(sorted.length - 1) >> 1];
+    return { ...mid, vectorsPerSecond: byRate[(byRate.length - 1) >> 1] };
+  };
+  const medians = Object.fromEntries(CASES.map((c) => [c.name, median(c.name)])) as Record<MembersCase, MembersRun>;
+  return { vectors: n, partitions, medians, runs, cpuRatio: medians['two members, shared model'].cpuMicrosPerVector / medians['one member, shared model'].cpuMicrosPerVector, loadAverage: loadavg() };
+}
+
+/** Whether this module is the program being run. */
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const arg = (name: string): number | undefined => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  const before = loadavg();
+  const result = await benchMembers({ vectors: arg('vectors'), repeat: arg('repeat') });
+  console.log(JSON.stringify({ machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, target: { cpuRatio: 1.2 } }, null, 2));
+}
