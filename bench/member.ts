@@ -43,7 +43,7 @@ const run = await runKafkaPipeline({
   format: 'float32le',
   dimension: config.d,
   maxInFlight: Math.max(20_000, 4 * config.window),
-  sessionTimeoutMs: 6000,
+  sessionTimeoutMs: 30_000, // frozen while the input is produced (see members.ts)
   instrumentation,
   ...(config.shared ? { sharedModel: true } : {}),
 });

@@ -4,9 +4,12 @@
  * default mode (a model of its own) for reference. Runs alternate between the cases; medians are reported.
  *
  *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/members.ts --vectors 400000 --repeat 3
+ *   KAFKA_BROKERS=127.0.0.1:9092 node --import tsx bench/members.ts --only 2,3      # some cases (1: one member, own model; 2: one, shared; 3: two, shared)
+ *   EMSTREAM_MEMBER_NODE_FLAGS=--cpu-prof KAFKA_BROKERS=… node --import tsx bench/members.ts --only 3 --repeat 1   # profile the members
  *
- * Each run: a fresh consumer group and pipeline id; the members start on the empty topic and are all assigned before
- * the vectors are produced (float32le, D = 8 from K = 8 clusters), so each reads its share from the first vector on;
+ * Each run: a fresh consumer group and pipeline id; the members start on the empty topic, are all assigned, and are
+ * frozen (SIGSTOP, within a 30 s session) while the vectors are produced (float32le, D = 8 from K = 8 clusters), so each
+ * reads its share of a backlog from the first vector on;
  * the clock runs from the first vector consumed to the last label acknowledged, and the CPU is each member's own
  * (`process.cpuUsage`, every thread) over the same span, summed over the members. Not a test: the numbers depend on
  * the machine and its load (printed with them).
@@ -69,7 +72,8 @@ class Member {
 
   constructor(config: object) {
     const root = new URL('..', import.meta.url);
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'bench/member.ts', JSON.stringify(config)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+    const flags = process.env.EMSTREAM_MEMBER_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
+    this.child = spawn(process.execPath, [...flags, '--import', 'tsx', 'bench/member.ts', JSON.stringify(config)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
     let partial = '';
     this.child.stdout!.on('data', (c: Buffer) => {
       const parts = (partial + c.toString()).split('\n');
@@ -114,7 +118,7 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
  *
  * @param options - brokers (default KAFKA_BROKERS, else a broker started for the run), vectors, repeats
  */
-export async function benchMembers(options: { brokers?: readonly string[]; vectors?: number; repeat?: number; d?: number; k?: number; window?: number; log?: (line: string) => void } = {}): Promise<MembersResult> {
+export async function benchMembers(options: { brokers?: readonly string[]; vectors?: number; repeat?: number; d?: number; k?: number; window?: number; only?: readonly MembersCase[]; log?: (line: string) => void } = {}): Promise<MembersResult> {
   const n = options.vectors ?? 400_000;
   const d = options.d ?? 8;
   const k = options.k ?? 8;
@@ -132,7 +136,8 @@ export async function benchMembers(options: { brokers?: readonly string[]; vecto
     const kafka = await createKafkaClient(brokers, { clientId: 'emstream-bench-members', logLevel: 'error' });
     const repeat = Math.max(1, options.repeat ?? 3);
     for (let attempt = 0; attempt < repeat; attempt++) {
-      const order = attempt % 2 === 0 ? CASES : [...CASES].reverse();
+      const chosen = options.only === undefined ? CASES : CASES.filter((c) => options.only!.includes(c.name));
+      const order = attempt % 2 === 0 ? chosen : [...chosen].reverse();
       for (const c of order) {
         const input = `emstream-members-${Date.now().toString(36)}`;
         const admin = kafka.admin();
@@ -144,8 +149,15 @@ export async function benchMembers(options: { brokers?: readonly string[]; vecto
         try {
           // Every member assigned its share before the first vector is produced.
           await until(() => members.every((m) => m.last?.ready === true) && members.reduce((s, m) => s + (m.last?.assigned ?? 0), 0) === partitions && members.every((m) => (m.last?.assigned ?? 0) >= Math.floor(partitions / c.members)), 90_000, 'the members to be assigned');
+          // Frozen while the backlog is produced, so every member reads a backlog from its first vector on (not
+          // a trickle that it keeps up with), as the single-partition benchmark does.
+          for (const m of members) m.child.kill('SIGSTOP');
           log(`${c.name}: producing ${n} vectors to ${input}...`);
-          await produceVectors(kafka, input, n, d, k);
+          try {
+            await produceVectors(kafka, input, n, d, k);
+          } finally {
+            for (const m of members) m.child.kill('SIGCONT');
+          }
           await until(() => members.reduce((s, m) => s + (m.last?.labelled ?? 0), 0) >= n, 300_000, 'every vector labelled');
           // The end: the first report time at which the members' labels add up to every vector.
           const times = [...new Set(members.flatMap((m) => m.lines.map((l) => l.t)))].sort((a, b) => a - b);
@@ -195,6 +207,8 @@ if (isEntryPoint()) {
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
   const before = loadavg();
-  const result = await benchMembers({ vectors: arg('vectors'), repeat: arg('repeat') });
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt > 0 ? (process.argv[onlyAt + 1].split(',').map((m) => CASES[Number(m) - 1]?.name).filter((c) => c !== undefined)) : undefined;
+  const result = await benchMembers({ vectors: arg('vectors'), repeat: arg('repeat'), only });
   console.log(JSON.stringify({ machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, loadAverageBefore: before.map((l) => +l.toFixed(2)), ...result, target: { cpuRatio: 1.2 } }, null, 2));
 }

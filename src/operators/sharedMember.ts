@@ -92,25 +92,31 @@ function checkGlobal(model: GlobalModel, o: StreamingOptions): void {
  *
  * @returns the segments, and per partition (in order of appearance) its topic, partition and offset range
  */
-function segmentsOf<R>(window: VectorWindow<R>, model: GlobalModel): { segments: ContributionSegment[]; parts: { topic: string; partition: number; first: string | undefined; last: string | undefined }[] } {
-  const parts: { topic: string; partition: number; first: string | undefined; last: string | undefined }[] = [];
+function segmentsOf<R>(window: VectorWindow<R>, model: GlobalModel): { segments: ContributionSegment[]; parts: { topic: string; partition: number; first: string | undefined; last: string | undefined; below: string | undefined }[] } {
+  const parts: { topic: string; partition: number; first: string | undefined; last: string | undefined; below: string | undefined }[] = [];
   const index = new Map<string, number>();
-  const covered = new Map<string, string | undefined>();
   const segments: ContributionSegment[] = [];
+  // Records come in runs of one partition (a fetched batch each): the previous record's part is looked at first.
+  let lastTopic: string | undefined;
+  let lastPartition = -1;
+  let p = -1;
   for (let i = 0; i < window.n; i++) {
     const { topic, partition, offset } = recordCoordinates(window.records[i]);
     if (topic === undefined || partition === undefined || offset === undefined) {
       throw new DataError(`a member of a shared model needs the Kafka coordinates of every record (row ${i} of window ${window.index} has none)`);
     }
-    const key = partitionKey(topic, partition);
-    let p = index.get(key);
-    if (p === undefined) {
-      p = parts.length;
-      index.set(key, p);
-      parts.push({ topic, partition, first: undefined, last: undefined });
-      covered.set(key, model.covered(topic, partition));
+    if (partition !== lastPartition || topic !== lastTopic) {
+      const key = partitionKey(topic, partition);
+      const found = index.get(key);
+      if (found === undefined) {
+        p = parts.length;
+        index.set(key, p);
+        parts.push({ topic, partition, first: undefined, last: undefined, below: model.covered(topic, partition) });
+      } else p = found;
+      lastTopic = topic;
+      lastPartition = partition;
     }
-    const below = covered.get(key);
+    const below = parts[p].below;
     const counted = below === undefined || compareOffsets(offset, below) >= 0;
     const part = counted ? p : -1;
     if (counted) {

@@ -75,7 +75,7 @@ export function globalModelOf(read: ReadModelMessage): GlobalModel | undefined {
  *
  * 1. {@link start}: note the end of each partition of the models topic, restore the latest state of the pipeline id
  *    (unless `fresh`: states written before the start are not used), then follow the topic from those ends with a
- *    consumer of a throw-away group (nothing committed), read_committed, waiting at most 100 ms per fetch.
+ *    consumer of a throw-away group (nothing committed), read_committed (a fetch returns as soon as a model comes).
  * 2. Every state message of the pipeline id read becomes the current model (the reducer is the only writer and is
  *    fenced when another member takes its role, so the topic's order is the models' order).
  * 3. {@link next} resolves with the first model above a version; it rejects after `waitMs` without one.
@@ -160,7 +160,8 @@ export class GlobalModelView {
       const model = restored === undefined ? undefined : globalModelOf(restored);
       if (model !== undefined) this.accept(model);
     }
-    const consumer = kafka.consumer({ groupId: `emstream-view-${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+    // A fetch returns as soon as a model comes; the wait only spaces the fetches of an idle topic.
+    const consumer = kafka.consumer({ groupId: `emstream-view-${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 1000 });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [store.topic], fromBeginning: true });

@@ -153,7 +153,7 @@ export class ReducerRole {
   /** Joins the reducer group and consumes the statistics topic (records flow only while the role is held). */
   async start(): Promise<void> {
     const { kafka, config, shared, logger, instrumentation, health } = this.o;
-    const consumer = kafka.consumer({ groupId: shared.reducerGroup, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: config.heartbeatIntervalMs, maxWaitTimeInMs: Math.min(500, shared.roundMs) });
+    const consumer = kafka.consumer({ groupId: shared.reducerGroup, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: config.heartbeatIntervalMs, maxWaitTimeInMs: 500 });
     this.consumer = consumer;
     await retryBrokerOperation('connect', () => consumer.connect(), this.o.retry());
     const source$ = fromKafka(consumer, {
