@@ -414,7 +414,7 @@ export class ReducerRole {
   /** Reads on until the statistics topic is quiet, then merges the open round now and waits for its commit. */
   private async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const quietMs = Math.max(1000, 3 * this.o.shared.roundMs);
+    const quietMs = Math.max(500, 2 * this.o.shared.roundMs);
     while (this.state === 'open' && Date.now() < deadline && Date.now() - this.lastRecordAt < quietMs) await new Promise((r) => setTimeout(r, 50));
     if (this.state !== 'open') return;
     if (this.roundTimer !== undefined) {
