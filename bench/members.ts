@@ -23,6 +23,13 @@ import { fileURLToPath } from 'node:url';
 import { startLocalKafka, type LocalKafka } from '../src/devtools/broker.js';
 import { createKafkaClient } from '../src/kafka/client/kafkajs.js';
 import { produceVectors } from './kafka.js';
+import { Rng } from '../src/gmm/rng.js';
+import { SufficientStats } from '../src/gmm/stats.js';
+import type { CovarianceType } from '../src/gmm/types.js';
+import { contributionMessage, readStatsMessage } from '../src/kafka/messages/contributions.js';
+import { messageBytes } from '../src/kafka/messages/sizes.js';
+import { ContributionLedger } from '../src/kafka/shared/ledger.js';
+import { Round } from '../src/kafka/shared/round.js';
 
 /** A case of the benchmark. */
 export type MembersCase = 'one member, own model' | 'one member, shared model' | 'two members, shared model';
@@ -192,6 +199,46 @@ export async function benchMembers(options: { brokers?: readonly string[]; vecto
   return { vectors: n, partitions, medians, runs, cpuRatio: medians['two members, shared model'].cpuMicrosPerVector / medians['one member, shared model'].cpuMicrosPerVector, loadAverage: loadavg() };
 }
 
+/**
+ * The reducer's work per contribution, in process (no broker): read the message (JSON, statistics and sample in
+ * base64), admit it (ledger) and merge it into a round; and the bytes of a contribution. For the design's limits on
+ * paper (docs/scaling.md): contributions a reducer takes per second, and what they put on the statistics topic.
+ *
+ * @param shapes - K, D, covariance type and sample points of each row
+ */
+export function reducerCost(shapes: readonly { k: number; d: number; type: CovarianceType; samplePoints: number }[] = [
+  { k: 8, d: 8, type: 'full', samplePoints: 32 },
+  { k: 8, d: 64, type: 'diag', samplePoints: 32 },
+  { k: 10, d: 64, type: 'full', samplePoints: 32 },
+]): { k: number; d: number; type: CovarianceType; samplePoints: number; bytes: number; microsPerContribution: number }[] {
+  return shapes.map(({ k, d, type, samplePoints }) => {
+    const rng = new Rng(3);
+    const stats = new SufficientStats(k, d, type, new Float64Array(d));
+    for (const a of [stats.s0, stats.s1, stats.s2]) for (let i = 0; i < a.length; i++) a[i] = rng.uniform() * 100;
+    const sample = Float64Array.from({ length: samplePoints * d }, () => rng.normal());
+    const messages = Array.from({ length: 200 }, (_, i) =>
+      contributionMessage({ topic: 'points', partition: i % 4, firstOffset: String(i * 1000), lastOffset: String(i * 1000 + 999), count: 1000, windowShare: 1, modelVersion: 1, stats, logLikelihood: -1, logLikelihoodSquares: 1, expectedLogLikelihood: -1, sample, sampleSize: samplePoints }, 'bench'),
+    );
+    const bytes = messageBytes(messages[0]);
+    const values = messages.map((m) => Buffer.from(m.value as string));
+    const times: number[] = [];
+    for (let rep = 0; rep < 7; rep++) {
+      const ledger = new ContributionLedger();
+      const round = new Round({ k, d, covarianceType: type, shift: new Float64Array(d) }, rep);
+      const started = performance.now();
+      for (const value of values) {
+        const c = readStatsMessage(value);
+        if (c.kind !== 'contribution') continue;
+        const a = ledger.admit(c, 1, 8);
+        if (a.weight > 0) round.add(c, a.weight, 0);
+      }
+      times.push(((performance.now() - started) * 1000) / values.length);
+    }
+    times.sort((a, b) => a - b);
+    return { k, d, type, samplePoints, bytes, microsPerContribution: +times[3].toFixed(1) };
+  });
+}
+
 /** Whether this module is the program being run. */
 function isEntryPoint(): boolean {
   try {
@@ -207,6 +254,10 @@ if (isEntryPoint()) {
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
   const before = loadavg();
+  if (process.argv.includes('--reducer-cost')) {
+    console.log(JSON.stringify(reducerCost(), null, 2));
+    process.exit(0);
+  }
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt > 0 ? (process.argv[onlyAt + 1].split(',').map((m) => CASES[Number(m) - 1]?.name).filter((c) => c !== undefined)) : undefined;
   const result = await benchMembers({ vectors: arg('vectors'), repeat: arg('repeat'), only });
