@@ -12,6 +12,13 @@ import type { OutgoingMessage } from '../../src/kafka/messages/outputs.js';
 import { MAX_ROUND_SAMPLE, MAX_SEED_POINTS, Round } from '../../src/kafka/shared/round.js';
 import type { MixtureUpdate, WindowContribution } from '../../src/operators/types.js';
 import { seededUniform } from '../helpers/random.js';
+import { EmstreamOptionsError } from '../../src/errors.js';
+import { resolveRunConfig } from '../../src/kafka/run/config.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
+import { sharedModelOptions } from '../../src/kafka/shared/sharedModel.js';
+import { fitMixture } from '../../src/operators/fitMixture.js';
+import { windowVectors } from '../../src/operators/windowVectors.js';
+import { definePipeline } from '../../src/pipeline.js';
 
 /** A contribution with random statistics (K = 3, D = 2, full) about `shift`. */
 function contribution(seed: number, shift = [1, 2], sampleSize = 5): WindowContribution {
@@ -121,5 +128,33 @@ describe('a round of the reducer', () => {
     const data = seeds.seedData();
     expect([data.n, data.d]).toEqual([MAX_SEED_POINTS, 2]);
     expect(data.data[MAX_SEED_POINTS * 2 - 1]).toBe(2);
+  });
+});
+
+describe('the shared-model options', () => {
+  const pipeline = standardPipeline({ k: 3, window: 100 });
+  const brokers = ['127.0.0.1:9092'];
+
+  it('resolve to the statistics topic <input>.stats, the reducer group <group>.reducer and the defaults', () => {
+    expect(resolveRunConfig({ pipeline, brokers, input: 'in' }).shared).toBeNull();
+    expect(resolveRunConfig({ pipeline, brokers, input: 'in', sharedModel: true }).shared).toEqual({ stats: 'in.stats', reducerGroup: 'emstream-standard.reducer', maxStaleness: 8, samplePoints: 32, roundMs: 200, modelTimeoutMs: 120_000 });
+    expect(resolveRunConfig({ pipeline, brokers, input: 'in', group: 'g', stats: 's', sharedModel: { maxStaleness: 2, roundMs: 50 }, brokerTimeoutMs: 30_000 }).shared).toMatchObject({ stats: 's', reducerGroup: 'g.reducer', maxStaleness: 2, roundMs: 50, modelTimeoutMs: 30_000 });
+  });
+
+  it('are refused with the fix: stats without the mode, a statistics topic that is another output, bad bounds', () => {
+    expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', stats: 's' })).toThrow(/stats: applies to the shared-model mode only: add sharedModel: true/);
+    expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', sharedModel: true, stats: 'in.labels' })).toThrow(/stats: is the topic "in.labels", already the labels topic/);
+    expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', sharedModel: true, stats: 'in' })).toThrow(/stats: is the input topic/);
+    expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', sharedModel: { maxStaleness: -1 } })).toThrow(EmstreamOptionsError);
+    expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', sharedModel: { samplePoints: 5000 } })).toThrow(/samplePoints.*at most 4096/);
+    expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', sharedModel: { every: 3 } as never })).toThrow(EmstreamOptionsError);
+  });
+
+  it("the reducer fits with the options of the pipeline's fitMixture, learned by building it once", () => {
+    expect(sharedModelOptions(standardPipeline({ k: 4, window: 10, halfLife: 5, seed: 9 }))).toMatchObject({ k: 4, halfLife: 5, seed: 9 });
+    const none = definePipeline({ name: 'none', build: (input) => input.pipe(windowVectors({ size: 10 })) as never });
+    expect(() => sharedModelOptions(none)).toThrow(/no fitMixture to share \(it creates none\)/);
+    const own = definePipeline({ name: 'own', build: (input) => input.pipe(windowVectors({ size: 10 }), fitMixture({ k: 2, initialModel: { format: 'emstream.gmm', version: 1, covarianceType: 'diag', k: 2, d: 1, weights: [0.5, 0.5], means: [[0], [1]], covariances: [[1], [1]] } })) });
+    expect(() => sharedModelOptions(own)).toThrow(/each was given a model or state of its own/);
   });
 });
