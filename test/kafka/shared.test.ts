@@ -7,6 +7,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { EmstreamOptionsError } from '../../src/errors.js';
 import { matchComponents } from '../../src/gmm/align.js';
 import { paramsFromJSON, type MixtureJSON } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
@@ -203,6 +204,18 @@ async function produceLive(kafka: Kafka, topic: string, from: number, count: num
     await producer.disconnect();
   }
 }
+
+describe('the shared-model mode refuses', () => {
+  it('a statistics topic of more than one partition (several reducers would merge at once), with the fix', { timeout: 60_000 }, async () => {
+    const kafka = testKafka();
+    const input = uniqueTopic('shared-stats2');
+    await createInput(kafka, input, 2);
+    await createInput(kafka, `${input}.stats`, 2);
+    const err = await runKafkaPipeline({ ...runOptions(input, input, { sharedModel: true }), stats: `${input}.stats` }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EmstreamOptionsError);
+    expect((err as Error).message).toMatch(/statistics topic ".*\.stats" has 2 partitions: the shared model needs exactly one/);
+  });
+});
 
 describe('the shared-model mode when members come and go', () => {
   it('a third member joining mid-stream changes nothing in the model beyond the tolerance; replays are not counted twice', { timeout: 180_000 }, async () => {

@@ -496,6 +496,7 @@ class KafkaPipelineRun<R extends VectorInput> {
     } catch (err) {
       this.mode.stop();
       if (producer !== undefined) await within(producer.disconnect(), 5000, undefined);
+      if (this.shared !== undefined) await within(this.shared.stop(false), 10_000, undefined);
       throw asEmstreamError(err, 'connect', 'could not connect to the Kafka brokers');
     }
     this.health.start();
@@ -525,7 +526,8 @@ class KafkaPipelineRun<R extends VectorInput> {
     await retryBrokerOperation('connect', () => seedProducer.connect(), this.retry);
     const run = new SharedModelRun({ kafka, shared, store, pipelineId: config.pipelineId, fresh: config.fresh, startTimeoutMs: config.brokerTimeoutMs, seedProducer, logger, onError: o.onError });
     this.shared = run;
-    const restored = await retryBrokerOperation('restore', () => run.start(), this.retry).catch((err: unknown) => {
+    const restored = await retryBrokerOperation('restore', () => run.start(), this.retry).catch(async (err: unknown) => {
+      await within(run.stop(false), 10_000, undefined);
       throw asEmstreamError(err, 'restore', `could not read the global model of ${JSON.stringify(config.pipelineId)} from ${JSON.stringify(config.models)}`);
     });
     const reducer = new ReducerRole({
@@ -549,7 +551,12 @@ class KafkaPipelineRun<R extends VectorInput> {
       refuse: (r, error) => stateRefused(config, r, error.context.differences, error),
     });
     run.reducer = reducer;
-    await reducer.start();
+    try {
+      await reducer.start();
+    } catch (err) {
+      await within(run.stop(false), 10_000, undefined);
+      throw asEmstreamError(err, 'connect', 'could not join the reducer group of the shared model');
+    }
     logger.info(
       { statsTopic: shared.stats, reducerGroup: shared.reducerGroup, modelVersion: run.view.current()?.version ?? null, maxStaleness: shared.maxStaleness },
       'shared model: this member labels with the global model and contributes its windows\' statistics',
