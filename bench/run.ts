@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { qualitySection } from './quality.js';
+import { qualitySection, suiteSection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
 import { buildKernels } from '../test/setup/wasm.js';
 import { simdStatus } from '../src/gmm/simd.js';
@@ -206,5 +206,8 @@ if (want('kernels')) await kernelsSection();
 if (want('threads')) await threadsSection();
 if (want('streaming')) await streamingSection();
 if (want('readers')) await readersSection();
-if (want('quality')) await qualitySection();
+if (want('quality')) {
+  await qualitySection();
+  await suiteSection();
+}
 if (want('kafka')) await kafkaSection();

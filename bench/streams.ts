@@ -400,7 +400,8 @@ function separationSq(m1: readonly number[], c1: readonly number[], m2: readonly
  *    hence overlapping.
  * 5. Dynamics: stationary; `jump` (one cluster moves to a new place at once, between 35 % and 65 % of the
  *    stream); `gradual` (one or two clusters move steadily over half the stream, 4–8 sd); `birth` (a
- *    cluster appears, weight 0 before); `death` (a cluster vanishes).
+ *    cluster appears, weight 0 before); `death` (a cluster vanishes). Births and deaths have K ≥ 3: with
+ *    K = 2 one cluster would be alone before the birth or after the death, and any two-component model splits it.
  */
 export function randomScenario(seed: number, options: RandomScenarioOptions = {}): RandomScenario {
   // xoroshiro128+'s first draws from nearby small seeds are alike: mix the seed first (murmur3's finaliser).
@@ -420,6 +421,8 @@ export function randomScenario(seed: number, options: RandomScenarioOptions = {}
   let k = 2 + rng.int(Math.min(maxK, d <= 2 ? 8 : 16) - 1);
   const u = rng.uniform();
   const dynamics: Dynamics = options.dynamics ?? (u < 0.4 ? 'stationary' : u < 0.55 ? 'jump' : u < 0.7 ? 'gradual' : u < 0.85 ? 'birth' : 'death');
+  // A birth or a death with K = 2 leaves one cluster alone before or after it, which any two-component model splits.
+  if ((dynamics === 'birth' || dynamics === 'death') && k < 3) k = 3;
   // Points one cluster needs to be estimated in one window, and the window that gives the smallest one that many.
   const need = covarianceType === 'full' ? 3 * d + 30 : covarianceType === 'spherical' ? 30 : d + 30;
   let floor = uniform(0.02, 0.05);
@@ -534,4 +537,123 @@ export function randomScenario(seed: number, options: RandomScenarioOptions = {}
     changeWindow,
     changeEnd,
   };
+}
+
+/** How one method did on one stream of the suite. */
+export interface StreamScore {
+  readonly name: string;
+  readonly dynamics: Dynamics | 'fixed';
+  readonly d: number;
+  readonly k: number;
+  readonly covarianceType: CovarianceType;
+  readonly windows: number;
+  readonly size: number;
+  /** Mean prequential ARI over windows 1… of emstream, of the true mixture, of the warm refit (null when not run). */
+  readonly ari: { readonly ours: number; readonly truth: number; readonly sklearn: number | null };
+  /** Mean prequential log-likelihood per point. */
+  readonly logLikelihood: { readonly ours: number; readonly truth: number; readonly sklearn: number | null };
+  /** Distinct labels emstream gave the last window, and the clusters present in it. */
+  readonly labelsInUse: number;
+  readonly clustersPresent: number;
+  /** Re-seeds made (trials), and how many of them the next window reverted. */
+  readonly reseeds: number;
+  readonly reverted: number;
+  /** Alarms raised, by kind. */
+  readonly alarms: Readonly<Record<string, number>>;
+  /** Windows at which the model was reported drifting. */
+  readonly driftingWindows: number;
+  /** Windows with no change in the data (all of a stationary stream; before the change of the others). */
+  readonly stationaryWindows: number;
+  /** Alarms raised on those windows. */
+  readonly stationaryAlarms: number;
+  /** Re-seeds made on those windows. */
+  readonly stationaryReseeds: number;
+  /** Abrupt changes: windows from the change to the first alarm (null: none within 10 windows; undefined: no abrupt change). */
+  readonly delay?: number | null;
+  readonly seconds: number;
+}
+
+/** Distinct labels among `labels`. */
+function distinct(labels: ArrayLike<number>): number {
+  return new Set(Array.from(labels)).size;
+}
+
+/**
+ * Runs emstream over a stream of the suite (test-then-train) and scores it against the true mixture (and the
+ * warm refit's predictions, when given).
+ *
+ * 1. window t ≥ 1 is labelled by the model from before it: ARI against the generating components, the mean
+ *    log-likelihood per point;
+ * 2. alarms and re-seeds are counted on the stationary windows (a stationary stream's, or those before a
+ *    change) and in all;
+ * 3. an abrupt change (jump, birth, death) is detected at the first alarm on or after its window (delay in
+ *    windows; none within 10 windows is a miss).
+ */
+export function scoreStream(
+  data: StreamData,
+  options: Omit<StreamingOptions, 'k'> & { k?: StreamingOptions['k'] },
+  sklearn: { labels: ArrayLike<number>[]; logLikelihood: number[] } | null = null,
+): StreamScore {
+  const s = data.scenario as Scenario & Partial<RandomScenario>;
+  const started = performance.now();
+  const alarms: Record<string, number> = {};
+  let reseeds = 0;
+  let reverted = 0;
+  let drifting = 0;
+  let stationaryAlarms = 0;
+  let stationaryReseeds = 0;
+  let delay: number | null | undefined;
+  const change = s.changeWindow ?? null;
+  const stationaryUntil = change ?? s.windows;
+  const abrupt = s.dynamics === 'jump' || s.dynamics === 'birth' || s.dynamics === 'death';
+  if (abrupt) delay = null;
+  let lastLabels: ArrayLike<number> = [];
+  const ours = runEmstream(data, options, (fit, t) => {
+    const f = fit as WindowFit & { drifting?: { active: boolean } };
+    reseeds += fit.reseeded.length;
+    reverted += (fit as { reverted?: number[] }).reverted?.length ?? 0;
+    if (f.drifting?.active === true) drifting++;
+    for (const e of fit.drift) alarms[e.kind] = (alarms[e.kind] ?? 0) + 1;
+    if (t >= 1 && t < stationaryUntil) {
+      stationaryAlarms += fit.drift.length;
+      stationaryReseeds += fit.reseeded.length;
+    }
+    if (abrupt && delay === null && change !== null && t >= change && t <= change + 10 && fit.drift.length > 0) delay = t - change;
+    if (t === s.windows - 1) lastLabels = fit.labels;
+  });
+  const truth = scoreTruth(data);
+  const theirs = sklearn === null ? null : scorePredictions(data, sklearn.labels, sklearn.logLikelihood);
+  const last = s.windows - 1;
+  return {
+    name: s.name,
+    dynamics: s.dynamics ?? 'fixed',
+    d: s.d,
+    k: s.k,
+    covarianceType: s.covarianceType,
+    windows: s.windows,
+    size: s.size,
+    ari: { ours: mean(ours.ari), truth: mean(truth.ari), sklearn: theirs === null ? null : mean(theirs.ari) },
+    logLikelihood: { ours: mean(ours.logLikelihood), truth: mean(truth.logLikelihood), sklearn: theirs === null ? null : mean(theirs.logLikelihood) },
+    labelsInUse: distinct(lastLabels),
+    clustersPresent: distinct(data.truth[last]),
+    reseeds,
+    reverted,
+    alarms,
+    driftingWindows: drifting,
+    stationaryWindows: Math.max(0, stationaryUntil - 1),
+    stationaryAlarms,
+    stationaryReseeds,
+    ...(delay === undefined ? {} : { delay }),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** The q-quantile of values (linear interpolation between order statistics). */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }

@@ -20,7 +20,8 @@
 import { COVARIANCE } from './covariance.js';
 import { eStep, precompute } from './estep.js';
 import { cloneParams } from './em.js';
-import { reseedComponents } from './mstep.js';
+import { mStep, reseedComponents } from './mstep.js';
+import { SufficientStats } from './stats.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 /** Free parameters of one component of a covariance type (mean, covariance, weight). */
@@ -215,4 +216,179 @@ export function mostRedundantPair(params: GmmParams, data: Dataset, resp?: Float
     }
   }
   return { pair: best, similarity };
+}
+
+/** The screen of birth-and-death moves on one window ({@link screenMoves}). */
+export interface MoveScreen {
+  /**
+   * K values: the log-likelihood the window loses when component v is removed and its weight shared out,
+   * −Σ_i ln(1 − r_iv) + n·ln(1 − π_v) (nats, ≥ 0 up to rounding): near 0 for a component whose points
+   * others explain as well (starved, or redundant), large for one that alone explains its points.
+   */
+  readonly removeCost: Float64Array;
+  /**
+   * K values: what splitting component j in two gains on its own points, Σ_i r_ij·(ln q_j(x_i) − ln N_j(x_i))
+   * with q_j a two-component fit of the points weighted by r_ij, minus the free parameters of the added
+   * component (AIC's correction of the in-sample gain); 0 when it cannot be split.
+   */
+  readonly splitGain: Float64Array;
+  /** Per component, the two-component fit of its points behind `splitGain` (null: not split). */
+  readonly halves: (GmmParams | null)[];
+}
+
+/** Points needed under a component before its split is screened. */
+const MIN_SPLIT_POINTS = 8;
+
+/**
+ * Screens every birth-and-death move of a window in likelihood units, in the manner of split-and-merge EM
+ * (Ueda et al. 2000, whose merge and split criteria these are, measured as log-likelihoods):
+ *
+ * 1. removal: from the responsibilities, the exact loss of removing each component (its weight shared out
+ *    in proportion): O(n·K);
+ * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³), two halves started along its
+ *    principal axis (`splitProposal`), `iterations` local EM steps on those weighted points (tied: the shared
+ *    covariance kept), and the gain of the two-component fit over component j alone on them, less the added
+ *    component's free parameters: about `iterations` E-steps of two components over the window in all.
+ *
+ * A move re-seeds a component v where splitting j gains most: its estimated gain is splitGain[j] −
+ * removeCost[v]. The screen only ranks moves; the caller fits the best ones and judges them on held-out data.
+ *
+ * @param params the model (K components)
+ * @param data the window (n×D)
+ * @param resp n×K responsibilities of `data` under `params`
+ * @param regCovar added to the diagonals of the local fits
+ */
+export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array, regCovar: number, iterations = 10): MoveScreen {
+  const { k: K, d: D, covarianceType: type } = params;
+  const n = data.n;
+  const removeCost = new Float64Array(K);
+  for (let v = 0; v < K; v++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s -= Math.log(Math.max(1e-300, 1 - resp[i * K + v]));
+    removeCost[v] = s + n * Math.log(Math.max(1e-300, 1 - params.weights[v]));
+  }
+  const splitGain = new Float64Array(K);
+  const halves: (GmmParams | null)[] = new Array<GmmParams | null>(K).fill(null);
+  const extra = componentParameters(type, D);
+  for (let j = 0; j < K; j++) {
+    const rows: number[] = [];
+    let mass = 0;
+    for (let i = 0; i < n; i++) {
+      const r = resp[i * K + j];
+      if (r > 1e-3) {
+        rows.push(i);
+        mass += r;
+      }
+    }
+    if (mass < MIN_SPLIT_POINTS) continue;
+    const m = rows.length;
+    const sub = new Float64Array(m * D);
+    const w = new Float64Array(m);
+    rows.forEach((i, t) => {
+      sub.set(data.data.subarray(i * D, i * D + D), t * D);
+      w[t] = resp[i * K + j];
+    });
+    const local: Dataset = { n: m, d: D, data: sub };
+    const alone = componentMixture(params, [j]);
+    const preAlone = precompute(alone);
+    if (!preAlone.ok) continue;
+    const baseDensity = new Float64Array(m);
+    eStep(preAlone.value, sub, m, false, null, { logDensity: baseDensity });
+    // Two starts: the halves along the principal axis, and two distant points of the component (the heaviest
+    // and the one farthest from it in its metric): two clusters side by side along a minor axis are found by the second.
+    const starts: GmmParams[] = [];
+    const axis = splitProposal(componentMixture(params, [j, j]), 0, 1, local);
+    if (axis !== null) starts.push(axis);
+    const pair = distantPair(baseDensity, w, sub, m, D);
+    if (pair !== null) {
+      const seeded = componentMixture(params, [j, j]);
+      seeded.means.set(sub.subarray(pair[0] * D, pair[0] * D + D), 0);
+      seeded.means.set(sub.subarray(pair[1] * D, pair[1] * D + D), D);
+      starts.push(seeded);
+    }
+    let gain = 0;
+    for (const start of starts) {
+      const fit = localSplitGain(start, alone, sub, m, w, baseDensity, regCovar, iterations);
+      if (fit.gain > gain) {
+        gain = fit.gain;
+        halves[j] = fit.params;
+      }
+    }
+    splitGain[j] = Math.max(0, gain - extra);
+  }
+  return { removeCost, splitGain, halves };
+}
+
+/**
+ * The in-sample gain of a two-component fit over one component on weighted points: `iterations` EM steps from
+ * `start` (tied: the shared covariance kept), then Σ_i w_i (ln q(x_i) − ln N(x_i)), `baseDensity` = ln N(x_i).
+ */
+function localSplitGain(start: GmmParams, alone: GmmParams, sub: Float64Array, m: number, w: Float64Array, baseDensity: Float64Array, regCovar: number, iterations: number): { gain: number; params: GmmParams } {
+  const { d: D, covarianceType: type } = start;
+  let current = start;
+  const r2 = new Float64Array(m * 2);
+  const density = new Float64Array(m);
+  let gain = 0;
+  let scored = start;
+  for (let it = 0; it <= iterations; it++) {
+    const pre = precompute(current);
+    if (!pre.ok) break;
+    eStep(pre.value, sub, m, false, null, { resp: r2, logDensity: density });
+    gain = 0;
+    for (let t = 0; t < m; t++) gain += w[t] * (density[t] - baseDensity[t]);
+    scored = current;
+    if (it === iterations) break;
+    for (let t = 0; t < m; t++) {
+      r2[2 * t] *= w[t];
+      r2[2 * t + 1] *= w[t];
+    }
+    const stats = new SufficientStats(2, D, type, alone.means.subarray(0, D));
+    stats.addBatch(sub, m, r2);
+    if (!(stats.s0[0] > 1) || !(stats.s0[1] > 1)) break;
+    current = mStep(stats, { regCovar, fixedCovariances: COVARIANCE[type].stride(D) === 0 ? alone.covariances : null }).params;
+  }
+  return { gain, params: scored };
+}
+
+/**
+ * Two distant points of a component: the weighted point nearest its centre (highest density, weight ≥ ½ of the
+ * largest) and, from it, the weighted point farthest in the component's metric (lowest density among those
+ * nearer to it than to the centre's opposite side: the largest Euclidean distance weighted by the point's weight).
+ */
+function distantPair(density: Float64Array, w: Float64Array, sub: Float64Array, m: number, D: number): [number, number] | null {
+  let wmax = 0;
+  for (let t = 0; t < m; t++) wmax = Math.max(wmax, w[t]);
+  // a heavy point far out: the lowest density among the points of weight ≥ ½ the largest
+  let a = -1;
+  for (let t = 0; t < m; t++) if (w[t] >= 0.5 * wmax && (a < 0 || density[t] < density[a])) a = t;
+  if (a < 0) return null;
+  // the heavy point farthest from it
+  let b = -1;
+  let far = 0;
+  for (let t = 0; t < m; t++) {
+    if (w[t] < 0.5 * wmax) continue;
+    let s = 0;
+    for (let c = 0; c < D; c++) s += (sub[t * D + c] - sub[a * D + c]) ** 2;
+    if (s > far) {
+      far = s;
+      b = t;
+    }
+  }
+  return b < 0 ? null : [a, b];
+}
+
+/** The mixture of components `idx` of `params` (repeats allowed), equal weights. */
+function componentMixture(params: GmmParams, idx: readonly number[]): GmmParams {
+  const { d: D, covarianceType: type } = params;
+  const kind = COVARIANCE[type];
+  const cs = kind.stride(D);
+  const m = idx.length;
+  const means = new Float64Array(m * D);
+  const covariances = new Float64Array(cs === 0 ? params.covariances.length : m * cs);
+  if (cs === 0) covariances.set(params.covariances);
+  idx.forEach((c, t) => {
+    means.set(params.means.subarray(c * D, c * D + D), t * D);
+    if (cs > 0) covariances.set(params.covariances.subarray(c * cs, c * cs + cs), t * cs);
+  });
+  return { k: m, d: D, covarianceType: type, weights: new Float64Array(m).fill(1 / m), means, covariances };
 }

@@ -92,6 +92,65 @@ export function translateComponent(stats: SufficientStats, k: number, delta: Arr
   for (let a = 0; a < D; a++) s1[b1 + a] += w * delta[a];
 }
 
+/**
+ * Splits component `from`'s statistics between itself and component `to` (whose statistics are overwritten),
+ * preserving the moments: the two parts weigh a and 1 − a of it, their means are m + (1 − a)·δ and m − a·δ
+ * (m its mean), and they share the within covariance S − a(1 − a)·δδᵀ (S its covariance), so that the two
+ * together have exactly its weight, mean and second moment (the split move of Richardson & Green 1997 on
+ * sufficient statistics). δ is shortened (halved, up to 20 times) until that covariance stays positive
+ * definite. Tied statistics split s0 and s1 only: the pooled scatter is unchanged.
+ *
+ * @param a the share of `from`, in (0, 1)
+ * @param delta the difference of the two means (D values)
+ */
+export function splitComponentRow(stats: SufficientStats, from: number, to: number, a: number, delta: ArrayLike<number>): void {
+  const { d: D, s0, s1, s2, covarianceType: type } = stats;
+  const n = s0[from];
+  const m = new Float64Array(D);
+  for (let c = 0; c < D; c++) m[c] = n > 0 ? s1[from * D + c] / n : 0;
+  const f = a * (1 - a);
+  let scale = 1;
+  if (type !== 'tied' && n > 0) {
+    const moments = componentMoments(stats, from, 0);
+    for (let attempt = 0; attempt < 20; attempt++, scale *= 0.5) {
+      const ok =
+        type === 'full'
+          ? cholesky(
+              Float64Array.from(moments.cov, (v, i) => v - f * scale * scale * delta[Math.floor(i / D)] * delta[i % D]),
+              D,
+            ) !== null
+          : moments.cov.every((v, c) => v - f * scale * scale * delta[c] * delta[c] > 0);
+      if (ok) break;
+    }
+  }
+  const mu1 = Float64Array.from(m, (v, c) => v + (1 - a) * scale * delta[c]);
+  const mu2 = Float64Array.from(m, (v, c) => v - a * scale * delta[c]);
+  const T = packedSize(D);
+  // second moments: s2_part = w·(S_within + μμᵀ) with S_within = S − f·δδᵀ, S = s2/n − m mᵀ
+  if (type === 'full') {
+    let p = 0;
+    for (let x = 0; x < D; x++) {
+      for (let y = 0; y <= x; y++, p++) {
+        const within = (n > 0 ? s2[from * T + p] / n : 0) - m[x] * m[y] - f * scale * scale * delta[x] * delta[y];
+        s2[to * T + p] = (1 - a) * n * (within + mu2[x] * mu2[y]);
+        s2[from * T + p] = a * n * (within + mu1[x] * mu1[y]);
+      }
+    }
+  } else if (type !== 'tied') {
+    for (let c = 0; c < D; c++) {
+      const within = (n > 0 ? s2[from * D + c] / n : 0) - m[c] * m[c] - f * scale * scale * delta[c] * delta[c];
+      s2[to * D + c] = (1 - a) * n * (within + mu2[c] * mu2[c]);
+      s2[from * D + c] = a * n * (within + mu1[c] * mu1[c]);
+    }
+  }
+  s0[to] = (1 - a) * n;
+  s0[from] = a * n;
+  for (let c = 0; c < D; c++) {
+    s1[to * D + c] = (1 - a) * n * mu2[c];
+    s1[from * D + c] = a * n * mu1[c];
+  }
+}
+
 /** Mean and covariance of one component from statistics (the M-step of that component, without regularisation). */
 export interface ComponentMoments {
   /** Weight s0_k. */

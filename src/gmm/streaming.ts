@@ -1,4 +1,5 @@
-import { DriftDetector, type DriftEvent } from './drift.js';
+import { checkDriftJSON, DriftDetector, type DriftEvent, type DriftState, type DriftStatistics, type LikelihoodStep } from './drift.js';
+import { chiSquareLog10Survival } from './special.js';
 import { checkDataset, cloneParams } from './em.js';
 import { defaultThreads, eStepWork, pooledEStep, sharedPool, threadsFor, type EStepPool } from './parallel/pool.js';
 import { CovarianceError, ModelFormatError, StateMismatchError } from './errors.js';
@@ -6,13 +7,14 @@ import { EStepScratch, precompute } from './estep.js';
 import { countDistinctRows, dataMean } from './init.js';
 import { paramsFromJSON, paramsToJSON } from './model.js';
 import { Rng } from './rng.js';
-import { meanLogLikelihood } from './selection.js';
+import { logDensities as pointLogDensities } from './selection.js';
+import { shapeDegreesOfFreedom, type ComponentDrift } from './adaptive.js';
 import { SufficientStats, type SufficientStatsJSON } from './stats.js';
 import { COVARIANCE } from './covariance.js';
 import { ComponentBook } from './stream/book.js';
 import { carriedStats, evidenceAfter, History, type Candidate, type Evidence } from './stream/candidate.js';
 import { BicKChange, type KChange } from './stream/kChange.js';
-import { inSampleBirthDeath, type BirthDeathPolicy, type ReseedReason } from './stream/reseed.js';
+import { checkBirthDeathJSON, HeldOutBirthDeath, type ReseedReason, type Reseeds, type ReseedVerdict } from './stream/reseed.js';
 import { heldOutSelection, reportOf, type SelectionPolicy, type WindowCandidate } from './stream/select.js';
 import { warmFit, type WarmFitPolicy } from './stream/warmFit.js';
 import { WindowContext } from './stream/window.js';
@@ -29,6 +31,7 @@ import {
   type ComponentsStateJSON,
   type StreamingStateJSON,
 } from './streamingOptions.js';
+import type { BirthDeathJSON } from './stream/reseed.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 export {
@@ -77,6 +80,14 @@ export interface WindowFit {
   readonly modelDistance: number;
   /** The Page-Hinkley statistic on the predictive log-likelihood after this window, and its threshold λ. */
   readonly pageHinkley: { readonly statistic: number; readonly threshold: number };
+  /** The standard error of `predictiveLogLikelihood` (the spread of the points' log-densities / √n; null on the first window). */
+  readonly predictiveStandardError: number | null;
+  /** Every statistic that can raise a drift alarm, on this window, against its threshold. */
+  readonly driftStatistics: DriftStatistics;
+  /** The drift state after this window: drifting from the onset of a change until the model is stable again, its severity and progress. */
+  readonly drifting: DriftState;
+  /** The drifting state ended on this window (it began at `since`); null otherwise. */
+  readonly driftEnded: { readonly since: number } | null;
   /** Every candidate of this window (warm first when there is one). */
   readonly candidates: WindowCandidate[];
   /** Number of components of the updated model. */
@@ -85,8 +96,13 @@ export interface WindowFit {
   readonly labelIds: number[];
   /** Labels of the components re-seeded on this window (birth and death). */
   readonly reseeded: number[];
-  /** Why each of `reseeded` was: `'starved'` (its weight fell below minWeight/K) or `'redundant'` (it shared its points with another). */
+  /** Why each of `reseeded` was: `'starved'` (its weight fell below minWeight/K) or `'redundant'` (others explain its points). */
   readonly reseedReasons: ReseedReason[];
+  /**
+   * Labels whose re-seed of the previous window was reverted on this window: the model with it did not predict
+   * this window (data it was not seeded from) better beyond noise, so the model without it continued.
+   */
+  readonly reverted: number[];
   /** Adaptive forgetting on this window: Λ per component, the threshold, and the factor kept of each component's history (null when off, or on a cold or first window). */
   readonly componentDrift: {
     /** The label of each entry of the arrays below (the components as tested, before re-seeding or a change of K). */
@@ -95,6 +111,11 @@ export interface WindowFit {
     readonly meanStatistics: number[];
     /** Per component, the likelihood ratio of its window covariance against its history's. */
     readonly shapeStatistics: number[];
+    /**
+     * Per component, what its tests say as a `component` alarm statistic: −log₁₀ of the Bonferroni-adjusted
+     * p-value of its mean and shape tests (0: not tested, or re-seeded on this window or the last).
+     */
+    readonly scores: number[];
     readonly meanThreshold: number;
     readonly shapeThreshold: number;
     /** Labels of the components whose history was moved to their window mean (they moved). */
@@ -170,15 +191,14 @@ export class StreamingGmm {
   private pool: EStepPool | null = null;
   private readonly warm: WarmFitPolicy = warmFit;
   private readonly selection: SelectionPolicy = heldOutSelection(warmFit);
-  private readonly birthDeath: BirthDeathPolicy | null;
+  private birthDeath: HeldOutBirthDeath | null;
   private kChange: BicKChange;
 
   constructor(options: StreamingOptions) {
     this.options = resolveStreamingOptions(options);
     const o = this.options;
     this.decay = o.halfLife !== undefined ? Math.exp(Math.log(0.5) / o.halfLife) : (o.decay ?? 1);
-    const bd = birthDeathSettings(o);
-    this.birthDeath = bd === null ? null : inSampleBirthDeath(this.warm, bd);
+    this.birthDeath = this.newBirthDeath();
     this.kChange = new BicKChange(this.warm);
     if (o.initialState !== undefined) {
       const state = checkStateShape(o.initialState);
@@ -192,15 +212,17 @@ export class StreamingGmm {
         }
         this.checkK(this.params.k, 'model.k');
       }
-      // The detector keeps its running sums; its thresholds are the ones asked for now.
-      const fresh = new DriftDetector(o.drift);
-      this.drift = new DriftDetector(o.drift, { ...state.drift.pageHinkley, delta: fresh.options.delta, lambda: fresh.options.lambda, minInstances: fresh.options.minInstances });
+      // The detector keeps its running sums and drifting kinds; its thresholds are the ones asked for now. Before
+      // version 4 its Page-Hinkley sums were in nats, not standard errors: it starts afresh.
+      if (state.version >= 4) checkDriftJSON(state.drift);
+      this.drift = state.version >= 4 ? new DriftDetector(o.drift, state.drift) : new DriftDetector(o.drift);
       this.rng = state.rng !== undefined ? Rng.fromState(state.rng) : new Rng(o.seed);
       this.modelVersion = state.modelVersion;
       this.windows = state.windows;
       this.resumed = true;
       if (state.components !== undefined && this.params !== null) this.restoreComponents(state.components);
       else this.resetComponents(this.params?.k ?? 0);
+      if (state.birthDeath !== undefined) this.birthDeath = this.newBirthDeath(checkBirthDeathJSON(state.birthDeath, this.params?.k));
       return;
     }
     this.drift = new DriftDetector(o.drift);
@@ -226,6 +248,12 @@ export class StreamingGmm {
       }
       this.resetComponents(p.k);
     }
+  }
+
+  /** The birth-and-death policy of the options (null: off), continuing a saved one. */
+  private newBirthDeath(saved?: BirthDeathJSON): HeldOutBirthDeath | null {
+    const bd = birthDeathSettings(this.options);
+    return bd === null ? null : new HeldOutBirthDeath(this.warm, bd, saved);
   }
 
   private checkK(k: number, path: string): void {
@@ -331,7 +359,8 @@ export class StreamingGmm {
     const drift = this.drift.toJSON();
     const book = this.book.clone();
     const streaks = this.kChange.toJSON();
-    const evidence = this.evidence;
+    const model = { params: this.params, stats: this.stats, evidence: this.evidence };
+    const birthDeath = this.birthDeath?.toJSON();
     // Threads when the window is large enough to gain (its E-steps, see `windowThreads`); the window is put
     // into shared memory once, so that no EM run copies it again.
     const k = previous?.k ?? (typeof this.options.k === 'number' ? this.options.k : this.options.k.max);
@@ -344,7 +373,8 @@ export class StreamingGmm {
       this.drift = DriftDetector.fromJSON(drift);
       this.book = book;
       this.kChange = new BicKChange(this.warm, streaks);
-      this.evidence = evidence;
+      ({ params: this.params, stats: this.stats, evidence: this.evidence } = model);
+      this.birthDeath = this.newBirthDeath(birthDeath);
       throw err;
     } finally {
       this.pool = null;
@@ -365,10 +395,16 @@ export class StreamingGmm {
     const o = this.options;
     const t = this.windows;
     const { n } = data;
-    const previous = this.params;
     const { prior: priorFactor, batch: batchWeight } = this.factors(t);
     const w = new WindowContext(o, data, t, windowIndex, batchWeight, priorFactor, this.stats?.shift ?? dataMean(data), this.rng, this.pool);
-    const events: DriftEvent[] = [];
+    // 0. The re-seed of the last window, judged on this one: kept, or the model without it continues.
+    let verdict: ReseedVerdict | null = null;
+    if (this.params !== null && this.birthDeath !== null) {
+      const judged = this.birthDeath.judge(w, { params: this.params, stats: this.stats, evidence: this.evidence }, this.book);
+      verdict = judged.verdict;
+      ({ params: this.params, stats: this.stats, evidence: this.evidence } = judged.model);
+    }
+    const previous = this.params;
     const labels = new Int32Array(n);
     const probabilities = new Float64Array(n);
     const logDensities = new Float64Array(n);
@@ -379,23 +415,28 @@ export class StreamingGmm {
     const history = this.carriedHistory(priorFactor);
     const reports: WindowCandidate[] = [];
 
-    // 1–3. Predict, and the warm candidate: its first E-step scores the window under the previous model.
+    // 1–3. Predict, and the warm candidate: its first E-step scores the window under the previous model (the
+    // spread of the points' log-densities, from its last E-step, gives the standard error of that mean).
     let predictive: number | null = null;
+    let standardError: number | null = null;
+    let likelihood: LikelihoodStep | null = null;
     let warm: Candidate | null = null;
     if (previous !== null) {
       const fitted = w.attempt(() => this.warm.fit(w, data, previous, history, warmOutputs));
       if (fitted !== null) {
         warm = fitted.candidate;
         predictive = fitted.first.history[0];
-      } else predictive = meanLogLikelihood(previous, data);
-      if (predictive !== null) {
-        const e = this.drift.observeLikelihood(windowIndex, predictive);
-        if (e) events.push(e);
+        standardError = standardErrorOf(logDensities);
+      } else {
+        const densities = pointLogDensities(previous, data);
+        predictive = densities === null ? null : meanOf(densities);
+        standardError = densities === null ? null : standardErrorOf(densities);
       }
+      if (predictive !== null) likelihood = this.drift.likelihood({ logLikelihood: predictive, standardError: standardError ?? 0 });
     }
 
     // 4. Selection.
-    const restart = warm === null || this.selection.wantsRestart(w, events.some((e) => e.kind === 'likelihood'));
+    const restart = warm === null || this.selection.wantsRestart(w, likelihood?.alarm ?? false);
     let winner: Candidate;
     if (!restart) {
       winner = warm!;
@@ -406,23 +447,24 @@ export class StreamingGmm {
       winner = this.selection.cold(w, previous, reports);
       if (previous === null || winner.params.k !== previous.k) this.resetComponents(winner.params.k);
     }
+    if (winner.kind === 'cold') this.birthDeath?.replaced(w);
 
     // The labels of the components as the drift tests saw them (before re-seeding or a change of K).
     const testedLabels = this.book.labels();
     // 5. Birth and death.
-    let reseeded: { labels: number[]; reasons: ReseedReason[] } = { labels: [], reasons: [] };
+    let reseeded: Reseeds = { labels: [], reasons: [], moved: [] };
     if (this.birthDeath !== null && winner.params.k > 1) {
       // (soft responsibilities only: hard EM's are 0 or 1)
       const winnerResp = resp !== null && o.mode === 'soft' && winner.outputsWritten && winner.params.k === previous!.k ? resp : null;
-      const drifting = events.length > 0 || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1;
+      const drifting = (likelihood?.alarm ?? false) || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1;
       const r = this.birthDeath.apply(w, winner, this.book, drifting, winnerResp);
       winner = r.candidate;
       reseeded = r.reseeded;
     }
-    // 6. K on the stream.
+    // 6. K on the stream (not on a window that re-seeded: the re-seed waits for its verdict first).
     let kChange: KChange | null = null;
     let labelsBefore: number[] = [];
-    if (typeof o.k !== 'number' && previous !== null) {
+    if (typeof o.k !== 'number' && previous !== null && reseeded.labels.length === 0) {
       labelsBefore = this.book.labels();
       const moved = this.kChange.apply(w, winner, this.book, o.k);
       if (moved !== null) {
@@ -446,25 +488,24 @@ export class StreamingGmm {
     this.stats = carriedStats(winner, batchWeight);
     this.evidence = evidenceAfter(winner, batchWeight);
 
+    // 8. Drift: every statistic against its threshold; an alarm at the onset of a change. Components a re-seed
+    // refitted on this window or the last are left out: a re-seed is reported as such, never as drift.
+    const excluded = [...reseeded.moved, ...(verdict?.kept ? verdict.moved : [])];
     let modelDistance = 0;
     if (previous !== null) {
-      const m = this.observeModels(windowIndex, previous, winner.params, kChange === null ? null : { labels: kChange.labels, before: labelsBefore });
-      modelDistance = m.distance;
-      if (m.event) events.push(m.event);
+      const changed = kChange === null ? excluded : [...kChange.labels, ...excluded];
+      modelDistance = this.modelDistanceOf(previous, winner.params, changed.length === 0 ? null : { labels: changed, before: kChange === null ? this.book.labels() : labelsBefore });
     }
     const cd = winner.kind === 'warm' ? winner.drift : null;
-    if (cd !== null && cd.drifted.length > 0) {
-      // The strongest of the component tests, relative to its threshold.
-      let statistic = 0;
-      let threshold = cd.meanThreshold;
-      for (const k of cd.drifted) {
-        if (cd.meanStatistics[k] / cd.meanThreshold > statistic / threshold) [statistic, threshold] = [cd.meanStatistics[k], cd.meanThreshold];
-        if (cd.shapeThreshold > 0 && cd.shapeStatistics[k] / cd.shapeThreshold > statistic / threshold) [statistic, threshold] = [cd.shapeStatistics[k], cd.shapeThreshold];
-      }
-      events.push({ windowIndex, kind: 'component', statistic, threshold, components: cd.drifted.map((k) => testedLabels[k]) });
-    }
     const wd = winner.kind === 'warm' ? winner.weights : null;
-    if (wd !== null && wd.factor < 1) events.push({ windowIndex, kind: 'weights', statistic: wd.statistic, threshold: wd.threshold });
+    const scores = cd === null ? null : componentScores(cd, testedLabels, excluded, data.d, o.covarianceType);
+    const observation = this.drift.observe({
+      windowIndex,
+      likelihood,
+      modelDistance: previous === null ? null : modelDistance,
+      components: scores,
+      weights: wd === null || winner.params.k < 2 ? null : chiSquareLog10Survival(wd.statistic, winner.params.k - 1),
+    });
     this.params = winner.params;
     this.modelVersion++;
     this.windows++;
@@ -482,14 +523,19 @@ export class StreamingGmm {
       converged: winner.converged,
       warmStarted: winner.kind === 'warm',
       restarted: restart,
-      drift: events,
+      drift: observation.alarms,
       modelDistance,
       pageHinkley: this.drift.pageHinkley,
+      predictiveStandardError: standardError,
+      driftStatistics: observation.statistics,
+      drifting: observation.state,
+      driftEnded: observation.ended,
       candidates: reports,
       k: winner.params.k,
       labelIds: this.book.labels(),
       reseeded: reseeded.labels,
       reseedReasons: reseeded.reasons,
+      reverted: verdict !== null && !verdict.kept ? verdict.labels : [],
       componentDrift:
         cd === null
           ? null
@@ -499,6 +545,7 @@ export class StreamingGmm {
               meanThreshold: cd.meanThreshold,
               shapeThreshold: cd.shapeThreshold,
               labels: testedLabels,
+              scores: testedLabels.map((l) => scores!.scores[scores!.labels.indexOf(l)] ?? 0),
               moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => testedLabels[k]),
               forgetting: Array.from(cd.factors),
               weights: wd?.factor ?? 1,
@@ -507,15 +554,15 @@ export class StreamingGmm {
     };
   }
 
-  /** Distance between successive models; after a change of K, over the labels neither move touched. */
-  private observeModels(windowIndex: number, previous: GmmParams, next: GmmParams, change: { labels: readonly number[]; before: readonly number[] } | null): { distance: number; event: DriftEvent | null } {
-    if (change === null) return this.drift.observeModels(windowIndex, previous, next);
+  /** Distance between successive models; after a change of K or a re-seed, over the labels neither touched. */
+  private modelDistanceOf(previous: GmmParams, next: GmmParams, change: { labels: readonly number[]; before: readonly number[] } | null): number {
+    if (change === null) return this.drift.modelDistance(previous, next);
     const ids = this.book.labels();
     const common = ids.filter((l) => !change.labels.includes(l));
-    if (common.length === 0) return { distance: 0, event: null };
+    if (common.length === 0) return 0;
     const prevSub = subMixture(previous, common.map((l) => change.before.indexOf(l)));
     const nextSub = subMixture(next, common.map((l) => ids.indexOf(l)));
-    return this.drift.observeModels(windowIndex, prevSub, nextSub);
+    return this.drift.modelDistance(prevSub, nextSub);
   }
 
   /**
@@ -535,7 +582,7 @@ export class StreamingGmm {
   toJSON(): StreamingStateJSON {
     return {
       format: 'emstream.streaming-state',
-      version: STREAMING_STATE_VERSION as 3,
+      version: STREAMING_STATE_VERSION as 4,
       modelVersion: this.modelVersion,
       windows: this.windows,
       model: this.params ? paramsToJSON(this.params) : null,
@@ -544,8 +591,43 @@ export class StreamingGmm {
       config: { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
       rng: this.rng.getState(),
       components: this.componentsJSON(),
+      ...(this.birthDeath === null ? {} : { birthDeath: this.birthDeath.toJSON() }),
     };
   }
+}
+
+/**
+ * The per-component drift scores of a window: for each tested component (not excluded), −log₁₀ of the
+ * Bonferroni-adjusted p-value of its tests, max(−log₁₀ p_mean, −log₁₀ p_shape) − log₁₀(tests), the tests being
+ * the mean (χ²_D) and shape (χ² with the covariance's degrees of freedom) tests of every tested component.
+ */
+function componentScores(cd: ComponentDrift, labels: readonly number[], excluded: readonly number[], d: number, type: CovarianceType): { labels: number[]; scores: number[] } {
+  const nuShape = cd.shapeThreshold > 0 ? shapeDegreesOfFreedom(type, d) : 0;
+  const tested: number[] = [];
+  for (let k = 0; k < labels.length; k++) if (cd.meanStatistics[k] > 0 && !excluded.includes(labels[k])) tested.push(k);
+  const tests = tested.length * (nuShape > 0 ? 2 : 1);
+  const correction = tests > 0 ? Math.log10(tests) : 0;
+  return {
+    labels: tested.map((k) => labels[k]),
+    scores: tested.map((k) => Math.max(0, Math.max(chiSquareLog10Survival(cd.meanStatistics[k], d), nuShape > 0 ? chiSquareLog10Survival(cd.shapeStatistics[k], nuShape) : 0) - correction)),
+  };
+}
+
+/** Mean of an array. */
+function meanOf(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+/** The standard error of the mean of the points' log-densities: their standard deviation / √n (0 with fewer than two). */
+function standardErrorOf(a: Float64Array): number {
+  const n = a.length;
+  if (n < 2) return 0;
+  const m = meanOf(a);
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (a[i] - m) * (a[i] - m);
+  return Math.sqrt(ss / (n - 1) / n);
 }
 
 /** The mixture of the components `idx` of p, in that order, weights renormalised. */

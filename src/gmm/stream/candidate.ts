@@ -6,7 +6,7 @@
  */
 import type { ComponentDrift, WeightDrift } from '../adaptive.js';
 import { appendEmptyRow, mergeArray, mergeRows, permuteArray, permuteRows } from '../chooseK.js';
-import { combineStats } from '../componentStats.js';
+import { combineStats, splitComponentRow } from '../componentStats.js';
 import type { RunResult } from '../em.js';
 import { permuteComponents } from '../align.js';
 import type { SufficientStats } from '../stats.js';
@@ -81,6 +81,30 @@ export class History {
       this.mass ? mergeArray(this.mass, i, j, mean) : null,
       this.translate ? mergeArray(this.translate, i, j, (x, y) => Math.max(x, y)) : null,
     );
+  }
+
+  /**
+   * The history with component `from`'s row split between itself (share a) and row `to` (moments preserved,
+   * {@link splitComponentRow}): the two halves of a split component keep the history of the whole, each its
+   * share; both rows shape 1, mass 1, not translated.
+   */
+  splitRow(from: number, to: number, a: number, delta: ArrayLike<number>): History {
+    const prior = this.prior.clone();
+    splitComponentRow(prior, from, to, a, delta);
+    const split = (e: Float64Array): Float64Array => {
+      const out = Float64Array.from(e);
+      out[to] = (1 - a) * e[from];
+      out[from] = a * e[from];
+      return out;
+    };
+    const set = (x: Float64Array | null, value: number): Float64Array | null => {
+      if (x === null) return null;
+      const out = Float64Array.from(x);
+      out[from] = value;
+      out[to] = value;
+      return out;
+    };
+    return new History(prior, { shape: split(this.evidence.shape), mean: split(this.evidence.mean) }, set(this.shape, 1), set(this.mass, 1), set(this.translate, 0));
   }
 
   /**

@@ -45,6 +45,15 @@ export interface SelectionPolicy {
   heldOut(w: WindowContext, warm: Candidate, previous: GmmParams, history: History | null, reports: WindowCandidate[]): Candidate;
 }
 
+/**
+ * Whether score x beats y beyond rounding: candidates that reached the same optimum score the same up to
+ * rounding (which differs with the thread count), so a later one wins only beyond a relative 1e-9 and the
+ * choice never depends on the last bits.
+ */
+function beyond(x: number, y: number): boolean {
+  return x > y + 1e-9 * Math.max(1, Math.abs(y));
+}
+
 /** A report of a candidate. */
 export function reportOf(c: Candidate, heldOut: number | null, selected: boolean): WindowCandidate {
   return { kind: c.kind, logLikelihood: c.logLikelihood, expectedLogLikelihood: c.expectedLogLikelihood, iterations: c.iterations, heldOutLogLikelihood: heldOut, selected };
@@ -111,10 +120,10 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
       const bestOfK = new Map<number, number>();
       colds.forEach((f, i) => {
         const b = bestOfK.get(f.params.k);
-        if (b === undefined || score(f) > score(colds[b])) bestOfK.set(f.params.k, i);
+        if (b === undefined || beyond(score(f), score(colds[b]))) bestOfK.set(f.params.k, i);
       });
       let best = -1;
-      for (const i of bestOfK.values()) if (best < 0 || bic(colds[i]) < bic(colds[best])) best = i;
+      for (const i of bestOfK.values()) if (best < 0 || beyond(bic(colds[best]), bic(colds[i]))) best = i;
       colds.forEach((f, i) => reports.push(reportOf(f, null, i === best)));
       const winner = colds[best];
       return previous !== null && winner.params.k === previous.k ? matchedToPrevious(w, winner, previous) : winner;
@@ -149,7 +158,7 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
       // The best cold candidate replaces the warm one only when it predicts the held-out points better beyond noise.
       let best = -1;
       entries.forEach((e, i) => {
-        if (e.kind === 'cold' && e.densities !== null && (best < 0 || e.heldOut > entries[best].heldOut)) best = i;
+        if (e.kind === 'cold' && e.densities !== null && (best < 0 || beyond(e.heldOut, entries[best].heldOut))) best = i;
       });
       const warmIndex = entries.findIndex((e) => e.kind === 'warm' && e.densities !== null);
       if (warmIndex >= 0 && (best < 0 || !significantlyBetter(entries[best].densities!, entries[warmIndex].densities!))) best = warmIndex;

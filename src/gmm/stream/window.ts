@@ -50,6 +50,11 @@ export class WindowContext {
     this.run = { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift, pool };
   }
 
+  /** The same window context on other data (a part of the window: candidates fitted to it, judged on the rest). */
+  withData(data: Dataset): WindowContext {
+    return new WindowContext(this.options, data, this.t, this.windowIndex, this.batchWeight, this.priorFactor, this.shift, this.rng, this.run.pool);
+  }
+
   /** Runs a candidate's fit; a covariance that cannot be factored drops the candidate (null) and is remembered. */
   attempt<T>(fit: () => T): T | null {
     try {
