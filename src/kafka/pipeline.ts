@@ -144,6 +144,8 @@ export interface KafkaPipelineHandle {
     readonly windows: string | null;
     readonly group: string;
     readonly pipelineId: string;
+    /** The maximum wait of the pipeline's count windows in ms (undefined: none). */
+    readonly maxWaitMs: number | undefined;
   };
   /** The state message restored at startup, if any. */
   readonly restored: RestoredModel | undefined;
@@ -575,7 +577,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   let built: Observable<MixtureUpdate<R>>;
   try {
     // The pipeline receives KafkaRecords: records of R (a VectorInput) whose extra fields ride along.
-    const report = buildInPipelineScope({ initialState: state, onInvalid }, () => pipeline.build(gated$ as unknown as Observable<R>, context));
+    const report = buildInPipelineScope({ initialState: state, onInvalid, maxWaitMs: config.maxWaitMs }, () => pipeline.build(gated$ as unknown as Observable<R>, context));
     built = report.result;
     if (state !== undefined && !report.stateClaimed) {
       logger.warn(
@@ -637,7 +639,7 @@ export async function runKafkaPipeline<R extends VectorInput>(options: RunKafkaP
   );
 
   return {
-    config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId },
+    config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId, maxWaitMs: config.maxWaitMs },
     restored,
     counters,
     get ready() {

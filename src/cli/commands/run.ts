@@ -47,6 +47,8 @@ interface RunCommandOptions {
   commitInterval?: number;
   brokerTimeout?: number;
   inputTimeout?: number;
+  /** ms; 0 turns the maximum wait off. */
+  maxWait: number;
   sessionTimeout?: number;
   maxInFlight?: number;
   includeVector?: boolean;
@@ -76,6 +78,14 @@ export class RunUsageError extends UsageError {
 export const NO_BROKER_HINT =
   'no Kafka broker given: pass --brokers host:port (or set KAFKA_BROKERS). To get one, run `emstream broker` in another terminal ' +
   '(a local single-node Kafka; needs Java 17+ and Maven) and use the address it prints, or `docker compose up` for Kafka and this pipeline in containers';
+
+/**
+ * The default of `--max-wait`, in ms: a window that normally fills in under 10 s (500 points at 50 per second or
+ * more) is never cut, and the tail of an idle topic is labelled within 10 s instead of never; the consumer's own
+ * session timeout (10 s) is the same order, so a record waits no longer for its label than a dead member waits
+ * to be replaced.
+ */
+export const DEFAULT_MAX_WAIT_MS = 10_000;
 
 function positiveInteger(what: string): (value: string) => number {
   return (value) => {
@@ -220,6 +230,12 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--commit-interval <ms>', 'commit at least this often, in ms (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
     .option('--broker-timeout <seconds>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120)', positiveNumber('the broker timeout'))
     .option('--input-timeout <seconds>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120)', positiveNumber('the input timeout'))
+    .option(
+      '--max-wait <ms>',
+      `close a count window this long after its first record, so the tail of a slow topic is labelled (0: wait for a full window; default ${DEFAULT_MAX_WAIT_MS})`,
+      nonNegativeInteger('the maximum wait'),
+      DEFAULT_MAX_WAIT_MS,
+    )
     .option('--session-timeout <ms>', 'consumer session timeout: a dead member is replaced about this much later (default 10000)', positiveInteger('the session timeout'))
     .option('--include-vector', 'also write each input vector into its label message')
     .option('--producer-thread', 'produce the outputs from a worker thread with its own Kafka client (the default)')
@@ -307,6 +323,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           commitIntervalMs: opts.commitInterval,
           brokerTimeoutMs: opts.brokerTimeout === undefined ? undefined : opts.brokerTimeout * 1000,
           inputTimeoutMs: opts.inputTimeout === undefined ? undefined : opts.inputTimeout * 1000,
+          maxWaitMs: opts.maxWait > 0 ? opts.maxWait : undefined,
           sessionTimeoutMs: opts.sessionTimeout,
           includeVector: opts.includeVector ?? false,
           producerInWorker: opts.producerThread,

@@ -301,7 +301,6 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
       }
     }
     splits.sort((a, b) => b.gain - a.gain);
-    if (process.env.DEBUG_RESEED) console.log(`t=${t} victims ${JSON.stringify([...victims])} remove ${Array.from(screen.removeCost, (x) => x.toFixed(0))} split ${Array.from(screen.splitGain, (x) => x.toFixed(0))} top ${JSON.stringify(splits.slice(0, 3))}`);
     const proposals: Proposal[] = splits.slice(0, 2).map((s) => s.p);
     for (const victim of starved) proposals.push({ victim, donor: null, reason: 'starved' });
     const best = proposals.length === 0 ? null : this.heldOut(w, candidate, proposals, screen.halves);
@@ -352,7 +351,6 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
       const densities = logDensities(fitted.params, split.test);
       if (densities === null) continue;
       const { mean, se } = pairedGain(densities, incumbent);
-      if (process.env.DEBUG_RESEED) console.log(`  held-out ${JSON.stringify(p)} mean ${mean.toFixed(4)} se ${se.toFixed(4)}`);
       if (mean > Z_HELD_OUT * se && (best === null || mean > best.gain)) best = { p, start: fitted.params, history: move.history, reset: move.reset, gain: mean };
     }
     if (best === null) return null;
