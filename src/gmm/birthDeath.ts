@@ -24,57 +24,17 @@ import { mStep, reseedComponents } from './mstep.js';
 import { SufficientStats } from './stats.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
-/** Free parameters of one component of a covariance type (mean, covariance, weight). */
+/** Free parameters of one component of a covariance type (mean, its own covariance, weight). */
 export function componentParameters(type: CovarianceType, d: number): number {
-  switch (type) {
-    case 'full':
-      return d + (d * (d + 1)) / 2 + 1;
-    case 'diag':
-      return 2 * d + 1;
-    case 'spherical':
-      return d + 2;
-    case 'tied':
-      return d + 1;
-  }
+  return d + COVARIANCE[type].ownParameters(d) + 1;
 }
 
 /** Free parameters of a mixture (scikit-learn's `_n_parameters`). */
 export function mixtureParameters(type: CovarianceType, k: number, d: number): number {
-  const cov = type === 'full' ? (k * d * (d + 1)) / 2 : type === 'diag' ? k * d : type === 'tied' ? (d * (d + 1)) / 2 : k;
-  return cov + k * d + k - 1;
+  return COVARIANCE[type].parameters(k, d) + k * d + k - 1;
 }
 
-/** Leading eigenvector and eigenvalue of a symmetric PSD D×D matrix (power iteration from the largest diagonal). */
-export function principalAxis(m: Float64Array, d: number): { vector: Float64Array; value: number } {
-  let v = new Float64Array(d);
-  let start = 0;
-  for (let a = 1; a < d; a++) if (m[a * d + a] > m[start * d + start]) start = a;
-  v[start] = 1;
-  // a small tilt so that the start is not orthogonal to the leading eigenvector
-  for (let a = 0; a < d; a++) v[a] += 1e-3 * (a + 1);
-  let value = 0;
-  const w = new Float64Array(d);
-  for (let it = 0; it < 200; it++) {
-    for (let a = 0; a < d; a++) {
-      let s = 0;
-      for (let b = 0; b < d; b++) s += m[a * d + b] * v[b];
-      w[a] = s;
-    }
-    let norm = 0;
-    for (let a = 0; a < d; a++) norm += w[a] * w[a];
-    norm = Math.sqrt(norm);
-    if (!(norm > 0)) break;
-    let change = 0;
-    for (let a = 0; a < d; a++) {
-      const x = w[a] / norm;
-      change += Math.abs(x - v[a]);
-      w[a] = x;
-    }
-    [v, value] = [Float64Array.from(w), norm];
-    if (change < 1e-10) break;
-  }
-  return { vector: v, value };
-}
+export { principalAxis } from './covarianceStatistics.js';
 
 /** Responsibility-weighted scatter (D×D) of the window's points about component j's mean. */
 function windowScatter(params: GmmParams, data: Dataset, j: number): Float64Array | null {
@@ -127,21 +87,9 @@ export function bySpread(params: GmmParams, except: ReadonlySet<number>): number
 export function splitProposal(params: GmmParams, donor: number, target: number, data: Dataset): GmmParams | null {
   const p = cloneParams(params);
   const { d: D, covarianceType: type } = p;
-  let axis: { vector: Float64Array; value: number };
-  if (type === 'full') {
-    axis = principalAxis(p.covariances.subarray(donor * D * D, (donor + 1) * D * D), D);
-  } else if (type === 'diag') {
-    let a = 0;
-    for (let b = 1; b < D; b++) if (p.covariances[donor * D + b] > p.covariances[donor * D + a]) a = b;
-    const vector = new Float64Array(D);
-    vector[a] = 1;
-    axis = { vector, value: p.covariances[donor * D + a] };
-  } else {
-    const scatter = windowScatter(params, data, donor);
-    if (scatter === null) return null;
-    axis = principalAxis(scatter, D);
-  }
-  if (!(axis.value > 0)) return null;
+  const kind = COVARIANCE[type];
+  const axis = kind.splitAxis(p.covariances, D, donor, () => windowScatter(params, data, donor));
+  if (axis === null || !(axis.value > 0)) return null;
   const step = 0.8 * Math.sqrt(axis.value);
   const v = axis.vector;
   for (let a = 0; a < D; a++) {
@@ -149,17 +97,8 @@ export function splitProposal(params: GmmParams, donor: number, target: number, 
     p.means[donor * D + a] = m + step * v[a];
     p.means[target * D + a] = m - step * v[a];
   }
-  const shrink = step * step; // λ·0.64: the variance along v becomes 0.36·λ
-  if (type === 'full') {
-    const b0 = donor * D * D;
-    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) p.covariances[b0 + a * D + b] -= shrink * v[a] * v[b];
-    p.covariances.copyWithin(target * D * D, b0, b0 + D * D);
-  } else if (type === 'diag') {
-    for (let a = 0; a < D; a++) p.covariances[donor * D + a] -= shrink * v[a] * v[a];
-    p.covariances.copyWithin(target * D, donor * D, donor * D + D);
-  } else if (type === 'spherical') {
-    p.covariances[target] = p.covariances[donor];
-  }
+  // λ·0.64: the variance along v becomes 0.36·λ
+  kind.shrinkAlong(p.covariances, D, donor, target, v, step * step);
   const half = (p.weights[donor] + p.weights[target]) / 2;
   p.weights[donor] = half;
   p.weights[target] = half;
