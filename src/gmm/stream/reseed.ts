@@ -85,7 +85,7 @@ export interface BirthDeathPolicy {
   judge(w: WindowContext, model: CarriedModel, book: ComponentBook): { model: CarriedModel; verdict: ReseedVerdict | null };
   /**
    * Proposes a re-seed on this window (where the likelihood gains most) and makes it when it predicts held-out
-   * points of the window better beyond noise; the next window judges it.
+   * points of the window better on average; the next window judges it.
    *
    * @param drifting the stream moves on this window (redundant components are candidates too)
    * @param resp the candidate's responsibilities of the window (n×K), when at hand
@@ -106,11 +106,11 @@ export interface BirthDeathSettings {
 /** The z of the next window's verdict: a re-seed must beat the model without it by two standard errors. */
 const Z = 2;
 /**
- * The z of the held-out screen on the window itself: one standard error. Its 20 % of the window is a weak test
- * (a move that gains 0.04 nats per point passes two standard errors about half the time); it only keeps moves
- * that do not help from being tried, the next window decides.
+ * The z of the held-out check on the window itself: 0, the move must only do better on average. Its 20 % of the
+ * window is a weak test (a move that gains 0.04 nats per point passes two standard errors about half the time);
+ * it keeps moves that do worse from being tried, and picks among the moves; the next window decides.
  */
-const Z_HELD_OUT = 1;
+const Z_HELD_OUT = 0;
 /** Windows a kept re-seed's components wait before they may be re-seeded again. */
 const COOLDOWN = 3;
 
@@ -167,12 +167,14 @@ interface Proposal {
  *    victim would cost, in log-likelihood; the two moves of largest estimated gain (split j, remove v) are
  *    tried, and for a starved victim also its seeding on the worst-explained point. A small true cluster is
  *    expensive to remove, so it stays: weight alone never moves it.
- * 3. **Held out.** Each move is refitted to a random 1 − `holdOut` of the window (the moved components without
- *    history) and scored on the rest against the model as it is; the best is made only when it is better
- *    beyond noise (paired test, two standard errors), then refitted to the whole window.
+ * 3. **Held out.** Each move is refitted to a random 1 − `holdOut` of the window (a split two ways: the halves
+ *    sharing the donor's history with its moments preserved, weighed as one window; or both without history)
+ *    and scored on the rest against the model as it is; the best is made when it does better on average (the
+ *    held-out part is too small for more), then refitted to the whole window.
  * 4. **Next window.** The re-seed is a hypothesis: the model without it is kept, and the next window (data
- *    neither saw) judges them by the same paired test. Kept, the move stands; otherwise the model without it
- *    continues, and the victim backs off (2, 4, … up to `maxBackoff` windows).
+ *    neither saw) judges them by a paired test of the points' log-densities: kept when the mean gain is above
+ *    two standard errors; otherwise the model without it continues, and the victim backs off (2, 4, … up to
+ *    `maxBackoff` windows).
  */
 export class HeldOutBirthDeath implements BirthDeathPolicy {
   private probeAt: number;
@@ -329,7 +331,7 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
 
   /**
    * Step 3: each proposal refitted to the fitted part of a random split of the window and scored on the rest
-   * against the candidate as it is; the best one better beyond noise, refitted to the whole window, or null.
+   * against the candidate as it is; the best one better on average, refitted to the whole window, or null.
    */
   private heldOut(w: WindowContext, candidate: Candidate, proposals: readonly Proposal[], halves: readonly (GmmParams | null)[]): { p: Proposal; fitted: Candidate } | null {
     const split = splitWindow(w.data, w.options.holdOut, w.rng);
@@ -339,19 +341,19 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
     const part = w.withData(split.fit);
     let best: { p: Proposal; start: GmmParams; history: History | null; reset: number[]; gain: number } | null = null;
     for (const p of proposals) {
-      const move = proposalMove(candidate, p, p.donor === null ? null : halves[p.donor], split.fit);
-      if (move === null) continue;
-      let fitted: Candidate;
-      try {
-        fitted = this.warm.refit(part, move.start, move.history, move.reset);
-      } catch (err) {
-        if (err instanceof CovarianceError) continue;
-        throw err;
+      for (const move of proposalMoves(candidate, p, p.donor === null ? null : halves[p.donor], split.fit)) {
+        let fitted: Candidate;
+        try {
+          fitted = this.warm.refit(part, move.start, move.history, move.reset);
+        } catch (err) {
+          if (err instanceof CovarianceError) continue;
+          throw err;
+        }
+        const densities = logDensities(fitted.params, split.test);
+        if (densities === null) continue;
+        const { mean, se } = pairedGain(densities, incumbent);
+        if (mean > Z_HELD_OUT * se && (best === null || mean > best.gain)) best = { p, start: fitted.params, history: move.history, reset: move.reset, gain: mean };
       }
-      const densities = logDensities(fitted.params, split.test);
-      if (densities === null) continue;
-      const { mean, se } = pairedGain(densities, incumbent);
-      if (mean > Z_HELD_OUT * se && (best === null || mean > best.gain)) best = { p, start: fitted.params, history: move.history, reset: move.reset, gain: mean };
     }
     if (best === null) return null;
     let fitted: Candidate;
@@ -366,44 +368,55 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
   }
 }
 
+/** Where a proposal starts and what history it carries. */
+interface Move {
+  readonly start: GmmParams;
+  readonly history: History | null;
+  readonly reset: number[];
+}
+
 /**
- * Where a proposal starts and what history it carries: a split of the donor (its local two-component fit from
- * the screen) takes the donor's place and the victim's, the donor's history split between them with its
- * moments preserved; a seed on the worst-explained point starts the victim without history.
+ * The moves of a proposal. A seed on the worst-explained point starts the victim without history. A split of the
+ * donor takes the donor's place and the victim's two ways: (1) from the donor's local two-component fit (the
+ * screen's), the donor's history split between the halves with its moments preserved and weighed as one window
+ * of their points at most (a prior for their shapes, not a verdict on them); (2) along the donor's principal axis,
+ * both halves without history. The held-out points choose.
  */
-function proposalMove(candidate: Candidate, p: Proposal, halves: GmmParams | null, data: Dataset): { start: GmmParams; history: History | null; reset: number[] } | null {
+function proposalMoves(candidate: Candidate, p: Proposal, halves: GmmParams | null, data: Dataset): Move[] {
   const params = candidate.params;
   if (p.donor === null) {
     const start = worstPointProposal(params, p.victim, data);
-    return start === null ? null : { start, history: candidate.history, reset: [p.victim] };
+    return start === null ? [] : [{ start, history: candidate.history, reset: [p.victim] }];
   }
-  if (halves === null) {
-    const start = splitProposal(params, p.donor, p.victim, data);
-    return start === null ? null : { start, history: candidate.history, reset: [p.donor, p.victim] };
-  }
-  const { d: D, covarianceType: type } = params;
-  const start = cloneParams(params);
-  const a = halves.weights[0];
-  const total = params.weights[p.donor] + params.weights[p.victim];
-  start.weights[p.donor] = a * total;
-  start.weights[p.victim] = (1 - a) * total;
-  start.means.set(halves.means.subarray(0, D), p.donor * D);
-  start.means.set(halves.means.subarray(D, 2 * D), p.victim * D);
-  const cs = COVARIANCE[type].stride(D);
-  if (cs > 0) {
-    start.covariances.set(halves.covariances.subarray(0, cs), p.donor * cs);
-    start.covariances.set(halves.covariances.subarray(cs, 2 * cs), p.victim * cs);
-  }
-  const delta = Float64Array.from({ length: D }, (_, c) => halves.means[c] - halves.means[D + c]);
+  const moves: Move[] = [];
   const history = candidate.history;
-  if (history === null) return { start, history: null, reset: [] };
-  // The halves share the donor's covariance history (moments preserved), weighed as one window of their own
-  // points at most: a prior for their shapes, not a verdict on them.
-  const split = history.splitRow(p.donor, p.victim, a, delta);
-  const own = (params.weights[p.donor] * data.n) / Math.max(1e-300, history.prior.s0[p.donor]);
-  const shape = split.shape ? Float64Array.from(split.shape) : new Float64Array(params.k).fill(1);
-  shape[p.donor] = shape[p.victim] = Math.min(1, Math.max(0, own));
-  return { start, history: split.with({ shape, evidence: split.kept(null, shape) }), reset: [] };
+  if (halves !== null) {
+    const { d: D, covarianceType: type } = params;
+    const start = cloneParams(params);
+    const a = halves.weights[0];
+    const total = params.weights[p.donor] + params.weights[p.victim];
+    start.weights[p.donor] = a * total;
+    start.weights[p.victim] = (1 - a) * total;
+    start.means.set(halves.means.subarray(0, D), p.donor * D);
+    start.means.set(halves.means.subarray(D, 2 * D), p.victim * D);
+    const cs = COVARIANCE[type].stride(D);
+    if (cs > 0) {
+      start.covariances.set(halves.covariances.subarray(0, cs), p.donor * cs);
+      start.covariances.set(halves.covariances.subarray(cs, 2 * cs), p.victim * cs);
+    }
+    if (history === null) moves.push({ start, history: null, reset: [] });
+    else {
+      const delta = Float64Array.from({ length: D }, (_, c) => halves.means[c] - halves.means[D + c]);
+      const split = history.splitRow(p.donor, p.victim, a, delta);
+      const own = (params.weights[p.donor] * data.n) / Math.max(1e-300, history.prior.s0[p.donor]);
+      const shape = split.shape ? Float64Array.from(split.shape) : new Float64Array(params.k).fill(1);
+      shape[p.donor] = shape[p.victim] = Math.min(1, Math.max(0, own));
+      moves.push({ start, history: split.with({ shape, evidence: split.kept(null, shape) }), reset: [] });
+    }
+  }
+  const start = splitProposal(params, p.donor, p.victim, data);
+  if (start !== null) moves.push({ start, history, reset: [p.donor, p.victim] });
+  return moves;
 }
 
 /** Soft responsibilities of the window under `params` (n×K), or null when a covariance cannot be factored. */
