@@ -161,8 +161,8 @@ export function mostRedundantPair(params: GmmParams, data: Dataset, resp?: Float
 export interface MoveScreen {
   /**
    * K values: the log-likelihood the window loses when component v is removed and its weight shared out,
-   * −Σ_i ln(1 − r_iv) + n·ln(1 − π_v) (nats, ≥ 0 up to rounding): near 0 for a component whose points
-   * others explain as well (starved, or redundant), large for one that alone explains its points.
+   * −Σ_i ln(Σ_{k≠v} r_ik) + n·ln(1 − π_v) (nats): near 0 for a component whose points others explain as well
+   * (starved, or redundant), large for one that alone explains its points.
    */
   readonly removeCost: Float64Array;
   /**
@@ -183,7 +183,7 @@ const MIN_SPLIT_POINTS = 8;
  * (Ueda et al. 2000, whose merge and split criteria these are, measured as log-likelihoods):
  *
  * 1. removal: from the responsibilities, the exact loss of removing each component (its weight shared out
- *    in proportion): O(n·K);
+ *    in proportion), Σ_{k≠v} r_ik summed for the component that holds most of a point: O(n·K);
  * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³), two halves started along its
  *    principal axis (`splitProposal`), `iterations` local EM steps on those weighted points (tied: the shared
  *    covariance kept), and the gain of the two-component fit over component j alone on them, less the added
@@ -201,11 +201,22 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
   const { k: K, d: D, covarianceType: type } = params;
   const n = data.n;
   const removeCost = new Float64Array(K);
-  for (let v = 0; v < K; v++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s -= Math.log(Math.max(1e-300, 1 - resp[i * K + v]));
-    removeCost[v] = s + n * Math.log(Math.max(1e-300, 1 - params.weights[v]));
+  for (let i = 0; i < n; i++) {
+    // 1 − r_iv, but for the one component that holds more than half of the point, the sum of the others'
+    // responsibilities: 1 − r_iv would cancel to nothing where it alone explains the point.
+    const row = i * K;
+    let top = -1;
+    for (let k = 0; k < K; k++) if (resp[row + k] > 0.5) top = k;
+    for (let v = 0; v < K; v++) {
+      let rest = 1 - resp[row + v];
+      if (v === top) {
+        rest = 0;
+        for (let k = 0; k < K; k++) if (k !== v) rest += resp[row + k];
+      }
+      removeCost[v] -= Math.log(Math.max(1e-300, rest));
+    }
   }
+  for (let v = 0; v < K; v++) removeCost[v] += n * Math.log(Math.max(1e-300, 1 - params.weights[v]));
   const splitGain = new Float64Array(K);
   const halves: (GmmParams | null)[] = new Array<GmmParams | null>(K).fill(null);
   const extra = componentParameters(type, D);
