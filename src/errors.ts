@@ -62,6 +62,8 @@ export interface OptionIssue {
   readonly path: string;
   /** What is wrong with it and what to do. */
   readonly message: string;
+  /** For an unknown option: the option the caller most likely meant (`maxIterations` for `max_iter`). */
+  readonly suggestion?: string;
 }
 
 /** Context of an {@link EmstreamOptionsError}. */

@@ -34,6 +34,7 @@ export { gaussianKL, symmetricKL, bhattacharyya, matchedMixtureDistance, variati
 export { CovarianceError, DataError, ModelFormatError, NumericError, StateMismatchError, ThreadPoolError, type StateDifference } from './gmm/errors.js';
 // errors, options, instrumentation
 export * from './errors.js';
+export { suggestOption, OPTION_ALIASES } from './options.js';
 export { Instrumentation, type EmEvents, type EmEventName, type EmstreamEvents, type EmstreamEventName, type EventSource } from './instrumentation.js';
 // operators
 export * from './operators/types.js';
@@ -45,7 +46,7 @@ export { withInvalid, type InvalidChannel } from './operators/invalidChannel.js'
 export { buildInPipelineScope, type PipelineScope, type PipelineScopeReport } from './operators/pipelineScope.js';
 export { validateVector, extractVector, checkValues, recordCoordinates, MAX_COORDINATE, type RecordCoordinates, type ValuesFailure, type CheckValuesOptions } from './operators/vectorInput.js';
 // files of vectors
-export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions } from './io/readVectors.js';
+export { parseCsv, parseNdjson, parseDecimal, readVectorsFile, readVectorsStream, sniffVectorFormat, VECTOR_FILE_EXTENSIONS, type Vectors, type CsvOptions, type NdjsonOptions, type ReadVectorsOptions, type VectorTextFormat } from './io/readVectors.js';
 // pipelines
 export { definePipeline, type Pipeline, type PipelineContext, type PipelineKafkaDefaults } from './pipeline.js';
 // figures

@@ -62,8 +62,10 @@ export interface EmEvents {
   /** A window could not be fitted yet (too few distinct points for a first model): its points are carried to the next window. */
   'em.window.deferred': { windowIndex: number; n: number };
   /**
-   * A window whose fit failed numerically (a typed `CovarianceError`, `DataError` or `NumericError`): its
-   * records went to the dead-letter path (`reason`), the model stayed as it was and the stream went on.
+   * A window that could not be fitted, its records sent to the dead-letter path: `reason` `'unfittable'`, the
+   * fit failed numerically (a typed `CovarianceError`, `DataError` or `NumericError`; the model stayed as it
+   * was and the stream went on); `'too-few-points'`, the stream ended before a first model had the K distinct
+   * points it needs. `message` says which and what to do.
    */
   'em.window.failed': { windowIndex: number; n: number; reason: string; message: string };
 }

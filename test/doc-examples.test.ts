@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const folders = ['src/gmm', 'src/operators', 'src/viz', 'src/io', 'src/monitoring', 'src/dashboard'];
-const files = ['src/core.ts'];
+const files = ['src/core.ts', 'src/options.ts'];
 const dir = join(root, 'test', '.doc-examples');
 
 const examples: { where: string; code: string }[] = [];

@@ -2,6 +2,12 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
+import type { z } from 'zod';
+import { driftOptionsSchema, fitMixture, Instrumentation, runOptionsSchema } from '../src/index.js';
+import { fitOptionsSchema } from '../src/gmm/em.js';
+import { streamingOptionsSchema } from '../src/gmm/streamingOptions.js';
+import { windowOptionsSchema } from '../src/operators/windowVectors.js';
+import { optionNames } from '../src/options.js';
 import type {} from './setup/kafka.js'; // the `kafkaBrokers` the global setup provides
 
 /**
@@ -46,5 +52,74 @@ describe('README and docs examples', () => {
       expect(logs.join('\n')).not.toMatch(/NaN/);
       if (code.includes('detectDrift')) expect(logs.some((l) => l.startsWith('drift 10 likelihood'))).toBe(true);
     });
+  });
+});
+
+/** Every option of a schema, nested ones as `parent.child` (to the depth the schemas have). */
+function allOptions(schema: z.ZodType, path: string[] = []): string[] {
+  return optionNames(schema, path).flatMap((name) => {
+    const here = [...path, name];
+    return [here.join('.'), ...allOptions(schema, here)];
+  });
+}
+
+/** The options a section of docs/options.md lists: the first backticked name of each table row. */
+function documented(section: string): string[] {
+  const text = readFileSync(join(root, 'docs', 'options.md'), 'utf8');
+  const start = text.indexOf(`\n## ${section}\n`);
+  expect(start, `docs/options.md has a section "## ${section}"`).toBeGreaterThanOrEqual(0);
+  const end = text.indexOf('\n## ', start + 1);
+  const body = text.slice(start, end < 0 ? undefined : end);
+  return [...body.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]);
+}
+
+describe('the options reference (docs/options.md) against the schemas', () => {
+  const sections: [string, string[]][] = [
+    ['GaussianMixture.fit', allOptions(fitOptionsSchema)],
+    ['windowVectors', allOptions(windowOptionsSchema)],
+    // fitMixture's own two options beside StreamingGmm's (the operator takes them off before validating the rest)
+    ['fitMixture', [...allOptions(streamingOptionsSchema), 'instrumentation', 'onInvalid']],
+    ['detectDrift', allOptions(driftOptionsSchema)],
+    ['runKafkaPipeline', allOptions(runOptionsSchema)],
+  ];
+
+  it.each(sections)('%s: every option listed once, and nothing the schema lacks', (section, options) => {
+    const listed = documented(section);
+    expect(new Set(listed).size, `${section}: an option listed twice`).toBe(listed.length);
+    expect([...listed].sort()).toEqual([...options].sort());
+  });
+
+  it('the README links the reference', () => {
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('(docs/options.md)');
+  });
+
+  it('fitMixture takes instrumentation and onInvalid, and refuses what neither it nor StreamingGmm knows', () => {
+    expect(() => fitMixture({ k: 1, instrumentation: new Instrumentation(), onInvalid: () => {} })).not.toThrow();
+    expect(() => fitMixture({ k: 1, logger: {} } as never)).toThrow(/logger: unknown option/);
+  });
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+}
+
+describe('links in the README and docs', () => {
+  it.each(documents)('%s: every relative link names a file (and a heading) that exists', (doc) => {
+    const text = readFileSync(join(root, doc), 'utf8').replace(/```[\s\S]*?```/g, '');
+    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+    for (const link of links) {
+      const [path, anchor] = link.split('#');
+      const target = path === '' ? join(root, doc) : join(root, dirname(doc), path);
+      expect(() => readFileSync(target), `${doc} links ${link}`).not.toThrow();
+      if (anchor !== undefined && target.endsWith('.md')) {
+        const headings = [...readFileSync(target, 'utf8').matchAll(/^#+ (.*)$/gm)].map((m) => slug(m[1]));
+        expect(headings, `${doc} links ${link}`).toContain(anchor);
+      }
+    }
   });
 });

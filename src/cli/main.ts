@@ -16,6 +16,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EmstreamError, EmstreamOptionsError } from '../errors.js';
+import { suggestOption } from '../options.js';
 import { registerBroker } from './commands/broker.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
@@ -46,8 +47,9 @@ function packageVersion(): string {
 export function createProgram(): Command {
   const program = new Command('emstream')
     .description('Streaming Gaussian-mixture clustering (warm-started EM) on RxJS and Kafka')
-    .version(packageVersion(), '-V, --version', 'print the version')
+    .version(packageVersion(), '-v, --version', 'print the version')
     .showHelpAfterError(false)
+    .showSuggestionAfterError(false) // suggestions come from suggestOption, as in the library (see unknownOption)
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   // Subcommands inherit the settings above, so register them after.
@@ -63,6 +65,27 @@ export function createProgram(): Command {
 /** One line: the message with its line breaks (e.g. commander's "Did you mean …?") folded. */
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * The message for an unknown option of a command, with the flag it most likely meant: the library's
+ * {@link suggestOption} over the command's flags (`--max_iter` → `--max-iter`, `--n_components` → `-k`,
+ * `--random-state` → `--seed`).
+ *
+ * @param flag - the unknown flag as given (`--max_iter`, `--max_iter=5`)
+ * @param command - the command it was given to
+ */
+export function unknownOption(flag: string, command: Command): string {
+  const name = flag.replace(/=.*$/, '');
+  const flags = new Map<string, string>();
+  for (let c: Command | null = command; c !== null; c = c.parent) {
+    for (const o of c.options) {
+      if (o.long !== undefined) flags.set(o.long.replace(/^--/, ''), o.long);
+      if (o.short !== undefined) flags.set(o.short.replace(/^-/, ''), o.short);
+    }
+  }
+  const suggestion = suggestOption(name.replace(/^-+/, ''), [...flags.keys()]);
+  return `unknown option '${name}'${suggestion === undefined ? '' : `, did you mean ${flags.get(suggestion)}?`}`;
 }
 
 /**
@@ -89,7 +112,11 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       if (e.code === 'commander.help') return 2;
       const name = argv[2];
       const sub = program.commands.find((c) => c.name() === name || c.aliases().includes(name));
-      fail(`${e.message.replace(/^error: /, '').replace(/\.\s*$/, '')} (see emstream ${sub === undefined ? '' : `${sub.name()} `}--help)`, e);
+      let unknown = e.code === 'commander.unknownOption' ? /unknown option '([^']*)'/.exec(e.message)?.[1] : undefined;
+      // Commander checks required options first: `fit data.csv --n_components 2` would only say -k is missing.
+      if (e.code === 'commander.missingMandatoryOptionValue' && sub !== undefined) unknown = sub.parseOptions(argv.slice(3)).unknown.find((a) => /^--?[^-]/.test(a));
+      const message = unknown !== undefined ? unknownOption(unknown, sub ?? program) : e.message.replace(/^error: /, '').replace(/\.\s*$/, '');
+      fail(`${message} (see emstream ${sub === undefined ? '' : `${sub.name()} `}--help)`, e);
       return 2;
     }
     if (e instanceof UsageError || e instanceof EmstreamOptionsError) {

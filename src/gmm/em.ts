@@ -105,9 +105,14 @@ export const fitOptionsSchema = z
 
 export type ResolvedFitOptions = z.output<typeof fitOptionsSchema>;
 
-/** Validates fit options (typed error listing every issue). */
-export function resolveFitOptions(options: FitOptions): ResolvedFitOptions {
-  return parseOptions(fitOptionsSchema, options, 'fitGmm');
+/**
+ * Validates fit options (typed error listing every issue, an unknown option naming the one it most likely meant).
+ *
+ * @param options - what the caller gave
+ * @param operator - the public function the caller called, for the message (default `'fitGmm'`)
+ */
+export function resolveFitOptions(options: FitOptions, operator = 'fitGmm'): ResolvedFitOptions {
+  return parseOptions(fitOptionsSchema, options, operator);
 }
 
 function isArrayLike(v: unknown): boolean {

@@ -1,5 +1,5 @@
 import { ModelFormatError, DataError } from './errors.js';
-import { checkDataset, fitGmm, toDataset, type FitOptions, type FitResult } from './em.js';
+import { checkDataset, fitGmm, resolveFitOptions, toDataset, type FitOptions, type FitResult } from './em.js';
 import { eStep, precompute, type Precomputed } from './estep.js';
 import { COVARIANCE, nest } from './covariance.js';
 import { asymmetry, SYMMETRY_TOLERANCE } from './linalg.js';
@@ -72,6 +72,7 @@ export class GaussianMixture {
    * @returns the model and the fit report (every candidate's log-likelihoods)
    */
   static fit(points: Points, options: FitOptions): { model: GaussianMixture; result: FitResult } {
+    resolveFitOptions(options, 'GaussianMixture.fit'); // errors name the method called, not fitGmm
     const result = fitGmm(toDataset(points), options);
     return { model: new GaussianMixture(result.params), result };
   }

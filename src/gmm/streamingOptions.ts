@@ -181,7 +181,7 @@ export const streamingOptionsSchema = z
 export type ResolvedStreamingOptions = z.output<typeof streamingOptionsSchema>;
 
 /** Validates streaming options; throws an EmstreamOptionsError listing every issue. */
-export function resolveStreamingOptions(options: StreamingOptions, operator = 'fitMixture'): ResolvedStreamingOptions {
+export function resolveStreamingOptions(options: StreamingOptions, operator = 'StreamingGmm'): ResolvedStreamingOptions {
   return parseOptions(streamingOptionsSchema, options, operator);
 }
 
@@ -295,7 +295,7 @@ function sameForgetting(a: Forgetting, b: Forgetting): boolean {
  * @param d - the dimension of the data, when known
  */
 export function stateDifferences(state: StreamingStateJSON, options: StreamingOptions, d?: number): StateDifference[] {
-  const o = resolveStreamingOptions({ ...options, initialState: undefined, initialModel: undefined, initialStats: undefined });
+  const o = resolveStreamingOptions({ ...options, initialState: undefined, initialModel: undefined, initialStats: undefined }, 'stateDifferences');
   const saved: StreamingConfigJSON = state.config ?? {
     k: state.model?.k ?? kOf(o),
     covarianceType: state.model?.covarianceType ?? o.covarianceType,

@@ -1,17 +1,19 @@
 /**
- * Reading N×D numeric data sets from text: CSV (numbers separated by commas, optional header row)
- * and NDJSON (one JSON array of numbers per line). Parsing is pure; {@link readVectorsFile} adds the
- * file read and picks the format by extension.
+ * Reading N×D numeric data sets from text: CSV (numbers separated by commas, optional header row, cells
+ * optionally in double quotes) and NDJSON (one JSON array of numbers per line). Parsing is pure;
+ * {@link readVectorsFile} adds the file read and picks the format by extension (or `format`), and
+ * {@link readVectorsStream} reads a stream such as stdin, the format given or sniffed.
  *
- * Every problem is an {@link InvalidInputError} whose message says where (1-based line and column),
- * what was found and what to do, with the same `line`/`column` in its context. The output never
- * holds NaN or ±Infinity.
+ * Every problem is an {@link InvalidInputError} whose message says where (the input's name, 1-based line and
+ * column), what was found and what to do, with the same `line`/`column` in its context. The output never
+ * holds NaN or ±Infinity, nor a value beyond ±{@link MAX_ABS_VALUE} (whose square the fit cannot hold).
  *
  * @module
  */
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { EmstreamError, InvalidInputError, type InvalidInputContext } from '../errors.js';
+import { MAX_ABS_VALUE } from '../gmm/em.js';
 import { scanCsvRows, scanNdjsonRows } from './scanNumbers.js';
 
 /** A parsed data set: N×D row-major numbers (a `Dataset` of the numeric core), plus the CSV header if any. */
@@ -36,16 +38,32 @@ export interface CsvOptions {
   readonly header?: boolean | 'auto';
   /** Name of the input (e.g. the file name), used in messages. */
   readonly source?: string;
+  /**
+   * Largest magnitude accepted. Default {@link MAX_ABS_VALUE} (1e150): the fit squares every value, and beyond it
+   * the squares overflow. `Infinity` accepts every finite number.
+   */
+  readonly maxAbs?: number;
 }
 
 /** Options of {@link parseNdjson}. */
 export interface NdjsonOptions {
   /** Name of the input (e.g. the file name), used in messages. */
   readonly source?: string;
+  /** Largest magnitude accepted (see {@link CsvOptions.maxAbs}). Default {@link MAX_ABS_VALUE}. */
+  readonly maxAbs?: number;
+}
+
+/** The text formats of data sets: CSV ({@link parseCsv}) and NDJSON ({@link parseNdjson}). */
+export type VectorTextFormat = 'csv' | 'ndjson';
+
+/** Options of {@link readVectorsFile} and {@link readVectorsStream}. */
+export interface ReadVectorsOptions extends Omit<CsvOptions, 'source'> {
+  /** The format; default: by the file's extension ({@link VECTOR_FILE_EXTENSIONS}), sniffed for a stream. */
+  readonly format?: VectorTextFormat;
 }
 
 /** File extensions understood by {@link readVectorsFile}, and the format each means. */
-export const VECTOR_FILE_EXTENSIONS: Readonly<Record<string, 'csv' | 'ndjson'>> = {
+export const VECTOR_FILE_EXTENSIONS: Readonly<Record<string, VectorTextFormat>> = {
   '.csv': 'csv',
   '.ndjson': 'ndjson',
   '.jsonl': 'ndjson',
@@ -84,7 +102,7 @@ function inputError(source: string | undefined, message: string, context: Invali
 }
 
 function noRows(source: string | undefined, detail: string): InvalidInputError {
-  const what = source === undefined ? 'the input' : `file ${source}`;
+  const what = source === undefined ? 'the input' : source.startsWith('<') ? source : `file ${source}`;
   return new InvalidInputError(`${what} has no data rows${detail}: give at least one row of numbers`, source === undefined ? {} : { source });
 }
 
@@ -105,12 +123,89 @@ function looksNumeric(cell: string): boolean {
   return parts.every((part) => DECIMAL.test(part) || NON_FINITE.test(part));
 }
 
-/** Why a CSV cell is not a finite number, as the end of a message. */
-function describeBadCell(cell: string): string {
+/** A line whose quotes do not close: the 1-based column (cell) where the quoted cell starts. */
+interface BadQuotes {
+  readonly badQuotes: number;
+}
+
+/**
+ * Splits one CSV line into its cells: separated by commas, a cell optionally in double quotes (RFC 4180: `"1.5"`,
+ * `"a,b"`, `""` for a quote inside), spaces around a quoted cell ignored.
+ *
+ * @returns the cells, unquoted; or the column of a quoted cell that is not closed on its line (or is followed
+ *   by more than spaces before the next comma)
+ */
+function splitCsvLine(line: string): string[] | BadQuotes {
+  if (!line.includes('"')) return line.split(',');
+  const cells: string[] = [];
+  let i = 0;
+  for (;;) {
+    let j = i;
+    while (line[j] === ' ' || line[j] === '\t') j++;
+    if (line[j] !== '"') {
+      const comma = line.indexOf(',', i);
+      cells.push(line.slice(i, comma < 0 ? line.length : comma));
+      if (comma < 0) return cells;
+      i = comma + 1;
+      continue;
+    }
+    let value = '';
+    let k = j + 1;
+    for (;;) {
+      const quote = line.indexOf('"', k);
+      if (quote < 0) return { badQuotes: cells.length + 1 };
+      value += line.slice(k, quote);
+      k = quote + 1;
+      if (line[k] !== '"') break;
+      value += '"';
+      k++;
+    }
+    while (line[k] === ' ' || line[k] === '\t') k++;
+    if (k < line.length && line[k] !== ',') return { badQuotes: cells.length + 1 };
+    cells.push(value);
+    if (k >= line.length) return cells;
+    i = k + 1;
+  }
+}
+
+/** The cells of a CSV line, or the error for a quoted cell that does not close. */
+function csvCells(line: string, lineNumber: number, source: string | undefined): string[] {
+  const cells = splitCsvLine(line);
+  if (!Array.isArray(cells)) {
+    throw inputError(source, `${where(lineNumber, cells.badQuotes)}: a quoted cell is not closed on its line (or text follows its closing quote): write numbers as 1.5 or "1.5"`, {
+      line: lineNumber,
+      column: cells.badQuotes,
+    });
+  }
+  return cells;
+}
+
+/** Whether CSV line 1 (its cells) is a header row, per {@link CsvOptions.header}. */
+function isHeader(cells: readonly string[], option: boolean | 'auto'): boolean {
+  return option === 'auto' ? cells.every((cell) => !looksNumeric(cell)) : option;
+}
+
+/** Whether every value is within ±`maxAbs` (NaN fails). */
+function inRange(data: Float64Array, maxAbs: number): boolean {
+  if (maxAbs >= MAX_ABS_VALUE) return true; // the scanners give values within ±MAX_ABS_VALUE only
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(v <= maxAbs && v >= -maxAbs)) return false;
+  }
+  return true;
+}
+
+/** Why a finite value beyond ±`maxAbs` cannot be used, as the end of a message. */
+function tooLarge(maxAbs: number): string {
+  return `is too large: the fit squares every value, so |x| must be at most ${maxAbs}: scale the data (change units, standardise each column)`;
+}
+
+/** Why a CSV cell is not a finite number within ±`maxAbs`, as the end of a message. */
+function describeBadCell(cell: string, maxAbs: number): string {
   const t = cell.trim();
   if (t === '') return 'the cell is empty: every cell must be a number (fill in the missing value or drop the row)';
   if (NON_FINITE.test(t)) return `${JSON.stringify(t)} is not a finite number: NaN and Infinity are not allowed (fix or drop the row)`;
-  if (DECIMAL.test(t)) return `${JSON.stringify(t)} overflows to Infinity: scale the data`;
+  if (DECIMAL.test(t)) return Number.isFinite(Number(t)) ? `${JSON.stringify(t)} ${tooLarge(maxAbs)}` : `${JSON.stringify(t)} overflows to Infinity: scale the data`;
   const separator = /[;\t]/.test(t) ? '; cells must be separated by commas' : '';
   return `${JSON.stringify(t)} is not a number: every cell must be a number (remove text columns or the header row${separator})`;
 }
@@ -131,8 +226,9 @@ function csvStart(b: Buffer, headerOption: boolean | 'auto'): { start: number; d
   if (eol < 0) eol = available;
   const firstLine = b.toString('utf8', bom, eol > bom && b[eol - 1] === 13 ? eol - 1 : eol);
   if (firstLine.trim() === '') return null;
-  const cells = firstLine.split(',');
-  const hasHeader = headerOption === 'auto' ? cells.every((cell) => !looksNumeric(cell)) : headerOption;
+  const cells = splitCsvLine(firstLine);
+  if (!Array.isArray(cells)) return null;
+  const hasHeader = isHeader(cells, headerOption);
   return { start: hasHeader ? Math.min(available, eol + 1) : bom, d: cells.length, header: hasHeader ? cells.map((cell) => cell.trim()) : null };
 }
 
@@ -145,24 +241,27 @@ function vectors(rows: { n: number; data: Float64Array }, d: number, header: str
  * The fast CSV path over UTF-8 bytes: the header decision of {@link parseCsv} on line 1, then one scan of the
  * rows ({@link scanCsvRows}). Null when the scan does not accept the input (the line parser then reports).
  */
-function fastCsv(b: Buffer, headerOption: boolean | 'auto'): Vectors | null {
+function fastCsv(b: Buffer, headerOption: boolean | 'auto', maxAbs: number): Vectors | null {
   const first = csvStart(b, headerOption);
   if (first === null) return null;
   const rows = scanCsvRows(b, first.start, first.d);
-  return rows === null ? null : vectors(rows, first.d, first.header);
+  return rows === null || !inRange(rows.data, maxAbs) ? null : vectors(rows, first.d, first.header);
 }
 
 /** The fast NDJSON path over UTF-8 bytes ({@link scanNdjsonRows}); null when it does not accept the input. */
-function fastNdjson(b: Buffer): Vectors | null {
-  return scanNdjsonRows(b, bomLength(b));
+function fastNdjson(b: Buffer, maxAbs: number): Vectors | null {
+  const rows = scanNdjsonRows(b, bomLength(b));
+  return rows === null || !inRange(rows.data, maxAbs) ? null : rows;
 }
 
 /**
- * Parses CSV text of numbers: one row per line, cells separated by commas, an optional header row.
+ * Parses CSV text of numbers: one row per line, cells separated by commas (a cell may be in double quotes,
+ * `"1.5"`), an optional header row.
  *
  * 1. drop a byte-order mark and trailing blank lines;
- * 2. decide whether line 1 is a header (see {@link CsvOptions.header});
- * 3. parse every cell of every other line as a decimal number; the first row fixes D.
+ * 2. decide whether line 1 is a header (see {@link CsvOptions.header}; a quoted number is a number);
+ * 3. parse every cell of every other line as a decimal number of magnitude at most {@link MAX_ABS_VALUE};
+ *    the first row fixes D.
  *
  * ## Example
  * ```ts
@@ -175,19 +274,20 @@ function fastNdjson(b: Buffer): Vectors | null {
  * @param text - the whole CSV text
  * @param options - header handling and the input's name for messages
  * @returns the N×D data, with the header when there was one
- * @throws InvalidInputError naming the line and column of a non-numeric, empty or non-finite cell,
- *   a row with the wrong number of columns, a blank line between rows, or an input without data rows
+ * @throws InvalidInputError naming the line and column of a non-numeric, empty, non-finite or too large
+ *   cell, a quoted cell that does not close, a row with the wrong number of columns, a blank line between
+ *   rows, or an input without data rows
  */
 export function parseCsv(text: string, options: CsvOptions = {}): Vectors {
   const { source } = options;
+  const maxAbs = options.maxAbs ?? MAX_ABS_VALUE;
   // one scan of well-formed rows; anything irregular is parsed (and reported) line by line below
-  const fast = fastCsv(Buffer.from(text, 'utf8'), options.header ?? 'auto');
+  const fast = fastCsv(Buffer.from(text, 'utf8'), options.header ?? 'auto', maxAbs);
   if (fast !== null) return fast;
   const lines = splitLines(text);
   if (lines.length === 0) throw noRows(source, '');
-  const first = lines[0].split(',');
-  const headerOption = options.header ?? 'auto';
-  const hasHeader = headerOption === 'auto' ? first.every((cell) => !looksNumeric(cell)) : headerOption;
+  const first = csvCells(lines[0], 1, source);
+  const hasHeader = isHeader(first, options.header ?? 'auto');
   const d = first.length;
   const header = hasHeader ? first.map((cell) => cell.trim()) : undefined;
   const rows = lines.length - (hasHeader ? 1 : 0);
@@ -199,7 +299,7 @@ export function parseCsv(text: string, options: CsvOptions = {}): Vectors {
     if (lines[i].trim() === '') {
       throw inputError(source, `${where(line)} is blank: remove blank lines between rows (every row needs ${d} number${d === 1 ? '' : 's'})`, { line, column: 1 });
     }
-    const cells = i === 0 ? first : lines[i].split(',');
+    const cells = i === 0 ? first : csvCells(lines[i], line, source);
     if (cells.length !== d) {
       const column = Math.min(cells.length, d) + 1;
       throw inputError(source, `line ${line} has ${cells.length} column${cells.length === 1 ? '' : 's'} but line 1 has ${d}: every row needs the same number of columns`, {
@@ -209,10 +309,10 @@ export function parseCsv(text: string, options: CsvOptions = {}): Vectors {
     }
     for (let j = 0; j < d; j++) {
       const value = parseDecimal(cells[j]);
-      if (!Number.isFinite(value)) {
+      if (!(Math.abs(value) <= maxAbs)) {
         const column = j + 1;
         const context: InvalidInputContext = header === undefined ? { line, column } : { line, column, field: header[j] };
-        throw inputError(source, `${where(line, column)}: ${describeBadCell(cells[j])}`, context);
+        throw inputError(source, `${where(line, column)}: ${describeBadCell(cells[j], maxAbs)}`, context);
       }
       data[pos++] = value;
     }
@@ -259,8 +359,9 @@ function describeJsonValue(value: unknown): string {
  */
 export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors {
   const { source } = options;
+  const maxAbs = options.maxAbs ?? MAX_ABS_VALUE;
   // one scan of well-formed lines; anything irregular is parsed (and reported) line by line below
-  const fast = fastNdjson(Buffer.from(text, 'utf8'));
+  const fast = fastNdjson(Buffer.from(text, 'utf8'), maxAbs);
   if (fast !== null) return fast;
   const lines = splitLines(text);
   const values: number[] = [];
@@ -300,14 +401,14 @@ export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors 
     for (let j = 0; j < parsed.length; j++) {
       const v: unknown = parsed[j];
       const column = j + 1;
-      if (typeof v === 'number' && Number.isFinite(v)) {
+      if (typeof v === 'number' && Math.abs(v) <= maxAbs) {
         values.push(v);
         continue;
       }
       let why: string;
       if (Array.isArray(v)) why = 'element is a nested array: each line must be a flat array of numbers';
       else if (v === null) why = 'element is null (JSON writes NaN and Infinity as null): every element must be a finite number (fix or drop the row)';
-      else if (typeof v === 'number') why = 'element overflows to Infinity: scale the data';
+      else if (typeof v === 'number') why = Number.isFinite(v) ? `element ${String(v)} ${tooLarge(maxAbs)}` : 'element overflows to Infinity: scale the data';
       else why = `element is ${describeJsonValue(v)}, not a number: every element must be a number`;
       throw inputError(source, `${where(line, column)}: ${why}`, { line, column, field: j });
     }
@@ -322,8 +423,39 @@ export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors 
 }
 
 /**
- * Reads a data set from a file, by extension: `.csv` ({@link parseCsv}) or `.ndjson`/`.jsonl`
- * ({@link parseNdjson}).
+ * Parses a data set from its bytes: the one-pass scanner for well-formed input, the line parser (and its
+ * error messages) for anything else.
+ *
+ * @param bytes - UTF-8 text
+ * @param format - CSV or NDJSON
+ * @param options - CSV header handling, and the input's name for messages
+ */
+function parseVectorBytes(bytes: Buffer, format: VectorTextFormat, options: CsvOptions): Vectors {
+  const maxAbs = options.maxAbs ?? MAX_ABS_VALUE;
+  const fast = format === 'csv' ? fastCsv(bytes, options.header ?? 'auto', maxAbs) : fastNdjson(bytes, maxAbs);
+  if (fast !== null) return fast;
+  const text = bytes.toString('utf8');
+  return format === 'csv' ? parseCsv(text, options) : parseNdjson(text, { source: options.source, maxAbs });
+}
+
+/**
+ * The format of a data set from its first bytes: NDJSON when the first character that is not white space is
+ * `[`, else CSV.
+ *
+ * @param bytes - the start of the input (a byte-order mark is skipped)
+ */
+export function sniffVectorFormat(bytes: Uint8Array): VectorTextFormat {
+  for (let i = bomLength(bytes); i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x5b ? 'ndjson' : 'csv';
+  }
+  return 'csv';
+}
+
+/**
+ * Reads a data set from a file: `.csv` ({@link parseCsv}) or `.ndjson`/`.jsonl` ({@link parseNdjson}) by
+ * extension, or the `format` given.
  *
  * ## Example
  * ```ts
@@ -339,25 +471,55 @@ export function parseNdjson(text: string, options: NdjsonOptions = {}): Vectors 
  * ```
  *
  * @param path - the file
- * @param options - CSV header handling (ignored for NDJSON)
+ * @param options - the format (default: by extension), CSV header handling (ignored for NDJSON)
  * @returns the N×D data (and the CSV header, if any)
  * @throws InvalidInputError for an unsupported extension or bad content (messages start with the path)
  * @throws EmstreamError when the file cannot be read
  */
-export async function readVectorsFile(path: string, options: Omit<CsvOptions, 'source'> = {}): Promise<Vectors> {
+export async function readVectorsFile(path: string, options: ReadVectorsOptions = {}): Promise<Vectors> {
   const ext = extname(path).toLowerCase();
-  const format = VECTOR_FILE_EXTENSIONS[ext];
+  const format = options.format ?? VECTOR_FILE_EXTENSIONS[ext];
   if (format === undefined) {
     throw new InvalidInputError(
-      `${path}: unsupported file extension ${ext === '' ? '(none)' : JSON.stringify(ext)}: use .csv (numbers separated by commas) or .ndjson/.jsonl (one JSON array of numbers per line)`,
+      `${path}: unsupported file extension ${ext === '' ? '(none)' : JSON.stringify(ext)}: use .csv (numbers separated by commas) or .ndjson/.jsonl (one JSON array of numbers per line), or give the format (--format csv|ndjson)`,
       { source: path },
     );
   }
   const bytes = await readDataFile(path);
-  const fast = format === 'csv' ? fastCsv(bytes, options.header ?? 'auto') : fastNdjson(bytes);
-  if (fast !== null) return fast;
-  const text = bytes.toString('utf8');
-  return format === 'csv' ? parseCsv(text, { ...options, source: path }) : parseNdjson(text, { source: path });
+  return parseVectorBytes(bytes, format, { header: options.header, maxAbs: options.maxAbs, source: path });
+}
+
+/**
+ * Reads a data set from a stream of bytes (e.g. `process.stdin`) to its end: the `format` given, else sniffed
+ * ({@link sniffVectorFormat}).
+ *
+ * ## Example
+ * ```ts
+ * import { Readable } from 'node:stream';
+ * import { readVectorsStream } from 'emstream';
+ *
+ * const { n, d } = await readVectorsStream(Readable.from(['"x","y"\n', '"1","2"\n3,4\n']));
+ * console.log(n, d);
+ * // → 2 2
+ * ```
+ *
+ * @param stream - the bytes (or strings, taken as UTF-8)
+ * @param options - the format (default: sniffed), CSV header handling, and the input's name for messages
+ *   (default `<stdin>`)
+ * @returns the N×D data (and the CSV header, if any)
+ * @throws InvalidInputError for bad content (messages start with the input's name)
+ * @throws EmstreamError when the stream fails
+ */
+export async function readVectorsStream(stream: AsyncIterable<Uint8Array | string>, options: ReadVectorsOptions & { readonly source?: string } = {}): Promise<Vectors> {
+  const source = options.source ?? '<stdin>';
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  } catch (e) {
+    throw readError(source, 'data from', e);
+  }
+  const bytes = Buffer.concat(chunks);
+  return parseVectorBytes(bytes, options.format ?? sniffVectorFormat(bytes), { header: options.header, maxAbs: options.maxAbs, source });
 }
 
 /**

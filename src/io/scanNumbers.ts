@@ -11,10 +11,12 @@
  * 2. 17 to 19 digits with a negative exponent down to −22 (the usual `repr` of a double, e.g.
  *    `0.12345678901234568`): the quotient in double-double arithmetic, accepted unless the value lies
  *    within 2⁻⁸⁰ (relative) of a halfway point between two doubles, where the rounding would be in doubt;
- * 3. anything else: `Number()` of the number's text.
+ * 3. anything else: `Number()` of the number's text, accepted when its magnitude is at most `MAX_ABS_VALUE`
+ *    (1e150; larger values, and ±Infinity, go to the line parser, which reports or accepts them).
  *
  * @module
  */
+import { MAX_ABS_VALUE } from '../gmm/em.js';
 
 /** 10⁰ … 10²², all exact doubles. */
 const POW10 = Float64Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
@@ -196,8 +198,9 @@ function scanNumber(b: Uint8Array, dv: DataView, pos: number, json: boolean, out
       return pos;
     }
   }
+  // The only path to magnitudes the fit cannot square (the ones above stay below 1e38): the line parser reports them.
   const v = textNumber(b, start, pos);
-  if (!Number.isFinite(v)) return -1;
+  if (!(v <= MAX_ABS_VALUE && v >= -MAX_ABS_VALUE)) return -1;
   out[k] = v;
   return pos;
 }

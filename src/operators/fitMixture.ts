@@ -55,7 +55,9 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  *    components, and the state; `em.window.fitted`, `em.drift.detected` and `em.component.reseeded`
  *    are emitted to `instrumentation`.
  *
- * A first window with fewer than K distinct points is deferred: its points join the next window. A
+ * A first window with fewer than K distinct points is deferred: its points join the next window; a stream that
+ * ends before K distinct points came emits `em.window.failed` (reason `'too-few-points'`) and sends its records
+ * to `onInvalid` (reason `'unfittable'`), or errors with a `DataError` when there is no such handler. A
  * window that cannot be fitted numerically (a `CovarianceError`, `DataError` or `NumericError`, e.g.
  * values so large their squares overflow) is dropped: the model stays as it was, `em.window.failed` is
  * emitted and every record of the window goes to `onInvalid` (or the runner's dead-letter path) with
@@ -122,6 +124,27 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
           }
           if (instrumentation) emitWindowEvents(instrumentation, update, performance.now() - started);
           subscriber.next(update);
+        },
+        complete() {
+          if (deferred !== null) {
+            // The stream ended before a first model could be fitted: say so rather than end silently.
+            const window = deferred;
+            deferred = null;
+            const minK = typeof given.k === 'number' ? given.k : given.k.min;
+            const message =
+              `the stream ended with ${window.n} point${window.n === 1 ? '' : 's'} and no model: a first model needs at least ` +
+              `k = ${minK} distinct points; lower k or send more data`;
+            instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'too-few-points', message });
+            if (onInvalid === undefined) {
+              subscriber.error(new DataError(`fitMixture: ${message}`, { n: window.n, k: minK }));
+              return;
+            }
+            for (const record of window.records) {
+              if (subscriber.closed) return;
+              onInvalid({ record, reason: 'unfittable', message });
+            }
+          }
+          subscriber.complete();
         },
       }),
     );

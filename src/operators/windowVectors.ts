@@ -51,7 +51,7 @@ const isScheduler = (value: unknown): value is SchedulerLike =>
   typeof (value as SchedulerLike).now === 'function' &&
   typeof (value as SchedulerLike).schedule === 'function';
 
-const windowOptionsSchema = z
+export const windowOptionsSchema = z
   .strictObject(
     {
       size: z

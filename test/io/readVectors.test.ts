@@ -1,9 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmstreamError, InvalidInputError } from '../../src/errors.js';
-import { parseCsv, parseDecimal, parseNdjson, readVectorsFile, type Vectors } from '../../src/io/readVectors.js';
+import { parseCsv, parseDecimal, parseNdjson, readVectorsFile, readVectorsStream, sniffVectorFormat, type Vectors } from '../../src/io/readVectors.js';
 
 /** Runs `fn`, expects an InvalidInputError, and returns it. */
 function invalid(fn: () => unknown): InvalidInputError {
@@ -237,5 +238,80 @@ describe('readVectorsFile', () => {
     const missing = await readVectorsFile(join(dir, 'missing.csv')).catch((err: unknown) => err);
     expect(missing).toBeInstanceOf(EmstreamError);
     expect((missing as Error).message).toBe(`cannot read data file ${join(dir, 'missing.csv')}: no such file`);
+  });
+});
+
+describe('quoted CSV cells', () => {
+  it('accepts quoted numbers, and does not take a quoted first row of numbers for a header', () => {
+    const v = parseCsv('"1","2"\n"3", "4"\n5,6\n');
+    expect(v.header).toBeUndefined();
+    expect(rows(v)).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+  });
+
+  it('takes a quoted header of names (quotes removed, a comma inside a quoted name kept)', () => {
+    const v = parseCsv('"x","y, in m"\n1,2\n"3","4"\n');
+    expect(v.header).toEqual(['x', 'y, in m']);
+    expect(rows(v)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    // The fast path (unquoted rows under a quoted header) gives the same.
+    expect(parseCsv('"x","y"\n1,2\n3,4\n')).toEqual({ n: 2, d: 2, data: Float64Array.of(1, 2, 3, 4), header: ['x', 'y'] });
+  });
+
+  it('reports a quoted non-number, an unclosed quote and text after a closing quote by line and column', () => {
+    expect(invalid(() => parseCsv('"1","2"\n"3","x"\n')).message).toBe(
+      'line 2, column 2: "x" is not a number: every cell must be a number (remove text columns or the header row)',
+    );
+    const unclosed = invalid(() => parseCsv('1,2\n3,"4\n', { source: 'q.csv' }));
+    expect(unclosed.message).toBe('q.csv: line 2, column 2: a quoted cell is not closed on its line (or text follows its closing quote): write numbers as 1.5 or "1.5"');
+    expect(unclosed.context).toMatchObject({ line: 2, column: 2, source: 'q.csv' });
+    expect(invalid(() => parseCsv('"1"x,2\n')).context).toMatchObject({ line: 1, column: 1 });
+    expect(invalid(() => parseCsv('"",2\n')).message).toContain('line 1, column 1: the cell is empty');
+  });
+});
+
+describe('values too large for the fit', () => {
+  it('are reported where they are (file, line and column from 1), in CSV and NDJSON, on both paths', async () => {
+    const csv = invalid(() => parseCsv('x,y\n1,2\n1e200,3\n', { source: 'big.csv' }));
+    expect(csv.message).toBe('big.csv: line 3, column 1: "1e200" is too large: the fit squares every value, so |x| must be at most 1e+150: scale the data (change units, standardise each column)');
+    expect(csv.context).toMatchObject({ line: 3, column: 1, source: 'big.csv' });
+    const ndjson = invalid(() => parseNdjson('[1,2]\n\n[3,-2e151]\n'));
+    expect(ndjson.message).toContain('line 3, column 2: element -2e+151 is too large');
+    expect(invalid(() => parseCsv('1,-1e151\n')).context).toMatchObject({ line: 1, column: 2 });
+    // The largest accepted magnitude still reads.
+    expect(rows(parseCsv('1e150,-1e150\n'))).toEqual([[1e150, -1e150]]);
+  });
+});
+
+describe('readVectorsStream (stdin)', () => {
+  it('sniffs the format: NDJSON when the first character is [, else CSV', async () => {
+    expect(sniffVectorFormat(Buffer.from('\ufeff  \n[1,2]'))).toBe('ndjson');
+    expect(sniffVectorFormat(Buffer.from('x,y\n'))).toBe('csv');
+    expect(sniffVectorFormat(Buffer.from(''))).toBe('csv');
+    expect(await readVectorsStream(Readable.from([Buffer.from('[1,2]\n[3'), Buffer.from(',4]\n')]))).toEqual({ n: 2, d: 2, data: Float64Array.of(1, 2, 3, 4) });
+    expect(await readVectorsStream(Readable.from(['a,b\n', '1,2\n']))).toMatchObject({ n: 1, d: 2, header: ['a', 'b'] });
+  });
+
+  it('takes the format given, and names the input <stdin> in errors', async () => {
+    await expect(readVectorsStream(Readable.from(['[1,2]\n[3,4]\n']), { format: 'csv' })).rejects.toThrow('<stdin>: line 2, column 1: "[3" is not a number');
+    await expect(readVectorsStream(Readable.from(['1,2\n3,x\n']))).rejects.toThrow('<stdin>: line 2, column 2: "x" is not a number');
+    await expect(readVectorsStream(Readable.from([]))).rejects.toThrow('<stdin> has no data rows');
+    await expect(readVectorsStream(Readable.from(['1\n']), { source: 'pipe' })).resolves.toMatchObject({ n: 1, d: 1 });
+  });
+
+  it('readVectorsFile takes a format for any extension', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'emstream-read-'));
+    try {
+      await writeFile(join(dir, 'points.txt'), '[1,2]\n');
+      expect(await readVectorsFile(join(dir, 'points.txt'), { format: 'ndjson' })).toMatchObject({ n: 1, d: 2 });
+      await expect(readVectorsFile(join(dir, 'points.txt'))).rejects.toThrow('or give the format (--format csv|ndjson)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -179,7 +179,7 @@ describe('run configuration', () => {
       return undefined;
     })();
     expect(error).toBeInstanceOf(EmstreamOptionsError);
-    expect((error as EmstreamOptionsError).context.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['input', 'commitIntervalMs', '']));
+    expect((error as EmstreamOptionsError).context.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['input', 'commitIntervalMs', 'bogus']));
     expect(() => resolveRunConfig({ pipeline, brokers: ['b:1'], input: 'in', format: 'float64le' })).toThrow(/dimension: is required for the binary format float64le/);
     expect(() => resolveRunConfig({ pipeline, brokers: ['b:1'] })).toThrow(/input: give the input topic/);
     const config = resolveRunConfig({ pipeline: { ...pipeline, kafka: { input: 'sensors', format: 'json-object', fields: ['a', 'b'] } }, brokers: ['b:1'] });

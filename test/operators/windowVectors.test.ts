@@ -430,7 +430,7 @@ describe('windowVectors', () => {
       ['negative timeMs', { timeMs: -5 }, 'timeMs'],
       ['infinite timeMs', { timeMs: Number.POSITIVE_INFINITY }, 'timeMs'],
       ['dimension 0', { size: 2, dimension: 0 }, 'dimension'],
-      ['unknown option', { size: 2, windowSize: 3 }, ''],
+      ['unknown option', { size: 2, windowSize: 3 }, 'windowSize'],
       ['not a scheduler', { timeMs: 5, scheduler: {} }, 'scheduler'],
       ['onInvalid not a function', { size: 2, onInvalid: 'log' }, 'onInvalid'],
       ['emitEmpty not a boolean', { timeMs: 5, emitEmpty: 'yes' }, 'emitEmpty'],

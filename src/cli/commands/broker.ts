@@ -6,6 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { startLocalKafka, type LocalKafka } from '../../kafka/broker.js';
 import { BrokerLaunchError } from '../../kafka/errors.js';
+import { onStopSignals } from '../signals.js';
 
 /** Options of `emstream broker`, as parsed by commander. */
 interface BrokerCommandOptions {
@@ -90,8 +91,8 @@ export function registerBroker(program: Command): void {
           },
         );
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // SIGINT and SIGTERM, and the SIGTERM of npx/npm that their `sh -c` does not pass on (see onStopSignals)
+      const offSignals = onStopSignals(onSignal);
 
       try {
         kafka = await startLocalKafka({
@@ -103,8 +104,7 @@ export function registerBroker(program: Command): void {
           progress: opts.verbose ? undefined : err,
         });
       } catch (e) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        offSignals();
         // The JVM's last lines help only with --verbose (printed already) or EMSTREAM_DEBUG=1.
         if (e instanceof BrokerLaunchError && process.env.EMSTREAM_DEBUG === '1' && e.logTail.length > 0) err(e.logTail.join('\n'));
         throw e; // one line from main: `emstream: …`, exit 1

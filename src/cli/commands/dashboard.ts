@@ -16,6 +16,7 @@ import { Instrumentation } from '../../instrumentation.js';
 import { registerMetrics } from '../../monitoring/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../../monitoring/server.js';
 import { DEMO_SCENARIO } from './demo.js';
+import { onStopSignals } from '../signals.js';
 
 /** Options of `emstream dashboard`, as parsed by commander. */
 interface DashboardCommandOptions {
@@ -45,16 +46,13 @@ function parsePace(value: string): number {
   return n;
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/** Resolves on the first SIGINT or SIGTERM (also npm's, when started through npx or an npm script: see onStopSignals). */
 function interrupted(): Promise<void> {
   return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+    const off = onStopSignals(() => {
+      off();
       resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    });
   });
 }
 

@@ -3,7 +3,7 @@
  * printing one line per window and writing an SVG every few windows plus an index.html that plays
  * them above the log-likelihood and drift charts.
  */
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { lastValueFrom, tap } from 'rxjs';
@@ -15,6 +15,7 @@ import { driftRecords, windowRecord, type WindowRecord } from '../../monitoring/
 import type { MixtureUpdate, InvalidVector } from '../../operators/types.js';
 import { copyChartJs, type DriftMark, type TimelineRow } from '../../viz/charts.js';
 import { UsageError } from '../errors.js';
+import { checkOutputDirectory, makeDirectory } from '../io.js';
 import { renderGalleryHtml, type GalleryFrame } from '../../viz/gallery.js';
 import { computeBounds, renderMixtureSvg, type Bounds } from '../../viz/svg.js';
 
@@ -88,7 +89,7 @@ function fmt(x: number | null, digits = 3): string {
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const started = performance.now();
   const out = resolve(options.out);
-  mkdirSync(out, { recursive: true });
+  makeDirectory(out);
   const instrumentation = new Instrumentation();
   let rejected = 0;
   const onInvalid = (_: InvalidVector<unknown>): void => {
@@ -170,34 +171,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   return { windows, points, frames: frames.map((f) => f.file), driftWindows, timeline: rows, rejected, seconds: (performance.now() - started) / 1000 };
 }
 
-/**
- * Makes sure `--out` is a directory we can write into (creating it), before any work.
- *
- * @throws UsageError when it cannot be created or written
- */
-function checkWritableDir(dir: string): void {
-  const path = resolve(dir);
-  try {
-    mkdirSync(path, { recursive: true });
-    accessSync(path, constants.W_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way' : code === 'EROFS' ? 'read-only file system' : (e as Error).message;
-    throw new UsageError(`cannot write to --out ${dir} (${why}): give a directory you can write, e.g. --out ./demo-out`, { cause: e });
-  }
-}
-
 /** Registers `emstream demo`. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the in-process demo pipeline (no Kafka): drifting 2-D stream → windowVectors → fitMixture, with SVG frames')
     .option('--out <dir>', 'output directory for SVG frames and index.html', 'demo-out')
-    .option('--every <n>', 'write a frame every n windows', '4')
+    .option('--every <n>', 'write a frame every n windows (and on every drift window, and the last)', '4')
     .action(async (opts: { out: string; every: string }) => {
       const every = /^\s*\d+\s*$/.test(opts.every) ? Number(opts.every) : NaN;
       if (!Number.isSafeInteger(every) || every < 1) throw new UsageError(`--every must be a whole number ≥ 1 (a frame every n windows), got ${JSON.stringify(opts.every)}`);
-      checkWritableDir(opts.out);
+      checkOutputDirectory(opts.out, '--out');
       const tty = process.stderr.isTTY === true;
       const summary = await runDemo({
         out: opts.out,

@@ -4,15 +4,17 @@
  *
  * @module
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { EmstreamError } from '../../errors.js';
 import { ModelFormatError } from '../../gmm/errors.js';
 import { GaussianMixture } from '../../gmm/model.js';
-import { readTextFile, readVectorsFile } from '../../io/readVectors.js';
+import { readTextFile, type VectorTextFormat } from '../../io/readVectors.js';
+import { DATA_FORMATS, readData } from '../io.js';
 
 /** Options of `emstream label`, as parsed by commander. */
 interface LabelCommandOptions {
   model: string;
+  format?: VectorTextFormat;
 }
 
 /** Rows per write to stdout. */
@@ -58,7 +60,7 @@ function write(text: string): Promise<void> {
  *
  * The command:
  * 1. loads the model (errors name the file and the offending field);
- * 2. reads FILE (`.csv` or `.ndjson`/`.jsonl`); its dimension must be the model's;
+ * 2. reads FILE (`.csv` or `.ndjson`/`.jsonl`, or `--format`), or stdin for `-`; its dimension must be the model's;
  * 3. prints `{"index","label","logDensity","probabilities"}` per row, as NDJSON, in input order.
  *
  * @param program - the root `emstream` command
@@ -67,14 +69,15 @@ export function registerLabel(program: Command): void {
   program
     .command('label')
     .description('label every row of a data file with a fitted model; prints NDJSON {index, label, logDensity, probabilities} per row')
-    .argument('<file>', 'data: .csv or .ndjson/.jsonl, with the model\'s number of columns')
+    .argument('<file>', 'data: .csv or .ndjson/.jsonl, with the model\'s number of columns; - reads stdin')
     .requiredOption('-m, --model <model.json>', 'model JSON written by `emstream fit --output`, or the report printed by `emstream fit`')
+    .addOption(new Option('--format <format>', 'data format (default: by extension; sniffed for stdin)').choices(DATA_FORMATS))
     .action(async (file: string, opts: LabelCommandOptions) => {
       const model = await loadModel(opts.model);
-      const data = await readVectorsFile(file);
+      const data = await readData(file, opts.format);
       if (data.d !== model.d) {
         throw new EmstreamError(
-          `${file} has ${data.d} column${data.d === 1 ? '' : 's'} but the model ${opts.model} has dimension ${model.d}: label data with the columns the model was fitted on`,
+          `${file === '-' ? '<stdin>' : file} has ${data.d} column${data.d === 1 ? '' : 's'} but the model ${opts.model} has dimension ${model.d}: label data with the columns the model was fitted on`,
         );
       }
       const labels = model.predict(data);

@@ -12,6 +12,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { UsageError } from '../errors.js';
+import { onStopSignals } from '../signals.js';
 import { Instrumentation } from '../../instrumentation.js';
 import { registerMetrics, type EmstreamMetrics } from '../../monitoring/metrics.js';
 import { Readiness } from '../../monitoring/readiness.js';
@@ -189,8 +190,8 @@ export async function loadPipeline(spec: string): Promise<Pipeline<VectorInput>>
  *    time), `/healthz` and `/readyz` (connected, assigned, not stuck on backpressure) from the run's instrumentation,
  *    from before the brokers are reached until the run ends;
  * 4. on SIGTERM/SIGINT stops gracefully: stop fetching, flush outputs, commit, disconnect (a second signal exits at once),
- *    and prints the counters as one JSON line on stdout. Signal the node process itself (`npx` does not forward
- *    SIGTERM to it).
+ *    and prints the counters as one JSON line on stdout. Started by `npx`/`npm`, whose `sh -c` does not pass
+ *    SIGTERM on, it stops the same way when that shell goes away ({@link onStopSignals}).
  *
  * Usage problems (no brokers, no input topic, a binary format without `--dimension`, …) exit 2; brokers unavailable
  * past `--broker-timeout`, a saved state that does not match (`--fresh` starts over) and other failures exit 1, with
@@ -286,13 +287,13 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         stop.abort();
       };
       hooks.signal?.addEventListener('abort', () => stop.abort(), { once: true });
-      if (hooks.signal === undefined) {
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-      }
+      // SIGTERM and SIGINT, and the SIGTERM of npx/npm that their `sh -c` does not pass on (see onStopSignals)
+      const offSignals = hooks.signal === undefined ? onStopSignals(onSignal) : () => {};
       let result: KafkaPipelineResult;
       // Monitoring: metrics, readiness and their endpoint listen to the run's instrumentation (nothing in the hot path).
       const instrumentation = new Instrumentation();
+      // A window that could not be fitted (its records are dead-lettered) is one warn line, with why.
+      instrumentation.on('em.window.failed', (e) => logger.warn({ windowIndex: e.windowIndex, n: e.n, reason: e.reason }, e.message));
       let running: KafkaPipelineHandle | undefined;
       let readiness: Readiness | undefined;
       let registration: EmstreamMetrics | undefined;
@@ -343,8 +344,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           clearInterval(progress);
         }
       } finally {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
+        offSignals();
         await metricsServer?.close();
         registration?.unregister();
         readiness?.close();
