@@ -74,12 +74,12 @@ export type DriftOptions = z.input<typeof driftOptionsSchema>;
  */
 export const DRIFT_DEFAULTS = Object.freeze({
   delta: 0.5,
-  lambda: 3,
+  lambda: 3.5,
   minInstances: 3,
   distanceThreshold: 0.5,
   metric: 'bhattacharyya' as ComponentMetric,
-  componentThreshold: 4,
-  weightsThreshold: 2.75,
+  componentThreshold: 3.25,
+  weightsThreshold: 2.5,
   release: 0.5,
   settle: 5,
 });

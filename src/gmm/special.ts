@@ -59,13 +59,14 @@ export function logGammaQ(a: number, x: number): number {
 }
 
 /**
- * −log₁₀ P(χ²_ν > x): 0 for x ≤ 0, about 3 at the 0.999 quantile, growing without bound (never ∞ for finite x).
+ * −log₁₀ P(χ²_ν > x): 0 for x ≤ 0, about 3 at the 0.999 quantile, growing without bound (never ∞ for finite x);
+ * 3.841 is the 0.95 quantile of χ²_1, so p = 0.05 below.
  *
  * ## Example
  * ```ts
  * import { chiSquareLog10Survival } from 'emstream/core';
  *
- * console.log(chiSquareLog10Survival(3.841, 1).toFixed(3)); // → 1.301 (p = 0.05)
+ * console.log(chiSquareLog10Survival(3.841, 1).toFixed(3)); // → 1.301
  * ```
  */
 export function chiSquareLog10Survival(x: number, nu: number): number {

@@ -31,6 +31,7 @@ import type { MixtureUpdate } from './types.js';
  *   .subscribe((e) => console.log(e.windowIndex, e.kind, e.statistic > e.threshold));
  * // → 10 likelihood true
  * // → 10 model-distance true
+ * // → 10 component true
  * ```
  *
  * @param options Page-Hinkley δ, λ, minInstances; distance threshold and metric; component and weights
