@@ -4,6 +4,7 @@
  *
  *   npm run bench                    # all sections
  *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka)
+ *   npm run bench -- calibrate       # the drift alarm thresholds (bench/calibrate.ts; only when named: ~10 min)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -13,6 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { calibrationSection, checkSection } from './calibrate.js';
 import { qualitySection, suiteSection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
 import { buildKernels } from '../test/setup/wasm.js';
@@ -211,3 +213,7 @@ if (want('quality')) {
   await suiteSection();
 }
 if (want('kafka')) await kafkaSection();
+if (sections.includes('calibrate')) {
+  calibrationSection();
+  checkSection();
+}

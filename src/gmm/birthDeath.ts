@@ -1,19 +1,20 @@
 /**
- * Birth and death of components: proposals that move a starved component to where the model is worst.
+ * Birth and death of components: the screen of moves (where a re-seed would gain most) and the proposals
+ * that start them.
  *
  * A component is starved when its weight falls far below its share (π_k < minWeight/K): EM, warm-started
- * window after window, rarely moves such a component out of the place it is stuck in (between clusters,
- * on a tail), so a cluster stays merged with another for as long as the stream runs. Spark's
- * StreamingKMeans re-seeds a dying cluster by splitting the largest one; here the proposals are
+ * window after window, rarely moves such a component out of the place it is stuck in (between clusters, on a
+ * tail), and two components that split one cluster while a third covers two stay so for as long as the stream
+ * runs. {@link screenMoves} measures, in log-likelihood on the window, what removing or merging each component
+ * would cost and what splitting each would gain (Ueda et al.'s split-and-merge criteria); the proposals are
  *
- * 1. split a donor — one of the components with the largest weighted spread π_j·tr Σ_j — along its
- *    principal axis: the donor and the starved component become the two halves, μ_j ± 0.8·√λ·v, with the
- *    donor's covariance shrunk along v (λ → 0.36 λ; full and diag) and half their summed weight each;
- * 2. seed the starved component on the worst-explained point of the window (the point of lowest density),
- *    with the covariance of the heaviest component.
+ * 1. split a donor in two (`splitProposal`: along its principal axis, the donor and the victim the two halves,
+ *    μ_j ± 0.8·√λ·v, the donor's covariance shrunk along v, half their summed weight each);
+ * 2. seed the victim on the worst-explained point of the window (`worstPointProposal`), with the covariance
+ *    of the heaviest component.
  *
- * The caller fits each proposal to the window with the statistics of the re-seeded components reset (not
- * carried) and keeps the best only if it beats the current model by a BIC margin (see `StreamingGmm`).
+ * The streaming loop fits the best of them on part of the window, scores them on the rest, and lets the next
+ * window judge the one it makes (src/gmm/stream/reseed.ts).
  *
  * @module
  */
@@ -173,6 +174,15 @@ export interface MoveScreen {
   readonly splitGain: Float64Array;
   /** Per component, the two-component fit of its points behind `splitGain` (null: not split). */
   readonly halves: (GmmParams | null)[];
+  /**
+   * K values: the log-likelihood the window loses when component v is merged into the component it shares most
+   * points with (`mergeInto[v]`; the merged component has their summed weight and moments),
+   * −Σ_i ln(1 − r_iv − r_ij + (π_v + π_j)·N_m(x_i)/p(x_i)): near 0 for two components that split one cluster,
+   * where removing either alone costs all the points it holds.
+   */
+  readonly mergeCost: Float64Array;
+  /** K values: the partner of each component's merge (−1: none). */
+  readonly mergeInto: Int32Array;
 }
 
 /** Points needed under a component before its split is screened. */
@@ -184,13 +194,16 @@ const MIN_SPLIT_POINTS = 8;
  *
  * 1. removal: from the responsibilities, the exact loss of removing each component (its weight shared out
  *    in proportion), Σ_{k≠v} r_ik summed for the component that holds most of a point: O(n·K);
+ *    merge: the exact loss of merging each component into the one whose points it shares most (moments
+ *    preserved, Ueda's merge candidate): one component density over the window per component;
  * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³), two halves started along its
  *    principal axis (`splitProposal`), `iterations` local EM steps on those weighted points (tied: the shared
  *    covariance kept), and the gain of the two-component fit over component j alone on them, less the added
  *    component's free parameters: about `iterations` E-steps of two components over the window in all.
  *
  * A move re-seeds a component v where splitting j gains most: its estimated gain is splitGain[j] −
- * removeCost[v]. The screen only ranks moves; the caller fits the best ones and judges them on held-out data.
+ * min(removeCost[v], mergeCost[v]). The screen only ranks moves; the caller fits the best ones and judges them
+ * on held-out data.
  *
  * @param params the model (K components)
  * @param data the window (n×D)
@@ -266,7 +279,70 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
     }
     splitGain[j] = Math.max(0, gain - extra);
   }
-  return { removeCost, splitGain, halves };
+  const { mergeCost, mergeInto } = mergeCosts(params, data, resp);
+  return { removeCost, splitGain, halves, mergeCost, mergeInto };
+}
+
+/** The parameters with component `from` merged into `into` (summed weight, moments preserved); `from` left as it was. */
+export function mergedInto(params: GmmParams, into: number, from: number): GmmParams {
+  const { d: D, covarianceType: type } = params;
+  const out = cloneParams(params);
+  const wi = params.weights[into];
+  const wf = params.weights[from];
+  const w = wi + wf;
+  const mu = new Float64Array(D);
+  for (let a = 0; a < D; a++) mu[a] = (wi * params.means[into * D + a] + wf * params.means[from * D + a]) / w;
+  const cov = COVARIANCE[type].mergeCovariance(params.covariances, params.means, D, into, from, wi, wf, mu);
+  out.weights[into] = w;
+  out.means.set(mu, into * D);
+  const cs = COVARIANCE[type].stride(D);
+  if (cs > 0 && cov !== null) out.covariances.set(cov, into * cs);
+  return out;
+}
+
+/** {@link MoveScreen.mergeCost} and {@link MoveScreen.mergeInto}. */
+function mergeCosts(params: GmmParams, data: Dataset, resp: Float64Array): { mergeCost: Float64Array; mergeInto: Int32Array } {
+  const K = params.k;
+  const n = data.n;
+  const mergeCost = new Float64Array(K).fill(Infinity);
+  const mergeInto = new Int32Array(K).fill(-1);
+  const pre = precompute(params);
+  if (!pre.ok) return { mergeCost, mergeInto };
+  const logP = new Float64Array(n);
+  eStep(pre.value, data.data, n, false, null, { logDensity: logP });
+  // the partner: the component sharing most responsibility with v
+  const shared = new Float64Array(K * K);
+  for (let i = 0; i < n; i++) {
+    const row = i * K;
+    for (let a = 0; a < K; a++) {
+      const ra = resp[row + a];
+      if (ra < 1e-6) continue;
+      for (let b = a + 1; b < K; b++) shared[a * K + b] += ra * resp[row + b];
+    }
+  }
+  const logM = new Float64Array(n);
+  for (let v = 0; v < K; v++) {
+    let j = -1;
+    for (let c = 0; c < K; c++) {
+      if (c === v) continue;
+      const s = shared[Math.min(v, c) * K + Math.max(v, c)];
+      if (j < 0 || s > shared[Math.min(v, j) * K + Math.max(v, j)]) j = c;
+    }
+    if (j < 0) continue;
+    const merged = componentMixture(mergedInto(params, j, v), [j]);
+    const preM = precompute(merged);
+    if (!preM.ok) continue;
+    eStep(preM.value, data.data, n, false, null, { logDensity: logM });
+    const w = params.weights[v] + params.weights[j];
+    let cost = 0;
+    for (let i = 0; i < n; i++) {
+      const rest = Math.max(0, 1 - resp[i * K + v] - resp[i * K + j]);
+      cost -= Math.log(Math.max(1e-300, rest + w * Math.exp(logM[i] - logP[i])));
+    }
+    mergeCost[v] = cost;
+    mergeInto[v] = j;
+  }
+  return { mergeCost, mergeInto };
 }
 
 /**

@@ -212,6 +212,31 @@ function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight
 }
 
 /**
+ * The carried total that a component starting afresh (mass NaN) takes its window share of: the prior's total,
+ * or, when the other components' weights are forgotten (mass factors g_k < 1), the total as forgotten — Σ g_k·s0_k
+ * over them, and their average factor on the rows that start afresh — so that a fresh component does not outweigh
+ * the others by their forgetting.
+ */
+function carriedTotal(prior: SufficientStats, mass: ArrayLike<number> | null): number {
+  if (mass === null) return prior.total();
+  let kept = 0;
+  let keptRaw = 0;
+  let fresh = 0;
+  let forgotten = false;
+  for (let k = 0; k < prior.k; k++) {
+    const g = mass[k];
+    if (Number.isNaN(g)) fresh += prior.s0[k];
+    else {
+      if (g !== 1) forgotten = true;
+      kept += g * prior.s0[k];
+      keptRaw += prior.s0[k];
+    }
+  }
+  if (!forgotten) return prior.total();
+  return kept + (keptRaw > 0 ? (fresh * kept) / keptRaw : fresh);
+}
+
+/**
  * The M-step's input: carried and batch statistics combined with per-component factors that set, apart,
  * how much of a component's history shapes it and how much of it weighs.
  *
@@ -268,7 +293,7 @@ export function combineStats(
     }
   }
   const K = batch.k;
-  const priorTotal = prior.total();
+  const priorTotal = carriedTotal(prior, mass);
   const batchTotal = batch.total();
   const pf = new Float64Array(K);
   const bf = new Float64Array(K);

@@ -448,6 +448,7 @@ export class StreamingGmm {
       if (previous === null || winner.params.k !== previous.k) this.resetComponents(winner.params.k);
     }
     if (winner.kind === 'cold') this.birthDeath?.replaced(w);
+    else if (likelihood?.alarm ?? false) this.birthDeath?.changed(w, this.book);
 
     // The labels of the components as the drift tests saw them (before re-seeding or a change of K).
     const testedLabels = this.book.labels();
@@ -488,23 +489,30 @@ export class StreamingGmm {
     this.stats = carriedStats(winner, batchWeight);
     this.evidence = evidenceAfter(winner, batchWeight);
 
-    // 8. Drift: every statistic against its threshold; an alarm at the onset of a change. Components a re-seed
-    // refitted on this window or the last are left out: a re-seed is reported as such, never as drift.
+    // 8. Drift: every statistic against its threshold; an alarm at the onset of a change. A re-seed is reported as
+    // such, never as drift: the model distance leaves out the components it refitted on this window or the last;
+    // the component and weights tests (the warm candidate's, of the model before any re-seed of this window)
+    // leave out those of a re-seed kept on this window, whose history is one window old.
     const excluded = [...reseeded.moved, ...(verdict?.kept ? verdict.moved : [])];
+    const untested = verdict?.kept ? verdict.moved : [];
     let modelDistance = 0;
     if (previous !== null) {
       const changed = kChange === null ? excluded : [...kChange.labels, ...excluded];
       modelDistance = this.modelDistanceOf(previous, winner.params, changed.length === 0 ? null : { labels: changed, before: kChange === null ? this.book.labels() : labelsBefore });
     }
+    // The warm candidate's tests of the previous model against the window, whichever candidate won (a cold winner's
+    // components are matched to the previous labels).
+    const tested = winner.kind === 'warm' ? winner : warm;
+    const scores = tested?.drift == null ? null : componentScores(tested.drift, testedLabels, untested, data.d, o.covarianceType);
+    const wd = tested?.weights ?? null;
+    // (what was kept: the winner's own forgetting, when it is the warm candidate)
     const cd = winner.kind === 'warm' ? winner.drift : null;
-    const wd = winner.kind === 'warm' ? winner.weights : null;
-    const scores = cd === null ? null : componentScores(cd, testedLabels, excluded, data.d, o.covarianceType);
     const observation = this.drift.observe({
       windowIndex,
       likelihood,
       modelDistance: previous === null ? null : modelDistance,
       components: scores,
-      weights: wd === null || winner.params.k < 2 ? null : chiSquareLog10Survival(wd.statistic, winner.params.k - 1),
+      weights: wd === null || winner.params.k < 2 || untested.length > 0 ? null : chiSquareLog10Survival(wd.statistic, winner.params.k - 1),
     });
     this.params = winner.params;
     this.modelVersion++;
@@ -548,7 +556,7 @@ export class StreamingGmm {
               scores: testedLabels.map((l) => scores!.scores[scores!.labels.indexOf(l)] ?? 0),
               moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => testedLabels[k]),
               forgetting: Array.from(cd.factors),
-              weights: wd?.factor ?? 1,
+              weights: winner.weights?.factor ?? 1,
             },
       kChange,
     };

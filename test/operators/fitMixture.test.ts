@@ -246,9 +246,9 @@ describe('detectDrift', () => {
 describe('fitMixture instrumentation (EVENTS.md)', () => {
   it('em.window.fitted carries the contract payload; a re-seed and its reversal are reported by label, never as drift', async () => {
     const { generate, randomScenario } = await import('../../bench/streams.js');
-    // A stationary stream of the quality suite whose re-seed on window 3 the next window reverts.
-    const s = randomScenario(18, { maxD: 6, maxSize: 900 });
-    const data = generate({ ...s, windows: 5 });
+    // A stationary stream of the quality suite whose re-seed on window 5 the next window reverts.
+    const s = randomScenario(38, { maxD: 6, maxSize: 900 });
+    const data = generate({ ...s, windows: 7 });
     const windows = data.windows.map((points, index) => ({ index, n: s.size, d: s.d, points, records: Array.from({ length: s.size }, (_, i) => index * s.size + i), rejected: 0 }));
     const instrumentation = new Instrumentation();
     const fitted: Record<string, unknown>[] = [];
@@ -262,7 +262,7 @@ describe('fitMixture instrumentation (EVENTS.md)', () => {
     expect(instrumentation.listening('em.window.fitted')).toBe(true);
     expect(instrumentation.listening('em.window.failed')).toBe(false);
     const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: s.k, covarianceType: s.covarianceType, seed: 1, instrumentation }), toArray()));
-    expect(fitted).toHaveLength(5);
+    expect(fitted).toHaveLength(7);
     for (const [i, e] of fitted.entries()) {
       const u = updates[i];
       expect(e).toEqual({
@@ -293,11 +293,11 @@ describe('fitMixture instrumentation (EVENTS.md)', () => {
         labelIds: Array.from({ length: s.k }, (_, j) => j),
       });
     }
-    // the re-seed of window 3 is judged by window 4, which reverts it; neither raises a drift alarm
+    // the re-seed of window 5 is judged by window 6, which reverts it; neither raises a drift alarm
     expect(s.dynamics).toBe('stationary');
-    expect(updates[3].reseeded).toHaveLength(1);
-    expect(reseeded).toEqual([{ windowIndex: 3, components: updates[3].reseeded, reason: updates[3].reseedReasons[0] }]);
-    expect(reverted).toEqual([{ windowIndex: 4, components: updates[3].reseeded }]);
+    expect(updates[5].reseeded).toHaveLength(1);
+    expect(reseeded).toEqual([{ windowIndex: 5, components: updates[5].reseeded, reason: updates[5].reseedReasons[0] }]);
+    expect(reverted).toEqual([{ windowIndex: 6, components: updates[5].reseeded }]);
     expect(alarms).toEqual([]);
   });
 

@@ -9,6 +9,7 @@ import { appendEmptyRow, mergeArray, mergeRows, permuteArray, permuteRows } from
 import { combineStats, splitComponentRow } from '../componentStats.js';
 import type { RunResult } from '../em.js';
 import { permuteComponents } from '../align.js';
+import { COVARIANCE } from '../covariance.js';
 import type { SufficientStats } from '../stats.js';
 import type { GmmParams } from '../types.js';
 
@@ -84,9 +85,38 @@ export class History {
   }
 
   /**
+   * Row `from` added into row `into` (statistics and evidence summed, factors averaged by carried weight); row
+   * `from` as it was (the caller gives it a new history).
+   */
+  absorbed(into: number, from: number): History {
+    const prior = this.prior.clone();
+    const { d: D, s0, s1, s2 } = prior;
+    const ss = COVARIANCE[prior.covarianceType].s2Stride(D);
+    const wi = s0[into];
+    const wf = s0[from];
+    s0[into] += s0[from];
+    for (let a = 0; a < D; a++) s1[into * D + a] += s1[from * D + a];
+    for (let q = 0; q < ss; q++) s2[into * ss + q] += s2[from * ss + q];
+    const sum = (e: Float64Array): Float64Array => {
+      const out = Float64Array.from(e);
+      out[into] += e[from];
+      return out;
+    };
+    const mean = (x: Float64Array | null): Float64Array | null => {
+      if (x === null) return null;
+      const out = Float64Array.from(x);
+      out[into] = wi + wf > 0 ? (wi * x[into] + wf * x[from]) / (wi + wf) : 0.5 * (x[into] + x[from]);
+      return out;
+    };
+    const translate = this.translate === null ? null : Float64Array.from(this.translate, (x, k) => (k === into ? Math.max(x, this.translate![from]) : x));
+    return new History(prior, { shape: sum(this.evidence.shape), mean: sum(this.evidence.mean) }, mean(this.shape), mean(this.mass), translate);
+  }
+
+  /**
    * The history with component `from`'s row split between itself (share a) and row `to` (moments preserved,
    * {@link splitComponentRow}): the two halves of a split component keep the history of the whole, each its
-   * share; both rows shape 1, mass 1, not translated.
+   * share; both rows shape 1, not translated, and the donor's mass factor (its weight forgotten as the donor's
+   * was: on a window whose weights changed, the others' are too).
    */
   splitRow(from: number, to: number, a: number, delta: ArrayLike<number>): History {
     const prior = this.prior.clone();
@@ -104,7 +134,7 @@ export class History {
       out[to] = value;
       return out;
     };
-    return new History(prior, { shape: split(this.evidence.shape), mean: split(this.evidence.mean) }, set(this.shape, 1), set(this.mass, 1), set(this.translate, 0));
+    return new History(prior, { shape: split(this.evidence.shape), mean: split(this.evidence.mean) }, set(this.shape, 1), set(this.mass, this.mass?.[from] ?? 1), set(this.translate, 0));
   }
 
   /**

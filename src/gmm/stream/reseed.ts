@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mostRedundantPair, screenMoves, splitProposal, worstPointProposal } from '../birthDeath.js';
+import { mergedInto, mostRedundantPair, screenMoves, splitProposal, worstPointProposal } from '../birthDeath.js';
 import { CovarianceError, ModelFormatError } from '../errors.js';
 import { eStep, precompute } from '../estep.js';
 import { paramsFromJSON, paramsToJSON, type MixtureJSON } from '../model.js';
@@ -93,6 +93,11 @@ export interface BirthDeathPolicy {
   apply(w: WindowContext, candidate: Candidate, book: ComponentBook, drifting: boolean, resp: Float64Array | null): { candidate: Candidate; reseeded: Reseeds };
   /** A cold restart or a change of K replaced the model: forget a pending re-seed, probe the new model soon. */
   replaced(w: WindowContext): void;
+  /**
+   * The stream changed (a likelihood alarm): probe on this window and at short intervals again, and forget the
+   * components' back-offs (what failed before the change says little after it).
+   */
+  changed(w: WindowContext, book: ComponentBook): void;
   toJSON(): BirthDeathJSON;
 }
 
@@ -152,6 +157,8 @@ interface Proposal {
   readonly victim: number;
   /** The component split to make room (null: seeded on the worst-explained point). */
   readonly donor: number | null;
+  /** The component the victim's points are merged into first (null: its weight shared out by EM). */
+  readonly partner: number | null;
   readonly reason: ReseedReason;
 }
 
@@ -162,11 +169,13 @@ interface Proposal {
  *    lighter of two components sharing their points while the stream drifts (`redundant`, cosine of their
  *    responsibilities above `redundancy`), or, on a scheduled probe, when it is the component whose removal
  *    costs the window least. Probes run on the first warm window, then at intervals that double (up to
- *    `maxBackoff`) while they find nothing, and soon again after a kept re-seed or a restart.
+ *    `maxBackoff`) while they find nothing, and soon again after a kept re-seed or a cold restart; on the
+ *    window of a likelihood alarm (a cluster born, moved or gone) at once.
  * 2. **Where.** {@link screenMoves} measures what splitting each component would gain and what removing each
- *    victim would cost, in log-likelihood; the two moves of largest estimated gain (split j, remove v) are
- *    tried, and for a starved victim also its seeding on the worst-explained point. A small true cluster is
- *    expensive to remove, so it stays: weight alone never moves it.
+ *    victim, or merging it into the component it shares most points with, would cost, in log-likelihood; the
+ *    two moves of largest estimated gain (split j; remove v, or merge v into its partner, which then takes v's
+ *    weight, moments and history) are tried, and for a starved victim also its seeding on the worst-explained
+ *    point. A small true cluster is expensive to remove or merge, so it stays: weight alone never moves it.
  * 3. **Held out.** Each move is refitted to a random 1 − `holdOut` of the window (a split two ways: the halves
  *    sharing the donor's history with its moments preserved, weighed as one window; or both without history)
  *    and scored on the rest against the model as it is; the best is made when it does better on average (the
@@ -224,6 +233,16 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
     this.trial = null;
     this.probeInterval = 2;
     this.probeAt = w.t + 1;
+  }
+
+  changed(w: WindowContext, book: ComponentBook): void {
+    this.probeInterval = 2;
+    this.probeAt = Math.min(this.probeAt, w.t);
+    for (let k = 0; k < book.k; k++) {
+      const row = book.row(k);
+      row.backoff = 1;
+      row.cooldown = Math.min(row.cooldown, w.t);
+    }
   }
 
   judge(w: WindowContext, model: CarriedModel, book: ComponentBook): { model: CarriedModel; verdict: ReseedVerdict | null } {
@@ -289,27 +308,37 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
     const victims = new Map<number, ReseedReason>();
     for (const k of starved) victims.set(k, 'starved');
     if (redundant !== null) victims.set(redundant, 'redundant');
+    // (a probe's victim is not backed off when nothing gains: the probe schedule is)
+    const probed = new Set<number>();
     if (probing) {
       let cheapest = -1;
       for (let k = 0; k < K; k++) if (ready(k) && (cheapest < 0 || screen.removeCost[k] < screen.removeCost[cheapest])) cheapest = k;
-      if (cheapest >= 0 && !victims.has(cheapest)) victims.set(cheapest, params.weights[cheapest] < threshold ? 'starved' : 'redundant');
+      if (cheapest >= 0 && !victims.has(cheapest)) {
+        victims.set(cheapest, params.weights[cheapest] < threshold ? 'starved' : 'redundant');
+        probed.add(cheapest);
+      }
     }
     const splits: { p: Proposal; gain: number }[] = [];
     for (const [victim, reason] of victims) {
+      const into = screen.mergeInto[victim];
       for (let donor = 0; donor < K; donor++) {
         if (donor === victim || !(screen.splitGain[donor] > 0)) continue;
-        const gain = screen.splitGain[donor] - screen.removeCost[victim];
-        if (gain > 0) splits.push({ p: { victim, donor, reason }, gain });
+        // Removed (EM shares its weight out) or merged into its partner first, whichever costs less.
+        const merge = into >= 0 && into !== donor && screen.mergeCost[victim] < screen.removeCost[victim];
+        const gain = screen.splitGain[donor] - (merge ? screen.mergeCost[victim] : screen.removeCost[victim]);
+        if (gain > 0) splits.push({ p: { victim, donor, partner: merge ? into : null, reason }, gain });
       }
     }
     splits.sort((a, b) => b.gain - a.gain);
     const proposals: Proposal[] = splits.slice(0, 2).map((s) => s.p);
-    for (const victim of starved) proposals.push({ victim, donor: null, reason: 'starved' });
+    for (const victim of starved) proposals.push({ victim, donor: null, partner: null, reason: 'starved' });
     const best = proposals.length === 0 ? null : this.heldOut(w, candidate, proposals, screen.halves);
     if (best === null) {
-      // Nothing gains: each victim waits longer (a small true cluster is kept, not thrashed), probes too.
+      // Nothing gains: each starved or redundant victim waits longer (a small true cluster is kept, not
+      // thrashed), and the probes do.
       const max = this.settings.maxBackoff;
       for (const k of victims.keys()) {
+        if (probed.has(k)) continue;
         const row = book.row(k);
         row.backoff = Math.min(max, row.backoff * 2);
         row.cooldown = t + row.backoff;
@@ -319,7 +348,7 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
     }
     // Made: the model without it is kept for the next window's verdict.
     const { p, fitted } = best;
-    const moved = p.donor === null ? [p.victim] : [p.donor, p.victim];
+    const moved = p.donor === null ? [p.victim] : p.partner === null ? [p.donor, p.victim] : [p.donor, p.victim, p.partner];
     const labels = [book.row(p.victim).label];
     const movedLabels = moved.map((k) => book.row(k).label);
     this.trial = { labels, moved: movedLabels, window: t, shadow: { params, stats: carriedStats(candidate, w.batchWeight), evidence: evidenceAfter(candidate, w.batchWeight) } };
@@ -383,13 +412,15 @@ interface Move {
  * both halves without history. The held-out points choose.
  */
 function proposalMoves(candidate: Candidate, p: Proposal, halves: GmmParams | null, data: Dataset): Move[] {
-  const params = candidate.params;
   if (p.donor === null) {
-    const start = worstPointProposal(params, p.victim, data);
+    const start = worstPointProposal(candidate.params, p.victim, data);
     return start === null ? [] : [{ start, history: candidate.history, reset: [p.victim] }];
   }
+  // A merge first: the partner takes the victim's weight, moments and history.
+  const params = p.partner === null ? candidate.params : mergedInto(candidate.params, p.partner, p.victim);
+  if (p.partner !== null) params.weights[p.victim] = 0;
+  const history = p.partner === null ? candidate.history : (candidate.history?.absorbed(p.partner, p.victim) ?? null);
   const moves: Move[] = [];
-  const history = candidate.history;
   if (halves !== null) {
     const { d: D, covarianceType: type } = params;
     const start = cloneParams(params);
