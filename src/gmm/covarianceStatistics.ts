@@ -371,16 +371,21 @@ export const FULL_STATISTICS: CovarianceStatistics = {
   },
 };
 
-/** `diag`: K×D variances, K×D diagonal s2. */
-export const DIAG_STATISTICS: CovarianceStatistics = {
+/** What `diag` and `spherical` statistics share: K×D diagonal s2, one covariance row per component. */
+const diagonalCommon = {
   shared: false,
   isDiagonal: true,
-  ownParameters: (d) => d,
-  s2Stride: (d) => d,
-  eStepWork: (n, k, d) => n * 2 * k * d,
-  describe: (c) => ({ name: `the covariance of component ${c}`, path: `covariances[${c}]` }),
+  s2Stride: (d: number) => d,
+  eStepWork: (n: number, k: number, d: number) => n * 2 * k * d,
+  describe: (c: number) => ({ name: `the covariance of component ${c}`, path: `covariances[${c}]` }),
   valid: 'positive variances',
   ...diagonalRows,
+} as const;
+
+/** `diag`: K×D variances, K×D diagonal s2. */
+export const DIAG_STATISTICS: CovarianceStatistics = {
+  ...diagonalCommon,
+  ownParameters: (d) => d,
   meanQuadratic(d, h, nh, w) {
     const c = pooledWithin(h, nh, w);
     let q = 0;
@@ -438,14 +443,8 @@ export const DIAG_STATISTICS: CovarianceStatistics = {
 
 /** `spherical`: one variance per component, K×D diagonal s2. */
 export const SPHERICAL_STATISTICS: CovarianceStatistics = {
-  shared: false,
-  isDiagonal: true,
+  ...diagonalCommon,
   ownParameters: () => 1,
-  s2Stride: (d) => d,
-  eStepWork: (n, k, d) => n * 2 * k * d,
-  describe: (c) => ({ name: `the covariance of component ${c}`, path: `covariances[${c}]` }),
-  valid: 'positive variances',
-  ...diagonalRows,
   meanQuadratic(d, h, nh, w) {
     const c = pooledWithin(h, nh, w);
     let q = 0;

@@ -132,19 +132,24 @@ describe('a re-seed is a hypothesis', () => {
   });
 });
 
+/** Window 1 of the suite's stream 102, the model fitted on window 0, and the screen of moves of that window. */
+function screened() {
+  const s = randomScenario(102);
+  const data = generate({ ...s, windows: 2 });
+  const window = { n: s.size, d: s.d, data: data.windows[1] };
+  const gmm = new StreamingGmm({ k: s.k, covarianceType: s.covarianceType, seed: 1 });
+  gmm.update({ n: s.size, d: s.d, data: data.windows[0] });
+  const params = gmm.model!;
+  const pre = precompute(params);
+  if (!pre.ok) throw new Error('not factorable');
+  const resp = new Float64Array(s.size * params.k);
+  const { logLikelihood } = eStep(pre.value, window.data, window.n, false, null, { resp });
+  return { s, window, params, logLikelihood, screen: screenMoves(params, window, resp, 1e-6) };
+}
+
 describe('the screen of moves', () => {
   it('the cost of removing a component is the exact log-likelihood the window loses without it', () => {
-    const s = randomScenario(102);
-    const data = generate({ ...s, windows: 2 });
-    const window = { n: s.size, d: s.d, data: data.windows[1] };
-    const gmm = new StreamingGmm({ k: s.k, covarianceType: s.covarianceType, seed: 1 });
-    gmm.update({ n: s.size, d: s.d, data: data.windows[0] });
-    const params = gmm.model!;
-    const pre = precompute(params);
-    if (!pre.ok) throw new Error('not factorable');
-    const resp = new Float64Array(s.size * params.k);
-    const { logLikelihood } = eStep(pre.value, window.data, window.n, false, null, { resp });
-    const screen = screenMoves(params, window, resp, 1e-6);
+    const { s, window, params, logLikelihood, screen } = screened();
     for (let v = 0; v < params.k; v++) {
       // the mixture without v, its weight shared out in proportion
       const keep = Array.from({ length: params.k }, (_, c) => c).filter((c) => c !== v);
@@ -165,17 +170,7 @@ describe('the screen of moves', () => {
   });
 
   it('the cost of merging a component into its partner is the exact log-likelihood the window loses', () => {
-    const s = randomScenario(102);
-    const data = generate({ ...s, windows: 2 });
-    const window = { n: s.size, d: s.d, data: data.windows[1] };
-    const gmm = new StreamingGmm({ k: s.k, covarianceType: s.covarianceType, seed: 1 });
-    gmm.update({ n: s.size, d: s.d, data: data.windows[0] });
-    const params = gmm.model!;
-    const pre = precompute(params);
-    if (!pre.ok) throw new Error('not factorable');
-    const resp = new Float64Array(s.size * params.k);
-    const { logLikelihood } = eStep(pre.value, window.data, window.n, false, null, { resp });
-    const screen = screenMoves(params, window, resp, 1e-6);
+    const { window, params, logLikelihood, screen } = screened();
     for (let v = 0; v < params.k; v++) {
       const j = screen.mergeInto[v];
       expect(j).toBeGreaterThanOrEqual(0);
