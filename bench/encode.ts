@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { encodeProduceRequest, type ProduceRequestFields } from '../src/kafka/recordBatch.js';
+import { encodeProduceRequest, type ProduceRequestFields } from '../src/kafka/client/recordBatch.js';
 
 const require = createRequire(import.meta.url);
 

@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVectorsFile } from '../src/io/readVectors.js';
-import { createDecoder } from '../src/kafka/formats.js';
+import { createDecoder } from '../src/kafka/source/formats.js';
 import { median } from './median.js';
 
 /** One row of the readers table. */

@@ -130,9 +130,8 @@ async function streamingSection(): Promise<void> {
 }
 
 async function kafkaSection(): Promise<void> {
-  type Result = { endToEnd: { vectorsPerSecond: number; cpuMicrosPerVector: number }; passthrough: { vectorsPerSecond: number; cpuMicrosPerVector: number }; ratio: number };
-  const mod = (await import('./kafka.js')) as { benchKafka: (o?: object) => Promise<Result> };
-  const { startLocalKafka } = await import('../src/kafka/broker.js');
+  const mod = await import('./kafka.js');
+  const { startLocalKafka } = await import('../src/devtools/broker.js');
   console.log("\n## Kafka end to end (real broker on the same 2 cores, one partition, 200k vectors, D = 8, K = 8, window 1000; medians of 3 alternating runs)\n");
   const { benchEncode } = await import('./encode.js');
   const enc = await benchEncode();
@@ -151,6 +150,24 @@ async function kafkaSection(): Promise<void> {
     console.log(`| broker → windows → EM → labels on the broker | ${fmt(fast.endToEnd.vectorsPerSecond)} | ${fast.endToEnd.cpuMicrosPerVector} | ${fmt(kafkajs.endToEnd.vectorsPerSecond)} | ${kafkajs.endToEnd.cpuMicrosPerVector} |`);
     console.log(`| passthrough (consume → produce, no EM) | ${fmt(fast.passthrough.vectorsPerSecond)} | ${fast.passthrough.cpuMicrosPerVector} | ${fmt(kafkajs.passthrough.vectorsPerSecond)} | ${kafkajs.passthrough.cpuMicrosPerVector} |`);
     console.log(`\nratio end-to-end / passthrough: **${fast.ratio.toFixed(2)}** (with kafkajs’s encoder: ${kafkajs.ratio.toFixed(2)})`);
+
+    // The two deliveries on the same broker and the same input, interleaved.
+    const both = await mod.benchKafka({ brokers, repeat: 3, delivery: 'both', only: 'em', log: () => {} });
+    const alo = both.byDelivery!['at-least-once'].endToEnd;
+    const eos = both.byDelivery!['exactly-once'].endToEnd;
+    const paced = [];
+    for (const delivery of ['at-least-once', 'exactly-once'] as const) paced.push(await mod.benchLatency({ brokers, delivery }));
+    const [pacedAlo, pacedEos] = paced;
+    console.log(`\n### At least once vs exactly once (the same EM pipeline; throughput from a backlog, medians of 3 alternating runs; latency paced at ${fmt(pacedAlo.rate)} vectors/s)\n`);
+    console.log('| delivery | vectors/s | µs CPU / vector | delivery ms, backlog (p50 / p95) | paced: delivery ms (p50 / p95) | paced: last input → label ms (p50 / p95) |');
+    console.log('|---|---|---|---|---|---|');
+    for (const [name, run, lat] of [
+      ['at least once', alo, pacedAlo],
+      ['exactly once (transactions)', eos, pacedEos],
+    ] as const) {
+      console.log(`| ${name} | ${fmt(run.vectorsPerSecond)} | ${run.cpuMicrosPerVector} | ${run.deliveryMs.p50} / ${run.deliveryMs.p95} | ${lat.deliveryMs.p50} / ${lat.deliveryMs.p95} | ${lat.lastInputToLabelMs.p50} / ${lat.lastInputToLabelMs.p95} |`);
+    }
+    console.log(`\nexactly once / at least once: **${both.byDelivery!.ratio.toFixed(2)}** (targets: ≥ 0.7 and ≥ 40k vectors/s exactly once; ≥ 100k vectors/s at least once)`);
   } finally {
     await broker?.stop();
   }

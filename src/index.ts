@@ -67,62 +67,55 @@ export { DashboardState, type DashboardSnapshot, type DashboardDelta, type Dashb
 export { projectionFor, mixtureView, type Projection } from './dashboard/projection.js';
 export { type TimelineRow, type DriftMark, type MixtureView } from './viz/charts.js';
 // Kafka edge (the local development broker is `emstream/broker`, not here)
-export { createKafkaClient, forwardKafkajsLog, type KafkaClientLike, type ConsumerLike, type ProducerLike, type AdminLike, type ProducedMessage, type TopicPartitionOffset, type CreateKafkaClientOptions, type ClientRetryOptions } from './kafka/client.js';
-export { KafkaEdgeError, BrokerUnavailableError, InputTopicMissingError, StateRestoreError, type KafkaEdgeErrorContext, type BrokerUnavailableContext, type InputTopicMissingContext, type StateRestoreContext } from './kafka/errors.js';
-export type { KafkaEvents, KafkaEventName, EventOffset, TopicPartitions, KafkaRole } from './kafka/events.js';
-export { createDecoder, encodeVector, VECTOR_FORMATS, DEFAULT_MAX_MESSAGE_BYTES, type VectorFormat, type DecoderOptions, type DecodeResult, type DecodeFailureReason, type VectorDecoder } from './kafka/formats.js';
+export { createKafkaClient, forwardKafkajsLog, type CreateKafkaClientOptions } from './kafka/client/kafkajs.js';
+export type { KafkaClientLike, ConsumerLike, ProducerLike, AdminLike, ProducedMessage, TopicPartitionOffset, ClientRetryOptions } from './kafka/client/ports.js';
 export {
-  HEADERS,
-  MODEL_MESSAGE_VERSION,
+  KafkaEdgeError,
+  BrokerUnavailableError,
+  InputTopicMissingError,
+  StateRestoreError,
   MessageFormatError,
-  labelMessage,
+  type KafkaEdgeErrorContext,
+  type BrokerUnavailableContext,
+  type InputTopicMissingContext,
+  type StateRestoreContext,
+} from './kafka/errors.js';
+export type { KafkaEvents, KafkaEventName, EventOffset, TopicPartitions, KafkaRole } from './kafka/events.js';
+export { createDecoder, encodeVector, VECTOR_FORMATS, DEFAULT_MAX_MESSAGE_BYTES, type VectorFormat, type DecoderOptions, type DecodeResult, type DecodeFailureReason, type VectorDecoder } from './kafka/source/formats.js';
+export { HEADERS, parseSourceHeader, sourceHeaderValue, sourceHeaders, type SourceCoordinates } from './kafka/messages/headers.js';
+export { labelMessage, readLabelMessage, labelsOutput, type LabelValue } from './kafka/messages/labels.js';
+export { deadLetterMessage, readDeadLetter, type DeadLetterSource, type DeadLetterOptions, type ReadDeadLetter } from './kafka/messages/deadLetters.js';
+export { windowMessage, driftMessage, readWindowMessage, readDriftMessage, windowHistoryOutput, driftOutput, DEFAULT_WINDOWS_RETENTION_MS, DEFAULT_DRIFT_RETENTION_MS } from './kafka/messages/history.js';
+export { messageBytes } from './kafka/messages/sizes.js';
+export type { OutgoingMessage, WindowOutcome, WindowOutput, OutputTopicSettings } from './kafka/messages/outputs.js';
+export {
+  MODEL_MESSAGE_VERSION,
   modelMessage,
-  deadLetterMessage,
-  readLabelMessage,
   readModelMessage,
-  readDeadLetter,
-  parseSourceHeader,
-  sourceHeaderValue,
-  sourceHeaders,
   compactState,
   expandState,
-  messageBytes,
-  labelsOutput,
   stateOutput,
-  windowMessage,
-  driftMessage,
-  readWindowMessage,
-  readDriftMessage,
-  windowHistoryOutput,
-  driftOutput,
-  DEFAULT_WINDOWS_RETENTION_MS,
-  DEFAULT_DRIFT_RETENTION_MS,
-  type LabelValue,
   type ModelMessage,
   type ModelMessageOptions,
   type ReadModelMessage,
-  type ReadDeadLetter,
   type CompactStateJSON,
   type CompactStatsJSON,
-  type DeadLetterSource,
-  type DeadLetterOptions,
-  type SourceCoordinates,
-  type OutgoingMessage,
-  type WindowOutcome,
-  type WindowOutput,
-  type OutputTopicSettings,
-} from './kafka/messages.js';
+} from './kafka/state/format.js';
 export { ensureTopics, topicMaxMessageBytes, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, type OutputTopic } from './kafka/topics.js';
-export { OffsetTracker, type OffsetTrackerOptions } from './kafka/offsets.js';
-export { fromKafka, type KafkaRecord, type FromKafkaOptions, type UndecodableMessage } from './kafka/source.js';
-export { BatchSender, type BatchSenderOptions, type SendRetryPolicy } from './kafka/batchSender.js';
+export { OffsetTracker, type OffsetTrackerOptions } from './kafka/delivery/offsets.js';
+export { fromKafka, type FromKafkaOptions } from './kafka/source/fromKafka.js';
+export type { KafkaRecord, UndecodableMessage } from './kafka/source/record.js';
+export { BatchSender, type BatchSenderOptions, type SendRetryPolicy } from './kafka/delivery/batchSender.js';
 export { toKafka, type ToKafkaOptions } from './kafka/sink.js';
-export type { Delivery, DeliveryCounters } from './kafka/delivery.js';
-export { isRetriable } from './kafka/retry.js';
-export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/fastProduce.js';
-export { installRequestQueueFix } from './kafka/requestQueueFix.js';
-export { restoreLatestState, restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/restore.js';
-export { resolveRunConfig, runOptionsSchema, DEFAULT_MODELS_MAX_MESSAGE_BYTES, type RunConfig } from './kafka/config.js';
-export { runKafkaPipeline, standardPipeline, restoredModelOf, type RunKafkaPipelineOptions, type KafkaPipelineHandle, type KafkaPipelineCounters, type KafkaPipelineResult, type KafkaPipelineContext, type StandardPipelineOptions, type StopOptions } from './kafka/pipeline.js';
+export type { Delivery, DeliveryCounters } from './kafka/delivery/delivery.js';
+export { isRetriable } from './kafka/client/errorNames.js';
+export { installFastProduceEncoder, isFastProduceEncoderInstalled } from './kafka/client/fastProduce.js';
+export { installRequestQueueFix } from './kafka/client/requestQueueFix.js';
+export { installReadCommittedFix } from './kafka/client/readCommittedFix.js';
+export { restoreLatestState, restoreLatestModel, type RestoreOptions, type RestoredModel } from './kafka/state/restore.js';
+export { resolveRunConfig, runOptionsSchema, DEFAULT_MODELS_MAX_MESSAGE_BYTES, type RunConfig, type RunKafkaPipelineOptions } from './kafka/run/config.js';
+export { runKafkaPipeline } from './kafka/run/runner.js';
+export type { KafkaPipelineHandle, KafkaPipelineCounters, KafkaPipelineResult, StopOptions } from './kafka/run/handle.js';
+export { standardPipeline, restoredModelOf, type KafkaPipelineContext, type StandardPipelineOptions } from './kafka/run/standardPipeline.js';
 // synthetic data (demo, tests, benchmarks)
 export { syntheticStream, driftingDemoClusters, type SyntheticCluster, type SyntheticPoint } from './data/synthetic.js';

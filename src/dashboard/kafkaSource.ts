@@ -8,10 +8,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { createKafkaClient, type AdminLike, type ConsumerLike, type KafkaClientLike } from '../kafka/client.js';
+import { createKafkaClient } from '../kafka/client/kafkajs.js';
+import { type AdminLike, type ConsumerLike, type KafkaClientLike } from '../kafka/client/ports.js';
 import { KafkaEdgeError } from '../kafka/errors.js';
-import { readDriftMessage, readModelMessage, readWindowMessage } from '../kafka/messages.js';
-import { describeError } from '../kafka/retry.js';
+import { readDriftMessage, readWindowMessage } from '../kafka/messages/history.js';
+import { readModelMessage } from '../kafka/state/format.js';
+import { describeError } from '../kafka/errors.js';
+import { brokerAddressProblem } from '../kafka/run/config.js';
+import { retryBrokerOperation, type RetryOptions } from '../kafka/run/retry.js';
+import { StateStore } from '../kafka/state/store.js';
 import { parseOptions } from '../options.js';
 import type { DashboardMessage, DashboardSource } from './source.js';
 
@@ -35,6 +40,11 @@ export interface KafkaDashboardSourceOptions {
   readonly title?: string;
   /** How often to look for the window-history topic while it does not exist yet, in ms (default 1000). */
   readonly pollMs?: number;
+  /**
+   * How long the brokers may not answer (connecting, looking up the topics) before the source errors with a
+   * `BrokerUnavailableError`, in ms (default 120 000); one warning per retry meanwhile.
+   */
+  readonly brokerTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -44,7 +54,16 @@ const topicName = z.string({ error: 'must be a topic name' }).min(1, 'must not b
 const optionsSchema = z
   .object({
     kafka: z.custom<KafkaClientLike>((v) => isObject(v) && typeof v.consumer === 'function' && typeof v.admin === 'function', 'must be a Kafka client (kafkajs `new Kafka({...})`)').optional(),
-    brokers: z.array(z.string().min(1, 'must not be empty'), { error: 'must be a list of host:port addresses, e.g. ["127.0.0.1:9092"]' }).min(1, 'give at least one broker').optional(),
+    brokers: z
+      .array(
+        z.string().superRefine((v, ctx) => {
+          const problem = brokerAddressProblem(v);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        { error: 'must be a list of host:port addresses, e.g. ["127.0.0.1:9092"]' },
+      )
+      .min(1, 'give at least one broker')
+      .optional(),
     input: topicName.optional(),
     windows: topicName.optional(),
     drift: z.union([topicName, z.literal(false)]).optional(),
@@ -52,6 +71,7 @@ const optionsSchema = z
     pipelineId: z.string().min(1, 'must not be empty').optional(),
     title: z.string().optional(),
     pollMs: z.number().int('must be an integer (ms)').min(10, 'must be at least 10 ms').default(1000),
+    brokerTimeoutMs: z.number().int('must be an integer (ms)').positive('must be > 0 ms').default(120_000),
     logger: z.custom<Logger>((v) => isObject(v) && typeof v.debug === 'function' && typeof v.warn === 'function', 'must be a pino logger').optional(),
   })
   .strict()
@@ -122,14 +142,22 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
     const abort = new AbortController();
     let consumer: ConsumerLike | undefined;
     let followed = o.pipelineId;
+    let followedModelKey: string | undefined;
     const ignored = new Set<string>();
     let stopped: Promise<void> | undefined;
 
-    const accept = (key: string | null, topic: string): boolean => {
-      if (key === null) return false;
+    const accept = (raw: string | null, topic: string): boolean => {
+      if (raw === null) return false;
+      // Exactly once, each input partition's state has its own key, `<pipelineId>/<topic>/<partition>`: the
+      // models of the first partition seen are shown (each partition has a model of its own).
+      const key = topic === models ? StateStore.pipelineIdOf(raw) : raw;
       if (followed === undefined) {
         followed = key;
         o.logger?.info({ pipelineId: key }, `dashboard: following pipeline ${JSON.stringify(key)} (the first seen on ${topic})`);
+      }
+      if (key === followed && topic === models && raw !== key) {
+        followedModelKey ??= raw;
+        return raw === followedModelKey;
       }
       if (key === followed) return true;
       if (!ignored.has(key)) {
@@ -147,14 +175,16 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
     };
 
     const run = async (): Promise<void> => {
-      const kafka = o.kafka ?? (await createKafkaClient(o.brokers!, { clientId: 'emstream-dashboard', logger: o.logger, forwardLogsAs: 'debug' }));
+      const kafka = o.kafka ?? (await createKafkaClient(o.brokers!, { clientId: 'emstream-dashboard', logger: o.logger, forwardLogsAs: 'debug', retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } }));
+      // While the brokers do not answer: one warning per retry, then a BrokerUnavailableError past the budget.
+      const retry = (): RetryOptions => ({ deadline: Date.now() + o.brokerTimeoutMs, budgetMs: o.brokerTimeoutMs, brokers: o.brokers, logger: o.logger, signal: abort.signal });
       // 1. The window-history topic (the pipeline creates all its topics at once).
       const admin: AdminLike = kafka.admin();
-      await admin.connect();
+      await retryBrokerOperation('connect', () => admin.connect(), retry());
       let present: string[] = [];
       try {
         for (;;) {
-          const existing = new Set(await admin.listTopics());
+          const existing = new Set(await retryBrokerOperation('list-topics', () => admin.listTopics(), retry()));
           if (existing.has(windows)) {
             present = topics.filter((t) => existing.has(t));
             break;
@@ -172,7 +202,7 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
       // 2. A fresh group, from the beginning, nothing committed.
       const c = kafka.consumer({ groupId: `emstream-dashboard-${randomBytes(6).toString('hex')}`, maxBytesPerPartition: 4 << 20 });
       consumer = c;
-      await c.connect();
+      await retryBrokerOperation('connect', () => c.connect(), retry());
       if (abort.signal.aborted) return void (await c.disconnect().catch(() => undefined));
       await c.subscribe({ topics: present, fromBeginning: true });
       if (abort.signal.aborted) return void (await c.disconnect().catch(() => undefined));

@@ -6,7 +6,8 @@
  *   or of the pipeline run by `runKafkaPipeline`. Usually retriable: nothing was committed past what was produced.
  * - {@link BrokerUnavailableError}: the brokers did not answer for longer than the retry budget.
  * - {@link StateRestoreError}: the state saved on the models topic cannot be resumed by this pipeline.
- * - {@link BrokerLaunchError}: the local development broker (`emstream broker`) could not be started.
+ * - {@link InputTopicMissingError}: an input topic does not exist (and was not created within the wait).
+ * - {@link MessageFormatError}: a message emstream wrote cannot be read back.
  *
  * @module
  */
@@ -23,6 +24,10 @@ export interface KafkaEdgeErrorContext extends ErrorContext {
   readonly operation?: string;
   /** The client's own error name behind this one (e.g. `KafkaJSConnectionError`), when it crossed a thread. */
   readonly clientError?: string;
+  /** The protocol error type behind this one (e.g. `INVALID_PRODUCER_EPOCH`), when it crossed a thread. */
+  readonly clientErrorType?: string;
+  /** A transactional producer was fenced: another producer initialized its transactional id. */
+  readonly fenced?: boolean;
 }
 
 /**
@@ -132,48 +137,24 @@ export class StateRestoreError extends KafkaEdgeError {
   }
 }
 
-/** What went wrong while launching a local broker; lets callers branch without parsing messages. */
-export type BrokerLaunchReason = 'java-missing' | 'maven-missing' | 'resolve-failed' | 'format-failed' | 'exited-early' | 'start-timeout' | 'port-in-use';
-
-/** Hint appended to every {@link BrokerLaunchError} message: the ways to get a broker. */
-const WHAT_TO_DO =
-  'To get a broker: install Java 17+ and Maven 3.8+ (e.g. `apt-get install openjdk-17-jdk-headless maven`) so ' +
-  '`emstream broker` can run Kafka locally, or point at an existing broker with KAFKA_BROKERS=host:port, ' +
-  'or run one in Docker with `docker compose up`.';
-
-/** Context of a {@link BrokerLaunchError}. */
-export interface BrokerLaunchContext extends ErrorContext {
-  readonly reason: BrokerLaunchReason;
-  /** The port in question (`port-in-use`). */
-  readonly port?: number;
-}
-
-/**
- * Raised when the local development broker (`startLocalKafka`, `emstream broker`) cannot be resolved,
- * formatted, started, or does not answer in time, or when a port asked for is taken.
- *
- * The message says what failed and what to do; `logTail` holds the last lines the JVM or Maven printed
- * (kept out of the message's first line, so the CLI can print one line).
- */
-export class BrokerLaunchError extends EmstreamError<BrokerLaunchContext> {
-  override readonly name: string = 'BrokerLaunchError';
-  /** Machine-readable cause of the failure. */
-  readonly reason: BrokerLaunchReason;
-  /** The last lines of output from the failing process (Maven or the broker), oldest first. */
-  readonly logTail: readonly string[];
+/** A message format error: a label, model, dead-letter, window-history or drift message that cannot be read back. */
+export class MessageFormatError extends EmstreamError<{ readonly field: string }> {
+  override readonly name: string = 'MessageFormatError';
 
   /**
-   * @param reason - what failed
-   * @param message - what happened; the "what to do" hint is appended (not for `port-in-use`, whose message says it)
-   * @param options - `cause`, `logTail`, `retriable` (default false) and the `port`
+   * @param message - what is wrong with the message and what to do
+   * @param field - the offending field (`''` for the message itself)
+   * @param cause - the parse error behind it
    */
-  constructor(reason: BrokerLaunchReason, message: string, options: { cause?: unknown; logTail?: readonly string[]; retriable?: boolean; port?: number } = {}) {
-    super(reason === 'port-in-use' ? message : `${message} ${WHAT_TO_DO}`, {
-      cause: options.cause,
-      retriable: options.retriable ?? false,
-      context: options.port === undefined ? { reason } : { reason, port: options.port },
-    });
-    this.reason = reason;
-    this.logTail = options.logTail ?? [];
+  constructor(message: string, field: string, cause?: unknown) {
+    super(message, { cause, context: { field } });
   }
+}
+
+
+/** One line about an error: its message (and the cause's, when the client wrapped it). */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error && cause.message !== error.message && !error.message.includes(cause.message) ? `${error.message} (${cause.message})` : error.message;
 }

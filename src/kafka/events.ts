@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { KafkaRecord } from './source.js';
+import type { KafkaRecord } from './source/record.js';
 
 /** Partitions of one topic. */
 export interface TopicPartitions {
@@ -49,10 +49,12 @@ export interface KafkaEvents {
   /** A record went to the dead-letter topic (once acknowledged); `bytes` is its value's length as sent. */
   'kafka.dead-letter': { reason: string; topic: string; partition: number; offset: string; bytes: number; truncated: boolean };
   /**
-   * A window's outputs (labels, state, …) were acknowledged. `records` are the window's input records: compute
-   * end-to-end latency from `records[i].timestamp` lazily (nothing per record is computed for this event).
+   * A window's outputs (labels, state, …) were acknowledged (exactly-once: committed). `enqueuedAt` is when the
+   * window was handed to the delivery, so `acknowledgedAt − enqueuedAt` is what delivery adds to its latency.
+   * `records` are the window's input records: compute end-to-end latency from `records[i].timestamp` lazily
+   * (nothing per record is computed for this event).
    */
-  'kafka.window.acknowledged': { windowIndex: number; version: number; labelled: number; acknowledgedAt: number; records: readonly KafkaRecord[] };
+  'kafka.window.acknowledged': { windowIndex: number; version: number; labelled: number; acknowledgedAt: number; enqueuedAt: number; records: readonly KafkaRecord[] };
   /** The runner resumed the pipeline from its saved state. */
   'kafka.state.restored': { pipelineId: string; modelVersion: number; windowIndex: number; offsets: EventOffset[] };
   /** The runner starts the pipeline without a saved state. */

@@ -7,9 +7,11 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { MixtureUpdate } from '../operators/types.js';
-import { BatchSender } from './batchSender.js';
-import type { ProducerLike } from './client.js';
-import { labelsOutput, messageWindowIndex, stateOutput, type OutgoingMessage, type WindowOutput } from './messages.js';
+import type { ProducerLike } from './client/ports.js';
+import { BatchSender } from './delivery/batchSender.js';
+import { labelsOutput } from './messages/labels.js';
+import { messageWindowIndex, type OutgoingMessage, type WindowOutput } from './messages/outputs.js';
+import { stateOutput } from './state/format.js';
 
 /** Options of {@link toKafka}. */
 export interface ToKafkaOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from 'pino';
-import type { AdminLike } from './client.js';
+import type { AdminLike } from './client/ports.js';
 import { KafkaEdgeError } from './errors.js';
 
 /** The broker's default `message.max.bytes` (and so a topic's default `max.message.bytes`): 1 MiB + 12 bytes. */

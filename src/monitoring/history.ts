@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { componentDistanceMatrix, componentMean, type ComponentMetric } from '../gmm/distance.js';
 import { paramsFromJSON, type MixtureJSON } from '../gmm/model.js';
+import { compareOffsets, isDecimalOffset, partitionKey } from '../offsets.js';
 import { parseOptions } from '../options.js';
 import type { MixtureUpdate } from '../operators/types.js';
 import { recordCoordinates } from '../operators/vectorInput.js';
@@ -237,9 +238,9 @@ export function offsetRanges(records: readonly unknown[]): OffsetRange[] | null 
   for (const record of records) {
     const c = recordCoordinates(record);
     const offset = c.offset;
-    if (c.topic === undefined || c.partition === undefined || offset === undefined || !isDecimal(offset)) continue;
+    if (c.topic === undefined || c.partition === undefined || offset === undefined || !isDecimalOffset(offset)) continue;
     if (current === undefined || c.topic !== current.topic || c.partition !== current.partition) {
-      const id = `${c.partition}:${c.topic}`;
+      const id = partitionKey(c.topic, c.partition);
       current = ranges.get(id);
       if (current === undefined) {
         ranges.set(id, (current = { topic: c.topic, partition: c.partition, first: offset, last: offset }));
@@ -251,17 +252,6 @@ export function offsetRanges(records: readonly unknown[]): OffsetRange[] | null 
   }
   if (ranges.size === 0) return null;
   return [...ranges.values()].map((r) => ({ ...r }));
-}
-
-/** Whether an offset is a decimal string without leading zeros (as Kafka clients give them). */
-function isDecimal(offset: string): boolean {
-  const first = offset.charCodeAt(0);
-  return offset.length > 0 && first >= 48 && first <= 57 && (first !== 48 || offset.length === 1);
-}
-
-/** Compares two offsets given as decimal strings without leading zeros (no parsing: they can exceed 2^53). */
-function compareOffsets(a: string, b: string): number {
-  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

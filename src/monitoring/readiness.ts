@@ -4,8 +4,7 @@
  * @module
  */
 import { z } from 'zod';
-import type { EventSource } from '../instrumentation.js';
-import type { TopicPartitions } from '../kafka/events.js';
+import type { EmstreamEvents, EventSource } from '../instrumentation.js';
 import { parseOptions } from '../options.js';
 
 /** What `/readyz` answers. */
@@ -101,7 +100,7 @@ export class Readiness {
     ];
   }
 
-  private apply(list: readonly TopicPartitions[], add: boolean): void {
+  private apply(list: EmstreamEvents['kafka.rebalance']['assigned'], add: boolean): void {
     for (const { topic, partitions } of list) {
       let set = this.assigned.get(topic);
       if (set === undefined) {

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { MixtureJSON } from '../gmm/model.js';
 import type { EventSource } from '../instrumentation.js';
+import { partitionKey } from '../offsets.js';
 import type { MixtureUpdate } from '../operators/types.js';
 import { driftRecords, offsetRanges, windowRecord, type DriftRecord, type WindowRecord, type WindowRecordOptions } from './history.js';
 
@@ -96,10 +97,10 @@ export class WindowRecorder {
           } catch {
             return;
           }
-          this.lags.set(`${e.partition}:${e.topic}`, Math.max(0, lag));
+          this.lags.set(partitionKey(e.topic, e.partition), Math.max(0, lag));
         }),
         events.on('kafka.rebalance', (e) => {
-          for (const { topic, partitions } of e.revoked) for (const p of partitions) this.lags.delete(`${p}:${topic}`);
+          for (const { topic, partitions } of e.revoked) for (const p of partitions) this.lags.delete(partitionKey(topic, p));
         }),
       );
     }

@@ -23,7 +23,7 @@ export interface PipelineScope {
    */
   readonly onInvalid?: (invalid: InvalidVector<unknown>) => void;
   /**
-   * The runner's maximum wait of count windows (`emstream run --max-wait`): `windowVectors` of plain count windows
+   * The runner's maximum wait of count windows (`emstream run --max-wait-ms`): `windowVectors` of plain count windows
    * created in the scope and given no `maxWaitMs` of their own close a window that long after its first record.
    */
   readonly maxWaitMs?: number;

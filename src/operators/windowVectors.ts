@@ -22,7 +22,7 @@ export interface WindowOptions<R = VectorInput> {
    * Count windows with a maximum wait: a window also closes `maxWaitMs` milliseconds after its first record (on
    * `scheduler`), holding what it has, so the tail of a slow or idle input is answered within that time instead of
    * waiting for `size` points. Requires `size`; cannot be combined with `timeMs` or `slide`. `false`: never, even
-   * when a runner's scope sets a default (`emstream run --max-wait`). Default: the runner's, else none.
+   * when a runner's scope sets a default (`emstream run --max-wait-ms`). Default: the runner's, else none.
    */
   readonly maxWaitMs?: number | false;
   /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { syntheticStream } from '../../src/data/synthetic.js';
-import { readDriftMessage, readWindowMessage } from '../../src/kafka/messages.js';
+import { readDriftMessage, readWindowMessage } from '../../src/kafka/messages/history.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { killChildren, produceAll, readAll, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor } from '../kafka/helpers.js';
 import { READ_PAGE, WINDOWS_ON_PAGE, launchChromium, openPage, outputDir, type PageView } from './browser.js';

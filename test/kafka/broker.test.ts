@@ -4,11 +4,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
+import { installRequestQueueFix } from '../../src/kafka/client/requestQueueFix.js';
 import { describe, expect, it } from 'vitest';
 import { withOccupiedPort } from '../helpers/ports.js';
 import { EmstreamError } from '../../src/errors.js';
-import { BrokerLaunchError, KAFKA_VERSION, kafkaCacheBase, startLocalKafka } from '../../src/kafka/broker.js';
+import { BrokerLaunchError } from '../../src/devtools/errors.js';
+import { KAFKA_VERSION, kafkaCacheBase, startLocalKafka } from '../../src/devtools/broker.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** Resolves true if something accepts TCP connections on 127.0.0.1:port. */

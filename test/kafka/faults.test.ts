@@ -7,19 +7,20 @@
  * restart are exactly those of the last state message updated with that window).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { StreamingGmm, type StreamingStateJSON } from '../../src/gmm/streaming.js';
 import { Instrumentation } from '../../src/instrumentation.js';
-import { startLocalKafka, type LocalKafka } from '../../src/kafka/broker.js';
+import { startLocalKafka } from '../../src/devtools/broker.js';
 import type { KafkaEvents } from '../../src/kafka/events.js';
-import { HEADERS, readDeadLetter, readLabelMessage, readModelMessage } from '../../src/kafka/messages.js';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
+import { readDeadLetter } from '../../src/kafka/messages/deadLetters.js';
+import { readLabelMessage } from '../../src/kafka/messages/labels.js';
+import { readModelMessage } from '../../src/kafka/state/format.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, committedOffset, coverage, killChildren, produceAll, readAll, sourceOf, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun, type ReadMessage } from './helpers.js';
+import { type ChildRun, clusteredPoint, committedOffset, committedTotal, coverage, killChildren, ownBroker, produceAll, readAll, type ReadMessage, sourceOf, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor } from './helpers.js';
 
 // A test that fails leaves no pipeline running behind it.
 afterEach(killChildren);
@@ -76,18 +77,6 @@ function expectContinuesWith(before: StreamingStateJSON, after: ReturnType<typeo
   const gmm = new StreamingGmm({ k: 3, initialState: before });
   gmm.update({ n: window.length, d: 2, data: Float64Array.from(window.flatMap(point)) });
   expect(after.state?.stats).toEqual(gmm.toJSON().stats);
-}
-
-/** Committed positions of a group on a topic, summed over its partitions (a partition without a commit counts 0). */
-async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return entry.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /**
@@ -370,21 +359,12 @@ describe('faults on a real broker (pipeline in a child process)', () => {
 });
 
 describe('faults of the brokers (a broker of its own, stopped and started again on its data directory)', () => {
-  let broker: LocalKafka | undefined;
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'emstream-restart-'));
-    broker = await startLocalKafka({ dir });
-  }, 180_000);
-  afterAll(async () => {
-    await broker?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const own = ownBroker('emstream-restart-');
 
   it('brokers unavailable at start, then restarted while pipelines run: they retry and go on, nothing lost, the child exits 0; every kafka.* event fires', { timeout: 240_000 }, async () => {
     const { Kafka, logLevel } = await import('kafkajs');
-    const kafka = new Kafka({ brokers: broker!.brokers, logLevel: logLevel.NOTHING });
-    const { port, controllerPort } = broker!;
+    const kafka = new Kafka({ brokers: own.broker!.brokers, logLevel: logLevel.NOTHING });
+    const { port, controllerPort } = own.broker!;
     const inChild = uniqueTopic('outage-child');
     const inProcess = uniqueTopic('outage-events');
     const HALF = 20_000;
@@ -398,7 +378,7 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     await produceAll(kafka, inProcess, (i) => (i === 777 ? { key: 'bad', value: '[1, 2' } : point(i < 777 ? i : i - 1)), HALF + 1);
 
     // Both start while the broker is down.
-    await broker!.stop();
+    await own.broker!.stop();
     const events = new Map<string, unknown[]>();
     const instrumentation = new Instrumentation();
     const names: (keyof KafkaEvents)[] = [
@@ -407,9 +387,9 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     ];
     for (const name of names) instrumentation.on(name, (e) => void (events.get(name) ?? events.set(name, []).get(name)!).push(e));
     // At debug, to see the notice that retrying began (a start-up notice, logged at debug).
-    const child = spawnRun(runArgs(broker!.bootstrap, inChild, inChild, ['--broker-timeout', '120', '--log-level', 'debug']));
+    const child = spawnRun(runArgs(own.broker!.bootstrap, inChild, inChild, ['--broker-timeout-ms', '120000', '--log-level', 'debug']));
     const running = runKafkaPipeline({
-      brokers: broker!.brokers,
+      brokers: own.broker!.brokers,
       producerInWorker: false,
       pipeline: standardPipeline({ window: WINDOW, k: 3 }),
       input: inProcess,
@@ -421,13 +401,13 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     });
     await child.waitForLog((e) => typeof e.msg === 'string' && e.msg.startsWith('the Kafka brokers do not answer'), 30_000, 'the child to retry');
     await waitFor(() => (events.get('kafka.retry')?.length ?? 0) > 0, 30_000, 'the in-process run to retry');
-    broker = await startLocalKafka({ dir, port, controllerPort });
+    own.broker = await startLocalKafka({ dir: own.dir, port, controllerPort });
     const handle = await running;
     await waitFor(async () => (await topicEnd(kafka, `${inChild}.labels`)) >= HALF / 2 && handle.counters.labelled >= HALF / 2, 90_000, 'labels from both runs');
 
     // Restarted while they run.
     const restartedAt = Date.now();
-    broker = await broker.restart({ downMs: 6000 });
+    own.broker = await own.broker!.restart({ downMs: 6000 });
     const downMs = Date.now() - restartedAt;
     await produceAll(kafka, inChild, (i) => point(HALF + i), HALF);
     await produceAll(kafka, inProcess, (i) => point(HALF + i), HALF);
@@ -442,7 +422,7 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     expect(code).toBe(0);
     expect(child.logs.some((e) => e.msg === 'pipeline stopped on an error')).toBe(false);
     expect(await committedOffset(kafka, `${inProcess}-group`, inProcess)).toBe(ends[inProcess]);
-    await finishRemaining(kafka, inChild, inChild, broker.brokers);
+    await finishRemaining(kafka, inChild, inChild, own.broker!.brokers);
 
     for (const topic of [inChild, inProcess]) {
       const { distinct, duplicates } = coverage(await readAll(kafka, `${topic}.labels`));
@@ -454,7 +434,7 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     }
 
     // A second run resumes the state (kafka.state.restored), with nothing left to do.
-    const again = await runKafkaPipeline({ brokers: broker.brokers, producerInWorker: false, pipeline: standardPipeline({ window: WINDOW, k: 3 }), input: inProcess, pipelineId: inProcess, group: `${inProcess}-group`, instrumentation });
+    const again = await runKafkaPipeline({ brokers: own.broker!.brokers, producerInWorker: false, pipeline: standardPipeline({ window: WINDOW, k: 3 }), input: inProcess, pipelineId: inProcess, group: `${inProcess}-group`, instrumentation });
     await again.stop();
 
     const get = <E extends keyof KafkaEvents>(name: E): KafkaEvents[E][] => (events.get(name) ?? []) as KafkaEvents[E][];

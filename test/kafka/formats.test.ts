@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { EmstreamOptionsError } from '../../src/errors.js';
-import type { ProducedMessage, ProducerLike } from '../../src/kafka/client.js';
-import { createDecoder, encodeVector, VECTOR_FORMATS, type DecodeResult } from '../../src/kafka/formats.js';
-import { BatchSender } from '../../src/kafka/batchSender.js';
-import { deadLetterMessage, HEADERS, labelMessage, parseSourceHeader, sourceHeaders } from '../../src/kafka/messages.js';
+import type { ProducedMessage, ProducerLike } from '../../src/kafka/client/ports.js';
+import { createDecoder, encodeVector, VECTOR_FORMATS, type DecodeResult } from '../../src/kafka/source/formats.js';
+import { BatchSender } from '../../src/kafka/delivery/batchSender.js';
+import { deadLetterMessage } from '../../src/kafka/messages/deadLetters.js';
+import { HEADERS, parseSourceHeader, sourceHeaders } from '../../src/kafka/messages/headers.js';
+import { labelMessage } from '../../src/kafka/messages/labels.js';
 
 const where = { topic: 'points', partition: 2, offset: '41' };
 const b = (text: string): Buffer => Buffer.from(text);

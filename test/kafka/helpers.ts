@@ -5,14 +5,23 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { HEADERS, parseSourceHeader } from '../../src/kafka/messages.js';
-import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startLocalKafka, type LocalKafka } from '../../src/devtools/broker.js';
+import { HEADERS, parseSourceHeader } from '../../src/kafka/messages/headers.js';
+import { readLabelMessage } from '../../src/kafka/messages/labels.js';
+import { readModelMessage } from '../../src/kafka/state/format.js';
+import { installReadCommittedFix } from '../../src/kafka/client/readCommittedFix.js';
+import { installRequestQueueFix } from '../../src/kafka/client/requestQueueFix.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 /** A kafkajs client on the test broker, quiet. */
 export function testKafka(clientId = 'emstream-test'): Kafka {
   installRequestQueueFix(); // as emstream's own clients: no idle 1 ms timer loop per connection
+  installReadCommittedFix(); // and read_committed that never returns records of aborted transactions
   return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 
@@ -226,9 +235,14 @@ export async function killChildren(): Promise<void> {
 
 /** Spawns `node --import tsx src/cli/main.ts run …args` from the repository root. */
 export function spawnRun(args: readonly string[], env: Record<string, string> = {}): ChildRun {
+  return spawnCli(['run', ...args], env);
+}
+
+/** Spawns `node --import tsx src/cli/main.ts …args` (any command) from the repository root. */
+export function spawnCli(args: readonly string[], env: Record<string, string> = {}): ChildRun {
   const root = new URL('../..', import.meta.url);
   const { EMSTREAM_DEBUG: _ignored, ...base } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let out = '';
   let err = '';
@@ -299,4 +313,158 @@ export function spawnRun(args: readonly string[], env: Record<string, string> = 
   children.add(run);
   void exited.then(() => children.delete(run));
   return run;
+}
+
+/**
+ * Reads every committed message of a topic, read_committed: each partition up to its last stable offset (ListOffsets
+ * read_committed, what `fetchTopicOffsets` answers), records of aborted transactions and the transaction markers
+ * left out. A partition is read to its end once the fetch position passes it (a marker ends most partitions written
+ * in transactions, and a read_committed fetch does not return it as a message).
+ *
+ * @param isolation - `read_committed` (default) or `read_uncommitted` (to see what aborted transactions wrote)
+ * @throws Error after `timeoutMs`, saying which partitions were not read to their end
+ */
+export async function readCommitted(kafka: Kafka, topic: string, timeoutMs = 60_000, isolation: 'read_committed' | 'read_uncommitted' = 'read_committed'): Promise<ReadMessage[]> {
+  return (await readCommittedTopic(kafka, topic, timeoutMs, isolation)).messages;
+}
+
+/**
+ * {@link readCommitted}, and whether the topic is stable: on every partition the last stable offset is the high
+ * watermark, so no transaction is left open (pending) on it.
+ */
+export async function readCommittedTopic(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 60_000,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_committed',
+): Promise<{ messages: ReadMessage[]; stable: boolean }> {
+  installReadCommittedFix(); // kafkajs alone can return records of aborted transactions (see readCommittedFix.ts)
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  try {
+    ends = new Map((await admin.fetchTopicOffsets(topic)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+  const out: ReadMessage[] = [];
+  if (ends.size === 0) return { messages: out, stable: true };
+  const highWatermarks = new Map<number, bigint>();
+  const consumer = kafka.consumer({ groupId: uniqueTopic('committed-reader'), maxBytesPerPartition: 4 << 20, readUncommitted: isolation === 'read_uncommitted' });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const remaining = new Set(ends.keys());
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read_committed: partitions ${[...remaining].join(',')} of ${topic} not read to their end (${out.length} messages so far)`)), timeoutMs);
+      consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            const end = ends.get(batch.partition);
+            const hw = BigInt(batch.highWatermark);
+            if (hw > (highWatermarks.get(batch.partition) ?? -1n)) highWatermarks.set(batch.partition, hw);
+            for (const m of batch.messages) {
+              if (end !== undefined && BigInt(m.offset) >= end) continue;
+              const headers: Record<string, string> = {};
+              for (const [name, value] of Object.entries(m.headers ?? {})) if (value !== undefined) headers[name] = value.toString();
+              out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value, headers, timestamp: m.timestamp });
+            }
+            if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) remaining.delete(batch.partition);
+            if (remaining.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  const stable = [...ends].every(([p, end]) => (highWatermarks.get(p) ?? end) === end);
+  return { messages: out.sort((a, b) => a.partition - b.partition || a.offset - b.offset), stable };
+}
+
+/**
+ * What a read_committed reader sees of an exactly-once run: labels that repeat an input (`duplicates`), the inputs
+ * labelled (`distinct`, `<partition>/<offset>`), and states that do not match their labels (`mismatched`: a state
+ * message of partition p and version v must hold as many points as there are labels of p with version v, and no
+ * label may have a version without its state message).
+ */
+export function exactlyOnceReport(labels: readonly ReadMessage[], models: readonly ReadMessage[]): { duplicates: number; distinct: Set<string>; mismatched: string[]; repeated: string[] } {
+  const seen = new Set<string>();
+  let duplicates = 0;
+  // Where repeats are, for a failure's message: per partition and label version, the offsets labelled again.
+  const again = new Map<string, number[]>();
+  const firstVersion = new Map<string, number>();
+  // Per task (input partition) and model version, the labels of that version.
+  const byVersion = new Map<string, number>();
+  for (const m of labels) {
+    const s = sourceOf(m);
+    const id = `${s.partition}/${s.offset}`;
+    const version = readLabelMessage(m.value).modelVersion;
+    if (seen.has(id)) {
+      duplicates++;
+      const at = `${s.partition}@v${firstVersion.get(id)}+v${version}`;
+      (again.get(at) ?? again.set(at, []).get(at)!).push(s.offset);
+    } else {
+      seen.add(id);
+      firstVersion.set(id, version);
+    }
+    const key = `${s.partition}@${version}`;
+    byVersion.set(key, (byVersion.get(key) ?? 0) + 1);
+  }
+  // Each state message of a task holds the window of labels of its version: as many labels as its n, and no label
+  // of a version without its state message.
+  const mismatched: string[] = [];
+  const stated = new Set<string>();
+  for (const m of models) {
+    const { message } = readModelMessage(m.value);
+    const partition = message.task?.partition ?? 0;
+    const key = `${partition}@${message.modelVersion}`;
+    stated.add(key);
+    if ((byVersion.get(key) ?? 0) !== message.n) mismatched.push(`${key}: state n ${message.n}, labels ${byVersion.get(key) ?? 0}`);
+  }
+  for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
+  const repeated = [...again].map(([at, offsets]) => `${at}: ${offsets.length} offsets ${Math.min(...offsets)}..${Math.max(...offsets)}`);
+  return { duplicates, distinct: seen, mismatched, repeated };
+}
+
+/** A broker of a describe block's own (see {@link ownBroker}). */
+export interface OwnBroker {
+  /** The broker now (a test that restarts it puts the new one here, so it is the one stopped at the end). */
+  broker: LocalKafka | undefined;
+  /** Its data directory (to start it again on the same data). */
+  dir: string;
+}
+
+/**
+ * A broker of its own for the tests of a describe block, on a data directory of its own: started before them,
+ * stopped (and its directory removed) after. For tests that stop and start a broker again on its data.
+ *
+ * @param prefix - the data directory's name prefix
+ */
+export function ownBroker(prefix: string): OwnBroker {
+  const own: OwnBroker = { broker: undefined, dir: '' };
+  beforeAll(async () => {
+    own.dir = await mkdtemp(join(tmpdir(), prefix));
+    own.broker = await startLocalKafka({ dir: own.dir });
+  }, 180_000);
+  afterAll(async () => {
+    await own.broker?.stop();
+    await rm(own.dir, { recursive: true, force: true });
+  });
+  return own;
+}
+
+/** Committed positions of a group on a topic, summed over its partitions (a partition without a commit counts 0). */
+export async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return entry.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

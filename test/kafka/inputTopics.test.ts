@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InputTopicMissingError } from 'emstream';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { clusteredPoint, produceAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 describe('input topics that do not exist yet', () => {

@@ -1,12 +1,14 @@
 /**
  * Count windows with a maximum wait on a real broker: the tail of a slow topic is labelled (and committed) within
- * the wait instead of waiting for a full window; `emstream run --max-wait` sets it, on by default.
+ * the wait instead of waiting for a full window; `emstream run --max-wait-ms` sets it, on by default.
  */
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_WAIT_MS, registerRun } from '../../src/cli/commands/run.js';
-import { runKafkaPipeline, standardPipeline, type KafkaPipelineHandle } from '../../src/kafka/pipeline.js';
+import type { KafkaPipelineHandle } from '../../src/kafka/run/handle.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { clusteredPoint, committedOffset, produceAll, readTopic, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
@@ -48,7 +50,7 @@ describe('count windows with a maximum wait, on a real broker', () => {
     }
   });
 
-  it('emstream run sets it (default 10 s; --max-wait MS; 0 turns it off), and its pipeline labels the tail', async () => {
+  it('emstream run sets it (default 10 s; --max-wait-ms MS, or --max-wait; 0 turns it off), and its pipeline labels the tail', async () => {
     expect(DEFAULT_MAX_WAIT_MS).toBe(10_000);
     const kafka = testKafka();
     const started = async (args: string[]): Promise<{ handle: KafkaPipelineHandle; stop: () => Promise<void> }> => {
@@ -68,13 +70,14 @@ describe('count windows with a maximum wait, on a real broker', () => {
     };
     const input = uniqueTopic('cli-slow');
     await produceAll(kafka, input, (i) => ({ key: `k${i}`, value: JSON.stringify(clusteredPoint(i)) }), 550);
-    const run = await started(['--input', input, '--max-wait', '1000']);
+    const run = await started(['--input', input, '--max-wait-ms', '1000']);
     expect(run.handle.config.maxWaitMs).toBe(1000);
     await waitFor(() => run.handle.counters.labelled === 550, 30_000, 'the full window and the tail of 50 to be labelled');
     await run.stop();
     for (const [args, expected] of [
       [[], DEFAULT_MAX_WAIT_MS],
-      [['--max-wait', '0'], undefined],
+      [['--max-wait-ms', '0'], undefined],
+      [['--max-wait', '2000'], 2000],
     ] as const) {
       const idle = uniqueTopic('cli-idle');
       await produceAll(kafka, idle, [{ key: 'k', value: JSON.stringify(clusteredPoint(0)) }]);

@@ -1,8 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { encodeVector } from '../../src/kafka/formats.js';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
+import { encodeVector } from '../../src/kafka/source/formats.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { clusteredPoint, committedOffset, produceAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 /** Vectors streamed through the pipeline (override with EMSTREAM_MEMORY_TEST_N). */

@@ -1,25 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { EmstreamOptionsError } from '../../src/errors.js';
 import { StreamingGmm } from '../../src/gmm/streaming.js';
-import { BatchSender } from '../../src/kafka/batchSender.js';
-import type { ProducedMessage, ProducerLike } from '../../src/kafka/client.js';
-import { resolveRunConfig } from '../../src/kafka/config.js';
-import {
-  BATCH_OVERHEAD_BYTES,
-  compactState,
-  deadLetterMessage,
-  expandState,
-  HEADERS,
-  MessageFormatError,
-  messageBytes,
-  modelMessage,
-  readDeadLetter,
-  readModelMessage,
-  recordCoordinates,
-} from '../../src/kafka/messages.js';
-import { isRetriable } from '../../src/kafka/retry.js';
+import { BatchSender } from '../../src/kafka/delivery/batchSender.js';
+import type { ProducedMessage, ProducerLike } from '../../src/kafka/client/ports.js';
+import { resolveRunConfig } from '../../src/kafka/run/config.js';
+import { BATCH_OVERHEAD_BYTES, messageBytes } from '../../src/kafka/messages/sizes.js';
+import { compactState, expandState, modelMessage, readModelMessage } from '../../src/kafka/state/format.js';
+import { deadLetterMessage, readDeadLetter } from '../../src/kafka/messages/deadLetters.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
+import { MessageFormatError } from '../../src/kafka/errors.js';
+import { recordCoordinates } from '../../src/operators/vectorInput.js';
+import { isRetriable } from '../../src/kafka/client/errorNames.js';
 import type { MixtureUpdate } from '../../src/operators/types.js';
-import { standardPipeline } from '../../src/kafka/pipeline.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 
 /** A fitted window of a streaming model, as fitMixture would emit it. */
 function update(): { gmm: StreamingGmm; update: MixtureUpdate<unknown> } {

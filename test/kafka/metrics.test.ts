@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generate, scenario } from '../../bench/streams.js';
-import { readWindowMessage } from '../../src/kafka/messages.js';
+import { readWindowMessage } from '../../src/kafka/messages/history.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { histogram, scrape, value, type Families } from '../monitoring/scrape.js';
 import { killChildren, produceAll, readAll, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type TestMessage } from './helpers.js';
@@ -171,7 +171,7 @@ describe('emstream run --metrics-port', () => {
 
   it('/readyz is 503 while the brokers cannot be reached (and says why); /healthz stays 200', async () => {
     const port = await closedPort();
-    const run = spawnRun(['--brokers', `127.0.0.1:${port}`, '--input', uniqueTopic('nobroker'), '-k', '2', '--metrics-port', '0', '--broker-timeout', '60']);
+    const run = spawnRun(['--brokers', `127.0.0.1:${port}`, '--input', uniqueTopic('nobroker'), '-k', '2', '--metrics-port', '0', '--broker-timeout-ms', '60000']);
     const url = (await run.waitForLog((e) => typeof e.metrics === 'string', 60_000, 'the metrics endpoint')).metrics as string;
     const base = url.replace(/\/metrics$/, '');
     await waitFor(async () => (value(await scrape(url), 'emstream_kafka_retries_total', { operation: 'connect' }) ?? 0) >= 1, 30_000, 'a retry of the unreachable brokers');

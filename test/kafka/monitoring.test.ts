@@ -8,16 +8,12 @@ import { ConfigResourceTypes } from 'kafkajs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { syntheticStream } from '../../src/data/synthetic.js';
-import {
-  DEFAULT_DRIFT_RETENTION_MS,
-  DEFAULT_WINDOWS_RETENTION_MS,
-  HEADERS,
-  readDriftMessage,
-  readLabelMessage,
-  readModelMessage,
-  readWindowMessage,
-} from '../../src/kafka/messages.js';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
+import { DEFAULT_DRIFT_RETENTION_MS, DEFAULT_WINDOWS_RETENTION_MS, readDriftMessage, readWindowMessage } from '../../src/kafka/messages/history.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
+import { readLabelMessage } from '../../src/kafka/messages/labels.js';
+import { readModelMessage } from '../../src/kafka/state/format.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import type { DriftRecord, WindowRecord } from '../../src/monitoring/history.js';
 import { JUMP_WINDOW, WINDOWS, WINDOW_SIZE, jumpingClusters } from '../dashboard/streams.js';
 import { produceAll, readAll, sourceOf, testKafka, topicEnd, uniqueTopic, waitFor, type TestMessage } from './helpers.js';

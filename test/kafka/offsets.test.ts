@@ -1,7 +1,61 @@
 import { describe, expect, it } from 'vitest';
-import type { TopicPartitionOffset } from '../../src/kafka/client.js';
-import { OffsetTracker } from '../../src/kafka/offsets.js';
-import { BatchSender } from '../../src/kafka/batchSender.js';
+import type { TopicPartitionOffset } from '../../src/kafka/client/ports.js';
+import { OffsetTracker } from '../../src/kafka/delivery/offsets.js';
+import { BatchSender } from '../../src/kafka/delivery/batchSender.js';
+import { Coverage, lastOffsets } from '../../src/kafka/delivery/coverage.js';
+import { compareOffsets, maxOffset, offsetAfter, partitionKey } from '../../src/offsets.js';
+
+describe('offsets beyond 2^53 stay exact', () => {
+  // 2^63 − 1 is Kafka's largest offset; near it a double is 1024 apart from its neighbours.
+  const big = (delta: number): string => (2n ** 63n - 100n + BigInt(delta)).toString();
+
+  it('compare, increment and keys: exact for int64 offsets, and the same as numbers for small ones', () => {
+    expect(offsetAfter(big(0))).toBe(big(1));
+    expect(Number(big(1)) === Number(big(0))).toBe(true); // what a number would have lost
+    expect(compareOffsets(big(1), big(0))).toBeGreaterThan(0);
+    expect(compareOffsets(big(0), big(0))).toBe(0);
+    expect(compareOffsets('999', '1000')).toBeLessThan(0);
+    expect(compareOffsets('-1', '0')).toBeLessThan(0);
+    expect(maxOffset(big(3), big(2))).toBe(big(3));
+    expect(offsetAfter('41')).toBe('42');
+    expect(offsetAfter('999999999999999')).toBe('1000000000000000');
+    expect(partitionKey('points', 3)).toBe('3:points');
+  });
+
+  it('the tracker registers, finishes and commits offsets near 2^63 exactly', async () => {
+    const commits: TopicPartitionOffset[][] = [];
+    const tracker = new OffsetTracker({ commit: async (o) => void commits.push(o) });
+    for (let i = 0; i < 6; i++) tracker.register('t', 0, big(i));
+    tracker.claim('t', 0, big(2));
+    tracker.markDoneThrough('t', 0, big(4));
+    expect(tracker.committable()).toEqual([{ topic: 't', partition: 0, offset: big(2) }]);
+    tracker.markDone('t', 0, big(2));
+    expect(await tracker.commit()).toEqual([{ topic: 't', partition: 0, offset: big(5) }]);
+    expect(tracker.nextOffset('t', 0)).toBe(big(6));
+    tracker.register('t', 0, big(1)); // went back (a seek): the partition starts over
+    expect(tracker.inFlight).toBe(1);
+    tracker.markDone('t', 0, big(1));
+    expect(tracker.committable()).toEqual([{ topic: 't', partition: 0, offset: big(2) }]);
+    expect(commits).toEqual([[{ topic: 't', partition: 0, offset: big(5) }]]);
+  });
+
+  it("a window's last offsets and a state's coverage are exact", () => {
+    const records = [big(7), big(9), big(8)].map((offset) => ({ topic: 't', partition: 1, offset, vector: [0] }));
+    const last = lastOffsets([...records, { topic: 'u', partition: 0, offset: '5', vector: [0] }, { vector: [1] }]);
+    expect([...last.values()]).toEqual([
+      { topic: 'u', partition: 0, offset: '5' },
+      { topic: 't', partition: 1, offset: big(9) },
+    ]);
+    const coverage = new Coverage([{ topic: 't', partition: 1, offset: big(20) }]);
+    coverage.advance(last); // behind the restored coverage on t/1: kept
+    expect(coverage.offsets()).toEqual([
+      { topic: 't', partition: 1, offset: big(20) },
+      { topic: 'u', partition: 0, offset: '6' },
+    ]);
+    coverage.advance(lastOffsets([{ topic: 't', partition: 1, offset: big(30), vector: [0] }]));
+    expect(coverage.offsets()[0].offset).toBe(big(31));
+  });
+});
 
 describe('OffsetTracker', () => {
   it('commits last finished + 1 over the finished prefix only, per partition', async () => {

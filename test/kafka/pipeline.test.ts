@@ -1,10 +1,13 @@
 import { ConfigResourceTypes } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { encodeVector } from '../../src/kafka/formats.js';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
-import { restoreLatestModel } from '../../src/kafka/restore.js';
-import { HEADERS, type ModelMessage } from '../../src/kafka/messages.js';
-import { KafkaEdgeError, type KafkaClientLike } from '../../src/kafka/client.js';
+import { encodeVector } from '../../src/kafka/source/formats.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
+import { restoreLatestModel } from '../../src/kafka/state/restore.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
+import { type ModelMessage } from '../../src/kafka/state/format.js';
+import { KafkaEdgeError } from '../../src/kafka/errors.js';
+import { type KafkaClientLike } from '../../src/kafka/client/ports.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { EmstreamOptionsError } from '../../src/errors.js';
 import { clusteredPoint, committedOffset, produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';

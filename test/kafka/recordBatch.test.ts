@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { installFastProduceEncoder, isFastProduceEncoderInstalled } from '../../src/kafka/fastProduce.js';
-import { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from '../../src/kafka/recordBatch.js';
+import { groupMessagesPerPartition, installFastGrouping, installFastProduceEncoder, isFastProduceEncoderInstalled } from '../../src/kafka/client/fastProduce.js';
+import { WorkerProducer } from '../../src/kafka/client/workerProducer.js';
+import { kafkaBrokers } from '../helpers/kafka.js';
+import { encodeProduceRequest, type EncodableMessage, type ProduceRequestFields } from '../../src/kafka/client/recordBatch.js';
 import { readTopic, testKafka, uniqueTopic } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -81,6 +83,39 @@ describe('encodeProduceRequest', () => {
     );
   });
 
+  it('transactional batches, as the exactly-once mode sends them: the same bytes as kafkajs (transactional id, producer id and epoch, first sequence, the transactional attribute bit)', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_500);
+    const label = (i: number): EncodableMessage => ({ key: `k${i}`, value: `{"label":${i % 3},"probability":0.99,"logDensity":-3.2,"windowIndex":7,"modelVersion":8}`, headers: { 'emstream.source': `points/2/${i}` } });
+    for (const [producerId, epoch, sequence] of [
+      [0, 0, 0],
+      [4021, 3, 1000],
+      [2 ** 40 + 17, 32767, 2 ** 31 - 1000],
+    ] as const) {
+      const fields: ProduceRequestFields = {
+        acks: -1,
+        timeout: 30_000,
+        transactionalId: 'points-gmm/points/2',
+        producerId: Long.fromNumber(producerId),
+        producerEpoch: epoch,
+        topicData: [
+          { topic: 'points.labels', partitions: [{ partition: 0, firstSequence: sequence, messages: Array.from({ length: 300 }, (_, i) => label(i)) }] },
+          { topic: 'points.models', partitions: [{ partition: 0, firstSequence: sequence % 7, messages: [{ key: 'points-gmm/points/2', value: '{"modelVersion":8}' }] }] },
+        ],
+      };
+      const ours = encodeProduceRequest(fields);
+      expect(ours.equals(await kafkajsBytes(fields))).toBe(true);
+      // The batch is transactional (attributes bit 4) and carries the producer id, epoch and first sequence.
+      const at = firstBatchAt('points.labels', 'points-gmm/points/2');
+      expect(ours.readInt16BE(at + 8 + 4 + 4 + 1 + 4) & 0x10).toBe(0x10);
+      expect(ours.readBigInt64BE(at + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8)).toBe(BigInt(producerId));
+      expect(ours.readInt16BE(at + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8)).toBe(epoch);
+      expect(ours.readInt32BE(at + 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2)).toBe(sequence);
+      const decoded = await decodeFirstBatch(ours, 'points.labels', 'points-gmm/points/2');
+      expect(decoded.inTransaction).toBe(true);
+      expect(decoded.records).toHaveLength(300);
+    }
+  });
+
   it('stamps messages without a timestamp with Date.now(), as kafkajs does, and mixes them with given ones', async () => {
     vi.spyOn(Date, 'now').mockReturnValue(1_764_150_000_000);
     const fields: ProduceRequestFields = {
@@ -133,6 +168,53 @@ describe('encodeProduceRequest', () => {
     expect([...(batch.records[3].headers.bytes as Buffer)]).toEqual([9]);
     const crcAt = firstBatchAt('t', '') + 17;
     expect(body.readUInt32BE(crcAt)).toBe(kafkajsCrc32c(body.subarray(crcAt + 4)));
+  });
+});
+
+describe('one-pass grouping per partition (the producer thread)', () => {
+  type Group = typeof groupMessagesPerPartition;
+  const kafkajsGroup = require('kafkajs/src/producer/groupMessagesPerPartition.js') as Group;
+  const { DefaultPartitioner } = require('kafkajs/src/producer/partitioners/index.js') as Record<string, () => Parameters<Group>[0]['partitioner']>;
+
+  it('groups as kafkajs 2.2.4 does (same partitions, same messages in the same order), with explicit partitions, keys and a round-robin', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.record({ key: fc.option(fc.string({ maxLength: 8 }), { nil: null }), value: fc.string({ maxLength: 8 }), partition: fc.option(fc.nat(7), { nil: undefined }) }), { maxLength: 200 }),
+        (partitions, raw) => {
+          const partitionMetadata = Array.from({ length: partitions }, (_, p) => ({ partitionId: p, leader: 1 }));
+          const messages = raw.map((m) => ({ ...m, partition: m.partition === undefined ? undefined : m.partition % partitions }));
+          // kafkajs's own partitioner places keyed messages by murmur2 (deterministic) and keyless ones round-robin
+          // from a random start: each side gets a partitioner that is kafkajs's for keys and a counter from 0 otherwise.
+          const partitioner = (): Parameters<Group>[0]['partitioner'] => {
+            const byKey = DefaultPartitioner();
+            let next = 0;
+            return (args) => {
+              const message = args.message as { key: string | null; partition?: number };
+              return message.partition ?? (message.key !== null ? byKey(args) : next++ % partitions);
+            };
+          };
+          const ours = groupMessagesPerPartition({ topic: 't', partitionMetadata, messages, partitioner: partitioner() });
+          const theirs = kafkajsGroup({ topic: 't', partitionMetadata, messages, partitioner: partitioner() });
+          expect(ours).toEqual(theirs);
+          for (const [p, list] of Object.entries(ours)) list.forEach((m, i) => expect(m).toBe(theirs[Number(p)][i]));
+        },
+      ),
+      { numRuns: 200, seed: 20261207 },
+    );
+    expect(kafkajsGroup({ topic: 't', partitionMetadata: [], messages: [{}], partitioner: () => 0 })).toEqual(groupMessagesPerPartition({ topic: 't', partitionMetadata: [], messages: [{}], partitioner: () => 0 }));
+  });
+
+  it('cannot go in once kafkajs has loaded its producer here (it keeps its own); the producer thread installs it first', async () => {
+    expect(installFastGrouping()).toBe(false); // this thread loaded kafkajs already
+    const worker = new WorkerProducer({ brokers: kafkaBrokers(), clientId: 'grouping', logLevel: 'nothing' });
+    await worker.connect();
+    expect({ fastEncoder: worker.fastEncoder, fastGrouping: worker.fastGrouping }).toEqual({ fastEncoder: true, fastGrouping: true });
+    await worker.disconnect();
+    const plain = new WorkerProducer({ brokers: kafkaBrokers(), clientId: 'grouping', logLevel: 'nothing', fastEncoder: false });
+    await plain.connect();
+    expect({ fastEncoder: plain.fastEncoder, fastGrouping: plain.fastGrouping }).toEqual({ fastEncoder: false, fastGrouping: false });
+    await plain.disconnect();
   });
 });
 

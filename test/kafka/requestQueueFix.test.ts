@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createKafkaClient, type AdminLike } from '../../src/kafka/client.js';
-import { installRequestQueueFix } from '../../src/kafka/requestQueueFix.js';
+import { createKafkaClient } from '../../src/kafka/client/kafkajs.js';
+import { type AdminLike } from '../../src/kafka/client/ports.js';
+import { installRequestQueueFix } from '../../src/kafka/client/requestQueueFix.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 
 const require = createRequire(import.meta.url);

@@ -2,10 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPipeline, registerRun, RunUsageError, type RunCommandHooks } from '../../src/cli/commands/run.js';
-import { encodeVector } from '../../src/kafka/formats.js';
-import type { KafkaPipelineHandle } from '../../src/kafka/pipeline.js';
-import { runKafkaPipeline } from '../../src/kafka/pipeline.js';
-import { HEADERS } from '../../src/kafka/messages.js';
+import { encodeVector } from '../../src/kafka/source/formats.js';
+import type { KafkaPipelineHandle } from '../../src/kafka/run/handle.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { produceAll, readTopic, sourceOf, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
@@ -36,7 +36,7 @@ describe('emstream run', () => {
     expect(err).toBeInstanceOf(CommanderError);
     expect((err as CommanderError).exitCode).toBe(0);
     const help = out.join('');
-    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--fresh', '--commit-interval', '--broker-timeout', '--session-timeout', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
+    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--fresh', '--commit-interval-ms', '--broker-timeout-ms', '--input-timeout-ms', '--session-timeout-ms', '--exactly-once', '--transaction-timeout-ms', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
       expect(help, flag).toContain(flag);
     }
   });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaEdgeError } from '../../src/kafka/client.js';
-import { createDecoder } from '../../src/kafka/formats.js';
-import { OffsetTracker } from '../../src/kafka/offsets.js';
-import { fromKafka, type KafkaRecord } from '../../src/kafka/source.js';
+import { KafkaEdgeError } from '../../src/kafka/errors.js';
+import { createDecoder } from '../../src/kafka/source/formats.js';
+import { OffsetTracker } from '../../src/kafka/delivery/offsets.js';
+import { fromKafka } from '../../src/kafka/source/fromKafka.js';
+import { type KafkaRecord } from '../../src/kafka/source/record.js';
 import { produceAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 describe('fromKafka on a real broker', () => {

@@ -11,10 +11,11 @@ import { fitMixture } from '../../src/operators/fitMixture.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
 import { definePipeline } from '../../src/pipeline.js';
 import { StateRestoreError } from '../../src/kafka/errors.js';
-import { encodeVector } from '../../src/kafka/formats.js';
-import { readModelMessage } from '../../src/kafka/messages.js';
-import { runKafkaPipeline, standardPipeline } from '../../src/kafka/pipeline.js';
-import { restoreLatestState } from '../../src/kafka/restore.js';
+import { encodeVector } from '../../src/kafka/source/formats.js';
+import { readModelMessage } from '../../src/kafka/state/format.js';
+import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
+import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
+import { restoreLatestState } from '../../src/kafka/state/restore.js';
 import { clusteredPoint, committedOffset, produceAll, readAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 const states = async (topic: string): Promise<ReturnType<typeof readModelMessage>[]> => (await readAll(testKafka(), topic)).map((m) => readModelMessage(m.value));

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaEdgeError } from '../../src/kafka/client.js';
-import { HEADERS } from '../../src/kafka/messages.js';
-import { packBatch, WorkerProducer, WorkerSender } from '../../src/kafka/workerSender.js';
+import { KafkaEdgeError } from '../../src/kafka/errors.js';
+import { HEADERS } from '../../src/kafka/messages/headers.js';
+import { packBatch, WorkerProducer } from '../../src/kafka/client/workerProducer.js';
+import { WorkerSender } from '../../src/kafka/delivery/workerSender.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
 import { readTopic, testKafka, uniqueTopic } from './helpers.js';
 

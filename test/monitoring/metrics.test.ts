@@ -87,6 +87,7 @@ function emitEverything(instr: Instrumentation, now: number): void {
     version: 2,
     labelled: 3,
     acknowledgedAt: now,
+    enqueuedAt: now - 5,
     records: [now - 100, now - 300, now - 2000].map((t, i) => ({ vector: [0, 0], key: null, topic: 'in', partition: 0, offset: String(i), timestamp: String(t), headers: {} })),
   });
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import type { TestProject } from 'vitest/node';
-import { startLocalKafka } from '../../src/kafka/broker.js';
+import { startLocalKafka } from '../../src/devtools/broker.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -4,8 +4,8 @@
  * @module
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { startLocalKafka, type LocalKafka } from '../../kafka/broker.js';
-import { BrokerLaunchError } from '../../kafka/errors.js';
+import { startLocalKafka, type LocalKafka } from '../../devtools/broker.js';
+import { BrokerLaunchError } from '../../devtools/errors.js';
 import { onStopSignals } from '../signals.js';
 
 /** Options of `emstream broker`, as parsed by commander. */

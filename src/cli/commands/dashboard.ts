@@ -7,9 +7,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { bufferCount, concatMap, from, mergeMap, timer } from 'rxjs';
+import { bufferCount, concatMap, from, mergeMap, tap, timer } from 'rxjs';
 import demo, { DEMO_WINDOW } from '../../../pipelines/demo.js';
 import { kafkaDashboardSource } from '../../dashboard/kafkaSource.js';
+import { brokerAddressProblem } from '../../kafka/run/config.js';
 import { startDashboard } from '../../dashboard/server.js';
 import { mixtureUpdateSource, type DashboardSource } from '../../dashboard/source.js';
 import { Instrumentation } from '../../instrumentation.js';
@@ -32,11 +33,18 @@ interface DashboardCommandOptions {
   host: string;
   pace: number;
   metricsPort?: number;
+  brokerTimeoutMs?: number;
 }
 
 function parsePort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be an integer port in 0..65535 (0 picks a free one).');
+  return n;
+}
+
+function parseMs(value: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of milliseconds ≥ 1.');
   return n;
 }
 
@@ -102,6 +110,7 @@ export function registerDashboard(program: Command): void {
     .option('--host <host>', 'interface to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--pace <ms>', 'with --demo: milliseconds between windows', parsePace, 500)
     .option('--metrics-port <port>', 'with --demo: also serve Prometheus metrics, /healthz and /readyz on this port', parsePort)
+    .option('--broker-timeout-ms <ms>', 'how long the brokers may not answer before the dashboard exits 1 (default 120000; one warning per retry meanwhile)', parseMs)
     .option('--log-level <level>', 'log level of the JSON log on stderr (Kafka mode)', 'info')
     .addHelpText(
       'after',
@@ -125,6 +134,10 @@ export function registerDashboard(program: Command): void {
           usage('without --input, name every topic: --windows-topic, --drift-topic (or --no-drift-topic) and --models (or --no-models)');
         }
         if (opts.metricsPort !== undefined) usage('--metrics-port applies to --demo: a Kafka pipeline serves its own metrics (emstream run --metrics-port P)');
+        for (const b of brokers) {
+          const problem = brokerAddressProblem(b);
+          if (problem !== undefined) usage(`--brokers: ${problem}`);
+        }
       }
       let source: DashboardSource;
       let instrumentation: Instrumentation | undefined;
@@ -140,9 +153,16 @@ export function registerDashboard(program: Command): void {
           ...(opts.driftTopic === undefined ? {} : { drift: opts.driftTopic }),
           ...(opts.models === undefined ? {} : { models: opts.models }),
           ...(opts.pipelineId === undefined ? {} : { pipelineId: opts.pipelineId }),
+          ...(opts.brokerTimeoutMs === undefined ? {} : { brokerTimeoutMs: opts.brokerTimeoutMs }),
           logger,
         });
       }
+      // A source that fails (brokers that never answer) ends the command: one line and exit 1, not a silent page.
+      const failed = new Promise<never>((_, reject) => {
+        const inner = source;
+        source = { ...inner, messages: inner.messages.pipe(tap({ error: (err: unknown) => reject(err) })) } as DashboardSource;
+      });
+      failed.catch(() => undefined);
       const stop = interrupted();
       const registry = new Registry();
       const registration = opts.metricsPort === undefined || instrumentation === undefined ? null : registerMetrics(registry, instrumentation);
@@ -155,8 +175,11 @@ export function registerDashboard(program: Command): void {
         process.stderr.write(
           opts.demo === true ? `the demo stream: one window of ${DEMO_WINDOW} points every ${opts.pace} ms; Ctrl-C stops\n` : `${source.description ?? ''} Ctrl-C stops\n`,
         );
-        await stop;
-        await dashboard.close();
+        try {
+          await Promise.race([stop, failed]);
+        } finally {
+          await dashboard.close();
+        }
       } finally {
         await metrics?.close();
         registration?.unregister();

@@ -1,7 +1,8 @@
 /**
- * `emstream run`: runs a pipeline between Kafka topics until SIGTERM/SIGINT (at-least-once: labels, states on a
- * compacted topic, dead letters; offsets committed as soon as the outputs are acknowledged; the saved state restored
- * at start unless `--fresh`).
+ * `emstream run`: runs a pipeline between Kafka topics until SIGTERM/SIGINT: labels, states on a compacted topic, dead
+ * letters; at least once by default (offsets committed as soon as the outputs are acknowledged), exactly once with
+ * `--exactly-once` (outputs, state and offsets in one transaction per window); the saved state restored at start
+ * unless `--fresh`.
  *
  * @module
  */
@@ -19,8 +20,10 @@ import { Readiness } from '../../monitoring/readiness.js';
 import { startMetricsServer, type MetricsServer } from '../../monitoring/server.js';
 import type { RestartPolicy } from '../../gmm/streaming.js';
 import { COVARIANCE_TYPES, type CovarianceType } from '../../gmm/types.js';
-import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/formats.js';
-import { runKafkaPipeline, standardPipeline, type KafkaPipelineHandle, type KafkaPipelineResult } from '../../kafka/pipeline.js';
+import { VECTOR_FORMATS, type VectorFormat } from '../../kafka/source/formats.js';
+import { runKafkaPipeline } from '../../kafka/run/runner.js';
+import { standardPipeline } from '../../kafka/run/standardPipeline.js';
+import { type KafkaPipelineHandle, type KafkaPipelineResult } from '../../kafka/run/handle.js';
 import type { VectorInput } from '../../operators/types.js';
 import type { Pipeline } from '../../pipeline.js';
 
@@ -45,12 +48,21 @@ interface RunCommandOptions {
   pipelineId?: string;
   restore?: boolean;
   fresh?: boolean;
+  commitIntervalMs?: number;
+  brokerTimeoutMs?: number;
+  inputTimeoutMs?: number;
+  sessionTimeoutMs?: number;
+  transactionTimeoutMs?: number;
+  /** Older spellings (kept with a notice): milliseconds, seconds, seconds, milliseconds. */
   commitInterval?: number;
   brokerTimeout?: number;
   inputTimeout?: number;
-  /** ms; 0 turns the maximum wait off. */
-  maxWait: number;
+  /** ms; 0 turns the maximum wait off (undefined: the default). */
+  maxWaitMs?: number;
+  /** The same in ms, under the name `--max-wait` (hidden). */
+  maxWait?: number;
   sessionTimeout?: number;
+  exactlyOnce?: boolean;
   maxInFlight?: number;
   includeVector?: boolean;
   producerThread?: boolean;
@@ -81,12 +93,19 @@ export const NO_BROKER_HINT =
   '(a local single-node Kafka; needs Java 17+ and Maven) and use the address it prints, or `docker compose up` for Kafka and this pipeline in containers';
 
 /**
- * The default of `--max-wait`, in ms: a window that normally fills in under 10 s (500 points at 50 per second or
+ * The default of `--max-wait-ms`: a window that normally fills in under 10 s (500 points at 50 per second or
  * more) is never cut, and the tail of an idle topic is labelled within 10 s instead of never; the consumer's own
  * session timeout (10 s) is the same order, so a record waits no longer for its label than a dead member waits
  * to be replaced.
  */
 export const DEFAULT_MAX_WAIT_MS = 10_000;
+
+/** The maximum wait of the run's count windows, from `--max-wait-ms` (or `--max-wait`): undefined when 0 (off). */
+function maxWaitOf(opts: RunCommandOptions): number | undefined {
+  if (opts.maxWaitMs !== undefined && opts.maxWait !== undefined) throw new RunUsageError('--max-wait and --max-wait-ms both given: give --max-wait-ms only');
+  const ms = opts.maxWaitMs ?? opts.maxWait ?? DEFAULT_MAX_WAIT_MS;
+  return ms > 0 ? ms : undefined;
+}
 
 function positiveInteger(what: string): (value: string) => number {
   return (value) => {
@@ -116,6 +135,30 @@ function positiveNumber(what: string): (value: string) => number {
     if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a number > 0`);
     return n;
   };
+}
+
+/**
+ * The time flags, all in milliseconds; the older spellings (`--commit-interval` in ms, `--broker-timeout` and
+ * `--input-timeout` in seconds, `--session-timeout` in ms) are read too, each with a one-line notice.
+ *
+ * @throws RunUsageError when a flag is given in both spellings
+ */
+function timeFlags(opts: RunCommandOptions, logger: Logger): { commitIntervalMs?: number; brokerTimeoutMs?: number; inputTimeoutMs?: number; sessionTimeoutMs?: number; transactionTimeoutMs?: number } {
+  const pick = (now: number | undefined, old: number | undefined, newFlag: string, oldFlag: string, factor: number): number | undefined => {
+    if (old === undefined) return now;
+    const ms = Math.round(old * factor);
+    if (now !== undefined) throw new RunUsageError(`${oldFlag} and ${newFlag} both given: give ${newFlag} only (every time flag of run is in milliseconds)`);
+    logger.warn(`${oldFlag} is now ${newFlag} (every time flag of run is in milliseconds): read as ${newFlag} ${ms}`);
+    return ms;
+  };
+  const out = {
+    commitIntervalMs: pick(opts.commitIntervalMs, opts.commitInterval, '--commit-interval-ms', '--commit-interval', 1),
+    brokerTimeoutMs: pick(opts.brokerTimeoutMs, opts.brokerTimeout, '--broker-timeout-ms', '--broker-timeout', 1000),
+    inputTimeoutMs: pick(opts.inputTimeoutMs, opts.inputTimeout, '--input-timeout-ms', '--input-timeout', 1000),
+    sessionTimeoutMs: pick(opts.sessionTimeoutMs, opts.sessionTimeout, '--session-timeout-ms', '--session-timeout', 1),
+    transactionTimeoutMs: opts.transactionTimeoutMs,
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
 /** `never`, `on-drift`, `every:N` or `N` (every N windows). */
@@ -193,9 +236,12 @@ export async function loadPipeline(spec: string): Promise<Pipeline<VectorInput>>
  *    and prints the counters as one JSON line on stdout. Started by `npx`/`npm`, whose `sh -c` does not pass
  *    SIGTERM on, it stops the same way when that shell goes away ({@link onStopSignals}).
  *
- * Usage problems (no brokers, no input topic, a binary format without `--dimension`, …) exit 2; brokers unavailable
- * past `--broker-timeout`, a saved state that does not match (`--fresh` starts over) and other failures exit 1, with
- * one line on stderr.
+ * Usage problems (no brokers, a broker address without a port, no input topic, a binary format without
+ * `--dimension`, a transaction timeout not above the broker timeout, …) exit 2 at once; while the brokers do not
+ * answer, one warning per retry; brokers unavailable past `--broker-timeout-ms`, a saved state that does not match
+ * (`--fresh` starts over) and other failures exit 1, with one line on stderr. Every time flag is in milliseconds
+ * (`--commit-interval-ms`, `--broker-timeout-ms`, `--input-timeout-ms`, `--session-timeout-ms`,
+ * `--transaction-timeout-ms`); the older spellings are read with a one-line notice.
  *
  * @param program - the root `emstream` command
  * @param hooks - for tests: an abort signal instead of process signals, a callback with the running handle, a logger
@@ -228,16 +274,22 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--fresh', 'start over: do not resume from the saved state of the pipeline id on the models topic (resuming is the default)')
     .option('--restore', 'resume from the saved state (the default; kept for older scripts)')
     .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
-    .option('--commit-interval <ms>', 'commit at least this often, in ms (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
-    .option('--broker-timeout <seconds>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120)', positiveNumber('the broker timeout'))
-    .option('--input-timeout <seconds>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120)', positiveNumber('the input timeout'))
+    .option('--exactly-once', 'exactly once: each window\'s outputs, its state and the consumed offsets commit in one transaction; read the outputs with read_committed (one model per input partition)')
+    .option('--commit-interval-ms <ms>', 'at least once: commit at least this often (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
+    .option('--broker-timeout-ms <ms>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120000)', positiveInteger('the broker timeout'))
+    .option('--input-timeout-ms <ms>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120000)', nonNegativeInteger('the input timeout'))
     .option(
-      '--max-wait <ms>',
+      '--max-wait-ms <ms>',
       `close a count window this long after its first record, so the tail of a slow topic is labelled (0: wait for a full window; default ${DEFAULT_MAX_WAIT_MS})`,
       nonNegativeInteger('the maximum wait'),
-      DEFAULT_MAX_WAIT_MS,
     )
-    .option('--session-timeout <ms>', 'consumer session timeout: a dead member is replaced about this much later (default 10000)', positiveInteger('the session timeout'))
+    .addOption(new Option('--max-wait <ms>').argParser(nonNegativeInteger('the maximum wait')).hideHelp())
+    .option('--session-timeout-ms <ms>', 'consumer session timeout: a dead member is replaced about this much later (default 10000)', positiveInteger('the session timeout'))
+    .option('--transaction-timeout-ms <ms>', 'with --exactly-once: how long a transaction may stay open; above --broker-timeout-ms (default broker timeout + 60000)', positiveInteger('the transaction timeout'))
+    .addOption(new Option('--commit-interval <ms>').argParser(nonNegativeInteger('the commit interval')).hideHelp())
+    .addOption(new Option('--broker-timeout <seconds>').argParser(positiveNumber('the broker timeout')).hideHelp())
+    .addOption(new Option('--input-timeout <seconds>').argParser(positiveNumber('the input timeout')).hideHelp())
+    .addOption(new Option('--session-timeout <ms>').argParser(positiveInteger('the session timeout')).hideHelp())
     .option('--include-vector', 'also write each input vector into its label message')
     .option('--producer-thread', 'produce the outputs from a worker thread with its own Kafka client (the default)')
     .option('--no-producer-thread', 'produce the outputs from the main thread')
@@ -251,6 +303,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         '  emstream broker                      # in another terminal: prints 127.0.0.1:PORT\n' +
         '  emstream run --brokers 127.0.0.1:9092 --input points --format json-array -k 3 --window 500 --from-beginning\n' +
         '  emstream run --pipeline sensors --brokers 127.0.0.1:9092\n' +
+        '  emstream run --brokers 127.0.0.1:9092 --input points -k 3 --exactly-once       # read its outputs with read_committed\n' +
         '  emstream run --brokers 127.0.0.1:9092 --input points -k 3 --metrics-port 9464   # Prometheus scrapes :9464/metrics\n' +
         '  emstream dashboard --brokers 127.0.0.1:9092 --input points                      # the live dashboard of that run\n',
     )
@@ -270,6 +323,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         pipeline = standardPipeline({ window, k: opts.components, halfLife: opts.halflife, restart: opts.restart, covarianceType: opts.covariance, dimension: opts.dimension });
       }
       const logger = hooks.logger ?? pino({ level: opts.logLevel, base: { cmd: 'run' } }, pino.destination(2));
+      const times = timeFlags(opts, logger);
       if (opts.fresh === true && opts.restore === true) throw new RunUsageError('--fresh and --restore contradict each other: give one (resuming the saved state is the default)');
       if (opts.pipeline !== undefined && [opts.components, opts.window, opts.halflife, opts.restart, opts.covariance].some((v) => v !== undefined)) {
         logger.warn('-k, --window, --halflife, --restart and --covariance shape the standard pipeline only; they are ignored with --pipeline');
@@ -321,11 +375,9 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           pipelineId: opts.pipelineId,
           fresh: opts.fresh ?? false,
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
-          commitIntervalMs: opts.commitInterval,
-          brokerTimeoutMs: opts.brokerTimeout === undefined ? undefined : opts.brokerTimeout * 1000,
-          inputTimeoutMs: opts.inputTimeout === undefined ? undefined : opts.inputTimeout * 1000,
-          maxWaitMs: opts.maxWait > 0 ? opts.maxWait : undefined,
-          sessionTimeoutMs: opts.sessionTimeout,
+          ...times,
+          maxWaitMs: maxWaitOf(opts),
+          exactlyOnce: opts.exactlyOnce ?? false,
           includeVector: opts.includeVector ?? false,
           producerInWorker: opts.producerThread,
           fastProduceEncoder: !(opts.kafkajsEncoder ?? false),

@@ -1,17 +1,13 @@
 /**
- * The small, structural slice of a Kafka client that emstream's Kafka edge uses.
+ * The ports of the Kafka edge: the small, structural slice of a Kafka client that emstream uses.
  *
  * kafkajs 2.2.4 satisfies these interfaces as is (`new Kafka({...})` is a {@link KafkaClientLike}); so
  * does the KafkaJS-compatible API of `@confluentinc/kafka-javascript` (`KafkaJS.Kafka`), whose consumer,
- * producer and admin have the same method names and payloads. Nothing in `src/kafka` except
- * {@link createKafkaClient} imports kafkajs at run time.
+ * producer and admin have the same method names and payloads. Nothing in `src/kafka` outside `client/`
+ * imports a Kafka client at run time: the adapter (`client/kafkajs.ts`) alone creates clients.
  *
  * @module
  */
-import type { Logger } from 'pino';
-import { installRequestQueueFix } from './requestQueueFix.js';
-
-export { KafkaEdgeError, type KafkaEdgeErrorContext } from './errors.js';
 
 /** A header value as clients deliver it. */
 export type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
@@ -32,6 +28,11 @@ export interface BatchLike {
   /** The partition's end offset when fetched (kafkajs has it; other clients may not). */
   readonly highWatermark?: string;
   readonly messages: readonly ConsumedMessageLike[];
+  /**
+   * The offset of the last record of the fetched batch, counting what a read_committed fetch filters out (control
+   * records, aborted records): where reading goes on from. kafkajs has it; without it, the last message's offset.
+   */
+  lastOffset?(): string;
 }
 
 /** What `eachBatch` receives (kafkajs `EachBatchPayload`). */
@@ -68,8 +69,10 @@ export interface ConsumerLike {
   subscribe(subscription: { topics: string[]; fromBeginning?: boolean }): Promise<void>;
   run(config: ConsumerRunConfigLike): Promise<void>;
   stop(): Promise<void>;
-  /** Stops fetching the given topics (the consumer stays in its group, so commits still work). */
-  pause(topics: { topic: string }[]): void;
+  /** Stops fetching the given topics, or only the given partitions of them (the consumer stays in its group, so commits still work). */
+  pause(topics: { topic: string; partitions?: number[] }[]): void;
+  /** Fetches again what {@link pause} stopped. Optional (needed by the exactly-once mode, which pauses a partition until its task is open). */
+  resume?(topics: { topic: string; partitions?: number[] }[]): void;
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
   /**
    * Moves the fetch position of an assigned partition (applied at the next fetch; with `autoCommit: false` nothing is
@@ -116,6 +119,26 @@ export interface ProducerLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown>;
+  /**
+   * Begins a transaction (kafkajs `producer.transaction()`: the first call initializes the transactional id, which
+   * fences any earlier producer with the same id). Only on a producer made with a `transactionalId`.
+   */
+  transaction?(): Promise<TransactionLike>;
+}
+
+/** Consumed positions committed in a transaction: the offset of the next record to read, per partition. */
+export interface TransactionOffsets {
+  readonly consumerGroupId: string;
+  readonly topics: { readonly topic: string; readonly partitions: { readonly partition: number; readonly offset: string }[] }[];
+}
+
+/** An open transaction (kafkajs `Transaction`). */
+export interface TransactionLike {
+  sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[] }): Promise<unknown>;
+  /** Adds consumed positions to the transaction (`AddOffsetsToTxn`, then `TxnOffsetCommit`). */
+  sendOffsets(offsets: TransactionOffsets): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 /** A topic to create (kafkajs `ITopicConfig`). */
@@ -133,6 +156,8 @@ export interface AdminLike {
   listTopics(): Promise<string[]>;
   createTopics(options: { topics: TopicSpec[]; waitForLeaders?: boolean }): Promise<boolean>;
   fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
+  /** A group's committed offsets (kafkajs `fetchOffsets`): `-1` where the group has none. Optional (the exactly-once mode needs it). */
+  fetchOffsets?(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   /** Topic configs (kafkajs `describeConfigs`); used to read `max.message.bytes`. Optional: the broker default is assumed without it. */
   describeConfigs?(options: {
     resources: { type: number; name: string; configNames?: string[] }[];
@@ -152,87 +177,25 @@ export interface ClientRetryOptions {
 export interface KafkaClientLike {
   consumer(config: {
     groupId: string;
+    /** `false` (kafkajs's default): read_committed, records of aborted transactions are never seen. */
+    readUncommitted?: boolean;
     maxBytesPerPartition?: number;
+    /** Longest a fetch waits for data, in ms (kafkajs default 5000; also how long its fetch loop sleeps while every partition is paused). */
+    maxWaitTimeInMs?: number;
     sessionTimeout?: number;
     heartbeatInterval?: number;
     rebalanceTimeout?: number;
     retry?: ClientRetryOptions;
   }): ConsumerLike;
-  producer(config?: { allowAutoTopicCreation?: boolean; idempotent?: boolean; maxInFlightRequests?: number; retry?: ClientRetryOptions }): ProducerLike;
+  producer(config?: {
+    allowAutoTopicCreation?: boolean;
+    idempotent?: boolean;
+    maxInFlightRequests?: number;
+    retry?: ClientRetryOptions;
+    /** Makes a transactional producer (with `idempotent: true` and `maxInFlightRequests: 1`). */
+    transactionalId?: string;
+    /** How long the coordinator lets a transaction stay open before aborting it, in ms (kafkajs default 60 000). */
+    transactionTimeout?: number;
+  }): ProducerLike;
   admin(config?: { retry?: ClientRetryOptions }): AdminLike;
-}
-
-/** Options of {@link createKafkaClient}. */
-export interface CreateKafkaClientOptions {
-  readonly clientId?: string;
-  /** Receives kafkajs's own log lines. */
-  readonly logger?: Logger;
-  /** The kafkajs log level (default `'warn'`). */
-  readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
-  /**
-   * `'levels'` (default): kafkajs ERROR/WARN/INFO/DEBUG go to the pino levels of the same name. `'debug'`: every
-   * kafkajs line goes to `debug` — for a runner that reports what matters itself (retries, crashes, rebalances), so
-   * an unreachable broker does not print a dozen lines per attempt.
-   */
-  readonly forwardLogsAs?: 'levels' | 'debug';
-  /** kafkajs `retry` of every client made (connections, requests). */
-  readonly retry?: ClientRetryOptions;
-  /** kafkajs `connectionTimeout` in ms (default 1000). */
-  readonly connectionTimeout?: number;
-}
-
-/**
- * Forwards one kafkajs log entry to a pino logger: without the stack (unless `EMSTREAM_DEBUG=1`) and without
- * kafkajs 2's one-time partitioner notice.
- */
-export function forwardKafkajsLog(
-  logger: Logger | undefined,
-  level: 'error' | 'warn' | 'info' | 'debug',
-  namespace: string,
-  log: { message: string } & Record<string, unknown>,
-): void {
-  if (logger === undefined) return;
-  if (log.message.startsWith('KafkaJS v2.0.0 switched default partitioner')) return;
-  const { message, stack, ...rest } = log;
-  const fields: Record<string, unknown> = { kafkajs: namespace, ...rest };
-  if (stack !== undefined && process.env.EMSTREAM_DEBUG === '1') fields.stack = stack;
-  logger[level](fields, message);
-}
-
-/**
- * Creates a kafkajs client whose own log goes to a pino logger.
- *
- * 1. Import kafkajs (lazily, so the rest of the edge stays client-agnostic).
- * 2. Map kafkajs levels (ERROR, WARN, INFO, DEBUG) to pino levels (or all to `debug`); only WARN and above by
- *    default; stacks are dropped unless `EMSTREAM_DEBUG=1`.
- *
- * ## Example
- * ```ts
- * import { createKafkaClient } from 'emstream';
- *
- * const kafka = await createKafkaClient(['127.0.0.1:9092'], { clientId: 'my-service' });
- * const admin = kafka.admin();
- * ```
- *
- * @param brokers - bootstrap addresses, e.g. `['127.0.0.1:9092']`
- * @param options - client id, logger, kafkajs log level, how to forward its lines, retry settings
- * @returns the kafkajs `Kafka` instance, typed as {@link KafkaClientLike}
- */
-export async function createKafkaClient(brokers: readonly string[], options: CreateKafkaClientOptions = {}): Promise<KafkaClientLike> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
-  const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
-  const logger = options.logger;
-  const asDebug = options.forwardLogsAs === 'debug';
-  return new Kafka({
-    clientId: options.clientId ?? 'emstream',
-    brokers: [...brokers],
-    logLevel: levels[options.logLevel ?? 'warn'],
-    connectionTimeout: options.connectionTimeout,
-    retry: options.retry === undefined ? undefined : { ...options.retry },
-    logCreator: () => (entry) => {
-      const level = asDebug ? 'debug' : entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : entry.level === logLevel.INFO ? 'info' : 'debug';
-      forwardKafkajsLog(logger, level, entry.namespace, entry.log);
-    },
-  }) as unknown as KafkaClientLike;
 }

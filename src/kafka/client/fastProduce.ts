@@ -88,3 +88,54 @@ export function isFastProduceEncoderInstalled(): boolean {
   const internals = kafkajsInternals();
   return internals !== undefined && internals.paths.every((path) => (require.cache[path]?.exports as RequestFactory | undefined)?.[INSTALLED] === true);
 }
+
+/** kafkajs's `groupMessagesPerPartition` (what its producer calls per topic of every send). */
+type GroupMessages = ((args: {
+  topic: string;
+  partitionMetadata: readonly unknown[];
+  messages: readonly { partition?: number }[];
+  partitioner: (args: { topic: string; partitionMetadata: readonly unknown[]; message: unknown }) => number;
+}) => Record<number, unknown[]>) & { [INSTALLED]?: true };
+
+/**
+ * kafkajs 2.2.4's `groupMessagesPerPartition` in one pass: the same result (partition → its messages, in order, each
+ * placed by kafkajs's partitioner), without kafkajs's copy of a partition's whole list for every message added
+ * (`[...current, message]`: quadratic, about 2 µs per message of a 1000-message send, four times the encoder's cost).
+ */
+export const groupMessagesPerPartition: GroupMessages = ({ topic, partitionMetadata, messages, partitioner }) => {
+  const result: Record<number, unknown[]> = {};
+  if (partitionMetadata.length === 0) return result;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    (result[partition] ??= []).push(message);
+  }
+  return result;
+};
+groupMessagesPerPartition[INSTALLED] = true;
+
+/**
+ * Makes kafkajs (in this thread) group the messages of a send per partition in one pass
+ * ({@link groupMessagesPerPartition}). kafkajs's producer reads that function once, when its module loads, so this
+ * must run before kafkajs is loaded in the thread: the producer thread does it first thing.
+ *
+ * 1. Resolve kafkajs's `producer/groupMessagesPerPartition.js` and `producer/sendMessages.js`.
+ * 2. If `sendMessages.js` is loaded already, it holds kafkajs's own: change nothing and return false.
+ * 3. Otherwise load the module and replace its cached exports, so `sendMessages.js` gets this one.
+ *
+ * @returns whether the one-pass grouping is (or already was) in place
+ */
+export function installFastGrouping(): boolean {
+  try {
+    const path = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
+    const user = require.resolve('kafkajs/src/producer/sendMessages.js');
+    if ((require.cache[path]?.exports as GroupMessages | undefined)?.[INSTALLED] === true) return true;
+    if (require.cache[user] !== undefined) return false;
+    require(path);
+    const cached = require.cache[path];
+    if (cached === undefined) return false;
+    cached.exports = groupMessagesPerPartition;
+    return true;
+  } catch {
+    return false;
+  }
+}

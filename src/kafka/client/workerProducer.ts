@@ -1,6 +1,6 @@
 /**
  * Producing on a worker thread: a {@link ProducerLike} whose `sendBatch` posts the batch to a `worker_threads`
- * Worker that owns its own kafkajs client and producer, and a {@link BatchSender} over it.
+ * Worker that owns its own kafkajs client and producer (made by the client adapter, in that thread).
  *
  * Encoding produce requests (kafkajs allocates buffers per record) costs the main thread about half of its
  * time at high rates; on the worker it runs on another core while the main thread decodes and fits.
@@ -9,9 +9,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ProducedMessage, ProducerLike } from './client.js';
-import { KafkaEdgeError } from './errors.js';
-import { BatchSender, type BatchSenderOptions } from './batchSender.js';
+import { KafkaEdgeError } from '../errors.js';
+import type { ProducedMessage, ProducerLike, TransactionOffsets } from './ports.js';
+import type { TransactionalProducerLike } from './transactions.js';
 
 /** What the worker needs to make its own client and producer (passed as `workerData`: plain data only). */
 export interface WorkerConfig {
@@ -24,7 +24,8 @@ export interface WorkerConfig {
   readonly maxInFlightRequests?: number;
   /**
    * Encode uncompressed produce requests with emstream's encoder instead of kafkajs's (the same bytes, about 10×
-   * less CPU per message; see `installFastProduceEncoder`). Default true: the worker's kafkajs is emstream's alone.
+   * less CPU per message; see `installFastProduceEncoder`), and group a send's messages per partition in one pass
+   * (`installFastGrouping`). Default true: the worker's kafkajs is emstream's alone.
    */
   readonly fastEncoder?: boolean;
 }
@@ -50,7 +51,25 @@ export interface PackedBatch {
  * Main thread → worker. After a failed send the worker refuses every later one (answering it with the same error,
  * unsent) until `resume`, so a retry resends the failed batches in their order before anything posted after them.
  */
-export type ToWorker = { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch } | { readonly type: 'resume' } | { readonly type: 'close' };
+export type ToWorker =
+  | { readonly type: 'send'; readonly id: number; readonly batch: PackedBatch }
+  | { readonly type: 'resume' }
+  | { readonly type: 'close' }
+  | TransactionRequest;
+
+/**
+ * Main thread → worker: an operation of one transactional producer hosted by the worker (see
+ * `TransactionalProducerLike`); each is answered with a `result` of its id. `session` names the producer: each
+ * `transactional()` call makes a new one (its own kafkajs producer, so its `connect` initializes the transactional
+ * id again even while an earlier producer of that id is still closing). Operations of one producer run one at a
+ * time, in the order posted; producers are independent of each other.
+ */
+export type TransactionRequest =
+  | { readonly type: 'txn-connect'; readonly id: number; readonly session: number; readonly transactionalId: string; readonly transactionTimeoutMs: number }
+  | { readonly type: 'txn-send'; readonly id: number; readonly session: number; readonly batch: PackedBatch }
+  | { readonly type: 'txn-commit'; readonly id: number; readonly session: number; readonly offsets: TransactionOffsets | undefined }
+  | { readonly type: 'txn-abort'; readonly id: number; readonly session: number }
+  | { readonly type: 'txn-disconnect'; readonly id: number; readonly session: number };
 
 /** An error as it crosses the thread boundary. */
 export interface WorkerError {
@@ -58,11 +77,15 @@ export interface WorkerError {
   readonly name: string;
   /** The error's (or, for kafkajs's retries-exceeded wrapper, its cause's) `retriable` flag. */
   readonly retriable: boolean;
+  /** A transactional producer was fenced (see `isFenced`). */
+  readonly fenced?: boolean;
+  /** The protocol error type, if any (e.g. `INVALID_PRODUCER_EPOCH`). */
+  readonly clientErrorType?: string;
 }
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { readonly type: 'ready'; readonly fastEncoder: boolean }
+  | { readonly type: 'ready'; readonly fastEncoder: boolean; readonly fastGrouping: boolean }
   | { readonly type: 'connect-failed'; readonly error: WorkerError }
   | { readonly type: 'result'; readonly id: number; readonly ok?: true; readonly error?: WorkerError }
   | { readonly type: 'log'; readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly message: string; readonly fields: Record<string, unknown> }
@@ -117,13 +140,13 @@ export function packBatch(batch: { topicMessages: { topic: string; messages: Pro
 
 /** An error from the worker, as a KafkaEdgeError with the client's message, its name (`context.clientError`) and `retriable` flag. */
 function asError(e: WorkerError): KafkaEdgeError {
-  return new KafkaEdgeError(e.message, { operation: 'produce', clientError: e.name }, { retriable: e.retriable });
+  return new KafkaEdgeError(e.message, { operation: 'produce', clientError: e.name, ...(e.clientErrorType === undefined ? {} : { clientErrorType: e.clientErrorType }), ...(e.fenced === true ? { fenced: true } : {}) }, { retriable: e.retriable });
 }
 
 /**
  * How to start the worker: the compiled `producerWorker.js` next to this module; or, when running from TypeScript
  * source (vitest, `node --import tsx`), a small ES module that registers tsx (a devDependency) in the worker and
- * then imports `producerWorker.ts` (Node 20 does not apply `--import` hooks to a worker's entry).
+ * then imports `producerWorker.ts` (a worker's entry does not go through the `--import` hooks of its parent on every Node line).
  */
 function workerEntry(): { entry: URL | string; eval: boolean } {
   if (import.meta.url.endsWith('.ts')) {
@@ -162,17 +185,24 @@ export interface WorkerProducerOptions extends WorkerConfig {
 export class WorkerProducer implements ProducerLike {
   private worker: Worker | undefined;
   private nextId = 0;
+  private nextSession = 0;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   private dead: Error | undefined;
   private closing: Promise<void> | undefined;
   private exited: Promise<void> = Promise.resolve();
   private fastEncoderInUse = false;
+  private fastGroupingInUse = false;
 
   constructor(private readonly options: WorkerProducerOptions) {}
 
   /** Whether the connected worker encodes produce requests with emstream's encoder (see {@link WorkerConfig.fastEncoder}). */
   get fastEncoder(): boolean {
     return this.fastEncoderInUse;
+  }
+
+  /** Whether the connected worker groups the messages of a send in one pass (see `installFastGrouping`). */
+  get fastGrouping(): boolean {
+    return this.fastGroupingInUse;
   }
 
   /** The worker's thread id, while it runs (for tests). */
@@ -205,6 +235,7 @@ export class WorkerProducer implements ProducerLike {
           case 'ready':
             connected = true;
             this.fastEncoderInUse = message.fastEncoder;
+            this.fastGroupingInUse = message.fastGrouping;
             this.updateRef();
             resolve();
             break;
@@ -258,17 +289,44 @@ export class WorkerProducer implements ProducerLike {
   }
 
   sendBatch(batch: { topicMessages: { topic: string; messages: ProducedMessage[] }[]; acks?: number }): Promise<unknown> {
+    const { packed, transfer } = packBatch(batch);
+    return this.request((id) => ({ type: 'send', id, batch: packed }), transfer);
+  }
+
+  /** Posts a request to the worker and resolves (or rejects) with its answer. */
+  private request(make: (id: number) => ToWorker, transfer: ArrayBuffer[] = []): Promise<void> {
     const worker = this.worker;
     if (worker === undefined || this.closing !== undefined || this.dead !== undefined) {
       return Promise.reject(this.dead ?? new KafkaEdgeError('the producer worker is not running: connect() first', { operation: 'produce' }, { retriable: false }));
     }
     const id = this.nextId++;
-    const { packed, transfer } = packBatch(batch);
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.updateRef();
-      worker.postMessage({ type: 'send', id, batch: packed } satisfies ToWorker, transfer);
+      worker.postMessage(make(id), transfer);
     });
+  }
+
+  /**
+   * A transactional producer hosted by the worker (its own kafkajs producer there, encoding with the same encoder),
+   * for the exactly-once mode. Connect it before use; disconnect it before this worker.
+   *
+   * @param transactionalId - its transactional id
+   * @param transactionTimeoutMs - how long the coordinator lets one of its transactions stay open
+   */
+  transactional(transactionalId: string, transactionTimeoutMs: number): TransactionalProducerLike {
+    const session = this.nextSession++;
+    return {
+      transactionalId,
+      connect: () => this.request((id) => ({ type: 'txn-connect', id, session, transactionalId, transactionTimeoutMs })),
+      send: (batch) => {
+        const { packed, transfer } = packBatch(batch);
+        return this.request((id) => ({ type: 'txn-send', id, session, batch: packed }), transfer);
+      },
+      commit: (offsets) => this.request((id) => ({ type: 'txn-commit', id, session, offsets })),
+      abort: () => this.request((id) => ({ type: 'txn-abort', id, session })),
+      disconnect: () => (this.worker === undefined ? Promise.resolve() : this.request((id) => ({ type: 'txn-disconnect', id, session }))),
+    };
   }
 
   /** After a failed send: let the worker send again (the next batches posted are sent, in order). */
@@ -291,51 +349,5 @@ export class WorkerProducer implements ProducerLike {
       }
     })();
     return this.closing;
-  }
-}
-
-/** Options of {@link WorkerSender.start}. */
-export interface WorkerSenderOptions extends WorkerProducerOptions {
-  /** Batching, as {@link BatchSender}; `maxConcurrentSends` counts batches posted to the worker and not yet acknowledged (default 2: the worker still sends them one at a time, in order). */
-  readonly batch?: Omit<BatchSenderOptions, 'logger'>;
-}
-
-/**
- * A {@link BatchSender} whose batches are produced by a worker thread ({@link WorkerProducer}): the same
- * batching, the same in-order acknowledgements and the same errors (a failed send is a {@link KafkaEdgeError}).
- *
- * ## Example
- * ```ts
- * const sender = await WorkerSender.start({ brokers: ['127.0.0.1:9092'], clientId: 'me', logLevel: 'warn' });
- * sender.enqueue([{ topic: 'labels', message: { key: 'a', value: '{"label":1}' } }], () => console.log('acknowledged'));
- * await sender.close(); // flush, disconnect the worker's producer, end the thread
- * ```
- */
-export class WorkerSender extends BatchSender {
-  private constructor(
-    readonly workerProducer: WorkerProducer,
-    options: BatchSenderOptions,
-  ) {
-    super(workerProducer, options);
-  }
-
-  /**
-   * Starts the worker and connects its producer.
-   *
-   * @throws KafkaEdgeError (with the client's error name in `context.clientError`, e.g. `KafkaJSConnectionError`) when the producer cannot connect
-   */
-  static async start(options: WorkerSenderOptions): Promise<WorkerSender> {
-    const producer = new WorkerProducer(options);
-    await producer.connect();
-    return new WorkerSender(producer, { maxConcurrentSends: 2, ...options.batch, logger: options.logger });
-  }
-
-  /** Flushes (rejecting like `flush` when a send failed), then disconnects the worker's producer and ends the thread, either way. */
-  async close(): Promise<void> {
-    try {
-      await this.flush();
-    } finally {
-      await this.workerProducer.disconnect();
-    }
   }
 }

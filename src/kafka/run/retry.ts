@@ -1,60 +1,15 @@
 /**
- * Retrying while the brokers are unavailable, within a budget: which errors may go away, the backoff, a retry
- * loop for start-up operations, and {@link BrokerHealth}, which ends a run whose brokers have not answered for
- * longer than the budget.
+ * Retrying while the brokers are unavailable, within a budget: the backoff, a retry loop for start-up operations,
+ * and {@link BrokerHealth}, which ends a run whose brokers have not answered for longer than the budget. Which
+ * errors may go away is the client adapter's call (`client/errorNames.ts`).
  *
  * @module
  */
 import type { Logger } from 'pino';
-import { EmstreamError } from '../errors.js';
-import type { Instrumentation } from '../instrumentation.js';
-import { BrokerUnavailableError } from './errors.js';
-
-/** kafkajs (and Node) errors that mean "the brokers did not answer (yet)". */
-const UNAVAILABLE_NAMES = new Set([
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSNoBrokerAvailableError',
-  'KafkaJSLockTimeout',
-  'KafkaJSTimeout',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSTopicMetadataNotLoaded',
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSStaleTopicMetadataAssignment',
-]);
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-
-/**
- * Whether an error may go away when the same operation is tried again later: a connection or timeout error, a
- * kafkajs error flagged retriable (a leader moved, a coordinator is loading), or kafkajs's "number of retries
- * exceeded" wrapper around one of these. Errors that say the request itself is wrong (an invalid topic name, a
- * message too large, an authorization failure) are not.
- *
- * @param error - any error
- * @returns true when retrying may succeed
- */
-export function isRetriable(error: unknown): boolean {
-  let e: unknown = error;
-  for (let depth = 0; depth < 6 && typeof e === 'object' && e !== null; depth++) {
-    const x = e as { name?: unknown; code?: unknown; retriable?: unknown; cause?: unknown; originalError?: unknown };
-    if (typeof x.name === 'string' && UNAVAILABLE_NAMES.has(x.name)) return true;
-    if (typeof x.code === 'string' && UNAVAILABLE_CODES.has(x.code)) return true;
-    // kafkajs wraps the last error of its own retries in a non-retriable error (retriable: false): look at the cause.
-    // (An error rebuilt from the producer thread carries the flag computed there.)
-    if (x.retriable === true) return true;
-    e = x.cause ?? x.originalError;
-  }
-  return false;
-}
-
-/** One line about an error: its message (and the cause's, when kafkajs wrapped it). */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof Error && cause.message !== error.message && !error.message.includes(cause.message) ? `${error.message} (${cause.message})` : error.message;
-}
+import { EmstreamError } from '../../errors.js';
+import type { Instrumentation } from '../../instrumentation.js';
+import { isRetriable } from '../client/errorNames.js';
+import { BrokerUnavailableError, describeError } from '../errors.js';
 
 /**
  * The wait before retry `attempt`: exponential from `initialMs`, capped at `maxMs`, with ±20 % jitter.
@@ -80,15 +35,15 @@ export interface RetryOptions {
   /** Stop retrying when it aborts (the last error is thrown). */
   readonly signal?: AbortSignal;
   /**
-   * Level of the one notice logged when retrying starts (default `'warn'`). Start-up operations use `'debug'`, so
-   * brokers that never answer give exactly one line: the error that ends the start (`kafka.retry` events still fire).
+   * Level of the line logged at each retry (default `'warn'`: while the brokers do not answer, one line per retry
+   * says so, with the error and how long it goes on; `'debug'` keeps them out of a warn-level log).
    */
   readonly noticeLevel?: 'warn' | 'debug';
 }
 
 /**
  * Runs a broker operation until it succeeds: a retriable failure is retried after a backoff (emitting
- * `kafka.retry`, logging one notice the first time) until `deadline`, then a {@link BrokerUnavailableError} says
+ * `kafka.retry`, logging one line per retry) until `deadline`, then a {@link BrokerUnavailableError} says
  * for how long it tried, the last error, and what to do. A failure that is not retriable is thrown as is.
  *
  * @param operation - what is tried, e.g. `connect`, `create-topics`, `restore`
@@ -120,12 +75,10 @@ export async function retryBrokerOperation<T>(operation: string, fn: () => Promi
       }
       const delayMs = Math.min(remaining, backoffDelay(attempt));
       options.instrumentation?.emit('kafka.retry', { operation, attempt, delayMs, error: describeError(err) });
-      if (attempt === 1) {
-        options.logger?.[options.noticeLevel ?? 'warn'](
-          { operation, error: describeError(err), budgetMs: options.budgetMs },
-          `the Kafka brokers do not answer (${operation}): retrying for up to ${Math.round(remaining / 1000)} s`,
-        );
-      } else options.logger?.debug({ operation, attempt, delayMs, error: describeError(err) }, 'retrying');
+      options.logger?.[options.noticeLevel ?? 'warn'](
+        { operation, attempt, delayMs, error: describeError(err), budgetMs: options.budgetMs },
+        `the Kafka brokers do not answer (${operation}): ${describeError(err)}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s, for up to ${Math.round(remaining / 1000)} s more`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     } finally {
       clearTimeout(timer);
@@ -150,7 +103,7 @@ export function brokerUnavailable(
   const where = details.brokers === undefined ? 'the Kafka brokers' : `the Kafka brokers ${details.brokers.join(',')}`;
   return new BrokerUnavailableError(
     `could not reach ${where} (${operation}) for ${Math.round(details.waitedMs / 1000)} s (${details.attempts} attempt${details.attempts === 1 ? '' : 's'}): ${describeError(error)}; ` +
-      `check --brokers and that the brokers run (start one with \`emstream broker\`), or raise the retry budget (--broker-timeout, now ${Math.round(details.budgetMs / 1000)} s). ` +
+      `check --brokers and that the brokers run (start one with \`emstream broker\`), or raise the retry budget (brokerTimeoutMs, --broker-timeout-ms; now ${details.budgetMs} ms). ` +
       'Nothing unacknowledged was committed: running again loses nothing',
     { brokers: details.brokers, operation, waitedMs: details.waitedMs, attempts: details.attempts },
     error,

@@ -5,47 +5,18 @@
  */
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Instrumentation } from '../instrumentation.js';
-import type { VectorRecord } from '../operators/types.js';
-import { GATED } from '../operators/vectorInput.js';
-import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike, HeaderValue } from './client.js';
-import { KafkaEdgeError } from './errors.js';
-import type { TopicPartitions } from './events.js';
-import type { DecodeResult, VectorDecoder } from './formats.js';
-import { OffsetTracker } from './offsets.js';
-import { describeError, isRetriable } from './retry.js';
+import type { Instrumentation } from '../../instrumentation.js';
+import { GATED } from '../../operators/vectorInput.js';
+import { isRetriable } from '../client/errorNames.js';
+import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike } from '../client/ports.js';
+import { OffsetTracker } from '../delivery/offsets.js';
+import { describeError, KafkaEdgeError } from '../errors.js';
+import type { TopicPartitions } from '../events.js';
+import { compareOffsets, partitionKey } from '../../offsets.js';
+import type { VectorDecoder } from './formats.js';
+import type { KafkaRecord, UndecodableMessage } from './record.js';
 
-/**
- * A consumed message with its decoded vector. Extra fields ride along through `windowVectors` to the
- * labels, so every label can be traced back to its input.
- */
-export interface KafkaRecord extends VectorRecord {
-  readonly vector: number[] | Float64Array;
-  readonly key: string | null;
-  readonly topic: string;
-  readonly partition: number;
-  /** Offset as a decimal string (as Kafka clients give it). */
-  readonly offset: string;
-  /** Broker or producer timestamp, milliseconds since the epoch, as a decimal string. */
-  readonly timestamp: string;
-  readonly headers: Readonly<Record<string, HeaderValue>>;
-  /** The original message value (kept for the dead-letter topic); absent when `keepValue` is false. */
-  readonly value?: Buffer | null;
-  /** Set when the vector passed the input gate at the decoder (`createDecoder`): `windowVectors` does not scan it again. */
-  readonly [GATED]?: true;
-}
-
-/** A message that could not be decoded. */
-export interface UndecodableMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly timestamp: string;
-  readonly headers: Readonly<Record<string, HeaderValue>>;
-  readonly failure: Extract<DecodeResult, { ok: false }>;
-}
+export type { KafkaRecord, UndecodableMessage } from './record.js';
 
 /** Options of {@link fromKafka}. */
 export interface FromKafkaOptions {
@@ -79,10 +50,10 @@ export interface FromKafkaOptions {
   /** Receives `kafka.fetch`, `kafka.rebalance`, `kafka.consumer.crash` and `kafka.backpressure.wait`. */
   readonly instrumentation?: Instrumentation;
   /**
-   * Per partition (`<partition>:<topic>`), the first offset to emit: records below it are counted as finished
+   * Per partition (key: `partitionKey(topic, partition)`), the first offset to emit (a decimal string): records below it are counted as finished
    * without being emitted (a restored state already covers them). Entries are dropped once passed.
    */
-  readonly skipBelow?: Map<string, number>;
+  readonly skipBelow?: Map<string, string>;
   /** Told of what the consumer sees of the brokers: a fetched batch or heartbeat (`ok`), a crash it restarts from (`failed`). */
   readonly health?: { ok(): void; failed(operation: string, error: unknown): void };
   /** Called after each rebalance (kafkajs `GROUP_JOIN`), once kept partitions were sought past what was read. */
@@ -93,6 +64,12 @@ export interface FromKafkaOptions {
   readonly stuckAfterMs?: number;
   /** Called with the number of records skipped (see `skipBelow`), per batch. */
   readonly onSkipped?: (count: number) => void;
+  /**
+   * Whether records of a partition may be emitted now (default: all): the exactly-once mode holds a partition back
+   * (paused) until its task is open. Asked when a batch starts and every few records; a batch of a partition not
+   * accepted is left unread (not resolved: the partition is sought when it is accepted).
+   */
+  readonly accept?: (topic: string, partition: number) => boolean;
 }
 
 /** Heartbeat at least this often while a batch is processed or waiting for room. */
@@ -163,7 +140,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
   const keepValue = options.keepValue ?? true;
   const commitIntervalMs = options.commitIntervalMs ?? 1000;
   const stuckAfterMs = options.stuckAfterMs ?? 30_000;
-  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow } = options;
+  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow, accept } = options;
   // A decoder made by createDecoder ran the input gate: its records carry the brand, so windowVectors does not scan them again.
   const gated = (decode as { [GATED]?: unknown })[GATED] === true;
 
@@ -272,13 +249,14 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
         instrumentation.emit('kafka.fetch', { topic, partition, messages: messages.length, highWatermark: payload.batch.highWatermark ?? '', lastOffset: messages[messages.length - 1].offset });
       }
       if (payload.isStale() || !isAssigned(topic, partition)) return;
+      if (accept !== undefined && !accept(topic, partition)) return;
       let first = 0;
       if (skipBelow !== undefined && skipBelow.size > 0) {
         // Records a restored state already covers: finished, not emitted.
-        const id = `${partition}:${topic}`;
+        const id = partitionKey(topic, partition);
         const below = skipBelow.get(id);
         if (below !== undefined) {
-          while (first < messages.length && Number(messages[first].offset) < below) {
+          while (first < messages.length && compareOffsets(messages[first].offset, below) < 0) {
             tracker.register(topic, partition, messages[first].offset);
             tracker.markDone(topic, partition, messages[first].offset);
             first++;
@@ -311,6 +289,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
           }
           // kafkajs answers isStale with a JSON.stringify'd map lookup: every few records, not per record.
           if (payload.isStale()) return;
+          if (accept !== undefined && !accept(topic, partition)) return;
         }
         if (closed || subscriber.closed || !payload.isRunning()) return;
         if (generation !== assignmentGeneration) {

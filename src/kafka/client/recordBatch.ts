@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { KafkaEdgeError } from './errors.js';
+import { KafkaEdgeError } from '../errors.js';
 import { crc32c } from '@node-rs/crc32';
 
 /** A header value as kafkajs accepts it. */

@@ -1,16 +1,16 @@
 /**
- * Restoring the latest state of a pipeline from its compacted models topic.
+ * Restoring the latest states from the compacted models topic (the state store's changelog), read_committed.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { MixtureJSON } from '../gmm/model.js';
-import type { StreamingStateJSON } from '../gmm/streaming.js';
-import type { EachBatchPayloadLike, KafkaClientLike } from './client.js';
-import { KafkaEdgeError } from './errors.js';
-import type { EventOffset } from './events.js';
-import { readModelMessage, type ModelMessage } from './messages.js';
+import type { MixtureJSON } from '../../gmm/model.js';
+import type { StreamingStateJSON } from '../../gmm/streaming.js';
+import type { EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
+import { KafkaEdgeError } from '../errors.js';
+import type { EventOffset } from '../events.js';
+import { readModelMessage, type ModelMessage } from './format.js';
 
 /** Options of {@link restoreLatestState}. */
 export interface RestoreOptions {
@@ -25,6 +25,12 @@ export interface RestoreOptions {
   readonly logger?: Logger;
 }
 
+/** Options of {@link restoreLatestStates}: those of {@link restoreLatestState}, for several keys at once. */
+export interface RestoreManyOptions extends Omit<RestoreOptions, 'pipelineId'> {
+  /** The keys to restore (a pipeline id, or the task keys of the exactly-once mode). */
+  readonly keys: readonly string[];
+}
+
 /** A restored model message. */
 export interface RestoredModel {
   /** The model, ready for `fitMixture({ initialModel })`. */
@@ -35,6 +41,8 @@ export interface RestoredModel {
   readonly offsets: readonly EventOffset[];
   /** The whole model message (window index, model version, log-likelihoods, …). */
   readonly message: ModelMessage;
+  /** The message's key. */
+  readonly key: string;
   readonly partition: number;
   readonly offset: string;
 }
@@ -42,12 +50,7 @@ export interface RestoredModel {
 /**
  * Reads the models topic up to its current end and returns the last valid message written under `pipelineId`
  * (its model, whole state and covered offsets), or `undefined` when there is none (or the topic does not exist).
- *
- * 1. Ask the admin for each partition's end offset; an empty or missing topic gives `undefined` at once.
- * 2. Consume with a throw-away group (nothing committed) the last `tail` messages of each partition up to the end
- *    offsets; when none of them has the key, read the whole topic.
- * 3. Keep the last message whose key is `pipelineId` and whose value reads as a model message
- *    ({@link readModelMessage}); unreadable ones are logged and skipped.
+ * See {@link restoreLatestStates}.
  *
  * @param kafka - the client
  * @param options - topic, pipeline id, timeout
@@ -55,42 +58,67 @@ export interface RestoredModel {
  * @throws KafkaEdgeError when the end of the topic is not reached in time
  */
 export async function restoreLatestState(kafka: KafkaClientLike, options: RestoreOptions): Promise<RestoredModel | undefined> {
+  const { pipelineId, ...rest } = options;
+  return (await restoreLatestStates(kafka, { ...rest, keys: [pipelineId] })).get(pipelineId);
+}
+
+/**
+ * Reads the models topic up to its last committed offset and returns, per key, the last valid message written
+ * under it (its model, whole state and covered offsets); keys without one are absent from the map.
+ *
+ * 1. Ask the admin for each partition's end offset (ListOffsets read_committed: the last stable offset, so an open
+ *    transaction is not waited for); an empty or missing topic gives an empty map at once.
+ * 2. Consume read_committed (records of aborted transactions are never seen) with a throw-away group (nothing
+ *    committed) the last `tail` records of each partition up to those ends; when a key is not among them, read the
+ *    whole topic. A partition is read once the fetch position passes its end (control records, which a
+ *    read_committed fetch does not return as messages, count).
+ * 3. Keep per key the last message whose value reads as a model message ({@link readModelMessage}); unreadable
+ *    ones are logged and skipped.
+ *
+ * @param kafka - the client
+ * @param options - topic, keys, timeout
+ * @returns key → the latest model message
+ * @throws KafkaEdgeError when the end of the topic is not reached in time
+ */
+export async function restoreLatestStates(kafka: KafkaClientLike, options: RestoreManyOptions): Promise<Map<string, RestoredModel>> {
   const { topic, logger } = options;
   const admin = kafka.admin();
   await admin.connect();
   let ranges: Map<number, { low: bigint; high: bigint }>;
   try {
-    if (!(await admin.listTopics()).includes(topic)) return undefined;
+    if (!(await admin.listTopics()).includes(topic)) return new Map();
     const offsets = await admin.fetchTopicOffsets(topic);
     ranges = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
   } finally {
     await admin.disconnect();
   }
-  if (ranges.size === 0) return undefined;
+  if (ranges.size === 0) return new Map();
   const tail = BigInt(options.tail ?? 512);
   const starts = new Map([...ranges].map(([p, r]) => [p, r.high - tail > r.low ? r.high - tail : r.low]));
-  let latest = await scan(kafka, options, ranges, starts);
-  if (latest === undefined && [...starts].some(([p, start]) => start > ranges.get(p)!.low)) {
-    latest = await scan(kafka, options, ranges, new Map([...ranges].map(([p, r]) => [p, r.low])));
+  const keys = new Set(options.keys);
+  let latest = await scan(kafka, options, keys, ranges, starts);
+  if (latest.size < keys.size && [...starts].some(([p, start]) => start > ranges.get(p)!.low)) {
+    latest = await scan(kafka, options, keys, ranges, new Map([...ranges].map(([p, r]) => [p, r.low])));
   }
-  if (latest !== undefined) {
-    logger?.info({ topic, pipelineId: options.pipelineId, modelVersion: latest.message.modelVersion, offset: latest.offset, withState: latest.state !== undefined }, 'read the latest state');
+  for (const found of latest.values()) {
+    logger?.debug({ topic, key: found.key, modelVersion: found.message.modelVersion, offset: found.offset, withState: found.state !== undefined }, 'read the latest state');
   }
   return latest;
 }
 
-/** Reads `[start, high)` of each partition and returns the last readable message of the key. */
+/** Reads `[start, high)` of each partition, read_committed, and returns the last readable message of each key. */
 async function scan(
   kafka: KafkaClientLike,
-  options: RestoreOptions,
+  options: RestoreManyOptions,
+  keys: ReadonlySet<string>,
   ranges: ReadonlyMap<number, { low: bigint; high: bigint }>,
   starts: ReadonlyMap<number, bigint>,
-): Promise<RestoredModel | undefined> {
-  const { topic, pipelineId, logger } = options;
+): Promise<Map<string, RestoredModel>> {
+  const { topic, logger } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const groupId = `emstream-restore-${pipelineId}-${randomBytes(4).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId });
-  let latest: RestoredModel | undefined;
+  const groupId = `emstream-restore-${randomBytes(6).toString('hex')}`;
+  const consumer = kafka.consumer({ groupId, readUncommitted: false });
+  const latest = new Map<string, RestoredModel>();
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -113,16 +141,19 @@ async function scan(
         for (const message of batch.messages) {
           resolveOffset(message.offset);
           const offset = BigInt(message.offset);
-          if (offset >= start && (end === undefined || offset < end) && message.key?.toString('utf8') === pipelineId && message.value !== null) {
+          const key = message.key?.toString('utf8');
+          if (offset >= start && (end === undefined || offset < end) && key !== undefined && keys.has(key) && message.value !== null) {
             try {
               const read = readModelMessage(message.value);
-              latest = { ...read, partition: batch.partition, offset: message.offset };
+              latest.set(key, { ...read, key, partition: batch.partition, offset: message.offset });
             } catch (err) {
               logger?.warn({ err, topic, partition: batch.partition, offset: message.offset }, 'skipping an unreadable model message');
             }
           }
-          if (end !== undefined && offset + 1n >= end) remaining.delete(batch.partition);
         }
+        // Where reading goes on from: past control records and aborted records too (not returned as messages).
+        const last = batch.lastOffset?.() ?? batch.messages.at(-1)?.offset;
+        if (end !== undefined && last !== undefined && BigInt(last) + 1n >= end) remaining.delete(batch.partition);
         await heartbeat();
         if (remaining.size === 0) {
           clearTimeout(timer);

@@ -15,9 +15,9 @@ import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } 
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafkaClient } from '../kafka/client/kafkajs.js';
+import type { AdminLike } from '../kafka/client/ports.js';
 import { BrokerLaunchError } from './errors.js';
-import { installRequestQueueFix } from './requestQueueFix.js';
 
 /** The Apache Kafka release that {@link startLocalKafka} runs (newest 3.9.x on Maven Central). */
 export const KAFKA_VERSION = '3.9.2';
@@ -503,17 +503,13 @@ const WARMUP_GROUP = 'emstream-broker-warmup';
  * @returns true when the broker answered, false on timeout or exit.
  */
 async function waitUntilAnswering(bootstrap: string, deadline: number, exited: () => boolean): Promise<boolean> {
-  installRequestQueueFix(); // kafkajs 2.2.4's idle 1 ms timer loop (Node 24's TimeoutNegativeWarning)
-  const kafka = new Kafka({
-    clientId: 'emstream-broker-probe',
-    brokers: [bootstrap],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 2000,
-    retry: { retries: 0 },
-  });
+  const kafka = await createKafkaClient([bootstrap], { clientId: 'emstream-broker-probe', logLevel: 'nothing', connectionTimeout: 1000, requestTimeout: 2000, retry: { retries: 0 } });
   while (Date.now() < deadline && !exited()) {
-    const admin = kafka.admin({ retry: { retries: 0 } });
+    // kafkajs's admin also describes the cluster and groups (not part of the edge's ports).
+    const admin = kafka.admin({ retry: { retries: 0 } }) as AdminLike & {
+      describeCluster(): Promise<{ brokers: unknown[]; controller: number | null }>;
+      describeGroups(groups: string[]): Promise<unknown>;
+    };
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();

@@ -17,8 +17,8 @@
  * @module
  */
 import { endianness } from 'node:os';
-import { EmstreamOptionsError } from '../errors.js';
-import { checkValuesAt, GATED, type RawVector } from '../operators/vectorInput.js';
+import { EmstreamOptionsError } from '../../errors.js';
+import { checkValuesAt, GATED, type RawVector } from '../../operators/vectorInput.js';
 
 /** The message formats a vector can be read from. */
 export const VECTOR_FORMATS = ['json-array', 'json-object', 'csv', 'float32le', 'float64le'] as const;

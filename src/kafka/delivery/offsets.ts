@@ -1,9 +1,14 @@
 /**
- * Commit discipline for at-least-once processing: which offsets may be committed.
+ * The offset manager: which offsets may be committed (per partition, the offset after the longest prefix of
+ * finished records), and how many records are in flight (for backpressure).
+ *
+ * Offsets are int64: a partition's offsets are kept as numbers relative to the first one it registered (exact while
+ * a partition's offsets in memory span less than 2^53, which they always do), and given back as exact decimal strings.
  *
  * @module
  */
-import type { TopicPartitionOffset } from './client.js';
+import type { TopicPartitionOffset } from '../client/ports.js';
+import { isSafeOffset, partitionKey } from '../../offsets.js';
 
 /** State of one consumed message. */
 const PENDING = 0;
@@ -11,17 +16,46 @@ const PENDING = 0;
 const CLAIMED = 1;
 const DONE = 2;
 
+/** No position yet (nothing finished, committed or registered since the start). */
+const NONE = Number.NEGATIVE_INFINITY;
+
 /** Consumed offsets of one topic-partition, in consumption order, from the oldest not yet committable. */
 class PartitionLedger {
+  /** The first offset registered: `offsets` hold offsets minus this (exact as long as they are within 2^53 of it). */
+  private base: bigint | undefined;
+  /** `base` as a number, when it is exact as one (the fast path), else NaN. */
+  private baseNumber = Number.NaN;
+  /** Offsets relative to `base`. */
   offsets: number[] = [];
   states: number[] = [];
   head = 0;
   /** Entries before this index are not pending (claimed or done): `markDoneThrough` starts here. */
   scan = 0;
-  /** Next offset to commit (last finished + 1), or -1 when nothing finished since the start. */
-  committable = -1;
-  lastCommitted = -1;
-  lastRegistered = -1;
+  /** Next offset to commit (last finished + 1), relative to `base`; NONE when nothing finished since the start. */
+  committable = NONE;
+  lastCommitted = NONE;
+  lastRegistered = NONE;
+
+  /** An offset (decimal string or safe integer) relative to `base` (the first offset seen becomes the base). */
+  relative(offset: string | number): number {
+    if (this.base === undefined) {
+      this.base = BigInt(offset);
+      const n = Number(offset);
+      this.baseNumber = Number.isSafeInteger(n) && (typeof offset === 'number' || isSafeOffset(offset)) ? n : Number.NaN;
+      return 0;
+    }
+    if (typeof offset === 'number') return Number.isNaN(this.baseNumber) ? Number(BigInt(offset) - this.base) : offset - this.baseNumber;
+    return isSafeOffset(offset) && !Number.isNaN(this.baseNumber) ? Number(offset) - this.baseNumber : Number(BigInt(offset) - this.base);
+  }
+
+  /** A relative offset back as an exact decimal string. */
+  absolute(relative: number): string {
+    if (!Number.isNaN(this.baseNumber)) {
+      const n = this.baseNumber + relative;
+      if (Number.isSafeInteger(n)) return String(n);
+    }
+    return (this.base! + BigInt(relative)).toString();
+  }
 
   /** Entries not finished yet (pending or claimed): what this ledger adds to `inFlight`. O(entries), for resets. */
   unfinished(): number {
@@ -102,7 +136,7 @@ export class OffsetTracker {
   private ledger(topic: string, partition: number): PartitionLedger {
     const last = this.last;
     if (last !== undefined && last.partition === partition && last.topic === topic) return last.ledger;
-    const id = `${partition}:${topic}`;
+    const id = partitionKey(topic, partition);
     let ledger = this.ledgers.get(id);
     if (ledger === undefined) {
       ledger = new PartitionLedger();
@@ -123,7 +157,7 @@ export class OffsetTracker {
    */
   register(topic: string, partition: number, offset: string | number): void {
     const ledger = this.ledger(topic, partition);
-    const o = Number(offset);
+    const o = ledger.relative(offset);
     if (o <= ledger.lastRegistered) this.resetPartition(ledger);
     ledger.offsets.push(o);
     ledger.states.push(PENDING);
@@ -137,7 +171,7 @@ export class OffsetTracker {
     ledger.states = [];
     ledger.head = 0;
     ledger.scan = 0;
-    ledger.lastRegistered = -1;
+    ledger.lastRegistered = NONE;
     this.wake();
   }
 
@@ -170,9 +204,9 @@ export class OffsetTracker {
    * The offset after the last message registered for a partition (where reading would continue), or `undefined`
    * when none is tracked (never read, or forgotten by {@link retainOnly}).
    */
-  nextOffset(topic: string, partition: number): number | undefined {
-    const ledger = this.ledgers.get(`${partition}:${topic}`);
-    return ledger === undefined || ledger.lastRegistered < 0 ? undefined : ledger.lastRegistered + 1;
+  nextOffset(topic: string, partition: number): string | undefined {
+    const ledger = this.ledgers.get(partitionKey(topic, partition));
+    return ledger === undefined || ledger.lastRegistered === NONE ? undefined : ledger.absolute(ledger.lastRegistered + 1);
   }
 
   /** The partitions tracked now. */
@@ -180,19 +214,59 @@ export class OffsetTracker {
     return [...this.coords.values()];
   }
 
+  /**
+   * Forgets one partition (its task was closed: a fenced producer, a revoked partition): its unfinished records stop
+   * counting in flight, and nothing more is committed for it.
+   */
+  forget(topic: string, partition: number): void {
+    const id = partitionKey(topic, partition);
+    const ledger = this.ledgers.get(id);
+    if (ledger === undefined) return;
+    this.inFlightCount -= ledger.unfinished();
+    this.ledgers.delete(id);
+    this.coords.delete(id);
+    this.last = undefined;
+    this.wake();
+  }
+
+  /**
+   * Counts `n` more records in flight that are finished in the ledger but whose outputs are not committed yet (the
+   * exactly-once delivery marks a window's records finished when it puts them in a transaction, and holds them
+   * until the transaction commits), so backpressure still waits for them. {@link release} gives them back.
+   */
+  hold(n: number): void {
+    this.inFlightCount += n;
+  }
+
+  /** Gives back records counted by {@link hold}. */
+  release(n: number): void {
+    if (n === 0) return;
+    this.inFlightCount -= n;
+    this.wake();
+  }
+
+  /**
+   * The position of a partition now: the offset after its longest prefix of finished records (what a commit would
+   * write), or `undefined` when none finished since it was tracked.
+   */
+  position(topic: string, partition: number): string | undefined {
+    const ledger = this.ledgers.get(partitionKey(topic, partition));
+    return ledger === undefined || ledger.committable === NONE ? undefined : ledger.absolute(ledger.committable);
+  }
+
   /** Marks one message as handed to an explicit output, so `markDoneThrough` skips it. */
   claim(topic: string, partition: number, offset: string | number): void {
-    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    const ledger = this.ledgers.get(partitionKey(topic, partition));
     if (ledger === undefined) return;
-    const i = ledger.indexOf(Number(offset));
+    const i = ledger.indexOf(ledger.relative(offset));
     if (i >= 0 && ledger.states[i] === PENDING) ledger.states[i] = CLAIMED;
   }
 
   /** Marks one message as finished (its explicit output was acknowledged). */
   markDone(topic: string, partition: number, offset: string | number): void {
-    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    const ledger = this.ledgers.get(partitionKey(topic, partition));
     if (ledger === undefined) return;
-    const i = ledger.indexOf(Number(offset));
+    const i = ledger.indexOf(ledger.relative(offset));
     if (i < 0 || ledger.states[i] === DONE) return;
     ledger.states[i] = DONE;
     this.inFlightCount--;
@@ -201,9 +275,9 @@ export class OffsetTracker {
 
   /** Marks every unclaimed message of a partition at or below `offset` as finished. */
   markDoneThrough(topic: string, partition: number, offset: string | number): void {
-    const ledger = this.ledgers.get(`${partition}:${topic}`);
+    const ledger = this.ledgers.get(partitionKey(topic, partition));
     if (ledger === undefined) return;
-    const o = Number(offset);
+    const o = ledger.relative(offset);
     let released = 0;
     let i = Math.max(ledger.head, ledger.scan);
     for (; i < ledger.offsets.length && ledger.offsets[i] <= o; i++) {
@@ -253,9 +327,9 @@ export class OffsetTracker {
   committable(): TopicPartitionOffset[] {
     const out: TopicPartitionOffset[] = [];
     for (const [id, ledger] of this.ledgers) {
-      if (ledger.committable < 0) continue;
+      if (ledger.committable === NONE) continue;
       const { topic, partition } = this.coords.get(id)!;
-      out.push({ topic, partition, offset: String(ledger.committable) });
+      out.push({ topic, partition, offset: ledger.absolute(ledger.committable) });
     }
     return out;
   }
@@ -269,17 +343,17 @@ export class OffsetTracker {
     const run = this.commitChain.then(async () => {
       const commitFn = this.options.commit;
       if (commitFn === undefined) return [];
-      const moved: { ledger: PartitionLedger; position: TopicPartitionOffset }[] = [];
+      const moved: { ledger: PartitionLedger; committed: number; position: TopicPartitionOffset }[] = [];
       for (const [id, ledger] of this.ledgers) {
         if (ledger.committable > ledger.lastCommitted) {
           const { topic, partition } = this.coords.get(id)!;
-          moved.push({ ledger, position: { topic, partition, offset: String(ledger.committable) } });
+          moved.push({ ledger, committed: ledger.committable, position: { topic, partition, offset: ledger.absolute(ledger.committable) } });
         }
       }
       if (moved.length === 0) return [];
       const positions = moved.map((m) => m.position);
       await commitFn(positions);
-      for (const m of moved) m.ledger.lastCommitted = Math.max(m.ledger.lastCommitted, Number(m.position.offset));
+      for (const m of moved) m.ledger.lastCommitted = Math.max(m.ledger.lastCommitted, m.committed);
       return positions;
     });
     this.commitChain = run.then(

@@ -5,9 +5,9 @@
  * @module
  */
 import type { Logger } from 'pino';
-import type { ProducedMessage, ProducerLike } from './client.js';
-import { KafkaEdgeError } from './errors.js';
-import { BATCH_OVERHEAD_BYTES, messageBytesBound } from './messages.js';
+import type { ProducedMessage, ProducerLike } from '../client/ports.js';
+import { KafkaEdgeError } from '../errors.js';
+import { BATCH_OVERHEAD_BYTES, messageBytesBound } from '../messages/sizes.js';
 
 /** How a {@link BatchSender} retries a send that failed with a retriable error. */
 export interface SendRetryPolicy {

@@ -6,14 +6,14 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { parseOptions } from '../options.js';
-import type { Instrumentation } from '../instrumentation.js';
-import type { VectorInput } from '../operators/types.js';
-import type { Pipeline } from '../pipeline.js';
-import type { BatchSenderOptions } from './batchSender.js';
-import type { KafkaClientLike } from './client.js';
-import { VECTOR_FORMATS, type VectorFormat } from './formats.js';
-import type { WindowOutput } from './messages.js';
+import { parseOptions } from '../../options.js';
+import type { Instrumentation } from '../../instrumentation.js';
+import type { VectorInput } from '../../operators/types.js';
+import type { Pipeline } from '../../pipeline.js';
+import type { KafkaClientLike } from '../client/ports.js';
+import type { BatchSenderOptions } from '../delivery/batchSender.js';
+import type { WindowOutput } from '../messages/outputs.js';
+import { VECTOR_FORMATS, type VectorFormat } from '../source/formats.js';
 
 /** Options of `runKafkaPipeline`. Topic and format options default to the pipeline's `kafka` defaults. */
 export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
@@ -56,6 +56,22 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
   readonly fresh?: boolean;
   /** @deprecated The state is restored by default; `restore: false` is the same as `fresh: true`. */
   readonly restore?: boolean;
+  /**
+   * Exactly once (default false: at least once). Each window's outputs (labels, dead letters, window history, drift,
+   * further `outputs`), its state message and the consumed offsets commit in one Kafka transaction; readers with
+   * `read_committed` (kafkajs's default) see each input's label exactly once and never an output of an aborted
+   * transaction. Every input partition is a task of its own: its own pipeline instance and model, its own state key on
+   * the models topic (`<pipelineId>/<topic>/<partition>`) and its own transactional producer (id
+   * `<group>/<topic>/<partition>`), which fences a stalled former owner. See docs/guarantees.md.
+   */
+  readonly exactlyOnce?: boolean;
+  /**
+   * With `exactlyOnce`: how long the transaction coordinator lets a transaction stay open before aborting it, in ms
+   * (default `brokerTimeoutMs` + 60 000). A transaction is open from a window's first send to its commit, and at most
+   * `brokerTimeoutMs` on top while the brokers are away, so it must exceed `brokerTimeoutMs` (checked at start); at
+   * most the brokers' `transaction.max.timeout.ms` (15 min by default).
+   */
+  readonly transactionTimeoutMs?: number;
   /** Most consumed records not yet fully acknowledged (default 20 000); must exceed a window. */
   readonly maxInFlight?: number;
   /** Commit at least this often while positions move, in ms (default 1000); 0 commits only on acknowledgements and at the end. */
@@ -135,13 +151,37 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 const topicName = z.string({ error: 'must be a topic name' }).min(1, 'must not be empty').regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
+/** `host:port` (a name, an IPv4 address or a bracketed IPv6 address, and a port in 1..65535). */
+const BROKER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+
+/**
+ * Why a bootstrap address is not `host:port`, or `undefined` when it is.
+ *
+ * @param address - e.g. `127.0.0.1:9092`
+ */
+export function brokerAddressProblem(address: string): string | undefined {
+  const m = BROKER_ADDRESS.exec(address);
+  if (m === null) {
+    return /:\d*$/.test(address) || address.includes(':')
+      ? `${JSON.stringify(address)} is not host:port (e.g. 127.0.0.1:9092; an IPv6 address goes in brackets, [::1]:9092)`
+      : `${JSON.stringify(address)} has no port: give host:port, e.g. ${address}:9092`;
+  }
+  const port = Number(m[1]);
+  return port >= 1 && port <= 65535 ? undefined : `${JSON.stringify(address)} has port ${port}, outside 1..65535`;
+}
+
+const brokerAddress = z.string().superRefine((v, ctx) => {
+  const problem = brokerAddressProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const positiveInt = (what: string) => z.number({ error: `must be a number (${what})` }).int(`must be a whole number (${what})`).min(1, `must be at least 1 (${what})`);
 
 /** The zod schema of {@link RunKafkaPipelineOptions} (structure and ranges; cross-field checks in {@link resolveRunConfig}). */
 export const runOptionsSchema = z
   .object({
     kafka: z.custom<KafkaClientLike>((v) => isObject(v) && isFunction(v.consumer) && isFunction(v.producer) && isFunction(v.admin), 'must be a Kafka client (kafkajs `new Kafka({...})`)').optional(),
-    brokers: z.array(z.string().min(1, 'must not be empty'), { error: 'must be a list of host:port addresses, e.g. ["127.0.0.1:9092"]' }).optional(),
+    brokers: z.array(brokerAddress, { error: 'must be a list of host:port addresses, e.g. ["127.0.0.1:9092"]' }).optional(),
     clientId: z.string().min(1).optional(),
     pipeline: z.custom<Pipeline<VectorInput>>((v) => isObject(v) && typeof v.name === 'string' && isFunction(v.build), 'must be a pipeline: definePipeline({ name, build })'),
     input: z.union([topicName, z.array(topicName).min(1, 'give at least one input topic')]).optional(),
@@ -168,6 +208,8 @@ export const runOptionsSchema = z
     maxWaitMs: z.number().positive('must be > 0 ms').optional(),
     sessionTimeoutMs: z.number().int().min(1000, 'must be at least 1000 ms').optional(),
     heartbeatIntervalMs: z.number().int().min(100, 'must be at least 100 ms').optional(),
+    exactlyOnce: z.boolean().optional(),
+    transactionTimeoutMs: z.number().int('must be a whole number of ms').min(1000, 'must be at least 1000 ms').optional(),
     producerInWorker: z.boolean().optional(),
     fastProduceEncoder: z.boolean().optional(),
     producerBatch: z
@@ -219,6 +261,18 @@ export const runOptionsSchema = z
       issue('heartbeatIntervalMs', `must be at most a third of sessionTimeoutMs (${session} ms), got ${o.heartbeatIntervalMs}`);
     }
     if (o.fresh === true && o.restore === true) issue('fresh', 'fresh: true and restore: true contradict each other: drop restore (restoring is the default)');
+    if (o.transactionTimeoutMs !== undefined && o.exactlyOnce !== true) issue('transactionTimeoutMs', 'applies to the exactly-once mode only: add exactlyOnce: true (--exactly-once), or drop it');
+    if (o.exactlyOnce === true && o.transactionTimeoutMs !== undefined) {
+      const budget = o.brokerTimeoutMs ?? 120_000;
+      if (o.transactionTimeoutMs <= budget) {
+        issue(
+          'transactionTimeoutMs',
+          `is ${o.transactionTimeoutMs} ms, not more than brokerTimeoutMs (${budget} ms): a transaction waiting for unavailable brokers would be aborted by the coordinator before the run gives up; ` +
+            `raise it above ${budget} ms (the default is brokerTimeoutMs + 60000) or lower brokerTimeoutMs`,
+        );
+      }
+      if (o.transactionTimeoutMs <= session) issue('transactionTimeoutMs', `must exceed sessionTimeoutMs (${session} ms), got ${o.transactionTimeoutMs}`);
+    }
     if (input !== undefined) {
       const base = typeof input === 'string' ? input : input[0];
       const taken = new Map<string, string>();
@@ -264,6 +318,9 @@ export interface RunConfig {
   readonly maxWaitMs: number | undefined;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  readonly exactlyOnce: boolean;
+  /** The transaction timeout of the exactly-once mode, in ms. */
+  readonly transactionTimeoutMs: number;
   readonly producerInWorker: boolean;
   readonly fastProduceEncoder: boolean;
   readonly includeVector: boolean;
@@ -331,6 +388,8 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     maxWaitMs: o.maxWaitMs,
     sessionTimeoutMs,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.min(1000, Math.floor(sessionTimeoutMs / 3)),
+    exactlyOnce: o.exactlyOnce ?? false,
+    transactionTimeoutMs: o.transactionTimeoutMs ?? (o.brokerTimeoutMs ?? 120_000) + 60_000,
     producerInWorker: o.producerInWorker ?? o.kafka === undefined,
     fastProduceEncoder: o.fastProduceEncoder ?? true,
     includeVector: o.includeVector ?? false,

@@ -1,63 +1,25 @@
 /**
- * Delivery: how a window's outputs and the dead letters reach Kafka, and when the inputs behind them are committed.
- *
- * {@link Delivery} is the seam between the runner and the brokers: enqueue a window's outputs (labels, state, and
- * any further output topic), send a dead letter, commit, flush, close. {@link AtLeastOnceDelivery} is the first
- * implementation (batched sends with in-order acknowledgements, and an offset tracker that commits only what is
- * acknowledged). An exactly-once delivery would implement the same interface with one transaction per batch of
- * windows: the outputs and the offsets they finish (`sendOffsets`) committed together.
+ * At-least-once delivery: batched sends with in-order acknowledgements, and an offset tracker that commits only
+ * what is acknowledged.
  *
  * @module
  */
 import type { Logger } from 'pino';
-import type { EmstreamError } from '../errors.js';
-import type { Instrumentation } from '../instrumentation.js';
-import type { MixtureUpdate } from '../operators/types.js';
+import type { EmstreamError } from '../../errors.js';
+import type { Instrumentation } from '../../instrumentation.js';
+import type { MixtureUpdate } from '../../operators/types.js';
+import { recordCoordinates } from '../../operators/vectorInput.js';
+import { isRetriable } from '../client/errorNames.js';
+import type { ProducerLike, TopicPartitionOffset } from '../client/ports.js';
+import { describeError, type KafkaEdgeError } from '../errors.js';
+import type { EventOffset } from '../events.js';
+import { deadLetterEvent, deadLetterMessage, type DeadLetterSource } from '../messages/deadLetters.js';
+import { messageWindowIndex, type OutgoingMessage, type WindowOutput } from '../messages/outputs.js';
+import { backoffDelay } from '../run/retry.js';
 import { BatchSender, type BatchSenderOptions } from './batchSender.js';
-import type { ProducerLike, TopicPartitionOffset } from './client.js';
-import type { KafkaEdgeError } from './errors.js';
-import type { EventOffset } from './events.js';
-import { deadLetterMessage, HEADERS, messageWindowIndex, recordCoordinates, type DeadLetterSource, type OutgoingMessage, type WindowOutput } from './messages.js';
+import type { Delivery, DeliveryCounters } from './delivery.js';
+import { Coverage, lastOffsets } from './coverage.js';
 import { OffsetTracker } from './offsets.js';
-import { backoffDelay, describeError, isRetriable } from './retry.js';
-
-/** What a {@link Delivery} counts. */
-export interface DeliveryCounters {
-  /** Labels acknowledged by the brokers. */
-  readonly labelled: number;
-  /** Windows whose outputs were acknowledged. */
-  readonly windows: number;
-  /** Dead letters enqueued. */
-  readonly deadLettered: number;
-}
-
-/**
- * The delivery seam of a Kafka pipeline run: outputs in, commits out.
- *
- * The records of a window, and a dead-lettered record, count as finished once their outputs are acknowledged; a
- * delivery commits, per partition, the offset after the longest finished prefix, and nothing beyond it.
- */
-export interface Delivery<R = unknown> {
-  /** The tracker the source registers consumed records with (and waits on for backpressure). */
-  readonly tracker: OffsetTracker;
-  /** Enqueues a window's outputs (every {@link WindowOutput}); its records finish once all are acknowledged. */
-  window(update: MixtureUpdate<R>): void;
-  /** Sends a rejected record to the dead-letter topic; it finishes once acknowledged. */
-  deadLetter(source: DeadLetterSource, reason: string, message: string): void;
-  /** Commits what is finished now (a delivery also commits by itself); resolves with the positions committed. */
-  commit(): Promise<TopicPartitionOffset[]>;
-  /** Resolves when everything enqueued so far is acknowledged; rejects when a send failed for good. */
-  flush(): Promise<void>;
-  /** Stops committing by itself and makes a last commit (bounded by `timeoutMs`); the clients stay connected. */
-  close(timeoutMs?: number): Promise<TopicPartitionOffset[]>;
-  /** Fails for good (e.g. the brokers stayed unavailable past the budget): nothing more is sent or committed. */
-  abort(error: KafkaEdgeError): void;
-  /** The failure that stopped this delivery, if any. */
-  readonly error: EmstreamError | undefined;
-  readonly counters: DeliveryCounters;
-  /** Per input partition, the offset after the last record in a window's statistics so far. */
-  coverage(): EventOffset[];
-}
 
 /** Options of {@link AtLeastOnceDelivery}. */
 export interface AtLeastOnceDeliveryOptions<R> {
@@ -108,7 +70,7 @@ export interface AtLeastOnceDeliveryOptions<R> {
 export class AtLeastOnceDelivery<R> implements Delivery<R> {
   readonly tracker: OffsetTracker;
   private readonly sender: BatchSender;
-  private readonly covered = new Map<string, { topic: string; partition: number; offset: number }>();
+  private readonly covered: Coverage;
   private committing: Promise<TopicPartitionOffset[]> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -124,7 +86,7 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
       commit: options.commit,
       onAdvance: options.commitOnAcknowledge === false ? undefined : () => this.commitSoon(),
     });
-    for (const o of options.initialCoverage ?? []) this.covered.set(`${o.partition}:${o.topic}`, { topic: o.topic, partition: o.partition, offset: Number(o.offset) });
+    this.covered = new Coverage(options.initialCoverage);
     this.sender = new BatchSender(options.producer, {
       ...options.batch,
       logger,
@@ -166,30 +128,19 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
   }
 
   coverage(): EventOffset[] {
-    return [...this.covered.values()].map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) }));
+    return this.covered.offsets();
   }
 
   window(update: MixtureUpdate<R>): void {
     if (this.failure !== undefined) return;
     // Per partition, the window's last offset: everything up to it is finished once the outputs are acknowledged.
-    const last = new Map<string, { topic: string; partition: number; offset: number }>();
-    const records = update.window.records;
-    for (let i = records.length - 1; i >= 0; i--) {
-      const { topic, partition, offset } = recordCoordinates(records[i]);
-      if (topic === undefined || partition === undefined || offset === undefined) continue;
-      const id = `${partition}:${topic}`;
-      const o = Number(offset);
-      const prev = last.get(id);
-      if (prev === undefined || o > prev.offset) last.set(id, { topic, partition, offset: o });
-    }
-    for (const [id, entry] of last) {
-      const prev = this.covered.get(id);
-      if (prev === undefined || entry.offset + 1 > prev.offset) this.covered.set(id, { topic: entry.topic, partition: entry.partition, offset: entry.offset + 1 });
-    }
+    const last = lastOffsets(update.window.records);
+    this.covered.advance(last);
     const messages: OutgoingMessage[] = [];
     const outcome = { update, pipelineId: this.options.pipelineId, windowIndex: messageWindowIndex(update), offsets: this.coverage() };
     for (const output of this.options.outputs) output.messages(outcome, messages);
     const labelled = update.labels.length;
+    const enqueuedAt = Date.now();
     this.sender.enqueue(messages, () => {
       this.counts.windows++;
       this.counts.labelled += labelled;
@@ -201,6 +152,7 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
           version: update.version,
           labelled,
           acknowledgedAt: Date.now(),
+          enqueuedAt,
           records: update.window.records as never,
         });
       }
@@ -218,17 +170,7 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
     this.sender.enqueue([{ topic: this.options.deadLetters.topic, message: letter }], () => {
       if (traceable) this.tracker.markDone(topic, partition, offset);
       const instrumentation = this.options.instrumentation;
-      if (instrumentation?.listening('kafka.dead-letter')) {
-        const value = letter.value;
-        instrumentation.emit('kafka.dead-letter', {
-          reason,
-          topic: topic ?? '',
-          partition: partition ?? -1,
-          offset: offset ?? '',
-          bytes: value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length,
-          truncated: letter.headers?.[HEADERS.truncated] !== undefined,
-        });
-      }
+      if (instrumentation?.listening('kafka.dead-letter')) instrumentation.emit('kafka.dead-letter', deadLetterEvent(letter, reason, { topic, partition, offset }));
     });
   }
 
