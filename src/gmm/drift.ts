@@ -89,6 +89,8 @@ export interface LikelihoodStep {
   /** m_t after the window (before the reset that follows an alarm). */
   readonly statistic: number;
   readonly alarm: boolean;
+  /** The window alone took m_t above λ (an abrupt change): an alarm even while the likelihood already drifts. */
+  readonly abrupt?: boolean;
 }
 
 /** What one window tells the detector. */
@@ -177,10 +179,11 @@ export interface DriftDetectorJSON {
  *    per-component score (−log₁₀ of the Bonferroni-adjusted p-value of the mean and shape tests of adaptive
  *    forgetting); −log₁₀ p of the G-test of the weights;
  * 2. a kind (for `component`: a component) that is stable and goes above its threshold raises an alarm and
- *    is drifting from then on; while drifting it raises no further alarm; after `settle` windows in a row below
- *    `release` × its threshold it is stable again. While the model already drifts, the weights and the model
- *    distance move with the change under way: their onsets join it without an alarm; a likelihood onset or a
- *    component not yet drifting is a change of its own and raises one;
+ *    is drifting from then on; while drifting it raises no further alarm (but for a Page-Hinkley alarm that the
+ *    window alone raised, its own deviation above λ: an abrupt change on top of a drift); after `settle` windows
+ *    in a row below `release` × its threshold it is stable again. While the model already drifts, the weights and
+ *    the model distance move with the change under way: their onsets join it without an alarm; a likelihood onset
+ *    or a component not yet drifting is a change of its own and raises one;
  * 3. the model is drifting while any kind is: from the first onset to the end of the last, with the largest
  *    relative statistic of the window as its severity and the model distance travelled since the onset as
  *    its progress.
@@ -248,8 +251,9 @@ export class DriftDetector {
    */
   likelihood(predictive: { readonly logLikelihood: number; readonly standardError: number }): LikelihoodStep {
     const se = predictive.standardError;
+    const before = this.ph.statistic;
     const r = this.ph.update(-predictive.logLikelihood, se > 0 && Number.isFinite(se) ? se : 1);
-    return { statistic: r.statistic, alarm: r.alarm };
+    return { statistic: r.statistic, alarm: r.alarm, abrupt: r.alarm && r.statistic - before > this.options.lambda };
   }
 
   /** Observes one window (see the class comment for the steps); its likelihood step first ({@link DriftDetector.likelihood}). */
@@ -259,6 +263,7 @@ export class DriftDetector {
     const alarms: DriftEvent[] = [];
     const phStatistic = s.likelihood?.statistic ?? this.ph.statistic;
     const likelihoodAlarm = s.likelihood?.alarm ?? false;
+    const abrupt = s.likelihood?.abrupt ?? false;
     let best = { score: 0, label: null as number | null };
     if (s.components !== null) {
       s.components.scores.forEach((score, i) => {
@@ -284,6 +289,8 @@ export class DriftDetector {
       }
       st.quiet = relative >= o.release || raised ? 0 : st.quiet + 1;
       if (st.quiet >= o.settle) this.kinds.delete(kind);
+      // A likelihood alarm that the window alone raised is a new change, even while the last one drifts.
+      if (kind === 'likelihood' && raised && abrupt) alarms.push(event());
     };
     const rel = (x: DriftStatistic): number => x.statistic / x.threshold;
     step('likelihood', rel(statistics.likelihood), likelihoodAlarm, () => ({ windowIndex: t, kind: 'likelihood', ...statistics.likelihood }));
