@@ -274,6 +274,7 @@ export class ExactlyOnceTasks<R extends VectorInput> {
         this.checkComplete();
       },
       logger,
+      maxWaitMs: config.maxWaitMs,
     });
     try {
       task.start();

@@ -444,7 +444,7 @@ class KafkaPipelineRun<R extends VectorInput> {
         onDeadLetter(invalid.reason, invalid.message);
         delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
       };
-      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger });
+      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger, maxWaitMs: config.maxWaitMs });
       this.startTask(task, restored, coverage);
       this.mode = new AtLeastOnceMode(task, delivery, onDeadLetter);
     }
@@ -625,7 +625,7 @@ class KafkaPipelineRun<R extends VectorInput> {
   private handle(): KafkaPipelineHandle {
     const { config, readiness } = this;
     return {
-      config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId: config.pipelineId },
+      config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId: config.pipelineId, maxWaitMs: config.maxWaitMs },
       restored: this.restored,
       counters: this.counters,
       get ready() {

@@ -35,6 +35,8 @@ export interface PipelineTaskOptions<R extends VectorInput> {
   /** The pipeline completed (its input was completed and its last window delivered). */
   readonly onComplete: () => void;
   readonly logger: Logger;
+  /** The maximum wait of the pipeline's count windows in ms (undefined: none; `RunConfig.maxWaitMs`). */
+  readonly maxWaitMs?: number;
 }
 
 /** What building a task found. */
@@ -81,7 +83,7 @@ export class PipelineTask<R extends VectorInput> {
       ...(state !== undefined ? { initialState: state } : {}),
     };
     // The pipeline receives KafkaRecords: records of R (a VectorInput) whose extra fields ride along.
-    const report = buildInPipelineScope({ initialState: state, onInvalid }, () => pipeline.build(this.input as unknown as Observable<R>, context));
+    const report = buildInPipelineScope({ initialState: state, onInvalid, maxWaitMs: this.options.maxWaitMs }, () => pipeline.build(this.input as unknown as Observable<R>, context));
     let startupError: unknown;
     let subscribing = true;
     this.subscription = report.result.subscribe({
