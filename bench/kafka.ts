@@ -131,6 +131,8 @@ function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
   };
   let version = 0;
   const state = new StreamingGmm({ k: 1, covarianceType: 'diag' }).toJSON();
+  const none = { statistic: 0, threshold: 1 };
+  const quiet = { likelihood: none, modelDistance: none, component: { ...none, label: null }, weights: none };
   return {
     name: 'passthrough',
     build: (input: Observable<VectorInput>, context) =>
@@ -154,11 +156,16 @@ function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
             drift: [],
             modelDistance: 0,
             pageHinkley: { statistic: 0, threshold: 1 },
+            predictiveStandardError: null,
+            driftStatistics: quiet,
+            drifting: { active: false, since: null, kinds: [], components: [], severity: 0, progress: 0 },
+            driftEnded: null,
             candidates: [],
             k: 1,
             labelIds: [0],
             reseeded: [],
             reseedReasons: [],
+            reverted: [],
             componentDrift: null,
             kChange: null,
             state,

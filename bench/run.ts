@@ -4,6 +4,7 @@
  *
  *   npm run bench                    # all sections
  *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka)
+ *   npm run bench -- calibrate       # the drift alarm thresholds (bench/calibrate.ts; only when named: ~10 min)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -13,7 +14,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { qualitySection } from './quality.js';
+import { calibrationSection, checkSection } from './calibrate.js';
+import { qualitySection, suiteSection } from './quality.js';
 import { throughput, windowLatency } from './streaming.js';
 import { buildKernels } from '../test/setup/wasm.js';
 import { simdStatus } from '../src/gmm/simd.js';
@@ -223,5 +225,12 @@ if (want('kernels')) await kernelsSection();
 if (want('threads')) await threadsSection();
 if (want('streaming')) await streamingSection();
 if (want('readers')) await readersSection();
-if (want('quality')) await qualitySection();
+if (want('quality')) {
+  await qualitySection();
+  await suiteSection();
+}
 if (want('kafka')) await kafkaSection();
+if (sections.includes('calibrate')) {
+  calibrationSection();
+  checkSection();
+}

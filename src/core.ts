@@ -34,11 +34,13 @@ export { EStepPool, sharedPool, poolFor, pooledEStep, threadsFor, defaultThreads
 export { initialise, kmeansPlusPlus, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
 export { cholesky, logDetFromCholesky, precisionFactor, invertLower, packedIndex, packedSize, asymmetry, SYMMETRY_TOLERANCE, Tridiagonal } from './gmm/linalg.js';
 export { Rng, type RngState } from './gmm/rng.js';
-export { combineStats, scaleComponents, translateComponent, componentMoments, tiedWithin, meanStatistic, JAMES_STEIN_C, type ComponentMoments, type MeanShrinkage } from './gmm/componentStats.js';
+export { combineStats, scaleComponents, translateComponent, splitComponentRow, componentMoments, tiedWithin, meanStatistic, JAMES_STEIN_C, type ComponentMoments, type MeanShrinkage } from './gmm/componentStats.js';
 export { componentDrift, weightDrift, driftStatistic, shapeStatistic, chiSquareQuantile, normalQuantile, type ComponentDrift, type WeightDrift, type AdaptiveForgettingOptions } from './gmm/adaptive.js';
 export { MIN_WINDOW_PARALLEL_WORK, windowThreads } from './gmm/streaming.js';
-export { splitWindow, logDensities, meanLogLikelihood, significantlyBetter, type WindowSplit } from './gmm/selection.js';
-export { splitProposal, worstPointProposal, mostRedundantPair, bySpread, principalAxis, componentParameters, mixtureParameters } from './gmm/birthDeath.js';
+export { StatisticsGmm, type StatisticsRound } from './gmm/stream/statistics.js';
+export { splitWindow, logDensities, meanLogLikelihood, significantlyBetter, pairedGain, type WindowSplit } from './gmm/selection.js';
+export { lnGamma, logGammaQ, chiSquareLog10Survival } from './gmm/special.js';
+export { splitProposal, worstPointProposal, mostRedundantPair, screenMoves, bySpread, principalAxis, componentParameters, mixtureParameters, type MoveScreen } from './gmm/birthDeath.js';
 export { splitMove, mergeMove, mergeRows, closestPair, windowBic } from './gmm/chooseK.js';
 export { componentCovariance, componentMean, componentDistance, minCostAssignment, assertGmmShapes } from './gmm/distance.js';
 export { type DivergenceKernel, type FactoredCovariances, type Divergence, type PairDivergence } from './gmm/divergence.js';

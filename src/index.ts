@@ -26,7 +26,7 @@ export {
   type ComponentsStateJSON,
   type Forgetting,
 } from './gmm/streaming.js';
-export { DriftDetector, DRIFT_DEFAULTS, driftOptionsSchema, type DriftEvent, type DriftOptions } from './gmm/drift.js';
+export { DriftDetector, DRIFT_DEFAULTS, DRIFT_KINDS, driftOptionsSchema, type DriftEvent, type DriftKind, type DriftOptions, type DriftSignals, type DriftStatistic, type DriftStatistics, type DriftState, type DriftObservation, type LikelihoodStep } from './gmm/drift.js';
 export { PageHinkley, type PageHinkleyOptions } from './gmm/pageHinkley.js';
 export { matchComponents, permuteComponents } from './gmm/align.js';
 export { adjustedRandIndex, type Labels } from './gmm/metrics.js';

@@ -26,19 +26,37 @@ export interface EmEvents {
     modelDistance: number;
     /** The Page-Hinkley statistic after this window and its threshold λ. */
     pageHinkley: { statistic: number; threshold: number };
+    /** Every statistic that can raise a drift alarm, on this window, against its threshold. */
+    driftStatistics: {
+      likelihood: { statistic: number; threshold: number };
+      modelDistance: { statistic: number; threshold: number };
+      component: { statistic: number; threshold: number; label: number | null };
+      weights: { statistic: number; threshold: number };
+    };
+    /** The drift state after this window: drifting since the onset of a change, its severity (largest statistic / threshold) and progress (model distance travelled since the onset). */
+    drifting: { active: boolean; since: number | null; kinds: string[]; components: number[]; severity: number; progress: number };
     /** Component weights after this window (K, in component order; see `labelIds`). */
     weights: number[];
     /** Labels of the components re-seeded on this window. */
     reseeded: number[];
+    /** Labels whose re-seed of the previous window this window reverted (it did not predict this window better). */
+    reverted: number[];
     /** The current number of components. */
     k: number;
     /** The label of each component (component index → label). */
     labelIds: number[];
   };
-  /** A drift alarm (`components`: the labels that moved, for `component` alarms). */
+  /** A drift alarm: the onset of a change (`components`: the labels whose change begins, for `component` alarms). */
   'em.drift.detected': { windowIndex: number; kind: string; statistic: number; threshold: number; components?: number[] };
-  /** Components were re-seeded where the model was worst (birth and death): `reason` `'starved'` or `'redundant'`. */
+  /** The model is stable again: the drifting state that began at window `since` ended on this window, `windows` later. */
+  'em.drift.ended': { windowIndex: number; since: number; windows: number };
+  /**
+   * Components were re-seeded where the likelihood gains most (birth and death): `reason` `'starved'` (weight below
+   * minWeight/K) or `'redundant'` (others explain its points). A re-seed is a hypothesis the next window judges.
+   */
   'em.component.reseeded': { windowIndex: number; components: number[]; reason: string };
+  /** The re-seed of the previous window did not predict this window better: the model without it continues. */
+  'em.component.reverted': { windowIndex: number; components: number[] };
   /** An input was rejected (dead letter). */
   'em.input.rejected': { reason: string; message: string };
   /** A window could not be fitted yet (too few distinct points for a first model): its points are carried to the next window. */

@@ -139,8 +139,8 @@ ${description === '' ? '' : `<p id="description">${escapeHtml(description)}</p>`
 <main class="grid">
 <section class="panel mixture"><h2>Current mixture <small id="mixture-caption"></small></h2><div class="chart tall"><canvas id="chart-mixture" aria-label="current mixture"></canvas></div>
 <p class="note">Points: a sample of the latest window, coloured by label. × mean, solid line 1σ, dashed line 2σ ellipse of each component. The axes stay fixed (they only widen when the data leaves them).</p></section>
-${panel('likelihood', 'Log-likelihood per window', '<p class="note">Predictive: the window under the previous model, before the update; it falls when the data stops fitting. Red dashed lines: drift alarms.</p>')}
-${panel('drift', 'Drift statistics and thresholds')}
+${panel('likelihood', 'Log-likelihood per window', '<p class="note">Predictive: the window under the previous model, before the update; it falls when the data stops fitting (a value far below the rest: ▼ at the edge, its value in the tooltip). Vertical lines: drift alarms, by kind.</p>')}
+${panel('drift', 'Drift statistics ÷ their alarm thresholds', '<p class="note">Page-Hinkley, model distance, component tests and weights test, each divided by its threshold: a kind alarms when it crosses 1, once per change. Shaded: drifting. Vertical lines: alarms, one colour per kind.</p>')}
 ${panel('weights', 'Component weights')}
 ${panel('throughput', 'Throughput and consumer lag')}
 <section class="panel"><h2>Latest drift alarms</h2><table><thead><tr><th>window</th><th>kind</th><th>statistic &gt; threshold</th><th>components moved</th></tr></thead><tbody id="drift-rows"></tbody></table></section>

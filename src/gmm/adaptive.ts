@@ -24,7 +24,7 @@
  * @module
  */
 import { componentMoments, meanStatistic, pooledTied, type ComponentMoments } from './componentStats.js';
-import { cholesky, logDetFromCholesky, Tridiagonal } from './linalg.js';
+import { COVARIANCE } from './covariance.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType } from './types.js';
 
@@ -52,18 +52,9 @@ export function chiSquareQuantile(nu: number, p: number): number {
   return nu * Math.pow(Math.max(0, 1 - h + z * Math.sqrt(h)), 3);
 }
 
-/** Degrees of freedom of the drift statistic of one component. */
+/** Degrees of freedom of the drift statistic of one component (its mean and its own covariance). */
 export function driftDegreesOfFreedom(type: CovarianceType, d: number): number {
-  switch (type) {
-    case 'full':
-      return d + (d * (d + 1)) / 2;
-    case 'diag':
-      return 2 * d;
-    case 'spherical':
-      return d + 1;
-    case 'tied':
-      return d;
-  }
+  return d + COVARIANCE[type].ownParameters(d);
 }
 
 /**
@@ -106,157 +97,10 @@ export function driftStatistic(type: CovarianceType, d: number, h: ComponentMome
  * ```
  */
 export function shapeStatistic(type: CovarianceType, d: number, h: ComponentMoments, w: ComponentMoments, tiedCov?: Float64Array): (nh: number) => number {
-  const nw = w.n;
-  const zero = (): number => 0;
-  if (!(nw > 0)) return zero;
-  switch (type) {
-    case 'full': {
-      // The first evaluation directly (three Cholesky factors, D³/2): most components are tested once. The
-      // bisection's further evaluations on the reduced form (prepared then, about D³ once, O(D) each).
-      const lw = cholesky(w.cov, d);
-      if (lw === null) return zero;
-      let lh: Float64Array | null | undefined;
-      let reduced: ((nh: number) => number) | null = null;
-      let calls = 0;
-      return (nh) => {
-        if (!(nh > 0)) return 0;
-        lh ??= cholesky(h.cov, d);
-        if (lh === null) return 0;
-        if (calls++ === 0) {
-          const np = nh + nw;
-          const between = (nh * nw) / (np * np);
-          const cp = new Float64Array(d * d);
-          for (let a = 0; a < d; a++) {
-            const da = h.mean[a] - w.mean[a];
-            for (let b = 0; b < d; b++) cp[a * d + b] = (nh * h.cov[a * d + b] + nw * w.cov[a * d + b]) / np + between * da * (h.mean[b] - w.mean[b]);
-          }
-          const lp = logDet(cp, d);
-          return lp === null ? 0 : Math.max(0, np * lp - nh * logDetFromCholesky(lh, d) - nw * logDetFromCholesky(lw, d));
-        }
-        reduced ??= reducedFullStatistic(d, lh, lw, h, w);
-        return reduced(nh);
-      };
-    }
-    case 'diag': {
-      const mu = new Float64Array(d);
-      const u2 = new Float64Array(d);
-      let logMu = 0;
-      for (let a = 0; a < d; a++) {
-        if (!(h.cov[a] > 0) || !(w.cov[a] > 0)) return zero;
-        mu[a] = h.cov[a] / w.cov[a];
-        const da = h.mean[a] - w.mean[a];
-        u2[a] = (da * da) / w.cov[a];
-        logMu += Math.log(mu[a]);
-      }
-      return (nh) => {
-        if (!(nh > 0)) return 0;
-        const np = nh + nw;
-        const b = (nh * nw) / (np * np);
-        const fh = nh / np;
-        const fw = nw / np;
-        let logs = 0;
-        let prod = 1;
-        for (let a = 0; a < d; a++) {
-          prod *= fh * mu[a] + fw + b * u2[a];
-          if (prod > 1e150 || prod < 1e-150) {
-            logs += Math.log(prod);
-            prod = 1;
-          }
-        }
-        return Math.max(0, np * (logs + Math.log(prod)) - nh * logMu);
-      };
-    }
-    case 'spherical': {
-      let vh = 0;
-      let vw = 0;
-      let dd = 0;
-      for (let a = 0; a < d; a++) {
-        const da = h.mean[a] - w.mean[a];
-        vh += h.cov[a];
-        vw += w.cov[a];
-        dd += da * da;
-      }
-      if (!(vh > 0) || !(vw > 0)) return zero;
-      const lh = Math.log(vh / d);
-      const lw = Math.log(vw / d);
-      return (nh) => {
-        if (!(nh > 0)) return 0;
-        const np = nh + nw;
-        const vp = (nh * vh + nw * vw) / np + ((nh * nw) / (np * np)) * dd;
-        return Math.max(0, d * (np * Math.log(vp / d) - nh * lh - nw * lw));
-      };
-    }
-    case 'tied': {
-      const l = cholesky(tiedCov!, d);
-      if (l === null) return zero;
-      const q = lowerSolveNormSq(l, d, h.mean, w.mean);
-      return (nh) => (nh > 0 ? ((nh * nw) / (nh + nw)) * q : 0);
-    }
-  }
+  return COVARIANCE[type].shapeStatistic(d, h, w, tiedCov);
 }
 
-/** ln|C| of a D×D SPD matrix (null when it is not positive definite). */
-function logDet(c: Float64Array, d: number): number | null {
-  const l = cholesky(c, d);
-  return l === null ? null : logDetFromCholesky(l, d);
-}
-
-/**
- * The full-covariance statistic on the reduced form (see {@link shapeStatistic}), from the Cholesky factors
- * L_h of C_h and L_w of C_w: Z = L_w⁻¹ L_h (lower, forward substitution, D³/6), M = Z Zᵀ = L_w⁻¹ C_h L_w⁻ᵀ
- * (its lower triangle, D³/6), M's Householder reduction (2/3·D³ multiply-adds); then O(D) per evaluation.
- */
-function reducedFullStatistic(d: number, lh: Float64Array, lw: Float64Array, h: ComponentMoments, w: ComponentMoments): (nh: number) => number {
-  const nw = w.n;
-  const z = new Float64Array(d * d);
-  for (let c = 0; c < d; c++) {
-    // column c of Z: L_w z = column c of L_h (zero above row c)
-    for (let a = c; a < d; a++) {
-      let s = lh[a * d + c];
-      for (let t = c; t < a; t++) s -= lw[a * d + t] * z[t * d + c];
-      z[a * d + c] = s / lw[a * d + a];
-    }
-  }
-  const m = new Float64Array(d * d);
-  for (let a = 0; a < d; a++) {
-    for (let b = 0; b <= a; b++) {
-      let s = 0;
-      for (let t = 0; t <= b; t++) s += z[a * d + t] * z[b * d + t];
-      m[a * d + b] = s;
-    }
-  }
-  const u = new Float64Array(d);
-  for (let a = 0; a < d; a++) {
-    let s = h.mean[a] - w.mean[a];
-    for (let t = 0; t < a; t++) s -= lw[a * d + t] * u[t];
-    u[a] = s / lw[a * d + a];
-  }
-  const tri = Tridiagonal.of(m, d);
-  tri.rotate(u);
-  const lm = tri.shifted(1, 0);
-  if (lm === null) return () => 0;
-  return (nh) => {
-    if (!(nh > 0)) return 0;
-    const np = nh + nw;
-    const sp = tri.shifted(nh / np, nw / np, u);
-    if (sp === null) return 0;
-    const b = (nh * nw) / (np * np);
-    return Math.max(0, np * (sp.logDet + Math.log1p(b * sp.quadratic)) - nh * lm.logDet);
-  };
-}
-
-/** ‖L⁻¹(x − y)‖² by forward substitution (L lower, D×D). */
-export function lowerSolveNormSq(l: Float64Array, d: number, x: ArrayLike<number>, y: ArrayLike<number>): number {
-  const z = new Float64Array(d);
-  let q = 0;
-  for (let a = 0; a < d; a++) {
-    let s = x[a] - y[a];
-    for (let b = 0; b < a; b++) s -= l[a * d + b] * z[b];
-    z[a] = s / l[a * d + a];
-    q += z[a] * z[a];
-  }
-  return q;
-}
+export { lowerSolveNormSq } from './covarianceStatistics.js';
 
 /** Settings of adaptive forgetting. */
 export interface AdaptiveForgettingOptions {

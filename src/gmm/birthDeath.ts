@@ -1,79 +1,41 @@
 /**
- * Birth and death of components: proposals that move a starved component to where the model is worst.
+ * Birth and death of components: the screen of moves (where a re-seed would gain most) and the proposals
+ * that start them.
  *
  * A component is starved when its weight falls far below its share (π_k < minWeight/K): EM, warm-started
- * window after window, rarely moves such a component out of the place it is stuck in (between clusters,
- * on a tail), so a cluster stays merged with another for as long as the stream runs. Spark's
- * StreamingKMeans re-seeds a dying cluster by splitting the largest one; here the proposals are
+ * window after window, rarely moves such a component out of the place it is stuck in (between clusters, on a
+ * tail), and two components that split one cluster while a third covers two stay so for as long as the stream
+ * runs. {@link screenMoves} measures, in log-likelihood on the window, what removing or merging each component
+ * would cost and what splitting each would gain (Ueda et al.'s split-and-merge criteria); the proposals are
  *
- * 1. split a donor — one of the components with the largest weighted spread π_j·tr Σ_j — along its
- *    principal axis: the donor and the starved component become the two halves, μ_j ± 0.8·√λ·v, with the
- *    donor's covariance shrunk along v (λ → 0.36 λ; full and diag) and half their summed weight each;
- * 2. seed the starved component on the worst-explained point of the window (the point of lowest density),
- *    with the covariance of the heaviest component.
+ * 1. split a donor in two (`splitProposal`: along its principal axis, the donor and the victim the two halves,
+ *    μ_j ± 0.8·√λ·v, the donor's covariance shrunk along v, half their summed weight each);
+ * 2. seed the victim on the worst-explained point of the window (`worstPointProposal`), with the covariance
+ *    of the heaviest component.
  *
- * The caller fits each proposal to the window with the statistics of the re-seeded components reset (not
- * carried) and keeps the best only if it beats the current model by a BIC margin (see `StreamingGmm`).
+ * The streaming loop fits the best of them on part of the window, scores them on the rest, and lets the next
+ * window judge the one it makes (src/gmm/stream/reseed.ts).
  *
  * @module
  */
 import { COVARIANCE } from './covariance.js';
 import { eStep, precompute } from './estep.js';
 import { cloneParams } from './em.js';
-import { reseedComponents } from './mstep.js';
+import { mStep, reseedComponents } from './mstep.js';
+import { SufficientStats } from './stats.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
-/** Free parameters of one component of a covariance type (mean, covariance, weight). */
+/** Free parameters of one component of a covariance type (mean, its own covariance, weight). */
 export function componentParameters(type: CovarianceType, d: number): number {
-  switch (type) {
-    case 'full':
-      return d + (d * (d + 1)) / 2 + 1;
-    case 'diag':
-      return 2 * d + 1;
-    case 'spherical':
-      return d + 2;
-    case 'tied':
-      return d + 1;
-  }
+  return d + COVARIANCE[type].ownParameters(d) + 1;
 }
 
 /** Free parameters of a mixture (scikit-learn's `_n_parameters`). */
 export function mixtureParameters(type: CovarianceType, k: number, d: number): number {
-  const cov = type === 'full' ? (k * d * (d + 1)) / 2 : type === 'diag' ? k * d : type === 'tied' ? (d * (d + 1)) / 2 : k;
-  return cov + k * d + k - 1;
+  return COVARIANCE[type].parameters(k, d) + k * d + k - 1;
 }
 
-/** Leading eigenvector and eigenvalue of a symmetric PSD D×D matrix (power iteration from the largest diagonal). */
-export function principalAxis(m: Float64Array, d: number): { vector: Float64Array; value: number } {
-  let v = new Float64Array(d);
-  let start = 0;
-  for (let a = 1; a < d; a++) if (m[a * d + a] > m[start * d + start]) start = a;
-  v[start] = 1;
-  // a small tilt so that the start is not orthogonal to the leading eigenvector
-  for (let a = 0; a < d; a++) v[a] += 1e-3 * (a + 1);
-  let value = 0;
-  const w = new Float64Array(d);
-  for (let it = 0; it < 200; it++) {
-    for (let a = 0; a < d; a++) {
-      let s = 0;
-      for (let b = 0; b < d; b++) s += m[a * d + b] * v[b];
-      w[a] = s;
-    }
-    let norm = 0;
-    for (let a = 0; a < d; a++) norm += w[a] * w[a];
-    norm = Math.sqrt(norm);
-    if (!(norm > 0)) break;
-    let change = 0;
-    for (let a = 0; a < d; a++) {
-      const x = w[a] / norm;
-      change += Math.abs(x - v[a]);
-      w[a] = x;
-    }
-    [v, value] = [Float64Array.from(w), norm];
-    if (change < 1e-10) break;
-  }
-  return { vector: v, value };
-}
+export { principalAxis } from './covarianceStatistics.js';
 
 /** Responsibility-weighted scatter (D×D) of the window's points about component j's mean. */
 function windowScatter(params: GmmParams, data: Dataset, j: number): Float64Array | null {
@@ -126,21 +88,9 @@ export function bySpread(params: GmmParams, except: ReadonlySet<number>): number
 export function splitProposal(params: GmmParams, donor: number, target: number, data: Dataset): GmmParams | null {
   const p = cloneParams(params);
   const { d: D, covarianceType: type } = p;
-  let axis: { vector: Float64Array; value: number };
-  if (type === 'full') {
-    axis = principalAxis(p.covariances.subarray(donor * D * D, (donor + 1) * D * D), D);
-  } else if (type === 'diag') {
-    let a = 0;
-    for (let b = 1; b < D; b++) if (p.covariances[donor * D + b] > p.covariances[donor * D + a]) a = b;
-    const vector = new Float64Array(D);
-    vector[a] = 1;
-    axis = { vector, value: p.covariances[donor * D + a] };
-  } else {
-    const scatter = windowScatter(params, data, donor);
-    if (scatter === null) return null;
-    axis = principalAxis(scatter, D);
-  }
-  if (!(axis.value > 0)) return null;
+  const kind = COVARIANCE[type];
+  const axis = kind.splitAxis(p.covariances, D, donor, () => windowScatter(params, data, donor));
+  if (axis === null || !(axis.value > 0)) return null;
   const step = 0.8 * Math.sqrt(axis.value);
   const v = axis.vector;
   for (let a = 0; a < D; a++) {
@@ -148,17 +98,8 @@ export function splitProposal(params: GmmParams, donor: number, target: number, 
     p.means[donor * D + a] = m + step * v[a];
     p.means[target * D + a] = m - step * v[a];
   }
-  const shrink = step * step; // λ·0.64: the variance along v becomes 0.36·λ
-  if (type === 'full') {
-    const b0 = donor * D * D;
-    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) p.covariances[b0 + a * D + b] -= shrink * v[a] * v[b];
-    p.covariances.copyWithin(target * D * D, b0, b0 + D * D);
-  } else if (type === 'diag') {
-    for (let a = 0; a < D; a++) p.covariances[donor * D + a] -= shrink * v[a] * v[a];
-    p.covariances.copyWithin(target * D, donor * D, donor * D + D);
-  } else if (type === 'spherical') {
-    p.covariances[target] = p.covariances[donor];
-  }
+  // λ·0.64: the variance along v becomes 0.36·λ
+  kind.shrinkAlong(p.covariances, D, donor, target, v, step * step);
   const half = (p.weights[donor] + p.weights[target]) / 2;
   p.weights[donor] = half;
   p.weights[target] = half;
@@ -215,4 +156,265 @@ export function mostRedundantPair(params: GmmParams, data: Dataset, resp?: Float
     }
   }
   return { pair: best, similarity };
+}
+
+/** The screen of birth-and-death moves on one window ({@link screenMoves}). */
+export interface MoveScreen {
+  /**
+   * K values: the log-likelihood the window loses when component v is removed and its weight shared out,
+   * −Σ_i ln(Σ_{k≠v} r_ik) + n·ln(1 − π_v) (nats): near 0 for a component whose points others explain as well
+   * (starved, or redundant), large for one that alone explains its points.
+   */
+  readonly removeCost: Float64Array;
+  /**
+   * K values: what splitting component j in two gains on its own points, Σ_i r_ij·(ln q_j(x_i) − ln N_j(x_i))
+   * with q_j a two-component fit of the points weighted by r_ij, minus the free parameters of the added
+   * component (AIC's correction of the in-sample gain); 0 when it cannot be split.
+   */
+  readonly splitGain: Float64Array;
+  /** Per component, the two-component fit of its points behind `splitGain` (null: not split). */
+  readonly halves: (GmmParams | null)[];
+  /**
+   * K values: the log-likelihood the window loses when component v is merged into the component it shares most
+   * points with (`mergeInto[v]`; the merged component has their summed weight and moments),
+   * −Σ_i ln(1 − r_iv − r_ij + (π_v + π_j)·N_m(x_i)/p(x_i)): near 0 for two components that split one cluster,
+   * where removing either alone costs all the points it holds.
+   */
+  readonly mergeCost: Float64Array;
+  /** K values: the partner of each component's merge (−1: none). */
+  readonly mergeInto: Int32Array;
+}
+
+/** Points needed under a component before its split is screened. */
+const MIN_SPLIT_POINTS = 8;
+
+/**
+ * Screens every birth-and-death move of a window in likelihood units, in the manner of split-and-merge EM
+ * (Ueda et al. 2000, whose merge and split criteria these are, measured as log-likelihoods):
+ *
+ * 1. removal: from the responsibilities, the exact loss of removing each component (its weight shared out
+ *    in proportion), Σ_{k≠v} r_ik summed for the component that holds most of a point: O(n·K);
+ *    merge: the exact loss of merging each component into the one whose points it shares most (moments
+ *    preserved, Ueda's merge candidate): one component density over the window per component;
+ * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³), two halves started along its
+ *    principal axis (`splitProposal`), `iterations` local EM steps on those weighted points (tied: the shared
+ *    covariance kept), and the gain of the two-component fit over component j alone on them, less the added
+ *    component's free parameters: about `iterations` E-steps of two components over the window in all.
+ *
+ * A move re-seeds a component v where splitting j gains most: its estimated gain is splitGain[j] −
+ * min(removeCost[v], mergeCost[v]). The screen only ranks moves; the caller fits the best ones and judges them
+ * on held-out data.
+ *
+ * @param params the model (K components)
+ * @param data the window (n×D)
+ * @param resp n×K responsibilities of `data` under `params`
+ * @param regCovar added to the diagonals of the local fits
+ */
+export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array, regCovar: number, iterations = 10): MoveScreen {
+  const { k: K, d: D, covarianceType: type } = params;
+  const n = data.n;
+  const removeCost = new Float64Array(K);
+  for (let i = 0; i < n; i++) {
+    // 1 − r_iv, but for the one component that holds more than half of the point, the sum of the others'
+    // responsibilities: 1 − r_iv would cancel to nothing where it alone explains the point.
+    const row = i * K;
+    let top = -1;
+    for (let k = 0; k < K; k++) if (resp[row + k] > 0.5) top = k;
+    for (let v = 0; v < K; v++) {
+      let rest = 1 - resp[row + v];
+      if (v === top) {
+        rest = 0;
+        for (let k = 0; k < K; k++) if (k !== v) rest += resp[row + k];
+      }
+      removeCost[v] -= Math.log(Math.max(1e-300, rest));
+    }
+  }
+  for (let v = 0; v < K; v++) removeCost[v] += n * Math.log(Math.max(1e-300, 1 - params.weights[v]));
+  const splitGain = new Float64Array(K);
+  const halves: (GmmParams | null)[] = new Array<GmmParams | null>(K).fill(null);
+  const extra = componentParameters(type, D);
+  for (let j = 0; j < K; j++) {
+    const rows: number[] = [];
+    let mass = 0;
+    for (let i = 0; i < n; i++) {
+      const r = resp[i * K + j];
+      if (r > 1e-3) {
+        rows.push(i);
+        mass += r;
+      }
+    }
+    if (mass < MIN_SPLIT_POINTS) continue;
+    const m = rows.length;
+    const sub = new Float64Array(m * D);
+    const w = new Float64Array(m);
+    rows.forEach((i, t) => {
+      sub.set(data.data.subarray(i * D, i * D + D), t * D);
+      w[t] = resp[i * K + j];
+    });
+    const local: Dataset = { n: m, d: D, data: sub };
+    const alone = componentMixture(params, [j]);
+    const preAlone = precompute(alone);
+    if (!preAlone.ok) continue;
+    const baseDensity = new Float64Array(m);
+    eStep(preAlone.value, sub, m, false, null, { logDensity: baseDensity });
+    // Two starts: the halves along the principal axis, and two distant points of the component (the heaviest
+    // and the one farthest from it in its metric): two clusters side by side along a minor axis are found by the second.
+    const starts: GmmParams[] = [];
+    const axis = splitProposal(componentMixture(params, [j, j]), 0, 1, local);
+    if (axis !== null) starts.push(axis);
+    const pair = distantPair(baseDensity, w, sub, m, D);
+    if (pair !== null) {
+      const seeded = componentMixture(params, [j, j]);
+      seeded.means.set(sub.subarray(pair[0] * D, pair[0] * D + D), 0);
+      seeded.means.set(sub.subarray(pair[1] * D, pair[1] * D + D), D);
+      starts.push(seeded);
+    }
+    let gain = 0;
+    for (const start of starts) {
+      const fit = localSplitGain(start, alone, sub, m, w, baseDensity, regCovar, iterations);
+      if (fit.gain > gain) {
+        gain = fit.gain;
+        halves[j] = fit.params;
+      }
+    }
+    splitGain[j] = Math.max(0, gain - extra);
+  }
+  const { mergeCost, mergeInto } = mergeCosts(params, data, resp);
+  return { removeCost, splitGain, halves, mergeCost, mergeInto };
+}
+
+/** The parameters with component `from` merged into `into` (summed weight, moments preserved); `from` left as it was. */
+export function mergedInto(params: GmmParams, into: number, from: number): GmmParams {
+  const { d: D, covarianceType: type } = params;
+  const out = cloneParams(params);
+  const wi = params.weights[into];
+  const wf = params.weights[from];
+  const w = wi + wf;
+  const mu = new Float64Array(D);
+  for (let a = 0; a < D; a++) mu[a] = (wi * params.means[into * D + a] + wf * params.means[from * D + a]) / w;
+  const cov = COVARIANCE[type].mergeCovariance(params.covariances, params.means, D, into, from, wi, wf, mu);
+  out.weights[into] = w;
+  out.means.set(mu, into * D);
+  const cs = COVARIANCE[type].stride(D);
+  if (cs > 0 && cov !== null) out.covariances.set(cov, into * cs);
+  return out;
+}
+
+/** {@link MoveScreen.mergeCost} and {@link MoveScreen.mergeInto}. */
+function mergeCosts(params: GmmParams, data: Dataset, resp: Float64Array): { mergeCost: Float64Array; mergeInto: Int32Array } {
+  const K = params.k;
+  const n = data.n;
+  const mergeCost = new Float64Array(K).fill(Infinity);
+  const mergeInto = new Int32Array(K).fill(-1);
+  const pre = precompute(params);
+  if (!pre.ok) return { mergeCost, mergeInto };
+  const logP = new Float64Array(n);
+  eStep(pre.value, data.data, n, false, null, { logDensity: logP });
+  // the partner: the component sharing most responsibility with v
+  const shared = new Float64Array(K * K);
+  for (let i = 0; i < n; i++) {
+    const row = i * K;
+    for (let a = 0; a < K; a++) {
+      const ra = resp[row + a];
+      if (ra < 1e-6) continue;
+      for (let b = a + 1; b < K; b++) shared[a * K + b] += ra * resp[row + b];
+    }
+  }
+  const logM = new Float64Array(n);
+  for (let v = 0; v < K; v++) {
+    let j = -1;
+    for (let c = 0; c < K; c++) {
+      if (c === v) continue;
+      const s = shared[Math.min(v, c) * K + Math.max(v, c)];
+      if (j < 0 || s > shared[Math.min(v, j) * K + Math.max(v, j)]) j = c;
+    }
+    if (j < 0) continue;
+    const merged = componentMixture(mergedInto(params, j, v), [j]);
+    const preM = precompute(merged);
+    if (!preM.ok) continue;
+    eStep(preM.value, data.data, n, false, null, { logDensity: logM });
+    const w = params.weights[v] + params.weights[j];
+    let cost = 0;
+    for (let i = 0; i < n; i++) {
+      const rest = Math.max(0, 1 - resp[i * K + v] - resp[i * K + j]);
+      cost -= Math.log(Math.max(1e-300, rest + w * Math.exp(logM[i] - logP[i])));
+    }
+    mergeCost[v] = cost;
+    mergeInto[v] = j;
+  }
+  return { mergeCost, mergeInto };
+}
+
+/**
+ * The in-sample gain of a two-component fit over one component on weighted points: `iterations` EM steps from
+ * `start` (tied: the shared covariance kept), then Σ_i w_i (ln q(x_i) − ln N(x_i)), `baseDensity` = ln N(x_i).
+ */
+function localSplitGain(start: GmmParams, alone: GmmParams, sub: Float64Array, m: number, w: Float64Array, baseDensity: Float64Array, regCovar: number, iterations: number): { gain: number; params: GmmParams } {
+  const { d: D, covarianceType: type } = start;
+  let current = start;
+  const r2 = new Float64Array(m * 2);
+  const density = new Float64Array(m);
+  let gain = 0;
+  let scored = start;
+  for (let it = 0; it <= iterations; it++) {
+    const pre = precompute(current);
+    if (!pre.ok) break;
+    eStep(pre.value, sub, m, false, null, { resp: r2, logDensity: density });
+    gain = 0;
+    for (let t = 0; t < m; t++) gain += w[t] * (density[t] - baseDensity[t]);
+    scored = current;
+    if (it === iterations) break;
+    for (let t = 0; t < m; t++) {
+      r2[2 * t] *= w[t];
+      r2[2 * t + 1] *= w[t];
+    }
+    const stats = new SufficientStats(2, D, type, alone.means.subarray(0, D));
+    stats.addBatch(sub, m, r2);
+    if (!(stats.s0[0] > 1) || !(stats.s0[1] > 1)) break;
+    current = mStep(stats, { regCovar, fixedCovariances: COVARIANCE[type].stride(D) === 0 ? alone.covariances : null }).params;
+  }
+  return { gain, params: scored };
+}
+
+/**
+ * Two distant points of a component: the weighted point nearest its centre (highest density, weight ≥ ½ of the
+ * largest) and, from it, the weighted point farthest in the component's metric (lowest density among those
+ * nearer to it than to the centre's opposite side: the largest Euclidean distance weighted by the point's weight).
+ */
+function distantPair(density: Float64Array, w: Float64Array, sub: Float64Array, m: number, D: number): [number, number] | null {
+  let wmax = 0;
+  for (let t = 0; t < m; t++) wmax = Math.max(wmax, w[t]);
+  // a heavy point far out: the lowest density among the points of weight ≥ ½ the largest
+  let a = -1;
+  for (let t = 0; t < m; t++) if (w[t] >= 0.5 * wmax && (a < 0 || density[t] < density[a])) a = t;
+  if (a < 0) return null;
+  // the heavy point farthest from it
+  let b = -1;
+  let far = 0;
+  for (let t = 0; t < m; t++) {
+    if (w[t] < 0.5 * wmax) continue;
+    let s = 0;
+    for (let c = 0; c < D; c++) s += (sub[t * D + c] - sub[a * D + c]) ** 2;
+    if (s > far) {
+      far = s;
+      b = t;
+    }
+  }
+  return b < 0 ? null : [a, b];
+}
+
+/** The mixture of components `idx` of `params` (repeats allowed), equal weights. */
+function componentMixture(params: GmmParams, idx: readonly number[]): GmmParams {
+  const { d: D, covarianceType: type } = params;
+  const kind = COVARIANCE[type];
+  const cs = kind.stride(D);
+  const m = idx.length;
+  const means = new Float64Array(m * D);
+  const covariances = new Float64Array(cs === 0 ? params.covariances.length : m * cs);
+  if (cs === 0) covariances.set(params.covariances);
+  idx.forEach((c, t) => {
+    means.set(params.means.subarray(c * D, c * D + D), t * D);
+    if (cs > 0) covariances.set(params.covariances.subarray(c * cs, c * cs + cs), t * cs);
+  });
+  return { k: m, d: D, covarianceType: type, weights: new Float64Array(m).fill(1 / m), means, covariances };
 }

@@ -14,7 +14,6 @@
 import { COVARIANCE } from './covariance.js';
 import { componentDistanceMatrix } from './distance.js';
 import { splitProposal } from './birthDeath.js';
-import { packedSize } from './linalg.js';
 import { SufficientStats } from './stats.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
@@ -25,7 +24,7 @@ function covStride(type: CovarianceType, d: number): number {
 
 /** s2 values per component (0: pooled). */
 function s2Stride(type: CovarianceType, d: number): number {
-  return type === 'full' ? packedSize(d) : type === 'tied' ? 0 : d;
+  return COVARIANCE[type].s2Stride(d);
 }
 
 /** Parameters with component `from` copied to a new last component K (weights not renormalised). */
@@ -55,7 +54,7 @@ export function appendEmptyRow(s: SufficientStats): SufficientStats {
   const out = new SufficientStats(s.k + 1, s.d, s.covarianceType, s.shift);
   out.s0.set(s.s0);
   out.s1.set(s.s1);
-  out.s2.set(s.covarianceType === 'tied' ? s.s2 : s.s2.subarray(0, s.s2.length));
+  out.s2.set(s.s2);
   return out;
 }
 
@@ -68,33 +67,7 @@ export function mergeMove(p: GmmParams, i: number, j: number): GmmParams {
   const mu = new Float64Array(D);
   for (let a = 0; a < D; a++) mu[a] = (wi * p.means[i * D + a] + wj * p.means[j * D + a]) / w;
   const cs = covStride(type, D);
-  const cov = cs > 0 ? new Float64Array(cs) : null;
-  if (type === 'full') {
-    for (let a = 0; a < D; a++) {
-      for (let b = 0; b < D; b++) {
-        let v = 0;
-        for (const [c, wc] of [
-          [i, wi],
-          [j, wj],
-        ] as const) {
-          v += wc * (p.covariances[c * D * D + a * D + b] + (p.means[c * D + a] - mu[a]) * (p.means[c * D + b] - mu[b]));
-        }
-        cov![a * D + b] = v / w;
-      }
-    }
-  } else if (type === 'diag') {
-    for (let a = 0; a < D; a++) {
-      cov![a] = (wi * (p.covariances[i * D + a] + (p.means[i * D + a] - mu[a]) ** 2) + wj * (p.covariances[j * D + a] + (p.means[j * D + a] - mu[a]) ** 2)) / w;
-    }
-  } else if (type === 'spherical') {
-    let si = 0;
-    let sj = 0;
-    for (let a = 0; a < D; a++) {
-      si += (p.means[i * D + a] - mu[a]) ** 2;
-      sj += (p.means[j * D + a] - mu[a]) ** 2;
-    }
-    cov![0] = (wi * (p.covariances[i] + si / D) + wj * (p.covariances[j] + sj / D)) / w;
-  }
+  const cov = COVARIANCE[type].mergeCovariance(p.covariances, p.means, D, i, j, wi, wj, mu);
   const keep = (c: number): boolean => c !== j;
   const weights = new Float64Array(K - 1);
   const means = new Float64Array((K - 1) * D);

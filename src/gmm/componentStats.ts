@@ -8,7 +8,9 @@
  *
  * @module
  */
-import { cholesky, packedSize } from './linalg.js';
+import { COVARIANCE } from './covariance.js';
+import type { ComponentMoments } from './covarianceStatistics.js';
+import { cholesky, packedIndex, packedSize } from './linalg.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType } from './types.js';
 
@@ -43,26 +45,13 @@ export function tiedWithin(stats: SufficientStats): Float64Array {
  * @param factors K factors ≥ 0
  */
 export function scaleComponents(stats: SufficientStats, factors: ArrayLike<number>): void {
-  const { k: K, d: D, s0, s1, s2 } = stats;
-  const T = packedSize(D);
-  if (stats.covarianceType === 'tied') {
-    const w = tiedWithin(stats);
-    for (let k = 0; k < K; k++) {
-      const f = factors[k];
-      if (f === 1 || !(s0[k] > 0)) continue;
-      let p = 0;
-      for (let a = 0; a < D; a++) {
-        for (let b = 0; b <= a; b++, p++) s2[p] += (f - 1) * (s0[k] * w[p] + (s1[k * D + a] * s1[k * D + b]) / s0[k]);
-      }
-    }
-  }
-  const row = stats.covarianceType === 'full' ? T : stats.covarianceType === 'tied' ? 0 : D;
+  const { k: K, d: D, s0, s1 } = stats;
+  COVARIANCE[stats.covarianceType].scaleS2(stats, factors, () => tiedWithin(stats));
   for (let k = 0; k < K; k++) {
     const f = factors[k];
     if (f === 1) continue;
     s0[k] *= f;
     for (let a = 0; a < D; a++) s1[k * D + a] *= f;
-    for (let p = 0; p < row; p++) s2[k * row + p] *= f;
   }
 }
 
@@ -71,36 +60,49 @@ export function scaleComponents(stats: SufficientStats, factors: ArrayLike<numbe
  * s1_k += s0_k·δ and s2 += δ s1_kᵀ + s1_k δᵀ + s0_k δδᵀ (its own block; tied: the pooled one), exactly.
  */
 export function translateComponent(stats: SufficientStats, k: number, delta: ArrayLike<number>): void {
-  const { d: D, s0, s1, s2 } = stats;
+  const { d: D, s0, s1 } = stats;
   const w = s0[k];
-  const T = packedSize(D);
-  const b1 = k * D;
-  switch (stats.covarianceType) {
-    case 'full':
-    case 'tied': {
-      let p = stats.covarianceType === 'full' ? k * T : 0;
-      for (let a = 0; a < D; a++) {
-        for (let b = 0; b <= a; b++, p++) s2[p] += delta[a] * s1[b1 + b] + s1[b1 + a] * delta[b] + w * delta[a] * delta[b];
-      }
-      break;
-    }
-    case 'diag':
-    case 'spherical':
-      for (let a = 0; a < D; a++) s2[b1 + a] += 2 * delta[a] * s1[b1 + a] + w * delta[a] * delta[a];
-      break;
-  }
-  for (let a = 0; a < D; a++) s1[b1 + a] += w * delta[a];
+  COVARIANCE[stats.covarianceType].translateS2(stats, k, delta);
+  for (let a = 0; a < D; a++) s1[k * D + a] += w * delta[a];
 }
 
-/** Mean and covariance of one component from statistics (the M-step of that component, without regularisation). */
-export interface ComponentMoments {
-  /** Weight s0_k. */
-  readonly n: number;
-  /** D values, relative to the shift. */
-  readonly mean: Float64Array;
-  /** full and tied: D×D; diag and spherical: the D variances. */
-  readonly cov: Float64Array;
+/**
+ * Splits component `from`'s statistics between itself and component `to` (whose statistics are overwritten),
+ * preserving the moments: the two parts weigh a and 1 − a of it, their means are m + (1 − a)·δ and m − a·δ
+ * (m its mean), and they share the within covariance S − a(1 − a)·δδᵀ (S its covariance), so that the two
+ * together have exactly its weight, mean and second moment (the split move of Richardson & Green 1997 on
+ * sufficient statistics). δ is shortened (halved, up to 20 times) until that covariance stays positive
+ * definite. Tied statistics split s0 and s1 only: the pooled scatter is unchanged.
+ *
+ * @param a the share of `from`, in (0, 1)
+ * @param delta the difference of the two means (D values)
+ */
+export function splitComponentRow(stats: SufficientStats, from: number, to: number, a: number, delta: ArrayLike<number>): void {
+  const { d: D, s0, s1, s2 } = stats;
+  const kind = COVARIANCE[stats.covarianceType];
+  const n = s0[from];
+  const m = new Float64Array(D);
+  for (let c = 0; c < D; c++) m[c] = n > 0 ? s1[from * D + c] / n : 0;
+  const f = a * (1 - a);
+  let scale = 1;
+  if (n > 0) {
+    const cov = componentMoments(stats, from, 0).cov;
+    for (let attempt = 0; attempt < 20 && !kind.splitFits(cov, D, f, delta, scale); attempt++) scale *= 0.5;
+  }
+  const mu1 = Float64Array.from(m, (v, c) => v + (1 - a) * scale * delta[c]);
+  const mu2 = Float64Array.from(m, (v, c) => v - a * scale * delta[c]);
+  // second moments: s2_part = w·(S_within + μμᵀ) with S_within = S − f·δδᵀ, S = s2/n − m mᵀ
+  const stride = kind.s2Stride(D);
+  kind.splitS2(stats, from, to, n, a, mu1, mu2, (x, y) => (n > 0 ? s2[from * stride + (stride === D ? x : packedIndex(x, y))] / n : 0) - m[x] * m[y] - f * scale * scale * delta[x] * delta[y]);
+  s0[to] = (1 - a) * n;
+  s0[from] = a * n;
+  for (let c = 0; c < D; c++) {
+    s1[to * D + c] = (1 - a) * n * mu2[c];
+    s1[from * D + c] = a * n * mu1[c];
+  }
 }
+
+export type { ComponentMoments } from './covarianceStatistics.js';
 
 /**
  * The moments of component k: n = s0_k, m = s1_k / s0_k, and the covariance s2_k / s0_k − m mᵀ (tied: the
@@ -109,54 +111,13 @@ export interface ComponentMoments {
  * @param tiedW for tied statistics, {@link tiedWithin} (computed once for all components)
  */
 export function componentMoments(stats: SufficientStats, k: number, reg: number, tiedW?: Float64Array): ComponentMoments {
-  const { d: D, s0, s1, s2 } = stats;
+  const { d: D, s0, s1 } = stats;
   const n = s0[k];
   const inv = n > 0 ? 1 / n : 0;
   const mean = new Float64Array(D);
   for (let a = 0; a < D; a++) mean[a] = s1[k * D + a] * inv;
-  let cov: Float64Array;
-  switch (stats.covarianceType) {
-    case 'full': {
-      const T = packedSize(D);
-      cov = new Float64Array(D * D);
-      let p = k * T;
-      for (let a = 0; a < D; a++) {
-        for (let b = 0; b <= a; b++, p++) {
-          const v = s2[p] * inv - mean[a] * mean[b];
-          cov[a * D + b] = v;
-          cov[b * D + a] = v;
-        }
-        cov[a * D + a] += reg;
-      }
-      break;
-    }
-    case 'diag':
-    case 'spherical':
-      cov = new Float64Array(D);
-      for (let a = 0; a < D; a++) cov[a] = Math.max(0, s2[k * D + a] * inv - mean[a] * mean[a]) + reg;
-      break;
-    case 'tied': {
-      const w = tiedW ?? tiedWithin(stats);
-      cov = new Float64Array(D * D);
-      let p = 0;
-      for (let a = 0; a < D; a++) {
-        for (let b = 0; b <= a; b++, p++) {
-          cov[a * D + b] = w[p];
-          cov[b * D + a] = w[p];
-        }
-        cov[a * D + a] += reg;
-      }
-      break;
-    }
-  }
+  const cov = COVARIANCE[stats.covarianceType].momentCovariance(stats, k, inv, mean, reg, () => tiedW ?? tiedWithin(stats));
   return { n, mean, cov };
-}
-
-/** Pooled within-component covariance (n_h C_h + n_w C_w)/(n_h + n_w), in the layout of the type (tied: D×D). */
-function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments): Float64Array {
-  const out = new Float64Array(h.cov.length);
-  for (let i = 0; i < out.length; i++) out[i] = (nh * h.cov[i] + w.n * w.cov[i]) / (nh + w.n);
-  return out;
 }
 
 /**
@@ -168,28 +129,7 @@ function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments): Flo
 export function meanStatistic(type: CovarianceType, d: number, h: ComponentMoments, nh: number, w: ComponentMoments, tiedCov?: Float64Array, tiedFactor?: Float64Array | null): number {
   if (!(nh > 0) || !(w.n > 0)) return 0;
   const scale = (nh * w.n) / (nh + w.n);
-  if (type === 'diag' || type === 'spherical') {
-    const c = pooledWithin(h, nh, w);
-    let q = 0;
-    let mean = 0;
-    if (type === 'spherical') for (let a = 0; a < d; a++) mean += c[a] / d;
-    for (let a = 0; a < d; a++) {
-      const diff = h.mean[a] - w.mean[a];
-      q += (diff * diff) / (type === 'spherical' ? mean : c[a]);
-    }
-    return scale * q;
-  }
-  const l = type === 'tied' && tiedFactor !== undefined ? tiedFactor : cholesky(type === 'tied' ? tiedCov! : pooledWithin(h, nh, w), d);
-  if (l === null) return 0;
-  const y = new Float64Array(d);
-  for (let a = 0; a < d; a++) {
-    let s = h.mean[a] - w.mean[a];
-    for (let b = 0; b < a; b++) s -= l[a * d + b] * y[b];
-    y[a] = s / l[a * d + a];
-  }
-  let q = 0;
-  for (let a = 0; a < d; a++) q += y[a] * y[a];
-  return scale * q;
+  return scale * COVARIANCE[type].meanQuadratic(d, h, nh, w, tiedCov === undefined ? undefined : { cov: tiedCov, factor: tiedFactor });
 }
 
 /**
@@ -237,7 +177,7 @@ export interface PooledTied {
  */
 export function pooledTied(prior: SufficientStats, batch: SufficientStats, batchWeight: number, regCovar: number): PooledTied {
   const { d: D, covarianceType: type } = batch;
-  if (type !== 'tied') return { tiedP: undefined, tiedB: undefined, tiedCov: undefined, tiedFactor: undefined };
+  if (!COVARIANCE[type].shared) return { tiedP: undefined, tiedB: undefined, tiedCov: undefined, tiedFactor: undefined };
   const tiedP = tiedWithin(prior);
   const tiedB = tiedWithin(batch);
   const ph = prior.total() / batchWeight;
@@ -269,6 +209,31 @@ function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight
     shrink.statistics[k] = lambda;
     if (lambda > JAMES_STEIN_C * D) shrink.tau[k] = 1 - (JAMES_STEIN_C * D) / lambda;
   }
+}
+
+/**
+ * The carried total that a component starting afresh (mass NaN) takes its window share of: the prior's total,
+ * or, when the other components' weights are forgotten (mass factors g_k < 1), the total as forgotten — Σ g_k·s0_k
+ * over them, and their average factor on the rows that start afresh — so that a fresh component does not outweigh
+ * the others by their forgetting.
+ */
+function carriedTotal(prior: SufficientStats, mass: ArrayLike<number> | null): number {
+  if (mass === null) return prior.total();
+  let kept = 0;
+  let keptRaw = 0;
+  let fresh = 0;
+  let forgotten = false;
+  for (let k = 0; k < prior.k; k++) {
+    const g = mass[k];
+    if (Number.isNaN(g)) fresh += prior.s0[k];
+    else {
+      if (g !== 1) forgotten = true;
+      kept += g * prior.s0[k];
+      keptRaw += prior.s0[k];
+    }
+  }
+  if (!forgotten) return prior.total();
+  return kept + (keptRaw > 0 ? (fresh * kept) / keptRaw : fresh);
 }
 
 /**
@@ -328,7 +293,7 @@ export function combineStats(
     }
   }
   const K = batch.k;
-  const priorTotal = prior.total();
+  const priorTotal = carriedTotal(prior, mass);
   const batchTotal = batch.total();
   const pf = new Float64Array(K);
   const bf = new Float64Array(K);

@@ -1,4 +1,5 @@
 import { BLOCKED, SKIP_WEIGHT, type LogProbKernel, type StatsArrays, type StatsBlockKernel } from './blocked.js';
+import { DIAG_STATISTICS, FULL_STATISTICS, SPHERICAL_STATISTICS, TIED_STATISTICS, type CovarianceStatistics } from './covarianceStatistics.js';
 import { DIAG_DIVERGENCE, FULL_DIVERGENCE, SPHERICAL_DIVERGENCE, TIED_DIVERGENCE, type DivergenceKernel } from './divergence.js';
 import { cholesky, packedSize, precisionFactor } from './linalg.js';
 import type { CovarianceType } from './types.js';
@@ -17,8 +18,10 @@ import type { CovarianceType } from './types.js';
  * | `tied`      | D×D                                | D×D, lower W = L⁻¹             | T, pooled            | T               |
  *
  * Each entry also names its E-step block kernels (log-densities and statistics, any D: `blocked.ts`;
- * the unrolled ones for D ≤ 16 are generated in `kernels.ts`) and its divergence kernel (Bhattacharyya,
- * KL between components at the cost of the type: `divergence.ts`).
+ * the unrolled ones for D ≤ 16 are generated in `kernels.ts`), its divergence kernel (Bhattacharyya,
+ * KL between components at the cost of the type: `divergence.ts`) and its statistical operations (moments,
+ * moving, scaling, splitting and merging components, the tests of adaptive forgetting, the words of
+ * messages: `covarianceStatistics.ts`).
  *
  * ## Example
  * ```ts
@@ -28,7 +31,7 @@ import type { CovarianceType } from './types.js';
  * COVARIANCE.full.parameters(3, 4); // 30 free covariance parameters (BIC)
  * ```
  */
-export interface CovarianceKind {
+export interface CovarianceKind extends CovarianceStatistics {
   readonly type: CovarianceType;
   /** Number of stored covariance values. */
   size(k: number, d: number): number;
@@ -58,6 +61,11 @@ export interface CovarianceKind {
   stride(d: number): number;
   /** Divergences between components (Bhattacharyya, KL) at the cost of the type. */
   readonly divergence: DivergenceKernel;
+  /**
+   * The WebAssembly SIMD kernels' layout for the type (`simd.ts`, D > 16): per-component variances (`'variances'`),
+   * a lower-triangular precision factor per component or shared (`'factor'`), or none (`null`: the JavaScript kernels).
+   */
+  readonly simd: 'variances' | 'factor' | null;
   /** Copies component `from`'s covariance onto component `to` (tied: nothing to do). */
   copyComponent(cov: Float64Array, d: number, from: number, to: number): void;
   /**
@@ -172,6 +180,7 @@ function triangularSampler(factors: Float64Array[], d: number, pick: (z: number)
 }
 
 const full: CovarianceKind = {
+  ...FULL_STATISTICS,
   type: 'full',
   size: (k, d) => k * d * d,
   shape: (k, d) => [k, d, d],
@@ -194,6 +203,7 @@ const full: CovarianceKind = {
   },
   stride: (d) => d * d,
   divergence: FULL_DIVERGENCE,
+  simd: 'factor',
   copyComponent: (cov, d, from, to) => void cov.copyWithin(to * d * d, from * d * d, (from + 1) * d * d),
   sampler(cov, k, d) {
     const factors: Float64Array[] = [];
@@ -247,6 +257,7 @@ const full: CovarianceKind = {
 };
 
 const tied: CovarianceKind = {
+  ...TIED_STATISTICS,
   type: 'tied',
   size: (_k, d) => d * d,
   shape: (_k, d) => [d, d],
@@ -267,6 +278,7 @@ const tied: CovarianceKind = {
   },
   stride: () => 0,
   divergence: TIED_DIVERGENCE,
+  simd: 'factor',
   copyComponent: () => {},
   sampler(cov, _k, d) {
     const l = cholesky(cov, d, 0);
@@ -307,6 +319,7 @@ const tied: CovarianceKind = {
 };
 
 const diag: CovarianceKind = {
+  ...DIAG_STATISTICS,
   type: 'diag',
   size: (k, d) => k * d,
   shape: (k, d) => [k, d],
@@ -334,6 +347,7 @@ const diag: CovarianceKind = {
   },
   stride: (d) => d,
   divergence: DIAG_DIVERGENCE,
+  simd: 'variances',
   copyComponent: (cov, d, from, to) => void cov.copyWithin(to * d, from * d, (from + 1) * d),
   sampler(cov, k, d) {
     for (let i = 0; i < k * d; i++) if (!(cov[i] > 0)) return null;
@@ -355,6 +369,7 @@ const diag: CovarianceKind = {
 };
 
 const spherical: CovarianceKind = {
+  ...SPHERICAL_STATISTICS,
   type: 'spherical',
   size: (k) => k,
   shape: (k) => [k],
@@ -376,6 +391,7 @@ const spherical: CovarianceKind = {
   diagonal: (cov, _k, d, c, out) => void out.fill(cov[c], 0, d),
   stride: () => 1,
   divergence: SPHERICAL_DIVERGENCE,
+  simd: null,
   copyComponent: (cov, _d, from, to) => {
     cov[to] = cov[from];
   },

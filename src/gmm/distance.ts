@@ -32,8 +32,7 @@ export const COMPONENT_METRICS: readonly ComponentMetric[] = ['bhattacharyya', '
 /** The covariance type two mixtures are compared in: their own when they agree, else the narrowest that holds both. */
 function commonType(a: CovarianceType, b: CovarianceType): CovarianceType {
   if (a === b) return a;
-  if ((a === 'diag' || a === 'spherical') && (b === 'diag' || b === 'spherical')) return 'diag';
-  return 'full';
+  return COVARIANCE[a].isDiagonal && COVARIANCE[b].isDiagonal ? 'diag' : 'full';
 }
 
 /** A mixture's covariances in the layout of `type` (their own, or diag from spherical, or full from any). */
@@ -41,7 +40,7 @@ function covariancesAs(params: GmmParams, type: CovarianceType): Float64Array {
   if (params.covarianceType === type) return params.covariances;
   const { k, d } = params;
   const kind = COVARIANCE[params.covarianceType];
-  if (type === 'diag') {
+  if (COVARIANCE[type].isDiagonal) {
     const out = new Float64Array(k * d);
     for (let c = 0; c < k; c++) kind.diagonal(params.covariances, k, d, c, out.subarray(c * d, (c + 1) * d));
     return out;

@@ -48,6 +48,8 @@ export interface FactoredCovariances {
   readonly k: number;
   readonly d: number;
   readonly cov: Float64Array;
+  /** Stored variances per component (diag D, spherical 1; 0 for the matrix types). */
+  readonly variances: number;
   inv: Float64Array | null;
   readonly chol: Float64Array | null;
   logDet: Float64Array;
@@ -181,13 +183,13 @@ function factorVariances(type: CovarianceType, cov: Float64Array, k: number, d: 
       }
     }
   }
-  return { type, k, d, cov, inv: null, chol: null, logDet: new Float64Array(0), precision: null };
+  return { type, k, d, cov, variances: perComponent, inv: null, chol: null, logDet: new Float64Array(0), precision: null };
 }
 
 /** 1/v and Σ ln v (spherical: D·ln v) per component of factored variances, computed on first need. */
 function varianceTerms(f: FactoredCovariances): { inv: Float64Array; logDet: Float64Array } {
   if (f.inv === null) {
-    const per = f.type === 'spherical' ? 1 : f.d;
+    const per = f.variances;
     const inv = new Float64Array(f.k * per);
     const logDet = new Float64Array(f.k);
     for (let c = 0; c < f.k; c++) {
@@ -302,7 +304,7 @@ export const SPHERICAL_DIVERGENCE: DivergenceKernel = {
 export const FULL_DIVERGENCE: DivergenceKernel = {
   factor(cov, k, d, name) {
     const { chol, logDet } = factorMatrices(cov, k, d, name);
-    return { type: 'full', k, d, cov, inv: null, chol, logDet, precision: null };
+    return { type: 'full', k, d, cov, variances: 0, inv: null, chol, logDet, precision: null };
   },
   pair(divergence, a, ma, b, mb) {
     const d = a.d;
@@ -347,7 +349,7 @@ export const FULL_DIVERGENCE: DivergenceKernel = {
 export const TIED_DIVERGENCE: DivergenceKernel = {
   factor(cov, k, d, name) {
     const { chol, logDet } = factorMatrices(cov, 1, d, name);
-    return { type: 'tied', k, d, cov, inv: null, chol, logDet, precision: null };
+    return { type: 'tied', k, d, cov, variances: 0, inv: null, chol, logDet, precision: null };
   },
   pair(divergence, a, ma, b, mb) {
     const d = a.d;

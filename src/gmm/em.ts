@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
+import { COVARIANCE } from './covariance.js';
 import { CovarianceError, DataError, NumericError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type EStepSums, type Precomputed } from './estep.js';
 import { combineStats, type MeanShrinkage } from './componentStats.js';
@@ -188,7 +189,8 @@ function factorOrReseed(params: GmmParams, data: Dataset, worst: number, regCova
     const res = precompute(params);
     if (res.ok) return { pre: res.value, reseeded: tried.size };
     const c = res.component;
-    if (tried.has(c) || params.covarianceType === 'tied') {
+    // (a shared covariance cannot be re-seeded one component at a time)
+    if (tried.has(c) || COVARIANCE[params.covarianceType].shared) {
       throw new CovarianceError({ component: c, covarianceType: params.covarianceType, regCovar });
     }
     tried.add(c);
@@ -443,20 +445,18 @@ export function paramsFromInitial(init: InitialParams, k: number, d: number, cov
   if (min < 0 || max > 1) throw new DataError(`initial weights must be in [0, 1], but range from ${min} to ${max}`);
   const atol = given instanceof Float32Array ? 1e-6 : 1e-8;
   if (!(Math.abs(1 - sum) <= atol)) throw new DataError(`initial weights must sum to 1, but sum to ${sum}: normalise them (divide each by their sum)`);
-  if (covarianceType === 'full' || covarianceType === 'tied') {
-    for (let c = 0; c < (covarianceType === 'tied' ? 1 : k); c++) {
-      const asym = asymmetry(covariances, d, c * d * d);
-      if (asym > SYMMETRY_TOLERANCE) {
-        throw new DataError(`initial covariance${covarianceType === 'tied' ? '' : ` of component ${c}`} is not symmetric (relative asymmetry ${asym.toExponential(2)}): give a symmetric positive definite matrix`);
-      }
+  const kind = COVARIANCE[covarianceType];
+  for (let c = 0; c < kind.matrices(k); c++) {
+    const asym = asymmetry(covariances, d, c * d * d);
+    if (asym > SYMMETRY_TOLERANCE) {
+      throw new DataError(`initial covariance${kind.shared ? '' : ` of component ${c}`} is not symmetric (relative asymmetry ${asym.toExponential(2)}): give a symmetric positive definite matrix`);
     }
   }
   const params: GmmParams = { k, d, covarianceType, weights, means, covariances };
   const pre = precompute(params);
   if (!pre.ok) {
-    const what = covarianceType === 'tied' ? 'the given initial tied covariance' : `the given initial ${covarianceType} covariance of component ${pre.component}`;
-    const want = covarianceType === 'diag' || covarianceType === 'spherical' ? 'positive variances' : 'a symmetric positive definite matrix';
-    throw new DataError(`${what} is not positive definite: give ${want} (initial values are used as given, not re-seeded)`, { component: pre.component });
+    const what = kind.shared ? 'the given initial tied covariance' : `the given initial ${covarianceType} covariance of component ${pre.component}`;
+    throw new DataError(`${what} is not positive definite: give ${kind.valid} (initial values are used as given, not re-seeded)`, { component: pre.component });
   }
   return params;
 }

@@ -2,6 +2,7 @@ import { EStepScratch } from './estep.js';
 import { mStep } from './mstep.js';
 import type { Rng } from './rng.js';
 import { SufficientStats } from './stats.js';
+import { COVARIANCE } from './covariance.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 /** Initialisation methods (the lecture's, and scikit-learn's `init_params`). */
@@ -196,7 +197,7 @@ export function initialise(data: Dataset, method: InitMethod, ctx: InitContext):
       chosen.forEach((row, c) => means.set(x.subarray(row * d, row * d + d), c * d));
       const weights = new Float64Array(k).fill(1 / k);
       let covariances: Float64Array;
-      if (ctx.covarianceType === 'tied') covariances = whole.covariances;
+      if (COVARIANCE[ctx.covarianceType].shared) covariances = whole.covariances;
       else {
         covariances = new Float64Array(whole.covariances.length * k);
         for (let c = 0; c < k; c++) covariances.set(whole.covariances, c * whole.covariances.length);

@@ -74,13 +74,98 @@ function pairs(D: number): [number, number][] {
   return out;
 }
 
+/** The pieces of a pass's source that depend on the covariance type (everything else is shared). */
+interface PassSource {
+  /** Once, before the blocks (tied: its one precision factor). */
+  prelude(D: number, P: [number, number][]): string[];
+  /** Sweep 1, per component: its precision factor into locals. */
+  loadPrecision(D: number, P: [number, number][]): string[];
+  /** Sweep 1, per point: `LP[i*K+k]` from the row at offset `o`. */
+  logProbability(D: number): string[];
+  /** Sweep 3, per component: the locals of its second moment. */
+  statsLocals(D: number, P: [number, number][]): string[];
+  /** Sweep 3, per point: add `w`·(c, ccᵀ) to the locals. */
+  statsAccumulate(D: number): string[];
+  /** Sweep 3, per component: add its second-moment locals to `s2`. */
+  statsStore(D: number, P: [number, number][], T: number): string[];
+  /** Sweep 3, after the components of a block (tied: the pooled second moment). */
+  blockEnd(D: number, P: [number, number][]): string[];
+}
+
+const none = (): string[] => [];
+
+/** The quadratic form through a lower-triangular factor w{j}_{a} of the differences d{a} (full, tied). */
+function triangularLogProbability(D: number): string[] {
+  const out = [range(D).map((j) => `const d${j}=data[o+${j}]-m${j};`).join(''), `let sq=0;`];
+  for (let j = 0; j < D; j++) out.push(`{let s=0;${range(j + 1).map((aa) => `s+=w${j}_${aa}*d${aa};`).join('')}sq+=s*s;}`);
+  out.push(`LP[i*K+k]=lck-0.5*sq;`);
+  return out;
+}
+
+/** The packed second moment of `w`·c (full; tied's pooled one with `wsum`). */
+function packedAccumulate(D: number, weight: string): string[] {
+  return range(D).map((aa) => `{const wa=${weight}*c${aa};${weight === 'w' ? `u${aa}+=wa;` : ''}${range(aa + 1).map((b) => `v${aa}_${b}+=wa*c${b};`).join('')}}`);
+}
+
+/** Diagonal second moments (diag, spherical). */
+const diagonalStats: Pick<PassSource, 'statsLocals' | 'statsAccumulate' | 'statsStore' | 'blockEnd'> = {
+  statsLocals: (D) => [`let ${range(D).map((j) => `v${j}=0`).join(',')};`],
+  statsAccumulate: (D) => [range(D).map((j) => `{const wa=w*c${j};u${j}+=wa;v${j}+=wa*c${j};}`).join('')],
+  statsStore: (D) => [range(D).map((j) => `s2[k*${D}+${j}]+=v${j};`).join('')],
+  blockEnd: none,
+};
+
+/** The type-specific source of each covariance type's pass. */
+const PASS_SOURCES: Readonly<Record<CovarianceType, PassSource>> = {
+  full: {
+    prelude: none,
+    loadPrecision: (D, P) => [`const wb=k*${D * D};` + P.map(([j, aa]) => `const w${j}_${aa}=prec[wb+${j * D + aa}];`).join('')],
+    logProbability: triangularLogProbability,
+    statsLocals: (_D, P) => [`let ${P.map(([aa, b]) => `v${aa}_${b}=0`).join(',')};`],
+    statsAccumulate: (D) => packedAccumulate(D, 'w'),
+    statsStore: (_D, P, T) => [P.map(([aa, b], p) => `s2[k*${T}+${p}]+=v${aa}_${b};`).join('')],
+    blockEnd: none,
+  },
+  tied: {
+    // one precision factor for every component: load it once
+    prelude: (D, P) => [P.map(([j, aa]) => `const w${j}_${aa}=prec[${j * D + aa}];`).join('')],
+    loadPrecision: none,
+    logProbability: triangularLogProbability,
+    statsLocals: none,
+    statsAccumulate: (D) => [range(D).map((j) => `u${j}+=w*c${j};`).join('')],
+    statsStore: none,
+    // pooled second moment: Σ_i (Σ_k w_ik) c_i c_iᵀ
+    blockEnd: (D, P) => [
+      `let ${P.map(([aa, b]) => `v${aa}_${b}=0`).join(',')};`,
+      `for(let i=0;i<nb;i++){let wsum=0;for(let k=0;k<K;k++)wsum+=R[i*K+k];`,
+      `const o=(start+i)*${D};` + range(D).map((j) => `const c${j}=data[o+${j}]-sh${j};`).join(''),
+      ...packedAccumulate(D, 'wsum'),
+      `}`,
+      P.map(([aa, b], p) => `s2[${p}]+=v${aa}_${b};`).join(''),
+    ],
+  },
+  diag: {
+    prelude: none,
+    loadPrecision: (D) => [range(D).map((j) => `const p${j}=prec[k*${D}+${j}];`).join('')],
+    logProbability: (D) => [`let sq=0;` + range(D).map((j) => `{const y=(data[o+${j}]-m${j})*p${j};sq+=y*y;}`).join(''), `LP[i*K+k]=lck-0.5*sq;`],
+    ...diagonalStats,
+  },
+  spherical: {
+    prelude: none,
+    loadPrecision: () => [`const pk=prec[k];`],
+    logProbability: (D) => [`let sq=0;` + range(D).map((j) => `{const y=data[o+${j}]-m${j};sq+=y*y;}`).join(''), `LP[i*K+k]=lck-0.5*sq*pk*pk;`],
+    ...diagonalStats,
+  },
+};
+
 /** Source of the pass; see the module comment and `eStep` in estep.ts. */
 function generate(type: CovarianceType, D: number): string {
   const T = (D * (D + 1)) / 2;
   const P = pairs(D);
+  const g = PASS_SOURCES[type];
   const L: string[] = [];
-  const emit = (s: string): void => {
-    L.push(s);
+  const emit = (...s: string[]): void => {
+    L.push(...s);
   };
 
   emit(`"use strict";`);
@@ -89,10 +174,7 @@ function generate(type: CovarianceType, D: number): string {
   emit(`const acc=s0!==null;`);
   emit(`let ${range(D).map((j) => `sh${j}=0`).join(',')};`);
   emit(`if(acc){${range(D).map((j) => `sh${j}=shift[${j}];`).join('')}}`);
-  if (type === 'tied') {
-    // one precision factor for every component: load it once
-    emit(P.map(([j, aa]) => `const w${j}_${aa}=prec[${j * D + aa}];`).join(''));
-  }
+  emit(...g.prelude(D, P));
   emit(`let ll=0,q=0,worst=0,worstValue=Infinity;`);
   emit(`for(let start=0;start<n;start+=${BLOCK}){`);
   emit(`const nb=Math.min(${BLOCK},n-start);`);
@@ -100,24 +182,11 @@ function generate(type: CovarianceType, D: number): string {
   // sweep 1: log-probabilities, component-major
   emit(`for(let k=0;k<K;k++){`);
   emit(range(D).map((j) => `const m${j}=means[k*${D}+${j}];`).join(''));
-  if (type === 'full') emit(`const wb=k*${D * D};` + P.map(([j, aa]) => `const w${j}_${aa}=prec[wb+${j * D + aa}];`).join(''));
-  if (type === 'diag') emit(range(D).map((j) => `const p${j}=prec[k*${D}+${j}];`).join(''));
-  if (type === 'spherical') emit(`const pk=prec[k];`);
+  emit(...g.loadPrecision(D, P));
   emit(`const lck=lc[k];`);
   emit(`for(let i=0;i<nb;i++){`);
   emit(`const o=(start+i)*${D};`);
-  if (type === 'full' || type === 'tied') {
-    emit(range(D).map((j) => `const d${j}=data[o+${j}]-m${j};`).join(''));
-    emit(`let sq=0;`);
-    for (let j = 0; j < D; j++) emit(`{let s=0;${range(j + 1).map((aa) => `s+=w${j}_${aa}*d${aa};`).join('')}sq+=s*s;}`);
-    emit(`LP[i*K+k]=lck-0.5*sq;`);
-  } else if (type === 'diag') {
-    emit(`let sq=0;` + range(D).map((j) => `{const y=(data[o+${j}]-m${j})*p${j};sq+=y*y;}`).join(''));
-    emit(`LP[i*K+k]=lck-0.5*sq;`);
-  } else {
-    emit(`let sq=0;` + range(D).map((j) => `{const y=data[o+${j}]-m${j};sq+=y*y;}`).join(''));
-    emit(`LP[i*K+k]=lck-0.5*sq*pk*pk;`);
-  }
+  emit(...g.logProbability(D));
   emit(`}}`);
 
   // sweep 2: per point
@@ -138,34 +207,18 @@ function generate(type: CovarianceType, D: number): string {
   emit(`if(acc){`);
   emit(`for(let k=0;k<K;k++){`);
   emit(`let t0=0;let ${range(D).map((j) => `u${j}=0`).join(',')};`);
-  if (type === 'full') emit(`let ${P.map(([aa, b]) => `v${aa}_${b}=0`).join(',')};`);
-  if (type === 'diag' || type === 'spherical') emit(`let ${range(D).map((j) => `v${j}=0`).join(',')};`);
+  emit(...g.statsLocals(D, P));
   emit(`for(let i=0;i<nb;i++){`);
   emit(`const w=R[i*K+k];if(w<${SKIP_WEIGHT})continue;`);
   emit(`const o=(start+i)*${D};`);
   emit(range(D).map((j) => `const c${j}=data[o+${j}]-sh${j};`).join(''));
   emit(`t0+=w;`);
-  if (type === 'full') {
-    for (let aa = 0; aa < D; aa++) emit(`{const wa=w*c${aa};u${aa}+=wa;${range(aa + 1).map((b) => `v${aa}_${b}+=wa*c${b};`).join('')}}`);
-  } else if (type === 'diag' || type === 'spherical') {
-    emit(range(D).map((j) => `{const wa=w*c${j};u${j}+=wa;v${j}+=wa*c${j};}`).join(''));
-  } else {
-    emit(range(D).map((j) => `u${j}+=w*c${j};`).join(''));
-  }
+  emit(...g.statsAccumulate(D));
   emit(`}`); // i
   emit(`s0[k]+=t0;` + range(D).map((j) => `s1[k*${D}+${j}]+=u${j};`).join(''));
-  if (type === 'full') emit(P.map(([aa, b], p) => `s2[k*${T}+${p}]+=v${aa}_${b};`).join(''));
-  if (type === 'diag' || type === 'spherical') emit(range(D).map((j) => `s2[k*${D}+${j}]+=v${j};`).join(''));
+  emit(...g.statsStore(D, P, T));
   emit(`}`); // k
-  if (type === 'tied') {
-    // pooled second moment: Σ_i (Σ_k w_ik) c_i c_iᵀ
-    emit(`let ${P.map(([aa, b]) => `v${aa}_${b}=0`).join(',')};`);
-    emit(`for(let i=0;i<nb;i++){let wsum=0;for(let k=0;k<K;k++)wsum+=R[i*K+k];`);
-    emit(`const o=(start+i)*${D};` + range(D).map((j) => `const c${j}=data[o+${j}]-sh${j};`).join(''));
-    for (let aa = 0; aa < D; aa++) emit(`{const wa=wsum*c${aa};${range(aa + 1).map((b) => `v${aa}_${b}+=wa*c${b};`).join('')}}`);
-    emit(`}`);
-    emit(P.map(([aa, b], p) => `s2[${p}]+=v${aa}_${b};`).join(''));
-  }
+  emit(...g.blockEnd(D, P));
   emit(`}`); // acc
   emit(`}`); // block
   emit(`a.out[0]=ll;a.out[1]=q;a.out[2]=worst;a.out[3]=worstValue;`);

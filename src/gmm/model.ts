@@ -237,8 +237,8 @@ export function paramsFromJSON(json: unknown): GmmParams {
   if (Math.abs(sum - 1) > 1e-6) throw new ModelFormatError(`weights must sum to 1, they sum to ${sum}`, 'weights');
   if (covariances.length !== kind.size(K, D)) throw new ModelFormatError('covariances have the wrong size', 'covariances');
   const params: GmmParams = { k: K, d: D, covarianceType, weights, means, covariances };
-  const where = (k: number): string => (covarianceType === 'tied' ? 'covariances' : `covariances[${k}]`);
-  const what = (k: number): string => (covarianceType === 'tied' ? 'the tied covariance' : `the covariance of component ${k}`);
+  const where = (k: number): string => kind.describe(k).path;
+  const what = (k: number): string => kind.describe(k).name;
   for (let k = 0; k < kind.matrices(K); k++) {
     const asym = asymmetry(covariances, D, k * D * D);
     if (asym > SYMMETRY_TOLERANCE) throw new ModelFormatError(`${what(k)} is not symmetric (relative asymmetry ${asym.toExponential(2)})`, where(k));

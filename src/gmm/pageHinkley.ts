@@ -141,14 +141,17 @@ export class PageHinkley {
    * Feed one observation (see the class comment for the steps).
    *
    * @param x - the observation, finite (e.g. minus the mean log-likelihood of a window)
+   * @param scale - the deviation x_t − mean_t is measured in units of `scale` (e.g. the standard error of x_t),
+   *   so δ and λ are in those units: m_t = max(0, α·m_{t−1} + (x_t − mean_t)/scale − δ). Default 1.
    * @returns whether it raised an alarm, m_t and λ
-   * @throws DataError if x is not finite (the state is left unchanged)
+   * @throws DataError if x or scale is not finite, or scale is not positive (the state is left unchanged)
    */
-  update(x: number): PageHinkleyResult {
+  update(x: number, scale = 1): PageHinkleyResult {
     if (!Number.isFinite(x)) throw new DataError(`PageHinkley.update: x must be finite, got ${x}`);
+    if (!(scale > 0) || !Number.isFinite(scale)) throw new DataError(`PageHinkley.update: scale must be a finite number > 0, got ${scale}`);
     this.#n += 1;
     this.#mean += (x - this.#mean) / this.#n;
-    this.#statistic = Math.max(0, this.alpha * this.#statistic + x - this.#mean - this.delta);
+    this.#statistic = Math.max(0, scale === 1 ? this.alpha * this.#statistic + x - this.#mean - this.delta : this.alpha * this.#statistic + (x - this.#mean) / scale - this.delta);
     const statistic = this.#statistic;
     const alarm = this.#n >= this.minInstances && statistic > this.lambda;
     if (alarm) this.reset();

@@ -70,22 +70,32 @@ export function logDensities(params: GmmParams, data: Dataset): Float64Array | n
 }
 
 /**
- * Whether `challenger` predicts the held-out points better than `incumbent` beyond noise: the paired
- * differences d_i = log p_c(x_i) − log p_i(x_i) must have a mean above z standard errors (one-sided test;
- * z = 2 ≈ 2.3 % false switches). Switching drops the history, so it needs evidence, not a coin toss.
+ * The paired difference of two models' log-densities on the same points: its mean d̄ = Σ_i (log p_c(x_i) − log
+ * p_i(x_i)) / m and the standard error of that mean (0 with fewer than two points).
  */
-export function significantlyBetter(challenger: Float64Array, incumbent: Float64Array, z = 2): boolean {
+export function pairedGain(challenger: Float64Array, incumbent: Float64Array): { mean: number; se: number } {
   const m = challenger.length;
-  if (m < 2) return false;
+  if (m === 0) return { mean: 0, se: 0 };
   let sum = 0;
   for (let i = 0; i < m; i++) sum += challenger[i] - incumbent[i];
   const mean = sum / m;
+  if (m < 2) return { mean, se: 0 };
   let ss = 0;
   for (let i = 0; i < m; i++) {
     const e = challenger[i] - incumbent[i] - mean;
     ss += e * e;
   }
-  const se = Math.sqrt(ss / (m - 1) / m);
+  return { mean, se: Math.sqrt(ss / (m - 1) / m) };
+}
+
+/**
+ * Whether `challenger` predicts the held-out points better than `incumbent` beyond noise: the paired
+ * differences d_i = log p_c(x_i) − log p_i(x_i) must have a mean above z standard errors (one-sided test;
+ * z = 2 ≈ 2.3 % false switches). Switching drops the history, so it needs evidence, not a coin toss.
+ */
+export function significantlyBetter(challenger: Float64Array, incumbent: Float64Array, z = 2): boolean {
+  if (challenger.length < 2) return false;
+  const { mean, se } = pairedGain(challenger, incumbent);
   return mean > z * se;
 }
 

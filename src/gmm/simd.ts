@@ -17,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { outer1, SKIP_WEIGHT, type StatsArrays, type StatsScratch } from './blocked.js';
+import { COVARIANCE, type CovarianceKind } from './covariance.js';
 import type { CovarianceType } from './types.js';
 
 /** The compiled kernels, next to this module (built from `simd/kernels.as.ts`). */
@@ -93,7 +94,7 @@ export class SimdLogProb {
   private i32 = new Int32Array(1);
   /** The block last copied to `x` (so the statistics reuse it). */
   private last: { data: ArrayLike<number> | null; start: number; nb: number } = { data: null, start: -1, nb: 0 };
-  private type: CovarianceType = 'diag';
+  private kind: CovarianceKind = COVARIANCE.diag;
   private K = 0;
   private D = 0;
 
@@ -111,7 +112,7 @@ export class SimdLogProb {
 
   /** Whether these kernels serve a covariance type at dimension D (D > 16; not spherical). The statistics kernel serves the same types. */
   static serves(type: CovarianceType, d: number): boolean {
-    return d > 16 && type !== 'spherical';
+    return d > 16 && COVARIANCE[type].simd !== null;
   }
 
   private ensure(bytes: number): void {
@@ -150,13 +151,13 @@ export class SimdLogProb {
    * @param means K×D; `prec` as in `covariance.ts`; `lc` K
    */
   prepare(type: CovarianceType, K: number, D: number, means: Float64Array, prec: Float64Array, lc: Float64Array): void {
-    this.type = type;
+    const kind = (this.kind = COVARIANCE[type]);
     this.K = K;
     this.D = D;
     this.last = { data: null, start: -1, nb: 0 };
     const x = 0;
     const xBytes = MAX_ROWS * D * 8;
-    if (type === 'diag') {
+    if (kind.simd === 'variances') {
       const P = Math.ceil(K / 2);
       const mp = xBytes;
       const pp = mp + P * D * 16;
@@ -188,7 +189,7 @@ export class SimdLogProb {
     } else {
       const mOff = xBytes;
       const wOff = mOff + K * D * 8;
-      const wCount = type === 'tied' ? D * D : K * D * D;
+      const wCount = kind.precSize(K, D);
       const lcOff = wOff + wCount * 8;
       const lp = lcOff + K * 8;
       const diff = lp + MAX_ROWS * K * 8;
@@ -208,8 +209,8 @@ export class SimdLogProb {
    */
   statsBlock(st: StatsArrays, data: ArrayLike<number>, start: number, nb: number, resp: ArrayLike<number>, sc: StatsScratch): void {
     const { k: K, d: D, s0, s1, s2, shift } = st;
-    const diag = this.type === 'diag';
-    const tied = this.type === 'tied';
+    const diag = this.kind.simd === 'variances';
+    const tied = this.kind.shared;
     const T = diag ? D : (D * (D + 1)) / 2;
     const { idx } = sc;
     const L = this.layout;
@@ -313,14 +314,14 @@ export class SimdLogProb {
     const f = this.f64;
     const nbp = (nb + 3) & ~3;
     this.copyBlock(x, start, nb);
-    if (this.type === 'diag') {
+    if (this.kind.simd === 'variances') {
       const P = Math.ceil(K / 2);
       this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
       const stride = 2 * P;
       const base = layout.lp / 8;
       for (let i = 0; i < nb; i++) for (let k = 0; k < K; k++) LP[i * K + k] = f[base + i * stride + k];
     } else {
-      this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, this.type === 'tied' ? 0 : D * D * 8, layout.lc, layout.lp, layout.diff);
+      this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, this.kind.shared ? 0 : D * D * 8, layout.lc, layout.lp, layout.diff);
       LP.set(f.subarray(layout.lp / 8, layout.lp / 8 + nb * K));
     }
   }

@@ -11,6 +11,7 @@ import { INIT_METHODS, type InitMethod } from './init.js';
 import type { MixtureJSON } from './model.js';
 import type { RngState } from './rng.js';
 import type { SufficientStatsJSON } from './stats.js';
+import type { BirthDeathJSON } from './stream/reseed.js';
 import { COVARIANCE_TYPES, type CovarianceType } from './types.js';
 
 /** When cold candidates compete with the warm one (the first window always starts cold). */
@@ -35,7 +36,11 @@ export interface StreamingOptions {
   readonly covarianceType?: CovarianceType;
   /** Initialisation of cold candidates. Default `'kmeans++'`. */
   readonly init?: InitMethod;
-  /** Cold candidates per restart (and on the first window). Default 3. */
+  /**
+   * Cold candidates per restart (and on the first window). Default 10: on the tuning streams of the quality suite,
+   * 3 left the first window's fit in a worse local optimum more often (median ARI gap to the true mixture −0.018
+   * against −0.009); a restart window costs about this many EM runs on 80 % of the window.
+   */
   readonly restarts?: number;
   /** Default `'on-drift'`. */
   readonly restart?: RestartPolicy;
@@ -123,7 +128,7 @@ export const streamingOptionsSchema = z
     k: kSchema,
     covarianceType: z.enum(COVARIANCE_TYPES as [CovarianceType, ...CovarianceType[]]).default('full'),
     init: z.enum(INIT_METHODS as [InitMethod, ...InitMethod[]]).default('kmeans++'),
-    restarts: z.number().int('must be an integer').min(1, 'must be at least 1').default(3),
+    restarts: z.number().int('must be an integer').min(1, 'must be at least 1').default(10),
     restart: restartSchema.default('on-drift'),
     holdOut: z.number().gt(0, 'must be in (0, 0.5]').max(0.5, 'must be in (0, 0.5]').default(0.2),
     halfLife: z.number().positive('must be > 0 (windows)').optional(),
@@ -207,8 +212,11 @@ export interface StreamingConfigJSON {
   readonly forgetting: Forgetting;
 }
 
-/** Current version of {@link StreamingStateJSON}. Versions 1 (no `config`, no `rng`) and 2 (no `components`) are still read. */
-export const STREAMING_STATE_VERSION = 3;
+/**
+ * Current version of {@link StreamingStateJSON}. Versions 1 (no `config`, no `rng`), 2 (no `components`) and 3 (no
+ * `birthDeath`, no `alarms`) are still read.
+ */
+export const STREAMING_STATE_VERSION = 4;
 
 /** Per-component bookkeeping carried between windows (version 3). */
 export interface ComponentsStateJSON {
@@ -236,7 +244,7 @@ export interface ComponentsStateJSON {
  */
 export interface StreamingStateJSON {
   readonly format: 'emstream.streaming-state';
-  readonly version: 1 | 2 | 3;
+  readonly version: 1 | 2 | 3 | 4;
   /** Model updates so far (the next window's update has version `modelVersion + 1`). */
   readonly modelVersion: number;
   /** Windows fitted so far. */
@@ -250,6 +258,8 @@ export interface StreamingStateJSON {
   readonly rng?: RngState;
   /** Labels, re-seed back-offs and K-move streaks (version 3; absent: identity labels, no back-off). */
   readonly components?: ComponentsStateJSON;
+  /** Birth and death: the probe schedule and a re-seed waiting for its verdict (version 4; absent: nothing pending, first probe due). */
+  readonly birthDeath?: BirthDeathJSON;
 }
 
 /** The forgetting rule of resolved options. */
@@ -306,7 +316,7 @@ export function stateDifferences(state: StreamingStateJSON, options: StreamingOp
 export function checkStateShape(json: unknown): StreamingStateJSON {
   const s = json as StreamingStateJSON;
   if (typeof json !== 'object' || json === null || s.format !== 'emstream.streaming-state') throw new ModelFormatError('expected format "emstream.streaming-state"', 'format');
-  if (s.version !== 1 && s.version !== 2 && s.version !== 3) throw new ModelFormatError(`unsupported version ${JSON.stringify(s.version)} (this emstream reads 1, 2 and 3)`, 'version');
+  if (s.version !== 1 && s.version !== 2 && s.version !== 3 && s.version !== 4) throw new ModelFormatError(`unsupported version ${JSON.stringify(s.version)} (this emstream reads 1 to 4)`, 'version');
   if (!Number.isInteger(s.modelVersion) || s.modelVersion < 0) throw new ModelFormatError('must be an integer ≥ 0', 'modelVersion');
   if (!Number.isInteger(s.windows) || s.windows < 0) throw new ModelFormatError('must be an integer ≥ 0', 'windows');
   if ((s.model === null) !== (s.stats === null)) throw new ModelFormatError('model and stats must both be present or both null', s.model === null ? 'model' : 'stats');

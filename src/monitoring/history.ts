@@ -71,6 +71,18 @@ export interface WindowRecord {
   readonly distanceThreshold: number | null;
   /** The Page-Hinkley statistic on this window (the alarm's value when one was raised) and its threshold λ. */
   readonly pageHinkley: { readonly statistic: number | null; readonly threshold: number | null };
+  /**
+   * Every statistic that can raise a drift alarm on this window, against its threshold (absent in messages of
+   * emstream before 0.2): Page-Hinkley, model distance, the component tests and the weights test.
+   */
+  readonly driftStatistics?: {
+    readonly likelihood: DriftStatisticRecord;
+    readonly modelDistance: DriftStatisticRecord;
+    readonly component: DriftStatisticRecord;
+    readonly weights: DriftStatisticRecord;
+  };
+  /** The drift state after this window (absent before 0.2): drifting since a window, severity and progress. */
+  readonly drifting?: { readonly active: boolean; readonly since: number | null; readonly severity: number | null; readonly progress: number | null };
   readonly iterations: number;
   readonly converged: boolean;
   readonly warmStarted: boolean;
@@ -90,6 +102,12 @@ export interface WindowRecord {
   readonly offsets: OffsetRange[] | null;
   /** A bounded sample of the window's points, or null. */
   readonly sample: WindowSample | null;
+}
+
+/** One drift statistic of a window and its threshold (null: not finite). */
+export interface DriftStatisticRecord {
+  readonly statistic: number | null;
+  readonly threshold: number | null;
 }
 
 /** How one component moved between the previous model and this one (components are matched: index k is the same cluster). */
@@ -188,6 +206,8 @@ const driftOptionsSchema = z
   .strict();
 
 const finiteOrNull = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+const statisticRecord = (x: { statistic: number; threshold: number }): DriftStatisticRecord => ({ statistic: finiteOrNull(x.statistic), threshold: finiteOrNull(x.threshold) });
 
 /** Powers of ten 10^0 … 10^310. */
 const POW10 = Array.from({ length: 311 }, (_, k) => 10 ** k);
@@ -322,6 +342,13 @@ export function windowRecord(update: MixtureUpdate<unknown>, counts: WindowCount
       statistic: finiteOrNull(alarm !== undefined ? alarm.statistic : update.pageHinkley.statistic),
       threshold: finiteOrNull(update.pageHinkley.threshold),
     },
+    driftStatistics: {
+      likelihood: statisticRecord(update.driftStatistics.likelihood),
+      modelDistance: statisticRecord(update.driftStatistics.modelDistance),
+      component: statisticRecord(update.driftStatistics.component),
+      weights: statisticRecord(update.driftStatistics.weights),
+    },
+    drifting: { active: update.drifting.active, since: update.drifting.since, severity: finiteOrNull(update.drifting.severity), progress: finiteOrNull(update.drifting.progress) },
     iterations: update.iterations,
     converged: update.converged,
     warmStarted: update.warmStarted,
@@ -387,6 +414,8 @@ export function componentShifts(previous: MixtureJSON, current: MixtureJSON, met
  *   for (const r of driftRecords(updates[w], updates[w - 1].model, { pipelineId: 'demo' })) console.log(r.windowIndex, r.kind, r.components[0]?.meanShift);
  * // → 6 likelihood 30.00…
  * // → 6 model-distance 30.00…
+ * // → 6 component 30.00…
+ * // → 6 weights 30.00…
  * }
  * ```
  *

@@ -38,8 +38,10 @@ export const METRICS: readonly MetricDefinition[] = [
   def('emstream_windows_deferred_total', 'counter', 'First windows with too few distinct points, carried into the next window.', ['em.window.deferred']),
   def('emstream_windows_failed_total', 'counter', 'Windows whose fit failed numerically (their records went to the dead-letter path), by reason.', ['em.window.failed'], ['reason']),
   def('emstream_restarts_total', 'counter', 'Windows on which cold restarts competed with the warm start.', ['em.window.fitted']),
-  def('emstream_drift_events_total', 'counter', 'Drift alarms, by kind (likelihood: Page-Hinkley on the predictive log-likelihood; model-distance: successive models too far apart; component: components moved or changed shape; weights: the mixing weights changed).', ['em.drift.detected'], ['kind']),
-  def('emstream_components_reseeded_total', 'counter', 'Components re-seeded where the model was worst, by reason (starved: its weight fell too low; redundant: it shared its points with another).', ['em.component.reseeded'], ['reason']),
+  def('emstream_drift_events_total', 'counter', 'Drift alarms (the onset of a change, one per change), by kind (likelihood: Page-Hinkley on the predictive log-likelihood; model-distance: successive models too far apart; component: components moved or changed shape; weights: the mixing weights changed).', ['em.drift.detected'], ['kind']),
+  def('emstream_drift_ended_total', 'counter', 'Drifting states that ended: the model was stable again after a change.', ['em.drift.ended']),
+  def('emstream_components_reseeded_total', 'counter', 'Components re-seeded where the likelihood gains most, by reason (starved: its weight fell too low; redundant: others explain its points). Each is a hypothesis the next window keeps or reverts.', ['em.component.reseeded'], ['reason']),
+  def('emstream_components_reverted_total', 'counter', 'Re-seeds reverted: the model with them did not predict the next window better, so the model without them continued.', ['em.component.reverted']),
   def('emstream_kafka_messages_consumed_total', 'counter', 'Messages fetched from the input topic.', ['kafka.fetch']),
   def('emstream_kafka_produced_messages_total', 'counter', 'Messages acknowledged by the broker (labels, models, dead letters, …).', ['kafka.ack']),
   def('emstream_kafka_produced_bytes_total', 'counter', 'Bytes of the messages acknowledged by the broker.', ['kafka.ack']),
@@ -57,6 +59,11 @@ export const METRICS: readonly MetricDefinition[] = [
   def('emstream_model_distance', 'gauge', 'Matched distance between the last two models.', ['em.window.fitted']),
   def('emstream_page_hinkley_statistic', 'gauge', 'Page-Hinkley statistic of the drift detector after the last window.', ['em.window.fitted']),
   def('emstream_page_hinkley_threshold', 'gauge', 'Page-Hinkley alarm threshold λ.', ['em.window.fitted']),
+  def('emstream_drift_statistic', 'gauge', 'Every statistic that can raise a drift alarm, after the last window, by kind (likelihood: Page-Hinkley in standard errors; model-distance; component: −log10 of the adjusted p-value of the component tests; weights: −log10 p of the G-test).', ['em.window.fitted'], ['kind']),
+  def('emstream_drift_threshold', 'gauge', 'The alarm threshold of each drift statistic, by kind.', ['em.window.fitted'], ['kind']),
+  def('emstream_drifting', 'gauge', 'Whether the model is drifting (1): a change began (an alarm) and the model has not been stable since.', ['em.window.fitted']),
+  def('emstream_drift_severity', 'gauge', 'The largest drift statistic of the last window relative to its threshold (1 or more: above a threshold).', ['em.window.fitted']),
+  def('emstream_drift_progress', 'gauge', 'The matched model distance travelled since the onset of the current drift (0 when not drifting).', ['em.window.fitted']),
   def('emstream_component_weight', 'gauge', 'Weight of each mixture component after the last window, by component (its label in the label messages).', ['em.window.fitted'], ['component']),
   def('emstream_components', 'gauge', 'Number of mixture components K.', ['em.window.fitted']),
   def('emstream_model_version', 'gauge', 'Version of the current model (+1 per update).', ['em.window.fitted']),
@@ -218,7 +225,9 @@ export function registerMetrics(registry: Registry, instrumentation: EventSource
   const failed = counter('emstream_windows_failed_total', ['reason']);
   const restarts = counter('emstream_restarts_total');
   const drift = counter('emstream_drift_events_total', ['kind']);
+  const driftEnded = counter('emstream_drift_ended_total');
   const reseeded = counter('emstream_components_reseeded_total', ['reason']);
+  const reverted = counter('emstream_components_reverted_total');
   const consumed = counter('emstream_kafka_messages_consumed_total');
   const producedMessages = counter('emstream_kafka_produced_messages_total');
   const producedBytes = counter('emstream_kafka_produced_bytes_total');
@@ -236,6 +245,11 @@ export function registerMetrics(registry: Registry, instrumentation: EventSource
   const distance = gauge('emstream_model_distance');
   const phStatistic = gauge('emstream_page_hinkley_statistic');
   const phThreshold = gauge('emstream_page_hinkley_threshold');
+  const driftStatistic = gauge('emstream_drift_statistic', ['kind']);
+  const driftThreshold = gauge('emstream_drift_threshold', ['kind']);
+  const drifting = gauge('emstream_drifting');
+  const severity = gauge('emstream_drift_severity');
+  const progress = gauge('emstream_drift_progress');
   const weight = gauge('emstream_component_weight', ['component']);
   const components = gauge('emstream_components');
   const version = gauge('emstream_model_version');
@@ -326,6 +340,18 @@ export function registerMetrics(registry: Registry, instrumentation: EventSource
       if (finite(e.modelDistance)) distance.set(e.modelDistance);
       if (finite(e.pageHinkley.statistic)) phStatistic.set(e.pageHinkley.statistic);
       if (finite(e.pageHinkley.threshold)) phThreshold.set(e.pageHinkley.threshold);
+      for (const [kind, x] of [
+        ['likelihood', e.driftStatistics.likelihood],
+        ['model-distance', e.driftStatistics.modelDistance],
+        ['component', e.driftStatistics.component],
+        ['weights', e.driftStatistics.weights],
+      ] as const) {
+        if (finite(x.statistic)) driftStatistic.set({ kind }, x.statistic);
+        if (finite(x.threshold)) driftThreshold.set({ kind }, x.threshold);
+      }
+      drifting.set(e.drifting.active ? 1 : 0);
+      if (finite(e.drifting.severity)) severity.set(e.drifting.severity);
+      if (finite(e.drifting.progress)) progress.set(e.drifting.progress);
       weight.reset();
       e.weights.forEach((w, k) => {
         if (finite(w)) weight.set({ component: String(e.labelIds[k] ?? k) }, w);
@@ -338,7 +364,9 @@ export function registerMetrics(registry: Registry, instrumentation: EventSource
       iterations.observe(e.iterations);
     }),
     events.on('em.drift.detected', (e) => drift.inc({ kind: kindLabel(e.kind) })),
+    events.on('em.drift.ended', () => driftEnded.inc()),
     events.on('em.component.reseeded', (e) => reseeded.inc({ reason: reseedLabel(e.reason) }, e.components.length)),
+    events.on('em.component.reverted', (e) => reverted.inc(e.components.length)),
     events.on('em.window.failed', (e) => failed.inc({ reason: failedLabel(e.reason) })),
     events.on('em.window.deferred', () => deferred.inc()),
     events.on('em.input.rejected', (e) => rejected.inc({ reason: reasonLabel(e.reason) })),

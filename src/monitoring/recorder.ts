@@ -65,7 +65,7 @@ const MAX_PENDING_FITS = 64;
  * const updates = await lastValueFrom(from(points).pipe(windowVectors({ size: 100 }), fitMixture({ k: 2 }), toArray()));
  * const recorder = new WindowRecorder({ pipelineId: 'demo', windows: true, drift: true });
  * const drift = updates.flatMap((u) => recorder.observe(u).drift);
- * console.log(drift.map((r) => `${r.kind}@${r.windowIndex}`).join(' ')); // → likelihood@6 model-distance@6
+ * console.log(drift.map((r) => `${r.kind}@${r.windowIndex}`).join(' ')); // → likelihood@6 model-distance@6 component@6 weights@6
  * recorder.close();
  * ```
  */

@@ -1,15 +1,19 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
 import { paramsToJSON } from '../gmm/model.js';
 import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
+import { operate, operatorSubscriber } from './operate.js';
 import { claimPipelineState, claimSharedModel, scopeOnInvalid } from './pipelineScope.js';
 import { sharedMember } from './sharedMember.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 
 /** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
 export interface FitMixtureOptions<R = unknown> extends StreamingOptions {
-  /** Receives `em.window.fitted`, `em.drift.detected`, `em.component.reseeded`, `em.window.deferred` and `em.window.failed` events. */
+  /**
+   * Receives `em.window.fitted`, `em.drift.detected` (the onset of a change), `em.drift.ended`,
+   * `em.component.reseeded`, `em.component.reverted`, `em.window.deferred` and `em.window.failed` events.
+   */
   readonly instrumentation?: Instrumentation;
   /**
    * Receives every record of a window that cannot be fitted numerically, with reason `'unfittable'` and the
@@ -92,11 +96,11 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
   if (shared !== undefined) return sharedMember({ streaming: given, instrumentation, onInvalid }, shared);
   const restored = claimPipelineState(!own);
   const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
-  return (source) =>
-    new Observable<MixtureUpdate<R>>((subscriber) => {
-      const gmm = new StreamingGmm(streaming);
-      let deferred: VectorWindow<R> | null = null;
-      const subscription = source.subscribe({
+  return operate((source, subscriber) => {
+    const gmm = new StreamingGmm(streaming);
+    let deferred: VectorWindow<R> | null = null;
+    const subscription = source.subscribe(
+      operatorSubscriber<VectorWindow<R>>(subscriber, {
         next(incoming) {
           const window = deferred ? concatWindows(deferred, incoming) : incoming;
           deferred = null;
@@ -113,10 +117,7 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
             const { params, ...fit } = gmm.update(data, window.index);
             update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window };
           } catch (err) {
-            if (onInvalid === undefined || !isUnfittable(err)) {
-              subscriber.error(err);
-              return;
-            }
+            if (onInvalid === undefined || !isUnfittable(err)) throw err;
             // The window is dropped (the model is as it was); its records go to the dead-letter path.
             instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'unfittable', message: err.message });
             for (const record of window.records) {
@@ -125,39 +126,9 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
             }
             return;
           }
-          if (instrumentation) {
-            if (instrumentation.listening('em.window.fitted')) {
-              instrumentation.emit('em.window.fitted', {
-                windowIndex: update.windowIndex,
-                version: update.version,
-                n: window.n,
-                iterations: update.iterations,
-                converged: update.converged,
-                warmStarted: update.warmStarted,
-                restarted: update.restarted,
-                logLikelihood: update.logLikelihood,
-                durationMs: performance.now() - started,
-                expectedLogLikelihood: update.expectedLogLikelihood,
-                predictiveLogLikelihood: update.predictiveLogLikelihood,
-                modelDistance: update.modelDistance,
-                pageHinkley: { ...update.pageHinkley },
-                weights: [...update.model.weights],
-                reseeded: [...update.reseeded],
-                k: update.k,
-                labelIds: [...update.labelIds],
-              });
-            }
-            for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
-            const reasons = new Map<string, number[]>();
-            update.reseeded.forEach((label, i) => {
-              const reason = update.reseedReasons[i];
-              reasons.set(reason, [...(reasons.get(reason) ?? []), label]);
-            });
-            for (const [reason, components] of reasons) instrumentation.emit('em.component.reseeded', { windowIndex: update.windowIndex, components, reason });
-          }
+          if (instrumentation) emitWindowEvents(instrumentation, update, performance.now() - started);
           subscriber.next(update);
         },
-        error: (err: unknown) => subscriber.error(err),
         complete() {
           if (deferred !== null) {
             // The stream ended before a first model could be fitted: say so rather than end silently.
@@ -179,10 +150,53 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
           }
           subscriber.complete();
         },
-      });
-      return () => {
-        subscription.unsubscribe();
-        deferred = null;
-      };
+      }),
+    );
+    return () => {
+      subscription.unsubscribe();
+      deferred = null;
+    };
+  });
+}
+
+/** The instrumentation events of one fitted window. */
+function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>, durationMs: number): void {
+  if (instrumentation.listening('em.window.fitted')) {
+    instrumentation.emit('em.window.fitted', {
+      windowIndex: update.windowIndex,
+      version: update.version,
+      n: update.window.n,
+      iterations: update.iterations,
+      converged: update.converged,
+      warmStarted: update.warmStarted,
+      restarted: update.restarted,
+      logLikelihood: update.logLikelihood,
+      durationMs,
+      expectedLogLikelihood: update.expectedLogLikelihood,
+      predictiveLogLikelihood: update.predictiveLogLikelihood,
+      modelDistance: update.modelDistance,
+      pageHinkley: { ...update.pageHinkley },
+      driftStatistics: {
+        likelihood: { ...update.driftStatistics.likelihood },
+        modelDistance: { ...update.driftStatistics.modelDistance },
+        component: { ...update.driftStatistics.component },
+        weights: { ...update.driftStatistics.weights },
+      },
+      drifting: { ...update.drifting, kinds: [...update.drifting.kinds], components: [...update.drifting.components] },
+      weights: [...update.model.weights],
+      reseeded: [...update.reseeded],
+      reverted: [...update.reverted],
+      k: update.k,
+      labelIds: [...update.labelIds],
     });
+  }
+  for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
+  if (update.driftEnded !== null) instrumentation.emit('em.drift.ended', { windowIndex: update.windowIndex, since: update.driftEnded.since, windows: update.windowIndex - update.driftEnded.since });
+  const reasons = new Map<string, number[]>();
+  update.reseeded.forEach((label, i) => {
+    const reason = update.reseedReasons[i];
+    reasons.set(reason, [...(reasons.get(reason) ?? []), label]);
+  });
+  for (const [reason, components] of reasons) instrumentation.emit('em.component.reseeded', { windowIndex: update.windowIndex, components, reason });
+  if (update.reverted.length > 0) instrumentation.emit('em.component.reverted', { windowIndex: update.windowIndex, components: [...update.reverted] });
 }

@@ -29,6 +29,11 @@ export interface PipelineScope {
    * window's statistics under it, instead of fitting a model of its own.
    */
   readonly sharedModel?: SharedModelLink;
+  /**
+   * The runner's maximum wait of count windows (`emstream run --max-wait-ms`): `windowVectors` of plain count windows
+   * created in the scope and given no `maxWaitMs` of their own close a window that long after its first record.
+   */
+  readonly maxWaitMs?: number;
 }
 
 /** What happened inside a scope. */
@@ -94,6 +99,15 @@ export function buildInPipelineScope<T>(scope: PipelineScope, build: () => T): P
  */
 export function scopeOnInvalid(): ((invalid: InvalidVector<unknown>) => void) | undefined {
   return active?.scope.onInvalid;
+}
+
+/**
+ * The maximum wait of count windows of the scope being built, for `windowVectors` created in it.
+ *
+ * @returns the runner's `maxWaitMs`, or `undefined` outside a scope (or when the runner sets none)
+ */
+export function scopeMaxWaitMs(): number | undefined {
+  return active?.scope.maxWaitMs;
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { DRIFT_KINDS } from '../gmm/drift.js';
 import { CovarianceError, DataError, NumericError, StateMismatchError } from '../gmm/errors.js';
 import type { MixtureJSON } from '../gmm/model.js';
 import type { StreamingOptions, StreamingStateJSON } from '../gmm/streaming.js';
@@ -199,6 +200,9 @@ function memberWindow<R>(window: VectorWindow<R>, model: GlobalModel, link: Shar
     drift: [],
     modelDistance: 0,
     pageHinkley: model.pageHinkley,
+    predictiveStandardError: standardErrorOf(result.logDensities, meanLogLikelihood),
+    ...globalDrift(model),
+    reverted: [],
     candidates: [],
     k: model.params.k,
     labelIds: [...ids],
@@ -210,6 +214,44 @@ function memberWindow<R>(window: VectorWindow<R>, model: GlobalModel, link: Shar
     state: model.state,
     window,
     contributions,
+  };
+}
+
+/** The standard error of a window's mean log-density (sd / √n; 0 with fewer than two points). */
+function standardErrorOf(logDensities: Float64Array, mean: number): number {
+  const n = logDensities.length;
+  if (n < 2) return 0;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (logDensities[i] - mean) * (logDensities[i] - mean);
+  return Math.sqrt(ss / (n - 1) / n);
+}
+
+/**
+ * The drift of the global model as a member reports it: the reducer decides drift once, on the rounds; a member's
+ * window shows the global detector's Page-Hinkley statistic and drifting state as the model it labelled with carries
+ * them (the other statistics are the reducer's, on its rounds: 0 here), and raises no alarm.
+ */
+function globalDrift(model: GlobalModel): Pick<MixtureUpdate<unknown>, 'driftStatistics' | 'drifting' | 'driftEnded'> {
+  const d = model.state.drift;
+  const o = d.options;
+  const a = d.alarms;
+  const likelihood = { statistic: model.pageHinkley.statistic, threshold: model.pageHinkley.threshold };
+  return {
+    driftStatistics: {
+      likelihood,
+      modelDistance: { statistic: 0, threshold: o.distanceThreshold },
+      component: { statistic: 0, threshold: o.componentThreshold, label: null },
+      weights: { statistic: 0, threshold: o.weightsThreshold },
+    },
+    drifting: {
+      active: (a?.since ?? null) !== null,
+      since: a?.since ?? null,
+      kinds: DRIFT_KINDS.filter((k) => (a?.kinds ?? []).some((e) => e.kind === k) || (k === 'component' && (a?.components.length ?? 0) > 0)),
+      components: (a?.components ?? []).map((c) => c.label).sort((x, y) => x - y),
+      severity: likelihood.threshold > 0 ? likelihood.statistic / likelihood.threshold : 0,
+      progress: a?.progress ?? 0,
+    },
+    driftEnded: null,
   };
 }
 
@@ -274,6 +316,9 @@ export function sharedMember<R>(options: SharedMemberOptions<R>, link: SharedMod
             predictiveLogLikelihood: update.predictiveLogLikelihood,
             modelDistance: 0,
             pageHinkley: { ...update.pageHinkley },
+            driftStatistics: update.driftStatistics,
+            drifting: update.drifting,
+            reverted: [],
             weights: [...update.model.weights],
             reseeded: [],
             k: update.k,

@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { operate, operatorSubscriber } from './operate.js';
 import type { MixtureUpdate, PointLabel } from './types.js';
 
 /**
@@ -22,9 +23,9 @@ import type { MixtureUpdate, PointLabel } from './types.js';
  * @returns an operator from updates to labelled points
  */
 export function toLabels<R>(): OperatorFunction<MixtureUpdate<R>, PointLabel<R>> {
-  return (source) =>
-    new Observable<PointLabel<R>>((subscriber) =>
-      source.subscribe({
+  return operate((source, subscriber) =>
+    source.subscribe(
+      operatorSubscriber<MixtureUpdate<R>>(subscriber, {
         next(update) {
           const { records } = update.window;
           const { labels, probabilities, logDensities, windowIndex, version } = update;
@@ -39,8 +40,7 @@ export function toLabels<R>(): OperatorFunction<MixtureUpdate<R>, PointLabel<R>>
             });
           }
         },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
       }),
-    );
+    ),
+  );
 }

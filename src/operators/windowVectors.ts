@@ -1,8 +1,9 @@
-import { Observable, asyncScheduler } from 'rxjs';
+import { asyncScheduler } from 'rxjs';
 import type { OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
-import { scopeOnInvalid } from './pipelineScope.js';
+import { guarded, operate, operatorSubscriber } from './operate.js';
+import { scopeMaxWaitMs, scopeOnInvalid } from './pipelineScope.js';
 import type { InvalidVector, VectorInput, VectorWindow } from './types.js';
 import { checkValues, describeLocation, validateVector } from './vectorInput.js';
 
@@ -18,12 +19,19 @@ export interface WindowOptions<R = VectorInput> {
    */
   readonly slide?: number;
   /**
+   * Count windows with a maximum wait: a window also closes `maxWaitMs` milliseconds after its first record (on
+   * `scheduler`), holding what it has, so the tail of a slow or idle input is answered within that time instead of
+   * waiting for `size` points. Requires `size`; cannot be combined with `timeMs` or `slide`. `false`: never, even
+   * when a runner's scope sets a default (`emstream run --max-wait-ms`). Default: the runner's, else none.
+   */
+  readonly maxWaitMs?: number | false;
+  /**
    * Expected dimension D. When omitted, D is the dimension of most valid vectors of the first window (the first
    * `size` of them, or those of the first `timeMs`): one stray vector of another dimension at the start does not
    * decide it. The others of the first window are rejected as `wrong-dimension`.
    */
   readonly dimension?: number;
-  /** Scheduler of the `timeMs` timer (pass a `TestScheduler` for virtual time). Defaults to `asyncScheduler`. */
+  /** Scheduler of the `timeMs` and `maxWaitMs` timers (pass a `TestScheduler` for virtual time). Defaults to `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
   /**
    * Error channel: receives every rejected input. The stream itself never errors because of an invalid input.
@@ -60,6 +68,11 @@ export const windowOptionsSchema = z
         .int({ error: 'must be an integer (points between window starts)' })
         .positive({ error: 'must be at least 1 (points between window starts)' })
         .optional(),
+      maxWaitMs: z
+        .union([z.literal(false), z.number({ error: 'must be a number of milliseconds or false' }).positive({ error: 'must be greater than 0 milliseconds (or false: no maximum wait)' })], {
+          error: 'must be a number of milliseconds > 0, or false',
+        })
+        .optional(),
       dimension: z
         .number({ error: 'must be a number (coordinates per point)' })
         .int({ error: 'must be an integer (coordinates per point)' })
@@ -79,7 +92,7 @@ export const windowOptionsSchema = z
       error: (issue) =>
         issue.code === 'unrecognized_keys'
           ? `unknown option(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: ` +
-            'valid options are size, timeMs, slide, dimension, scheduler, onInvalid, emitEmpty'
+            'valid options are size, timeMs, slide, maxWaitMs, dimension, scheduler, onInvalid, emitEmpty'
           : 'options must be an object such as { size: 100 } or { timeMs: 1000 }',
     },
   )
@@ -90,6 +103,11 @@ export const windowOptionsSchema = z
         path: [],
         message: 'give size (points per window), timeMs (milliseconds per window), or both',
       });
+    }
+    if (typeof options.maxWaitMs === 'number') {
+      if (options.size === undefined) ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'requires size: the maximum wait closes a count window early' });
+      if (options.timeMs !== undefined) ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'cannot be combined with timeMs, which already bounds how long a window stays open: drop one' });
+      if (options.slide !== undefined) ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'cannot be combined with slide: sliding windows overlap, a window closed early would leave the others open' });
     }
     if (options.slide !== undefined) {
       if (options.size === undefined) {
@@ -115,6 +133,7 @@ interface ParsedOptions<R> {
   readonly size: number | undefined;
   readonly timeMs: number | undefined;
   readonly slide: number | undefined;
+  readonly maxWaitMs: number | undefined;
   readonly dimension: number | undefined;
   readonly scheduler: SchedulerLike;
   readonly onInvalid: ((invalid: InvalidVector<R>) => void) | undefined;
@@ -127,6 +146,11 @@ function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
     size: parsed.size,
     timeMs: parsed.timeMs,
     slide: parsed.slide,
+    // The runner's default applies to plain count windows only (not to time or sliding windows).
+    maxWaitMs:
+      parsed.maxWaitMs === false
+        ? undefined
+        : (parsed.maxWaitMs ?? (parsed.size !== undefined && parsed.timeMs === undefined && parsed.slide === undefined ? scopeMaxWaitMs() : undefined)),
     dimension: parsed.dimension,
     scheduler: parsed.scheduler ?? asyncScheduler,
     // The schema checked it is a function; its parameter type is the caller's. Without one, the runner's dead-letter path.
@@ -162,14 +186,16 @@ interface OpenWindow<R> {
  * 4. Time windows (`timeMs`) close `timeMs` after they opened; the timer starts on subscription. With
  *    both `size` and `timeMs`, a window closes on whichever comes first, and a count close restarts the
  *    timer. A time window with no valid point is emitted only when `emitEmpty` is true; otherwise it is
- *    skipped and its `rejected` count carries over to the next emitted window.
+ *    skipped and its `rejected` count carries over to the next emitted window. A count window with
+ *    `maxWaitMs` also closes that long after its first record (the wait starts with the record, not the
+ *    window; a count close cancels it), holding fewer than `size` points: an idle input's tail is answered.
  * 5. On complete, the open windows that hold at least one point are emitted (oldest first), then the
  *    output completes. On error, open windows are dropped (as RxJS `bufferCount` does) and the error is
  *    forwarded. On unsubscribe, the timer is cleared and buffers are released.
  *
  * Every emitted window owns its `points` (exactly n·d long, never written again) and `records`; `index`
  * counts emitted windows from 0; `d` is 0 for an empty window emitted before D is known. An exception
- * thrown by `onInvalid` is forwarded as the stream's error.
+ * thrown by `onInvalid` (while a value is handled, on completion or in a timer) is forwarded as the stream's error.
  *
  * ## Example
  * ```ts
@@ -184,168 +210,182 @@ interface OpenWindow<R> {
  * // → 1 1 2 [ 5, 6 ] 1
  * ```
  *
- * @param options - window size and/or duration, slide, expected dimension, scheduler, error channel
+ * @param options - window size and/or duration, slide, maximum wait, expected dimension, scheduler, error channel
  * @returns an operator from inputs (bare vectors or records with a `vector` field) to windows
  * @throws EmstreamOptionsError when the options are invalid (at creation, not on subscribe)
  */
 export function windowVectors<R extends VectorInput>(options: WindowOptions<R>): OperatorFunction<R, VectorWindow<R>> {
-  const { size, timeMs, slide, dimension, scheduler, onInvalid, emitEmpty } = parseWindowOptions(options);
+  const { size, timeMs, slide, maxWaitMs, dimension, scheduler, onInvalid, emitEmpty } = parseWindowOptions(options);
   const sliding = size !== undefined && slide !== undefined && slide < size;
 
-  return (source) =>
-    new Observable<VectorWindow<R>>((subscriber) => {
-      let d = dimension;
-      /** Until D is known: the first window's inputs with valid elements, held for the majority vote on D. */
-      let held: { input: R; values: ArrayLike<number> }[] | undefined = d === undefined ? [] : undefined;
-      let index = 0;
-      let validCount = 0;
-      let pendingRejected = 0;
-      let open: OpenWindow<R>[] = [];
-      let timer: Subscription | undefined;
+  return operate((source, subscriber) => {
+    let d = dimension;
+    /** Until D is known: the first window's inputs with valid elements, held for the majority vote on D. */
+    let held: { input: R; values: ArrayLike<number> }[] | undefined = d === undefined ? [] : undefined;
+    let index = 0;
+    let validCount = 0;
+    let pendingRejected = 0;
+    let open: OpenWindow<R>[] = [];
+    let timer: Subscription | undefined;
+    /** The maximum wait of the open count window, from its first record. */
+    let wait: Subscription | undefined;
 
-      const openWindow = (dim: number): OpenWindow<R> => {
-        const rows = size ?? INITIAL_ROWS;
-        const win: OpenWindow<R> = { points: new Float64Array(rows * dim), n: 0, records: [], rejected: pendingRejected };
-        pendingRejected = 0;
-        open.push(win);
-        return win;
-      };
+    const openWindow = (dim: number): OpenWindow<R> => {
+      const rows = size ?? INITIAL_ROWS;
+      const win: OpenWindow<R> = { points: new Float64Array(rows * dim), n: 0, records: [], rejected: pendingRejected };
+      pendingRejected = 0;
+      open.push(win);
+      return win;
+    };
 
-      const emit = (win: OpenWindow<R>): void => {
-        const dim = d ?? 0;
-        const length = win.n * dim;
-        const points = win.points.length === length ? win.points : win.points.slice(0, length);
-        subscriber.next({ index: index++, n: win.n, d: dim, points, records: win.records, rejected: win.rejected });
-      };
+    const emit = (win: OpenWindow<R>): void => {
+      const dim = d ?? 0;
+      const length = win.n * dim;
+      const points = win.points.length === length ? win.points : win.points.slice(0, length);
+      subscriber.next({ index: index++, n: win.n, d: dim, points, records: win.records, rejected: win.rejected });
+    };
 
-      const startTimer = (): void => {
-        if (timeMs === undefined) return;
-        timer?.unsubscribe();
-        timer = scheduler.schedule(onTimer, timeMs);
-      };
+    const startTimer = (): void => {
+      if (timeMs === undefined) return;
+      timer?.unsubscribe();
+      timer = scheduler.schedule(() => guarded(subscriber, onTimer), timeMs);
+    };
 
-      function onTimer(): void {
-        // The first time window decides D among what it holds.
-        if (held !== undefined && held.length > 0) decideDimension();
-        const win = open[0];
-        open = [];
-        timer = undefined; // this action has run; do not cancel it from inside itself
-        // Restart first, so the next window's span starts now even if a consumer is slow.
-        startTimer();
-        if (win !== undefined) {
-          emit(win);
-        } else if (emitEmpty) {
-          const rejected = pendingRejected;
-          pendingRejected = 0;
-          subscriber.next({ index: index++, n: 0, d: d ?? 0, points: new Float64Array(0), records: [], rejected });
-        }
-      }
-
-      const reject = (bad: InvalidVector<R>): void => {
-        if (open.length === 0) pendingRejected++;
-        else for (const win of open) win.rejected++;
-        onInvalid?.(bad);
-      };
-
-      const onValue = (input: R): void => {
-        const result = validateVector(input, d);
-        if (!result.ok) {
-          reject(result.invalid);
-          return;
-        }
-        if (held !== undefined) {
-          held.push({ input, values: result.values });
-          if (size !== undefined && held.length >= size) decideDimension();
-          return;
-        }
-        accept(input, result.values);
-      };
-
-      /** D is the most common dimension among the held inputs (the first to reach the top count on a tie); replay them. */
-      function decideDimension(): void {
-        const inputs = held!;
-        held = undefined;
-        const counts = new Map<number, number>();
-        let best = 0;
-        let bestCount = 0;
-        for (const { values } of inputs) {
-          const c = (counts.get(values.length) ?? 0) + 1;
-          counts.set(values.length, c);
-          if (c > bestCount) {
-            best = values.length;
-            bestCount = c;
-          }
-        }
-        const dim = (d = best);
-        for (const { input, values } of inputs) {
-          if (values.length === dim) {
-            accept(input, values);
-            continue;
-          }
-          const failure = checkValues(values as readonly number[], () => describeLocation(input), {
-            dimension: dim,
-            dimensionHint: `or set the dimension option: ${dim} is the dimension of ${bestCount} of the first window's ${inputs.length} valid points`,
-          })!;
-          reject({ record: input, reason: 'wrong-dimension', message: failure.message });
-        }
-      }
-
-      const accept = (input: R, values: ArrayLike<number>): void => {
-        const dim = d!;
-
-        if (sliding ? validCount % slide! === 0 : open.length === 0) openWindow(dim);
-        validCount++;
-
-        for (const win of open) {
-          const offset = win.n * dim;
-          if (offset + dim > win.points.length) {
-            const grown = new Float64Array(Math.max(offset + dim, win.points.length * 2));
-            grown.set(win.points);
-            win.points = grown;
-          }
-          // A plain loop: TypedArray#set from a short JS array costs more than copying D values.
-          const points = win.points;
-          for (let j = 0; j < dim; j++) points[offset + j] = values[j];
-          win.records.push(input);
-          win.n++;
-        }
-
-        if (size !== undefined) {
-          // At most one window (the oldest) can be full at a time.
-          const first = open[0];
-          if (first.n === size) {
-            open.shift();
-            if (!sliding) startTimer();
-            emit(first);
-          }
-        }
-      };
-
+    function onTimer(): void {
+      // The first time window decides D among what it holds.
+      if (held !== undefined && held.length > 0) decideDimension();
+      const win = open[0];
+      open = [];
+      timer = undefined; // this action has run; do not cancel it from inside itself
+      // Restart first, so the next window's span starts now even if a consumer is slow.
       startTimer();
-      const subscription = source.subscribe({
-        next: (input) => {
-          // A synchronous source keeps pushing after we errored or were unsubscribed: ignore it.
-          if (subscriber.closed) return;
-          try {
-            onValue(input);
-          } catch (err) {
-            subscriber.error(err);
-          }
-        },
+      if (win !== undefined) {
+        emit(win);
+      } else if (emitEmpty) {
+        const rejected = pendingRejected;
+        pendingRejected = 0;
+        subscriber.next({ index: index++, n: 0, d: d ?? 0, points: new Float64Array(0), records: [], rejected });
+      }
+    }
+
+    const startWait = (): void => {
+      if (maxWaitMs === undefined || wait !== undefined) return;
+      wait = scheduler.schedule(() => guarded(subscriber, onWait), maxWaitMs);
+    };
+
+    const stopWait = (): void => {
+      wait?.unsubscribe();
+      wait = undefined;
+    };
+
+    /** The maximum wait of the open count window is over: it closes with what it holds. */
+    function onWait(): void {
+      wait = undefined;
+      if (held !== undefined && held.length > 0) decideDimension();
+      const win = open[0];
+      open = [];
+      stopWait();
+      if (win !== undefined && win.n > 0) emit(win);
+    }
+
+    const reject = (bad: InvalidVector<R>): void => {
+      if (open.length === 0) pendingRejected++;
+      else for (const win of open) win.rejected++;
+      onInvalid?.(bad);
+    };
+
+    const onValue = (input: R): void => {
+      const result = validateVector(input, d);
+      if (!result.ok) {
+        reject(result.invalid);
+        return;
+      }
+      if (held !== undefined) {
+        held.push({ input, values: result.values });
+        if (held.length === 1) startWait();
+        if (size !== undefined && held.length >= size) decideDimension();
+        return;
+      }
+      accept(input, result.values);
+    };
+
+    /** D is the most common dimension among the held inputs (the first to reach the top count on a tie); replay them. */
+    function decideDimension(): void {
+      const inputs = held!;
+      held = undefined;
+      const counts = new Map<number, number>();
+      let best = 0;
+      let bestCount = 0;
+      for (const { values } of inputs) {
+        const c = (counts.get(values.length) ?? 0) + 1;
+        counts.set(values.length, c);
+        if (c > bestCount) {
+          best = values.length;
+          bestCount = c;
+        }
+      }
+      const dim = (d = best);
+      for (const { input, values } of inputs) {
+        if (values.length === dim) {
+          accept(input, values);
+          continue;
+        }
+        const failure = checkValues(values as readonly number[], () => describeLocation(input), {
+          dimension: dim,
+          dimensionHint: `or set the dimension option: ${dim} is the dimension of ${bestCount} of the first window's ${inputs.length} valid points`,
+        })!;
+        reject({ record: input, reason: 'wrong-dimension', message: failure.message });
+      }
+    }
+
+    const accept = (input: R, values: ArrayLike<number>): void => {
+      const dim = d!;
+
+      if (sliding ? validCount % slide! === 0 : open.length === 0) openWindow(dim);
+      validCount++;
+
+      for (const win of open) {
+        const offset = win.n * dim;
+        if (offset + dim > win.points.length) {
+          const grown = new Float64Array(Math.max(offset + dim, win.points.length * 2));
+          grown.set(win.points);
+          win.points = grown;
+        }
+        // A plain loop: TypedArray#set from a short JS array costs more than copying D values.
+        const points = win.points;
+        for (let j = 0; j < dim; j++) points[offset + j] = values[j];
+        win.records.push(input);
+        win.n++;
+      }
+      if (open[0].n === 1) startWait();
+
+      if (size !== undefined) {
+        // At most one window (the oldest) can be full at a time.
+        const first = open[0];
+        if (first.n === size) {
+          open.shift();
+          stopWait();
+          if (!sliding) startTimer();
+          emit(first);
+        }
+      }
+    };
+
+    startTimer();
+    const subscription = source.subscribe(
+      operatorSubscriber<R>(subscriber, {
+        next: onValue,
         error: (err: unknown) => {
           open = [];
           held = undefined;
           timer?.unsubscribe();
+          stopWait();
           subscriber.error(err);
         },
         complete: () => {
           timer?.unsubscribe();
-          try {
-            if (held !== undefined && held.length > 0) decideDimension();
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
+          stopWait();
+          if (held !== undefined && held.length > 0) decideDimension();
           const remaining = open;
           open = [];
           for (const win of remaining) {
@@ -353,14 +393,16 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
           }
           subscriber.complete();
         },
-      });
+      }),
+    );
 
-      return () => {
-        subscription.unsubscribe();
-        timer?.unsubscribe();
-        timer = undefined;
-        open = [];
-        held = undefined;
-      };
-    });
+    return () => {
+      subscription.unsubscribe();
+      timer?.unsubscribe();
+      timer = undefined;
+      stopWait();
+      open = [];
+      held = undefined;
+    };
+  });
 }

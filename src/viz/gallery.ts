@@ -15,7 +15,7 @@ export interface GalleryOptions {
   /** A short paragraph under the title that says what the frames show (plain text). */
   readonly description?: string;
   /**
-   * Charts under the player: log-likelihood per window and the drift statistics, drift alarms marked,
+   * Charts under the player: log-likelihood per window and every drift statistic against its threshold, drift alarms marked by kind,
    * the shown frame's window as a cursor (clicking a chart shows the nearest frame). They need
    * Chart.js next to the page (see `copyChartJs`).
    */
@@ -212,10 +212,10 @@ export function renderGalleryHtml(frames: readonly GalleryFrame[], title: string
     out.push('<div id="timeline">');
     out.push('<h2>Log-likelihood per window</h2>');
     out.push('<div class="chart"><canvas id="timeline-likelihood" aria-label="log-likelihood per window"></canvas></div>');
-    out.push('<h2>Drift statistics and thresholds</h2>');
+    out.push('<h2>Drift statistics, each divided by its alarm threshold</h2>');
     out.push('<div class="chart"><canvas id="timeline-drift" aria-label="drift statistics per window"></canvas></div>');
     out.push(
-      '<p id="timeline-note">Predictive: each window under the model of the window before, prior to the update: it falls when the data stops fitting. Red dashed lines: drift alarms; grey line: the frame shown above (click a chart to jump to the nearest frame).</p>',
+      '<p id="timeline-note">Predictive: each window under the model of the window before, prior to the update: it falls when the data stops fitting; a value far below the rest is drawn as ▼ at the axis’ edge (its value in the tooltip). Every statistic that can raise an alarm is divided by its threshold: a kind alarms when its line crosses 1 (and once per change: not again until it has been quiet). Vertical lines: alarms, one colour per kind, named at the top; shaded: windows on which the model drifts; grey line: the frame shown above (click a chart to jump to the nearest frame).</p>',
     );
     out.push('</div>');
   }

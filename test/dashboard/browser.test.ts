@@ -48,15 +48,34 @@ describe('the dashboard in headless Chromium', () => {
     await page.screenshot({ path: join(outputDir('dashboard'), 'dashboard.png'), fullPage: true });
 
     expect(shown.windows).toEqual(Array.from({ length: WINDOWS }, (_, i) => i));
-    const driftWindows = updates.flatMap((u) => u.drift.map((e) => e.windowIndex));
-    expect(driftWindows.length, 'the jump raises drift').toBeGreaterThan(0);
-    expect(shown.markers.map((m) => m.window)).toEqual(driftWindows);
-    for (const m of shown.markers) {
-      expect(m.window, 'no marker before the jump').toBeGreaterThanOrEqual(JUMP_WINDOW);
-      expect(m.inside, `marker at window ${m.window} is drawn inside the plot`).toBe(true);
-      expect(m.px).toBeCloseTo(m.expectedPx, 3);
+    const alarms = updates.flatMap((u) => u.drift.map((e) => ({ window: e.windowIndex, kind: e.kind })));
+    expect(alarms.length, 'the jump raises drift').toBeGreaterThan(0);
+    // every alarm is a line of its kind's colour, labelled by kind, on the likelihood chart and on the drift chart
+    for (const view of [shown.likelihood, shown.drift]) {
+      expect(view.alarms.map((m) => ({ window: m.window, kind: m.kind }))).toEqual([...alarms].sort((a, b) => a.window - b.window || a.kind.localeCompare(b.kind)));
+      for (const m of view.alarms) {
+        expect(m.window, 'no marker before the jump').toBeGreaterThanOrEqual(JUMP_WINDOW);
+        expect(m.inside, `marker at window ${m.window} is drawn inside the plot`).toBe(true);
+        expect(m.px).toBeCloseTo(m.expectedPx, 3);
+        expect(m.label).toBe(`${m.kind} alarm`);
+      }
+      expect(new Set(view.alarms.map((m) => m.colour)).size).toBe(new Set(alarms.map((a) => a.kind)).size);
     }
-    expect(shown.driftRows).toBe(driftWindows.length);
+    // the drift chart: the four statistics that can raise an alarm, each ÷ its threshold, against the threshold line at 1
+    expect(shown.drift.series.map((s) => s.kind)).toEqual(['likelihood', 'model-distance', 'component', 'weights']);
+    expect(shown.drift.threshold).toEqual([Array.from({ length: WINDOWS }, () => 1)]);
+    const last = updates[WINDOWS - 1];
+    expect(shown.drift.series[2].values[WINDOWS - 1]).toBeCloseTo(last.driftStatistics.component.statistic / last.driftStatistics.component.threshold, 9);
+    expect(shown.drift.series[3].values[WINDOWS - 1]).toBeCloseTo(last.driftStatistics.weights.statistic / last.driftStatistics.weights.threshold, 9);
+    expect(shown.drift.drifting).toEqual(updates.filter((u) => u.drifting.active).map((u) => u.windowIndex));
+    // the jump's deep dip of the predictive log-likelihood does not flatten the axis: it is drawn at the edge, marked
+    const dip = updates[JUMP_WINDOW].predictiveLogLikelihood!;
+    const usual = updates.slice(1, JUMP_WINDOW).map((u) => u.predictiveLogLikelihood!);
+    expect(dip).toBeLessThan(Math.min(...usual) - 5);
+    expect(shown.likelihood.y.min).toBeGreaterThan(dip);
+    expect(shown.likelihood.y.min).toBeLessThan(Math.min(...usual));
+    expect(shown.likelihood.clipped.find((c) => c.window === JUMP_WINDOW)).toMatchObject({ value: dip, up: false, inside: true });
+    expect(shown.driftRows).toBe(alarms.length);
     expect([shown.sigma1, shown.sigma2, shown.means]).toEqual([2, 2, 2]);
     expect(shown.points).toBe(WINDOW_SIZE);
     expect(shown.xTitle).toMatch(/^PC1 \(\d+% of the variance\)$/);

@@ -50,25 +50,62 @@ export async function openPage(browser: Browser, width = 1400, height = 1300): P
   return { page, errors };
 }
 
+/**
+ * How a timeline chart draws its alarms, its series and its y range (browser-side source: `TIMELINE_VIEW(chart)`):
+ * the alarm lines of every kind (with where they are drawn), the series with their alarm kind, the y axis'
+ * limits, and the markers of values beyond it.
+ */
+export const TIMELINE_VIEW = `function (c) {
+  const area = c.chartArea;
+  const alarms = [];
+  c.data.datasets.forEach((d, i) => {
+    if (d.role !== 'drift') return;
+    const meta = c.getDatasetMeta(i);
+    for (let j = 0; j < d.data.length; j += 3) {
+      const x = d.data[j].x;
+      const el = meta.data[j];
+      alarms.push({ kind: d.kind, label: d.label, colour: d.borderColor, window: x, px: el.x, expectedPx: c.scales.x.getPixelForValue(x), inside: el.x >= area.left && el.x <= area.right && !el.skip });
+    }
+  });
+  alarms.sort((a, b) => a.window - b.window || a.kind.localeCompare(b.kind));
+  const clipped = [];
+  c.data.datasets.forEach((d, i) => {
+    if (d.role !== 'clipped') return;
+    const meta = c.getDatasetMeta(i);
+    d.data.forEach((p, j) => clipped.push({ window: p.x, value: p.value, up: p.up, inside: meta.data[j].y >= area.top - 1 && meta.data[j].y <= area.bottom + 1 && meta.data[j].x >= area.left && meta.data[j].x <= area.right }));
+  });
+  return {
+    alarms,
+    series: c.data.datasets.filter((d) => !d.role).map((d) => ({ label: d.label, kind: d.kind ?? null, values: d.data.map((p) => p.y) })),
+    threshold: c.data.datasets.filter((d) => d.role === 'threshold').map((d) => d.data.map((p) => p.y)),
+    drifting: c.data.datasets.filter((d) => d.role === 'drifting').flatMap((d) => d.data.filter((p, j) => j % 3 === 0).map((p) => p.x + 0.5)),
+    y: { min: c.scales.y.min, max: c.scales.y.max },
+    clipped,
+  };
+}`;
+
+/** What {@link TIMELINE_VIEW} returns. */
+export interface TimelineView {
+  alarms: { kind: string; label: string; colour: string; window: number; px: number; expectedPx: number; inside: boolean }[];
+  series: { label: string; kind: string | null; values: (number | null)[] }[];
+  threshold: number[][];
+  drifting: number[];
+  y: { min: number; max: number };
+  clipped: { window: number; value: number; up: boolean; inside: boolean }[];
+}
+
 /** What the page shows, read from its Chart.js charts (datasets and the elements drawn for them). */
 export const READ_PAGE = `(() => {
   const chart = (id) => Chart.getChart(document.getElementById(id));
+  const view = ${TIMELINE_VIEW};
   const ll = chart('chart-likelihood');
-  const driftIndex = ll.data.datasets.findIndex((d) => d.role === 'drift');
-  const driftMeta = ll.getDatasetMeta(driftIndex);
-  const area = ll.chartArea;
-  const markers = [];
-  for (let i = 0; i < driftMeta.data.length; i += 3) {
-    const x = ll.data.datasets[driftIndex].data[i].x;
-    const el = driftMeta.data[i];
-    markers.push({ window: x, px: el.x, expectedPx: ll.scales.x.getPixelForValue(x), inside: el.x >= area.left && el.x <= area.right && !el.skip });
-  }
   const mix = chart('chart-mixture');
   const role = (r) => mix.data.datasets.map((d, i) => ({ d, meta: mix.getDatasetMeta(i) })).filter((x) => x.d.role === r);
   const drawn = (xs) => xs.filter((x) => !x.meta.hidden && x.meta.data.length > 0 && x.meta.data.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y))).length;
   return {
     windows: ll.data.datasets[0].data.map((p) => p.x),
-    markers,
+    likelihood: view(ll),
+    drift: view(chart('chart-drift')),
     sigma1: drawn(role('sigma1')),
     sigma2: drawn(role('sigma2')),
     means: drawn(role('mean')),
@@ -86,7 +123,8 @@ export const WINDOWS_ON_PAGE = `Chart.getChart(document.getElementById('chart-li
 /** What {@link READ_PAGE} returns. */
 export interface PageView {
   windows: number[];
-  markers: { window: number; px: number; expectedPx: number; inside: boolean }[];
+  likelihood: TimelineView;
+  drift: TimelineView;
   sigma1: number;
   sigma2: number;
   means: number;

@@ -73,12 +73,17 @@ describe('the dashboard of a Kafka pipeline, in headless Chromium', () => {
       // the drift markers: where the drift topic says, none before the jump, drawn inside the plot
       expect(drift.length, 'the jump raises drift').toBeGreaterThan(0);
       expect(drift.map((r) => r.kind)).toContain('likelihood');
-      expect(shown.markers.map((m) => m.window)).toEqual(drift.map((r) => r.windowIndex));
-      for (const m of shown.markers) {
+      const expected = drift.map((r) => ({ window: r.windowIndex, kind: r.kind })).sort((a, b) => a.window - b.window || a.kind.localeCompare(b.kind));
+      expect(shown.likelihood.alarms.map((m) => ({ window: m.window, kind: m.kind }))).toEqual(expected);
+      for (const m of shown.likelihood.alarms) {
         expect(m.window, 'no marker before the jump').toBeGreaterThanOrEqual(JUMP_WINDOW);
         expect(m.inside, `marker at window ${m.window} is drawn inside the plot`).toBe(true);
         expect(m.px).toBeCloseTo(m.expectedPx, 3);
       }
+      // from the window-history topic, every alarm statistic against its threshold
+      expect(shown.drift.series.map((x) => x.kind)).toEqual(['likelihood', 'model-distance', 'component', 'weights']);
+      const w = windows[WINDOWS - 1].driftStatistics!;
+      expect(shown.drift.series[2].values[WINDOWS - 1]).toBeCloseTo(w.component.statistic! / w.component.threshold!, 9);
       expect(shown.driftRows).toBe(drift.length);
       // K = 2 components: two means, two 1σ and two 2σ ellipses; the latest window's sample; the projection of D = 3
       expect([shown.sigma1, shown.sigma2, shown.means]).toEqual([2, 2, 2]);

@@ -42,7 +42,7 @@ describe('unbiased candidate selection', () => {
       expect(f.warmStarted).toBe(true);
       const warm = f.candidates.find((c) => c.kind === 'warm')!;
       expect(warm.selected).toBe(true);
-      expect(f.candidates.filter((c) => c.kind === 'cold')).toHaveLength(3);
+      expect(f.candidates.filter((c) => c.kind === 'cold')).toHaveLength(10);
       // The in-sample bias the selection avoids: on the part they were fitted to, the cold candidates score higher.
       expect(f.candidates.some((c) => c.kind === 'cold' && c.logLikelihood > warm.logLikelihood)).toBe(true);
       expect(f.candidates.every((c) => c.heldOutLogLikelihood !== null)).toBe(true);
@@ -73,12 +73,12 @@ describe('unbiased candidate selection', () => {
 });
 
 describe('birth and death of components', () => {
-  // The 8-D, K = 8 stream: the first window's cold fit leaves one component at 4 % (it starves to under 2 %)
-  // while two true clusters share another.
+  // The 8-D, K = 8 stream: with 3 cold candidates the first window's fit leaves one component at 4 % (it starves
+  // to under 2 %) while two true clusters share another (with the default 10 it finds all eight).
   const data = generate(scenario('jump-8d', { windows: 12 }));
 
   it('a starved component stays starved without it (restart never)', () => {
-    const all = fits(data, { seed: 1, restart: 'never', birthDeath: false });
+    const all = fits(data, { seed: 1, restarts: 3, restart: 'never', birthDeath: false });
     const smallest = all.map((f) => Math.min(...f.params.weights));
     expect(smallest[0]).toBeLessThan(0.05);
     expect(Math.max(...smallest.slice(3))).toBeLessThan(1 / 32);
@@ -86,8 +86,8 @@ describe('birth and death of components', () => {
     expect(mean(ari)).toBeLessThan(0.93);
   });
 
-  it('is re-seeded where the model is worst and the stream recovers within a few windows (restart never)', () => {
-    const all = fits(data, { seed: 1, restart: 'never' });
+  it('is re-seeded where the likelihood gains most and the stream recovers within a few windows (restart never)', () => {
+    const all = fits(data, { seed: 1, restarts: 3, restart: 'never' });
     const when = all.findIndex((f) => f.reseeded.length > 0);
     expect(when).toBeGreaterThanOrEqual(0);
     expect(when).toBeLessThanOrEqual(3);
@@ -96,7 +96,10 @@ describe('birth and death of components', () => {
     for (const f of all.slice(when)) expect(Math.min(...f.params.weights)).toBeGreaterThan(1 / 32);
     const truth = scoreTruth(data).ari;
     const ari = data.windows.slice(when + 1).map((w, i) => adjustedRandIndex(data.truth[when + 1 + i], new GaussianMixture(all[when + i].params).predict({ n: 1000, d: 8, data: w })));
-    expect(mean(ari)).toBeGreaterThan(mean(truth.slice(when)) - 0.01);
+    // (window 6, where one cluster jumps, is labelled by the model from before the jump: left out of both)
+    const jump = 6 - (when + 1);
+    const without = (a: number[]): number[] => a.filter((_, i) => i !== jump);
+    expect(mean(without(ari))).toBeGreaterThan(mean(without(truth.slice(when))) - 0.01);
     // nothing else is re-seeded on this stationary stretch
     expect(all.filter((f) => f.reseeded.length > 0)).toHaveLength(1);
   });
@@ -138,14 +141,19 @@ describe('drift that creeps', () => {
     expect(mean(ours.ari)).toBeGreaterThan(mean(scoreTruth(data).ari) - 0.02);
   });
 
-  it('moving components are reported as component drift; stationary ones keep their history', () => {
+  it('moving components are reported as a drifting state with one alarm at its onset; the stationary one is never named', () => {
     const data = generate(scenario('gradual-2d'));
     const all = fits(data, { seed: 1 });
-    const moved = all.flatMap((f) => f.drift.filter((e) => e.kind === 'component').flatMap((e) => e.components ?? []));
-    expect(moved.length).toBeGreaterThan(10);
+    const componentAlarms = all.flatMap((f) => f.drift.filter((e) => e.kind === 'component'));
+    // a few onsets (each crossing cluster, and again once it settled), not one alarm per window
+    expect(componentAlarms.length).toBeGreaterThanOrEqual(1);
+    expect(componentAlarms.length).toBeLessThanOrEqual(4);
+    // while the clusters cross (windows 5–35), the model is drifting on most windows
+    expect(all.slice(5, 35).filter((f) => f.drifting.active).length).toBeGreaterThan(20);
     // the stationary cluster (at (0, 5)) is never said to move
     const stationaryLabel = all[0].params.means.findIndex((_, i) => i % 2 === 1 && Math.abs(all[0].params.means[i] - 5) < 0.5);
-    expect(moved).not.toContain((stationaryLabel - 1) / 2);
+    const named = all.flatMap((f) => [...componentAlarms.flatMap((e) => e.components ?? []), ...f.drifting.components]);
+    expect(named).not.toContain((stationaryLabel - 1) / 2);
   });
 
   it('on a stationary stream adaptive forgetting keeps the history: rare component alarms, nothing else, no loss', () => {

@@ -20,7 +20,7 @@ import {
   type WindowFit,
 } from 'emstream';
 import { Rng } from '../../src/gmm/rng.js';
-import { generate, rotated, scenario, type Scenario } from '../../bench/streams.js';
+import { generate, randomScenario, rotated, scenario, type Scenario } from '../../bench/streams.js';
 
 /** Three clusters; the second jumps at t = 0.5 (so drift alarms and restarts happen). */
 const clusters: SyntheticCluster[] = [
@@ -53,6 +53,11 @@ function summary(f: WindowFit): unknown {
     componentDrift: f.componentDrift,
     kChange: f.kChange,
     candidates: f.candidates,
+    reverted: f.reverted,
+    standardError: f.predictiveStandardError,
+    driftStatistics: f.driftStatistics,
+    drifting: f.drifting,
+    driftEnded: f.driftEnded,
   };
 }
 
@@ -122,7 +127,7 @@ describe('StreamingGmm state', () => {
     const good = roundTrip(gmm.toJSON());
     const bad = (patch: Record<string, unknown>): StreamingStateJSON => ({ ...good, ...patch }) as StreamingStateJSON;
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ format: 'other' }) })).toThrow(ModelFormatError);
-    expect(() => new StreamingGmm({ k: 2, initialState: bad({ version: 4 }) })).toThrow(/version.*unsupported version 4/);
+    expect(() => new StreamingGmm({ k: 2, initialState: bad({ version: 5 }) })).toThrow(/version.*unsupported version 5/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ modelVersion: -1 }) })).toThrow(/modelVersion/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ stats: null }) })).toThrow(/stats.*both be present/);
     expect(() => new StreamingGmm({ k: 2, initialState: bad({ drift: null }) })).toThrow(/drift/);
@@ -150,7 +155,7 @@ describe('StreamingGmm state: what the adaptive stream carries', () => {
       const first = new StreamingGmm(o);
       for (let t = 0; t < cut; t++) first.update(data[t]);
       const saved = roundTrip(first.toJSON());
-      expect(saved.version).toBe(3);
+      expect(saved.version).toBe(4);
       const resumed = new StreamingGmm({ ...o, initialState: saved });
       expect(resumed.toJSON()).toEqual(saved);
       expect(data.slice(cut).map((w) => summary(resumed.update(w)))).toEqual(expected.slice(cut));
@@ -190,11 +195,19 @@ describe('StreamingGmm state: what the adaptive stream carries', () => {
     expect(() => new StreamingGmm({ k: 3, halfLife: 6, initialState: roundTrip(state.toJSON()) })).toThrow(/k: saved 1\.\.4, requested 3/);
   });
 
-  it('birth and death: back-offs, cool-downs and the evidence behind moved components survive a restart', () => {
-    const stream = generate(scenario('jump-8d', { windows: 5 }));
-    const data = stream.windows.map((w) => ({ n: 1000, d: 8, data: w }));
-    const fits = resumesEverywhere({ k: 8, seed: 1, restart: 'never' }, data);
-    expect(fits.some((f) => f.reseeded.length > 0)).toBe(true);
+  it('birth and death: a re-seed waiting for its verdict, back-offs and cool-downs survive a restart', () => {
+    // Two drawn streams of the quality suite: one whose re-seed (window 2) the next window reverts, one that keeps it.
+    for (const [seed, reverted] of [
+      [46, true],
+      [212, false],
+    ] as const) {
+      const s = randomScenario(seed, { maxD: 6, maxSize: 900 });
+      const stream = generate({ ...s, windows: 5 });
+      const data = stream.windows.map((w) => ({ n: s.size, d: s.d, data: w }));
+      const fits = resumesEverywhere({ k: s.k, covarianceType: s.covarianceType, seed: 1 }, data);
+      expect(fits[2].reseeded).toHaveLength(1);
+      expect(fits[3].reverted).toEqual(reverted ? fits[2].reseeded : []);
+    }
     // a genuinely small cluster: every proposal is rejected, and the growing back-off is what is carried
     const small = generate({
       name: 'small',

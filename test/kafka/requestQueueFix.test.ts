@@ -57,7 +57,7 @@ async function watchIdleAdmin(admin: AdminLike, options: { idleMs: number; clamp
   return report;
 }
 
-describe('kafkajs request-queue timer (Node 24 TimeoutNegativeWarning)', () => {
+describe('kafkajs request-queue timer (the negative-delay warning of Node 24)', () => {
   afterEach(() => vi.restoreAllMocks());
 
   // Runs first, in this file's own process (vitest isolates test files), before anything installs the fix.

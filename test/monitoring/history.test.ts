@@ -69,7 +69,7 @@ describe('windowRecord', () => {
         lag: 12,
         offsets: [{ topic: 'in', partition: 0, first: '0', last: '199' }],
       });
-      expect(r.pageHinkley.threshold).toBe(1);
+      expect(r.pageHinkley.threshold).toBe(3.5);
       // The detector resets after an alarm: the record keeps the alarm's statistic, else the detector's.
       const alarm = u.drift.find((e) => e.kind === 'likelihood');
       expect(r.pageHinkley.statistic).toBe(alarm !== undefined ? alarm.statistic : u.state.drift.pageHinkley.statistic);

@@ -54,8 +54,16 @@ function emitEverything(instr: Instrumentation, now: number): void {
       predictiveLogLikelihood: windowIndex === 0 ? null : -4.25,
       modelDistance: 0.125,
       pageHinkley: { statistic: 0.75, threshold: 1 },
+      driftStatistics: {
+        likelihood: { statistic: 0.75, threshold: 3 },
+        modelDistance: { statistic: 0.125, threshold: 0.5 },
+        component: { statistic: 4.5, threshold: 4, label: 1 },
+        weights: { statistic: 1.25, threshold: 2.75 },
+      },
+      drifting: windowIndex === 0 ? { active: false, since: null, kinds: [], components: [], severity: 0, progress: 0 } : { active: true, since: 1, kinds: ['component'], components: [1], severity: 1.125, progress: 0.375 },
       weights: windowIndex === 0 ? [0.5, 0.3, 0.2] : [0.6, 0.4],
       reseeded: [],
+      reverted: windowIndex === 1 ? [2] : [],
       k: windowIndex === 0 ? 3 : 2,
       labelIds: windowIndex === 0 ? [0, 1, 2] : [0, 1],
     });
@@ -63,6 +71,8 @@ function emitEverything(instr: Instrumentation, now: number): void {
   instr.emit('em.drift.detected', { windowIndex: 1, kind: 'likelihood', statistic: 1.5, threshold: 1 });
   instr.emit('em.drift.detected', { windowIndex: 1, kind: 'model-distance', statistic: 0.7, threshold: 0.5 });
   instr.emit('em.component.reseeded', { windowIndex: 1, components: [0, 2], reason: 'starved' });
+  instr.emit('em.component.reverted', { windowIndex: 1, components: [2] });
+  instr.emit('em.drift.ended', { windowIndex: 1, since: 0, windows: 1 });
   instr.emit('em.window.failed', { windowIndex: 2, n: 10, reason: 'covariance', message: 'x' });
   instr.emit('kafka.backpressure.wait', { inFlight: 5000, maxInFlight: 5000, waitedMs: 0, done: false });
   instr.emit('kafka.backpressure.wait', { inFlight: 4000, maxInFlight: 5000, waitedMs: 250, done: true });
@@ -135,6 +145,8 @@ describe('registerMetrics', () => {
     expect(v('emstream_drift_events_total', { kind: 'likelihood' })).toBe(1);
     expect(v('emstream_drift_events_total', { kind: 'model-distance' })).toBe(1);
     expect(v('emstream_components_reseeded_total', { reason: 'starved' })).toBe(2);
+    expect(v('emstream_components_reverted_total')).toBe(1);
+    expect(v('emstream_drift_ended_total')).toBe(1);
     expect(v('emstream_kafka_messages_consumed_total')).toBe(150);
     expect(v('emstream_kafka_produced_messages_total')).toBe(210);
     expect(v('emstream_kafka_produced_bytes_total')).toBe(5120);
@@ -153,6 +165,17 @@ describe('registerMetrics', () => {
     expect(v('emstream_model_distance')).toBe(0.125);
     expect(v('emstream_page_hinkley_statistic')).toBe(0.75);
     expect(v('emstream_page_hinkley_threshold')).toBe(1);
+    expect(v('emstream_drift_statistic', { kind: 'likelihood' })).toBe(0.75);
+    expect(v('emstream_drift_statistic', { kind: 'component' })).toBe(4.5);
+    expect(v('emstream_drift_statistic', { kind: 'weights' })).toBe(1.25);
+    expect(v('emstream_drift_statistic', { kind: 'model-distance' })).toBe(0.125);
+    expect(v('emstream_drift_threshold', { kind: 'likelihood' })).toBe(3);
+    expect(v('emstream_drift_threshold', { kind: 'component' })).toBe(4);
+    expect(v('emstream_drift_threshold', { kind: 'weights' })).toBe(2.75);
+    expect(v('emstream_drift_threshold', { kind: 'model-distance' })).toBe(0.5);
+    expect(v('emstream_drifting')).toBe(1);
+    expect(v('emstream_drift_severity')).toBe(1.125);
+    expect(v('emstream_drift_progress')).toBe(0.375);
     expect(v('emstream_component_weight', { component: '0' })).toBe(0.6);
     expect(v('emstream_component_weight', { component: '1' })).toBe(0.4);
     expect(v('emstream_component_weight', { component: '2' }), 'a component that is gone has no series').toBeUndefined();

@@ -61,7 +61,7 @@ describe('fitMixture', () => {
     expect(updates[0].warmStarted).toBe(false);
     expect(updates[0].restarted).toBe(true);
     expect(updates[0].predictiveLogLikelihood).toBeNull();
-    expect(updates[0].candidates.filter((c) => c.kind === 'cold')).toHaveLength(3);
+    expect(updates[0].candidates.filter((c) => c.kind === 'cold')).toHaveLength(10);
     expect(updates.slice(1).every((u) => u.warmStarted && u.predictiveLogLikelihood !== null)).toBe(true);
   });
 
@@ -244,25 +244,31 @@ describe('detectDrift', () => {
 });
 
 describe('fitMixture instrumentation (EVENTS.md)', () => {
-  it('em.window.fitted carries the contract payload; em.component.reseeded and component drift alarms name labels', async () => {
-    const { generate, scenario } = await import('../../bench/streams.js');
-    const data = generate(scenario('jump-8d', { windows: 4 }));
-    const windows = data.windows.map((points, index) => ({ index, n: 1000, d: 8, points, records: Array.from({ length: 1000 }, (_, i) => index * 1000 + i), rejected: 0 }));
+  it('em.window.fitted carries the contract payload; a re-seed and its reversal are reported by label, never as drift', async () => {
+    const { generate, randomScenario } = await import('../../bench/streams.js');
+    // A stationary stream of the quality suite whose re-seed on window 5 the next window reverts.
+    const s = randomScenario(38, { maxD: 6, maxSize: 900 });
+    const data = generate({ ...s, windows: 7 });
+    const windows = data.windows.map((points, index) => ({ index, n: s.size, d: s.d, points, records: Array.from({ length: s.size }, (_, i) => index * s.size + i), rejected: 0 }));
     const instrumentation = new Instrumentation();
     const fitted: Record<string, unknown>[] = [];
     const reseeded: unknown[] = [];
+    const reverted: unknown[] = [];
+    const alarms: unknown[] = [];
     instrumentation.on('em.window.fitted', (e) => fitted.push(e));
     instrumentation.on('em.component.reseeded', (e) => reseeded.push(e));
+    instrumentation.on('em.component.reverted', (e) => reverted.push(e));
+    instrumentation.on('em.drift.detected', (e) => alarms.push(e));
     expect(instrumentation.listening('em.window.fitted')).toBe(true);
     expect(instrumentation.listening('em.window.failed')).toBe(false);
-    const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: 8, seed: 1, restart: 'never', instrumentation }), toArray()));
-    expect(fitted).toHaveLength(4);
+    const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: s.k, covarianceType: s.covarianceType, seed: 1, instrumentation }), toArray()));
+    expect(fitted).toHaveLength(7);
     for (const [i, e] of fitted.entries()) {
       const u = updates[i];
       expect(e).toEqual({
         windowIndex: i,
         version: i + 1,
-        n: 1000,
+        n: s.size,
         iterations: u.iterations,
         converged: u.converged,
         warmStarted: i > 0,
@@ -272,15 +278,47 @@ describe('fitMixture instrumentation (EVENTS.md)', () => {
         expectedLogLikelihood: u.expectedLogLikelihood,
         predictiveLogLikelihood: i === 0 ? null : u.predictiveLogLikelihood,
         modelDistance: u.modelDistance,
-        pageHinkley: { statistic: expect.any(Number), threshold: 1 },
+        pageHinkley: { statistic: expect.any(Number), threshold: 3.5 },
+        driftStatistics: {
+          likelihood: { statistic: u.driftStatistics.likelihood.statistic, threshold: 3.5 },
+          modelDistance: { statistic: u.modelDistance, threshold: 0.5 },
+          component: { statistic: u.driftStatistics.component.statistic, threshold: 3.25, label: u.driftStatistics.component.label },
+          weights: { statistic: u.driftStatistics.weights.statistic, threshold: 2.5 },
+        },
+        drifting: { active: false, since: null, kinds: [], components: [], severity: expect.any(Number), progress: 0 },
         weights: u.model.weights,
         reseeded: u.reseeded,
-        k: 8,
-        labelIds: [0, 1, 2, 3, 4, 5, 6, 7],
+        reverted: u.reverted,
+        k: s.k,
+        labelIds: Array.from({ length: s.k }, (_, j) => j),
       });
     }
-    // the starved component of this stream is re-seeded on window 1
-    expect(updates[1].reseeded).toHaveLength(1);
-    expect(reseeded).toEqual([{ windowIndex: 1, components: updates[1].reseeded, reason: 'starved' }]);
+    // the re-seed of window 5 is judged by window 6, which reverts it; neither raises a drift alarm
+    expect(s.dynamics).toBe('stationary');
+    expect(updates[5].reseeded).toHaveLength(1);
+    expect(reseeded).toEqual([{ windowIndex: 5, components: updates[5].reseeded, reason: updates[5].reseedReasons[0] }]);
+    expect(reverted).toEqual([{ windowIndex: 6, components: updates[5].reseeded }]);
+    expect(alarms).toEqual([]);
+  });
+
+  it('em.drift.detected at the onset of a change, em.drift.ended when the model is stable again', async () => {
+    const { generate, scenario } = await import('../../bench/streams.js');
+    const data = generate(scenario('jump-2d'));
+    const windows = data.windows.map((points, index) => ({ index, n: 500, d: 2, points, records: [] as number[], rejected: 0 }));
+    const instrumentation = new Instrumentation();
+    const detected: { windowIndex: number; kind: string }[] = [];
+    const ended: unknown[] = [];
+    instrumentation.on('em.drift.detected', (e) => detected.push(e));
+    instrumentation.on('em.drift.ended', (e) => ended.push(e));
+    const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: 3, seed: 1, instrumentation }), toArray()));
+    // the jump (window 20) is flagged on its window; the model drifts from there until it has been stable for `settle` windows
+    expect(detected.map((e) => e.windowIndex)).toContain(20);
+    expect(detected.every((e) => e.windowIndex >= 20 && e.windowIndex <= 21)).toBe(true);
+    expect(ended).toHaveLength(1);
+    const end = ended[0] as { windowIndex: number; since: number; windows: number };
+    expect(end.since).toBe(20);
+    expect(end.windows).toBe(end.windowIndex - 20);
+    expect(updates[end.windowIndex].driftEnded).toEqual({ since: 20 });
+    for (const u of updates) expect(u.drifting.active).toBe(u.windowIndex >= 20 && u.windowIndex < end.windowIndex);
   });
 });

@@ -5,6 +5,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EmstreamError, EmstreamOptionsError } from '../../src/errors.js';
 import { withInvalid } from '../../src/operators/invalidChannel.js';
+import { buildInPipelineScope } from '../../src/operators/pipelineScope.js';
 import type { InvalidVector, VectorInput, VectorRecord, VectorWindow } from '../../src/operators/types.js';
 import { MAX_COORDINATE } from '../../src/operators/vectorInput.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
@@ -155,6 +156,66 @@ describe('windowVectors', () => {
           y: win(1, [e]),
           z: win(2, [f]),
         });
+      });
+    });
+  });
+
+  describe('count windows with a maximum wait', () => {
+    it('closes a window maxWaitMs after its first record; a count close cancels the wait, the next record starts the next', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const source = cold<number[]>('a b 20ms c d e a 5ms |', vectors);
+        const result = source.pipe(windowVectors({ size: 3, maxWaitMs: 10, dimension: 2, scheduler: testScheduler }), map(plain));
+        // [a, b] waits from 0 and closes at 10; the next window fills at 24 (its wait from 22 is cancelled); [a] waits from 25, flushed at 31
+        expectObservable(result).toBe('10ms x 13ms y 6ms (z|)', {
+          x: win(0, [a, b]),
+          y: win(1, [c, e, f]),
+          z: win(2, [a]),
+        });
+      });
+    });
+
+    it('waits from the first held record of the first window, whose dimension is decided by what it holds', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const source = cold<number[]>('a b q 20ms |', { ...vectors, q: [1, 2, 3] });
+        const rejected: string[] = [];
+        const result = source.pipe(windowVectors({ size: 5, maxWaitMs: 10, scheduler: testScheduler, onInvalid: (x) => rejected.push(x.reason) }), map(plain));
+        expectObservable(result).toBe('10ms x 12ms |', { x: win(0, [a, b], 1) });
+        testScheduler.flush();
+        expect(rejected).toEqual(['wrong-dimension']);
+      });
+    });
+
+    it('an exception thrown by onInvalid inside the wait goes downstream as the stream error', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const failure = new Error('callback failed');
+        const source = cold<number[]>('a b q 20ms |', { ...vectors, q: [1, 2, 3] });
+        const onInvalid = (): void => {
+          throw failure;
+        };
+        expectObservable(source.pipe(windowVectors({ size: 5, maxWaitMs: 10, scheduler: testScheduler, onInvalid }))).toBe('10ms #', undefined, failure);
+      });
+    });
+
+    it("takes a runner's default for plain count windows only; false refuses it", () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const source = cold<number[]>('a 20ms |', vectors);
+        const inScope = (options: Parameters<typeof windowVectors<number[]>>[0]) => buildInPipelineScope({ maxWaitMs: 5 }, () => windowVectors<number[]>(options)).result;
+        expectObservable(source.pipe(inScope({ size: 3, dimension: 2, scheduler: testScheduler }), map(plain))).toBe('5ms x 15ms |', { x: win(0, [a]) });
+        expectObservable(source.pipe(inScope({ size: 3, dimension: 2, maxWaitMs: false, scheduler: testScheduler }), map(plain))).toBe('21ms (x|)', { x: win(0, [a]) });
+        expectObservable(source.pipe(inScope({ size: 3, timeMs: 8, dimension: 2, scheduler: testScheduler }), map(plain))).toBe('8ms x 12ms |', { x: win(0, [a]) });
+      });
+    });
+
+    it('clears the wait on unsubscribe and on error', () => {
+      testScheduler.run(({ cold, hot, expectObservable, flush }) => {
+        const tracked = trackingScheduler(testScheduler);
+        const source = hot<number[]>('a 20ms b|', vectors);
+        expectObservable(source.pipe(windowVectors({ size: 3, maxWaitMs: 10, dimension: 2, scheduler: tracked.scheduler })), '^ 3ms !').toBe('');
+        const failing = trackingScheduler(testScheduler);
+        expectObservable(cold<number[]>('a-#', vectors).pipe(windowVectors({ size: 3, maxWaitMs: 10, dimension: 2, scheduler: failing.scheduler }))).toBe('--#');
+        flush();
+        expect(tracked.fired).toEqual([]);
+        expect(failing.fired).toEqual([]);
       });
     });
   });
@@ -374,6 +435,10 @@ describe('windowVectors', () => {
       ['onInvalid not a function', { size: 2, onInvalid: 'log' }, 'onInvalid'],
       ['emitEmpty not a boolean', { timeMs: 5, emitEmpty: 'yes' }, 'emitEmpty'],
       ['no options at all', undefined, ''],
+      ['maxWaitMs without size', { timeMs: 5, maxWaitMs: 10 }, 'maxWaitMs'],
+      ['maxWaitMs with slide', { size: 4, slide: 2, maxWaitMs: 10 }, 'maxWaitMs'],
+      ['maxWaitMs 0', { size: 4, maxWaitMs: 0 }, 'maxWaitMs'],
+      ['maxWaitMs true', { size: 4, maxWaitMs: true }, 'maxWaitMs'],
     ];
 
     it.each(bad)('throws EmstreamOptionsError at creation for %s', (_, options, path) => {
@@ -398,6 +463,7 @@ describe('windowVectors', () => {
       expect(() => windowVectors({ size: 0 })).toThrow('size: must be at least 1 (points per window) (got 0)');
       expect(() => windowVectors({ size: 2, slide: 3 })).toThrow('slide: must be at most size (2), got 3');
       expect(() => windowVectors({})).toThrow('give size (points per window), timeMs (milliseconds per window), or both');
+      expect(() => windowVectors({ size: 4, timeMs: 5, maxWaitMs: 10 })).toThrow('maxWaitMs: cannot be combined with timeMs');
     });
 
     it('accepts valid combinations', () => {

@@ -9,22 +9,22 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_DESCRIPTION, runDemo, type DemoSummary } from '../../src/cli/commands/demo.js';
 import { chartJsFile } from '../../src/viz/charts.js';
-import { launchChromium, openPage, outputDir } from '../dashboard/browser.js';
+import { launchChromium, openPage, outputDir, TIMELINE_VIEW, type TimelineView } from '../dashboard/browser.js';
 
 const READ_TIMELINE = `(() => {
+  const view = ${TIMELINE_VIEW};
   const charts = window.emstreamTimeline.charts.map((c) => c.chart);
   const marks = (chart, role) => {
     const i = chart.data.datasets.findIndex((d) => d.role === role);
     if (i < 0) return [];
-    const meta = chart.getDatasetMeta(i);
     const out = [];
-    for (let j = 0; j < meta.data.length; j += 3) out.push({ x: chart.data.datasets[i].data[j].x, drawn: !meta.data[j].skip && meta.data[j].x >= chart.chartArea.left && meta.data[j].x <= chart.chartArea.right });
+    for (let j = 0; j < chart.data.datasets[i].data.length; j += 3) out.push(chart.data.datasets[i].data[j].x);
     return out;
   };
   return {
     rows: charts[0].data.datasets[0].data.length,
-    drift: charts.map((c) => marks(c, 'drift')),
-    cursor: charts.map((c) => marks(c, 'cursor').map((m) => m.x)),
+    views: charts.map(view),
+    cursor: charts.map((c) => marks(c, 'cursor')),
     counter: document.getElementById('player-counter').textContent,
     image: document.getElementById('player-img').getAttribute('src'),
     imageLoaded: document.getElementById('player-img').complete && document.getElementById('player-img').naturalWidth > 0,
@@ -33,7 +33,7 @@ const READ_TIMELINE = `(() => {
 
 interface Timeline {
   rows: number;
-  drift: { x: number; drawn: boolean }[][];
+  views: TimelineView[];
   cursor: number[][];
   counter: string;
   image: string;
@@ -80,10 +80,24 @@ describe('the demo page', () => {
     await page.waitForFunction('window.emstreamTimeline !== undefined', { timeout: 30_000 });
     let shown = (await page.evaluate(READ_TIMELINE)) as Timeline;
     expect(shown.rows).toBe(summary.windows);
-    for (const marks of shown.drift) {
-      expect([...new Set(marks.map((m) => m.x))]).toEqual(summary.driftWindows);
-      expect(marks.every((m) => m.drawn)).toBe(true);
+    // one alarm per change: the moving cluster's onset and the split, each drawn by kind, on both charts
+    expect(summary.driftWindows.length).toBeLessThanOrEqual(3);
+    for (const view of shown.views) {
+      expect([...new Set(view.alarms.map((m) => m.window))]).toEqual(summary.driftWindows);
+      expect(view.alarms.every((m) => m.inside && m.label === `${m.kind} alarm`)).toBe(true);
     }
+    // every statistic that can raise an alarm, against its threshold (the component and weights kinds included)
+    const [likelihood, drift] = shown.views;
+    expect(drift.series.map((x) => x.kind)).toEqual(['likelihood', 'model-distance', 'component', 'weights']);
+    for (const x of drift.series) expect(x.values.slice(1).every((v) => v !== null && Number.isFinite(v)), x.label).toBe(true);
+    expect(drift.series[2].values.filter((v) => v !== null && v > 1).length, 'the component statistic crosses its threshold').toBeGreaterThan(0);
+    expect(drift.threshold[0].every((v) => v === 1)).toBe(true);
+    expect(drift.y.min).toBe(0);
+    expect(drift.y.max).toBeLessThanOrEqual(3);
+    // the drifting state is shaded from the first onset on
+    expect(drift.drifting[0]).toBe(summary.driftWindows[0]);
+    expect(summary.timeline.filter((r) => r.drifting).map((r) => r.windowIndex)).toEqual(drift.drifting);
+    expect(likelihood.series.map((x) => x.label)).toEqual(['fitted', 'predictive (previous model)', 'expected complete-data']);
     expect(shown.cursor).toEqual([[0], [0]]);
     expect(shown.imageLoaded).toBe(true);
     await page.screenshot({ path: join(out, 'demo-page.png') });

@@ -10,7 +10,8 @@ function row(w: number, ll: number): TimelineRow {
   return {
     windowIndex: w, modelVersion: w + 1, fittedAt: 1000 * w, n: 100, iterations: 3, restarted: false,
     logLikelihood: ll, predictiveLogLikelihood: w === 0 ? null : ll - 0.1, expectedLogLikelihood: ll - 0.2,
-    modelDistance: 0.01, distanceThreshold: 0.5, pageHinkley: 0, pageHinkleyThreshold: 1, weights: [1], rate: null, lag: null,
+    modelDistance: 0.01, distanceThreshold: 0.5, pageHinkley: 0, pageHinkleyThreshold: 1, componentStatistic: 0.5, componentThreshold: 4,
+    weightsStatistic: 0.2, weightsThreshold: 2.75, drifting: false, weights: [1], rate: null, lag: null,
   };
 }
 

@@ -57,6 +57,10 @@ interface RunCommandOptions {
   commitInterval?: number;
   brokerTimeout?: number;
   inputTimeout?: number;
+  /** ms; 0 turns the maximum wait off (undefined: the default). */
+  maxWaitMs?: number;
+  /** The same in ms, under the name `--max-wait` (hidden). */
+  maxWait?: number;
   sessionTimeout?: number;
   exactlyOnce?: boolean;
   sharedModel?: boolean;
@@ -91,6 +95,21 @@ export class RunUsageError extends UsageError {
 export const NO_BROKER_HINT =
   'no Kafka broker given: pass --brokers host:port (or set KAFKA_BROKERS). To get one, run `emstream broker` in another terminal ' +
   '(a local single-node Kafka; needs Java 17+ and Maven) and use the address it prints, or `docker compose up` for Kafka and this pipeline in containers';
+
+/**
+ * The default of `--max-wait-ms`: a window that normally fills in under 10 s (500 points at 50 per second or
+ * more) is never cut, and the tail of an idle topic is labelled within 10 s instead of never; the consumer's own
+ * session timeout (10 s) is the same order, so a record waits no longer for its label than a dead member waits
+ * to be replaced.
+ */
+export const DEFAULT_MAX_WAIT_MS = 10_000;
+
+/** The maximum wait of the run's count windows, from `--max-wait-ms` (or `--max-wait`): undefined when 0 (off). */
+function maxWaitOf(opts: RunCommandOptions): number | undefined {
+  if (opts.maxWaitMs !== undefined && opts.maxWait !== undefined) throw new RunUsageError('--max-wait and --max-wait-ms both given: give --max-wait-ms only');
+  const ms = opts.maxWaitMs ?? opts.maxWait ?? DEFAULT_MAX_WAIT_MS;
+  return ms > 0 ? ms : undefined;
+}
 
 function positiveInteger(what: string): (value: string) => number {
   return (value) => {
@@ -274,6 +293,12 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--commit-interval-ms <ms>', 'at least once: commit at least this often (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
     .option('--broker-timeout-ms <ms>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120000)', positiveInteger('the broker timeout'))
     .option('--input-timeout-ms <ms>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120000)', nonNegativeInteger('the input timeout'))
+    .option(
+      '--max-wait-ms <ms>',
+      `close a count window this long after its first record, so the tail of a slow topic is labelled (0: wait for a full window; default ${DEFAULT_MAX_WAIT_MS})`,
+      nonNegativeInteger('the maximum wait'),
+    )
+    .addOption(new Option('--max-wait <ms>').argParser(nonNegativeInteger('the maximum wait')).hideHelp())
     .option('--session-timeout-ms <ms>', 'consumer session timeout: a dead member is replaced about this much later (default 10000)', positiveInteger('the session timeout'))
     .option('--transaction-timeout-ms <ms>', 'with --exactly-once: how long a transaction may stay open; above --broker-timeout-ms (default broker timeout + 60000)', positiveInteger('the transaction timeout'))
     .addOption(new Option('--commit-interval <ms>').argParser(nonNegativeInteger('the commit interval')).hideHelp())
@@ -370,6 +395,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           fresh: opts.fresh ?? false,
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
           ...times,
+          maxWaitMs: maxWaitOf(opts),
           exactlyOnce: opts.exactlyOnce ?? false,
           ...sharedModelFlags(opts),
           includeVector: opts.includeVector ?? false,

@@ -48,8 +48,7 @@ export function defaultThreads(): number {
  * full/tied K·T + T per point (T = D(D+1)/2), diag/spherical 2·K·D per point.
  */
 export function eStepWork(n: number, k: number, d: number, type: CovarianceType): number {
-  const t = (d * (d + 1)) / 2;
-  return type === 'full' || type === 'tied' ? n * (k * t + t) : n * 2 * k * d;
+  return COVARIANCE[type].eStepWork(n, k, d);
 }
 
 /**

@@ -99,6 +99,12 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
    * in ms (default 120 000); then the run ends with an `InputTopicMissingError`. emstream never creates its input.
    */
   readonly inputTimeoutMs?: number;
+  /**
+   * The maximum wait of count windows, in ms: the pipeline's `windowVectors` count windows that set no `maxWaitMs`
+   * of their own close this long after their first record, so the tail of a slow or idle topic is labelled
+   * (default none: a window waits for its points; `emstream run` sets 10 000).
+   */
+  readonly maxWaitMs?: number;
   /** Consumer session timeout in ms (default 10 000): a member that dies is replaced by a survivor about this much later. */
   readonly sessionTimeoutMs?: number;
   /** Consumer heartbeat interval in ms (default 1000; below a third of the session timeout). */
@@ -239,6 +245,7 @@ export const runOptionsSchema = z
     commitOnAcknowledge: z.boolean().optional(),
     brokerTimeoutMs: z.number().positive('must be > 0 ms').optional(),
     inputTimeoutMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
+    maxWaitMs: z.number().positive('must be > 0 ms').optional(),
     sessionTimeoutMs: z.number().int().min(1000, 'must be at least 1000 ms').optional(),
     heartbeatIntervalMs: z.number().int().min(100, 'must be at least 100 ms').optional(),
     exactlyOnce: z.boolean().optional(),
@@ -349,6 +356,8 @@ export interface RunConfig {
   readonly commitOnAcknowledge: boolean;
   readonly brokerTimeoutMs: number;
   readonly inputTimeoutMs: number;
+  /** The maximum wait of the pipeline's count windows (undefined: none). */
+  readonly maxWaitMs: number | undefined;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly exactlyOnce: boolean;
@@ -432,6 +441,7 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     commitOnAcknowledge: o.commitOnAcknowledge ?? true,
     brokerTimeoutMs: o.brokerTimeoutMs ?? 120_000,
     inputTimeoutMs: o.inputTimeoutMs ?? 120_000,
+    maxWaitMs: o.maxWaitMs,
     sessionTimeoutMs,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.min(1000, Math.floor(sessionTimeoutMs / 3)),
     exactlyOnce: o.exactlyOnce ?? false,

@@ -282,6 +282,7 @@ export class ExactlyOnceTasks<R extends VectorInput> {
       },
       logger,
       sharedModel: this.o.sharedModel,
+      maxWaitMs: config.maxWaitMs,
     });
     try {
       task.start();

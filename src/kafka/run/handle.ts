@@ -53,6 +53,8 @@ export interface KafkaPipelineHandle {
     readonly windows: string | null;
     readonly group: string;
     readonly pipelineId: string;
+    /** The maximum wait of the pipeline's count windows in ms (undefined: none). */
+    readonly maxWaitMs: number | undefined;
   };
   /** The state message restored at startup, if any (at least once; exactly once, each task restores its own state when its partition is assigned, and this is undefined). */
   readonly restored: RestoredModel | undefined;

@@ -34,8 +34,7 @@ import { fromKafka } from '../source/fromKafka.js';
 import type { KafkaRecord, UndecodableMessage } from '../source/record.js';
 import type { RestoredModel } from '../state/restore.js';
 import { restoredCoverage, StateStore } from '../state/store.js';
-import { interimCore } from '../shared/interimCore.js';
-import { ReducerRole } from '../shared/reducer.js';
+import { ReducerRole, statisticsCore } from '../shared/reducer.js';
 import { sharedModelOptions, SharedModelRun } from '../shared/sharedModel.js';
 import { resolveRunConfig, type RunConfig, type RunKafkaPipelineOptions } from './config.js';
 import type { KafkaPipelineCounters, KafkaPipelineHandle, KafkaPipelineResult, StopOptions } from './handle.js';
@@ -478,7 +477,7 @@ class KafkaPipelineRun<R extends VectorInput> {
         onDeadLetter(invalid.reason, invalid.message);
         delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
       };
-      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger, sharedModel: this.shared?.link });
+      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger, sharedModel: this.shared?.link, maxWaitMs: config.maxWaitMs });
       this.startTask(task, restored, coverage);
       this.mode = new AtLeastOnceMode(task, delivery, onDeadLetter, this.shared === undefined ? undefined : (topic, partition) => this.shared!.view.current()?.covered(topic, partition), skipBelow);
     }
@@ -536,7 +535,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       shared,
       store,
       streaming,
-      makeCore: interimCore,
+      makeCore: statisticsCore,
       // A few messages a round: the reducer's transactional producer stays on this thread.
       producerFor: (id) => new KafkajsTransactionalProducer(kafka, { transactionalId: id, transactionTimeoutMs: config.transactionTimeoutMs }),
       outputs: [],
@@ -721,7 +720,7 @@ class KafkaPipelineRun<R extends VectorInput> {
   private handle(): KafkaPipelineHandle {
     const { config, readiness } = this;
     return {
-      config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId: config.pipelineId },
+      config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId: config.pipelineId, maxWaitMs: config.maxWaitMs },
       restored: this.restored,
       counters: this.counters,
       sharedModel: this.shared === undefined ? undefined : sharedModelStatus(this.shared),

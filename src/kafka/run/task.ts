@@ -38,6 +38,8 @@ export interface PipelineTaskOptions<R extends VectorInput> {
   readonly logger: Logger;
   /** The shared-model mode: the pipeline's `fitMixture` becomes a member of this global model (and `restored` is not used). */
   readonly sharedModel?: SharedModelLink;
+  /** The maximum wait of the pipeline's count windows in ms (undefined: none; `RunConfig.maxWaitMs`). */
+  readonly maxWaitMs?: number;
 }
 
 /** What building a task found. */
@@ -88,7 +90,7 @@ export class PipelineTask<R extends VectorInput> {
       ...(state !== undefined ? { initialState: state } : {}),
     };
     // The pipeline receives KafkaRecords: records of R (a VectorInput) whose extra fields ride along.
-    const scope = sharedModel === undefined ? { initialState: state, onInvalid } : { sharedModel, onInvalid };
+    const scope = sharedModel === undefined ? { initialState: state, onInvalid, maxWaitMs: this.options.maxWaitMs } : { sharedModel, onInvalid, maxWaitMs: this.options.maxWaitMs };
     const report = buildInPipelineScope(scope, () => pipeline.build(this.input as unknown as Observable<R>, context));
     let startupError: unknown;
     let subscribing = true;

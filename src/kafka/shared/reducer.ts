@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { StateMismatchError } from '../../gmm/errors.js';
 import { paramsToJSON } from '../../gmm/model.js';
+import { StatisticsGmm } from '../../gmm/stream/statistics.js';
 import type { StreamingOptions, StreamingStateJSON, WindowFit } from '../../gmm/streaming.js';
 import type { Dataset, GmmParams } from '../../gmm/types.js';
 import type { Instrumentation } from '../../instrumentation.js';
@@ -55,6 +56,12 @@ export interface ReducerCore {
 
 /** Makes the reducer's numeric step from the members' streaming options and, when resuming, the saved state. */
 export type ReducerCoreFactory = (options: StreamingOptions, state: StreamingStateJSON | undefined) => ReducerCore;
+
+/**
+ * The reducer's numeric step: the streaming core's {@link StatisticsGmm} (restarts, birth and death and drift decided
+ * on the rounds), continuing the saved global state when there is one.
+ */
+export const statisticsCore: ReducerCoreFactory = (options, state) => new StatisticsGmm({ ...options, initialModel: undefined, initialStats: undefined, initialState: state });
 
 /** A round's update, with what the reducer's state message says besides the model. */
 interface ReducerUpdate extends MixtureUpdate<KafkaRecord> {
