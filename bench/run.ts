@@ -3,7 +3,7 @@
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections
- *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka)
+ *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka; members: the shared-model case of kafka alone)
  *   npm run bench -- calibrate       # the drift alarm thresholds (bench/calibrate.ts; only when named: ~10 min)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
@@ -217,6 +217,22 @@ async function readersSection(): Promise<void> {
   }
 }
 
+async function membersSection(): Promise<void> {
+  const { benchMembers, reducerCost } = await import('./members.js');
+  const { cpus, loadavg } = await import('node:os');
+  const before = loadavg();
+  const r = await benchMembers({ vectors: 400_000, repeat: 3, log: () => {} });
+  console.log(
+    `\n## Shared model: one member against two (separate processes, one group; real broker on the same ${cpus().length} cores, 4 partitions, ${fmt(r.vectors)} vectors, D = 8, K = 8, window 1000; medians of 3 alternating runs; load average ${before.map((l) => l.toFixed(2)).join(' ')} before)\n`,
+  );
+  console.log('| case | vectors/s | µs CPU / vector (pipeline processes) | global versions |');
+  console.log('|---|---|---|---|');
+  for (const [name, run] of Object.entries(r.medians)) console.log(`| ${name} | ${fmt(run.vectorsPerSecond)} | ${run.cpuMicrosPerVector} | ${run.versions || '–'} |`);
+  console.log(`\nCPU per vector, two members / one member (shared model): **${r.cpuRatio.toFixed(2)}** (target ≤ 1.2)`);
+  const cost = reducerCost();
+  console.log(`\nthe reducer per contribution (in process): ${JSON.stringify(cost)}`);
+}
+
 // The kernels from the sources, as the tests and dist have them (compiled when missing or stale).
 await buildKernels();
 header();
@@ -230,6 +246,7 @@ if (want('quality')) {
   await suiteSection();
 }
 if (want('kafka')) await kafkaSection();
+if (want('kafka') || sections.includes('members')) await membersSection();
 if (sections.includes('calibrate')) {
   calibrationSection();
   checkSection();
