@@ -157,4 +157,16 @@ describe('the shared-model options', () => {
     const own = definePipeline({ name: 'own', build: (input) => input.pipe(windowVectors({ size: 10 }), fitMixture({ k: 2, initialModel: { format: 'emstream.gmm', version: 1, covarianceType: 'diag', k: 2, d: 1, weights: [0.5, 0.5], means: [[0], [1]], covariances: [[1], [1]] } })) });
     expect(() => sharedModelOptions(own)).toThrow(/each was given a model or state of its own/);
   });
+
+  it('refuses a fitMixture with a range of K: the reducer makes no changes of K from merged statistics', () => {
+    const ranged = definePipeline({ name: 'ranged', build: (input) => input.pipe(windowVectors({ size: 10 }), fitMixture({ k: { min: 2, max: 6 } })) });
+    try {
+      sharedModelOptions(ranged);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(EmstreamOptionsError);
+      expect((err as EmstreamOptionsError).context.issues[0].path).toBe('sharedModel');
+      expect((err as EmstreamOptionsError).message).toMatch(/pipeline "ranged" has a range of K \(k: \{ min: 2, max: 6 \}\), which the shared-model mode does not support .*give the fitMixture a fixed k, or run without sharedModel/);
+    }
+  });
 });

@@ -29,7 +29,8 @@ import type { ReducerRole } from './reducer.js';
  *
  * @param pipeline - the run's pipeline
  * @returns the options of the `fitMixture` that becomes the member
- * @throws EmstreamOptionsError when the pipeline creates no `fitMixture` that can share (none, or only ones given a model of their own)
+ * @throws EmstreamOptionsError when the pipeline creates no `fitMixture` that can share (none, or only ones given a model of
+ *   their own), or its `fitMixture` has a range of K (not supported in this mode)
  */
 export function sharedModelOptions<R extends VectorInput>(pipeline: Pipeline<R>): StreamingOptions {
   const probe: SharedModelLink = { current: () => undefined, next: () => Promise.reject(new Error('probe')), seed: () => undefined, samplePoints: 0 };
@@ -41,6 +42,17 @@ export function sharedModelOptions<R extends VectorInput>(pipeline: Pipeline<R>)
         message:
           `the pipeline ${JSON.stringify(pipeline.name)} has no fitMixture to share (${report.mixtures === 0 ? 'it creates none' : 'each was given a model or state of its own'}): ` +
           'the shared-model mode needs a fitMixture without initialModel, initialState or initialStats',
+      },
+    ]);
+  }
+  const k = report.sharedOptions.k;
+  if (typeof k !== 'number') {
+    throw new EmstreamOptionsError('runKafkaPipeline', [
+      {
+        path: 'sharedModel',
+        message:
+          `the fitMixture of pipeline ${JSON.stringify(pipeline.name)} has a range of K (k: { min: ${k.min}, max: ${k.max} }), which the shared-model mode does not support ` +
+          '(the reducer makes no changes of K from merged statistics): give the fitMixture a fixed k, or run without sharedModel',
       },
     ]);
   }
