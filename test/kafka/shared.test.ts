@@ -11,6 +11,7 @@ import { EmstreamOptionsError } from '../../src/errors.js';
 import { matchComponents } from '../../src/gmm/align.js';
 import { paramsFromJSON, type MixtureJSON } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
+import { readDriftMessage } from '../../src/kafka/messages/history.js';
 import { readLabelMessage } from '../../src/kafka/messages/labels.js';
 import type { KafkaPipelineHandle } from '../../src/kafka/run/handle.js';
 import { runKafkaPipeline, type RunKafkaPipelineOptions } from '../../src/kafka/run/runner.js';
@@ -190,14 +191,14 @@ describe('the shared-model mode on a real broker', () => {
 });
 
 /** Produces `count` points from `from` on, about `perSecond` a second (round-robin over the partitions). */
-async function produceLive(kafka: Kafka, topic: string, from: number, count: number, perSecond: number): Promise<void> {
+async function produceLive(kafka: Kafka, topic: string, from: number, count: number, perSecond: number, make: (i: number) => { key: string; value: string } = point): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   try {
     const chunk = Math.max(1, Math.round(perSecond / 10));
     for (let start = from; start < from + count; start += chunk) {
       const tick = Date.now();
-      await producer.send({ topic, messages: Array.from({ length: Math.min(chunk, from + count - start) }, (_, j) => point(start + j)) });
+      await producer.send({ topic, messages: Array.from({ length: Math.min(chunk, from + count - start) }, (_, j) => make(start + j)) });
       await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - tick))));
     }
   } finally {
@@ -270,6 +271,70 @@ describe('the shared-model mode when members come and go', () => {
     expect(idle.counters.labelled).toBe(0);
     expect(state.shared!.ledger.points).toBe(N);
     expect(Math.max(gap.weights, gap.means, gap.covariances)).toBeLessThan(TOLERANCE);
+  });
+});
+
+/** Point i after the jump: cluster 2 has moved from (0, 8, 4) to (−10, 14, 4); the others stay. */
+function jumped(i: number): { key: string; value: string } {
+  const c = i % 3;
+  const rng = new Rng(1000 + i);
+  const centre = c === 2 ? [-10, 14, 4] : CENTRES[c];
+  return { key: `c${c}-${i}`, value: JSON.stringify(centre.map((m, a) => m + SPREAD[c][a] * rng.normal())) };
+}
+
+describe('drift in the shared-model mode', () => {
+  it('a jump: the reducer raises the likelihood alarm once, on the rounds of the jump, and every cluster keeps its label on every partition', { timeout: 180_000 }, async () => {
+    const kafka = testKafka();
+    const input = uniqueTopic('shared-drift');
+    await createInput(kafka, input, 4);
+    const BEFORE = 15_000;
+    const AFTER = 9_000;
+    const id = `${input}-shared`;
+    const driftPipeline = definePipeline({
+      name: 'shared-drift-test',
+      build: (source, { onInvalid }) => source.pipe(windowVectors({ size: WINDOW, onInvalid }), fitMixture({ k: K, seed: 7, halfLife: 10 })),
+    });
+    const options = runOptions(input, id, { sharedModel: true, pipeline: driftPipeline, drift: `${id}.drift` });
+    const a = await runKafkaPipeline(options);
+    const b = await runKafkaPipeline(options);
+    await waitFor(() => a.ready && b.ready, 60_000, 'both members to be assigned partitions');
+    await produceLive(kafka, input, 0, BEFORE, 3000);
+    await produceLive(kafka, input, BEFORE, AFTER, 3000, jumped);
+    await finishShared(kafka, id, [b, a], BEFORE + AFTER);
+
+    // Labels: the version that labelled each point, and per cluster and phase the label of most of its points.
+    const labels = await readCommitted(kafka, `${id}.labels`);
+    let firstJumpedVersion = Infinity;
+    const votes = new Map<string, Map<number, number>>(); // "<phase>/<cluster>/<partition>" → label → count
+    for (const m of labels) {
+      const { label, modelVersion } = readLabelMessage(m.value);
+      const i = Number(m.key!.slice(m.key!.indexOf('-') + 1));
+      const cluster = Number(m.key!.slice(1, m.key!.indexOf('-')));
+      const phase = i < BEFORE ? 'before' : 'after';
+      if (phase === 'after') firstJumpedVersion = Math.min(firstJumpedVersion, modelVersion);
+      // (after the jump, the points of the first rounds are labelled by the model from before it: leave them out)
+      if (phase === 'after' && i < BEFORE + 3000) continue;
+      const key = `${phase}/${cluster}/${sourceOf(m).partition}`;
+      const count = votes.get(key) ?? votes.set(key, new Map()).get(key)!;
+      count.set(label, (count.get(label) ?? 0) + 1);
+    }
+    const majority = (key: string): number => [...votes.get(key)!].sort((x, y) => y[1] - x[1])[0][0];
+    for (let c = 0; c < K; c++) {
+      const before = new Set([0, 1, 2, 3].map((p) => majority(`before/${c}/${p}`)));
+      const after = new Set([0, 1, 2, 3].map((p) => majority(`after/${c}/${p}`)));
+      expect(before.size, `cluster ${c}: one label on every partition before the jump`).toBe(1);
+      expect(after, `cluster ${c} keeps its label after the jump (the moved one too)`).toEqual(before);
+    }
+
+    // Drift: alarms are the reducer's, one message each; the likelihood alarm once, on the rounds right after the jump.
+    const drift = (await readCommitted(kafka, `${id}.drift`)).map((m) => readDriftMessage(m.value));
+    const likelihood = drift.filter((d) => d.kind === 'likelihood');
+    console.log(`[shared] drift: ${drift.map((d) => `${d.kind}@v${d.modelVersion}`).join(', ')}; the jumped points first labelled under v${firstJumpedVersion}`);
+    expect(likelihood).toHaveLength(1);
+    expect(likelihood[0].modelVersion).toBeGreaterThan(firstJumpedVersion);
+    expect(likelihood[0].modelVersion).toBeLessThanOrEqual(firstJumpedVersion + 3);
+    expect(drift.filter((d) => d.modelVersion <= firstJumpedVersion), 'no alarm on the stationary rounds').toEqual([]);
+    expect(new Set(drift.map((d) => `${d.kind}/${d.modelVersion}`)).size, 'each alarm published once').toBe(drift.length);
   });
 });
 

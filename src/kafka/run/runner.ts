@@ -538,7 +538,8 @@ class KafkaPipelineRun<R extends VectorInput> {
       makeCore: statisticsCore,
       // A few messages a round: the reducer's transactional producer stays on this thread.
       producerFor: (id) => new KafkajsTransactionalProducer(kafka, { transactionalId: id, transactionTimeoutMs: config.transactionTimeoutMs }),
-      outputs: [],
+      // The round's window history and drift alarms: the reducer decides drift, once, for the group.
+      outputs: monitoringOutputsFor<KafkaRecord>(config, new WindowRecorder({ pipelineId: config.pipelineId, windows: config.windows !== null, drift: config.drift !== null, previousModel: restored?.model ?? null, sample: config.windowSample, logger })),
       deadLetters: o.deadLetters,
       batchMaxBytes: o.batchMaxBytes,
       freshFrom: config.fresh ? run.view.startedAt : undefined,
