@@ -29,7 +29,9 @@ import type { CovarianceType } from '../src/gmm/types.js';
 import { contributionMessage, readStatsMessage } from '../src/kafka/messages/contributions.js';
 import { messageBytes } from '../src/kafka/messages/sizes.js';
 import { ContributionLedger } from '../src/kafka/shared/ledger.js';
-import { Round } from '../src/kafka/shared/round.js';
+import { MAX_ROUND_SAMPLE, Round } from '../src/kafka/shared/round.js';
+import { eStep, precompute } from '../src/gmm/estep.js';
+import { StatisticsGmm } from '../src/gmm/stream/statistics.js';
 
 /** A case of the benchmark. */
 export type MembersCase = 'one member, own model' | 'one member, shared model' | 'two members, shared model';
@@ -239,6 +241,41 @@ export function reducerCost(shapes: readonly { k: number; d: number; type: Covar
   });
 }
 
+/**
+ * The reducer's numeric step per round, in process: `StatisticsGmm.merge` of a stationary round (statistics of 4 × 1000
+ * points under the model, a pooled sample of MAX_ROUND_SAMPLE points) — the M-step, the drift tests, and birth and
+ * death's probes on the sample when they are due. Median and largest over 40 rounds after 5 of warm-up.
+ */
+export function reducerStepCost(shape: { k: number; d: number; type: CovarianceType } = { k: 8, d: 8, type: 'full' }): { k: number; d: number; type: CovarianceType; sample: number; medianMs: number; maxMs: number } {
+  const { k, d, type } = shape;
+  const rng = new Rng(5);
+  const centres = Array.from({ length: k * d }, () => rng.normal() * 6);
+  const points = (n: number): Float64Array => {
+    const out = new Float64Array(n * d);
+    for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) out[i * d + a] = centres[(i % k) * d + a] + rng.normal();
+    return out;
+  };
+  const gmm = new StatisticsGmm({ k, covarianceType: type, halfLife: 20, seed: 1 });
+  gmm.seed({ n: 4000, d, data: points(4000) });
+  const times: number[] = [];
+  for (let r = 0; r < 45; r++) {
+    const data = points(4000);
+    const model = gmm.model!;
+    const pre = precompute(model);
+    if (!pre.ok) throw new Error('the benchmark model is not factorable');
+    const stats = new SufficientStats(k, d, type, gmm.shift!);
+    const logDensity = new Float64Array(4000);
+    const sums = eStep(pre.value, data, 4000, false, stats, { logDensity });
+    const sample = data.subarray(0, Math.min(MAX_ROUND_SAMPLE, 4000) * d);
+    const round = { stats, count: 4000, windows: 4, logLikelihood: sums.logLikelihood, logLikelihoodSquares: logDensity.reduce((s, x) => s + x * x, 0), sample: { n: sample.length / d, d, data: sample } };
+    const started = performance.now();
+    gmm.merge(round);
+    if (r >= 5) times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return { k, d, type, sample: Math.min(MAX_ROUND_SAMPLE, 4000), medianMs: +times[times.length >> 1].toFixed(2), maxMs: +times[times.length - 1].toFixed(2) };
+}
+
 /** Whether this module is the program being run. */
 function isEntryPoint(): boolean {
   try {
@@ -255,7 +292,7 @@ if (isEntryPoint()) {
   };
   const before = loadavg();
   if (process.argv.includes('--reducer-cost')) {
-    console.log(JSON.stringify(reducerCost(), null, 2));
+    console.log(JSON.stringify({ perContribution: reducerCost(), perRound: reducerStepCost() }, null, 2));
     process.exit(0);
   }
   const onlyAt = process.argv.indexOf('--only');

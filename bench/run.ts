@@ -218,7 +218,7 @@ async function readersSection(): Promise<void> {
 }
 
 async function membersSection(): Promise<void> {
-  const { benchMembers, reducerCost } = await import('./members.js');
+  const { benchMembers, reducerCost, reducerStepCost } = await import('./members.js');
   const { cpus, loadavg } = await import('node:os');
   const before = loadavg();
   const r = await benchMembers({ vectors: 400_000, repeat: 3, log: () => {} });
@@ -230,7 +230,12 @@ async function membersSection(): Promise<void> {
   for (const [name, run] of Object.entries(r.medians)) console.log(`| ${name} | ${fmt(run.vectorsPerSecond)} | ${run.cpuMicrosPerVector} | ${run.versions || '–'} |`);
   console.log(`\nCPU per vector, two members / one member (shared model): **${r.cpuRatio.toFixed(2)}** (target ≤ 1.2)`);
   const cost = reducerCost();
-  console.log(`\nthe reducer per contribution (in process): ${JSON.stringify(cost)}`);
+  console.log('\nThe reducer, in process: reading, admitting and merging a contribution (µs), its size; the numeric step per round (StatisticsGmm.merge, 4000 points, K = 8, D = 8, full)\n');
+  console.log('| K | D | covariance | contribution bytes | µs per contribution |');
+  console.log('|---|---|---|---|---|');
+  for (const c of cost) console.log(`| ${c.k} | ${c.d} | ${c.type} | ${fmt(c.bytes)} | ${c.microsPerContribution} |`);
+  const step = reducerStepCost();
+  console.log(`\nnumeric step per round: median ${step.medianMs} ms, largest ${step.maxMs} ms (birth and death's probes on the ${step.sample}-point sample when due)`);
 }
 
 // The kernels from the sources, as the tests and dist have them (compiled when missing or stale).
