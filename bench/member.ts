@@ -25,6 +25,11 @@ interface MemberConfig {
 const config = JSON.parse(process.argv[2]) as MemberConfig;
 const instrumentation = new Instrumentation();
 let assigned = 0;
+/** Input records delivered by the consumer's fetches (more than consumed when fetched batches are read again). */
+let fetched = 0;
+instrumentation.on('kafka.fetch', (e) => {
+  if (e.topic === config.input) fetched += e.messages;
+});
 instrumentation.on('kafka.rebalance', (e) => {
   if (e.groupId === config.group) assigned = e.assigned.reduce((s, t) => s + t.partitions.length, 0);
 });
@@ -49,7 +54,7 @@ const run = await runKafkaPipeline({
 });
 const report = (): void => {
   const cpu = process.cpuUsage();
-  process.stdout.write(`${JSON.stringify({ t: Date.now(), consumed: run.counters.consumed, labelled: run.counters.labelled, assigned, ready: run.ready, reducer: run.sharedModel?.reducer ?? false, version: run.sharedModel?.version ?? null, cpuMicros: cpu.user + cpu.system })}\n`);
+  process.stdout.write(`${JSON.stringify({ t: Date.now(), consumed: run.counters.consumed, labelled: run.counters.labelled, fetched, assigned, ready: run.ready, reducer: run.sharedModel?.reducer ?? false, version: run.sharedModel?.version ?? null, cpuMicros: cpu.user + cpu.system })}\n`);
 };
 const timer = setInterval(report, 50);
 process.stdin.on('data', (chunk: Buffer) => {

@@ -66,6 +66,7 @@ interface Line {
   t: number;
   consumed: number;
   labelled: number;
+  fetched: number;
   assigned: number;
   ready: boolean;
   reducer: boolean;
@@ -181,7 +182,7 @@ export async function benchMembers(options: { brokers?: readonly string[]; vecto
           }
           const versions = Math.max(...members.map((m) => m.last?.version ?? 0));
           const run: MembersRun = { vectorsPerSecond: Math.round(n / ((end - first) / 1000)), cpuMicrosPerVector: +(cpu / n).toFixed(1), versions };
-          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, ${versions} global versions, load ${loadavg()[0].toFixed(2)}`);
+          log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, ${versions} global versions, consumed ${members.map((m) => m.last?.consumed ?? 0).join(' + ')} (fetched ${members.map((m) => m.last?.fetched ?? 0).join(' + ')}), load ${loadavg()[0].toFixed(2)}`);
           runs.push({ name: c.name, run });
         } finally {
           await Promise.all(members.map((m) => m.stop()));
