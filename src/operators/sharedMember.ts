@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { DRIFT_KINDS } from '../gmm/drift.js';
 import { CovarianceError, DataError, NumericError, StateMismatchError } from '../gmm/errors.js';
 import type { MixtureJSON } from '../gmm/model.js';
 import type { StreamingOptions, StreamingStateJSON } from '../gmm/streaming.js';
 import type { GmmParams } from '../gmm/types.js';
+import { guarded, operate, operatorSubscriber } from './operate.js';
 import { windowContributions, type ContributionSegment } from './windowContributions.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { compareOffsets, partitionKey } from '../offsets.js';
@@ -271,80 +272,81 @@ function globalDrift(model: GlobalModel): Pick<MixtureUpdate<unknown>, 'driftSta
 export function sharedMember<R>(options: SharedMemberOptions<R>, link: SharedModelLink): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
   const { streaming, instrumentation, onInvalid } = options;
   const hard = streaming.mode === 'hard';
-  return (source) =>
-    new Observable<MixtureUpdate<R>>((subscriber) => {
-      /** Windows waiting for a first global model (or for the ones before them), in order. */
-      const waiting: VectorWindow<R>[] = [];
-      let waitingFor: Promise<void> | null = null;
-      let completed = false;
-      let checked: GlobalModel | undefined;
+  return operate<VectorWindow<R>, MixtureUpdate<R>>((source, subscriber) => {
+    /** Windows waiting for a first global model (or for the ones before them), in order. */
+    const waiting: VectorWindow<R>[] = [];
+    let waitingFor: Promise<void> | null = null;
+    let completed = false;
+    let checked: GlobalModel | undefined;
 
-      const process = (window: VectorWindow<R>, model: GlobalModel): void => {
-        if (subscriber.closed) return;
-        const started = performance.now();
-        let update: MixtureUpdate<R>;
-        try {
-          if (model !== checked) {
-            checkGlobal(model, streaming);
-            checked = model;
-          }
-          update = memberWindow(window, model, link, hard);
-        } catch (err) {
-          if (onInvalid === undefined || !isUnfittable(err)) {
-            subscriber.error(err);
-            return;
-          }
-          instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'unfittable', message: err.message });
-          for (const record of window.records) {
-            if (subscriber.closed) return;
-            onInvalid({ record, reason: 'unfittable', message: `window ${window.index} could not be labelled with the global model (version ${model.version}): ${err.message}` });
-          }
+    const process = (window: VectorWindow<R>, model: GlobalModel): void => {
+      if (subscriber.closed) return;
+      const started = performance.now();
+      let update: MixtureUpdate<R>;
+      try {
+        if (model !== checked) {
+          checkGlobal(model, streaming);
+          checked = model;
+        }
+        update = memberWindow(window, model, link, hard);
+      } catch (err) {
+        if (onInvalid === undefined || !isUnfittable(err)) {
+          subscriber.error(err);
           return;
         }
-        if (instrumentation?.listening('em.window.fitted')) {
-          instrumentation.emit('em.window.fitted', {
-            windowIndex: update.windowIndex,
-            version: update.version,
-            n: window.n,
-            iterations: 0,
-            converged: true,
-            warmStarted: true,
-            restarted: false,
-            logLikelihood: update.logLikelihood,
-            durationMs: performance.now() - started,
-            expectedLogLikelihood: update.expectedLogLikelihood,
-            predictiveLogLikelihood: update.predictiveLogLikelihood,
-            modelDistance: 0,
-            pageHinkley: { ...update.pageHinkley },
-            driftStatistics: update.driftStatistics,
-            drifting: update.drifting,
-            reverted: [],
-            weights: [...update.model.weights],
-            reseeded: [],
-            k: update.k,
-            labelIds: [...update.labelIds],
-          });
+        instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'unfittable', message: err.message });
+        for (const record of window.records) {
+          if (subscriber.closed) return;
+          onInvalid({ record, reason: 'unfittable', message: `window ${window.index} could not be labelled with the global model (version ${model.version}): ${err.message}` });
         }
-        subscriber.next(update);
-      };
+        return;
+      }
+      if (instrumentation?.listening('em.window.fitted')) {
+        instrumentation.emit('em.window.fitted', {
+          windowIndex: update.windowIndex,
+          version: update.version,
+          n: window.n,
+          iterations: 0,
+          converged: true,
+          warmStarted: true,
+          restarted: false,
+          logLikelihood: update.logLikelihood,
+          durationMs: performance.now() - started,
+          expectedLogLikelihood: update.expectedLogLikelihood,
+          predictiveLogLikelihood: update.predictiveLogLikelihood,
+          modelDistance: 0,
+          pageHinkley: { ...update.pageHinkley },
+          driftStatistics: update.driftStatistics,
+          drifting: update.drifting,
+          reverted: [],
+          weights: [...update.model.weights],
+          reseeded: [],
+          k: update.k,
+          labelIds: [...update.labelIds],
+        });
+      }
+      subscriber.next(update);
+    };
 
-      /** Waits for the first global model, then processes the windows held meanwhile, in order. */
-      const waitForModel = (): void => {
-        waitingFor = link.next(0).then(
-          (model) => {
+    /** Waits for the first global model, then processes the windows held meanwhile, in order. */
+    const waitForModel = (): void => {
+      waitingFor = link.next(0).then(
+        (model) =>
+          guarded(subscriber, () => {
             waitingFor = null;
             for (const window of waiting.splice(0)) process(window, link.current() ?? model);
             if (completed && !subscriber.closed) subscriber.complete();
-          },
-          (err: unknown) => {
-            waitingFor = null;
-            waiting.length = 0;
-            if (!subscriber.closed) subscriber.error(err);
-          },
-        );
-      };
+          }),
+        (err: unknown) => {
+          waitingFor = null;
+          waiting.length = 0;
+          if (!subscriber.closed) subscriber.error(err);
+        },
+      );
+    };
 
-      const subscription = source.subscribe({
+    const subscription = source.subscribe(
+      operatorSubscriber<VectorWindow<R>>(subscriber, {
         next(window) {
           if (window.n === 0) return;
           const model = link.current();
@@ -359,15 +361,15 @@ export function sharedMember<R>(options: SharedMemberOptions<R>, link: SharedMod
             waitForModel();
           }
         },
-        error: (err: unknown) => subscriber.error(err),
         complete() {
           completed = true;
           if (waitingFor === null) subscriber.complete();
         },
-      });
-      return () => {
-        subscription.unsubscribe();
-        waiting.length = 0;
-      };
-    });
+      }),
+    );
+    return () => {
+      subscription.unsubscribe();
+      waiting.length = 0;
+    };
+  });
 }

@@ -225,6 +225,22 @@ describe('fitMixture as a member of a shared model', () => {
     await expect(member(link(globalModel(2, [0, 1])), records(10, 0, 0), 10, 3)).rejects.toBeInstanceOf(StateMismatchError);
   });
 
+  it('an error while handling a window goes downstream, not to the unhandled-error path (also while it waits for the first model)', async () => {
+    const broken = { ...link(globalModel(1, [0, 1])), current: (): GlobalModel => { throw new Error('link broken'); } };
+    await expect(member(broken, records(10, 0, 0), 10)).rejects.toThrow('link broken');
+    const waiting = link();
+    let published = false;
+    const current = (): GlobalModel | undefined => {
+      if (published) throw new Error('link broken after the wait');
+      return undefined;
+    };
+    const running = member({ ...waiting, current }, records(10, 0, 0), 10);
+    await new Promise((r) => setTimeout(r, 20));
+    published = true;
+    waiting.publish(globalModel(1, [0, 1]));
+    await expect(running).rejects.toThrow('link broken after the wait');
+  });
+
   it('a fitMixture given a model of its own is not a member: it fits alone', () => {
     const own = globalModel(1, [0, 1]).model;
     const { sharedClaimed, mixtures } = buildInPipelineScope({ sharedModel: link() }, () => from([[0, 0]]).pipe(windowVectors({ size: 1 }), fitMixture({ k: 2, initialModel: own })));
