@@ -190,6 +190,14 @@ function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUp
       labelIds: [...update.labelIds],
     });
   }
+  emitModelEvents(instrumentation, update);
+}
+
+/**
+ * The events of what a window did to the model: drift alarms and the end of a drift, re-seeds and their reverts (also
+ * emitted by a shared model's reducer for its rounds, where drift and birth and death are decided).
+ */
+export function emitModelEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>): void {
   for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
   if (update.driftEnded !== null) instrumentation.emit('em.drift.ended', { windowIndex: update.windowIndex, since: update.driftEnded.since, windows: update.windowIndex - update.driftEnded.since });
   const reasons = new Map<string, number[]>();

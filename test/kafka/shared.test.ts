@@ -11,6 +11,7 @@ import { EmstreamOptionsError } from '../../src/errors.js';
 import { matchComponents } from '../../src/gmm/align.js';
 import { paramsFromJSON, type MixtureJSON } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
+import { Instrumentation } from '../../src/instrumentation.js';
 import { readDriftMessage } from '../../src/kafka/messages/history.js';
 import { readLabelMessage } from '../../src/kafka/messages/labels.js';
 import type { KafkaPipelineHandle } from '../../src/kafka/run/handle.js';
@@ -294,9 +295,14 @@ describe('drift in the shared-model mode', () => {
       name: 'shared-drift-test',
       build: (source, { onInvalid }) => source.pipe(windowVectors({ size: WINDOW, onInvalid }), fitMixture({ k: K, seed: 7, halfLife: 10 })),
     });
-    const options = runOptions(input, id, { sharedModel: true, pipeline: driftPipeline, drift: `${id}.drift` });
-    const a = await runKafkaPipeline(options);
-    const b = await runKafkaPipeline(options);
+    const alarms: string[] = [];
+    const member = (): Promise<KafkaPipelineHandle> => {
+      const instrumentation = new Instrumentation();
+      instrumentation.on('em.drift.detected', (e) => void alarms.push(e.kind));
+      return runKafkaPipeline(runOptions(input, id, { sharedModel: true, pipeline: driftPipeline, drift: `${id}.drift`, instrumentation }));
+    };
+    const a = await member();
+    const b = await member();
     await waitFor(() => a.ready && b.ready, 60_000, 'both members to be assigned partitions');
     await produceLive(kafka, input, 0, BEFORE, 3000);
     await produceLive(kafka, input, BEFORE, AFTER, 3000, jumped);
@@ -335,6 +341,8 @@ describe('drift in the shared-model mode', () => {
     expect(likelihood[0].modelVersion).toBeLessThanOrEqual(firstJumpedVersion + 3);
     expect(drift.filter((d) => d.modelVersion <= firstJumpedVersion), 'no alarm on the stationary rounds').toEqual([]);
     expect(new Set(drift.map((d) => `${d.kind}/${d.modelVersion}`)).size, 'each alarm published once').toBe(drift.length);
+    // The same alarms as events (metrics count them): from the reducer, once for the group.
+    expect(alarms.sort()).toEqual(drift.map((d) => d.kind).sort());
   });
 });
 

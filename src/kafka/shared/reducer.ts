@@ -14,6 +14,7 @@ import type { StreamingOptions, StreamingStateJSON, WindowFit } from '../../gmm/
 import type { Dataset, GmmParams } from '../../gmm/types.js';
 import type { Instrumentation } from '../../instrumentation.js';
 import { compareOffsets, offsetAfter, partitionKey } from '../../offsets.js';
+import { emitModelEvents } from '../../operators/fitMixture.js';
 import type { MixtureUpdate } from '../../operators/types.js';
 import type { AdminLike, ConsumerLike, KafkaClientLike } from '../client/ports.js';
 import type { TransactionalProducerLike } from '../client/transactions.js';
@@ -371,6 +372,8 @@ export class ReducerRole {
     this.roundRecords = [];
     this.published++;
     this.delivery!.window(update);
+    // Drift alarms, re-seeds and reverts are the reducer's: their events come from here, once for the group.
+    emitModelEvents(this.o.instrumentation, update);
     this.o.logger.debug({ modelVersion: fit.version, contributions: shared.round.contributions, points: shared.round.points, stalenessMax: shared.round.stalenessMax, mergeMs: Math.round(performance.now() - started) }, first ? 'first global model fitted to the seeds' : 'round merged');
   }
 
