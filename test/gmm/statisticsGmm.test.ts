@@ -74,7 +74,7 @@ const THREE = [
 ];
 
 describe('StatisticsGmm: the next model from merged statistics', () => {
-  it('one round is one M-step of online EM: θ = M(a·S + R), S carried as a·S + R (closed form)', () => {
+  it('one round is one M-step of online EM: θ = M(a·S + R), S carried as a·S + R, a the forgetting of the round\'s windows (closed form)', () => {
     const rng = new Rng(1);
     const halfLife = 4;
     const gmm = new StatisticsGmm({ k: 3, halfLife, adaptive: false, birthDeath: false, restart: 'never', seed: 1 });
@@ -83,9 +83,10 @@ describe('StatisticsGmm: the next model from merged statistics', () => {
     const a = Math.exp(Math.log(0.5) / halfLife);
     let carried: SufficientStats | null = null;
     for (let r = 0; r < 3; r++) {
-      const round = roundOf(gmm, points(THREE, 900, rng), rng);
+      // (the second round holds half a window's worth of points: half a window's forgetting)
+      const round = { ...roundOf(gmm, points(THREE, 900, rng), rng), windows: r === 1 ? 0.5 : 1 };
       const expected = round.stats.clone();
-      if (carried !== null) expected.merge(carried.clone().scale(a));
+      if (carried !== null) expected.merge(carried.clone().scale(Math.pow(a, round.windows)));
       const fit = gmm.merge(round);
       const { params } = mStep(expected, { regCovar: 1e-6 });
       for (const key of ['weights', 'means', 'covariances'] as const) {

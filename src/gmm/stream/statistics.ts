@@ -266,8 +266,8 @@ export class StatisticsGmm {
     const t = this.windows;
     const K = this.params!.k;
     const { sample } = round;
-    // Forgetting per window's worth of points; stepwise EM's γ_t per round.
-    const prior = o.stepwise ? 1 - Math.pow(t + 2, -o.stepwise.alpha) : Math.pow(this.decay, Math.max(1, round.windows));
+    // Forgetting per window's worth of points (a round may hold a fraction of a window, or several); stepwise EM's γ_t per round.
+    const prior = o.stepwise ? 1 - Math.pow(t + 2, -o.stepwise.alpha) : Math.pow(this.decay, round.windows);
     const b = o.stepwise ? Math.pow(t + 2, -o.stepwise.alpha) : 1;
     // The sample stands for the round: its statistics weigh count / n each.
     const usable = sample.n > K && countDistinctRows(sample, K + 1) > K;
