@@ -183,14 +183,24 @@ describe('StatisticsGmm: the next model from merged statistics', () => {
     expect(coldWins).toBeGreaterThanOrEqual(2);
   });
 
-  it('birth and death: a component doubling up on a cluster is re-seeded, from the sample, on a cluster that appears, and the next round keeps it', () => {
+  it('birth and death: a re-seed the next round does not support is reverted; a component doubling up on a cluster is re-seeded, from the sample, on a cluster that appears, and the next round keeps it', () => {
     const TWO = THREE.slice(0, 2);
+    let reverts = 0;
+    let cleanReverts = 0;
     for (const seed of [31, 32, 33]) {
       const rng = new Rng(seed);
       // No restarts: birth and death alone must move the component.
       const gmm = new StatisticsGmm({ k: 3, halfLife: 5, restart: 'never', seed });
       gmm.seed(points(TWO, 1000, rng));
-      for (let r = 0; r < 5; r++) gmm.merge(roundOf(gmm, points(TWO, 1000, rng), rng));
+      // Three components on two clusters: the probes try a better place for one, and the next round reverts it (the
+      // model without it continues, the round's statistics taken from the sample under that model).
+      const early: WindowFit[] = [];
+      for (let r = 0; r < 8; r++) early.push(gmm.merge(roundOf(gmm, points(TWO, 1000, rng), rng)));
+      reverts += early.filter((f) => f.reverted.length > 0).length;
+      // (a round that reverts and makes no new re-seed has the model without it: both clusters where they are)
+      const clean = early.filter((e) => e.reverted.length > 0 && e.reseeded.length === 0);
+      cleanReverts += clean.length;
+      for (const f of clean) expect(worstCentre(f.params, TWO), `seed ${seed}: after a revert`).toBeLessThan(0.3);
       const fits: WindowFit[] = [];
       for (let r = 0; r < 20; r++) fits.push(gmm.merge(roundOf(gmm, points(THREE, 1000, rng), rng)));
       const made = fits.findIndex((f) => f.reseeded.length > 0);
@@ -202,6 +212,8 @@ describe('StatisticsGmm: the next model from merged statistics', () => {
       expect(fits.flatMap((f) => f.drift.filter((e) => e.kind === 'likelihood')).length, `seed ${seed}: one likelihood alarm`).toBe(1);
       expect(fits[fits.length - 1].labelIds.slice().sort()).toEqual([0, 1, 2]);
     }
+    expect(reverts, 'reverted re-seeds on the two-cluster rounds').toBeGreaterThan(0);
+    expect(cleanReverts).toBeGreaterThan(0);
   });
 
   it('its state is a streaming state: saved and resumed, it goes on exactly; StreamingGmm reads it', () => {
