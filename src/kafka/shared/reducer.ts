@@ -100,6 +100,12 @@ export interface ReducerRoleOptions {
 /** The decoder of the statistics topic's records: nothing to decode here (the reducer reads each value itself). */
 const RAW = (): { ok: true; vector: Float64Array } => ({ ok: true, vector: new Float64Array(0) });
 
+/**
+ * How long the statistics topic must stay quiet, from the start of a drain, before a stopping reducer merges its last
+ * round: three of its consumer's idle fetches (500 ms each), so a contribution committed just before is read.
+ */
+const DRAIN_QUIET_MS = 1500;
+
 /** The reducer's transactional id: `<group>.reducer/<stats topic>/0`, stable across members (a takeover fences the former reducer). */
 export function reducerTransactionalId(shared: SharedModelConfig): string {
   return `${shared.reducerGroup}/${shared.stats}/0`;
@@ -423,9 +429,12 @@ export class ReducerRole {
 
   /** Reads on until the statistics topic is quiet, then merges the open round now and waits for its commit. */
   private async drain(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const quietMs = Math.max(500, 2 * this.o.shared.roundMs);
-    while (this.state === 'open' && Date.now() < deadline && Date.now() - this.lastRecordAt < quietMs) await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    // Quiet since the drain began, not only since the last record: the member's own last contributions were committed
+    // just before (they may come seconds after the ones before them), and the consumer's next fetches bring them.
+    const quietMs = Math.max(DRAIN_QUIET_MS, 2 * this.o.shared.roundMs);
+    while (this.state === 'open' && Date.now() < deadline && Date.now() - Math.max(this.lastRecordAt, started) < quietMs) await new Promise((r) => setTimeout(r, 50));
     if (this.state !== 'open') return;
     if (this.roundTimer !== undefined) {
       clearTimeout(this.roundTimer);
