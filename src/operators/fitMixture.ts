@@ -3,6 +3,7 @@ import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
 import { paramsToJSON } from '../gmm/model.js';
 import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
+import { inPhase } from '../gmm/stream/profile.js';
 import { operate, operatorSubscriber } from './operate.js';
 import { claimPipelineState, scopeOnInvalid } from './pipelineScope.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
@@ -111,7 +112,7 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
           let update: MixtureUpdate<R>;
           try {
             const { params, ...fit } = gmm.update(data, window.index);
-            update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window };
+            update = inPhase('emission', () => ({ ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window }));
           } catch (err) {
             if (onInvalid === undefined || !isUnfittable(err)) throw err;
             // The window is dropped (the model is as it was); its records go to the dead-letter path.
@@ -122,7 +123,10 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
             }
             return;
           }
-          if (instrumentation) emitWindowEvents(instrumentation, update, performance.now() - started);
+          if (instrumentation) {
+            const u = update;
+            inPhase('emission', () => emitWindowEvents(instrumentation, u, performance.now() - started));
+          }
           subscriber.next(update);
         },
         complete() {
