@@ -612,19 +612,49 @@ export class StreamingGmm {
    * ```
    */
   toJSON(): StreamingStateJSON {
-    return {
+    return this.snapshot()();
+  }
+
+  /**
+   * The whole state as it is now, kept without serialising it: the returned function makes its JSON form
+   * ({@link StreamingGmm.toJSON}) when called, however many windows later. Costs copies of the model and the
+   * statistics (O(K·D²) memory copies), not their conversion to JSON numbers.
+   *
+   * ## Example
+   * ```ts
+   * import { StreamingGmm } from 'emstream';
+   *
+   * const window = { n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) };
+   * const gmm = new StreamingGmm({ k: 2, halfLife: 5, seed: 1 });
+   * gmm.update(window);
+   * const first = gmm.snapshot();
+   * gmm.update(window);
+   * console.log(first().modelVersion, gmm.toJSON().modelVersion); // → 1 2
+   * ```
+   */
+  snapshot(): () => StreamingStateJSON {
+    const modelVersion = this.modelVersion;
+    const windows = this.windows;
+    const params = this.params === null ? null : cloneParams(this.params);
+    const stats = this.stats === null ? null : this.stats.clone();
+    const drift = this.drift.toJSON();
+    const config = { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) };
+    const rng = this.rng.getState();
+    const components = this.componentsJSON();
+    const birthDeath = this.birthDeath === null ? null : this.birthDeath.snapshot();
+    return () => ({
       format: 'emstream.streaming-state',
       version: STREAMING_STATE_VERSION as 4,
-      modelVersion: this.modelVersion,
-      windows: this.windows,
-      model: this.params ? paramsToJSON(this.params) : null,
-      stats: this.stats ? this.stats.toJSON() : null,
-      drift: this.drift.toJSON(),
-      config: { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
-      rng: this.rng.getState(),
-      components: this.componentsJSON(),
-      ...(this.birthDeath === null ? {} : { birthDeath: this.birthDeath.toJSON() }),
-    };
+      modelVersion,
+      windows,
+      model: params === null ? null : paramsToJSON(params),
+      stats: stats === null ? null : stats.toJSON(),
+      drift,
+      config,
+      rng,
+      components,
+      ...(birthDeath === null ? {} : { birthDeath: birthDeath() }),
+    });
   }
 }
 
