@@ -5,6 +5,7 @@
  *   npm run bench                    # all sections
  *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka)
  *   npm run bench -- calibrate       # the drift alarm thresholds (bench/calibrate.ts; only when named: ~10 min)
+ *   npm run bench -- streaming --breakdown   # also where a window's time goes, per phase (bench/operator.ts)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -103,7 +104,32 @@ async function gmmSection(): Promise<void> {
   }
 }
 
+async function operatorSection(): Promise<void> {
+  const { operatorVsSklearn, breakdown, breakdownConfigs } = await import('./operator.js');
+  const sk = hasSklearn();
+  console.log(`\n## The streaming operator against scikit-learn ${sk ?? '(not available)'} GaussianMixture(warm_start=True) refitted per window\n`);
+  console.log('windowVectors → fitMixture → toLabels (halfLife 10, restart never, defaults otherwise: adaptive forgetting, birth and death, drift), one thread, windows of 1000 after 5 untimed; scikit-learn fit + predict on the same windows, one BLAS thread; medians of 3 interleaved runs. CPU ms is the process\'s CPU time per window (user + system), the steadier figure on a loaded machine.\n');
+  console.log('| D | K | covariance | windows | ours ms/window | ours CPU ms/window | ours points/s | sklearn fit + predict ms | sklearn CPU ms | sklearn fit ms | ours / sklearn (wall) | ours / sklearn (CPU) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of await operatorVsSklearn({ python: sk === null ? null : python })) {
+    const ratio = (a: number | null, b: number): string => (a === null ? '—' : `${(a / b).toFixed(2)}×`);
+    console.log(
+      `| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${fmt(r.oursMs)} | ${fmt(r.oursCpuMs)} | ${fmt(r.pointsPerSecond)} | ${r.sklearnFitPredictMs === null ? '—' : fmt(r.sklearnFitPredictMs)} | ${r.sklearnCpuMs === null ? '—' : fmt(r.sklearnCpuMs)} | ${r.sklearnFitMs === null ? '—' : fmt(r.sklearnFitMs)} | ${ratio(r.sklearnFitPredictMs, r.oursMs)} | ${ratio(r.sklearnCpuMs, r.oursCpuMs)} |`,
+    );
+  }
+  if (!process.argv.includes('--breakdown')) return;
+  console.log('\n### Where a window\'s time goes (ms per window, mean over the timed windows; phases exclusive; `em` is the warm candidate\'s EM runs)\n');
+  const phases = ['validation', 'componentTests', 'predict', 'selection', 'alignment', 'birthDeath', 'kChange', 'labels', 'carry', 'drift', 'emission'] as const;
+  console.log(`| D | K | covariance | windows | EM iterations | em | window assembly | ${phases.join(' | ')} | toLabels | beyond EM / EM |`);
+  console.log(`|---|---|---|---|---|---|---|${phases.map(() => '---').join('|')}|---|---|`);
+  for (const r of await breakdown(breakdownConfigs())) {
+    const beyond = r.assemblyMs + r.labelsMs + phases.reduce((s, p) => s + r.phases[p], 0);
+    console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${r.meanIterations.toFixed(1)} | ${fmt(r.phases.em)} | ${fmt(r.assemblyMs)} | ${phases.map((p) => fmt(r.phases[p])).join(' | ')} | ${fmt(r.labelsMs)} | ${(beyond / r.phases.em).toFixed(2)} |`);
+  }
+}
+
 async function streamingSection(): Promise<void> {
+  await operatorSection();
   console.log('\n## Streaming (in process): window fit latency, 1000 points, D = 8, K = 8, full\n');
   console.log('| variant | p50 ms | p99 ms | mean EM iterations |');
   console.log('|---|---|---|---|');

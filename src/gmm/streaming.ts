@@ -367,7 +367,7 @@ export class StreamingGmm {
     const book = this.book.clone();
     const streaks = this.kChange.toJSON();
     const model = { params: this.params, stats: this.stats, evidence: this.evidence };
-    const birthDeath = this.birthDeath?.toJSON();
+    const birthDeath = this.birthDeath?.snapshot();
     // Threads when the window is large enough to gain (its E-steps, see `windowThreads`); the window is put
     // into shared memory once, so that no EM run copies it again.
     const k = previous?.k ?? (typeof this.options.k === 'number' ? this.options.k : this.options.k.max);
@@ -381,7 +381,7 @@ export class StreamingGmm {
       this.book = book;
       this.kChange = new BicKChange(this.warm, streaks);
       ({ params: this.params, stats: this.stats, evidence: this.evidence } = model);
-      this.birthDeath = this.newBirthDeath(birthDeath);
+      this.birthDeath = this.newBirthDeath(birthDeath?.());
       throw err;
     } finally {
       this.pool = null;
