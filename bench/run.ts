@@ -176,6 +176,8 @@ async function kafkaSection(): Promise<void> {
     console.log(`| broker → windows → EM → labels on the broker | ${fmt(fast.endToEnd.vectorsPerSecond)} | ${fast.endToEnd.cpuMicrosPerVector} | ${fmt(kafkajs.endToEnd.vectorsPerSecond)} | ${kafkajs.endToEnd.cpuMicrosPerVector} |`);
     console.log(`| passthrough (consume → produce, no EM) | ${fmt(fast.passthrough.vectorsPerSecond)} | ${fast.passthrough.cpuMicrosPerVector} | ${fmt(kafkajs.passthrough.vectorsPerSecond)} | ${kafkajs.passthrough.cpuMicrosPerVector} |`);
     console.log(`\nratio end-to-end / passthrough: **${fast.ratio.toFixed(2)}** (with kafkajs’s encoder: ${kafkajs.ratio.toFixed(2)})`);
+    const every10 = await mod.benchKafka({ brokers, repeat: 3, only: 'em', stateEveryWindows: 10, log: () => {} });
+    console.log(`\nthe same EM pipeline with the state every 10 windows (\`stateEveryWindows: 10\`): ${fmt(every10.endToEnd.vectorsPerSecond)} vectors/s, ${every10.endToEnd.cpuMicrosPerVector} µs CPU / vector (target: ≥ 100k vectors/s on one partition)`);
 
     // The two deliveries on the same broker and the same input, interleaved.
     const both = await mod.benchKafka({ brokers, repeat: 3, delivery: 'both', only: 'em', log: () => {} });

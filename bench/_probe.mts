@@ -1,0 +1,11 @@
+import { from, lastValueFrom, count } from 'rxjs';
+import { fitMixture, syntheticStream, toLabels, windowVectors } from '../src/index.js';
+import { Rng } from '../src/gmm/rng.js';
+const [d, k, cov, windows] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4] as 'full', Number(process.argv[5] ?? 100)];
+const rng = new Rng(3);
+const cl = Array.from({ length: k }, () => { const mean = Array.from({ length: d }, () => 5 * rng.normal()); return { mean: () => mean, sd: Array.from({ length: d }, () => 1), weight: () => 1 }; });
+const vectors = Array.from(syntheticStream(cl, windows * 1000, 2), (p) => p.vector);
+const t0 = performance.now();
+const n = await lastValueFrom(from(vectors).pipe(windowVectors<number[]>({ size: 1000, dimension: d }), fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1 }), toLabels(), count()));
+const s = (performance.now() - t0) / 1000;
+console.log(JSON.stringify({ d, k, cov, n, msPerWindow: (s * 1000) / windows, pointsPerSecond: n / s }));
