@@ -14,11 +14,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { from, lastValueFrom, count, tap, toArray } from 'rxjs';
-import { fitMixture, syntheticStream, toLabels, windowVectors, type MixtureUpdate, type SyntheticCluster } from '../src/index.js';
+import { fitMixture, syntheticStream, toLabels, windowVectors, type MixtureUpdate } from '../src/index.js';
 import { profileWindows, WindowProfile, WINDOW_PHASES, type WindowPhase } from '../src/gmm/stream/profile.js';
-import { Rng } from '../src/gmm/rng.js';
 import type { CovarianceType } from '../src/gmm/types.js';
 import { median } from './median.js';
+import { clusters } from './streaming.js';
 
 /** One row of the comparison. */
 export interface OperatorRow {
@@ -50,13 +50,6 @@ export const OPERATOR_CONFIGS: readonly [number, number, CovarianceType, number]
 const SIZE = 1000;
 const WARMUP = 5;
 
-function clusters(d: number, k: number, seed: number): SyntheticCluster[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: k }, () => {
-    const mean = Array.from({ length: d }, () => 5 * rng.normal());
-    return { mean: () => mean, sd: Array.from({ length: d }, () => 1), weight: () => 1 };
-  });
-}
 
 /**
  * Mean ms per window after the warm-up, through windowVectors → fitMixture → toLabels: wall-clock, and CPU time of
