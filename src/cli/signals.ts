@@ -21,7 +21,7 @@ export interface StopSignalOptions {
 
 /**
  * Calls `onStop` on every SIGINT and SIGTERM, and once when the parent process goes away while started by
- * npm or npx (its SIGTERM lost in `sh -c`, see the module comment).
+ * npm or npx (its SIGTERM lost in `sh -c`, see the module comment) and no signal has reached the process.
  *
  * ## Example
  * ```ts
@@ -36,15 +36,23 @@ export interface StopSignalOptions {
  * @returns a function that removes the handlers and stops the watch
  */
 export function onStopSignals(onStop: (signal: NodeJS.Signals) => void, options: StopSignalOptions = {}): () => void {
-  const handler = (signal: NodeJS.Signals): void => onStop(signal);
+  // A signal that reached this process stops the watch: Ctrl-C (or a signal to the whole process group)
+  // reaches npm, its shell and node at once, and the shell's death is then that same request, not a second one.
+  let timer: NodeJS.Timeout | undefined;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+    onStop(signal);
+  };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   const watch = options.watchParent ?? process.env.npm_lifecycle_event !== undefined;
   const parent = process.ppid;
-  const timer = watch
+  timer = watch
     ? setInterval(() => {
         if (process.ppid === parent) return;
         clearInterval(timer);
+        timer = undefined;
         onStop('SIGTERM');
       }, options.pollMs ?? 250)
     : undefined;

@@ -89,11 +89,8 @@ export const windowOptionsSchema = z
       emitEmpty: z.boolean({ error: 'must be true or false' }).optional(),
     },
     {
-      error: (issue) =>
-        issue.code === 'unrecognized_keys'
-          ? `unknown option(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: ` +
-            'valid options are size, timeMs, slide, maxWaitMs, dimension, scheduler, onInvalid, emitEmpty'
-          : 'options must be an object such as { size: 100 } or { timeMs: 1000 }',
+      // (unknown keys are reported, with the name meant, by parseOptions)
+      error: 'options must be an object such as { size: 100 } or { timeMs: 1000 }',
     },
   )
   .superRefine((options, ctx) => {

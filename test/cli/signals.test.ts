@@ -10,10 +10,14 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A node child under `sh -c` that reports what stopped it; `env` decides whether it watches its parent. */
-function underShell(env: Record<string, string | undefined>): { shell: ReturnType<typeof spawn>; output: Promise<string> } {
+function underShell(env: Record<string, string | undefined>, countStops = false): { shell: ReturnType<typeof spawn>; output: Promise<string> } {
+  const onStop = countStops
+    ? // every stop request counted, as run counts them (a second one exits without the final commit)
+      "let stops = 0; onStopSignals((signal) => { stops++; if (stops === 1) setTimeout(() => { console.log('stopped by ' + signal + ', requests ' + stops); process.exit(0); }, 600); }, { pollMs: 50 });"
+    : "const off = onStopSignals((signal) => { console.log('stopped by ' + signal); off(); process.exit(0); }, { pollMs: 50 });";
   const script = [
     "import { onStopSignals } from './src/cli/signals.ts';",
-    "const off = onStopSignals((signal) => { console.log('stopped by ' + signal); off(); process.exit(0); }, { pollMs: 50 });",
+    onStop,
     "console.log('ready');",
     "setTimeout(() => { console.log('still running'); process.exit(0); }, 3000);",
   ].join('\n');
@@ -23,6 +27,7 @@ function underShell(env: Record<string, string | undefined>): { shell: ReturnTyp
     cwd: ROOT,
     env: { ...base, ...env, SCRIPT: script },
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true, // a process group of its own, as a terminal gives npm, its shell and node
   });
   const output = new Promise<string>((resolve) => {
     let out = '';
@@ -31,6 +36,7 @@ function underShell(env: Record<string, string | undefined>): { shell: ReturnTyp
       if (/stopped by|still running/.test(out)) resolve(out);
     });
     setTimeout(() => resolve(out), 10_000);
+    shell.stdout!.on('end', () => resolve(out));
   });
   return { shell, output };
 }
@@ -41,6 +47,14 @@ describe('onStopSignals', () => {
     await new Promise<void>((resolve) => shell.stdout!.once('data', () => resolve()));
     shell.kill('SIGKILL'); // the shell goes, as dash does on npm's SIGTERM, leaving node to init
     expect(await output).toContain('stopped by SIGTERM');
+  });
+
+  it('under npm, Ctrl-C (SIGINT to the whole group: shell and node) is one stop request, not a second on the shell dying', async () => {
+    const { shell, output } = underShell({ npm_lifecycle_event: 'npx' }, true);
+    await new Promise<void>((resolve) => shell.stdout!.once('data', () => resolve()));
+    process.kill(-shell.pid!, 'SIGINT');
+    shell.kill('SIGKILL'); // whether or not dash dies of the SIGINT itself, the shell is gone
+    expect(await output).toContain('stopped by SIGINT, requests 1');
   });
 
   it('not under npm, a process whose shell goes away carries on (nohup, disown and daemons keep working)', async () => {
