@@ -147,6 +147,22 @@ export async function operatorVsSklearn(opts: { python: string | null; repeats?:
   return rows;
 }
 
+/**
+ * The operator at D = 384, diag, K = 16 with `threads: 1` and `threads: 2` (wall clock per window: what threads
+ * change), interleaved `repeats` times on the same windows; medians.
+ */
+export async function operatorThreads(repeats = 3, threads = 2): Promise<{ oneMs: number; manyMs: number; threads: number }> {
+  const [d, k, cov, timed] = [384, 16, 'diag' as CovarianceType, 30];
+  const vectors = Array.from(syntheticStream(clusters(d, k, 3), (timed + WARMUP) * SIZE, 2), (p) => p.vector);
+  const one: number[] = [];
+  const many: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    one.push((await operatorTimes(vectors, d, k, cov, 1)).wallMs);
+    many.push((await operatorTimes(vectors, d, k, cov, threads)).wallMs);
+  }
+  return { oneMs: median(one), manyMs: median(many), threads };
+}
+
 /** One row of the per-window cost breakdown: mean ms per window of each phase. */
 export interface BreakdownRow {
   readonly d: number;

@@ -117,6 +117,9 @@ async function operatorSection(): Promise<void> {
       `| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${fmt(r.oursMs)} | ${fmt(r.oursCpuMs)} | ${fmt(r.pointsPerSecond)} | ${r.sklearnFitPredictMs === null ? '—' : fmt(r.sklearnFitPredictMs)} | ${r.sklearnCpuMs === null ? '—' : fmt(r.sklearnCpuMs)} | ${r.sklearnFitMs === null ? '—' : fmt(r.sklearnFitMs)} | ${ratio(r.sklearnFitPredictMs, r.oursMs)} | ${ratio(r.sklearnCpuMs, r.oursCpuMs)} |`,
     );
   }
+  const { operatorThreads } = await import('./operator.js');
+  const th = await operatorThreads(3, cpus().length);
+  console.log(`\nthe operator at D = 384, diag, K = 16 with threads: 1 and ${th.threads} (wall clock, medians of 3 interleaved): ${fmt(th.oneMs)} and ${fmt(th.manyMs)} ms per window (${(th.oneMs / th.manyMs).toFixed(2)}×)`);
   if (!process.argv.includes('--breakdown')) return;
   console.log('\n### Where a window\'s time goes (ms per window, mean over the timed windows; phases exclusive; `em` is the warm candidate\'s EM runs)\n');
   const phases = ['validation', 'componentTests', 'predict', 'selection', 'alignment', 'birthDeath', 'kChange', 'labels', 'carry', 'drift', 'emission'] as const;
@@ -149,7 +152,7 @@ async function streamingSection(): Promise<void> {
     console.log(`| StreamingGmm.update (EM, adaptive forgetting, birth/death, matching, model distance), ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(emb.pointsPerSecond)} | ${emb.meanIterations.toFixed(1)} |`);
   }
   const embTp = await throughput({ d: 384, k: 16, size: 1000, points: 60_000, covarianceType: 'diag' });
-  console.log(`| windowVectors → fitMixture → toLabels (the operator: also the JSON model and state per window), 1 thread | — | — | ${fmt(embTp.pointsPerSecond)} | — |`);
+  console.log(`| windowVectors → fitMixture → toLabels (the operator; its model and state made on demand, not read here), 1 thread | — | — | ${fmt(embTp.pointsPerSecond)} | — |`);
   const em = windowEm({ d: 384, k: 16, size: 1000, windows: 60, cov: 'diag', threads: 1 });
   console.log(`| for reference: the window's EM alone (runEM), 1 thread | ${fmt(em.p50Ms)} | ${fmt(em.p99Ms)} | ${fmt(em.pointsPerSecond)} | ${em.meanIterations.toFixed(1)} |`);
   console.log(`\n(default threads: ${windowThreads(undefined, 1000, 16, 384, 'diag')} for this window; see the threads section for the crossover)`);
