@@ -64,6 +64,8 @@ interface RunCommandOptions {
   sessionTimeout?: number;
   exactlyOnce?: boolean;
   maxInFlight?: number;
+  stateEveryWindows?: number;
+  stateIntervalMs?: number;
   includeVector?: boolean;
   producerThread?: boolean;
   kafkajsEncoder?: boolean;
@@ -275,6 +277,8 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--restore', 'resume from the saved state (the default; kept for older scripts)')
     .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
     .option('--exactly-once', 'exactly once: each window\'s outputs, its state and the consumed offsets commit in one transaction; read the outputs with read_committed (one model per input partition)')
+    .option('--state-every-windows <n>', 'at least once: write the state every n windows (default 1); commits go as far as the last state, so a restart resumes exactly there', positiveInteger('the state interval'))
+    .option('--state-interval-ms <ms>', 'at least once: also write the state when this long passed since the last one (default 1000; 0: by count only)', nonNegativeInteger('the state interval'))
     .option('--commit-interval-ms <ms>', 'at least once: commit at least this often (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
     .option('--broker-timeout-ms <ms>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120000)', positiveInteger('the broker timeout'))
     .option('--input-timeout-ms <ms>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120000)', nonNegativeInteger('the input timeout'))
@@ -375,6 +379,8 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           pipelineId: opts.pipelineId,
           fresh: opts.fresh ?? false,
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
+          ...(opts.stateEveryWindows === undefined ? {} : { stateEveryWindows: opts.stateEveryWindows }),
+          ...(opts.stateIntervalMs === undefined ? {} : { stateIntervalMs: opts.stateIntervalMs }),
           ...times,
           maxWaitMs: maxWaitOf(opts),
           exactlyOnce: opts.exactlyOnce ?? false,

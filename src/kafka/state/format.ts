@@ -231,6 +231,7 @@ export function stateOutput<R>(topic: string, options: { maxMessageBytes?: numbe
   const { key, task } = options;
   return {
     topic,
+    state: true,
     settings: { compacted: true, maxMessageBytes: options.maxMessageBytes },
     messages: ({ update, pipelineId, windowIndex, offsets }, into) => {
       into.push({ topic, message: modelMessage(update as MixtureUpdate<unknown>, pipelineId, { windowIndex, offsets, key, task }) });
