@@ -68,6 +68,8 @@ export interface BenchKafkaOptions {
    * alternating within each repeat; medians per delivery in `byDelivery`, headline numbers of at-least-once.
    */
   readonly delivery?: DeliveryMode | 'both';
+  /** At least once: the state message every this many windows (`runKafkaPipeline`'s `stateEveryWindows`; default 1). */
+  readonly stateEveryWindows?: number;
   /** Progress lines (default stderr). */
   readonly log?: (line: string) => void;
 }
@@ -218,6 +220,7 @@ async function timeRun(
   fastProduceEncoder = true,
   monitoring: Monitoring = 'topics',
   delivery: DeliveryMode = 'at-least-once',
+  stateEveryWindows?: number,
 ): Promise<BenchRun> {
   const started = Date.now();
   const name = `${pipeline.name}-${producer}-${monitoring}${delivery === 'exactly-once' ? '-eos' : ''}${attempt === 0 ? '' : `-${attempt}`}`;
@@ -248,6 +251,7 @@ async function timeRun(
     windows: monitoring === 'off' ? false : `${input}.${name}.windows`,
     drift: monitoring === 'off' ? false : `${input}.${name}.drift`,
     exactlyOnce: delivery === 'exactly-once',
+    ...(stateEveryWindows === undefined ? {} : { stateEveryWindows }),
   });
   live.counters = run.counters;
   let first = 0;
@@ -342,7 +346,7 @@ export async function benchKafka(options: BenchKafkaOptions = {}): Promise<Bench
             }
             if (options.only !== 'passthrough') {
               log(`end to end (windows of ${window} → EM with K=${k}), producer on the ${producer} thread${with_}...`);
-              const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt, options.fastProduceEncoder, monitoring, delivery);
+              const run = await timeRun(kafka, brokers, producer, standardPipeline({ window, k, name: 'em', seed: 1 }), input, n, d, window, attempt, options.fastProduceEncoder, monitoring, delivery, options.stateEveryWindows);
               log(`  ${run.vectorsPerSecond} vectors/s, ${run.cpuMicrosPerVector} µs CPU/vector, delivery ${run.deliveryMs.p50}/${run.deliveryMs.p95} ms (p50/p95), load ${loadavg()[0].toFixed(2)}`);
               runs.push({ pipeline: 'em', producer, monitoring, delivery, run });
             }

@@ -5,6 +5,7 @@
  *   npm run bench                    # all sections
  *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka; members: the shared-model case of kafka alone)
  *   npm run bench -- calibrate       # the drift alarm thresholds (bench/calibrate.ts; only when named: ~10 min)
+ *   npm run bench -- streaming --breakdown   # also where a window's time goes, per phase (bench/operator.ts)
  *
  * The EM section also runs scikit-learn on the same data (bench/sklearn_bench.py) when `python3`
  * (or $EMSTREAM_PYTHON) can import scikit-learn, with one BLAS thread and with one per core
@@ -103,7 +104,35 @@ async function gmmSection(): Promise<void> {
   }
 }
 
+async function operatorSection(): Promise<void> {
+  const { operatorVsSklearn, breakdown, breakdownConfigs } = await import('./operator.js');
+  const sk = hasSklearn();
+  console.log(`\n## The streaming operator against scikit-learn ${sk ?? '(not available)'} GaussianMixture(warm_start=True) refitted per window\n`);
+  console.log('windowVectors → fitMixture → toLabels (halfLife 10, restart never, defaults otherwise: adaptive forgetting, birth and death, drift), one thread, windows of 1000 after 5 untimed; scikit-learn fit + predict on the same windows, one BLAS thread; medians of 3 interleaved runs. CPU ms is the process\'s CPU time per window (user + system), the steadier figure on a loaded machine.\n');
+  console.log('| D | K | covariance | windows | ours ms/window | ours CPU ms/window | ours points/s | sklearn fit + predict ms | sklearn CPU ms | sklearn fit ms | speed-up over sklearn (wall) | speed-up (CPU) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of await operatorVsSklearn({ python: sk === null ? null : python })) {
+    const ratio = (a: number | null, b: number): string => (a === null ? '—' : `${(a / b).toFixed(2)}×`);
+    console.log(
+      `| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${fmt(r.oursMs)} | ${fmt(r.oursCpuMs)} | ${fmt(r.pointsPerSecond)} | ${r.sklearnFitPredictMs === null ? '—' : fmt(r.sklearnFitPredictMs)} | ${r.sklearnCpuMs === null ? '—' : fmt(r.sklearnCpuMs)} | ${r.sklearnFitMs === null ? '—' : fmt(r.sklearnFitMs)} | ${ratio(r.sklearnFitPredictMs, r.oursMs)} | ${ratio(r.sklearnCpuMs, r.oursCpuMs)} |`,
+    );
+  }
+  const { operatorThreads } = await import('./operator.js');
+  const th = await operatorThreads(3, cpus().length);
+  console.log(`\nthe operator at D = 384, diag, K = 16 with threads: 1 and ${th.threads} (wall clock, medians of 3 interleaved): ${fmt(th.oneMs)} and ${fmt(th.manyMs)} ms per window (${(th.oneMs / th.manyMs).toFixed(2)}×)`);
+  if (!process.argv.includes('--breakdown')) return;
+  console.log('\n### Where a window\'s time goes (ms per window, mean over the timed windows; phases exclusive; `em` is the warm candidate\'s EM runs)\n');
+  const phases = ['validation', 'componentTests', 'predict', 'selection', 'alignment', 'birthDeath', 'kChange', 'labels', 'carry', 'drift', 'emission'] as const;
+  console.log(`| D | K | covariance | windows | EM iterations | em | window assembly | ${phases.join(' | ')} | toLabels | beyond EM / EM |`);
+  console.log(`|---|---|---|---|---|---|---|${phases.map(() => '---').join('|')}|---|---|`);
+  for (const r of await breakdown(breakdownConfigs())) {
+    const beyond = r.assemblyMs + r.labelsMs + phases.reduce((s, p) => s + r.phases[p], 0);
+    console.log(`| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${r.meanIterations.toFixed(1)} | ${fmt(r.phases.em)} | ${fmt(r.assemblyMs)} | ${phases.map((p) => fmt(r.phases[p])).join(' | ')} | ${fmt(r.labelsMs)} | ${(beyond / r.phases.em).toFixed(2)} |`);
+  }
+}
+
 async function streamingSection(): Promise<void> {
+  await operatorSection();
   console.log('\n## Streaming (in process): window fit latency, 1000 points, D = 8, K = 8, full\n');
   console.log('| variant | p50 ms | p99 ms | mean EM iterations |');
   console.log('|---|---|---|---|');
@@ -123,7 +152,7 @@ async function streamingSection(): Promise<void> {
     console.log(`| StreamingGmm.update (EM, adaptive forgetting, birth/death, matching, model distance), ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(emb.p50Ms)} | ${fmt(emb.p99Ms)} | ${fmt(emb.pointsPerSecond)} | ${emb.meanIterations.toFixed(1)} |`);
   }
   const embTp = await throughput({ d: 384, k: 16, size: 1000, points: 60_000, covarianceType: 'diag' });
-  console.log(`| windowVectors → fitMixture → toLabels (the operator: also the JSON model and state per window), 1 thread | — | — | ${fmt(embTp.pointsPerSecond)} | — |`);
+  console.log(`| windowVectors → fitMixture → toLabels (the operator; its model and state made on demand, not read here), 1 thread | — | — | ${fmt(embTp.pointsPerSecond)} | — |`);
   const em = windowEm({ d: 384, k: 16, size: 1000, windows: 60, cov: 'diag', threads: 1 });
   console.log(`| for reference: the window's EM alone (runEM), 1 thread | ${fmt(em.p50Ms)} | ${fmt(em.p99Ms)} | ${fmt(em.pointsPerSecond)} | ${em.meanIterations.toFixed(1)} |`);
   console.log(`\n(default threads: ${windowThreads(undefined, 1000, 16, 384, 'diag')} for this window; see the threads section for the crossover)`);
@@ -150,6 +179,8 @@ async function kafkaSection(): Promise<void> {
     console.log(`| broker → windows → EM → labels on the broker | ${fmt(fast.endToEnd.vectorsPerSecond)} | ${fast.endToEnd.cpuMicrosPerVector} | ${fmt(kafkajs.endToEnd.vectorsPerSecond)} | ${kafkajs.endToEnd.cpuMicrosPerVector} |`);
     console.log(`| passthrough (consume → produce, no EM) | ${fmt(fast.passthrough.vectorsPerSecond)} | ${fast.passthrough.cpuMicrosPerVector} | ${fmt(kafkajs.passthrough.vectorsPerSecond)} | ${kafkajs.passthrough.cpuMicrosPerVector} |`);
     console.log(`\nratio end-to-end / passthrough: **${fast.ratio.toFixed(2)}** (with kafkajs’s encoder: ${kafkajs.ratio.toFixed(2)})`);
+    const every10 = await mod.benchKafka({ brokers, repeat: 3, only: 'em', stateEveryWindows: 10, log: () => {} });
+    console.log(`\nthe same EM pipeline with the state every 10 windows (\`stateEveryWindows: 10\`): ${fmt(every10.endToEnd.vectorsPerSecond)} vectors/s, ${every10.endToEnd.cpuMicrosPerVector} µs CPU / vector (target: ≥ 100k vectors/s on one partition)`);
 
     // The two deliveries on the same broker and the same input, interleaved.
     const both = await mod.benchKafka({ brokers, repeat: 3, delivery: 'both', only: 'em', log: () => {} });

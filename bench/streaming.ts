@@ -9,7 +9,8 @@ import { fitMixture, StreamingGmm, syntheticStream, toLabels, windowVectors, typ
 import { Rng } from '../src/gmm/rng.js';
 import type { CovarianceType } from '../src/gmm/types.js';
 
-function clusters(d: number, k: number, seed: number): SyntheticCluster[] {
+/** K blobs in D dimensions, centres ~ N(0, 5²), unit spread (the recipe of every streaming benchmark). */
+export function clusters(d: number, k: number, seed: number): SyntheticCluster[] {
   const rng = new Rng(seed);
   return Array.from({ length: k }, () => {
     const mean = Array.from({ length: d }, () => 5 * rng.normal());

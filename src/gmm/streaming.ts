@@ -18,6 +18,7 @@ import { checkBirthDeathJSON, HeldOutBirthDeath, type ReseedReason, type Reseeds
 import { heldOutSelection, reportOf, type SelectionPolicy, type WindowCandidate } from './stream/select.js';
 import { warmFit, type WarmFitPolicy } from './stream/warmFit.js';
 import { WindowContext } from './stream/window.js';
+import { countWindow, enterPhase, inPhase, leavePhase } from './stream/profile.js';
 import {
   birthDeathSettings,
   checkStateShape,
@@ -345,6 +346,12 @@ export class StreamingGmm {
    * @throws StateMismatchError when the window's dimension is not the model's
    */
   update(data: Dataset, windowIndex = this.windows): WindowFit {
+    countWindow();
+    return inPhase('validation', () => this.guardedFit(data, windowIndex));
+  }
+
+  /** Checks the window, keeps what a failed window rolls back to, and fits it. */
+  private guardedFit(data: Dataset, windowIndex: number): WindowFit {
     checkDataset(data);
     const previous = this.params;
     if (previous !== null && previous.d !== data.d) {
@@ -360,7 +367,7 @@ export class StreamingGmm {
     const book = this.book.clone();
     const streaks = this.kChange.toJSON();
     const model = { params: this.params, stats: this.stats, evidence: this.evidence };
-    const birthDeath = this.birthDeath?.toJSON();
+    const birthDeath = this.birthDeath?.snapshot();
     // Threads when the window is large enough to gain (its E-steps, see `windowThreads`); the window is put
     // into shared memory once, so that no EM run copies it again.
     const k = previous?.k ?? (typeof this.options.k === 'number' ? this.options.k : this.options.k.max);
@@ -374,7 +381,7 @@ export class StreamingGmm {
       this.book = book;
       this.kChange = new BicKChange(this.warm, streaks);
       ({ params: this.params, stats: this.stats, evidence: this.evidence } = model);
-      this.birthDeath = this.newBirthDeath(birthDeath);
+      this.birthDeath = this.newBirthDeath(birthDeath?.());
       throw err;
     } finally {
       this.pool = null;
@@ -400,7 +407,8 @@ export class StreamingGmm {
     // 0. The re-seed of the last window, judged on this one: kept, or the model without it continues.
     let verdict: ReseedVerdict | null = null;
     if (this.params !== null && this.birthDeath !== null) {
-      const judged = this.birthDeath.judge(w, { params: this.params, stats: this.stats, evidence: this.evidence }, this.book);
+      const bd = this.birthDeath;
+      const judged = inPhase('birthDeath', () => bd.judge(w, { params: this.params!, stats: this.stats, evidence: this.evidence }, this.book));
       verdict = judged.verdict;
       ({ params: this.params, stats: this.stats, evidence: this.evidence } = judged.model);
     }
@@ -412,7 +420,7 @@ export class StreamingGmm {
     // The warm candidate's responsibilities too (birth and death reads them when it is the winner).
     const resp = previous !== null ? new Float64Array(n * previous.k) : null;
     const warmOutputs = resp !== null ? { ...outputs, resp } : outputs;
-    const history = this.carriedHistory(priorFactor);
+    const history = inPhase('carry', () => this.carriedHistory(priorFactor));
     const reports: WindowCandidate[] = [];
 
     // 1–3. Predict, and the warm candidate: its first E-step scores the window under the previous model (the
@@ -422,17 +430,18 @@ export class StreamingGmm {
     let likelihood: LikelihoodStep | null = null;
     let warm: Candidate | null = null;
     if (previous !== null) {
-      const fitted = w.attempt(() => this.warm.fit(w, data, previous, history, warmOutputs));
+      const fitted = inPhase('em', () => w.attempt(() => this.warm.fit(w, data, previous, history, warmOutputs)));
       if (fitted !== null) {
         warm = fitted.candidate;
         predictive = fitted.first.history[0];
-        standardError = standardErrorOf(logDensities);
+        standardError = inPhase('predict', () => standardErrorOf(logDensities));
       } else {
-        const densities = pointLogDensities(previous, data);
+        const densities = inPhase('predict', () => pointLogDensities(previous, data));
         predictive = densities === null ? null : meanOf(densities);
         standardError = densities === null ? null : standardErrorOf(densities);
       }
-      if (predictive !== null) likelihood = this.drift.likelihood({ logLikelihood: predictive, standardError: standardError ?? 0 });
+      const step = { logLikelihood: predictive, standardError: standardError ?? 0 };
+      if (step.logLikelihood !== null) likelihood = inPhase('predict', () => this.drift.likelihood({ logLikelihood: step.logLikelihood!, standardError: step.standardError }));
     }
 
     // 4. Selection.
@@ -442,9 +451,10 @@ export class StreamingGmm {
       winner = warm!;
       reports.push(reportOf(winner, null, true));
     } else if (warm !== null) {
-      winner = this.selection.heldOut(w, warm, previous!, history, reports);
+      const warmCandidate = warm;
+      winner = inPhase('selection', () => this.selection.heldOut(w, warmCandidate, previous!, history, reports));
     } else {
-      winner = this.selection.cold(w, previous, reports);
+      winner = inPhase('selection', () => this.selection.cold(w, previous, reports));
       if (previous === null || winner.params.k !== previous.k) this.resetComponents(winner.params.k);
     }
     if (winner.kind === 'cold') this.birthDeath?.replaced(w);
@@ -458,7 +468,9 @@ export class StreamingGmm {
       // (soft responsibilities only: hard EM's are 0 or 1)
       const winnerResp = resp !== null && o.mode === 'soft' && winner.outputsWritten && winner.params.k === previous!.k ? resp : null;
       const drifting = (likelihood?.alarm ?? false) || restart || (winner.drift?.drifted.length ?? 0) > 0 || (winner.weights?.factor ?? 1) < 1;
-      const r = this.birthDeath.apply(w, winner, this.book, drifting, winnerResp);
+      const bd = this.birthDeath;
+      const current = winner;
+      const r = inPhase('birthDeath', () => bd.apply(w, current, this.book, drifting, winnerResp));
       winner = r.candidate;
       reseeded = r.reseeded;
     }
@@ -467,7 +479,9 @@ export class StreamingGmm {
     let labelsBefore: number[] = [];
     if (typeof o.k !== 'number' && previous !== null && reseeded.labels.length === 0) {
       labelsBefore = this.book.labels();
-      const moved = this.kChange.apply(w, winner, this.book, o.k);
+      const current = winner;
+      const range = o.k;
+      const moved = inPhase('kChange', () => this.kChange.apply(w, current, this.book, range));
       if (moved !== null) {
         winner = moved.candidate;
         kChange = moved.change;
@@ -475,24 +489,30 @@ export class StreamingGmm {
     }
 
     // Per-point outputs under the final model.
-    if (!winner.outputsWritten) {
-      const pre = precompute(winner.params);
-      if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
-      pooledEStep(this.pool, pre.value, data, o.mode === 'hard', null, outputs, new EStepScratch(winner.params.k, data.d));
-    }
-    if (!this.book.isIdentity()) {
-      const ids = this.book.labels();
-      for (let i = 0; i < n; i++) labels[i] = ids[labels[i]];
-    }
+    const final = winner;
+    inPhase('labels', () => {
+      if (!final.outputsWritten) {
+        const pre = precompute(final.params);
+        if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
+        pooledEStep(this.pool, pre.value, data, o.mode === 'hard', null, outputs, new EStepScratch(final.params.k, data.d));
+      }
+      if (!this.book.isIdentity()) {
+        const ids = this.book.labels();
+        for (let i = 0; i < n; i++) labels[i] = ids[labels[i]];
+      }
+    });
 
     // 7. The statistics carried forward.
-    this.stats = carriedStats(winner, batchWeight);
-    this.evidence = evidenceAfter(winner, batchWeight);
+    inPhase('carry', () => {
+      this.stats = carriedStats(final, batchWeight);
+      this.evidence = evidenceAfter(final, batchWeight);
+    });
 
     // 8. Drift: every statistic against its threshold; an alarm at the onset of a change. A re-seed is reported as
     // such, never as drift: the model distance leaves out the components it refitted on this window or the last;
     // the component and weights tests (the warm candidate's, of the model before any re-seed of this window)
     // leave out those of a re-seed kept on this window, whose history is one window old.
+    enterPhase('drift');
     const excluded = [...reseeded.moved, ...(verdict?.kept ? verdict.moved : [])];
     const untested = verdict?.kept ? verdict.moved : [];
     let modelDistance = 0;
@@ -514,11 +534,13 @@ export class StreamingGmm {
       components: scores,
       weights: wd === null || winner.params.k < 2 || untested.length > 0 ? null : chiSquareLog10Survival(wd.statistic, winner.params.k - 1),
     });
+    leavePhase();
+    enterPhase('emission');
     this.params = winner.params;
     this.modelVersion++;
     this.windows++;
     this.resumed = false;
-    return {
+    const result: WindowFit = {
       version: this.modelVersion,
       params: cloneParams(winner.params),
       labels,
@@ -560,6 +582,8 @@ export class StreamingGmm {
             },
       kChange,
     };
+    leavePhase();
+    return result;
   }
 
   /** Distance between successive models; after a change of K or a re-seed, over the labels neither touched. */
@@ -588,19 +612,49 @@ export class StreamingGmm {
    * ```
    */
   toJSON(): StreamingStateJSON {
-    return {
+    return this.snapshot()();
+  }
+
+  /**
+   * The whole state as it is now, kept without serialising it: the returned function makes its JSON form
+   * ({@link StreamingGmm.toJSON}) when called, however many windows later. Costs copies of the model and the
+   * statistics (O(K·D²) memory copies), not their conversion to JSON numbers.
+   *
+   * ## Example
+   * ```ts
+   * import { StreamingGmm } from 'emstream';
+   *
+   * const window = { n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) };
+   * const gmm = new StreamingGmm({ k: 2, halfLife: 5, seed: 1 });
+   * gmm.update(window);
+   * const first = gmm.snapshot();
+   * gmm.update(window);
+   * console.log(first().modelVersion, gmm.toJSON().modelVersion); // → 1 2
+   * ```
+   */
+  snapshot(): () => StreamingStateJSON {
+    const modelVersion = this.modelVersion;
+    const windows = this.windows;
+    const params = this.params === null ? null : cloneParams(this.params);
+    const stats = this.stats === null ? null : this.stats.clone();
+    const drift = this.drift.toJSON();
+    const config = { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) };
+    const rng = this.rng.getState();
+    const components = this.componentsJSON();
+    const birthDeath = this.birthDeath === null ? null : this.birthDeath.snapshot();
+    return () => ({
       format: 'emstream.streaming-state',
       version: STREAMING_STATE_VERSION as 4,
-      modelVersion: this.modelVersion,
-      windows: this.windows,
-      model: this.params ? paramsToJSON(this.params) : null,
-      stats: this.stats ? this.stats.toJSON() : null,
-      drift: this.drift.toJSON(),
-      config: { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
-      rng: this.rng.getState(),
-      components: this.componentsJSON(),
-      ...(this.birthDeath === null ? {} : { birthDeath: this.birthDeath.toJSON() }),
-    };
+      modelVersion,
+      windows,
+      model: params === null ? null : paramsToJSON(params),
+      stats: stats === null ? null : stats.toJSON(),
+      drift,
+      config,
+      rng,
+      components,
+      ...(birthDeath === null ? {} : { birthDeath: birthDeath() }),
+    });
   }
 }
 

@@ -1,8 +1,10 @@
 import type { OperatorFunction } from 'rxjs';
 import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
-import { paramsToJSON } from '../gmm/model.js';
-import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
+import { paramsToJSON, type MixtureJSON } from '../gmm/model.js';
+import { resolveStreamingOptions, StreamingGmm, type StreamingOptions, type StreamingStateJSON } from '../gmm/streaming.js';
+import type { GmmParams } from '../gmm/types.js';
 import type { Instrumentation } from '../instrumentation.js';
+import { inPhase } from '../gmm/stream/profile.js';
 import { operate, operatorSubscriber } from './operate.js';
 import { claimPipelineState, claimSharedModel, scopeOnInvalid } from './pipelineScope.js';
 import { sharedMember } from './sharedMember.js';
@@ -65,7 +67,8 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * reason `'unfittable'`; with no such handler the stream errors with the typed error.
  * Options are validated when the operator is created. State between windows is O(K·D²); each
  * subscription has its own state, and each update carries it (`state`, the JSON form of
- * {@link StreamingGmm.toJSON}) so a runner can save it. Created while a runner builds a pipeline
+ * {@link StreamingGmm.toJSON}) so a runner can save it; `model` and `state` are made when first read (a copy of the
+ * model and statistics is taken with the window, their JSON is not), so updates nobody saves cost no serialisation. Created while a runner builds a pipeline
  * ({@link buildInPipelineScope}, as `runKafkaPipeline` does), the operator resumes from the state the
  * runner restored unless it was given `initialState`, `initialModel` or `initialStats` itself.
  *
@@ -113,9 +116,11 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
           }
           const started = performance.now();
           let update: MixtureUpdate<R>;
+          let weights: Float64Array = new Float64Array(0);
           try {
             const { params, ...fit } = gmm.update(data, window.index);
-            update = { ...fit, windowIndex: window.index, model: paramsToJSON(params), state: gmm.toJSON(), window };
+            weights = params.weights;
+            update = inPhase('emission', () => lazyUpdate({ ...fit, windowIndex: window.index, window }, params, gmm.snapshot()));
           } catch (err) {
             if (onInvalid === undefined || !isUnfittable(err)) throw err;
             // The window is dropped (the model is as it was); its records go to the dead-letter path.
@@ -126,7 +131,10 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
             }
             return;
           }
-          if (instrumentation) emitWindowEvents(instrumentation, update, performance.now() - started);
+          if (instrumentation) {
+            const u = update;
+            inPhase('emission', () => emitWindowEvents(instrumentation, u, weights, performance.now() - started));
+          }
           subscriber.next(update);
         },
         complete() {
@@ -159,8 +167,22 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
   });
 }
 
+/**
+ * The update of a window with its model and state made on demand: `model` (the JSON form of `params`) and `state`
+ * (the JSON form of `snapshot`) are computed when first read, then kept, so a consumer that reads neither (or reads
+ * the state only every N windows) pays for no serialisation.
+ */
+function lazyUpdate<R>(fields: Omit<MixtureUpdate<R>, 'model' | 'state'>, params: GmmParams, snapshot: () => StreamingStateJSON): MixtureUpdate<R> {
+  let model: MixtureJSON | undefined;
+  let state: StreamingStateJSON | undefined;
+  return Object.defineProperties(fields as MixtureUpdate<R>, {
+    model: { enumerable: true, configurable: true, get: () => (model ??= paramsToJSON(params)) },
+    state: { enumerable: true, configurable: true, get: () => (state ??= snapshot()) },
+  });
+}
+
 /** The instrumentation events of one fitted window. */
-function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>, durationMs: number): void {
+function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>, weights: Float64Array, durationMs: number): void {
   if (instrumentation.listening('em.window.fitted')) {
     instrumentation.emit('em.window.fitted', {
       windowIndex: update.windowIndex,
@@ -183,7 +205,7 @@ function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUp
         weights: { ...update.driftStatistics.weights },
       },
       drifting: { ...update.drifting, kinds: [...update.drifting.kinds], components: [...update.drifting.components] },
-      weights: [...update.model.weights],
+      weights: Array.from(weights),
       reseeded: [...update.reseeded],
       reverted: [...update.reverted],
       k: update.k,

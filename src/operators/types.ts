@@ -49,9 +49,13 @@ export type { DriftEvent } from '../gmm/drift.js';
  */
 export interface MixtureUpdate<R = VectorInput> extends Omit<WindowFit, 'params'> {
   readonly windowIndex: number;
-  /** The updated model, in the JSON form of model messages. */
+  /** The updated model, in the JSON form of model messages (made when first read, then kept). */
   readonly model: MixtureJSON;
-  /** The whole streaming state after this window (model, statistics, drift detector, versions): resume from it with `initialState`. */
+  /**
+   * The whole streaming state after this window (model, statistics, drift detector, versions): resume from it with
+   * `initialState`. Made when first read (from a copy taken with the window), then kept: a consumer that saves the
+   * state every N windows pays for the JSON of those windows only.
+   */
   readonly state: StreamingStateJSON;
   /** The window itself (points and records), for `toLabels`. */
   readonly window: VectorWindow<R>;

@@ -5,7 +5,7 @@ import { parseOptions } from '../options.js';
 import { guarded, operate, operatorSubscriber } from './operate.js';
 import { scopeMaxWaitMs, scopeOnInvalid } from './pipelineScope.js';
 import type { InvalidVector, VectorInput, VectorWindow } from './types.js';
-import { checkValues, describeLocation, validateVector } from './vectorInput.js';
+import { checkValues, describeLocation, MAX_COORDINATE, validateVector } from './vectorInput.js';
 
 /** Options of {@link windowVectors}. At least one of `size` and `timeMs` is required. */
 export interface WindowOptions<R = VectorInput> {
@@ -156,6 +156,18 @@ function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
   };
 }
 
+/**
+ * Whether every element of a plain array is a number of magnitude at most {@link MAX_COORDINATE} (what the gate
+ * accepts); false sends the input through the gate ({@link validateVector}) for its message.
+ */
+function plainNumbers(values: readonly unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (typeof x !== 'number' || !(x <= MAX_COORDINATE && x >= -MAX_COORDINATE)) return false;
+  }
+  return true;
+}
+
 /** Rows allocated for a window whose size is unknown (time-only windows); doubled when full. */
 const INITIAL_ROWS = 64;
 
@@ -292,6 +304,12 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
     };
 
     const onValue = (input: R): void => {
+      // The common case first: a plain array of D finite numbers once D is known, checked in one tight pass (no
+      // result object); anything else, or a failure, goes through the gate, which says what is wrong.
+      if (held === undefined && Array.isArray(input) && input.length === d && plainNumbers(input as readonly unknown[])) {
+        accept(input, input as readonly number[]);
+        return;
+      }
       const result = validateVector(input, d);
       if (!result.ok) {
         reject(result.invalid);

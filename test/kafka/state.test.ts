@@ -115,6 +115,46 @@ describe('durable state', () => {
     expect(saved.at(-1)!.state!.stats!.s0.reduce((a, b) => a + b, 0)).toBeCloseTo(N + 500, 6); // each point counted once
   });
 
+  it('a state every 3 windows: commits go no further than the last state, a stop writes the waiting windows\' state, and the restart continues exactly as an uninterrupted run', { timeout: 150_000 }, async () => {
+    const kafka = testKafka();
+    const input = uniqueTopic('state-every');
+    await produceAll(kafka, input, (i) => ({ value: JSON.stringify(clusteredPoint(i)) }), 2000);
+    const pipeline = standardPipeline({ window: 500, k: 3 });
+    const scheduled = { kafka, input, group: `${input}-g`, pipelineId: input, fromBeginning: true, pipeline, stateEveryWindows: 3, stateIntervalMs: 0, commitIntervalMs: 100 } as const;
+    const first = await runKafkaPipeline(scheduled);
+    await waitFor(() => first.counters.windows === 4, 60_000, 'four windows');
+    // Window 4 waits for a state: the commit stays at the state of window 3 (1500 records).
+    await waitFor(async () => (await committedOffset(kafka, scheduled.group, input)) === 1500, 30_000, 'the commit of the first state');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await committedOffset(kafka, scheduled.group, input)).toBe(1500);
+    expect((await states(`${input}.models`)).map((m) => [m.message.modelVersion, m.offsets[0]?.offset])).toEqual([[3, '1500']]);
+    await first.stop();
+    // The stop wrote the state of window 4, then committed it.
+    expect((await states(`${input}.models`)).map((m) => [m.message.modelVersion, m.offsets[0]?.offset])).toEqual([
+      [3, '1500'],
+      [4, '2000'],
+    ]);
+    expect(await committedOffset(kafka, scheduled.group, input)).toBe(2000);
+
+    await produceAll(kafka, input, (i) => ({ value: JSON.stringify(clusteredPoint(2000 + i)) }), 1000);
+    const second = await runKafkaPipeline(scheduled);
+    expect(second.restored?.message.modelVersion).toBe(4);
+    await waitFor(() => second.counters.windows === 2, 60_000, 'two more windows');
+    await second.stop();
+    const resumed = (await states(`${input}.models`)).at(-1)!;
+    expect(resumed.message.modelVersion).toBe(6);
+
+    // The same 3000 records in one uninterrupted run, a state every window: the same model and statistics, to the bit.
+    const whole = await runKafkaPipeline({ kafka, input, group: `${input}-whole`, pipelineId: `${input}-whole`, models: `${input}.whole-models`, labels: `${input}.whole-labels`, fromBeginning: true, pipeline });
+    await waitFor(() => whole.counters.windows === 6, 60_000, 'six windows');
+    await whole.stop();
+    const reference = (await states(`${input}.whole-models`)).at(-1)!;
+    expect(reference.message.modelVersion).toBe(6);
+    expect(resumed.model).toEqual(reference.model);
+    expect(resumed.state!.stats).toEqual(reference.state!.stats);
+    expect(resumed.state!.drift).toEqual(reference.state!.drift);
+  });
+
   it('a realistic state (K = 10, D = 64, full: 2 × 40 960 numbers) is over 1 MiB; the models topic is sized for it and it restores exactly', { timeout: 180_000 }, async () => {
     const kafka = testKafka();
     const input = uniqueTopic('big-state');

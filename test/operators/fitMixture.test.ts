@@ -1,4 +1,4 @@
-import { from, lastValueFrom, Subject, toArray } from 'rxjs';
+import { from, lastValueFrom, Subject, tap, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   CovarianceError,
@@ -63,6 +63,36 @@ describe('fitMixture', () => {
     expect(updates[0].predictiveLogLikelihood).toBeNull();
     expect(updates[0].candidates.filter((c) => c.kind === 'cold')).toHaveLength(10);
     expect(updates.slice(1).every((u) => u.warmStarted && u.predictiveLogLikelihood !== null)).toBe(true);
+  });
+
+  it('makes model and state on demand: read after the stream ended, they are those of their window', async () => {
+    // On a geometry whose birth and death re-seeds (a trial in the state), with a range of K moving the book.
+    const opts = { k: { min: 2, max: 4 }, seed: 3, halfLife: 3 } as const;
+    const points = Array.from(syntheticStream(shifting, 12 * 200, 2));
+    const eager: { model: unknown; state: unknown }[] = [];
+    const seen = await lastValueFrom(
+      from(points).pipe(
+        windowVectors<SyntheticPoint>({ size: 200 }),
+        fitMixture<SyntheticPoint>(opts),
+        // read at once, as JSON text (what a runner writes), window by window
+        tap((u) => eager.push({ model: JSON.parse(JSON.stringify(u.model)), state: JSON.parse(JSON.stringify(u.state)) })),
+        toArray(),
+      ),
+    );
+    const late = await lastValueFrom(from(points).pipe(windowVectors<SyntheticPoint>({ size: 200 }), fitMixture<SyntheticPoint>(opts), toArray()));
+    expect(late).toHaveLength(12);
+    late.forEach((u, w) => {
+      expect(JSON.parse(JSON.stringify(u.state))).toEqual(eager[w].state);
+      expect(JSON.parse(JSON.stringify(u.model))).toEqual(eager[w].model);
+      expect(u.state.modelVersion).toBe(w + 1);
+      // read twice: the same object
+      expect(u.state).toBe(u.state);
+    });
+    expect(seen.map((u) => u.state.modelVersion)).toEqual(late.map((u) => u.state.modelVersion));
+    // and the state restores: a model resumed from a late-read state continues as the stream did
+    const resumed = new StreamingGmm({ ...opts, initialState: late[5].state });
+    const next = late[6].window;
+    expect(resumed.update({ n: next.n, d: next.d, data: next.points }).params).toEqual(paramsFromJSON(late[6].model));
   });
 
   it('needs fewer EM iterations on warm-started windows than a cold start on the same windows', async () => {

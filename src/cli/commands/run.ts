@@ -68,6 +68,8 @@ interface RunCommandOptions {
   maxStaleness?: number;
   roundMs?: number;
   maxInFlight?: number;
+  stateEveryWindows?: number;
+  stateIntervalMs?: number;
   includeVector?: boolean;
   producerThread?: boolean;
   kafkajsEncoder?: boolean;
@@ -290,6 +292,8 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--stats-topic <topic>', 'with --shared-model: the statistics topic, one partition (default <input>.stats)')
     .option('--max-staleness <versions>', 'with --shared-model: most model versions a contribution may lag and still be merged (default 8)', nonNegativeInteger('the staleness bound'))
     .option('--round-ms <ms>', 'with --shared-model: how long the reducer gathers contributions before the next model (default 200)', positiveInteger('the round length'))
+    .option('--state-every-windows <n>', 'at least once: write the state every n windows (default 1); commits go as far as the last state, so a restart resumes exactly there', positiveInteger('the state interval'))
+    .option('--state-interval-ms <ms>', 'at least once: also write the state when this long passed since the last one (default 1000; 0: by count only)', nonNegativeInteger('the state interval'))
     .option('--commit-interval-ms <ms>', 'at least once: commit at least this often (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
     .option('--broker-timeout-ms <ms>', 'how long the brokers may be unavailable (at start or while running) before the run exits 1 (default 120000)', positiveInteger('the broker timeout'))
     .option('--input-timeout-ms <ms>', 'how long to wait at start for input topics that do not exist yet before exiting 1 (default 120000)', nonNegativeInteger('the input timeout'))
@@ -394,6 +398,8 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           pipelineId: opts.pipelineId,
           fresh: opts.fresh ?? false,
           maxInFlight: opts.maxInFlight ?? Math.max(20_000, 4 * window),
+          ...(opts.stateEveryWindows === undefined ? {} : { stateEveryWindows: opts.stateEveryWindows }),
+          ...(opts.stateIntervalMs === undefined ? {} : { stateIntervalMs: opts.stateIntervalMs }),
           ...times,
           maxWaitMs: maxWaitOf(opts),
           exactlyOnce: opts.exactlyOnce ?? false,

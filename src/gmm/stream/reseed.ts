@@ -210,10 +210,25 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
   }
 
   toJSON(): BirthDeathJSON {
-    const t = this.trial;
-    return {
-      probeAt: this.probeAt,
-      probeInterval: this.probeInterval,
+    return this.snapshot()();
+  }
+
+  /** The state as it is now, serialised when the returned function is called ({@link toJSON}). */
+  snapshot(): () => BirthDeathJSON {
+    const { probeAt, probeInterval } = this;
+    const trial = this.trial;
+    const t: Trial | null =
+      trial === null
+        ? null
+        : {
+            labels: [...trial.labels],
+            moved: [...trial.moved],
+            window: trial.window,
+            shadow: { params: cloneParams(trial.shadow.params), stats: trial.shadow.stats?.clone() ?? null, evidence: { shape: Float64Array.from(trial.shadow.evidence.shape), mean: Float64Array.from(trial.shadow.evidence.mean) } },
+          };
+    return () => ({
+      probeAt,
+      probeInterval,
       trial:
         t === null
           ? null
@@ -226,7 +241,7 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
               evidence: Array.from(t.shadow.evidence.shape),
               meanEvidence: Array.from(t.shadow.evidence.mean),
             },
-    };
+    });
   }
 
   replaced(w: WindowContext): void {

@@ -17,6 +17,7 @@ import type { GmmParams } from '../types.js';
 import { candidateOf, type Candidate, type History } from './candidate.js';
 import type { WarmFitPolicy } from './warmFit.js';
 import type { WindowContext } from './window.js';
+import { inPhase } from './profile.js';
 
 /** One candidate of a window, as reported. */
 export interface WindowCandidate {
@@ -62,7 +63,7 @@ export function reportOf(c: Candidate, heldOut: number | null, selected: boolean
 /** A cold winner relabelled in the previous model's order, with its statistics recomputed in that order. */
 export function matchedToPrevious(w: WindowContext, c: Candidate, previous: GmmParams): Candidate {
   const o = w.options;
-  const params = permuteComponents(c.params, matchComponents(previous, c.params, o.drift.metric ?? 'bhattacharyya'));
+  const params = inPhase('alignment', () => permuteComponents(c.params, matchComponents(previous, c.params, o.drift.metric ?? 'bhattacharyya')));
   const pre = precompute(params);
   if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
   const { data } = w;

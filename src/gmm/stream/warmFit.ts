@@ -11,6 +11,7 @@ import type { EStepOutputs } from '../estep.js';
 import { adaptiveSettings } from '../streamingOptions.js';
 import type { Dataset, GmmParams } from '../types.js';
 import { candidateOf, type Candidate, type History } from './candidate.js';
+import { enterPhase, inPhase, leavePhase } from './profile.js';
 import type { WindowContext } from './window.js';
 
 /** The warm fit policy: continue a model on a window with its history. */
@@ -45,7 +46,7 @@ export const warmFit: WarmFitPolicy = {
     const o = w.options;
     const adaptive = adaptiveSettings(o);
     if (adaptive === null || history === null) {
-      const run = runEM(data, start, { ...w.run, prior: history?.prior ?? null, batchWeight: w.batchWeight, rng: w.rng }, outputs);
+      const run = inPhase('em', () => runEM(data, start, { ...w.run, prior: history?.prior ?? null, batchWeight: w.batchWeight, rng: w.rng }, outputs));
       return { candidate: candidateOf('warm', run, history, true), first: run };
     }
     const prior = history.prior;
@@ -53,9 +54,11 @@ export const warmFit: WarmFitPolicy = {
     const minPoints = Math.max(adaptive.minPoints, data.d + 2);
     const shrinkage = (): MeanShrinkage => ({ evidence: history.evidence.mean, minPoints, regCovar: o.regCovar, tau: new Float64Array(K), statistics: new Float64Array(K) });
     const s1 = shrinkage();
-    const first = runEM(data, start, { ...w.run, prior, batchWeight: w.batchWeight, meanShrinkage: s1, rng: w.rng }, outputs);
+    const first = inPhase('em', () => runEM(data, start, { ...w.run, prior, batchWeight: w.batchWeight, meanShrinkage: s1, rng: w.rng }, outputs));
+    enterPhase('componentTests');
     const drift = componentDrift(prior, first.batchStats, w.batchWeight, { alpha: adaptive.alpha, minPoints, regCovar: o.regCovar }, history.evidence.shape, history.evidence.mean);
     const weights = weightDrift(prior.s0, first.batchStats.s0, w.batchWeight, adaptive.alpha);
+    leavePhase();
     const shapeChanged = drift.factors.some((f) => f < 1);
     if (!shapeChanged && weights.factor === 1) {
       const kept = history.with({ evidence: history.kept(s1.tau, null), translate: s1.tau });
@@ -64,7 +67,7 @@ export const warmFit: WarmFitPolicy = {
     const shape = drift.factors;
     const mass = new Float64Array(K).fill(weights.factor);
     const s2 = shrinkage();
-    const second = runEM(data, first.params, { ...w.run, prior, batchWeight: w.batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: w.rng }, outputs);
+    const second = inPhase('em', () => runEM(data, first.params, { ...w.run, prior, batchWeight: w.batchWeight, shapeFactors: shape, massFactors: mass, meanShrinkage: s2, rng: w.rng }, outputs));
     const kept = history.with({ evidence: history.kept(s2.tau, shape), shape, mass, translate: s2.tau });
     return { candidate: { ...candidateOf('warm', second, kept, true, { drift, weights }), iterations: first.iterations + second.iterations }, first };
   },

@@ -14,7 +14,7 @@ import type { ProducerLike, TopicPartitionOffset } from '../client/ports.js';
 import { describeError, type KafkaEdgeError } from '../errors.js';
 import type { EventOffset } from '../events.js';
 import { deadLetterEvent, deadLetterMessage, type DeadLetterSource } from '../messages/deadLetters.js';
-import { messageWindowIndex, type OutgoingMessage, type WindowOutput } from '../messages/outputs.js';
+import { messageWindowIndex, type OutgoingMessage, type WindowOutcome, type WindowOutput } from '../messages/outputs.js';
 import { backoffDelay } from '../run/retry.js';
 import { BatchSender, type BatchSenderOptions } from './batchSender.js';
 import type { Delivery, DeliveryCounters } from './delivery.js';
@@ -40,6 +40,11 @@ export interface AtLeastOnceDeliveryOptions<R> {
   readonly commitOnAcknowledge?: boolean;
   /** Commit at least this often while positions move, in ms (default 1000); also retries failed commits. */
   readonly commitIntervalMs?: number;
+  /**
+   * When the state outputs ({@link WindowOutput.state}) write: every `everyWindows` windows, or when `intervalMs` passed
+   * since the last state (0: by count only), and before every commit asked for (a rebalance, a stop). Default: every window.
+   */
+  readonly stateSchedule?: { readonly everyWindows: number; readonly intervalMs: number };
   /** Batching of the sends (see {@link BatchSender}). */
   readonly batch?: Pick<BatchSenderOptions, 'maxBatchMessages' | 'maxBatchBytes' | 'lingerMs' | 'maxConcurrentSends'>;
   /** Coverage of the restored state (its `offsets`), carried into the next state messages. */
@@ -64,7 +69,12 @@ export interface AtLeastOnceDeliveryOptions<R> {
  * 3. Commits: as soon as a position moves (with `commitOnAcknowledge`), and every `commitIntervalMs`; one at a time.
  *    So after a crash at most what was in flight is produced again (labels sent but not yet acknowledged, and
  *    what was acknowledged in the last commit's round trip).
- * 4. Sends that fail retriably (brokers unavailable) are retried with backoff by the sender (`kafka.retry`); the
+ * 4. The state (`stateSchedule`): the state outputs write on every `everyWindows`-th window, when `intervalMs` passed
+ *    since the last state, and before a commit asked for ({@link commit}: a rebalance) or the last one ({@link close});
+ *    a window's records finish only once a state covering them is acknowledged, so every committed position is
+ *    covered by a written state and a restart resumes exactly there. After a crash the windows since the last state
+ *    are read again too.
+ * 5. Sends that fail retriably (brokers unavailable) are retried with backoff by the sender (`kafka.retry`); the
  *    run's broker health decides when to give up ({@link abort}).
  */
 export class AtLeastOnceDelivery<R> implements Delivery<R> {
@@ -77,6 +87,16 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
   private closed = false;
   private failure: KafkaEdgeError | undefined;
   private readonly counts = { labelled: 0, windows: 0, deadLettered: 0 };
+  /** The outputs of every window, and the state outputs (written on the schedule). */
+  private readonly everyWindow: readonly WindowOutput<R>[];
+  private readonly stateOutputs: readonly WindowOutput<R>[];
+  /** Windows enqueued since the last state, and when that state was enqueued. */
+  private sinceState = 0;
+  private stateAt = Date.now();
+  /** The last offsets of the windows enqueued since the last state: finished once a state covering them is acknowledged. */
+  private waiting: Map<string, TopicPartitionOffset>[] = [];
+  /** The last window's outcome (a late state is written from it). */
+  private lastOutcome: WindowOutcome<R> | undefined;
   private retryWarned = false;
 
   /** @param options - producer, commit function, outputs, dead-letter topic, commit policy, events */
@@ -87,6 +107,8 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
       onAdvance: options.commitOnAcknowledge === false ? undefined : () => this.commitSoon(),
     });
     this.covered = new Coverage(options.initialCoverage);
+    this.stateOutputs = options.outputs.filter((o) => o.state === true);
+    this.everyWindow = options.outputs.filter((o) => o.state !== true);
     this.sender = new BatchSender(options.producer, {
       ...options.batch,
       logger,
@@ -116,7 +138,15 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
       },
     });
     const interval = options.commitIntervalMs ?? 1000;
-    if (interval > 0) this.timer = setInterval(() => void this.commit().catch(() => undefined), interval);
+    const stateInterval = options.stateSchedule?.intervalMs ?? 0;
+    const tick = Math.min(interval > 0 ? interval : Infinity, stateInterval > 0 && (options.stateSchedule?.everyWindows ?? 1) > 1 ? stateInterval : Infinity);
+    if (Number.isFinite(tick)) {
+      this.timer = setInterval(() => {
+        // An idle stream's windows waiting for a state get it once the interval passed; then the commit.
+        if (stateInterval > 0 && Date.now() - this.stateAt >= stateInterval) this.writeState();
+        if (interval > 0) void this.commitFinished().catch(() => undefined);
+      }, tick);
+    }
   }
 
   get error(): EmstreamError | undefined {
@@ -137,14 +167,25 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
     const last = lastOffsets(update.window.records);
     this.covered.advance(last);
     const messages: OutgoingMessage[] = [];
-    const outcome = { update, pipelineId: this.options.pipelineId, windowIndex: messageWindowIndex(update), offsets: this.coverage() };
-    for (const output of this.options.outputs) output.messages(outcome, messages);
+    const outcome: WindowOutcome<R> = { update, pipelineId: this.options.pipelineId, windowIndex: messageWindowIndex(update), offsets: this.coverage() };
+    this.lastOutcome = outcome;
+    const schedule = this.options.stateSchedule;
+    this.sinceState++;
+    const stateNow =
+      this.stateOutputs.length === 0 ||
+      schedule === undefined ||
+      this.sinceState >= schedule.everyWindows ||
+      (schedule.intervalMs > 0 && Date.now() - this.stateAt >= schedule.intervalMs);
+    for (const output of stateNow ? this.options.outputs : this.everyWindow) output.messages(outcome, messages);
+    // The window's records finish with the state that covers them: this window's, or a later one.
+    this.waiting.push(last);
+    const finished = stateNow ? this.stateWritten() : [];
     const labelled = update.labels.length;
     const enqueuedAt = Date.now();
     this.sender.enqueue(messages, () => {
       this.counts.windows++;
       this.counts.labelled += labelled;
-      for (const { topic, partition, offset } of last.values()) this.tracker.markDoneThrough(topic, partition, offset);
+      this.finish(finished);
       const instrumentation = this.options.instrumentation;
       if (instrumentation?.listening('kafka.window.acknowledged')) {
         instrumentation.emit('kafka.window.acknowledged', {
@@ -158,6 +199,28 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
       }
       this.options.logger?.debug({ windowIndex: outcome.windowIndex, version: update.version, n: update.window.n, logLikelihood: update.logLikelihood }, 'window acknowledged');
     });
+  }
+
+  /** A state is being enqueued: the windows waiting for it, handed to its acknowledgement. */
+  private stateWritten(): Map<string, TopicPartitionOffset>[] {
+    const finished = this.waiting;
+    this.waiting = [];
+    this.sinceState = 0;
+    this.stateAt = Date.now();
+    return finished;
+  }
+
+  private finish(windows: readonly Map<string, TopicPartitionOffset>[]): void {
+    for (const last of windows) for (const { topic, partition, offset } of last.values()) this.tracker.markDoneThrough(topic, partition, offset);
+  }
+
+  /** Writes the state of the last window when windows wait for one (their records finish once it is acknowledged). */
+  private writeState(): void {
+    if (this.failure !== undefined || this.waiting.length === 0 || this.lastOutcome === undefined) return;
+    const messages: OutgoingMessage[] = [];
+    for (const output of this.stateOutputs) output.messages(this.lastOutcome, messages);
+    const finished = this.stateWritten();
+    this.sender.enqueue(messages, () => this.finish(finished));
   }
 
   deadLetter(source: DeadLetterSource, reason: string, message: string): void {
@@ -181,10 +244,17 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
       this.again = true;
       return;
     }
-    void this.commit().catch(() => undefined);
+    void this.commitFinished().catch(() => undefined);
   }
 
   commit(): Promise<TopicPartitionOffset[]> {
+    // A commit asked for (a rebalance, a stop) covers every acknowledged window: their state first.
+    this.writeState();
+    return this.commitFinished();
+  }
+
+  /** Commits what is finished now. */
+  private commitFinished(): Promise<TopicPartitionOffset[]> {
     if (this.failure !== undefined) return Promise.resolve([]);
     if (this.committing !== undefined) {
       this.again = true;
@@ -234,6 +304,11 @@ export class AtLeastOnceDelivery<R> implements Delivery<R> {
         (async () => {
           await inFlight;
           this.committing = undefined;
+          // The state of the windows still waiting for one, acknowledged before the last commit.
+          if (this.waiting.length > 0) {
+            this.writeState();
+            await this.sender.flush().catch(() => undefined);
+          }
           await this.tracker.commit();
         })(),
         new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),

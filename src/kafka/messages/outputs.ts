@@ -43,6 +43,11 @@ export interface OutputTopicSettings {
  */
 export interface WindowOutput<R = unknown> {
   readonly topic: string;
+  /**
+   * The output writes the state (the models topic): at least once, the delivery asks it for the windows of its
+   * state schedule only, and commits no further than the last state written covers.
+   */
+  readonly state?: boolean;
   /** How the runner creates the topic when it is missing. */
   readonly settings?: OutputTopicSettings;
   /** Appends the window's messages for this output to `into`. */

@@ -89,6 +89,16 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
   /** Commit as soon as acknowledged outputs move a position (default true): the replay after a crash is about what is in flight. */
   readonly commitOnAcknowledge?: boolean;
   /**
+   * At least once: write the state message every this many windows (default 1: every window). The inputs are
+   * committed only as far as the last state written covers, and a state is written at every other commit too (the
+   * `stateIntervalMs` or `commitIntervalMs` timer, a rebalance, a stop), so a restart resumes from exactly the
+   * committed offsets with the state of that point; after a crash up to this many windows are read (and labelled)
+   * again. With `exactlyOnce` every transaction holds the state of its window.
+   */
+  readonly stateEveryWindows?: number;
+  /** At least once: also write the state when this many ms passed since the last one and windows are waiting for it (default 1000; 0: by count only). */
+  readonly stateIntervalMs?: number;
+  /**
    * How long the brokers may be unavailable (at start, or while running: sends, commits and the consumer all
    * retrying with backoff) before the run ends with a `BrokerUnavailableError`, in ms (default 120 000: long enough
    * for a broker restart).
@@ -243,6 +253,8 @@ export const runOptionsSchema = z
     maxInFlight: positiveInt('records').optional(),
     commitIntervalMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     commitOnAcknowledge: z.boolean().optional(),
+    stateEveryWindows: positiveInt('windows').optional(),
+    stateIntervalMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     brokerTimeoutMs: z.number().positive('must be > 0 ms').optional(),
     inputTimeoutMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     maxWaitMs: z.number().positive('must be > 0 ms').optional(),
@@ -354,6 +366,8 @@ export interface RunConfig {
   readonly maxInFlight: number;
   readonly commitIntervalMs: number;
   readonly commitOnAcknowledge: boolean;
+  readonly stateEveryWindows: number;
+  readonly stateIntervalMs: number;
   readonly brokerTimeoutMs: number;
   readonly inputTimeoutMs: number;
   /** The maximum wait of the pipeline's count windows (undefined: none). */
@@ -439,6 +453,8 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     maxInFlight: o.maxInFlight ?? 20_000,
     commitIntervalMs: o.commitIntervalMs ?? 1000,
     commitOnAcknowledge: o.commitOnAcknowledge ?? true,
+    stateEveryWindows: o.stateEveryWindows ?? 1,
+    stateIntervalMs: o.stateIntervalMs ?? 1000,
     brokerTimeoutMs: o.brokerTimeoutMs ?? 120_000,
     inputTimeoutMs: o.inputTimeoutMs ?? 120_000,
     maxWaitMs: o.maxWaitMs,

@@ -453,6 +453,7 @@ class KafkaPipelineRun<R extends VectorInput> {
         pipelineId: config.pipelineId,
         commitOnAcknowledge: config.commitOnAcknowledge,
         commitIntervalMs: config.commitIntervalMs,
+        stateSchedule: { everyWindows: config.stateEveryWindows, intervalMs: config.stateIntervalMs },
         // The worker sends one batch at a time in order whatever is outstanding: a second batch waiting there saves a round trip.
         batch: { maxBatchBytes: batchMaxBytes, ...(config.producerInWorker ? { maxConcurrentSends: 2 } : {}), ...options.producerBatch },
         initialCoverage: coverage,

@@ -283,6 +283,7 @@ export function stateOutput<R>(topic: string, options: StateOutputOptions<R> = {
   const { key, task, describe } = options;
   return {
     topic,
+    state: true,
     settings: { compacted: true, maxMessageBytes: options.maxMessageBytes },
     messages: (outcome, into) => {
       const { update, pipelineId, windowIndex, offsets } = outcome;

@@ -1,0 +1,246 @@
+/**
+ * The streaming operator as a user runs it, against scikit-learn's `GaussianMixture(warm_start=True)`
+ * refitted per window (bench/sklearn_streaming.py) on the same windows: `npm run bench -- streaming`.
+ *
+ * Each configuration draws one seeded stream (K blobs, centres ~ N(0, 5²), unit spread: the recipe of
+ * bench/streaming.ts), writes it for Python, and times, interleaved `repeats` times:
+ * 1. windowVectors → fitMixture → toLabels over every window (one thread, `restart: 'never'`, halfLife 10),
+ *    the first `warmup` windows untimed;
+ * 2. scikit-learn fit + predict per window (one BLAS thread), the first `warmup` windows untimed.
+ * Medians of the repeats are reported.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { from, lastValueFrom, count, tap, toArray } from 'rxjs';
+import { fitMixture, syntheticStream, toLabels, windowVectors, type MixtureUpdate } from '../src/index.js';
+import { profileWindows, WindowProfile, WINDOW_PHASES, type WindowPhase } from '../src/gmm/stream/profile.js';
+import type { CovarianceType } from '../src/gmm/types.js';
+import { median } from './median.js';
+import { clusters } from './streaming.js';
+
+/** One row of the comparison. */
+export interface OperatorRow {
+  readonly d: number;
+  readonly k: number;
+  readonly cov: CovarianceType;
+  readonly windows: number;
+  /** Median over repeats of the mean ms per timed window through the operator (wall clock, and CPU time). */
+  readonly oursMs: number;
+  readonly oursCpuMs: number;
+  readonly pointsPerSecond: number;
+  /** scikit-learn, median ms per window: fit, and fit + predict (null without scikit-learn). */
+  readonly sklearnFitMs: number | null;
+  readonly sklearnFitPredictMs: number | null;
+  readonly sklearnIterations: number | null;
+  /** scikit-learn, mean CPU ms per window of fit + predict (null without scikit-learn). */
+  readonly sklearnCpuMs: number | null;
+}
+
+/** The configurations of the targets (D, K, covariance, windows of 1000 timed). */
+export const OPERATOR_CONFIGS: readonly [number, number, CovarianceType, number][] = [
+  [2, 5, 'full', 300],
+  [8, 8, 'full', 150],
+  [32, 6, 'diag', 150],
+  [64, 8, 'full', 40],
+  [384, 16, 'diag', 30],
+];
+
+const SIZE = 1000;
+const WARMUP = 5;
+
+
+/**
+ * Mean ms per window after the warm-up, through windowVectors → fitMixture → toLabels: wall-clock, and CPU time of
+ * the process (user + system; on a loaded machine the steadier figure of one thread's work).
+ */
+export async function operatorTimes(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, threads?: number): Promise<{ wallMs: number; cpuMs: number }> {
+  const windows = vectors.length / SIZE;
+  let started = 0;
+  let cpuStarted = process.cpuUsage();
+  let seen = 0;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const labelled = await lastValueFrom(
+    from(vectors).pipe(
+      windowVectors<number[]>({ size: SIZE, dimension: d }),
+      fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1, ...(threads === undefined ? {} : { threads }) }),
+      tap(() => {
+        if (++seen === WARMUP) {
+          started = performance.now();
+          cpuStarted = process.cpuUsage();
+        }
+      }),
+      toLabels(),
+      count(),
+    ),
+  );
+  if (labelled !== vectors.length) throw new Error(`labelled ${labelled} of ${vectors.length} points`);
+  const end = performance.now();
+  const cpu = process.cpuUsage(windows > WARMUP ? cpuStarted : cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return windows > WARMUP ? { wallMs: (end - started) / (windows - WARMUP), cpuMs: cpuMs / (windows - WARMUP) } : { wallMs: (end - t0) / windows, cpuMs: cpuMs / windows };
+}
+
+/** Mean wall-clock ms per window after the warm-up ({@link operatorTimes}). */
+export async function operatorMsPerWindow(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, threads?: number): Promise<number> {
+  return (await operatorTimes(vectors, d, k, cov, threads)).wallMs;
+}
+
+/** The operator and scikit-learn on the same windows, interleaved `repeats` times. */
+export async function operatorVsSklearn(opts: { python: string | null; repeats?: number; configs?: readonly [number, number, CovarianceType, number][] }): Promise<OperatorRow[]> {
+  const repeats = opts.repeats ?? 3;
+  const dir = mkdtempSync(join(tmpdir(), 'emstream-bench-operator-'));
+  const rows: OperatorRow[] = [];
+  try {
+    for (const [d, k, cov, timed] of opts.configs ?? OPERATOR_CONFIGS) {
+      const windows = timed + WARMUP;
+      const vectors = Array.from(syntheticStream(clusters(d, k, 3), windows * SIZE, 2), (p) => p.vector);
+      const file = join(dir, `stream-${d}-${k}-${cov}.f64`);
+      if (opts.python !== null) {
+        const flat = new Float64Array(vectors.length * d);
+        vectors.forEach((v, i) => flat.set(v, i * d));
+        writeFileSync(file, new Uint8Array(flat.buffer));
+      }
+      const ours: number[] = [];
+      const oursCpu: number[] = [];
+      const skCpu: number[] = [];
+      const fit: number[] = [];
+      const both: number[] = [];
+      let iterations: number | null = null;
+      for (let r = 0; r < repeats; r++) {
+        const t = await operatorTimes(vectors, d, k, cov);
+        ours.push(t.wallMs);
+        oursCpu.push(t.cpuMs);
+        if (opts.python !== null) {
+          const out = execFileSync(
+            opts.python,
+            ['bench/sklearn_streaming.py', '--data', file, '--windows', `${windows}`, '--size', `${SIZE}`, '--d', `${d}`, '--k', `${k}`, '--cov', cov, '--seed', '1', '--warmup', `${WARMUP}`],
+            { encoding: 'utf8' },
+          );
+          const s = JSON.parse(out.trim().split('\n').pop()!) as { fitMs: number; fitPredictMs: number; meanIterations: number; fitPredictCpuMs: number };
+          skCpu.push(s.fitPredictCpuMs);
+          fit.push(s.fitMs);
+          both.push(s.fitPredictMs);
+          iterations = s.meanIterations;
+        }
+      }
+      const oursMs = median(ours);
+      rows.push({
+        d,
+        k,
+        cov,
+        windows: timed,
+        oursMs,
+        oursCpuMs: median(oursCpu),
+        sklearnCpuMs: skCpu.length > 0 ? median(skCpu) : null,
+        pointsPerSecond: SIZE / (oursMs / 1000),
+        sklearnFitMs: fit.length > 0 ? median(fit) : null,
+        sklearnFitPredictMs: both.length > 0 ? median(both) : null,
+        sklearnIterations: iterations,
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/**
+ * The operator at D = 384, diag, K = 16 with `threads: 1` and `threads: 2` (wall clock per window: what threads
+ * change), interleaved `repeats` times on the same windows; medians.
+ */
+export async function operatorThreads(repeats = 3, threads = 2): Promise<{ oneMs: number; manyMs: number; threads: number }> {
+  const [d, k, cov, timed] = [384, 16, 'diag' as CovarianceType, 30];
+  const vectors = Array.from(syntheticStream(clusters(d, k, 3), (timed + WARMUP) * SIZE, 2), (p) => p.vector);
+  const one: number[] = [];
+  const many: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    one.push((await operatorTimes(vectors, d, k, cov, 1)).wallMs);
+    many.push((await operatorTimes(vectors, d, k, cov, threads)).wallMs);
+  }
+  return { oneMs: median(one), manyMs: median(many), threads };
+}
+
+/** One row of the per-window cost breakdown: mean ms per window of each phase. */
+export interface BreakdownRow {
+  readonly d: number;
+  readonly k: number;
+  readonly cov: CovarianceType;
+  readonly windows: number;
+  /** windowVectors alone (assembly and validation of the points). */
+  readonly assemblyMs: number;
+  /** toLabels alone (one labelled point object per point). */
+  readonly labelsMs: number;
+  /** StreamingGmm.update and fitMixture, by phase (exclusive times). */
+  readonly phases: Record<WindowPhase, number>;
+  readonly meanIterations: number;
+}
+
+/** The configurations of the breakdown: every covariance type at each D and K of the targets (timed windows scale with the cost; D = 384 full and tied with K = 4). */
+export function breakdownConfigs(): [number, number, CovarianceType, number][] {
+  const out: [number, number, CovarianceType, number][] = [];
+  for (const [d, k, , timed] of OPERATOR_CONFIGS) {
+    for (const cov of ['full', 'diag', 'spherical', 'tied'] as CovarianceType[]) {
+      const squares = cov === 'full' || cov === 'tied';
+      // D = 384 full and tied: K = 4 and 3 windows (16 covariances of 74k entries make a first window's cold start minutes long)
+      if (d >= 384 && squares) out.push([d, 4, cov, 3]);
+      else out.push([d, k, cov, Math.min(d >= 64 && squares ? 20 : timed, 100)]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a window's time goes, per configuration: windowVectors alone, fitMixture with the phase profiler on
+ * (after `WARMUP` untimed windows), toLabels alone on the updates.
+ */
+export async function breakdown(configs: readonly [number, number, CovarianceType, number][] = breakdownConfigs()): Promise<BreakdownRow[]> {
+  const rows: BreakdownRow[] = [];
+  for (const [d, k, cov, timed] of configs) {
+    const windows = timed + WARMUP;
+    const vectors = Array.from(syntheticStream(clusters(d, k, 3), windows * SIZE, 2), (p) => p.vector);
+    // 1. windowVectors alone.
+    let t = performance.now();
+    const wins = await lastValueFrom(from(vectors).pipe(windowVectors<number[]>({ size: SIZE, dimension: d }), toArray()));
+    const assemblyMs = (performance.now() - t) / windows;
+    // 2. fitMixture, profiled after the warm-up.
+    const profile = new WindowProfile();
+    const before = profileWindows(profile);
+    let seen = 0;
+    let iterations = 0;
+    let updates: MixtureUpdate<number[]>[];
+    try {
+      updates = await lastValueFrom(
+        from(wins).pipe(
+          fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1 }),
+          tap((u) => {
+            if (++seen === WARMUP) profile.reset();
+            else if (seen > WARMUP) iterations += u.iterations;
+          }),
+          toArray(),
+        ),
+      );
+    } finally {
+      profileWindows(before);
+    }
+    // 3. toLabels alone, on the timed windows' updates.
+    const timedUpdates = updates.slice(WARMUP);
+    t = performance.now();
+    await lastValueFrom(from(timedUpdates).pipe(toLabels(), count()));
+    const labelsMs = (performance.now() - t) / timedUpdates.length;
+    const phases = Object.fromEntries(WINDOW_PHASES.map((p) => [p, profile.ms[p] / profile.windows])) as Record<WindowPhase, number>;
+    rows.push({ d, k, cov, windows: profile.windows, assemblyMs, labelsMs, phases, meanIterations: iterations / profile.windows });
+  }
+  return rows;
+}
+
+// Run directly: node --import tsx bench/operator.ts
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === 'breakdown') {
+  const only = process.argv[3];
+  for (const c of breakdownConfigs().filter((c) => only === undefined || `${c[0]}` === only)) for (const r of await breakdown([c])) console.log(JSON.stringify(r));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await operatorVsSklearn({ python: 'python3', repeats: Number(process.env.REPEATS ?? 1) });
+  for (const r of rows) console.log(JSON.stringify(r));
+}
