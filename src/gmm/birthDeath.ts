@@ -189,6 +189,15 @@ export interface MoveScreen {
 const MIN_SPLIT_POINTS = 8;
 
 /**
+ * Points a split is screened on at most: a component holding more is screened on this many of its points, evenly
+ * spaced through the window, so the screen costs the same for any window size.
+ */
+export const MAX_SPLIT_ROWS = 256;
+
+/** A local split fit stops when an iteration gains less than this many nats per unit of weight (scikit-learn's tol). */
+const SPLIT_TOL = 1e-3;
+
+/**
  * Screens every birth-and-death move of a window in likelihood units, in the manner of split-and-merge EM
  * (Ueda et al. 2000, whose merge and split criteria these are, measured as log-likelihoods):
  *
@@ -196,10 +205,12 @@ const MIN_SPLIT_POINTS = 8;
  *    in proportion), Σ_{k≠v} r_ik summed for the component that holds most of a point: O(n·K);
  *    merge: the exact loss of merging each component into the one whose points it shares most (moments
  *    preserved, Ueda's merge candidate): one component density over the window per component;
- * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³), two halves started along its
- *    principal axis (`splitProposal`), `iterations` local EM steps on those weighted points (tied: the shared
- *    covariance kept), and the gain of the two-component fit over component j alone on them, less the added
- *    component's free parameters: about `iterations` E-steps of two components over the window in all.
+ * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³; at most {@link MAX_SPLIT_ROWS}
+ *    of them, evenly spaced, weighted up to the component's mass), two halves started along its principal axis
+ *    (`splitProposal`) and two distant points, up to `iterations` local EM steps on those weighted points
+ *    (stopped when a step gains under 10⁻³ nats per unit weight; tied: the shared covariance kept), and the gain
+ *    of the two-component fit over component j alone on them, less the added component's free parameters: at
+ *    most 2·`iterations` E-steps of two components over min(n, K·{@link MAX_SPLIT_ROWS}) points in all.
  *
  * A move re-seeds a component v where splitting j gains most: its estimated gain is splitGain[j] −
  * min(removeCost[v], mergeCost[v]). The screen only ranks moves; the caller fits the best ones and judges them
@@ -244,13 +255,21 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
       }
     }
     if (mass < MIN_SPLIT_POINTS) continue;
-    const m = rows.length;
+    // At most MAX_SPLIT_ROWS of them, evenly spaced through the window, weighted up to the component's mass.
+    const stride = Math.max(1, rows.length / MAX_SPLIT_ROWS);
+    const m = Math.min(rows.length, MAX_SPLIT_ROWS);
     const sub = new Float64Array(m * D);
     const w = new Float64Array(m);
-    rows.forEach((i, t) => {
+    let taken = 0;
+    for (let t = 0; t < m; t++) {
+      const i = rows[Math.floor(t * stride)];
       sub.set(data.data.subarray(i * D, i * D + D), t * D);
       w[t] = resp[i * K + j];
-    });
+      taken += w[t];
+    }
+    // The fit on m points of weight scaled by s has s times their in-sample optimism: the correction scales too.
+    const scale = m < rows.length ? mass / taken : 1;
+    if (scale !== 1) for (let t = 0; t < m; t++) w[t] *= scale;
     const local: Dataset = { n: m, d: D, data: sub };
     const alone = componentMixture(params, [j]);
     const preAlone = precompute(alone);
@@ -277,7 +296,7 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
         halves[j] = fit.params;
       }
     }
-    splitGain[j] = Math.max(0, gain - extra);
+    splitGain[j] = Math.max(0, gain - scale * extra);
   }
   const { mergeCost, mergeInto } = mergeCosts(params, data, resp);
   return { removeCost, splitGain, halves, mergeCost, mergeInto };
@@ -346,8 +365,8 @@ function mergeCosts(params: GmmParams, data: Dataset, resp: Float64Array): { mer
 }
 
 /**
- * The in-sample gain of a two-component fit over one component on weighted points: `iterations` EM steps from
- * `start` (tied: the shared covariance kept), then Σ_i w_i (ln q(x_i) − ln N(x_i)), `baseDensity` = ln N(x_i).
+ * The in-sample gain of a two-component fit over one component on weighted points: up to `iterations` EM steps
+ * from `start`, fewer when a step gains under {@link SPLIT_TOL} per unit weight (tied: the shared covariance kept), then Σ_i w_i (ln q(x_i) − ln N(x_i)), `baseDensity` = ln N(x_i).
  */
 function localSplitGain(start: GmmParams, alone: GmmParams, sub: Float64Array, m: number, w: Float64Array, baseDensity: Float64Array, regCovar: number, iterations: number): { gain: number; params: GmmParams } {
   const { d: D, covarianceType: type } = start;
@@ -356,20 +375,23 @@ function localSplitGain(start: GmmParams, alone: GmmParams, sub: Float64Array, m
   const density = new Float64Array(m);
   let gain = 0;
   let scored = start;
+  let mass = 0;
+  for (let t = 0; t < m; t++) mass += w[t];
   for (let it = 0; it <= iterations; it++) {
     const pre = precompute(current);
     if (!pre.ok) break;
     eStep(pre.value, sub, m, false, null, { resp: r2, logDensity: density });
+    const previous = gain;
     gain = 0;
     for (let t = 0; t < m; t++) gain += w[t] * (density[t] - baseDensity[t]);
     scored = current;
-    if (it === iterations) break;
+    if (it === iterations || (it > 0 && gain - previous < SPLIT_TOL * mass)) break;
     for (let t = 0; t < m; t++) {
       r2[2 * t] *= w[t];
       r2[2 * t + 1] *= w[t];
     }
     const stats = new SufficientStats(2, D, type, alone.means.subarray(0, D));
-    stats.addBatch(sub, m, r2);
+    stats.addBlock(sub, 0, m, r2);
     if (!(stats.s0[0] > 1) || !(stats.s0[1] > 1)) break;
     current = mStep(stats, { regCovar, fixedCovariances: COVARIANCE[type].stride(D) === 0 ? alone.covariances : null }).params;
   }

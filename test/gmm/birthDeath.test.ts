@@ -169,6 +169,30 @@ describe('the screen of moves', () => {
     expect(screen.halves.filter((h) => h !== null).every((h) => h!.k === 2)).toBe(true);
   });
 
+  it('on a window larger than the screen takes (2 × 4000 points): one Gaussian is not split, a component over two clusters is, about as much as on all its points', () => {
+    const rng = new Rng(7);
+    const n = 4000;
+    const gauss = (shift: number) => Float64Array.from({ length: 2 * n }, (_, i) => rng.normal() + (i % 2 === 0 && i >= n ? shift : 0));
+    const one: GmmParams = { k: 2, d: 2, covarianceType: 'full', weights: Float64Array.of(0.5, 0.5), means: Float64Array.of(0, 0, 20, 20), covariances: Float64Array.of(1, 0, 0, 1, 1, 0, 0, 1) };
+    const screen = (params: GmmParams, data: Float64Array) => {
+      const pre = precompute(params);
+      if (!pre.ok) throw new Error('not factorable');
+      const resp = new Float64Array(n * params.k);
+      eStep(pre.value, data, n, false, null, { resp });
+      return screenMoves(params, { n, d: 2, data }, resp, 1e-6);
+    };
+    // component 0 holds every point (n ≫ MAX_SPLIT_ROWS): one Gaussian, nothing to gain beyond the fit's optimism
+    expect(screen(one, gauss(0)).splitGain[0]).toBe(0);
+    // two clusters 6 apart under one wide component: the split gains about n·ln-ratio, as on every point
+    const two: GmmParams = { ...one, means: Float64Array.of(3, 0, 20, 20), covariances: Float64Array.of(10, 0, 0, 1, 1, 0, 0, 1) };
+    const data = gauss(6);
+    const gain = screen(two, data).splitGain[0];
+    const halves = new GaussianMixture({ ...two, means: Float64Array.of(0, 0, 6, 0), covariances: Float64Array.of(1, 0, 0, 1, 1, 0, 0, 1) });
+    const exact = (halves.score({ n, d: 2, data }) - new GaussianMixture({ ...two, weights: Float64Array.of(1 - 1e-12, 1e-12) }).score({ n, d: 2, data })) * n;
+    expect(gain).toBeGreaterThan(0.8 * exact);
+    expect(gain).toBeLessThan(1.2 * exact);
+  });
+
   it('the cost of merging a component into its partner is the exact log-likelihood the window loses', () => {
     const { window, params, logLikelihood, screen } = screened();
     for (let v = 0; v < params.k; v++) {
