@@ -35,34 +35,77 @@ export function mixtureParameters(type: CovarianceType, k: number, d: number): n
   return COVARIANCE[type].parameters(k, d) + k * d + k - 1;
 }
 
-export { principalAxis } from './covarianceStatistics.js';
+import { principalAxis } from './covarianceStatistics.js';
 
-/** Responsibility-weighted scatter (D×D) of the window's points about component j's mean. */
-function windowScatter(params: GmmParams, data: Dataset, j: number): Float64Array | null {
+export { principalAxis };
+
+/**
+ * The principal axis of the responsibility-weighted scatter of the window's points about component j's mean (what
+ * spherical and tied components split along). With at least D/2 weighted points, the D×D scatter is formed and its
+ * axis found ({@link principalAxis}); with fewer (a component of 60 points in 384 dimensions), the axis of the m × m
+ * Gram matrix of the weighted centred points is found and mapped back (the same eigenvalue; m² a step instead of D²).
+ */
+function windowScatterAxis(params: GmmParams, data: Dataset, j: number): { vector: Float64Array; value: number } | null {
   const { k: K, d: D } = params;
   const pre = precompute(params);
   if (!pre.ok) return null;
   const resp = new Float64Array(data.n * K);
   eStep(pre.value, data.data, data.n, false, null, { resp });
-  const out = new Float64Array(D * D);
+  const rows: number[] = [];
   let total = 0;
   for (let i = 0; i < data.n; i++) {
     const w = resp[i * K + j];
     if (w < 1e-12) continue;
     total += w;
-    for (let a = 0; a < D; a++) {
-      const da = data.data[i * D + a] - params.means[j * D + a];
-      for (let b = 0; b <= a; b++) out[a * D + b] += w * da * (data.data[i * D + b] - params.means[j * D + b]);
-    }
+    rows.push(i);
   }
   if (!(total > 0)) return null;
-  for (let a = 0; a < D; a++) {
-    for (let b = 0; b <= a; b++) {
-      out[a * D + b] /= total;
-      out[b * D + a] = out[a * D + b];
+  const m = rows.length;
+  if (2 * m >= D) {
+    const out = new Float64Array(D * D);
+    for (const i of rows) {
+      const w = resp[i * K + j];
+      for (let a = 0; a < D; a++) {
+        const da = data.data[i * D + a] - params.means[j * D + a];
+        for (let b = 0; b <= a; b++) out[a * D + b] += w * da * (data.data[i * D + b] - params.means[j * D + b]);
+      }
+    }
+    for (let a = 0; a < D; a++) {
+      for (let b = 0; b <= a; b++) {
+        out[a * D + b] /= total;
+        out[b * D + a] = out[a * D + b];
+      }
+    }
+    return principalAxis(out, D);
+  }
+  // Y: row t = √(w_t / total)·(x_t − μ_j), so S = YᵀY; S and the m × m Gram matrix G = YYᵀ share their nonzero
+  // eigenvalues, and S's eigenvector is Yᵀu for G's eigenvector u: the iteration runs on G (m² a step).
+  const y = new Float64Array(m * D);
+  rows.forEach((i, t) => {
+    const f = Math.sqrt(resp[i * K + j] / total);
+    for (let a = 0; a < D; a++) y[t * D + a] = f * (data.data[i * D + a] - params.means[j * D + a]);
+  });
+  const gram = new Float64Array(m * m);
+  for (let t = 0; t < m; t++) {
+    for (let u = 0; u <= t; u++) {
+      let s = 0;
+      for (let a = 0; a < D; a++) s += y[t * D + a] * y[u * D + a];
+      gram[t * m + u] = s;
+      gram[u * m + t] = s;
     }
   }
-  return out;
+  const axis = principalAxis(gram, m);
+  const vector = new Float64Array(D);
+  for (let t = 0; t < m; t++) {
+    const c = axis.vector[t];
+    for (let a = 0; a < D; a++) vector[a] += c * y[t * D + a];
+  }
+  let norm = 0;
+  for (let a = 0; a < D; a++) norm += vector[a] * vector[a];
+  norm = Math.sqrt(norm);
+  if (!(norm > 0)) return null;
+  for (let a = 0; a < D; a++) vector[a] /= norm;
+  return { vector, value: axis.value };
 }
 
 /** Components ordered by weighted spread π_j·tr Σ_j, largest first (excluding `except`). */
@@ -89,7 +132,7 @@ export function splitProposal(params: GmmParams, donor: number, target: number, 
   const p = cloneParams(params);
   const { d: D, covarianceType: type } = p;
   const kind = COVARIANCE[type];
-  const axis = kind.splitAxis(p.covariances, D, donor, () => windowScatter(params, data, donor));
+  const axis = kind.splitAxis(p.covariances, D, donor, () => windowScatterAxis(params, data, donor));
   if (axis === null || !(axis.value > 0)) return null;
   const step = 0.8 * Math.sqrt(axis.value);
   const v = axis.vector;
