@@ -35,34 +35,77 @@ export function mixtureParameters(type: CovarianceType, k: number, d: number): n
   return COVARIANCE[type].parameters(k, d) + k * d + k - 1;
 }
 
-export { principalAxis } from './covarianceStatistics.js';
+import { principalAxis } from './covarianceStatistics.js';
 
-/** Responsibility-weighted scatter (D×D) of the window's points about component j's mean. */
-function windowScatter(params: GmmParams, data: Dataset, j: number): Float64Array | null {
+export { principalAxis };
+
+/**
+ * The principal axis of the responsibility-weighted scatter of the window's points about component j's mean (what
+ * spherical and tied components split along). With at least D/2 weighted points, the D×D scatter is formed and its
+ * axis found ({@link principalAxis}); with fewer (a component of 60 points in 384 dimensions), the axis of the m × m
+ * Gram matrix of the weighted centred points is found and mapped back (the same eigenvalue; m² a step instead of D²).
+ */
+function windowScatterAxis(params: GmmParams, data: Dataset, j: number): { vector: Float64Array; value: number } | null {
   const { k: K, d: D } = params;
   const pre = precompute(params);
   if (!pre.ok) return null;
   const resp = new Float64Array(data.n * K);
   eStep(pre.value, data.data, data.n, false, null, { resp });
-  const out = new Float64Array(D * D);
+  const rows: number[] = [];
   let total = 0;
   for (let i = 0; i < data.n; i++) {
     const w = resp[i * K + j];
     if (w < 1e-12) continue;
     total += w;
-    for (let a = 0; a < D; a++) {
-      const da = data.data[i * D + a] - params.means[j * D + a];
-      for (let b = 0; b <= a; b++) out[a * D + b] += w * da * (data.data[i * D + b] - params.means[j * D + b]);
-    }
+    rows.push(i);
   }
   if (!(total > 0)) return null;
-  for (let a = 0; a < D; a++) {
-    for (let b = 0; b <= a; b++) {
-      out[a * D + b] /= total;
-      out[b * D + a] = out[a * D + b];
+  const m = rows.length;
+  if (2 * m >= D) {
+    const out = new Float64Array(D * D);
+    for (const i of rows) {
+      const w = resp[i * K + j];
+      for (let a = 0; a < D; a++) {
+        const da = data.data[i * D + a] - params.means[j * D + a];
+        for (let b = 0; b <= a; b++) out[a * D + b] += w * da * (data.data[i * D + b] - params.means[j * D + b]);
+      }
+    }
+    for (let a = 0; a < D; a++) {
+      for (let b = 0; b <= a; b++) {
+        out[a * D + b] /= total;
+        out[b * D + a] = out[a * D + b];
+      }
+    }
+    return principalAxis(out, D);
+  }
+  // Y: row t = √(w_t / total)·(x_t − μ_j), so S = YᵀY; S and the m × m Gram matrix G = YYᵀ share their nonzero
+  // eigenvalues, and S's eigenvector is Yᵀu for G's eigenvector u: the iteration runs on G (m² a step).
+  const y = new Float64Array(m * D);
+  rows.forEach((i, t) => {
+    const f = Math.sqrt(resp[i * K + j] / total);
+    for (let a = 0; a < D; a++) y[t * D + a] = f * (data.data[i * D + a] - params.means[j * D + a]);
+  });
+  const gram = new Float64Array(m * m);
+  for (let t = 0; t < m; t++) {
+    for (let u = 0; u <= t; u++) {
+      let s = 0;
+      for (let a = 0; a < D; a++) s += y[t * D + a] * y[u * D + a];
+      gram[t * m + u] = s;
+      gram[u * m + t] = s;
     }
   }
-  return out;
+  const axis = principalAxis(gram, m);
+  const vector = new Float64Array(D);
+  for (let t = 0; t < m; t++) {
+    const c = axis.vector[t];
+    for (let a = 0; a < D; a++) vector[a] += c * y[t * D + a];
+  }
+  let norm = 0;
+  for (let a = 0; a < D; a++) norm += vector[a] * vector[a];
+  norm = Math.sqrt(norm);
+  if (!(norm > 0)) return null;
+  for (let a = 0; a < D; a++) vector[a] /= norm;
+  return { vector, value: axis.value };
 }
 
 /** Components ordered by weighted spread π_j·tr Σ_j, largest first (excluding `except`). */
@@ -89,7 +132,7 @@ export function splitProposal(params: GmmParams, donor: number, target: number, 
   const p = cloneParams(params);
   const { d: D, covarianceType: type } = p;
   const kind = COVARIANCE[type];
-  const axis = kind.splitAxis(p.covariances, D, donor, () => windowScatter(params, data, donor));
+  const axis = kind.splitAxis(p.covariances, D, donor, () => windowScatterAxis(params, data, donor));
   if (axis === null || !(axis.value > 0)) return null;
   const step = 0.8 * Math.sqrt(axis.value);
   const v = axis.vector;
@@ -189,6 +232,15 @@ export interface MoveScreen {
 const MIN_SPLIT_POINTS = 8;
 
 /**
+ * Points a split is screened on at most: a component holding more is screened on this many of its points, evenly
+ * spaced through the window, so the screen costs the same for any window size.
+ */
+export const MAX_SPLIT_ROWS = 256;
+
+/** A local split fit stops when an iteration gains less than this many nats per unit of weight (scikit-learn's tol). */
+const SPLIT_TOL = 1e-3;
+
+/**
  * Screens every birth-and-death move of a window in likelihood units, in the manner of split-and-merge EM
  * (Ueda et al. 2000, whose merge and split criteria these are, measured as log-likelihoods):
  *
@@ -196,10 +248,12 @@ const MIN_SPLIT_POINTS = 8;
  *    in proportion), Σ_{k≠v} r_ik summed for the component that holds most of a point: O(n·K);
  *    merge: the exact loss of merging each component into the one whose points it shares most (moments
  *    preserved, Ueda's merge candidate): one component density over the window per component;
- * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³), two halves started along its
- *    principal axis (`splitProposal`), `iterations` local EM steps on those weighted points (tied: the shared
- *    covariance kept), and the gain of the two-component fit over component j alone on them, less the added
- *    component's free parameters: about `iterations` E-steps of two components over the window in all.
+ * 2. split: for each component j, its points weighted by r_ij (those above 10⁻³; at most {@link MAX_SPLIT_ROWS}
+ *    of them, evenly spaced, weighted up to the component's mass), two halves started along its principal axis
+ *    (`splitProposal`) and two distant points, up to `iterations` local EM steps on those weighted points
+ *    (stopped when a step gains under 10⁻³ nats per unit weight; tied: the shared covariance kept), and the gain
+ *    of the two-component fit over component j alone on them, less the added component's free parameters: at
+ *    most 2·`iterations` E-steps of two components over min(n, K·{@link MAX_SPLIT_ROWS}) points in all.
  *
  * A move re-seeds a component v where splitting j gains most: its estimated gain is splitGain[j] −
  * min(removeCost[v], mergeCost[v]). The screen only ranks moves; the caller fits the best ones and judges them
@@ -244,13 +298,21 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
       }
     }
     if (mass < MIN_SPLIT_POINTS) continue;
-    const m = rows.length;
+    // At most MAX_SPLIT_ROWS of them, evenly spaced through the window, weighted up to the component's mass.
+    const stride = Math.max(1, rows.length / MAX_SPLIT_ROWS);
+    const m = Math.min(rows.length, MAX_SPLIT_ROWS);
     const sub = new Float64Array(m * D);
     const w = new Float64Array(m);
-    rows.forEach((i, t) => {
+    let taken = 0;
+    for (let t = 0; t < m; t++) {
+      const i = rows[Math.floor(t * stride)];
       sub.set(data.data.subarray(i * D, i * D + D), t * D);
       w[t] = resp[i * K + j];
-    });
+      taken += w[t];
+    }
+    // The fit on m points of weight scaled by s has s times their in-sample optimism: the correction scales too.
+    const scale = m < rows.length ? mass / taken : 1;
+    if (scale !== 1) for (let t = 0; t < m; t++) w[t] *= scale;
     const local: Dataset = { n: m, d: D, data: sub };
     const alone = componentMixture(params, [j]);
     const preAlone = precompute(alone);
@@ -277,7 +339,7 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
         halves[j] = fit.params;
       }
     }
-    splitGain[j] = Math.max(0, gain - extra);
+    splitGain[j] = Math.max(0, gain - scale * extra);
   }
   const { mergeCost, mergeInto } = mergeCosts(params, data, resp);
   return { removeCost, splitGain, halves, mergeCost, mergeInto };
@@ -346,8 +408,8 @@ function mergeCosts(params: GmmParams, data: Dataset, resp: Float64Array): { mer
 }
 
 /**
- * The in-sample gain of a two-component fit over one component on weighted points: `iterations` EM steps from
- * `start` (tied: the shared covariance kept), then Σ_i w_i (ln q(x_i) − ln N(x_i)), `baseDensity` = ln N(x_i).
+ * The in-sample gain of a two-component fit over one component on weighted points: up to `iterations` EM steps
+ * from `start`, fewer when a step gains under {@link SPLIT_TOL} per unit weight (tied: the shared covariance kept), then Σ_i w_i (ln q(x_i) − ln N(x_i)), `baseDensity` = ln N(x_i).
  */
 function localSplitGain(start: GmmParams, alone: GmmParams, sub: Float64Array, m: number, w: Float64Array, baseDensity: Float64Array, regCovar: number, iterations: number): { gain: number; params: GmmParams } {
   const { d: D, covarianceType: type } = start;
@@ -356,20 +418,23 @@ function localSplitGain(start: GmmParams, alone: GmmParams, sub: Float64Array, m
   const density = new Float64Array(m);
   let gain = 0;
   let scored = start;
+  let mass = 0;
+  for (let t = 0; t < m; t++) mass += w[t];
   for (let it = 0; it <= iterations; it++) {
     const pre = precompute(current);
     if (!pre.ok) break;
     eStep(pre.value, sub, m, false, null, { resp: r2, logDensity: density });
+    const previous = gain;
     gain = 0;
     for (let t = 0; t < m; t++) gain += w[t] * (density[t] - baseDensity[t]);
     scored = current;
-    if (it === iterations) break;
+    if (it === iterations || (it > 0 && gain - previous < SPLIT_TOL * mass)) break;
     for (let t = 0; t < m; t++) {
       r2[2 * t] *= w[t];
       r2[2 * t + 1] *= w[t];
     }
     const stats = new SufficientStats(2, D, type, alone.means.subarray(0, D));
-    stats.addBatch(sub, m, r2);
+    stats.addBlock(sub, 0, m, r2);
     if (!(stats.s0[0] > 1) || !(stats.s0[1] > 1)) break;
     current = mStep(stats, { regCovar, fixedCovariances: COVARIANCE[type].stride(D) === 0 ? alone.covariances : null }).params;
   }

@@ -84,9 +84,9 @@ export interface CovarianceStatistics {
   splitS2(st: StatsView, from: number, to: number, n: number, a: number, mu1: Float64Array, mu2: Float64Array, within: (x: number, y: number) => number): void;
   /**
    * The axis along which component `donor` is split: the principal axis of its covariance (full), its widest
-   * variable (diag), or that of its points' scatter on the window (`scatter()`; spherical, tied).
+   * variable (diag), or that of its points' scatter on the window (`scatterAxis()`; spherical, tied).
    */
-  splitAxis(cov: Float64Array, d: number, donor: number, scatter: () => Float64Array | null): { vector: Float64Array; value: number } | null;
+  splitAxis(cov: Float64Array, d: number, donor: number, scatterAxis: () => { vector: Float64Array; value: number } | null): { vector: Float64Array; value: number } | null;
   /** After a split along v: the donor's covariance shrunk by `shrink`·vvᵀ and copied onto `target` (spherical: copied; tied: shared). */
   shrinkAlong(cov: Float64Array, d: number, donor: number, target: number, v: Float64Array, shrink: number): void;
   /** The moment-matched covariance of components i and j merged (weights wi, wj, merged mean mu), or null (tied: shared). */
@@ -478,10 +478,7 @@ export const SPHERICAL_STATISTICS: CovarianceStatistics = {
       return Math.max(0, d * (np * Math.log(vp / d) - nh * lh - nw * lw));
     };
   },
-  splitAxis: (_cov, d, _donor, scatter) => {
-    const s = scatter();
-    return s === null ? null : principalAxis(s, d);
-  },
+  splitAxis: (_cov, _d, _donor, scatterAxis) => scatterAxis(),
   shrinkAlong(cov, _d, donor, target) {
     cov[target] = cov[donor];
   },
@@ -544,10 +541,7 @@ export const TIED_STATISTICS: CovarianceStatistics = {
   },
   splitFits: () => true,
   splitS2: () => {},
-  splitAxis: (_cov, d, _donor, scatter) => {
-    const s = scatter();
-    return s === null ? null : principalAxis(s, d);
-  },
+  splitAxis: (_cov, _d, _donor, scatterAxis) => scatterAxis(),
   shrinkAlong: () => {},
   mergeCovariance: () => null,
 };

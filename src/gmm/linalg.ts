@@ -60,19 +60,26 @@ export function logDetFromCholesky(l: Float64Array, d: number): number {
  * @param out D×D destination (lower triangular result), row-major; may be offset
  */
 export function invertLower(l: Float64Array, d: number, out: Float64Array, outOffset = 0): void {
-  for (let j = 0; j < d; j++) {
-    // column j of L⁻¹: solve L·x = e_j
-    for (let i = 0; i < d; i++) {
-      if (i < j) {
-        out[outOffset + i * d + j] = 0;
-        continue;
-      }
-      let s = i === j ? 1 : 0;
-      for (let p = j; p < i; p++) s -= l[i * d + p] * out[outOffset + p * d + j];
-      out[outOffset + i * d + j] = s / l[i * d + i];
+  // Row by row: x_ij = (δ_ij − Σ_{p=j}^{i−1} l_ip·x_pj) / l_ii, the sum for each j accumulated over p in
+  // ascending order (the order of the column-by-column substitution, so the same rounding), reading the rows
+  // of x already solved contiguously.
+  for (let i = 0; i < d; i++) {
+    const ri = outOffset + i * d;
+    for (let j = 0; j < i; j++) out[ri + j] = 0;
+    for (let p = 0; p < i; p++) {
+      const a = l[i * d + p];
+      const rp = outOffset + p * d;
+      for (let j = 0; j <= p; j++) out[ri + j] -= a * out[rp + j];
     }
+    const lii = l[i * d + i];
+    for (let j = 0; j < i; j++) out[ri + j] /= lii;
+    out[ri + i] = 1 / lii;
+    for (let j = i + 1; j < d; j++) out[ri + j] = 0;
   }
 }
+
+/** The Cholesky factor of {@link precisionFactor}, reused between calls (only read inside it). */
+let factorScratch = new Float64Array(0);
 
 /**
  * Precision factor of a full covariance: W = L⁻¹ with Σ = L·Lᵀ, so Σ⁻¹ = Wᵀ·W and the
@@ -83,7 +90,8 @@ export function invertLower(l: Float64Array, d: number, out: Float64Array, outOf
  * @returns log det W = −½ log det Σ, or `null` when Σ is not positive definite
  */
 export function precisionFactor(cov: Float64Array, d: number, offset: number, out: Float64Array, outOffset: number): number | null {
-  const l = cholesky(cov, d, offset);
+  if (factorScratch.length < d * d) factorScratch = new Float64Array(d * d);
+  const l = cholesky(cov, d, offset, factorScratch);
   if (l === null) return null;
   invertLower(l, d, out, outOffset);
   let logDet = 0;

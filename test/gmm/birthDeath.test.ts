@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GaussianMixture, paramsFromJSON, StreamingGmm, type CovarianceType, type GmmParams } from 'emstream';
-import { screenMoves } from '../../src/gmm/birthDeath.js';
+import { principalAxis, screenMoves, splitProposal } from '../../src/gmm/birthDeath.js';
 import { mergeMove } from '../../src/gmm/chooseK.js';
 import { combineStats, componentMoments, splitComponentRow } from '../../src/gmm/componentStats.js';
 import { eStep, precompute } from '../../src/gmm/estep.js';
@@ -167,6 +167,58 @@ describe('the screen of moves', () => {
     // a component over two true clusters is the one whose split gains most (window 1 of this stream)
     expect(Math.max(...screen.splitGain)).toBeGreaterThan(0);
     expect(screen.halves.filter((h) => h !== null).every((h) => h!.k === 2)).toBe(true);
+  });
+
+  it('on a window larger than the screen takes (2 × 4000 points): one Gaussian is not split, a component over two clusters is, about as much as on all its points', () => {
+    const rng = new Rng(7);
+    const n = 4000;
+    const gauss = (shift: number) => Float64Array.from({ length: 2 * n }, (_, i) => rng.normal() + (i % 2 === 0 && i >= n ? shift : 0));
+    const one: GmmParams = { k: 2, d: 2, covarianceType: 'full', weights: Float64Array.of(0.5, 0.5), means: Float64Array.of(0, 0, 20, 20), covariances: Float64Array.of(1, 0, 0, 1, 1, 0, 0, 1) };
+    const screen = (params: GmmParams, data: Float64Array) => {
+      const pre = precompute(params);
+      if (!pre.ok) throw new Error('not factorable');
+      const resp = new Float64Array(n * params.k);
+      eStep(pre.value, data, n, false, null, { resp });
+      return screenMoves(params, { n, d: 2, data }, resp, 1e-6);
+    };
+    // component 0 holds every point (n ≫ MAX_SPLIT_ROWS): one Gaussian, nothing to gain beyond the fit's optimism
+    expect(screen(one, gauss(0)).splitGain[0]).toBe(0);
+    // two clusters 6 apart under one wide component: the split gains about n·ln-ratio, as on every point
+    const two: GmmParams = { ...one, means: Float64Array.of(3, 0, 20, 20), covariances: Float64Array.of(10, 0, 0, 1, 1, 0, 0, 1) };
+    const data = gauss(6);
+    const gain = screen(two, data).splitGain[0];
+    const halves = new GaussianMixture({ ...two, means: Float64Array.of(0, 0, 6, 0), covariances: Float64Array.of(1, 0, 0, 1, 1, 0, 0, 1) });
+    const exact = (halves.score({ n, d: 2, data }) - new GaussianMixture({ ...two, weights: Float64Array.of(1 - 1e-12, 1e-12) }).score({ n, d: 2, data })) * n;
+    expect(gain).toBeGreaterThan(0.8 * exact);
+    expect(gain).toBeLessThan(1.2 * exact);
+  });
+
+  it('a spherical component of fewer points than dimensions (80 in 200-D) splits along its scatter’s principal axis, as the D×D scatter gives it', () => {
+    const rng = new Rng(11);
+    const d = 200;
+    const n = 80;
+    const direction = Float64Array.from({ length: d }, () => rng.normal());
+    const length = Math.hypot(...direction);
+    const data = new Float64Array(n * d);
+    for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) data[i * d + a] = 0.3 * rng.normal() + ((i % 2 === 0 ? 3 : -3) * direction[a]) / length;
+    const means = new Float64Array(2 * d).fill(0);
+    means[d] = 100; // component 1 far away: component 0 holds every point
+    const params: GmmParams = { k: 2, d, covarianceType: 'spherical', weights: Float64Array.of(0.99, 0.01), means, covariances: Float64Array.of(9.1, 1) };
+    const split = splitProposal(params, 0, 1, { n, d, data })!;
+    const shift = Float64Array.from({ length: d }, (_, a) => split.means[a] - split.means[d + a]);
+    // the D×D scatter about component 0's mean, and its principal axis
+    const scatter = new Float64Array(d * d);
+    for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) scatter[a * d + b] += (data[i * d + a] * data[i * d + b]) / n;
+    const axis = principalAxis(scatter, d);
+    const cos = (u: ArrayLike<number>, v: ArrayLike<number>) => {
+      let uv = 0;
+      for (let a = 0; a < d; a++) uv += u[a] * v[a];
+      return Math.abs(uv) / (Math.hypot(...Array.from(u)) * Math.hypot(...Array.from(v)));
+    };
+    expect(cos(shift, axis.vector)).toBeGreaterThan(1 - 1e-9);
+    expect(cos(shift, direction)).toBeGreaterThan(0.98);
+    // the halves sit 0.8·√λ either side of the mean, λ the scatter's largest eigenvalue
+    expect(Math.hypot(...Array.from(shift)) / 2).toBeCloseTo(0.8 * Math.sqrt(axis.value), 6);
   });
 
   it('the cost of merging a component into its partner is the exact log-likelihood the window loses', () => {

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { CholeskyDecomposition, inverse, Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 
 import { fitGmm, runEM } from '../../src/gmm/em.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type Precomputed } from '../../src/gmm/estep.js';
 import { dataMean, initialise, INIT_METHODS } from '../../src/gmm/init.js';
+import { cholesky, precisionFactor } from '../../src/gmm/linalg.js';
 import { GaussianMixture } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
 import { SufficientStats } from '../../src/gmm/stats.js';
@@ -434,5 +435,46 @@ describe('compiled (unrolled) E-step pass vs the generic kernels', () => {
         }
       }
     }
+  });
+});
+
+describe('the precision factor W = L⁻¹ of a full covariance', () => {
+  /** Column-by-column forward substitution, L·x = e_j for each j: the textbook order of the sums. */
+  function invertByColumns(l: Float64Array, d: number): Float64Array {
+    const out = new Float64Array(d * d);
+    for (let j = 0; j < d; j++) {
+      for (let i = j; i < d; i++) {
+        let s = i === j ? 1 : 0;
+        for (let p = j; p < i; p++) s -= l[i * d + p] * out[p * d + j];
+        out[i * d + j] = s / l[i * d + i];
+      }
+    }
+    return out;
+  }
+
+  it('is the inverse of the Cholesky factor (ml-matrix), bit for bit the column-by-column substitution, for D up to 40', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 2 ** 30 }), (d, seed) => {
+        const rng = new Rng(seed);
+        const b = Float64Array.from({ length: d * d }, () => rng.normal());
+        const cov = new Float64Array(d * d);
+        for (let i = 0; i < d; i++) {
+          for (let j = 0; j < d; j++) {
+            let s = i === j ? 0.5 : 0;
+            for (let k = 0; k < d; k++) s += b[i * d + k] * b[j * d + k];
+            cov[i * d + j] = s;
+          }
+        }
+        const w = new Float64Array(d * d + 3).fill(Number.NaN);
+        const logDet = precisionFactor(cov, d, 0, w, 3);
+        expect(Array.from(w.subarray(3))).toEqual(Array.from(invertByColumns(cholesky(cov, d)!, d)));
+        const lower = new CholeskyDecomposition(new Matrix(Array.from({ length: d }, (_, i) => Array.from(cov.subarray(i * d, i * d + d))))).lowerTriangularMatrix;
+        expectClose(w.subarray(3), Float64Array.from(inverse(lower).to1DArray()), 1e-7, 1);
+        let halfLogDet = 0;
+        for (let i = 0; i < d; i++) halfLogDet += Math.log(lower.get(i, i));
+        expect(logDet).toBeCloseTo(-halfLogDet, 8);
+      }),
+      { seed: SEED, numRuns: 60 },
+    );
   });
 });

@@ -6,7 +6,8 @@
  */
 import { CholeskyDecomposition, Matrix, inverse } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { componentDrift, driftStatistic, shapeDegreesOfFreedom, shapeStatistic } from '../../src/gmm/adaptive.js';
+import { chiSquareQuantile, componentDrift, driftStatistic, shapeCorrection, shapeDegreesOfFreedom, shapeStatistic } from '../../src/gmm/adaptive.js';
+import { Rng } from '../../src/gmm/rng.js';
 import { componentMoments, meanStatistic, type ComponentMoments } from '../../src/gmm/componentStats.js';
 import { cholesky, Tridiagonal } from '../../src/gmm/linalg.js';
 import { SufficientStats } from '../../src/gmm/stats.js';
@@ -130,7 +131,7 @@ function randomStats(rng: () => number, type: CovarianceType, k: number, d: numb
 }
 
 describe('componentDrift at the cost of the covariance type', () => {
-  it('the discount factors are the root of Λ_Σ(f·n_h) = ν found by bisection on the dense statistic', () => {
+  it('the discount factors are the root of Λ_Σ(f·n_h) = ν found by bisection on the dense statistic (with Box’s correction)', () => {
     const rng = seededUniform(20);
     for (const type of ['full', 'diag', 'spherical'] as CovarianceType[]) {
       const d = 5;
@@ -144,18 +145,47 @@ describe('componentDrift at the cost of the covariance type', () => {
         const hm = componentMoments(prior, k, 1e-6);
         const moved = { n: hm.n, mean: wm.mean, cov: hm.cov };
         expect(drift.shapeStatistics[k]).toBeGreaterThan(drift.shapeThreshold);
-        close(drift.shapeStatistics[k], denseStatistic(type, d, moved, hm.n, wm), 1e-9);
+        const dense = (nh: number): number => denseStatistic(type, d, moved, nh, wm) * shapeCorrection(type, d, nh, wm.n);
+        close(drift.shapeStatistics[k], dense(hm.n), 1e-9);
         let lo = 0;
         let hi = 1;
         for (let it = 0; it < 40; it++) {
           const mid = 0.5 * (lo + hi);
-          if (denseStatistic(type, d, moved, mid * hm.n, wm) > nu) hi = mid;
+          if (dense(mid * hm.n) > nu) hi = mid;
           else lo = mid;
         }
         close(drift.factors[k], lo, 1e-9);
         expect(drift.factors[k]).toBeLessThan(1);
       }
     }
+  });
+
+  it('with Box’s correction, Λ_Σ of two samples of one Gaussian has the χ² mean of its degrees of freedom at D = 32 with 100 points (uncorrected: well above)', () => {
+    const d = 32;
+    const nu = shapeDegreesOfFreedom('full', d);
+    const rng = new Rng(5);
+    const sample = (n: number): ComponentMoments => {
+      const x = Float64Array.from({ length: n * d }, () => rng.normal());
+      const mean = new Float64Array(d);
+      for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) mean[a] += x[i * d + a] / n;
+      const cov = new Float64Array(d * d);
+      for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) cov[a * d + b] += ((x[i * d + a] - mean[a]) * (x[i * d + b] - mean[b])) / n;
+      return { n, mean, cov };
+    };
+    const raw: number[] = [];
+    const corrected: number[] = [];
+    for (let r = 0; r < 20; r++) {
+      const h = sample(1000);
+      const w = sample(100);
+      const value = shapeStatistic('full', d, { n: h.n, mean: w.mean, cov: h.cov }, w)(h.n);
+      raw.push(value);
+      corrected.push(value * shapeCorrection('full', d, h.n, w.n));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+    expect(mean(raw)).toBeGreaterThan(1.1 * nu);
+    expect(Math.abs(mean(corrected) / nu - 1)).toBeLessThan(0.03);
+    // and the test at alpha = 1e-3 fires on none of them
+    expect(corrected.filter((v) => v > chiSquareQuantile(nu, 1 - 1e-3)).length).toBe(0);
   });
 
   it('tied: Hotelling’s statistic with the shared factor computed once equals the one that factors per call', () => {
