@@ -179,7 +179,7 @@ function passthroughPipeline(size: number, d: number): Pipeline<VectorInput> {
 }
 
 /** Produces `n` float32le vectors from K Gaussian clusters (1000-message batches: kafkajs is fastest there). */
-async function produceVectors(kafka: KafkaClientLike, topic: string, n: number, d: number, k: number): Promise<number> {
+export async function produceVectors(kafka: KafkaClientLike, topic: string, n: number, d: number, k: number): Promise<number> {
   const rng = new Rng(7);
   const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => 8 * rng.normal()));
   const distinct = 5000;

@@ -3,7 +3,7 @@
  * from here). Not a test: numbers depend on the machine and its load.
  *
  *   npm run bench                    # all sections
- *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka)
+ *   npm run bench -- gmm streaming   # some sections (gmm, threads, kernels, streaming, readers, quality, kafka; members: the shared-model case of kafka alone)
  *   npm run bench -- calibrate       # the drift alarm thresholds (bench/calibrate.ts; only when named: ~10 min)
  *   npm run bench -- streaming --breakdown   # also where a window's time goes, per phase (bench/operator.ts)
  *
@@ -248,6 +248,27 @@ async function readersSection(): Promise<void> {
   }
 }
 
+async function membersSection(): Promise<void> {
+  const { benchMembers, reducerCost, reducerStepCost } = await import('./members.js');
+  const { cpus, loadavg } = await import('node:os');
+  const before = loadavg();
+  const r = await benchMembers({ vectors: 400_000, repeat: 3, log: () => {} });
+  console.log(
+    `\n## Shared model: one member against two (separate processes, one group; real broker on the same ${cpus().length} cores, 4 partitions, ${fmt(r.vectors)} vectors, D = 8, K = 8, window 1000; medians of 3 alternating runs; load average ${before.map((l) => l.toFixed(2)).join(' ')} before)\n`,
+  );
+  console.log('| case | vectors/s | µs CPU / vector (pipeline processes) | global versions |');
+  console.log('|---|---|---|---|');
+  for (const [name, run] of Object.entries(r.medians)) console.log(`| ${name} | ${fmt(run.vectorsPerSecond)} | ${run.cpuMicrosPerVector} | ${run.versions || '–'} |`);
+  console.log(`\nCPU per vector, two members / one member (shared model): **${r.cpuRatio.toFixed(2)}** (target ≤ 1.2)`);
+  const cost = reducerCost();
+  console.log('\nThe reducer, in process: reading, admitting and merging a contribution (µs), its size; the numeric step per round (StatisticsGmm.merge, 4000 points, K = 8, D = 8, full)\n');
+  console.log('| K | D | covariance | contribution bytes | µs per contribution |');
+  console.log('|---|---|---|---|---|');
+  for (const c of cost) console.log(`| ${c.k} | ${c.d} | ${c.type} | ${fmt(c.bytes)} | ${c.microsPerContribution} |`);
+  const step = reducerStepCost();
+  console.log(`\nnumeric step per round: median ${step.medianMs} ms, largest ${step.maxMs} ms (birth and death's probes on the ${step.sample}-point sample when due)`);
+}
+
 // The kernels from the sources, as the tests and dist have them (compiled when missing or stale).
 await buildKernels();
 header();
@@ -261,6 +282,7 @@ if (want('quality')) {
   await suiteSection();
 }
 if (want('kafka')) await kafkaSection();
+if (want('kafka') || sections.includes('members')) await membersSection();
 if (sections.includes('calibrate')) {
   calibrationSection();
   checkSection();

@@ -37,6 +37,7 @@ export { Rng, type RngState } from './gmm/rng.js';
 export { combineStats, scaleComponents, translateComponent, splitComponentRow, componentMoments, tiedWithin, meanStatistic, JAMES_STEIN_C, type ComponentMoments, type MeanShrinkage } from './gmm/componentStats.js';
 export { componentDrift, weightDrift, driftStatistic, shapeStatistic, chiSquareQuantile, normalQuantile, type ComponentDrift, type WeightDrift, type AdaptiveForgettingOptions } from './gmm/adaptive.js';
 export { MIN_WINDOW_PARALLEL_WORK, windowThreads } from './gmm/streaming.js';
+export { StatisticsGmm, type StatisticsRound } from './gmm/stream/statistics.js';
 export { splitWindow, logDensities, meanLogLikelihood, significantlyBetter, pairedGain, type WindowSplit } from './gmm/selection.js';
 export { lnGamma, logGammaQ, chiSquareLog10Survival } from './gmm/special.js';
 export { splitProposal, worstPointProposal, mostRedundantPair, screenMoves, bySpread, principalAxis, componentParameters, mixtureParameters, type MoveScreen } from './gmm/birthDeath.js';

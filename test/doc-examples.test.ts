@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
  * An example that prints without stating it fails.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const folders = ['src/gmm', 'src/operators', 'src/viz', 'src/io', 'src/monitoring', 'src/dashboard'];
+const folders = ['src/gmm', 'src/gmm/stream', 'src/operators', 'src/viz', 'src/io', 'src/monitoring', 'src/dashboard'];
 const files = ['src/core.ts', 'src/options.ts'];
 const dir = join(root, 'test', '.doc-examples');
 

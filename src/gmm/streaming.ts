@@ -663,7 +663,7 @@ export class StreamingGmm {
  * Bonferroni-adjusted p-value of its tests, max(−log₁₀ p_mean, −log₁₀ p_shape) − log₁₀(tests), the tests being
  * the mean (χ²_D) and shape (χ² with the covariance's degrees of freedom) tests of every tested component.
  */
-function componentScores(cd: ComponentDrift, labels: readonly number[], excluded: readonly number[], d: number, type: CovarianceType): { labels: number[]; scores: number[] } {
+export function componentScores(cd: ComponentDrift, labels: readonly number[], excluded: readonly number[], d: number, type: CovarianceType): { labels: number[]; scores: number[] } {
   const nuShape = cd.shapeThreshold > 0 ? shapeDegreesOfFreedom(type, d) : 0;
   const tested: number[] = [];
   for (let k = 0; k < labels.length; k++) if (cd.meanStatistics[k] > 0 && !excluded.includes(labels[k])) tested.push(k);
@@ -693,7 +693,7 @@ function standardErrorOf(a: Float64Array): number {
 }
 
 /** The mixture of the components `idx` of p, in that order, weights renormalised. */
-function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
+export function subMixture(p: GmmParams, idx: readonly number[]): GmmParams {
   const { d: D, covarianceType: type } = p;
   const cs = COVARIANCE[type].stride(D);
   const weights = new Float64Array(idx.length);

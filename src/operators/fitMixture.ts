@@ -6,7 +6,8 @@ import type { GmmParams } from '../gmm/types.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { inPhase } from '../gmm/stream/profile.js';
 import { operate, operatorSubscriber } from './operate.js';
-import { claimPipelineState, scopeOnInvalid } from './pipelineScope.js';
+import { claimPipelineState, claimSharedModel, scopeOnInvalid } from './pipelineScope.js';
+import { sharedMember } from './sharedMember.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 
 /** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
@@ -93,6 +94,9 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
   resolveStreamingOptions(given, 'fitMixture');
   const onInvalid: ((invalid: InvalidVector<R>) => void) | undefined = ownOnInvalid ?? scopeOnInvalid();
   const own = given.initialState !== undefined || given.initialModel !== undefined || given.initialStats !== undefined;
+  // Built by a runner that shares one model over its consumer group: a member (labels and contributions, no fit).
+  const shared = claimSharedModel(!own, given);
+  if (shared !== undefined) return sharedMember({ streaming: given, instrumentation, onInvalid }, shared);
   const restored = claimPipelineState(!own);
   const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
   return operate((source, subscriber) => {
@@ -208,6 +212,14 @@ function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUp
       labelIds: [...update.labelIds],
     });
   }
+  emitModelEvents(instrumentation, update);
+}
+
+/**
+ * The events of what a window did to the model: drift alarms and the end of a drift, re-seeds and their reverts (also
+ * emitted by a shared model's reducer for its rounds, where drift and birth and death are decided).
+ */
+export function emitModelEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>): void {
   for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
   if (update.driftEnded !== null) instrumentation.emit('em.drift.ended', { windowIndex: update.windowIndex, since: update.driftEnded.since, windows: update.windowIndex - update.driftEnded.since });
   const reasons = new Map<string, number[]>();

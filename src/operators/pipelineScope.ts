@@ -10,7 +10,8 @@
  *
  * @module
  */
-import type { StreamingStateJSON } from '../gmm/streaming.js';
+import type { StreamingOptions, StreamingStateJSON } from '../gmm/streaming.js';
+import type { SharedModelLink } from './sharedMember.js';
 import type { InvalidVector } from './types.js';
 
 /** What a runner offers the operators of the pipeline it builds. */
@@ -22,6 +23,12 @@ export interface PipelineScope {
    * given no handler for (e.g. the records of a window whose fit fails), so the stream goes on.
    */
   readonly onInvalid?: (invalid: InvalidVector<unknown>) => void;
+  /**
+   * The shared-model mode: the global model of the consumer group. The first `fitMixture` created in the scope
+   * becomes a member (see `sharedMember`): it labels each window with the latest global model and contributes the
+   * window's statistics under it, instead of fitting a model of its own.
+   */
+  readonly sharedModel?: SharedModelLink;
   /**
    * The runner's maximum wait of count windows (`emstream run --max-wait-ms`): `windowVectors` of plain count windows
    * created in the scope and given no `maxWaitMs` of their own close a window that long after its first record.
@@ -37,12 +44,18 @@ export interface PipelineScopeReport<T> {
   readonly mixtures: number;
   /** Whether one of them took `initialState`. */
   readonly stateClaimed: boolean;
+  /** Whether one of them became a member of the shared model. */
+  readonly sharedClaimed: boolean;
+  /** The streaming options of the `fitMixture` that became a member (the reducer fits the global model with them). */
+  readonly sharedOptions: StreamingOptions | undefined;
 }
 
 interface ActiveScope {
   readonly scope: PipelineScope;
   mixtures: number;
   claimed: boolean;
+  sharedClaimed: boolean;
+  sharedOptions: StreamingOptions | undefined;
 }
 
 let active: ActiveScope | undefined;
@@ -69,11 +82,11 @@ let active: ActiveScope | undefined;
  */
 export function buildInPipelineScope<T>(scope: PipelineScope, build: () => T): PipelineScopeReport<T> {
   const outer = active;
-  const mine: ActiveScope = { scope, mixtures: 0, claimed: false };
+  const mine: ActiveScope = { scope, mixtures: 0, claimed: false, sharedClaimed: false, sharedOptions: undefined };
   active = mine;
   try {
     const result = build();
-    return { result, mixtures: mine.mixtures, stateClaimed: mine.claimed };
+    return { result, mixtures: mine.mixtures, stateClaimed: mine.claimed, sharedClaimed: mine.sharedClaimed, sharedOptions: mine.sharedOptions };
   } finally {
     active = outer;
   }
@@ -110,4 +123,21 @@ export function claimPipelineState(wantsState: boolean): StreamingStateJSON | un
   if (!wantsState || active.claimed || active.scope.initialState === undefined) return undefined;
   active.claimed = true;
   return active.scope.initialState;
+}
+
+/**
+ * Called by `fitMixture` when it is created, before {@link claimPipelineState}: hands the scope's shared model to the
+ * first one that asks (`wantsShared`: it was not given a model or state of its own), which then runs as a member of
+ * the shared model. A `fitMixture` given a model of its own keeps fitting it alone.
+ *
+ * @param wantsShared - whether the caller would run as a member
+ * @param options - the caller's streaming options (the reducer fits the global model with them)
+ * @returns the shared model, or `undefined` (outside a shared scope, or already claimed)
+ */
+export function claimSharedModel(wantsShared: boolean, options: StreamingOptions): SharedModelLink | undefined {
+  if (active === undefined || active.scope.sharedModel === undefined || !wantsShared || active.sharedClaimed) return undefined;
+  active.sharedClaimed = true;
+  active.sharedOptions = options;
+  active.mixtures++;
+  return active.scope.sharedModel;
 }

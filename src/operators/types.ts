@@ -1,4 +1,5 @@
 import type { MixtureJSON } from '../gmm/model.js';
+import type { SufficientStats } from '../gmm/stats.js';
 import type { StreamingStateJSON, WindowFit } from '../gmm/streaming.js';
 
 /**
@@ -58,6 +59,42 @@ export interface MixtureUpdate<R = VectorInput> extends Omit<WindowFit, 'params'
   readonly state: StreamingStateJSON;
   /** The window itself (points and records), for `toLabels`. */
   readonly window: VectorWindow<R>;
+  /**
+   * In the shared-model mode only (a `fitMixture` built by a runner that shares one model over a consumer group):
+   * the window's statistics under the global model, one contribution per input partition of the window, for the
+   * runner to publish to the reducer. `version` and `model` are then the global model the window was labelled with.
+   */
+  readonly contributions?: readonly WindowContribution[];
+}
+
+/**
+ * The part of one window that came from one input partition, as a member of a shared model publishes it: its
+ * sufficient statistics under the global model (one E-step, no M-step), the offsets they cover, and a small
+ * seeded sample of its points (for the reducer's held-out checks).
+ */
+export interface WindowContribution {
+  readonly topic: string;
+  readonly partition: number;
+  /** The first and last offsets of the records whose points are in `stats` (decimal strings). */
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  /** Points in `stats`. */
+  readonly count: number;
+  /** `count` over the window's points: the share of a window this is (for the reducer's forgetting). */
+  readonly windowShare: number;
+  /** The global model version the statistics (and the labels) were computed under. */
+  readonly modelVersion: number;
+  /** s0, s1, s2 under that model, about the global statistics' origin. */
+  readonly stats: SufficientStats;
+  /** Σ log p(x_i) under that model (the window's predictive log-likelihood, summed). */
+  readonly logLikelihood: number;
+  /** Σ (log p(x_i))², for the standard error of the predictive log-likelihood. */
+  readonly logLikelihoodSquares: number;
+  /** Σ_i Σ_k w_ik log(π_k N(x_i | θ_k)) under that model. */
+  readonly expectedLogLikelihood: number;
+  /** A seeded sample of the points (m×d row-major). */
+  readonly sample: Float64Array;
+  readonly sampleSize: number;
 }
 
 /** One labelled point. */

@@ -86,10 +86,10 @@ describe('the layout of the Kafka edge', () => {
     expect(built).toEqual([]);
   });
 
-  it('the edge is laid out in its folders: client, run, delivery, state, messages, source; the broker launcher in devtools', () => {
+  it('the edge is laid out in its folders: client, run, delivery, state, messages, source, shared; the broker launcher in devtools', () => {
     const kafka = files.map(rel).filter((f) => f.startsWith('kafka/'));
     const folders = new Set(kafka.map((f) => f.split('/')[1]).filter((p) => !p.endsWith('.ts')));
-    expect([...folders].sort()).toEqual(['client', 'delivery', 'messages', 'run', 'source', 'state']);
+    expect([...folders].sort()).toEqual(['client', 'delivery', 'messages', 'run', 'shared', 'source', 'state']);
     expect(kafka.filter((f) => f.split('/').length === 2).sort()).toEqual(['kafka/errors.ts', 'kafka/events.ts', 'kafka/sink.ts', 'kafka/topics.ts']);
     expect(files.map(rel)).toContain('devtools/broker.ts');
   });

@@ -36,7 +36,7 @@ describe('emstream run', () => {
     expect(err).toBeInstanceOf(CommanderError);
     expect((err as CommanderError).exitCode).toBe(0);
     const help = out.join('');
-    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--fresh', '--commit-interval-ms', '--broker-timeout-ms', '--input-timeout-ms', '--session-timeout-ms', '--exactly-once', '--transaction-timeout-ms', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
+    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--fresh', '--commit-interval-ms', '--broker-timeout-ms', '--input-timeout-ms', '--session-timeout-ms', '--exactly-once', '--shared-model', '--stats-topic', '--max-staleness', '--round-ms', '--transaction-timeout-ms', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
       expect(help, flag).toContain(flag);
     }
   });
@@ -46,6 +46,15 @@ describe('emstream run', () => {
     const err = await cmd.parseAsync(['node', 'emstream', 'run', '--input', 'x', '-k', '2']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunUsageError);
     expect((err as Error).message).toMatch(/--brokers.*KAFKA_BROKERS.*emstream broker.*docker compose up/);
+  });
+
+  it('takes the shared-model flags only with --shared-model', async () => {
+    process.env.KAFKA_BROKERS = '127.0.0.1:9';
+    const err = await program().cmd.parseAsync(['node', 'emstream', 'run', '--input', 'x', '-k', '2', '--stats-topic', 's']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunUsageError);
+    expect((err as Error).message).toMatch(/--stats-topic, --max-staleness and --round-ms apply to the shared-model mode only: add --shared-model/);
+    const bad = await program().cmd.parseAsync(['node', 'emstream', 'run', '--input', 'x', '-k', '2', '--shared-model', '--max-staleness', 'many']).catch((e: unknown) => e);
+    expect((bad as Error).message).toMatch(/staleness bound must be a whole number/);
   });
 
   it('rejects bad flags and unknown pipelines with the fix', async () => {

@@ -15,7 +15,9 @@ import { encodeVector } from '../../src/kafka/source/formats.js';
 import { readModelMessage } from '../../src/kafka/state/format.js';
 import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
 import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
-import { restoreLatestState } from '../../src/kafka/state/restore.js';
+import { restoreLatestState, restoreLatestStates } from '../../src/kafka/state/restore.js';
+import { KafkajsTransactionalProducer } from '../../src/kafka/client/transactions.js';
+import { modelMessage } from '../../src/kafka/state/format.js';
 import { clusteredPoint, committedOffset, produceAll, readAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 const states = async (topic: string): Promise<ReturnType<typeof readModelMessage>[]> => (await readAll(testKafka(), topic)).map((m) => readModelMessage(m.value));
@@ -184,5 +186,33 @@ describe('durable state', () => {
     // Exactly the numbers: resuming gives the same next window as the in-memory state would.
     const gmm = new StreamingGmm({ k: K, covarianceType: 'full', maxIterations: 3, restarts: 1, initialState: restored!.state });
     expect(gmm.toJSON().stats).toEqual(read.state!.stats);
+  });
+
+  it('a models topic that ends with an aborted transaction is read to its end (kafkajs calls no eachBatch for an all-aborted fetch)', { timeout: 60_000 }, async () => {
+    const kafka = testKafka();
+    const topic = uniqueTopic('aborted-tail');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic }] });
+    await admin.disconnect();
+    const gmm = new StreamingGmm({ k: 2, seed: 1 });
+    const fit = gmm.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });
+    const update = { ...fit, windowIndex: 0, model: { format: 'emstream.gmm', version: 1, covarianceType: 'full', k: 2, d: 1, weights: [...fit.params.weights], means: [[fit.params.means[0]], [fit.params.means[1]]], covariances: [[[fit.params.covariances[0]]], [[fit.params.covariances[1]]]] }, state: gmm.toJSON(), window: { index: 0, n: 4, d: 1, points: new Float64Array(4), records: [], rejected: 0 } } as never;
+    const producer = new KafkajsTransactionalProducer(kafka, { transactionalId: `${topic}-t`, transactionTimeoutMs: 60_000 });
+    await producer.connect();
+    // Only an aborted transaction: the partition's records are all filtered out of a read_committed fetch.
+    await producer.send({ topicMessages: [{ topic, messages: [modelMessage(update, 'p')] }] });
+    await producer.abort();
+    const started = Date.now();
+    expect((await restoreLatestStates(kafka, { topic, keys: ['p'], timeoutMs: 20_000 })).size).toBe(0);
+    // A committed state, then an aborted one after it: the committed one, at once.
+    await producer.send({ topicMessages: [{ topic, messages: [modelMessage(update, 'p')] }] });
+    await producer.commit();
+    await producer.send({ topicMessages: [{ topic, messages: [modelMessage(update, 'p')] }] });
+    await producer.abort();
+    const found = await restoreLatestStates(kafka, { topic, keys: ['p'], timeoutMs: 20_000 });
+    expect(found.get('p')?.message.modelVersion).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    await producer.disconnect();
   });
 });

@@ -63,6 +63,10 @@ interface RunCommandOptions {
   maxWait?: number;
   sessionTimeout?: number;
   exactlyOnce?: boolean;
+  sharedModel?: boolean;
+  statsTopic?: string;
+  maxStaleness?: number;
+  roundMs?: number;
   maxInFlight?: number;
   stateEveryWindows?: number;
   stateIntervalMs?: number;
@@ -161,6 +165,13 @@ function timeFlags(opts: RunCommandOptions, logger: Logger): { commitIntervalMs?
     transactionTimeoutMs: opts.transactionTimeoutMs,
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+}
+
+/** The shared-model options from the flags. */
+function sharedModelFlags(opts: RunCommandOptions): { sharedModel?: true | { maxStaleness?: number; roundMs?: number }; stats?: string } {
+  if (opts.sharedModel !== true) return {};
+  const settings = { ...(opts.maxStaleness === undefined ? {} : { maxStaleness: opts.maxStaleness }), ...(opts.roundMs === undefined ? {} : { roundMs: opts.roundMs }) };
+  return { sharedModel: Object.keys(settings).length === 0 ? true : settings, ...(opts.statsTopic === undefined ? {} : { stats: opts.statsTopic }) };
 }
 
 /** `never`, `on-drift`, `every:N` or `N` (every N windows). */
@@ -277,6 +288,10 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--restore', 'resume from the saved state (the default; kept for older scripts)')
     .option('--max-in-flight <n>', 'most consumed records not yet fully acknowledged (default max(20000, 4 × window))', positiveInteger('the in-flight bound'))
     .option('--exactly-once', 'exactly once: each window\'s outputs, its state and the consumed offsets commit in one transaction; read the outputs with read_committed (one model per input partition)')
+    .option('--shared-model', 'one model for the whole consumer group: members label with the global model and contribute their windows\' statistics; one member (Kafka assigns it) merges them')
+    .option('--stats-topic <topic>', 'with --shared-model: the statistics topic, one partition (default <input>.stats)')
+    .option('--max-staleness <versions>', 'with --shared-model: most model versions a contribution may lag and still be merged (default 8)', nonNegativeInteger('the staleness bound'))
+    .option('--round-ms <ms>', 'with --shared-model: how long the reducer gathers contributions before the next model (default 200)', positiveInteger('the round length'))
     .option('--state-every-windows <n>', 'at least once: write the state every n windows (default 1); commits go as far as the last state, so a restart resumes exactly there', positiveInteger('the state interval'))
     .option('--state-interval-ms <ms>', 'at least once: also write the state when this long passed since the last one (default 1000; 0: by count only)', nonNegativeInteger('the state interval'))
     .option('--commit-interval-ms <ms>', 'at least once: commit at least this often (default 1000; outputs are committed as soon as acknowledged anyway)', nonNegativeInteger('the commit interval'))
@@ -308,6 +323,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         '  emstream run --brokers 127.0.0.1:9092 --input points --format json-array -k 3 --window 500 --from-beginning\n' +
         '  emstream run --pipeline sensors --brokers 127.0.0.1:9092\n' +
         '  emstream run --brokers 127.0.0.1:9092 --input points -k 3 --exactly-once       # read its outputs with read_committed\n' +
+        '  emstream run --brokers 127.0.0.1:9092 --input points -k 3 --shared-model       # start it on several machines: one model for the group\n' +
         '  emstream run --brokers 127.0.0.1:9092 --input points -k 3 --metrics-port 9464   # Prometheus scrapes :9464/metrics\n' +
         '  emstream dashboard --brokers 127.0.0.1:9092 --input points                      # the live dashboard of that run\n',
     )
@@ -328,6 +344,9 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
       }
       const logger = hooks.logger ?? pino({ level: opts.logLevel, base: { cmd: 'run' } }, pino.destination(2));
       const times = timeFlags(opts, logger);
+      if (opts.sharedModel !== true && (opts.statsTopic !== undefined || opts.maxStaleness !== undefined || opts.roundMs !== undefined)) {
+        throw new RunUsageError('--stats-topic, --max-staleness and --round-ms apply to the shared-model mode only: add --shared-model, or drop them');
+      }
       if (opts.fresh === true && opts.restore === true) throw new RunUsageError('--fresh and --restore contradict each other: give one (resuming the saved state is the default)');
       if (opts.pipeline !== undefined && [opts.components, opts.window, opts.halflife, opts.restart, opts.covariance].some((v) => v !== undefined)) {
         logger.warn('-k, --window, --halflife, --restart and --covariance shape the standard pipeline only; they are ignored with --pipeline');
@@ -384,6 +403,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
           ...times,
           maxWaitMs: maxWaitOf(opts),
           exactlyOnce: opts.exactlyOnce ?? false,
+          ...sharedModelFlags(opts),
           includeVector: opts.includeVector ?? false,
           producerInWorker: opts.producerThread,
           fastProduceEncoder: !(opts.kafkajsEncoder ?? false),

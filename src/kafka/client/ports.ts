@@ -80,7 +80,7 @@ export interface ConsumerLike {
    */
   seek?(position: TopicPartitionOffset): void;
   /** Instrumentation event names (kafkajs `consumer.events`); emstream listens to `CRASH`, `GROUP_JOIN` and `REBALANCING` when the client has them. */
-  readonly events?: { readonly CRASH: string; readonly GROUP_JOIN?: string; readonly REBALANCING?: string; readonly HEARTBEAT?: string };
+  readonly events?: { readonly CRASH: string; readonly GROUP_JOIN?: string; readonly REBALANCING?: string; readonly HEARTBEAT?: string; readonly END_BATCH_PROCESS?: string };
   /**
    * Adds an instrumentation listener (kafkajs `consumer.on`); returns its remover. Optional: without it a crash
    * cannot be surfaced, and partitions lost in a rebalance are only forgotten when they are consumed again.
@@ -99,6 +99,10 @@ export interface ConsumerEventLike {
     readonly memberId?: string;
     readonly restart?: boolean;
     readonly memberAssignment?: Readonly<Record<string, readonly number[]>>;
+    /** `consumer.end_batch_process`: the batch's partition and last offset (also for a batch whose records were all filtered out). */
+    readonly topic?: string;
+    readonly partition?: number;
+    readonly lastOffset?: string;
   };
 }
 

@@ -32,6 +32,8 @@ export interface OutputTopicSettings {
   readonly maxMessageBytes?: number;
   /** `retention.ms` of the created topic (delete policy: messages older than this are removed). */
   readonly retentionMs?: number;
+  /** Partitions of the created topic (default: the run's `topicPartitions`). */
+  readonly partitions?: number;
 }
 
 /**
@@ -52,8 +54,10 @@ export interface WindowOutput<R = unknown> {
   messages(outcome: WindowOutcome<R>, into: OutgoingMessage[]): void;
 }
 
-/** The window index written in messages: fitted windows of the pipeline id before this one. */
+/** The window index written in messages: fitted windows of the pipeline id before this one (a shared model's member: its own window counter). */
 export function messageWindowIndex(update: MixtureUpdate<unknown>): number {
+  // A member of a shared model counts its own windows (its state is the global model's).
+  if (update.contributions !== undefined) return update.windowIndex;
   const windows = update.state?.windows;
   return typeof windows === 'number' && windows >= 1 ? windows - 1 : update.windowIndex;
 }

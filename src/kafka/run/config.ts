@@ -72,6 +72,16 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
    * most the brokers' `transaction.max.timeout.ms` (15 min by default).
    */
   readonly transactionTimeoutMs?: number;
+  /**
+   * One model for the whole consumer group (default false: each member — each partition's task, exactly once — fits
+   * its own). Every member labels its windows with the latest global model and publishes the windows' statistics
+   * under it to the statistics topic (`stats`); one member, the one Kafka assigns the statistics topic's single
+   * partition in the group `<group>.reducer`, merges them into the next global model and publishes it with its state
+   * on the models topic (key: the pipeline id). `true`, or the mode's settings. See docs/scaling.md.
+   */
+  readonly sharedModel?: boolean | SharedModelOptions;
+  /** The statistics topic of the shared-model mode (default `<input>.stats`); it must have one partition. */
+  readonly stats?: string;
   /** Most consumed records not yet fully acknowledged (default 20 000); must exceed a window. */
   readonly maxInFlight?: number;
   /** Commit at least this often while positions move, in ms (default 1000); 0 commits only on acknowledgements and at the end. */
@@ -158,6 +168,22 @@ export interface RunKafkaPipelineOptions<R extends VectorInput = VectorInput> {
   readonly windowSample?: { readonly maxPoints?: number; readonly maxValues?: number } | false;
 }
 
+/** Settings of the shared-model mode ({@link RunKafkaPipelineOptions.sharedModel}). */
+export interface SharedModelOptions {
+  /**
+   * The most model versions a contribution may lag the global model and still be merged (default 8): a contribution
+   * computed under version v reaching the reducer when the model is at V is merged when V − v ≤ maxStaleness, else
+   * dropped and counted (its points stay labelled).
+   */
+  readonly maxStaleness?: number;
+  /** Points of each contribution sampled for the reducer's held-out checks (restarts, birth and death, K) (default 32). */
+  readonly samplePoints?: number;
+  /** How long the reducer gathers contributions before it makes the next global model, in ms (default 200). */
+  readonly roundMs?: number;
+  /** How long a member waits for the first global model before the run ends, in ms (default `brokerTimeoutMs`). */
+  readonly modelTimeoutMs?: number;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 const topicName = z.string({ error: 'must be a topic name' }).min(1, 'must not be empty').regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
@@ -210,6 +236,20 @@ export const runOptionsSchema = z
     instrumentation: z.custom<Instrumentation>((v) => isObject(v) && isFunction(v.emit) && isFunction(v.on), 'must be an Instrumentation').optional(),
     fresh: z.boolean().optional(),
     restore: z.boolean().optional(),
+    sharedModel: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            maxStaleness: z.number().int('must be a whole number of versions').min(0, 'must be ≥ 0 versions').optional(),
+            samplePoints: z.number().int('must be a whole number of points').min(0, 'must be ≥ 0 points').max(4096, 'must be at most 4096 points').optional(),
+            roundMs: z.number().int('must be a whole number of ms').min(10, 'must be at least 10 ms').optional(),
+            modelTimeoutMs: z.number().int('must be a whole number of ms').min(1000, 'must be at least 1000 ms').optional(),
+          })
+          .strict(),
+      ], { error: 'must be true, false or { maxStaleness?, samplePoints?, roundMs?, modelTimeoutMs? }' })
+      .optional(),
+    stats: topicName.optional(),
     maxInFlight: positiveInt('records').optional(),
     commitIntervalMs: z.number().min(0, 'must be ≥ 0 ms').optional(),
     commitOnAcknowledge: z.boolean().optional(),
@@ -273,6 +313,7 @@ export const runOptionsSchema = z
       issue('heartbeatIntervalMs', `must be at most a third of sessionTimeoutMs (${session} ms), got ${o.heartbeatIntervalMs}`);
     }
     if (o.fresh === true && o.restore === true) issue('fresh', 'fresh: true and restore: true contradict each other: drop restore (restoring is the default)');
+    if (o.stats !== undefined && (o.sharedModel === undefined || o.sharedModel === false)) issue('stats', 'applies to the shared-model mode only: add sharedModel: true (--shared-model), or drop it');
     if (o.transactionTimeoutMs !== undefined && o.exactlyOnce !== true) issue('transactionTimeoutMs', 'applies to the exactly-once mode only: add exactlyOnce: true (--exactly-once), or drop it');
     if (o.exactlyOnce === true && o.transactionTimeoutMs !== undefined) {
       const budget = o.brokerTimeoutMs ?? 120_000;
@@ -294,6 +335,7 @@ export const runOptionsSchema = z
         ['deadLetters', o.deadLetters ?? defaults.deadLetters ?? `${base}.dead-letters`],
         ['drift', o.drift ?? defaults.drift ?? `${base}.drift`],
         ['windows', o.windows ?? defaults.windows ?? `${base}.windows`],
+        ['stats', o.sharedModel === undefined || o.sharedModel === false ? undefined : (o.stats ?? `${base}.stats`)],
       ];
       for (const [option, topic] of names) {
         if (topic === false || topic === undefined) continue;
@@ -350,6 +392,20 @@ export interface RunConfig {
   readonly driftRetentionMs: number | undefined;
   readonly windowsRetentionMs: number | undefined;
   readonly windowSample: { readonly maxPoints: number; readonly maxValues: number } | false;
+  /** The shared-model mode's settings, or null when each member fits its own model. */
+  readonly shared: SharedModelConfig | null;
+}
+
+/** The resolved settings of the shared-model mode. */
+export interface SharedModelConfig {
+  /** The statistics topic (one partition). */
+  readonly stats: string;
+  /** The reducer's consumer group: `<group>.reducer`. */
+  readonly reducerGroup: string;
+  readonly maxStaleness: number;
+  readonly samplePoints: number;
+  readonly roundMs: number;
+  readonly modelTimeoutMs: number;
 }
 
 /** Default {@link RunKafkaPipelineOptions.modelsMaxMessageBytes}: 16 MiB. */
@@ -419,5 +475,23 @@ export function resolveRunConfig<R extends VectorInput>(options: RunKafkaPipelin
     driftRetentionMs: o.driftRetentionMs,
     windowsRetentionMs: o.windowsRetentionMs,
     windowSample: o.windowSample === false ? false : { maxPoints: o.windowSample?.maxPoints ?? 100, maxValues: o.windowSample?.maxValues ?? 400 },
+    shared: sharedConfig(o.sharedModel, o.stats ?? `${base}.stats`, o.group ?? defaults.group ?? `emstream-${pipelineId}`, o.brokerTimeoutMs ?? 120_000),
+  };
+}
+
+/** Defaults of {@link SharedModelOptions}. */
+export const SHARED_MODEL_DEFAULTS = { maxStaleness: 8, samplePoints: 32, roundMs: 200 } as const;
+
+/** The shared-model settings resolved (null when the mode is off). */
+function sharedConfig(option: boolean | SharedModelOptions | undefined, stats: string, group: string, brokerTimeoutMs: number): SharedModelConfig | null {
+  if (option === undefined || option === false) return null;
+  const o = option === true ? {} : option;
+  return {
+    stats,
+    reducerGroup: `${group}.reducer`,
+    maxStaleness: o.maxStaleness ?? SHARED_MODEL_DEFAULTS.maxStaleness,
+    samplePoints: o.samplePoints ?? SHARED_MODEL_DEFAULTS.samplePoints,
+    roundMs: o.roundMs ?? SHARED_MODEL_DEFAULTS.roundMs,
+    modelTimeoutMs: o.modelTimeoutMs ?? brokerTimeoutMs,
   };
 }

@@ -9,6 +9,7 @@ import { StateMismatchError } from '../../gmm/errors.js';
 import type { Instrumentation } from '../../instrumentation.js';
 import { WindowRecorder } from '../../monitoring/recorder.js';
 import { compareOffsets, partitionKey } from '../../offsets.js';
+import type { SharedModelLink } from '../../operators/sharedMember.js';
 import type { InvalidVector, VectorInput } from '../../operators/types.js';
 import type { AdminLike, ConsumerLike, KafkaClientLike, TopicPartitionOffset } from '../client/ports.js';
 import type { TransactionalProducerLike } from '../client/transactions.js';
@@ -58,6 +59,8 @@ export interface ExactlyOnceTasksOptions<R extends VectorInput> {
   readonly refuse: (restored: RestoredModel | undefined, error: StateMismatchError | { differences: { setting: string; saved: string; requested: string }[] }) => KafkaEdgeError;
   /** A failure that ends the run. */
   readonly onError: (error: unknown) => void;
+  /** The shared-model mode: each task's `fitMixture` is a member of this global model (tasks restore no state of their own). */
+  readonly sharedModel?: SharedModelLink;
   /** Every task completed after {@link ExactlyOnceTasks.finish}. */
   readonly onComplete: () => void;
 }
@@ -177,7 +180,11 @@ export class ExactlyOnceTasks<R extends VectorInput> {
       // 2. Then the states and the committed offsets (nothing committed by a former owner can come after this).
       const keys = entries.map((e) => this.o.store.key(e));
       const single = this.singlePartitionInput();
-      const states = await retryBrokerOperation('restore', () => this.o.store.restore(single === undefined ? keys : [...keys, this.o.store.key()], Math.max(5000, config.brokerTimeoutMs)), this.o.retry());
+      // A member of a shared model has no state of its own: the global model is followed by the run.
+      const states =
+        this.o.sharedModel !== undefined
+          ? new Map<string, RestoredModel>()
+          : await retryBrokerOperation('restore', () => this.o.store.restore(single === undefined ? keys : [...keys, this.o.store.key()], Math.max(5000, config.brokerTimeoutMs)), this.o.retry());
       const offsets = await retryBrokerOperation('fetch-offsets', () => this.committedOffsets(parts), this.o.retry());
       for (const e of entries) {
         if (this.stopping || this.entries.get(partitionKey(e.topic, e.partition)) !== e || !this.assignment.has(partitionKey(e.topic, e.partition))) {
@@ -185,9 +192,9 @@ export class ExactlyOnceTasks<R extends VectorInput> {
           if (this.entries.get(partitionKey(e.topic, e.partition)) === e) this.entries.delete(partitionKey(e.topic, e.partition));
           continue;
         }
-        let restored = config.fresh ? undefined : states.get(this.o.store.key(e));
+        let restored = config.fresh || this.o.sharedModel !== undefined ? undefined : states.get(this.o.store.key(e));
         // A state of the whole run (at-least-once on a one-partition input) continues as this partition's task.
-        if (restored === undefined && !config.fresh && single !== undefined && single.topic === e.topic && single.partition === e.partition) restored = states.get(this.o.store.key());
+        if (restored === undefined && !config.fresh && this.o.sharedModel === undefined && single !== undefined && single.topic === e.topic && single.partition === e.partition) restored = states.get(this.o.store.key());
         this.start(e, restored, offsets.get(partitionKey(e.topic, e.partition)));
       }
     } catch (err) {
@@ -274,6 +281,7 @@ export class ExactlyOnceTasks<R extends VectorInput> {
         this.checkComplete();
       },
       logger,
+      sharedModel: this.o.sharedModel,
       maxWaitMs: config.maxWaitMs,
     });
     try {
@@ -297,7 +305,9 @@ export class ExactlyOnceTasks<R extends VectorInput> {
     e.state = 'open';
     consumer.resume?.([{ topic: e.topic, partitions: [e.partition] }]);
     const where = { task: { topic: e.topic, partition: e.partition }, from: position ?? (config.fromBeginning ? 'earliest' : 'latest') };
-    if (restored === undefined) {
+    if (this.o.sharedModel !== undefined) {
+      logger.info({ ...where, modelVersion: this.o.sharedModel.current()?.version ?? null }, 'task opened: a member of the shared model (labels with the global model, contributes its windows)');
+    } else if (restored === undefined) {
       instrumentation.emit('kafka.state.fresh', { pipelineId: config.pipelineId, reason: config.fresh ? 'fresh-requested' : 'none-saved' });
       logger.info({ ...where, reason: config.fresh ? 'fresh-requested' : 'none-saved' }, 'task opened without a saved state: starting fresh');
     } else {

@@ -62,6 +62,11 @@ export interface KafkaPipelineHandle {
   readonly counters: KafkaPipelineCounters;
   /** Whether the run is ready (connected, partitions assigned, brokers answering, not stuck on backpressure). */
   readonly ready: boolean;
+  /**
+   * The shared-model mode (`sharedModel`): whether this member holds the reducer role now, and the version of the
+   * latest global model it knows (null before the first). Undefined in the other modes.
+   */
+  readonly sharedModel: { readonly reducer: boolean; readonly version: number | null } | undefined;
   /** Graceful stop: stop fetching, flush outputs, commit what is acknowledged, disconnect. Idempotent. */
   stop(options?: StopOptions): Promise<KafkaPipelineResult>;
   /** Settles when the run ends: after `stop()`, or rejected with the error that ended it (always an `EmstreamError`). */

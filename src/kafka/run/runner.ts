@@ -25,6 +25,7 @@ import { OffsetTracker } from '../delivery/offsets.js';
 import { describeError, StateRestoreError, type KafkaEdgeError } from '../errors.js';
 import type { EventOffset, KafkaRole, TopicPartitions } from '../events.js';
 import { deadLetterSourceOf } from '../messages/deadLetters.js';
+import { contributionsOutput } from '../messages/contributions.js';
 import { labelsOutput } from '../messages/labels.js';
 import { driftOutput, windowHistoryOutput } from '../messages/history.js';
 import type { WindowOutput } from '../messages/outputs.js';
@@ -33,12 +34,14 @@ import { fromKafka } from '../source/fromKafka.js';
 import type { KafkaRecord, UndecodableMessage } from '../source/record.js';
 import type { RestoredModel } from '../state/restore.js';
 import { restoredCoverage, StateStore } from '../state/store.js';
+import { ReducerRole, statisticsCore } from '../shared/reducer.js';
+import { sharedModelOptions, SharedModelRun } from '../shared/sharedModel.js';
 import { resolveRunConfig, type RunConfig, type RunKafkaPipelineOptions } from './config.js';
 import type { KafkaPipelineCounters, KafkaPipelineHandle, KafkaPipelineResult, StopOptions } from './handle.js';
 import { BrokerHealth, retryBrokerOperation, type RetryOptions } from './retry.js';
 import { DeadLetterWatch } from './deadLetterWatch.js';
 import { ExactlyOnceTasks } from './exactlyOnceTasks.js';
-import { asEmstreamError, prepareOutputTopics, waitForInputTopics, type StartupContext } from './startup.js';
+import { asEmstreamError, checkStatsTopic, prepareOutputTopics, waitForInputTopics, type StartupContext } from './startup.js';
 import { PipelineTask } from './task.js';
 
 export type { RunKafkaPipelineOptions } from './config.js';
@@ -170,10 +173,16 @@ interface RunMode {
 class AtLeastOnceMode<R extends VectorInput> implements RunMode {
   readonly tracker: OffsetTracker;
 
+  /**
+   * @param covered - the shared-model mode: the first offset of a partition the global statistics do not count yet
+   * @param skipBelow - the source's first offsets to emit (a partition newly assigned skips what the global model counts)
+   */
   constructor(
     private readonly task: PipelineTask<R>,
     private readonly delivery: AtLeastOnceDelivery<R>,
     private readonly onDeadLetter: (reason: string, message: string) => void,
+    private readonly covered?: (topic: string, partition: number) => string | undefined,
+    private readonly skipBelow?: Map<string, string>,
   ) {
     this.tracker = delivery.tracker;
   }
@@ -191,7 +200,17 @@ class AtLeastOnceMode<R extends VectorInput> implements RunMode {
     this.delivery.deadLetter(message, message.failure.reason, message.failure.message);
   }
 
-  rebalance(): void {
+  rebalance(assigned: readonly TopicPartitions[]): void {
+    // Shared model: a partition new to this member starts after what the global statistics already count (those
+    // records were labelled and contributed by the member that had it: their labels were acknowledged first).
+    if (this.covered !== undefined && this.skipBelow !== undefined) {
+      for (const { topic, partitions } of assigned) {
+        for (const partition of partitions) {
+          const from = this.covered(topic, partition);
+          if (from !== undefined && this.tracker.nextOffset(topic, partition) === undefined) this.skipBelow.set(partitionKey(topic, partition), from);
+        }
+      }
+    }
     // Kept partitions' acknowledged progress, committed under the new generation.
     void this.delivery.commit().catch(() => undefined);
   }
@@ -265,6 +284,9 @@ class ExactlyOnceMode<R extends VectorInput> implements RunMode {
   }
 }
 
+/** `retention.ms` of a created statistics topic: a day (the reducer reads contributions within rounds of milliseconds). */
+const STATS_RETENTION_MS = 24 * 3600 * 1000;
+
 /** The window-history and drift outputs of one recorder (one per task in the exactly-once mode). */
 function monitoringOutputsFor<R>(config: RunConfig, recorder: Pick<WindowRecorder, 'observe'>): WindowOutput<R>[] {
   return [
@@ -287,6 +309,7 @@ class KafkaPipelineRun<R extends VectorInput> {
   private finishing: Promise<KafkaPipelineResult> | undefined;
   private finishWindow = false;
   private restored: RestoredModel | undefined;
+  private shared: SharedModelRun | undefined;
   private health: BrokerHealth | undefined;
   private mode: RunMode | undefined;
   private producer: (ProducerLike & { resume?: () => void }) | undefined;
@@ -335,10 +358,16 @@ class KafkaPipelineRun<R extends VectorInput> {
     const recording: { recorder?: WindowRecorder } = {};
     const monitoringOutputs = monitoringOutputsFor<R>(config, { observe: (update, windowIndex) => recording.recorder!.observe(update, windowIndex) });
     const extraOutputs = [...monitoringOutputs, ...(options.outputs ?? [])];
-    const limitOf = await prepareOutputTopics(startup, extraOutputs as WindowOutput<unknown>[]);
+    const shared = config.shared;
+    // The shared model's statistics topic: one partition (its one consumer in <group>.reducer is the reducer).
+    const statsTopic: WindowOutput<unknown>[] = shared === null ? [] : [{ topic: shared.stats, settings: { partitions: 1, maxMessageBytes: config.modelsMaxMessageBytes, retentionMs: STATS_RETENTION_MS }, messages: () => undefined }];
+    const limitOf = await prepareOutputTopics(startup, [...(extraOutputs as WindowOutput<unknown>[]), ...statsTopic]);
+    if (shared !== null) await checkStatsTopic(startup, shared.stats);
     const store = new StateStore({ kafka, topic: config.models, pipelineId: config.pipelineId, maxMessageBytes: limitOf(config.models), createdMaxMessageBytes: config.modelsMaxMessageBytes, logger });
     const labels = labelsOutput<R>(config.labels, { includeVector: config.includeVector });
-    const outputs: WindowOutput<R>[] = [labels, store.output<R>(), ...extraOutputs];
+    // A member of a shared model writes labels and contributions (the reducer writes the state, drift and history).
+    const outputs: WindowOutput<R>[] =
+      shared === null ? [labels, store.output<R>(), ...extraOutputs] : [labels, contributionsOutput<R>(shared.stats, { maxMessageBytes: limitOf(shared.stats) }), ...(options.outputs ?? [])];
     // Batches are counted by an upper bound of their bytes (short strings at 3 bytes a character): below every output topic's limit.
     const batchMaxBytes = Math.max(64 * 1024, Math.min(768 * 1024, ...outputs.map((o) => limitOf(o.topic) - 4096), limitOf(config.deadLetters) - 4096));
     const deadLetters = { topic: config.deadLetters, maxMessageBytes: limitOf(config.deadLetters) };
@@ -363,6 +392,9 @@ class KafkaPipelineRun<R extends VectorInput> {
     // Per partition, the first offset to emit: at least once, after what the restored state covers; exactly once,
     // each task's start position.
     const skipBelow = new Map<string, string>();
+    // 1b. The shared model: the global model followed, the reducer role taken when Kafka gives it to this member.
+    let sharedRestored: RestoredModel | undefined;
+    if (shared !== null) sharedRestored = await this.startShared(kafka, store, { deadLetters, batchMaxBytes, onError });
 
     if (config.exactlyOnce) {
       // 2. Exactly once: one task per assigned input partition, each restoring its own state once its producer is fenced in.
@@ -380,7 +412,8 @@ class KafkaPipelineRun<R extends VectorInput> {
           skipBelow,
           store,
           producerFor: (id) => (worker !== undefined ? worker.transactional(id, config.transactionTimeoutMs) : new KafkajsTransactionalProducer(kafka, { transactionalId: id, transactionTimeoutMs: config.transactionTimeoutMs })),
-          outputsFor: (recorder, state) => [labels, state, ...monitoringOutputsFor(config, recorder), ...(options.outputs ?? [])],
+          outputsFor: (recorder, state) => (shared === null ? [labels, state, ...monitoringOutputsFor(config, recorder), ...(options.outputs ?? [])] : outputs),
+          sharedModel: this.shared?.link,
           deadLetters,
           batchMaxBytes,
           inputPartitions,
@@ -398,7 +431,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       logger.info({ transactionTimeoutMs: config.transactionTimeoutMs }, 'exactly once: one task per input partition, each window committed in a transaction with its state and offsets');
     } else {
       // 2. The saved state, checked against this pipeline before anything is consumed.
-      const restored = config.fresh ? undefined : await this.restore(store);
+      const restored = shared !== null ? sharedRestored : config.fresh ? undefined : await this.restore(store);
       this.restored = restored;
       const state = restored?.state;
       stateDimension = state?.config?.d ?? state?.model?.d ?? undefined;
@@ -445,9 +478,9 @@ class KafkaPipelineRun<R extends VectorInput> {
         onDeadLetter(invalid.reason, invalid.message);
         delivery.deadLetter(deadLetterSourceOf(invalid.record), invalid.reason, invalid.message);
       };
-      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger, maxWaitMs: config.maxWaitMs });
+      const task = new PipelineTask<R>({ pipeline: options.pipeline, restored, delivery, recorder, instrumentation: this.instrumentation, onInvalid, onError, onComplete, logger, sharedModel: this.shared?.link, maxWaitMs: config.maxWaitMs });
       this.startTask(task, restored, coverage);
-      this.mode = new AtLeastOnceMode(task, delivery, onDeadLetter);
+      this.mode = new AtLeastOnceMode(task, delivery, onDeadLetter, this.shared === undefined ? undefined : (topic, partition) => this.shared!.view.current()?.covered(topic, partition), skipBelow);
     }
     const decode = createDecoder({ format: config.format, fields: config.fields, dimension: config.dimension ?? stateDimension, maxBytes: config.maxBytes });
 
@@ -463,6 +496,7 @@ class KafkaPipelineRun<R extends VectorInput> {
     } catch (err) {
       this.mode.stop();
       if (producer !== undefined) await within(producer.disconnect(), 5000, undefined);
+      if (this.shared !== undefined) await within(this.shared.stop(false), 10_000, undefined);
       throw asEmstreamError(err, 'connect', 'could not connect to the Kafka brokers');
     }
     this.health.start();
@@ -476,6 +510,59 @@ class KafkaPipelineRun<R extends VectorInput> {
       'pipeline started',
     );
     return this.handle();
+  }
+
+  /**
+   * The shared-model mode's start: learn the pipeline's `fitMixture` options, follow the global model (restoring the
+   * latest), and join the reducer group (the role comes when Kafka assigns this member the statistics topic).
+   *
+   * @returns the global state restored (at least once: what it counts is skipped)
+   */
+  private async startShared(kafka: KafkaClientLike, store: StateStore, o: { deadLetters: { topic: string; maxMessageBytes: number }; batchMaxBytes: number; onError: (err: unknown) => void }): Promise<RestoredModel | undefined> {
+    const { config, options, logger } = this;
+    const shared = config.shared!;
+    const streaming = sharedModelOptions(options.pipeline);
+    const seedProducer = kafka.producer({ allowAutoTopicCreation: false });
+    await retryBrokerOperation('connect', () => seedProducer.connect(), this.retry);
+    const run = new SharedModelRun({ kafka, shared, store, pipelineId: config.pipelineId, fresh: config.fresh, startTimeoutMs: config.brokerTimeoutMs, seedProducer, logger, onError: o.onError });
+    this.shared = run;
+    const restored = await retryBrokerOperation('restore', () => run.start(), this.retry).catch(async (err: unknown) => {
+      await within(run.stop(false), 10_000, undefined);
+      throw asEmstreamError(err, 'restore', `could not read the global model of ${JSON.stringify(config.pipelineId)} from ${JSON.stringify(config.models)}`);
+    });
+    const reducer = new ReducerRole({
+      kafka,
+      config,
+      shared,
+      store,
+      streaming,
+      makeCore: statisticsCore,
+      // A few messages a round: the reducer's transactional producer stays on this thread.
+      producerFor: (id) => new KafkajsTransactionalProducer(kafka, { transactionalId: id, transactionTimeoutMs: config.transactionTimeoutMs }),
+      // The round's window history and drift alarms: the reducer decides drift, once, for the group.
+      outputs: monitoringOutputsFor<KafkaRecord>(config, new WindowRecorder({ pipelineId: config.pipelineId, windows: config.windows !== null, drift: config.drift !== null, previousModel: restored?.model ?? null, sample: config.windowSample, logger })),
+      deadLetters: o.deadLetters,
+      batchMaxBytes: o.batchMaxBytes,
+      freshFrom: config.fresh ? run.view.startedAt : undefined,
+      retry: () => ({ ...this.retry, deadline: Date.now() + config.brokerTimeoutMs }),
+      instrumentation: this.instrumentation,
+      health: this.health!,
+      logger,
+      onError: o.onError,
+      refuse: (r, error) => stateRefused(config, r, error.context.differences, error),
+    });
+    run.reducer = reducer;
+    try {
+      await reducer.start();
+    } catch (err) {
+      await within(run.stop(false), 10_000, undefined);
+      throw asEmstreamError(err, 'connect', 'could not join the reducer group of the shared model');
+    }
+    logger.info(
+      { statsTopic: shared.stats, reducerGroup: shared.reducerGroup, modelVersion: run.view.current()?.version ?? null, maxStaleness: shared.maxStaleness },
+      'shared model: this member labels with the global model and contributes its windows\' statistics',
+    );
+    return restored;
   }
 
   /** Reads the latest state of the pipeline id (retried while the brokers are unavailable). */
@@ -503,6 +590,13 @@ class KafkaPipelineRun<R extends VectorInput> {
       throw asEmstreamError(err, 'pipeline', `could not build the pipeline ${JSON.stringify(this.options.pipeline.name)}`);
     }
     const state = restored?.state;
+    if (this.shared !== undefined) {
+      logger.info(
+        { models: config.models, modelVersion: restored?.message.modelVersion ?? null, skipping: coverage.length > 0 ? coverage : undefined },
+        restored === undefined ? 'a member of the shared model: no global model yet (the first windows seed it)' : 'a member of the shared model: labels with the global model; records it already counts are skipped',
+      );
+      return;
+    }
     if (restored === undefined) {
       instrumentation.emit('kafka.state.fresh', { pipelineId: config.pipelineId, reason: config.fresh ? 'fresh-requested' : 'none-saved' });
       logger.info({ models: config.models, reason: config.fresh ? 'fresh-requested' : 'none-saved' }, config.fresh ? 'starting fresh (--fresh): the saved state is not used' : 'no saved state: starting fresh');
@@ -606,6 +700,8 @@ class KafkaPipelineRun<R extends VectorInput> {
       logger.debug({ committed }, 'stopping: last commit made');
       this.source?.unsubscribe();
       mode.stop();
+      // The reducer merges what it has read before it leaves the role (bounded).
+      if (this.shared !== undefined) await within(this.shared.stop(error === undefined), 15_000, undefined);
       await this.disconnect();
       logger.debug('stopping: disconnected');
       const result: KafkaPipelineResult = { counters: this.snapshot(), committed, handedBack: mode.tracker.inFlight };
@@ -629,6 +725,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       config: { input: config.input, models: config.models, labels: config.labels, deadLetters: config.deadLetters, drift: config.drift, windows: config.windows, group: config.group, pipelineId: config.pipelineId, maxWaitMs: config.maxWaitMs },
       restored: this.restored,
       counters: this.counters,
+      sharedModel: this.shared === undefined ? undefined : sharedModelStatus(this.shared),
       get ready() {
         return readiness.ready;
       },
@@ -644,6 +741,18 @@ class KafkaPipelineRun<R extends VectorInput> {
       },
     };
   }
+}
+
+/** The shared-model status of a member, read live. */
+function sharedModelStatus(shared: SharedModelRun): { readonly reducer: boolean; readonly version: number | null } {
+  return {
+    get reducer() {
+      return shared.reducer?.holdsRole ?? false;
+    },
+    get version() {
+      return shared.view.current()?.version ?? null;
+    },
+  };
 }
 
 /** Counters read live from the run's counts and its delivery. */

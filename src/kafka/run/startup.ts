@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from 'pino';
-import { EmstreamError } from '../../errors.js';
+import { EmstreamError, EmstreamOptionsError } from '../../errors.js';
 import type { AdminLike, KafkaClientLike } from '../client/ports.js';
 import { describeError, InputTopicMissingError, KafkaEdgeError } from '../errors.js';
 import type { KafkaRole } from '../events.js';
@@ -106,7 +106,7 @@ export async function prepareOutputTopics(context: StartupContext, extraOutputs:
               { topic: config.labels, ...settings },
               { topic: config.models, compacted: true, maxMessageBytes: config.modelsMaxMessageBytes, ...settings },
               { topic: config.deadLetters, maxMessageBytes: config.deadLettersMaxMessageBytes ?? inputLimit + 65_536, ...settings },
-              ...extraOutputs.map((o) => ({ topic: o.topic, compacted: o.settings?.compacted, maxMessageBytes: o.settings?.maxMessageBytes, retentionMs: o.settings?.retentionMs, ...settings })),
+              ...extraOutputs.map((o) => ({ topic: o.topic, compacted: o.settings?.compacted, maxMessageBytes: o.settings?.maxMessageBytes, retentionMs: o.settings?.retentionMs, ...settings, numPartitions: o.settings?.partitions ?? settings.numPartitions })),
             ],
             logger,
           );
@@ -122,4 +122,37 @@ export async function prepareOutputTopics(context: StartupContext, extraOutputs:
     throw asEmstreamError(err, 'create-topics', 'could not create the output topics');
   });
   return (topic) => limits.get(topic) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+}
+
+/**
+ * Checks that the shared model's statistics topic has one partition: its one consumer in `<group>.reducer` is the
+ * reducer, so with more partitions several members would reduce at once.
+ *
+ * @throws EmstreamOptionsError when it has more than one partition, with how to fix it
+ */
+export async function checkStatsTopic(context: StartupContext, topic: string): Promise<void> {
+  const { kafka, retry } = context;
+  const partitions = await retryBrokerOperation(
+    'stats-topic',
+    async () => {
+      const admin: AdminLike = kafka.admin();
+      await admin.connect();
+      try {
+        return (await admin.fetchTopicOffsets(topic)).length;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
+    retry,
+  ).catch((err: unknown) => {
+    throw asEmstreamError(err, 'stats-topic', `could not look up the statistics topic ${JSON.stringify(topic)}`);
+  });
+  if (partitions !== 1) {
+    throw new EmstreamOptionsError('runKafkaPipeline', [
+      {
+        path: 'stats',
+        message: `the statistics topic ${JSON.stringify(topic)} has ${partitions} partitions: the shared model needs exactly one (its one consumer in the reducer group is the reducer); give another topic (--stats-topic), or delete this one so it is created with one partition`,
+      },
+    ]);
+  }
 }

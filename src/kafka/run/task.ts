@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Instrumentation } from '../../instrumentation.js';
 import { WindowRecorder } from '../../monitoring/recorder.js';
 import { buildInPipelineScope } from '../../operators/pipelineScope.js';
+import type { SharedModelLink } from '../../operators/sharedMember.js';
 import type { InvalidVector, MixtureUpdate, VectorInput } from '../../operators/types.js';
 import type { Pipeline } from '../../pipeline.js';
 import type { Delivery } from '../delivery/delivery.js';
@@ -35,6 +36,8 @@ export interface PipelineTaskOptions<R extends VectorInput> {
   /** The pipeline completed (its input was completed and its last window delivered). */
   readonly onComplete: () => void;
   readonly logger: Logger;
+  /** The shared-model mode: the pipeline's `fitMixture` becomes a member of this global model (and `restored` is not used). */
+  readonly sharedModel?: SharedModelLink;
   /** The maximum wait of the pipeline's count windows in ms (undefined: none; `RunConfig.maxWaitMs`). */
   readonly maxWaitMs?: number;
 }
@@ -45,6 +48,8 @@ export interface TaskStart {
   readonly mixtures: number;
   /** Whether one of them resumes from the restored state. */
   readonly stateClaimed: boolean;
+  /** Whether one of them became a member of the shared model. */
+  readonly sharedClaimed: boolean;
 }
 
 /**
@@ -74,7 +79,9 @@ export class PipelineTask<R extends VectorInput> {
    * @throws what the pipeline's build or subscription threw (the caller wraps it)
    */
   start(): TaskStart {
-    const { pipeline, restored, onInvalid, instrumentation } = this.options;
+    const { pipeline, onInvalid, instrumentation, sharedModel } = this.options;
+    // A member of a shared model resumes nothing of its own: the global model is its state.
+    const restored = sharedModel === undefined ? this.options.restored : undefined;
     const state = restored?.state;
     const context: KafkaPipelineContext = {
       instrumentation,
@@ -83,7 +90,8 @@ export class PipelineTask<R extends VectorInput> {
       ...(state !== undefined ? { initialState: state } : {}),
     };
     // The pipeline receives KafkaRecords: records of R (a VectorInput) whose extra fields ride along.
-    const report = buildInPipelineScope({ initialState: state, onInvalid, maxWaitMs: this.options.maxWaitMs }, () => pipeline.build(this.input as unknown as Observable<R>, context));
+    const scope = sharedModel === undefined ? { initialState: state, onInvalid, maxWaitMs: this.options.maxWaitMs } : { sharedModel, onInvalid, maxWaitMs: this.options.maxWaitMs };
+    const report = buildInPipelineScope(scope, () => pipeline.build(this.input as unknown as Observable<R>, context));
     let startupError: unknown;
     let subscribing = true;
     this.subscription = report.result.subscribe({
@@ -106,7 +114,7 @@ export class PipelineTask<R extends VectorInput> {
       this.subscription.unsubscribe();
       throw startupError;
     }
-    return { mixtures: report.mixtures, stateClaimed: report.stateClaimed };
+    return { mixtures: report.mixtures, stateClaimed: report.stateClaimed, sharedClaimed: report.sharedClaimed };
   }
 
   /** Feeds a record. */

@@ -12,8 +12,11 @@ import type { MixtureUpdate } from '../../operators/types.js';
 import type { ProducedMessage } from '../client/ports.js';
 import { MessageFormatError } from '../errors.js';
 import type { EventOffset } from '../events.js';
+import { base64ToF64, f64ToBase64 } from '../messages/float64.js';
 import { HEADERS, readJsonObject } from '../messages/headers.js';
-import { messageWindowIndex, type WindowOutput } from '../messages/outputs.js';
+import { messageWindowIndex, type WindowOutcome, type WindowOutput } from '../messages/outputs.js';
+import type { LedgerJSON } from '../shared/ledger.js';
+import { isDecimalOffset } from '../../offsets.js';
 
 /** How the statistics of a state are written in a model message: float64 little-endian, base64. */
 export interface CompactStatsJSON {
@@ -78,17 +81,23 @@ export interface ModelMessage extends MixtureJSON {
    * `<pipelineId>/<topic>/<partition>`); absent for the state of a whole run (keyed by the pipeline id).
    */
   readonly task?: { readonly topic: string; readonly partition: number };
+  /** The shared-model mode's reducer: its ledger and its position on the statistics topic (absent in the other modes). */
+  readonly shared?: SharedStateJSON;
 }
 
-const f64ToBase64 = (values: readonly number[] | Float64Array): string => Buffer.from(Float64Array.from(values).buffer).toString('base64');
-
-function base64ToF64(text: unknown, field: string): number[] {
-  if (typeof text !== 'string') throw new MessageFormatError(`state.stats.${field} must be a base64 string`, `state.stats.${field}`);
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length % 8 !== 0) throw new MessageFormatError(`state.stats.${field} is not a whole number of float64 values`, `state.stats.${field}`);
-  const out = new Array<number>(bytes.length / 8);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readDoubleLE(i * 8);
-  return out;
+/**
+ * What the reducer of a shared model keeps besides the streaming state, in its state message: with it, a member that
+ * takes the reducer role over resumes exactly.
+ */
+export interface SharedStateJSON {
+  /** The statistics topic. */
+  readonly statsTopic: string;
+  /** The offset after the last statistics message this state has read (committed with it, in one transaction). */
+  readonly statsOffset: string;
+  /** Per input partition what the statistics count, the last structural version, and what happened to contributions. */
+  readonly ledger: LedgerJSON;
+  /** Contributions merged into this version, and their points. */
+  readonly round: { readonly contributions: number; readonly points: number; readonly stalenessMax: number };
 }
 
 /**
@@ -119,7 +128,8 @@ export function expandState(compact: CompactStateJSON, model: MixtureJSON | null
   let full: SufficientStatsJSON | null = null;
   if (stats !== null && stats !== undefined) {
     if (stats.encoding !== 'f64le-base64') throw new MessageFormatError(`unknown statistics encoding ${JSON.stringify(stats.encoding)}`, 'state.stats.encoding');
-    full = { k: stats.k, d: stats.d, covarianceType: stats.covarianceType, shift: base64ToF64(stats.shift, 'shift'), s0: base64ToF64(stats.s0, 's0'), s1: base64ToF64(stats.s1, 's1'), s2: base64ToF64(stats.s2, 's2') };
+    const read = (field: 'shift' | 's0' | 's1' | 's2'): number[] => Array.from(base64ToF64(stats[field], `state.stats.${field}`));
+    full = { k: stats.k, d: stats.d, covarianceType: stats.covarianceType, shift: read('shift'), s0: read('s0'), s1: read('s1'), s2: read('s2') };
   }
   return { ...rest, model: full === null ? null : model, stats: full };
 }
@@ -134,6 +144,8 @@ export interface ModelMessageOptions {
   readonly key?: string;
   /** The input partition whose task wrote the state (exactly-once mode: one state per input partition). */
   readonly task?: { readonly topic: string; readonly partition: number };
+  /** The shared-model reducer's ledger and position (see {@link ModelMessage.shared}). */
+  readonly shared?: SharedStateJSON;
 }
 
 
@@ -167,6 +179,7 @@ export function modelMessage(update: MixtureUpdate<unknown>, pipelineId: string,
     ...(update.state === undefined ? {} : { state: compactState(update.state) }),
     offsets: options.offsets ?? [],
     ...(options.task === undefined ? {} : { task: { topic: options.task.topic, partition: options.task.partition } }),
+    ...(options.shared === undefined ? {} : { shared: options.shared }),
   };
   return { key: options.key ?? pipelineId, value: JSON.stringify(value), headers: { [HEADERS.pipelineId]: pipelineId } };
 }
@@ -181,6 +194,8 @@ export interface ReadModelMessage {
   readonly state: StreamingStateJSON | undefined;
   /** The input offsets the state covers (empty for version 1). */
   readonly offsets: readonly EventOffset[];
+  /** The shared-model reducer's ledger and position, when a reducer wrote the state. */
+  readonly shared: SharedStateJSON | undefined;
 }
 
 
@@ -217,7 +232,44 @@ export function readModelMessage(value: Buffer | string | null): ReadModelMessag
   const offsets = Array.isArray(message.offsets)
     ? message.offsets.filter((o): o is EventOffset => typeof o === 'object' && o !== null && typeof o.topic === 'string' && Number.isInteger(o.partition) && typeof o.offset === 'string' && /^\d+$/.test(o.offset))
     : [];
-  return { message, model, state, offsets };
+  return { message, model, state, offsets, shared: message.shared === undefined ? undefined : readSharedState(message.shared) };
+}
+
+/** The offsets of a list of `{ topic, partition, offset }`, checked. */
+function readPositions(value: unknown, field: string): EventOffset[] {
+  if (!Array.isArray(value)) throw new MessageFormatError(`${field} must be a list of { topic, partition, offset }`, field);
+  return value.map((o: unknown, i) => {
+    const p = o as Partial<EventOffset> | null;
+    if (typeof p !== 'object' || p === null || typeof p.topic !== 'string' || !Number.isInteger(p.partition) || typeof p.offset !== 'string' || !isDecimalOffset(p.offset)) {
+      throw new MessageFormatError(`${field}[${i}] must be { topic, partition, offset: a decimal string }`, field);
+    }
+    return { topic: p.topic, partition: p.partition!, offset: p.offset };
+  });
+}
+
+/**
+ * The reducer's part of a state message, checked.
+ *
+ * @throws MessageFormatError naming the field that is wrong
+ */
+function readSharedState(value: unknown): SharedStateJSON {
+  const s = value as Partial<SharedStateJSON> | null;
+  if (typeof s !== 'object' || s === null || typeof s.statsTopic !== 'string' || typeof s.statsOffset !== 'string' || !isDecimalOffset(s.statsOffset)) {
+    throw new MessageFormatError('"shared" must hold the statistics topic and the offset read ("statsTopic", "statsOffset")', 'shared');
+  }
+  const ledger = s.ledger as Partial<LedgerJSON> | undefined;
+  if (typeof ledger !== 'object' || ledger === null || !Number.isInteger(ledger.structuralVersion) || typeof ledger.counts !== 'object' || ledger.counts === null || typeof ledger.points !== 'number') {
+    throw new MessageFormatError('"shared.ledger" must hold "covered", "structuralVersion", "counts" and "points"', 'shared.ledger');
+  }
+  const counts = ledger.counts as unknown as Record<string, unknown>;
+  for (const [name, n] of Object.entries(counts)) if (!Number.isInteger(n) || (n as number) < 0) throw new MessageFormatError(`"shared.ledger.counts.${name}" must be a count`, 'shared.ledger.counts');
+  const round = s.round ?? { contributions: 0, points: 0, stalenessMax: 0 };
+  return {
+    statsTopic: s.statsTopic,
+    statsOffset: s.statsOffset,
+    ledger: { covered: readPositions(ledger.covered, 'shared.ledger.covered'), structuralVersion: ledger.structuralVersion!, counts: ledger.counts as LedgerJSON['counts'], points: ledger.points },
+    round: { contributions: Number(round.contributions) || 0, points: Number(round.points) || 0, stalenessMax: Number(round.stalenessMax) || 0 },
+  };
 }
 
 /**
@@ -227,14 +279,28 @@ export function readModelMessage(value: Buffer | string | null): ReadModelMessag
  * @param options - `max.message.bytes` of the topic when it is created; the key (default the pipeline id) and task
  * @returns the output
  */
-export function stateOutput<R>(topic: string, options: { maxMessageBytes?: number; key?: string; task?: { topic: string; partition: number } } = {}): WindowOutput<R> {
-  const { key, task } = options;
+export function stateOutput<R>(topic: string, options: StateOutputOptions<R> = {}): WindowOutput<R> {
+  const { key, task, describe } = options;
   return {
     topic,
     state: true,
     settings: { compacted: true, maxMessageBytes: options.maxMessageBytes },
-    messages: ({ update, pipelineId, windowIndex, offsets }, into) => {
-      into.push({ topic, message: modelMessage(update as MixtureUpdate<unknown>, pipelineId, { windowIndex, offsets, key, task }) });
+    messages: (outcome, into) => {
+      const { update, pipelineId, windowIndex, offsets } = outcome;
+      const own = describe?.(outcome);
+      into.push({ topic, message: modelMessage(update as MixtureUpdate<unknown>, pipelineId, { windowIndex, offsets: own?.offsets ?? offsets, key, task, shared: own?.shared }) });
     },
   };
+}
+
+/** Options of {@link stateOutput}. */
+export interface StateOutputOptions<R> {
+  /** `max.message.bytes` of the topic when it is created. */
+  readonly maxMessageBytes?: number;
+  /** The message key (default the pipeline id). */
+  readonly key?: string;
+  /** The input partition whose task writes the state (exactly-once mode). */
+  readonly task?: { readonly topic: string; readonly partition: number };
+  /** What the state covers, when the writer knows better than the window's records (the shared model's reducer). */
+  readonly describe?: (outcome: WindowOutcome<R>) => { readonly offsets?: readonly EventOffset[]; readonly shared?: SharedStateJSON };
 }

@@ -10,7 +10,7 @@ import type { StreamingStateJSON } from '../../gmm/streaming.js';
 import type { EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
 import { KafkaEdgeError } from '../errors.js';
 import type { EventOffset } from '../events.js';
-import { readModelMessage, type ModelMessage } from './format.js';
+import { readModelMessage, type ModelMessage, type SharedStateJSON } from './format.js';
 
 /** Options of {@link restoreLatestState}. */
 export interface RestoreOptions {
@@ -39,6 +39,8 @@ export interface RestoredModel {
   readonly state: StreamingStateJSON | undefined;
   /** The input offsets the state covers (per partition, the offset after the last record in its statistics). */
   readonly offsets: readonly EventOffset[];
+  /** The shared-model reducer's ledger and position, when a reducer wrote the state. */
+  readonly shared: SharedStateJSON | undefined;
   /** The whole model message (window index, model version, log-likelihoods, …). */
   readonly message: ModelMessage;
   /** The message's key. */
@@ -119,6 +121,7 @@ async function scan(
   const groupId = `emstream-restore-${randomBytes(6).toString('hex')}`;
   const consumer = kafka.consumer({ groupId, readUncommitted: false });
   const latest = new Map<string, RestoredModel>();
+  let stopListening: (() => void) | undefined;
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -135,6 +138,25 @@ async function scan(
       );
       const remaining = new Set(ranges.keys());
       let sought = false;
+      /** A partition read through `last` (the last offset of a fetched batch, control and aborted records included). */
+      const passed = (partition: number, last: string | undefined): void => {
+        const end = ranges.get(partition)?.high;
+        if (end !== undefined && last !== undefined && BigInt(last) + 1n >= end) remaining.delete(partition);
+        if (remaining.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      // A batch whose records were all filtered out (aborted transactions, markers) reaches no eachBatch: kafkajs only
+      // resolves it and says so in this event. A partition that ends with an aborted transaction ends that way.
+      const eventName = consumer.events?.END_BATCH_PROCESS;
+      const removeListener =
+        eventName !== undefined && consumer.on !== undefined
+          ? consumer.on(eventName, ({ payload }) => {
+              if (payload.topic === topic && payload.partition !== undefined) passed(payload.partition, payload.lastOffset);
+            })
+          : undefined;
+      stopListening = removeListener;
       const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayloadLike): Promise<void> => {
         const end = ranges.get(batch.partition)?.high;
         const start = starts.get(batch.partition) ?? 0n;
@@ -151,14 +173,9 @@ async function scan(
             }
           }
         }
-        // Where reading goes on from: past control records and aborted records too (not returned as messages).
-        const last = batch.lastOffset?.() ?? batch.messages.at(-1)?.offset;
-        if (end !== undefined && last !== undefined && BigInt(last) + 1n >= end) remaining.delete(batch.partition);
         await heartbeat();
-        if (remaining.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
+        // Where reading goes on from: past control records and aborted records too (not returned as messages).
+        passed(batch.partition, batch.lastOffset?.() ?? batch.messages.at(-1)?.offset);
       };
       consumer
         .run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch })
@@ -171,6 +188,7 @@ async function scan(
         .catch(reject);
     });
   } finally {
+    stopListening?.();
     await consumer.disconnect();
   }
   return latest;

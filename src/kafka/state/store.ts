@@ -11,7 +11,7 @@ import { KafkaEdgeError } from '../errors.js';
 import type { EventOffset } from '../events.js';
 import { messageBytes } from '../messages/sizes.js';
 import type { WindowOutput } from '../messages/outputs.js';
-import { stateOutput } from './format.js';
+import { stateOutput, type StateOutputOptions } from './format.js';
 import { restoreLatestStates, type RestoredModel } from './restore.js';
 
 /** The input partition a task owns. */
@@ -91,11 +91,13 @@ export class StateStore {
    * The output writing the state message of a key (the whole run's, or one task's), checked against the topic's limit.
    *
    * @param task - the task whose state it is (undefined: the whole run's, keyed by the pipeline id)
+   * @param describe - what the state covers, when the writer knows better than the window's records (the shared
+   *   model's reducer: the input offsets its statistics count, and its ledger)
    * @returns the output
    */
-  output<R>(task?: TaskPartition): WindowOutput<R> {
+  output<R>(task?: TaskPartition, describe?: StateOutputOptions<R>['describe']): WindowOutput<R> {
     const { topic, maxMessageBytes: limit, createdMaxMessageBytes } = this.options;
-    const inner = stateOutput<R>(topic, { maxMessageBytes: createdMaxMessageBytes, ...(task === undefined ? {} : { key: this.key(task), task }) });
+    const inner = stateOutput<R>(topic, { maxMessageBytes: createdMaxMessageBytes, describe, ...(task === undefined ? {} : { key: this.key(task), task }) });
     return {
       ...inner,
       messages: (outcome, into) => {
