@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
 import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, committedTotal, exactlyOnceReport, killChildren, ownBroker, produceAll, readCommittedTopic, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun } from './helpers.js';
+import { clusteredPoint, committedTotal, createInput, exactlyOnceReport, killChildren, ownBroker, produceAll, produceLive, readCommittedTopic, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun } from './helpers.js';
 
 afterEach(killChildren);
 
@@ -57,30 +57,6 @@ async function expectExactlyOnce(kafka: Kafka, input: string, n: number): Promis
   return report;
 }
 
-/** Creates a topic of `partitions` partitions. */
-async function createInput(kafka: Kafka, topic: string, partitions: number): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
-  await admin.disconnect();
-}
-
-/** Produces `count` points from `from` on, about `perSecond` a second, round-robin over the partitions. */
-async function produceLive(kafka: Kafka, topic: string, from: number, count: number, perSecond: number): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  try {
-    const chunk = Math.max(1, Math.round(perSecond / 10));
-    for (let start = from; start < from + count; start += chunk) {
-      const tick = Date.now();
-      await producer.send({ topic, messages: Array.from({ length: Math.min(chunk, from + count - start) }, (_, j) => point(start + j)) });
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - tick))));
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 describe('faults of the exactly-once mode (pipelines in child processes)', () => {
   const brokers = (): string => kafkaBrokers().join(',');
 
@@ -109,7 +85,7 @@ describe('faults of the exactly-once mode (pipelines in child processes)', () =>
     const BACKLOG = 10_000;
     const LIVE = 30_000;
     await produceAll(kafka, input, point, BACKLOG);
-    const producing = produceLive(kafka, input, BACKLOG, LIVE, 4000);
+    const producing = produceLive(kafka, input, BACKLOG, LIVE, 4000, point);
     const a = spawnRun(runArgs(brokers(), input));
     await waitFor(async () => (await topicEnd(kafka, `${input}.labels`)) >= 5000, 90_000, 'the first member to get going');
     const b = spawnRun(runArgs(brokers(), input));

@@ -12,7 +12,7 @@ import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
 import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { readModelMessage } from '../../src/kafka/state/format.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { clusteredPoint, committedTotal, coverage, exactlyOnceReport, killChildren, readCommitted, readCommittedTopic, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun } from './helpers.js';
+import { clusteredPoint, committedTotal, coverage, createInput, exactlyOnceReport, killChildren, produceLive, readCommitted, readCommittedTopic, spawnRun, testKafka, topicEnd, uniqueTopic, waitFor, type ChildRun } from './helpers.js';
 
 afterEach(killChildren);
 
@@ -24,28 +24,6 @@ function runArgs(brokers: string, input: string, extra: string[] = []): string[]
 }
 
 const point = (i: number): { key: string; value: string } => ({ key: `k${i}`, value: JSON.stringify(clusteredPoint(i)) });
-
-async function createInput(kafka: Kafka, topic: string, partitions: number): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
-  await admin.disconnect();
-}
-
-async function produceLive(kafka: Kafka, topic: string, from: number, count: number, perSecond: number): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  try {
-    const chunk = Math.max(1, Math.round(perSecond / 10));
-    for (let start = from; start < from + count; start += chunk) {
-      const tick = Date.now();
-      await producer.send({ topic, messages: Array.from({ length: Math.min(chunk, from + count - start) }, (_, j) => point(start + j)) });
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - tick))));
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
 
 const isMsg = (prefix: string) => (e: Record<string, unknown>) => typeof e.msg === 'string' && e.msg.startsWith(prefix);
 
@@ -88,7 +66,7 @@ describe('faults of the shared-model mode (members in child processes)', () => {
       await a.waitForLog(isMsg('this member is the reducer'), 60_000, 'the first member to take the reducer role');
       const b = spawnRun(runArgs(brokers, input, extra));
       await b.waitForLog((e) => e.msg === 'partitions assigned' && e.role === undefined, 60_000, 'the second member to get input partitions');
-      const producing = produceLive(kafka, input, BACKLOG, LIVE, 3000);
+      const producing = produceLive(kafka, input, BACKLOG, LIVE, 3000, point);
       await waitFor(async () => (await versions(kafka, input)).length >= 5, 60_000, 'a few global versions');
       // Settled: one of them reduces (the role may have moved when the second joined).
       await waitFor(() => reducerOf([a, b]) !== undefined, 30_000, 'a reducer');

@@ -468,3 +468,27 @@ export async function committedTotal(kafka: Kafka, groupId: string, topic: strin
     await admin.disconnect();
   }
 }
+
+/** Creates a topic of `partitions` partitions (and waits for its leaders). */
+export async function createInput(kafka: Kafka, topic: string, partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
+  await admin.disconnect();
+}
+
+/** Produces messages `make(from)` … `make(from + count − 1)`, about `perSecond` a second (round-robin over the partitions). */
+export async function produceLive(kafka: Kafka, topic: string, from: number, count: number, perSecond: number, make: (i: number) => { key: string; value: string }): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    const chunk = Math.max(1, Math.round(perSecond / 10));
+    for (let start = from; start < from + count; start += chunk) {
+      const tick = Date.now();
+      await producer.send({ topic, messages: Array.from({ length: Math.min(chunk, from + count - start) }, (_, j) => make(start + j)) });
+      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - tick))));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}

@@ -21,7 +21,7 @@ import { windowVectors } from '../../src/operators/windowVectors.js';
 import { definePipeline } from '../../src/pipeline.js';
 import { readModelMessage, type ReadModelMessage } from '../../src/kafka/state/format.js';
 import { kafkaBrokers } from '../helpers/kafka.js';
-import { produceAll, readCommitted, sourceOf, testKafka, uniqueTopic, waitFor, type ReadMessage } from './helpers.js';
+import { createInput, produceAll, produceLive, readCommitted, sourceOf, testKafka, uniqueTopic, waitFor, type ReadMessage } from './helpers.js';
 
 const WINDOW = 500;
 const K = 3;
@@ -44,13 +44,6 @@ function point(i: number): { key: string; value: string } {
   const c = i % 3;
   const rng = new Rng(1000 + i);
   return { key: `c${c}-${i}`, value: JSON.stringify(CENTRES[c].map((m, a) => m + SPREAD[c][a] * rng.normal())) };
-}
-
-async function createInput(kafka: Kafka, topic: string, partitions: number): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
-  await admin.disconnect();
 }
 
 /** The last state message of a key on a models topic, read_committed. */
@@ -191,22 +184,6 @@ describe('the shared-model mode on a real broker', () => {
   });
 });
 
-/** Produces `count` points from `from` on, about `perSecond` a second (round-robin over the partitions). */
-async function produceLive(kafka: Kafka, topic: string, from: number, count: number, perSecond: number, make: (i: number) => { key: string; value: string } = point): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  try {
-    const chunk = Math.max(1, Math.round(perSecond / 10));
-    for (let start = from; start < from + count; start += chunk) {
-      const tick = Date.now();
-      await producer.send({ topic, messages: Array.from({ length: Math.min(chunk, from + count - start) }, (_, j) => make(start + j)) });
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - tick))));
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 describe('the shared-model mode refuses', () => {
   it('a statistics topic of more than one partition (several reducers would merge at once), with the fix', { timeout: 60_000 }, async () => {
     const kafka = testKafka();
@@ -229,7 +206,7 @@ describe('the shared-model mode when members come and go', () => {
     const a = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
     const b = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
     await waitFor(() => a.ready && b.ready, 60_000, 'both members to be assigned partitions');
-    const producing = produceLive(kafka, input, 0, N, 3000);
+    const producing = produceLive(kafka, input, 0, N, 3000, point);
     await waitFor(() => a.counters.labelled + b.counters.labelled >= N / 4, 60_000, 'a quarter of the stream labelled');
     const c = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
     await waitFor(() => c.counters.labelled > 0, 60_000, 'the third member to label');
@@ -304,7 +281,7 @@ describe('drift in the shared-model mode', () => {
     const a = await member();
     const b = await member();
     await waitFor(() => a.ready && b.ready, 60_000, 'both members to be assigned partitions');
-    await produceLive(kafka, input, 0, BEFORE, 3000);
+    await produceLive(kafka, input, 0, BEFORE, 3000, point);
     await produceLive(kafka, input, BEFORE, AFTER, 3000, jumped);
     await finishShared(kafka, id, [b, a], BEFORE + AFTER);
 
