@@ -8,9 +8,8 @@
  * Not a test: numbers depend on the machine and its load.
  */
 import { createRequire } from 'node:module';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { encodeProduceRequest, type ProduceRequestFields } from '../src/kafka/client/recordBatch.js';
+import { isEntryPoint } from './entry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -65,13 +64,4 @@ export async function benchEncode(options: { messages?: number; rounds?: number 
   return { messages: n, kafkajsMicrosPerMessage, emstreamMicrosPerMessage, speedup: kafkajsMicrosPerMessage / emstreamMicrosPerMessage };
 }
 
-/** Whether this module is the program being run. */
-function isEntryPoint(): boolean {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) console.log(JSON.stringify(await benchEncode(), null, 2));
+if (isEntryPoint(import.meta.url)) console.log(JSON.stringify(await benchEncode(), null, 2));

@@ -15,8 +15,6 @@
  * Not a test: numbers depend on the machine and its load (printed with the results).
  */
 import { loadavg, cpus } from 'node:os';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { map, type Observable } from 'rxjs';
 import { Registry } from 'prom-client';
 import { Rng } from '../src/gmm/rng.js';
@@ -35,6 +33,7 @@ import { BatchSender } from '../src/kafka/delivery/batchSender.js';
 import { windowVectors } from '../src/operators/windowVectors.js';
 import type { MixtureUpdate, VectorInput } from '../src/operators/types.js';
 import type { Pipeline } from '../src/pipeline.js';
+import { isEntryPoint } from './entry.js';
 
 /** Options of {@link benchKafka}. */
 export interface BenchKafkaOptions {
@@ -479,16 +478,7 @@ export async function benchLatency(options: BenchLatencyOptions): Promise<BenchL
   };
 }
 
-/** Whether this module is the program being run. */
-function isEntryPoint(): boolean {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const arg = (name: string): number | undefined => {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? Number(process.argv[i + 1]) : undefined;

@@ -18,8 +18,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startLocalKafka, type LocalKafka } from '../src/devtools/broker.js';
 import { createKafkaClient } from '../src/kafka/client/kafkajs.js';
 import { produceVectors } from './kafka.js';
@@ -32,6 +30,7 @@ import { ContributionLedger } from '../src/kafka/shared/ledger.js';
 import { MAX_ROUND_SAMPLE, Round } from '../src/kafka/shared/round.js';
 import { eStep, precompute } from '../src/gmm/estep.js';
 import { StatisticsGmm } from '../src/gmm/stream/statistics.js';
+import { isEntryPoint } from './entry.js';
 
 /** A case of the benchmark. */
 export type MembersCase = 'one member, own model' | 'one member, shared model' | 'two members, shared model';
@@ -277,16 +276,7 @@ export function reducerStepCost(shape: { k: number; d: number; type: CovarianceT
   return { k, d, type, sample: Math.min(MAX_ROUND_SAMPLE, 4000), medianMs: +times[times.length >> 1].toFixed(2), maxMs: +times[times.length - 1].toFixed(2) };
 }
 
-/** Whether this module is the program being run. */
-function isEntryPoint(): boolean {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const arg = (name: string): number | undefined => {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
