@@ -566,20 +566,7 @@ export class StreamingGmm {
       reseeded: reseeded.labels,
       reseedReasons: reseeded.reasons,
       reverted: verdict !== null && !verdict.kept ? verdict.labels : [],
-      componentDrift:
-        cd === null
-          ? null
-          : {
-              meanStatistics: Array.from(cd.meanStatistics),
-              shapeStatistics: Array.from(cd.shapeStatistics),
-              meanThreshold: cd.meanThreshold,
-              shapeThreshold: cd.shapeThreshold,
-              labels: testedLabels,
-              scores: testedLabels.map((l) => scores!.scores[scores!.labels.indexOf(l)] ?? 0),
-              moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => testedLabels[k]),
-              forgetting: Array.from(cd.factors),
-              weights: winner.weights?.factor ?? 1,
-            },
+      componentDrift: cd === null ? null : componentDriftReport(cd, testedLabels, scores!, winner.weights?.factor ?? 1),
       kChange,
     };
     leavePhase();
@@ -656,6 +643,29 @@ export class StreamingGmm {
       ...(birthDeath === null ? {} : { birthDeath: birthDeath() }),
     });
   }
+}
+
+/**
+ * The update's `componentDrift` report of a window's (or round's) component tests: the statistics and thresholds, per
+ * tested label its score (0 for a label not scored), the labels whose mean moved, the forgetting factors.
+ *
+ * @param cd - the tests of the tested components (index k is `labels[k]`)
+ * @param labels - the labels of the tested components
+ * @param scores - the scores of {@link componentScores}
+ * @param weightsFactor - the forgetting factor of the weights (1 when they were kept)
+ */
+export function componentDriftReport(cd: ComponentDrift, labels: number[], scores: { labels: number[]; scores: number[] }, weightsFactor: number): NonNullable<WindowFit['componentDrift']> {
+  return {
+    meanStatistics: Array.from(cd.meanStatistics),
+    shapeStatistics: Array.from(cd.shapeStatistics),
+    meanThreshold: cd.meanThreshold,
+    shapeThreshold: cd.shapeThreshold,
+    labels,
+    scores: labels.map((l) => scores.scores[scores.labels.indexOf(l)] ?? 0),
+    moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => labels[k]),
+    forgetting: Array.from(cd.factors),
+    weights: weightsFactor,
+  };
 }
 
 /**

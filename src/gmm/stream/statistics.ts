@@ -19,7 +19,7 @@ import { Rng } from '../rng.js';
 import { logDensities, significantlyBetter, splitWindow } from '../selection.js';
 import { chiSquareLog10Survival } from '../special.js';
 import { SufficientStats } from '../stats.js';
-import { componentScores, StreamingGmm, subMixture, type WindowFit } from '../streaming.js';
+import { componentDriftReport, componentScores, StreamingGmm, subMixture, type WindowFit } from '../streaming.js';
 import {
   adaptiveSettings,
   birthDeathSettings,
@@ -338,21 +338,8 @@ export class StatisticsGmm {
     });
     this.params = winner.params;
     const cd = winner.kind === 'warm' ? winner.drift : null;
-    const componentDriftReport =
-      cd === null || scores === null
-        ? null
-        : {
-            labels: testedLabels,
-            meanStatistics: Array.from(cd.meanStatistics),
-            shapeStatistics: Array.from(cd.shapeStatistics),
-            scores: testedLabels.map((l) => scores.scores[scores.labels.indexOf(l)] ?? 0),
-            meanThreshold: cd.meanThreshold,
-            shapeThreshold: cd.shapeThreshold,
-            moved: cd.drifted.filter((k) => cd.meanStatistics[k] > cd.meanThreshold).map((k) => testedLabels[k]),
-            forgetting: Array.from(cd.factors),
-            weights: winner.weights?.factor ?? 1,
-          };
-    return this.result(winner, reports, { restarted: restart, predictive, standardError, observation, modelDistance, reseeded, verdict, componentDrift: componentDriftReport });
+    const report = cd === null || scores === null ? null : componentDriftReport(cd, testedLabels, scores, winner.weights?.factor ?? 1);
+    return this.result(winner, reports, { restarted: restart, predictive, standardError, observation, modelDistance, reseeded, verdict, componentDrift: report });
   }
 
   /**
