@@ -168,7 +168,9 @@ describe.each([
     const kafka = testKafka();
     const input = uniqueTopic('restart');
     const group = `${input}-group`;
-    const N = 6000;
+    // Enough that the stop at 2000 labels comes mid-way: with 6000 the run (over 100k vectors/s) once labelled all of
+    // them between two polls of waitFor, and nothing was left for the restart.
+    const N = 24_000;
     await produceAll(kafka, input, (i) => ({ key: null, value: encodeVector(clusteredPoint(i), 'float32le') }), N);
     const options = {
       kafka,
