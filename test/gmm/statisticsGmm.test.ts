@@ -187,13 +187,14 @@ describe('StatisticsGmm: the next model from merged statistics', () => {
     const TWO = THREE.slice(0, 2);
     let reverts = 0;
     let cleanReverts = 0;
-    for (const seed of [31, 32, 33]) {
+    for (const seed of [31, 32, 33, 36]) {
       const rng = new Rng(seed);
       // No restarts: birth and death alone must move the component.
       const gmm = new StatisticsGmm({ k: 3, halfLife: 5, restart: 'never', seed });
       gmm.seed(points(TWO, 1000, rng));
-      // Three components on two clusters: the probes try a better place for one, and the next round reverts it (the
-      // model without it continues, the round's statistics taken from the sample under that model).
+      // Three components on two clusters: the probes try a better place for one; the rare move that passes the held-out
+      // check (seed 36; 4 of 320 such rounds over seeds 31–70) the next round reverts (the model without it continues,
+      // the round's statistics taken from the sample under that model).
       const early: WindowFit[] = [];
       for (let r = 0; r < 8; r++) early.push(gmm.merge(roundOf(gmm, points(TWO, 1000, rng), rng)));
       reverts += early.filter((f) => f.reverted.length > 0).length;

@@ -276,7 +276,7 @@ describe('detectDrift', () => {
 describe('fitMixture instrumentation (EVENTS.md)', () => {
   it('em.window.fitted carries the contract payload; a re-seed and its reversal are reported by label, never as drift', async () => {
     const { generate, randomScenario } = await import('../../bench/streams.js');
-    // A stationary stream of the quality suite whose re-seed on window 5 the next window reverts.
+    // A stationary stream of the quality suite whose re-seed on window 1 the next window reverts.
     const s = randomScenario(38, { maxD: 6, maxSize: 900 });
     const data = generate({ ...s, windows: 7 });
     const windows = data.windows.map((points, index) => ({ index, n: s.size, d: s.d, points, records: Array.from({ length: s.size }, (_, i) => index * s.size + i), rejected: 0 }));
@@ -323,11 +323,11 @@ describe('fitMixture instrumentation (EVENTS.md)', () => {
         labelIds: Array.from({ length: s.k }, (_, j) => j),
       });
     }
-    // the re-seed of window 5 is judged by window 6, which reverts it; neither raises a drift alarm
+    // the re-seed of window 1 is judged by window 2, which reverts it; neither raises a drift alarm
     expect(s.dynamics).toBe('stationary');
-    expect(updates[5].reseeded).toHaveLength(1);
-    expect(reseeded).toEqual([{ windowIndex: 5, components: updates[5].reseeded, reason: updates[5].reseedReasons[0] }]);
-    expect(reverted).toEqual([{ windowIndex: 6, components: updates[5].reseeded }]);
+    expect(updates[1].reseeded).toHaveLength(1);
+    expect(reseeded).toEqual([{ windowIndex: 1, components: updates[1].reseeded, reason: updates[1].reseedReasons[0] }]);
+    expect(reverted).toEqual([{ windowIndex: 2, components: updates[1].reseeded }]);
     expect(alarms).toEqual([]);
   });
 
