@@ -153,6 +153,14 @@ export interface RunOptions {
   readonly lowerBound?: number;
   /** Threads for the E-steps (from `sharedPool`); used when the batch is large enough (`threadsFor`). */
   readonly pool?: EStepPool | null;
+  /**
+   * End at the E-step that converges (streaming; default false): when |ℓ − ℓ_prev| < tol, the parameters that
+   * E-step scored are returned with its statistics and outputs, without a last M-step and a final E-step. The
+   * result is one EM step less converged than the batch schedule (the change is below `tol` by construction) and
+   * still consistent: labels, statistics and log-likelihoods are those of the returned parameters. The batch fit
+   * keeps scikit-learn's schedule (a last M-step, then a final E-step).
+   */
+  readonly endOnConvergedEStep?: boolean;
 }
 
 /** Outcome of one EM run. */
@@ -219,7 +227,8 @@ export function cloneParams(p: GmmParams): GmmParams {
  * 3. empty components are re-seeded on the worst-explained point, non-factorable covariances too;
  * 4. stop when |ℓ − ℓ_prev| < tol.
  * A final E-step scores the data under the final θ (marginal and expected log-likelihood) and
- * gives the batch statistics under it.
+ * gives the batch statistics under it. With `endOnConvergedEStep`, the test comes between steps 1 and 2: the
+ * converged E-step's θ, statistics and outputs are the result (no last M-step, no final E-step).
  *
  * @param data N×D points
  * @param initial starting parameters (not modified)
@@ -250,13 +259,18 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
   const combined = options.prior ? options.prior.clone() : null;
   const perComponent = combined !== null && (options.shapeFactors != null || options.massFactors != null || options.translate != null || options.meanShrinkage != null);
   const scratchStats = perComponent ? stats.clone() : null;
+  const early = options.endOnConvergedEStep === true;
   for (let it = 1; it <= options.maxIterations; it++) {
     stats.reset();
-    const sums = step(stats, {});
+    const sums = step(stats, early ? outputs : {});
     worst = sums.worst;
     const ll = sums.logLikelihood / n;
     checkFinite(ll, 'mean log-likelihood');
     history.push(ll);
+    if (early && Math.abs(ll - prev) < options.tol) {
+      checkFinite(sums.expected, 'expected complete-data log-likelihood');
+      return { params, iterations, converged: true, history, logLikelihood: ll, expectedLogLikelihood: sums.expected / n, batchStats: stats, reseeded, lowerBound: ll };
+    }
     let total = stats;
     if (perComponent) {
       combineStats(combined!, options.prior!, stats, batchWeight, options.shapeFactors ?? null, options.massFactors ?? null, scratchStats!, options.translate ?? null, options.meanShrinkage ?? null);
