@@ -1,6 +1,6 @@
 import type { StatsBlockKernel } from './blocked.js';
 import { COVARIANCE } from './covariance.js';
-import { BLOCK, compiledPass, type PassArgs } from './kernels.js';
+import { BLOCK, compiledPass, EXP_UNDERFLOW, type PassArgs } from './kernels.js';
 import { SimdLogProb } from './simd.js';
 
 let simdInstance: SimdLogProb | null | undefined;
@@ -184,7 +184,9 @@ export function eStep(
       }
       let sum = 0;
       for (let k = 0; k < K; k++) {
-        const e = Math.exp(LP[rb + k] - max);
+        // (exp underflows to exactly 0 below −745.2: skipping the call there changes no bit)
+        const x = LP[rb + k] - max;
+        const e = x < EXP_UNDERFLOW ? 0 : Math.exp(x);
         R[rb + k] = e;
         sum += e;
       }
