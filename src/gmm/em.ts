@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
+import { isChecked } from './checked.js';
 import { COVARIANCE } from './covariance.js';
 import { CovarianceError, DataError, NumericError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type EStepSums, type Precomputed } from './estep.js';
@@ -347,7 +348,8 @@ export const MAX_ABS_VALUE = 1e150;
 
 /**
  * Checks that a data set is usable: N ≥ 1, D ≥ 1, every value finite and |x| ≤ {@link MAX_ABS_VALUE}
- * (so that sums of squares cannot overflow).
+ * (so that sums of squares cannot overflow). A window built by `windowVectors` (whose gate checked each value) is
+ * not scanned again.
  *
  * @throws DataError naming the row and column of the first non-finite or too large value
  */
@@ -356,6 +358,8 @@ export function checkDataset(data: Dataset): void {
   if (n < 1) throw new DataError('the data set is empty: give at least one point');
   if (d < 1) throw new DataError('points have no coordinates: give at least one column');
   if (x.length < n * d) throw new DataError(`the data buffer holds ${x.length} values, fewer than n×d = ${n * d}`);
+  // (a window windowVectors built was checked value by value at its gate)
+  if (isChecked(x)) return;
   for (let i = 0; i < n * d; i++) {
     const v = x[i];
     if (!(Math.abs(v) <= MAX_ABS_VALUE)) {

@@ -184,9 +184,9 @@ export function eStep(
       }
       let sum = 0;
       for (let k = 0; k < K; k++) {
-        // (exp underflows to exactly 0 below −745.2: skipping the call there changes no bit)
+        // (exp(0) is 1 and exp underflows to exactly 0 below −745.2: skipping the call there changes no bit)
         const x = LP[rb + k] - max;
-        const e = x < EXP_UNDERFLOW ? 0 : Math.exp(x);
+        const e = x === 0 ? 1 : x < EXP_UNDERFLOW ? 0 : Math.exp(x);
         R[rb + k] = e;
         sum += e;
       }
