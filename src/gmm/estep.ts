@@ -174,10 +174,10 @@ export function eStep(
       const g = start + i;
       const rb = i * K;
       let best = 0;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) {
+      let max = LP[rb];
+      for (let k = 1; k < K; k++) {
         const v = LP[rb + k];
-        if (k === 0 || v > max) {
+        if (v > max) {
           max = v;
           best = k;
         }
@@ -190,7 +190,8 @@ export function eStep(
         R[rb + k] = e;
         sum += e;
       }
-      const logp = max + Math.log(sum);
+      // (log 1 = 0 and max + 0 = max: one component holding the point skips the call)
+      const logp = sum === 1 ? max : max + Math.log(sum);
       ll += logp;
       if (logp < worstValue) {
         worstValue = logp;
