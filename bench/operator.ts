@@ -5,8 +5,8 @@
  * Each configuration draws one seeded stream (K blobs, centres ~ N(0, 5²), unit spread: the recipe of
  * bench/streaming.ts), writes it for Python, and times, interleaved `repeats` times:
  * 1. windowVectors → fitMixture → toLabels over every window (one thread, `restart: 'never'`, halfLife 10),
- *    the first `warmup` windows untimed;
- * 2. scikit-learn fit + predict per window (one BLAS thread), the first `warmup` windows untimed.
+ *    the first {@link WARMUP} windows untimed (the cold start and the probe schedule's ramp: steady state);
+ * 2. scikit-learn fit + predict per window (one BLAS thread), the same windows untimed.
  * Medians of the repeats are reported.
  */
 import { execFileSync } from 'node:child_process';
@@ -40,15 +40,21 @@ export interface OperatorRow {
 
 /** The configurations of the targets (D, K, covariance, windows of 1000 timed). */
 export const OPERATOR_CONFIGS: readonly [number, number, CovarianceType, number][] = [
-  [2, 5, 'full', 300],
-  [8, 8, 'full', 150],
-  [32, 6, 'diag', 150],
-  [64, 8, 'full', 40],
-  [384, 16, 'diag', 30],
+  [2, 5, 'full', 320],
+  [8, 8, 'full', 192],
+  [32, 6, 'diag', 192],
+  [64, 8, 'full', 128],
+  [384, 16, 'diag', 64],
 ];
 
 const SIZE = 1000;
-const WARMUP = 5;
+/**
+ * Untimed windows before the timed ones: the cold start, and the ramp of the birth-and-death probe schedule
+ * (probes at windows 1, 5, 13, 29, 61 while they find nothing, then one every 64 windows). The timed windows,
+ * a multiple of 64, are a running stream's steady state: each holds its share of the probes (one per 64 windows)
+ * and nothing of the start.
+ */
+export const WARMUP = 70;
 
 
 /**
@@ -152,7 +158,7 @@ export async function operatorVsSklearn(opts: { python: string | null; repeats?:
  * change), interleaved `repeats` times on the same windows; medians.
  */
 export async function operatorThreads(repeats = 3, threads = 2): Promise<{ oneMs: number; manyMs: number; threads: number }> {
-  const [d, k, cov, timed] = [384, 16, 'diag' as CovarianceType, 30];
+  const [d, k, cov, timed] = [384, 16, 'diag' as CovarianceType, 64];
   const vectors = Array.from(syntheticStream(clusters(d, k, 3), (timed + WARMUP) * SIZE, 2), (p) => p.vector);
   const one: number[] = [];
   const many: number[] = [];
@@ -178,15 +184,19 @@ export interface BreakdownRow {
   readonly meanIterations: number;
 }
 
-/** The configurations of the breakdown: every covariance type at each D and K of the targets (timed windows scale with the cost; D = 384 full and tied with K = 4). */
-export function breakdownConfigs(): [number, number, CovarianceType, number][] {
-  const out: [number, number, CovarianceType, number][] = [];
-  for (const [d, k, , timed] of OPERATOR_CONFIGS) {
+/**
+ * The configurations of the breakdown (D, K, covariance, timed windows, untimed warm-up): every covariance type at each
+ * D and K of the targets, 64 windows after the steady-state warm-up ({@link WARMUP}); D = 384 full and tied with K = 4,
+ * 3 windows after 5 (16 covariances of 74k entries make a first window's cold start minutes long, and 70 windows of
+ * warm-up as long again): those two rows include the early probes.
+ */
+export function breakdownConfigs(): [number, number, CovarianceType, number, number][] {
+  const out: [number, number, CovarianceType, number, number][] = [];
+  for (const [d, k] of OPERATOR_CONFIGS) {
     for (const cov of ['full', 'diag', 'spherical', 'tied'] as CovarianceType[]) {
       const squares = cov === 'full' || cov === 'tied';
-      // D = 384 full and tied: K = 4 and 3 windows (16 covariances of 74k entries make a first window's cold start minutes long)
-      if (d >= 384 && squares) out.push([d, 4, cov, 3]);
-      else out.push([d, k, cov, Math.min(d >= 64 && squares ? 20 : timed, 100)]);
+      if (d >= 384 && squares) out.push([d, 4, cov, 3, 5]);
+      else out.push([d, k, cov, 64, WARMUP]);
     }
   }
   return out;
@@ -194,12 +204,12 @@ export function breakdownConfigs(): [number, number, CovarianceType, number][] {
 
 /**
  * Where a window's time goes, per configuration: windowVectors alone, fitMixture with the phase profiler on
- * (after `WARMUP` untimed windows), toLabels alone on the updates.
+ * (after the configuration's untimed warm-up), toLabels alone on the updates.
  */
-export async function breakdown(configs: readonly [number, number, CovarianceType, number][] = breakdownConfigs()): Promise<BreakdownRow[]> {
+export async function breakdown(configs: readonly [number, number, CovarianceType, number, number][] = breakdownConfigs()): Promise<BreakdownRow[]> {
   const rows: BreakdownRow[] = [];
-  for (const [d, k, cov, timed] of configs) {
-    const windows = timed + WARMUP;
+  for (const [d, k, cov, timed, warmup] of configs) {
+    const windows = timed + warmup;
     const vectors = Array.from(syntheticStream(clusters(d, k, 3), windows * SIZE, 2), (p) => p.vector);
     // 1. windowVectors alone.
     let t = performance.now();
@@ -216,8 +226,8 @@ export async function breakdown(configs: readonly [number, number, CovarianceTyp
         from(wins).pipe(
           fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1 }),
           tap((u) => {
-            if (++seen === WARMUP) profile.reset();
-            else if (seen > WARMUP) iterations += u.iterations;
+            if (++seen === warmup) profile.reset();
+            else if (seen > warmup) iterations += u.iterations;
           }),
           toArray(),
         ),
@@ -226,7 +236,7 @@ export async function breakdown(configs: readonly [number, number, CovarianceTyp
       profileWindows(before);
     }
     // 3. toLabels alone, on the timed windows' updates.
-    const timedUpdates = updates.slice(WARMUP);
+    const timedUpdates = updates.slice(warmup);
     t = performance.now();
     await lastValueFrom(from(timedUpdates).pipe(toLabels(), count()));
     const labelsMs = (performance.now() - t) / timedUpdates.length;

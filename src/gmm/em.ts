@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
+import { isChecked } from './checked.js';
 import { COVARIANCE } from './covariance.js';
 import { CovarianceError, DataError, NumericError } from './errors.js';
 import { EStepScratch, eStep, precompute, type EStepOutputs, type EStepSums, type Precomputed } from './estep.js';
@@ -153,6 +154,14 @@ export interface RunOptions {
   readonly lowerBound?: number;
   /** Threads for the E-steps (from `sharedPool`); used when the batch is large enough (`threadsFor`). */
   readonly pool?: EStepPool | null;
+  /**
+   * End at the E-step that converges (streaming; default false): when |ℓ − ℓ_prev| < tol, the parameters that
+   * E-step scored are returned with its statistics and outputs, without a last M-step and a final E-step. The
+   * result is one EM step less converged than the batch schedule (the change is below `tol` by construction) and
+   * still consistent: labels, statistics and log-likelihoods are those of the returned parameters. The batch fit
+   * keeps scikit-learn's schedule (a last M-step, then a final E-step).
+   */
+  readonly endOnConvergedEStep?: boolean;
 }
 
 /** Outcome of one EM run. */
@@ -219,7 +228,8 @@ export function cloneParams(p: GmmParams): GmmParams {
  * 3. empty components are re-seeded on the worst-explained point, non-factorable covariances too;
  * 4. stop when |ℓ − ℓ_prev| < tol.
  * A final E-step scores the data under the final θ (marginal and expected log-likelihood) and
- * gives the batch statistics under it.
+ * gives the batch statistics under it. With `endOnConvergedEStep`, the test comes between steps 1 and 2: the
+ * converged E-step's θ, statistics and outputs are the result (no last M-step, no final E-step).
  *
  * @param data N×D points
  * @param initial starting parameters (not modified)
@@ -250,13 +260,18 @@ export function runEM(data: Dataset, initial: GmmParams, options: RunOptions, ou
   const combined = options.prior ? options.prior.clone() : null;
   const perComponent = combined !== null && (options.shapeFactors != null || options.massFactors != null || options.translate != null || options.meanShrinkage != null);
   const scratchStats = perComponent ? stats.clone() : null;
+  const early = options.endOnConvergedEStep === true;
   for (let it = 1; it <= options.maxIterations; it++) {
     stats.reset();
-    const sums = step(stats, {});
+    const sums = step(stats, early ? outputs : {});
     worst = sums.worst;
     const ll = sums.logLikelihood / n;
     checkFinite(ll, 'mean log-likelihood');
     history.push(ll);
+    if (early && Math.abs(ll - prev) < options.tol) {
+      checkFinite(sums.expected, 'expected complete-data log-likelihood');
+      return { params, iterations, converged: true, history, logLikelihood: ll, expectedLogLikelihood: sums.expected / n, batchStats: stats, reseeded, lowerBound: ll };
+    }
     let total = stats;
     if (perComponent) {
       combineStats(combined!, options.prior!, stats, batchWeight, options.shapeFactors ?? null, options.massFactors ?? null, scratchStats!, options.translate ?? null, options.meanShrinkage ?? null);
@@ -333,7 +348,8 @@ export const MAX_ABS_VALUE = 1e150;
 
 /**
  * Checks that a data set is usable: N ≥ 1, D ≥ 1, every value finite and |x| ≤ {@link MAX_ABS_VALUE}
- * (so that sums of squares cannot overflow).
+ * (so that sums of squares cannot overflow). A window built by `windowVectors` (whose gate checked each value) is
+ * not scanned again.
  *
  * @throws DataError naming the row and column of the first non-finite or too large value
  */
@@ -342,6 +358,8 @@ export function checkDataset(data: Dataset): void {
   if (n < 1) throw new DataError('the data set is empty: give at least one point');
   if (d < 1) throw new DataError('points have no coordinates: give at least one column');
   if (x.length < n * d) throw new DataError(`the data buffer holds ${x.length} values, fewer than n×d = ${n * d}`);
+  // (a window windowVectors built was checked value by value at its gate)
+  if (isChecked(x)) return;
   for (let i = 0; i < n * d; i++) {
     const v = x[i];
     if (!(Math.abs(v) <= MAX_ABS_VALUE)) {

@@ -1,6 +1,6 @@
 import type { StatsBlockKernel } from './blocked.js';
 import { COVARIANCE } from './covariance.js';
-import { BLOCK, compiledPass, type PassArgs } from './kernels.js';
+import { BLOCK, compiledPass, EXP_UNDERFLOW, type PassArgs } from './kernels.js';
 import { SimdLogProb } from './simd.js';
 
 let simdInstance: SimdLogProb | null | undefined;
@@ -174,21 +174,24 @@ export function eStep(
       const g = start + i;
       const rb = i * K;
       let best = 0;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) {
+      let max = LP[rb];
+      for (let k = 1; k < K; k++) {
         const v = LP[rb + k];
-        if (k === 0 || v > max) {
+        if (v > max) {
           max = v;
           best = k;
         }
       }
       let sum = 0;
       for (let k = 0; k < K; k++) {
-        const e = Math.exp(LP[rb + k] - max);
+        // (exp(0) is 1 and exp underflows to exactly 0 below −745.2: skipping the call there changes no bit)
+        const x = LP[rb + k] - max;
+        const e = x === 0 ? 1 : x < EXP_UNDERFLOW ? 0 : Math.exp(x);
         R[rb + k] = e;
         sum += e;
       }
-      const logp = max + Math.log(sum);
+      // (log 1 = 0 and max + 0 = max: one component holding the point skips the call)
+      const logp = sum === 1 ? max : max + Math.log(sum);
       ll += logp;
       if (logp < worstValue) {
         worstValue = logp;

@@ -18,6 +18,13 @@ import type { CovarianceType } from './types.js';
  */
 export const MAX_UNROLLED_D = 16;
 
+/**
+ * Below this, Math.exp(x) is exactly 0 (the smallest subnormal is e^−744.44; e^−745.14 rounds to 0): the
+ * normalisation skips the call there, which changes no bit (far-apart components in high D are most of them), as
+ * it does at 0 (the largest component of each point: exp(0) = 1).
+ */
+export const EXP_UNDERFLOW = -746;
+
 /** Points per block: K·BLOCK responsibilities stay in cache between the sweeps. */
 export const BLOCK = 256;
 
@@ -193,7 +200,7 @@ function generate(type: CovarianceType, D: number): string {
   emit(`for(let i=0;i<nb;i++){`);
   emit(`const row=i*K;let best=0,max=-Infinity;`);
   emit(`for(let k=0;k<K;k++){const v=LP[row+k];if(k===0||v>max){max=v;best=k;}}`);
-  emit(`let sum=0;for(let k=0;k<K;k++){const e=Math.exp(LP[row+k]-max);R[row+k]=e;sum+=e;}`);
+  emit(`let sum=0;for(let k=0;k<K;k++){const x=LP[row+k]-max;const e=x===0?1:x<${EXP_UNDERFLOW}?0:Math.exp(x);R[row+k]=e;sum+=e;}`);
   emit(`const logp=max+Math.log(sum);ll+=logp;if(logp<worstValue){worstValue=logp;worst=start+i;}`);
   emit(`if(hard){for(let k=0;k<K;k++)R[row+k]=0;R[row+best]=1;q+=LP[row+best];}else{const inv=1/sum;for(let k=0;k<K;k++){const w=R[row+k]*inv;R[row+k]=w;if(w>0)q+=w*LP[row+k];}}`);
   emit(`const g=start+i;`);

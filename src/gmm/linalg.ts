@@ -1,3 +1,5 @@
+import { MIN_SIMD_FACTOR_D, SimdFactor } from './simdFactor.js';
+
 /**
  * Lower Cholesky factor of a symmetric positive-definite D×D matrix: the one factorisation of the
  * numeric core (precisions of the E-step, sampling, distances between Gaussians).
@@ -11,7 +13,8 @@
  *    l_jj = √(a_jj − Σ_{k<j} l_jk²); a pivot that is not positive (or not finite) means the matrix is
  *    not positive definite.
  *
- * Never throws; no allocation except the result (or `out`).
+ * From D = 12 the WebAssembly SIMD kernel runs it (`simdFactor.ts`; the same sums in the same order, so the same
+ * bits); {@link choleskyJs} is the JavaScript loop. Never throws; no allocation except the result (or `out`).
  *
  * @param a D×D row-major, read at `offset`
  * @param d dimension
@@ -20,6 +23,14 @@
  * @returns L, D×D row-major lower triangular with a = L·Lᵀ, or `null` when `a` is not positive definite or not finite
  */
 export function cholesky(a: ArrayLike<number>, d: number, offset = 0, out?: Float64Array): Float64Array | null {
+  const l = out ?? new Float64Array(d * d);
+  const simd = d >= MIN_SIMD_FACTOR_D ? SimdFactor.get() : null;
+  if (simd !== null) return simd.cholesky(a, d, offset, l) ? l : null;
+  return choleskyJs(a, d, offset, l);
+}
+
+/** {@link cholesky} in JavaScript (the reference of the WebAssembly kernel, and its fallback). */
+export function choleskyJs(a: ArrayLike<number>, d: number, offset = 0, out?: Float64Array): Float64Array | null {
   const l = out ?? new Float64Array(d * d);
   for (let j = 0; j < d; j++) {
     const rj = j * d;
@@ -90,8 +101,15 @@ let factorScratch = new Float64Array(0);
  * @returns log det W = −½ log det Σ, or `null` when Σ is not positive definite
  */
 export function precisionFactor(cov: Float64Array, d: number, offset: number, out: Float64Array, outOffset: number): number | null {
+  const simd = d >= MIN_SIMD_FACTOR_D ? SimdFactor.get() : null;
+  if (simd !== null) return simd.precisionFactor(cov, d, offset, out, outOffset);
+  return precisionFactorJs(cov, d, offset, out, outOffset);
+}
+
+/** {@link precisionFactor} in JavaScript (the reference of the WebAssembly kernels, and their fallback). */
+export function precisionFactorJs(cov: Float64Array, d: number, offset: number, out: Float64Array, outOffset: number): number | null {
   if (factorScratch.length < d * d) factorScratch = new Float64Array(d * d);
-  const l = cholesky(cov, d, offset, factorScratch);
+  const l = choleskyJs(cov, d, offset, factorScratch);
   if (l === null) return null;
   invertLower(l, d, out, outOffset);
   let logDet = 0;

@@ -15,13 +15,12 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { outer1, SKIP_WEIGHT, type StatsArrays, type StatsScratch } from './blocked.js';
 import { COVARIANCE, type CovarianceKind } from './covariance.js';
 import type { CovarianceType } from './types.js';
+import { wasm, wasmModule, type WasmApi, type WasmMemory } from './wasm.js';
 
-/** The compiled kernels, next to this module (built from `simd/kernels.as.ts`). */
-export const KERNELS_URL = new URL('./simd/kernels.wasm', import.meta.url);
+export { KERNELS_URL, simdStatus } from './wasm.js';
 
 interface Exports {
   diag(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number): void;
@@ -29,54 +28,6 @@ interface Exports {
   outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
   centre(N: number, X: number, S: number, C: number, D: number): void;
   diagAcc(D: number, C: number, U: number, V: number, WP: number, RP: number, M: number): void;
-}
-
-/** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let compiled: object | null | undefined;
-let unavailable = '';
-
-function wasmModule(): object | null {
-  if (compiled === undefined) {
-    compiled = null;
-    if (process.env.EMSTREAM_SIMD === '0') unavailable = 'EMSTREAM_SIMD=0';
-    else if (wasm === undefined) unavailable = 'no WebAssembly in this runtime';
-    else {
-      let bytes: Uint8Array | null = null;
-      try {
-        bytes = readFileSync(KERNELS_URL);
-      } catch {
-        unavailable = `${KERNELS_URL.pathname} is missing (built by npm run build, or by the test setup from simd/kernels.as.ts)`;
-      }
-      if (bytes !== null) {
-        try {
-          compiled = new wasm.Module(bytes);
-        } catch (err) {
-          unavailable = `WebAssembly SIMD is not supported here (${(err as Error).message})`;
-        }
-      }
-    }
-  }
-  return compiled;
-}
-
-/**
- * Whether the WebAssembly SIMD kernels run in this process, and why not when they do not (then the
- * JavaScript kernels do, with the same results).
- */
-export function simdStatus(): { readonly available: boolean; readonly reason: string } {
-  const m = wasmModule();
-  return { available: m !== null, reason: m !== null ? '' : unavailable };
 }
 
 /** Points per call of the kernels (the E-step's block, padded to a multiple of 4). */

@@ -81,8 +81,8 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * from(points)
  *   .pipe(windowVectors({ size: 100 }), fitMixture({ k: 2, halfLife: 4 }))
  *   .subscribe((u) => console.log(u.windowIndex, u.iterations, u.logLikelihood.toFixed(3)));
- * // → 0 2 4.223
- * // → 1 2 4.226
+ * // → 0 1 4.223
+ * // → 1 1 4.226
  * ```
  *
  * @param options streaming EM options (K is required)

@@ -1,3 +1,4 @@
+import { MAX_ABS_VALUE } from '../gmm/em.js';
 import type { InvalidVector, VectorRecord } from './types.js';
 
 /**
@@ -166,9 +167,10 @@ function invalid<R>(
 /**
  * Largest magnitude of a coordinate the gate accepts. Beyond it the squares and cross products the fit sums up
  * (n·x² over a window; the covariances) leave double precision: 1e150² · 1e8 points is still below
- * `Number.MAX_VALUE` (1.8e308), while a coordinate of 1e160 alone squares to Infinity.
+ * `Number.MAX_VALUE` (1.8e308), while a coordinate of 1e160 alone squares to Infinity. The fit's own check
+ * (`checkDataset`) has the same bound, so a window that passed this gate need not be scanned again.
  */
-export const MAX_COORDINATE = 1e150;
+export const MAX_COORDINATE = MAX_ABS_VALUE;
 
 /** Why the gate rejected a vector's values. */
 export type ValuesFailureReason = 'empty' | 'oversized' | 'wrong-dimension' | 'not-numeric' | 'non-finite' | 'non-finite-in-use';

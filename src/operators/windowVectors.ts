@@ -1,6 +1,7 @@
 import { asyncScheduler } from 'rxjs';
 import type { OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
+import { markChecked } from '../gmm/checked.js';
 import { parseOptions } from '../options.js';
 import { guarded, operate, operatorSubscriber } from './operate.js';
 import { scopeMaxWaitMs, scopeOnInvalid } from './pipelineScope.js';
@@ -251,6 +252,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       const dim = d ?? 0;
       const length = win.n * dim;
       const points = win.points.length === length ? win.points : win.points.slice(0, length);
+      // Every value passed the gate (finite, within MAX_COORDINATE) and the window owns its buffer: the fit need not scan it again.
+      markChecked(points);
       subscriber.next({ index: index++, n: win.n, d: dim, points, records: win.records, rejected: win.rejected });
     };
 

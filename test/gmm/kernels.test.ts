@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BLOCKED, SKIP_WEIGHT } from '../../src/gmm/blocked.js';
 import { COVARIANCE } from '../../src/gmm/covariance.js';
 import { EStepScratch, eStep, precompute } from '../../src/gmm/estep.js';
+import { cholesky, choleskyJs, precisionFactor, precisionFactorJs } from '../../src/gmm/linalg.js';
 import { GaussianMixture } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
 import { SimdLogProb } from '../../src/gmm/simd.js';
@@ -225,6 +226,59 @@ describe('WebAssembly SIMD kernels', () => {
         bits(a.st.s2, b.st.s2, `${type} ${d} s2`);
         bits(a.out.resp, b.out.resp, `${type} ${d} resp`);
         bits(a.out.logDensity, b.out.logDensity, `${type} ${d} logDensity`);
+      }
+    }
+  });
+});
+
+describe('WebAssembly SIMD factorisations', () => {
+  /** A random SPD matrix B·Bᵀ/D + δI, its mirrored entries differing by an ulp-sized rounding now and then. */
+  function spd(d: number, rng: Rng, jitter: boolean): Float64Array {
+    const b = Float64Array.from({ length: d * d }, () => rng.normal());
+    const a = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let p = 0; p < d; p++) s += b[i * d + p] * b[j * d + p];
+        a[i * d + j] = a[j * d + i] = s / d + (i === j ? 0.1 : 0);
+      }
+    }
+    if (jitter) for (let i = 1; i < d; i++) a[i] = a[i] * (1 + 1e-15);
+    return a;
+  }
+
+  it('cholesky and precisionFactor give the JavaScript loops’ results bit for bit (D = 12…130, odd and even; at an offset)', () => {
+    const rng = new Rng(7);
+    for (const d of [12, 13, 16, 17, 33, 64, 65, 130]) {
+      for (const jitter of [false, true]) {
+        const a = spd(d, rng, jitter);
+        const padded = new Float64Array(d * d + 5);
+        padded.set(a, 5);
+        bits(cholesky(padded, d, 5)!, choleskyJs(padded, d, 5)!, `cholesky D=${d}`);
+        const w1 = new Float64Array(d * d + 3).fill(9);
+        const w2 = new Float64Array(d * d + 3).fill(9);
+        const l1 = precisionFactor(padded, d, 5, w1, 3);
+        const l2 = precisionFactorJs(padded, d, 5, w2, 3);
+        expect(Object.is(l1, l2), `log det D=${d}`).toBe(true);
+        bits(w1, w2, `precision factor D=${d}`);
+      }
+    }
+  });
+
+  it('refuse what the JavaScript loops refuse: not positive definite, NaN, Infinity', () => {
+    const rng = new Rng(8);
+    for (const d of [12, 31]) {
+      const a = spd(d, rng, false);
+      const singular = a.slice();
+      singular[(d - 1) * d + (d - 1)] = -1;
+      const nan = a.slice();
+      nan[3 * d + 1] = Number.NaN;
+      const inf = a.slice();
+      inf[5 * d + 5] = Number.POSITIVE_INFINITY;
+      for (const m of [singular, nan, inf]) {
+        expect(cholesky(m, d)).toBeNull();
+        expect(choleskyJs(m, d)).toBeNull();
+        expect(precisionFactor(m, d, 0, new Float64Array(d * d), 0)).toBeNull();
       }
     }
   });

@@ -184,6 +184,47 @@ describe('properties of the fitted parameters', () => {
   });
 });
 
+describe('EM that ends at the converged E-step (the streaming schedule)', () => {
+  /**
+   * With `endOnConvergedEStep`, the run is the batch schedule cut short: the same iterations up to the E-step that
+   * converges, whose parameters, statistics, labels and log-likelihoods are the result. So it returns exactly the
+   * parameters of the batch run stopped one M-step earlier, and its outputs are an E-step of those parameters.
+   */
+  it('returns the parameters the converged E-step scored, with that E-step\'s statistics and labels', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const data = makeData(c);
+        const start = initFor(data, c, 'kmeans');
+        const opts = { maxIterations: 100, tol: 1e-3, regCovar: 1e-6, mode: 'soft' as const };
+        const batch = runEM(data, start, opts);
+        if (!batch.converged || batch.reseeded > 0) return;
+        const labels = new Int32Array(c.n);
+        const early = runEM(data, start, { ...opts, endOnConvergedEStep: true }, { labels });
+        expect(early.converged).toBe(true);
+        // One M-step fewer; the same E-steps up to the converged one.
+        expect(early.iterations).toBe(batch.iterations - 1);
+        expect(early.history).toEqual(batch.history);
+        const cut = runEM(data, start, { ...opts, tol: 0, maxIterations: Math.max(1, batch.iterations - 1) });
+        if (batch.iterations > 1) expect(Array.from(early.params.means)).toEqual(Array.from(cut.params.means));
+        // Its statistics, log-likelihood and labels are an E-step of the parameters it returns.
+        const pre = precompute(early.params);
+        if (!pre.ok) throw new Error('returned parameters do not factor');
+        const stats = new SufficientStats(c.k, c.d, c.type, early.batchStats.shift);
+        const want = new Int32Array(c.n);
+        const sums = eStep(pre.value, data.data, c.n, false, stats, { labels: want });
+        expect(early.logLikelihood).toBe(sums.logLikelihood / c.n);
+        expect(early.expectedLogLikelihood).toBe(sums.expected / c.n);
+        expect(Array.from(early.batchStats.s1)).toEqual(Array.from(stats.s1));
+        expect(Array.from(labels)).toEqual(Array.from(want));
+        checked++;
+      }),
+      { seed: SEED + 7, numRuns: 60 },
+    );
+    expect(checked).toBeGreaterThan(30);
+  });
+});
+
 describe('sufficient statistics are additive and scalable', () => {
   /**
    * The union accumulator and the merged one sum the same terms in a different order; the

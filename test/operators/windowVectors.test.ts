@@ -4,6 +4,8 @@ import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EmstreamError, EmstreamOptionsError } from '../../src/errors.js';
+import { isChecked } from '../../src/gmm/checked.js';
+import { checkDataset } from '../../src/gmm/em.js';
 import { withInvalid } from '../../src/operators/invalidChannel.js';
 import { buildInPipelineScope } from '../../src/operators/pipelineScope.js';
 import type { InvalidVector, VectorInput, VectorRecord, VectorWindow } from '../../src/operators/types.js';
@@ -59,6 +61,19 @@ describe('windowVectors', () => {
   beforeEach(() => {
     testScheduler = new TestScheduler((actual, expected) => {
       expect(actual).toEqual(expected);
+    });
+  });
+
+  describe('windows checked once', () => {
+    it('marks the buffers it emits as checked (the fit does not scan them again); a buffer a caller builds is still scanned', () => {
+      const windows = collect<number[]>([a, [Number.NaN, 1], b, [1e160, 0], c], { size: 2, onInvalid: () => undefined });
+      expect(windows.map((w) => w.n)).toEqual([2, 1]);
+      for (const w of windows) expect(isChecked(w.points)).toBe(true);
+      // The same values in a buffer of the caller's: not marked, scanned, its bad value named.
+      const own = Float64Array.from([1, 2, Number.NaN, 4]);
+      expect(isChecked(own)).toBe(false);
+      expect(() => checkDataset({ n: 2, d: 2, data: own })).toThrow(/row 1, column 0 is NaN/);
+      expect(isChecked([1, 2])).toBe(false);
     });
   });
 

@@ -247,3 +247,117 @@ export function diagAcc(D: i32, C0: usize, U: usize, V: usize, WP0: usize, RP: u
     }
   }
 }
+
+/**
+ * chol(D, A, L, LT): the Cholesky factor of the D×D matrix at A (row-major; each pair of mirrored entries
+ * averaged when they differ), row by row, as `cholesky` in linalg.ts: L (row-major, upper triangle zeroed) and
+ * LT its transpose (row-major, only its upper triangle written). Returns 0, or 1 when A is not positive definite
+ * or holds a non-finite value (L is then partly written).
+ *
+ * Lanes over two entries k, k+1 of a row: both sums Σ_{i<k} l_ki·l_ji and Σ_{i<k} l_(k+1)i·l_ji take their terms
+ * in ascending i (the pair of l_ki, l_(k+1)i is contiguous in LT), then the second its last term l_(k+1)k·l_jk:
+ * every sum in the order of the JavaScript loop, so the factor is bit-identical to it.
+ */
+export function chol(D: i32, A: usize, L: usize, LT: usize): i32 {
+  const rb = <usize>D << 3;
+  for (let j = 0; j < D; j++) {
+    const rj = L + <usize>j * rb;
+    let dj: f64 = 0;
+    let k = 0;
+    while (k < j) {
+      if (k + 1 < j) {
+        let acc = f64x2.splat(0);
+        const col = <usize>k << 3;
+        for (let i = 0; i < k; i++) acc = f64x2.add(acc, f64x2.mul(v128.load(LT + <usize>i * rb + col), v128.load64_splat(rj + (<usize>i << 3))));
+        // entry k
+        const x0 = load<f64>(A + <usize>j * rb + col);
+        const y0 = load<f64>(A + <usize>k * rb + (<usize>j << 3));
+        const v0 = x0 == y0 ? x0 : 0.5 * x0 + 0.5 * y0;
+        if (!isFinite<f64>(v0)) return 1;
+        const lk = L + <usize>k * rb;
+        const s0 = (v0 - f64x2.extract_lane(acc, 0)) / load<f64>(lk + col);
+        store<f64>(rj + col, s0);
+        store<f64>(LT + <usize>k * rb + (<usize>j << 3), s0);
+        dj += s0 * s0;
+        // entry k + 1: its last term, i = k
+        const col1 = col + 8;
+        const lk1 = lk + rb;
+        const x1 = load<f64>(A + <usize>j * rb + col1);
+        const y1 = load<f64>(A + <usize>(k + 1) * rb + (<usize>j << 3));
+        const v1 = x1 == y1 ? x1 : 0.5 * x1 + 0.5 * y1;
+        if (!isFinite<f64>(v1)) return 1;
+        const t1 = f64x2.extract_lane(acc, 1) + load<f64>(lk1 + col) * s0;
+        const s1 = (v1 - t1) / load<f64>(lk1 + col1);
+        store<f64>(rj + col1, s1);
+        store<f64>(LT + <usize>(k + 1) * rb + (<usize>j << 3), s1);
+        dj += s1 * s1;
+        k += 2;
+      } else {
+        const col = <usize>k << 3;
+        let s: f64 = 0;
+        for (let i = 0; i < k; i++) s += load<f64>(LT + <usize>i * rb + col) * load<f64>(rj + (<usize>i << 3));
+        const x = load<f64>(A + <usize>j * rb + col);
+        const y = load<f64>(A + <usize>k * rb + (<usize>j << 3));
+        const v = x == y ? x : 0.5 * x + 0.5 * y;
+        if (!isFinite<f64>(v)) return 1;
+        s = (v - s) / load<f64>(L + <usize>k * rb + col);
+        store<f64>(rj + col, s);
+        store<f64>(LT + <usize>k * rb + (<usize>j << 3), s);
+        dj += s * s;
+        k++;
+      }
+    }
+    const diag = load<f64>(A + <usize>j * rb + (<usize>j << 3));
+    if (!isFinite<f64>(diag)) return 1;
+    const p = diag - dj;
+    if (!(p > 0) || !isFinite<f64>(p)) return 1;
+    const r = Math.sqrt(p);
+    store<f64>(rj + (<usize>j << 3), r);
+    store<f64>(LT + <usize>j * rb + (<usize>j << 3), r);
+    for (let c = j + 1; c < D; c++) store<f64>(rj + (<usize>c << 3), 0);
+  }
+  return 0;
+}
+
+/**
+ * invLower(D, L, OUT): OUT = L⁻¹ for a lower-triangular L (D×D row-major, positive diagonal), row by row as
+ * `invertLower` in linalg.ts: x_ij = (δ_ij − Σ_{p=j}^{i−1} l_ip·x_pj) / l_ii, each sum over p ascending. Lanes over
+ * two entries j, j+1 of a row (each its own sum, in the same order): bit-identical to the JavaScript loop.
+ */
+export function invLower(D: i32, L: usize, OUT: usize): void {
+  const rb = <usize>D << 3;
+  for (let i = 0; i < D; i++) {
+    const ri = OUT + <usize>i * rb;
+    for (let j = 0; j < i; j++) store<f64>(ri + (<usize>j << 3), 0);
+    const li = L + <usize>i * rb;
+    for (let p = 0; p < i; p++) {
+      const a = load<f64>(li + (<usize>p << 3));
+      const av = f64x2.splat(a);
+      const rp = OUT + <usize>p * rb;
+      let j = 0;
+      while (j + 1 <= p) {
+        const o = <usize>j << 3;
+        v128.store(ri + o, f64x2.sub(v128.load(ri + o), f64x2.mul(av, v128.load(rp + o))));
+        j += 2;
+      }
+      if (j == p) {
+        const o = <usize>j << 3;
+        store<f64>(ri + o, load<f64>(ri + o) - a * load<f64>(rp + o));
+      }
+    }
+    const lii = load<f64>(li + (<usize>i << 3));
+    const dv = f64x2.splat(lii);
+    let j = 0;
+    while (j + 1 < i) {
+      const o = <usize>j << 3;
+      v128.store(ri + o, f64x2.div(v128.load(ri + o), dv));
+      j += 2;
+    }
+    if (j < i) {
+      const o = <usize>j << 3;
+      store<f64>(ri + o, load<f64>(ri + o) / lii);
+    }
+    store<f64>(ri + (<usize>i << 3), 1 / lii);
+    for (let c = i + 1; c < D; c++) store<f64>(ri + (<usize>c << 3), 0);
+  }
+}

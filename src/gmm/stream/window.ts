@@ -17,6 +17,8 @@ export interface WindowRunOptions {
   readonly mode: 'soft' | 'hard';
   readonly shift: Float64Array;
   readonly pool: EStepPool | null;
+  /** Always true: a window's fit ends at the E-step that converges (`runEM`'s `endOnConvergedEStep`). */
+  readonly endOnConvergedEStep: true;
 }
 
 /** The window being fitted and what its fits share. */
@@ -47,7 +49,7 @@ export class WindowContext {
     pool: EStepPool | null,
   ) {
     const o = options;
-    this.run = { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift, pool };
+    this.run = { maxIterations: o.maxIterations, tol: o.tol, regCovar: o.regCovar, mode: o.mode, shift, pool, endOnConvergedEStep: true };
   }
 
   /** The same window context on other data (a part of the window: candidates fitted to it, judged on the rest). */

@@ -1,0 +1,62 @@
+/**
+ * The compiled WebAssembly kernels (`simd/kernels.as.ts`, built by `asc` into `simd/kernels.wasm` beside this
+ * module), loaded once at first use: the E-step kernels (`simd.ts`) and the factorisations (`simdFactor.ts`) each
+ * instantiate it with their own memory. No native addon, nothing downloaded at install; without WebAssembly SIMD,
+ * without `kernels.wasm`, or with `EMSTREAM_SIMD=0`, the JavaScript kernels run (the same results).
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+
+/** The compiled kernels, next to this module (built from `simd/kernels.as.ts`). */
+export const KERNELS_URL = new URL('./simd/kernels.wasm', import.meta.url);
+
+/** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+export interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+/** The runtime's WebAssembly API, if any. */
+export const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+let compiled: object | null | undefined;
+let unavailable = '';
+
+/** The compiled module (compiled once), or null when the kernels cannot run here ({@link simdStatus} says why). */
+export function wasmModule(): object | null {
+  if (compiled === undefined) {
+    compiled = null;
+    if (process.env.EMSTREAM_SIMD === '0') unavailable = 'EMSTREAM_SIMD=0';
+    else if (wasm === undefined) unavailable = 'no WebAssembly in this runtime';
+    else {
+      let bytes: Uint8Array | null = null;
+      try {
+        bytes = readFileSync(KERNELS_URL);
+      } catch {
+        unavailable = `${KERNELS_URL.pathname} is missing (built by npm run build, or by the test setup from simd/kernels.as.ts)`;
+      }
+      if (bytes !== null) {
+        try {
+          compiled = new wasm.Module(bytes);
+        } catch (err) {
+          unavailable = `WebAssembly SIMD is not supported here (${(err as Error).message})`;
+        }
+      }
+    }
+  }
+  return compiled;
+}
+
+/**
+ * Whether the WebAssembly SIMD kernels run in this process, and why not when they do not (then the
+ * JavaScript kernels do, with the same results).
+ */
+export function simdStatus(): { readonly available: boolean; readonly reason: string } {
+  const m = wasmModule();
+  return { available: m !== null, reason: m !== null ? '' : unavailable };
+}
