@@ -11,13 +11,16 @@ import { readFileSync } from 'node:fs';
 /** The compiled kernels, next to this module (built from `simd/kernels.as.ts`). */
 export const KERNELS_URL = new URL('./simd/kernels.wasm', import.meta.url);
 
+/** Every function the modules of this directory call: a `kernels.wasm` built from older sources lacks some, and is not used. */
+const KERNEL_EXPORTS = ['diag', 'full', 'outer4', 'centre', 'diagAcc', 'chol', 'invLower'];
+
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
   grow(pages: number): number;
 }
 export interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
+  Module: { new (bytes: Uint8Array): object; exports(module: object): { name: string }[] };
   Instance: new (module: object, imports: object) => { exports: unknown };
   Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
@@ -46,6 +49,13 @@ export function wasmModule(): object | null {
         } catch (err) {
           unavailable = `WebAssembly SIMD is not supported here (${(err as Error).message})`;
         }
+        if (compiled !== null) {
+          const missing = missingKernels(compiled);
+          if (missing.length > 0) {
+            compiled = null;
+            unavailable = `${KERNELS_URL.pathname} is out of date (it lacks ${missing.join(', ')}): rebuild it with npm run build`;
+          }
+        }
       }
     }
   }
@@ -59,4 +69,10 @@ export function wasmModule(): object | null {
 export function simdStatus(): { readonly available: boolean; readonly reason: string } {
   const m = wasmModule();
   return { available: m !== null, reason: m !== null ? '' : unavailable };
+}
+
+/** The kernels a compiled module lacks (an old `kernels.wasm` lacks those added since it was built). */
+export function missingKernels(module: object): string[] {
+  const have = new Set((wasm?.Module.exports(module) ?? []).map((e) => e.name));
+  return KERNEL_EXPORTS.filter((name) => !have.has(name));
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BLOCKED, SKIP_WEIGHT } from '../../src/gmm/blocked.js';
@@ -8,6 +9,7 @@ import { GaussianMixture } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
 import { SimdLogProb } from '../../src/gmm/simd.js';
 import { SufficientStats } from '../../src/gmm/stats.js';
+import { KERNELS_URL, missingKernels } from '../../src/gmm/wasm.js';
 import { COVARIANCE_TYPES, type CovarianceType } from '../../src/gmm/types.js';
 import { randomMixture, seededUniform } from '../helpers/random.js';
 
@@ -281,5 +283,15 @@ describe('WebAssembly SIMD factorisations', () => {
         expect(precisionFactor(m, d, 0, new Float64Array(d * d), 0)).toBeNull();
       }
     }
+  });
+});
+
+describe('the compiled kernels file', () => {
+  it('is used only when it has every kernel: one built from older sources is refused (the JavaScript kernels run), with the fix in the reason', () => {
+    const api = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object } }).WebAssembly;
+    expect(missingKernels(new api.Module(readFileSync(KERNELS_URL)))).toEqual([]);
+    // a module with no exports at all: what an old build looks like to the loader, at the extreme
+    const empty = new api.Module(Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00));
+    expect(missingKernels(empty)).toEqual(['diag', 'full', 'outer4', 'centre', 'diagAcc', 'chol', 'invLower']);
   });
 });
