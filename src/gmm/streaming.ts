@@ -369,10 +369,10 @@ export class StreamingGmm {
     const model = { params: this.params, stats: this.stats, evidence: this.evidence };
     const birthDeath = this.birthDeath?.snapshot();
     // Threads when the window is large enough to gain (its E-steps, see `windowThreads`); the window is put
-    // into shared memory once, so that no EM run copies it again.
+    // into the pool's shared memory once, so that no EM run copies it again (nothing keeps it past this update).
     const k = previous?.k ?? (typeof this.options.k === 'number' ? this.options.k : this.options.k.max);
     this.pool = windowThreads(this.options.threads, data.n, k, data.d, this.options.covarianceType) > 1 ? sharedPool(this.options.threads ?? defaultThreads()) : null;
-    const window = this.pool === null ? data : { n: data.n, d: data.d, data: this.pool.share(data.data, data.n, data.d).data };
+    const window = this.pool === null ? data : { n: data.n, d: data.d, data: this.pool.shareWindow(data.data, data.n, data.d).data };
     try {
       return this.fit(window, windowIndex);
     } catch (err) {

@@ -130,6 +130,8 @@ export class EStepPool {
   private readonly ctrl: Int32Array;
   private readonly job: Float64Array;
   private params: SharedArrayBuffer | null = null;
+  /** The buffer of {@link shareWindow}, grown as needed and reused. */
+  private window: SharedArrayBuffer | null = null;
   private readonly outputs: { resp?: SharedArrayBuffer; logDensity?: SharedArrayBuffer; labels?: SharedArrayBuffer; maxProb?: SharedArrayBuffer } = {};
   private local: SufficientStats | null = null;
   private localScratch: EStepScratch | null = null;
@@ -198,6 +200,22 @@ export class EStepPool {
   share(data: ArrayLike<number>, n: number, d: number): SharedBatch {
     if (data instanceof Float64Array && data.buffer instanceof SharedArrayBuffer && data.length >= n * d && data.byteOffset % (8 * d) === 0) return { n, d, data: data.subarray(0, n * d) };
     const shared = new Float64Array(new SharedArrayBuffer(Math.max(8, n * d * 8)), 0, n * d);
+    if (data instanceof Float64Array || data instanceof Float32Array) shared.set(data.subarray(0, n * d));
+    else for (let i = 0; i < n * d; i++) shared[i] = data[i];
+    return { n, d, data: shared };
+  }
+
+  /**
+   * Like {@link share}, into one buffer the pool reuses: the returned batch is valid until the next call (a
+   * streaming window, dropped when its fit returns). No new shared memory per window: a fresh 3 MB buffer's
+   * first touch (page faults) cost more than the copy.
+   *
+   * @param data N×D row-major points
+   */
+  shareWindow(data: ArrayLike<number>, n: number, d: number): SharedBatch {
+    const bytes = Math.max(8, n * d * 8);
+    if (this.window === null || this.window.byteLength < bytes) this.window = new SharedArrayBuffer(bytes);
+    const shared = new Float64Array(this.window, 0, n * d);
     if (data instanceof Float64Array || data instanceof Float32Array) shared.set(data.subarray(0, n * d));
     else for (let i = 0; i < n * d; i++) shared[i] = data[i];
     return { n, d, data: shared };
