@@ -64,6 +64,27 @@ describe('windowVectors', () => {
     });
   });
 
+  describe('window buffers', () => {
+    it('hold exactly the window’s values and nothing else (count, partial and grown time windows): no unwritten memory is reachable', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 200 }), (d, total, size) => {
+          const inputs = Array.from({ length: total }, (_, i) => Array.from({ length: d }, (_, j) => i * 10 + j + 0.5));
+          const windows = collect<number[]>(inputs, { size, dimension: d });
+          // a time window, unbounded: all of them at complete, its buffer grown from 64 rows
+          const timed: VectorWindow<number[]>[] = [];
+          from(inputs).pipe(windowVectors<number[]>({ timeMs: 1e9, dimension: d })).subscribe((w) => timed.push(w));
+          for (const w of [...windows, ...timed]) {
+            expect(w.points.length).toBe(w.n * w.d);
+            expect(w.points.buffer.byteLength).toBe(w.n * w.d * 8);
+          }
+          expect(windows.flatMap((w) => Array.from(w.points))).toEqual(inputs.flat());
+          expect(timed.flatMap((w) => Array.from(w.points))).toEqual(inputs.flat());
+        }),
+        { seed: 11, numRuns: 60 },
+      );
+    });
+  });
+
   describe('windows checked once', () => {
     it('marks the buffers it emits as checked (the fit does not scan them again); a buffer a caller builds is still scanned', () => {
       const windows = collect<number[]>([a, [Number.NaN, 1], b, [1e160, 0], c], { size: 2, onInvalid: () => undefined });
