@@ -39,19 +39,24 @@ export class SimdFactor {
     if (this.f64.buffer !== this.memory.buffer) this.f64 = new Float64Array(this.memory.buffer);
   }
 
+  /** Copies the D×D matrix at `offset` of `a` into A and factors it into L (and Lᵀ); false when it is not positive definite or not finite. */
+  private factor(a: ArrayLike<number>, d: number, offset: number): boolean {
+    this.ensure(d);
+    const dd = d * d;
+    const f = this.f64;
+    if (a instanceof Float64Array) f.set(a.subarray(offset, offset + dd), 0);
+    else for (let i = 0; i < dd; i++) f[i] = a[offset + i];
+    return this.fns.chol(d, 0, dd * 8, 2 * dd * 8) === 0;
+  }
+
   /**
    * L with A = L·Lᵀ (as `cholesky`): A read at `offset` of `a`, L written to `out` (D×D, upper triangle zeroed).
    *
    * @returns false when A is not positive definite or not finite (`out` then undefined)
    */
   cholesky(a: ArrayLike<number>, d: number, offset: number, out: Float64Array): boolean {
-    this.ensure(d);
-    const dd = d * d;
-    const f = this.f64;
-    if (a instanceof Float64Array) f.set(a.subarray(offset, offset + dd), 0);
-    else for (let i = 0; i < dd; i++) f[i] = a[offset + i];
-    if (this.fns.chol(d, 0, dd * 8, 2 * dd * 8) !== 0) return false;
-    out.set(f.subarray(dd, 2 * dd));
+    if (!this.factor(a, d, offset)) return false;
+    out.set(this.f64.subarray(d * d, 2 * d * d));
     return true;
   }
 
@@ -61,11 +66,9 @@ export class SimdFactor {
    * @returns log det W = −Σ log L_ii, or null when Σ is not positive definite
    */
   precisionFactor(cov: Float64Array, d: number, offset: number, out: Float64Array, outOffset: number): number | null {
-    this.ensure(d);
+    if (!this.factor(cov, d, offset)) return null;
     const dd = d * d;
     const f = this.f64;
-    f.set(cov.subarray(offset, offset + dd), 0);
-    if (this.fns.chol(d, 0, dd * 8, 2 * dd * 8) !== 0) return null;
     this.fns.invLower(d, dd * 8, 3 * dd * 8);
     out.set(f.subarray(3 * dd, 4 * dd), outOffset);
     let logDet = 0;
