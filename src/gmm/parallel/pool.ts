@@ -85,6 +85,13 @@ interface Slot {
   stats: SharedArrayBuffer | null;
 }
 
+/** The first `out.length` values of `data` into `out` (shared memory). */
+function copyRows(data: ArrayLike<number>, out: Float64Array): Float64Array {
+  if (data instanceof Float64Array || data instanceof Float32Array) out.set(data.subarray(0, out.length));
+  else for (let i = 0; i < out.length; i++) out[i] = data[i];
+  return out;
+}
+
 function waitFor(ctrl: Int32Array, index: number, value: number, timeoutMs: number): boolean {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -199,10 +206,7 @@ export class EStepPool {
    */
   share(data: ArrayLike<number>, n: number, d: number): SharedBatch {
     if (data instanceof Float64Array && data.buffer instanceof SharedArrayBuffer && data.length >= n * d && data.byteOffset % (8 * d) === 0) return { n, d, data: data.subarray(0, n * d) };
-    const shared = new Float64Array(new SharedArrayBuffer(Math.max(8, n * d * 8)), 0, n * d);
-    if (data instanceof Float64Array || data instanceof Float32Array) shared.set(data.subarray(0, n * d));
-    else for (let i = 0; i < n * d; i++) shared[i] = data[i];
-    return { n, d, data: shared };
+    return { n, d, data: copyRows(data, new Float64Array(new SharedArrayBuffer(Math.max(8, n * d * 8)), 0, n * d)) };
   }
 
   /**
@@ -215,10 +219,7 @@ export class EStepPool {
   shareWindow(data: ArrayLike<number>, n: number, d: number): SharedBatch {
     const bytes = Math.max(8, n * d * 8);
     if (this.window === null || this.window.byteLength < bytes) this.window = new SharedArrayBuffer(bytes);
-    const shared = new Float64Array(this.window, 0, n * d);
-    if (data instanceof Float64Array || data instanceof Float32Array) shared.set(data.subarray(0, n * d));
-    else for (let i = 0; i < n * d; i++) shared[i] = data[i];
-    return { n, d, data: shared };
+    return { n, d, data: copyRows(data, new Float64Array(this.window, 0, n * d)) };
   }
 
   /**
