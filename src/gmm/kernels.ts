@@ -198,10 +198,10 @@ function generate(type: CovarianceType, D: number): string {
 
   // sweep 2: per point
   emit(`for(let i=0;i<nb;i++){`);
-  emit(`const row=i*K;let best=0,max=-Infinity;`);
-  emit(`for(let k=0;k<K;k++){const v=LP[row+k];if(k===0||v>max){max=v;best=k;}}`);
+  emit(`const row=i*K;let best=0,max=LP[row];`);
+  emit(`for(let k=1;k<K;k++){const v=LP[row+k];if(v>max){max=v;best=k;}}`);
   emit(`let sum=0;for(let k=0;k<K;k++){const x=LP[row+k]-max;const e=x===0?1:x<${EXP_UNDERFLOW}?0:Math.exp(x);R[row+k]=e;sum+=e;}`);
-  emit(`const logp=max+Math.log(sum);ll+=logp;if(logp<worstValue){worstValue=logp;worst=start+i;}`);
+  emit(`const logp=sum===1?max:max+Math.log(sum);ll+=logp;if(logp<worstValue){worstValue=logp;worst=start+i;}`);
   emit(`if(hard){for(let k=0;k<K;k++)R[row+k]=0;R[row+best]=1;q+=LP[row+best];}else{const inv=1/sum;for(let k=0;k<K;k++){const w=R[row+k]*inv;R[row+k]=w;if(w>0)q+=w*LP[row+k];}}`);
   emit(`const g=start+i;`);
   emit(`if(resp!==null){for(let k=0;k<K;k++)resp[g*K+k]=R[row+k];}`);
