@@ -11,7 +11,7 @@ import { runEM } from '../em.js';
 import { CovarianceError, NumericError } from '../errors.js';
 import { EStepScratch, eStep, precompute } from '../estep.js';
 import { countDistinctRows, initialise } from '../init.js';
-import { logDensities, significantlyBetter, splitWindow } from '../selection.js';
+import { logDensities, significantlyBetter, splitWindow, type WindowSplit } from '../selection.js';
 import { SufficientStats } from '../stats.js';
 import type { GmmParams } from '../types.js';
 import { candidateOf, type Candidate, type History } from './candidate.js';
@@ -84,6 +84,15 @@ function firstKs(w: WindowContext, previous: GmmParams | null): number[] {
 }
 
 /**
+ * The window split for candidates judged on held-out points (`holdOut` of it held out), or null when there is none:
+ * a part would be empty, or the fitted part holds fewer than K distinct points.
+ */
+export function heldOutSplit(w: WindowContext, k: number): WindowSplit | null {
+  const split = splitWindow(w.data, w.options.holdOut, w.rng);
+  return split === null || countDistinctRows(split.fit, k) < k ? null : split;
+}
+
+/**
  * Selection by held-out likelihood (step 4 of `StreamingGmm`):
  *
  * 1. restarts run on the first window, every N windows (`restart: { every }`) or on a likelihood alarm
@@ -133,8 +142,8 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
     heldOut(w, warmFull, previous, history, reports) {
       const o = w.options;
       const K = previous.k;
-      const split = splitWindow(w.data, o.holdOut, w.rng);
-      if (split === null || countDistinctRows(split.fit, K) < K) {
+      const split = heldOutSplit(w, K);
+      if (split === null) {
         // Too small a window to hold anything out: keep the warm candidate.
         reports.push(reportOf(warmFull, null, true));
         return warmFull;

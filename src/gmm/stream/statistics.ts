@@ -16,7 +16,7 @@ import { countDistinctRows, dataMean, initialise } from '../init.js';
 import { paramsFromJSON, paramsToJSON } from '../model.js';
 import { reseedComponents, mStep } from '../mstep.js';
 import { Rng } from '../rng.js';
-import { logDensities, significantlyBetter, splitWindow } from '../selection.js';
+import { logDensities, significantlyBetter } from '../selection.js';
 import { chiSquareLog10Survival } from '../special.js';
 import { SufficientStats } from '../stats.js';
 import { componentDriftReport, componentScores, StreamingGmm, subMixture, type WindowFit } from '../streaming.js';
@@ -36,7 +36,7 @@ import type { Dataset, GmmParams } from '../types.js';
 import { ComponentBook } from './book.js';
 import { candidateOf, carriedStats, evidenceAfter, History, type Candidate, type Evidence } from './candidate.js';
 import { checkBirthDeathJSON, HeldOutBirthDeath, type Reseeds, type ReseedVerdict } from './reseed.js';
-import { heldOutSelection, matchedToPrevious, reportOf, type WindowCandidate } from './select.js';
+import { heldOutSelection, heldOutSplit, matchedToPrevious, reportOf, type WindowCandidate } from './select.js';
 import { warmFit } from './warmFit.js';
 import { WindowContext } from './window.js';
 
@@ -406,8 +406,8 @@ export class StatisticsGmm {
   private restartOnSample(w: WindowContext, warm: Candidate, previous: GmmParams, reports: WindowCandidate[]): Candidate {
     const o = this.options;
     const K = previous.k;
-    const split = splitWindow(w.data, o.holdOut, w.rng);
-    if (split === null || countDistinctRows(split.fit, K) < K) {
+    const split = heldOutSplit(w, K);
+    if (split === null) {
       reports.push(reportOf(warm, null, true));
       return warm;
     }
