@@ -130,6 +130,16 @@ function runOptions(input: string, id: string, extra: Partial<RunKafkaPipelineOp
   return { brokers: kafkaBrokers(), pipeline, input, group: `${id}-g`, pipelineId: id, models: `${id}.models`, labels: `${id}.labels`, deadLetters: `${id}.dead-letters`, windows: false, drift: false, fromBeginning: true, sessionTimeoutMs: SESSION_MS, ...extra };
 }
 
+/** A member of the shared model `id` on `input`, started (not yet assigned). */
+function sharedMember(input: string, id: string): Promise<KafkaPipelineHandle> {
+  return runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
+}
+
+/** The global model versions published on the models topic of `id`, in order. */
+async function globalVersions(kafka: Kafka, id: string): Promise<number[]> {
+  return (await readCommitted(kafka, `${id}.models`)).filter((m) => m.key === id).map((m) => readModelMessage(m.value).message.modelVersion);
+}
+
 /** The single member's model over the whole input (the default mode), its last window finished. */
 async function singleMemberModel(kafka: Kafka, input: string, n: number): Promise<MixtureJSON> {
   const id = `${input}-single`;
@@ -160,8 +170,8 @@ describe('the shared-model mode on a real broker', () => {
     const N = 24_000;
     const id = `${input}-shared`;
     // Both members in the group before the input comes, so each reads two partitions.
-    const a = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
-    const b = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
+    const a = await sharedMember(input, id);
+    const b = await sharedMember(input, id);
     await waitFor(() => a.ready && b.ready, 60_000, 'both members to be assigned partitions');
     await produceAll(kafka, input, point, N);
     const state = await finishShared(kafka, id, [b, a], N);
@@ -173,7 +183,7 @@ describe('the shared-model mode on a real broker', () => {
     const ledger = state.shared!.ledger;
     expect(ledger.points).toBe(N);
     expect(ledger.counts).toMatchObject({ duplicate: 0, partial: 0, stale: 0, mismatched: 0 });
-    const models = (await readCommitted(kafka, `${id}.models`)).filter((m) => m.key === id).map((m) => readModelMessage(m.value).message.modelVersion);
+    const models = await globalVersions(kafka, id);
     expect(models).toEqual(models.map((_, i) => i + 1)); // versions 1, 2, 3, … with no gap or repeat
     const { purity, versions } = checkLabels(await readCommitted(kafka, `${id}.labels`), new Set(models), N);
     console.log(`[shared] two members vs one: gap in standard errors ${JSON.stringify(gap)}; ${models.length} global versions, labels under ${versions}; purity ${purity.toFixed(4)}; ${JSON.stringify(ledger.counts)}`);
@@ -203,12 +213,12 @@ describe('the shared-model mode when members come and go', () => {
     await createInput(kafka, input, 4);
     const N = 24_000;
     const id = `${input}-shared`;
-    const a = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
-    const b = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
+    const a = await sharedMember(input, id);
+    const b = await sharedMember(input, id);
     await waitFor(() => a.ready && b.ready, 60_000, 'both members to be assigned partitions');
     const producing = produceLive(kafka, input, 0, N, 3000, point);
     await waitFor(() => a.counters.labelled + b.counters.labelled >= N / 4, 60_000, 'a quarter of the stream labelled');
-    const c = await runKafkaPipeline(runOptions(input, id, { sharedModel: true }));
+    const c = await sharedMember(input, id);
     await waitFor(() => c.counters.labelled > 0, 60_000, 'the third member to label');
     const versionAtJoin = c.sharedModel!.version;
     await producing;
@@ -216,7 +226,7 @@ describe('the shared-model mode when members come and go', () => {
     const single = await singleMemberModel(kafka, input, N);
     const gap = modelGap(single, state.model, N);
     const ledger = state.shared!.ledger;
-    const models = (await readCommitted(kafka, `${id}.models`)).filter((m) => m.key === id).map((m) => readModelMessage(m.value).message.modelVersion);
+    const models = await globalVersions(kafka, id);
     expect(models).toEqual(models.map((_, i) => i + 1));
     const { purity } = checkLabels(await readCommitted(kafka, `${id}.labels`), new Set(models), N);
     console.log(`[shared] a third member joined at version ${versionAtJoin} of ${models.length}: gap ${JSON.stringify(gap)}; ledger ${JSON.stringify(ledger.counts)}, points ${ledger.points}; purity ${purity.toFixed(4)}`);
@@ -233,7 +243,7 @@ describe('the shared-model mode when members come and go', () => {
     await createInput(kafka, input, 2);
     const N = 12_000;
     const id = `${input}-shared`;
-    const members = [await runKafkaPipeline(runOptions(input, id, { sharedModel: true })), await runKafkaPipeline(runOptions(input, id, { sharedModel: true })), await runKafkaPipeline(runOptions(input, id, { sharedModel: true }))];
+    const members = [await sharedMember(input, id), await sharedMember(input, id), await sharedMember(input, id)];
     // Two of the three get a partition; the third is in the group with none (ready means assigned, even nothing).
     await waitFor(() => members.every((m) => m.ready), 60_000, 'the members to be assigned');
     await produceAll(kafka, input, point, N);
@@ -243,7 +253,7 @@ describe('the shared-model mode when members come and go', () => {
     const state = await finishShared(kafka, id, members, N);
     const single = await singleMemberModel(kafka, input, N);
     const gap = modelGap(single, state.model, N);
-    const models = (await readCommitted(kafka, `${id}.models`)).filter((m) => m.key === id).map((m) => readModelMessage(m.value).message.modelVersion);
+    const models = await globalVersions(kafka, id);
     checkLabels(await readCommitted(kafka, `${id}.labels`), new Set(models), N);
     console.log(`[shared] an idle member (${idleReduces ? 'the reducer' : 'not the reducer'}): gap ${JSON.stringify(gap)}`);
     expect(idle.counters.labelled).toBe(0);
