@@ -130,7 +130,9 @@ describe('StatisticsGmm: the next model from merged statistics', () => {
   /** 15 stationary rounds of THREE, then 12 of `after`: the fits after the change, and the labels of THREE's clusters before it. */
   function jump(after: readonly (readonly number[])[], seed: number): { fits: WindowFit[]; labels: number[] } {
     const rng = new Rng(seed);
-    const gmm = new StatisticsGmm({ k: 3, halfLife: 10, seed });
+    // (k-means++ restarts only: the seeds below were drawn for them; with both seedings seed 26's warm step wins the
+    // restart and EM, not the matching, orders the moved components)
+    const gmm = new StatisticsGmm({ k: 3, halfLife: 10, seed, init: 'kmeans++' });
     gmm.seed(points(THREE, 1000, rng));
     let before: WindowFit | null = null;
     for (let r = 0; r < 15; r++) {

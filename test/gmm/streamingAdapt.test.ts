@@ -42,7 +42,8 @@ describe('unbiased candidate selection', () => {
       expect(f.warmStarted).toBe(true);
       const warm = f.candidates.find((c) => c.kind === 'warm')!;
       expect(warm.selected).toBe(true);
-      expect(f.candidates.filter((c) => c.kind === 'cold')).toHaveLength(10);
+      // (10 restarts from each of the two default seedings)
+      expect(f.candidates.filter((c) => c.kind === 'cold')).toHaveLength(20);
       // The in-sample bias the selection avoids: on the part they were fitted to, the cold candidates score higher.
       expect(f.candidates.some((c) => c.kind === 'cold' && c.logLikelihood > warm.logLikelihood)).toBe(true);
       expect(f.candidates.every((c) => c.heldOutLogLikelihood !== null)).toBe(true);
@@ -73,12 +74,12 @@ describe('unbiased candidate selection', () => {
 });
 
 describe('birth and death of components', () => {
-  // The 8-D, K = 8 stream: with 3 cold candidates the first window's fit leaves one component at 4 % (it starves
-  // to under 2 %) while two true clusters share another (with the default 10 it finds all eight).
+  // The 8-D, K = 8 stream: with 3 cold candidates from k-means++ the first window's fit leaves one component at 4 %
+  // (it starves to under 2 %) while two true clusters share another (with the default 10 it finds all eight).
   const data = generate(scenario('jump-8d', { windows: 12 }));
 
   it('a starved component stays starved without it (restart never)', () => {
-    const all = fits(data, { seed: 1, restarts: 3, restart: 'never', birthDeath: false });
+    const all = fits(data, { seed: 1, init: 'kmeans++', restarts: 3, restart: 'never', birthDeath: false });
     const smallest = all.map((f) => Math.min(...f.params.weights));
     expect(smallest[0]).toBeLessThan(0.05);
     expect(Math.max(...smallest.slice(3))).toBeLessThan(1 / 32);
@@ -87,7 +88,7 @@ describe('birth and death of components', () => {
   });
 
   it('is re-seeded where the likelihood gains most and the stream recovers within a few windows (restart never)', () => {
-    const all = fits(data, { seed: 1, restarts: 3, restart: 'never' });
+    const all = fits(data, { seed: 1, init: 'kmeans++', restarts: 3, restart: 'never' });
     const when = all.findIndex((f) => f.reseeded.length > 0);
     expect(when).toBeGreaterThanOrEqual(0);
     expect(when).toBeLessThanOrEqual(3);

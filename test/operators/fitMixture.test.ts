@@ -61,7 +61,8 @@ describe('fitMixture', () => {
     expect(updates[0].warmStarted).toBe(false);
     expect(updates[0].restarted).toBe(true);
     expect(updates[0].predictiveLogLikelihood).toBeNull();
-    expect(updates[0].candidates.filter((c) => c.kind === 'cold')).toHaveLength(10);
+    // 10 restarts from each of the two default seedings, k-means++ and k-means
+    expect(updates[0].candidates.filter((c) => c.kind === 'cold')).toHaveLength(20);
     expect(updates.slice(1).every((u) => u.warmStarted && u.predictiveLogLikelihood !== null)).toBe(true);
   });
 
@@ -291,7 +292,7 @@ describe('fitMixture instrumentation (EVENTS.md)', () => {
     instrumentation.on('em.drift.detected', (e) => alarms.push(e));
     expect(instrumentation.listening('em.window.fitted')).toBe(true);
     expect(instrumentation.listening('em.window.failed')).toBe(false);
-    const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: s.k, covarianceType: s.covarianceType, seed: 1, instrumentation }), toArray()));
+    const updates = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: s.k, covarianceType: s.covarianceType, seed: 1, init: 'kmeans++', instrumentation }), toArray()));
     expect(fitted).toHaveLength(7);
     for (const [i, e] of fitted.entries()) {
       const u = updates[i];

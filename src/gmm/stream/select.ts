@@ -13,7 +13,7 @@ import { EStepScratch, eStep, precompute } from '../estep.js';
 import { countDistinctRows, initialise } from '../init.js';
 import { logDensities, significantlyBetter, splitWindow, type WindowSplit } from '../selection.js';
 import { SufficientStats } from '../stats.js';
-import type { GmmParams } from '../types.js';
+import type { Dataset, GmmParams } from '../types.js';
 import { candidateOf, type Candidate, type History } from './candidate.js';
 import type { WarmFitPolicy } from './warmFit.js';
 import type { WindowContext } from './window.js';
@@ -84,6 +84,27 @@ function firstKs(w: WindowContext, previous: GmmParams | null): number[] {
 }
 
 /**
+ * The cold candidates of a window: `restarts` EM runs from each initialisation of `init` (in that order), each
+ * with its own fork of the window's generator; those that cannot be fitted are left out.
+ *
+ * Two seedings by default, k-means++ and Lloyd's k-means: on heavily overlapping clusters they land in
+ * different optima, and the best of both by `select` is nearer the generating mixture more often than the best
+ * of either alone (see {@link StreamingOptions.init}).
+ */
+export function coldCandidates(w: WindowContext, data: Dataset, k: number): Candidate[] {
+  const o = w.options;
+  const out: Candidate[] = [];
+  for (const method of o.init) {
+    for (let c = 0; c < o.restarts; c++) {
+      const crng = w.rng.fork();
+      const run = w.attempt(() => runEM(data, initialise(data, method, { k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift: w.shift }), { ...w.run, rng: crng }));
+      if (run !== null) out.push(candidateOf('cold', run, null, false));
+    }
+  }
+  return out;
+}
+
+/**
  * The window split for candidates judged on held-out points (`holdOut` of it held out), or null when there is none:
  * a part would be empty, or the fitted part holds fewer than K distinct points.
  */
@@ -115,13 +136,7 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
       const o = w.options;
       const { data } = w;
       const colds: Candidate[] = [];
-      for (const k of firstKs(w, previous)) {
-        for (let c = 0; c < o.restarts; c++) {
-          const crng = w.rng.fork();
-          const run = w.attempt(() => runEM(data, initialise(data, o.init, { k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift: w.shift }), { ...w.run, rng: crng }));
-          if (run !== null) colds.push(candidateOf('cold', run, null, false));
-        }
-      }
+      for (const k of firstKs(w, previous)) colds.push(...coldCandidates(w, data, k));
       if (colds.length === 0) throw w.failure ?? new NumericError('no candidate could be fitted to the window', { quantity: 'candidates' });
       // Within a K the candidates share the data and compete by `select`; across K (a range), each K's best
       // competes by BIC on the window.
@@ -140,7 +155,6 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
     },
 
     heldOut(w, warmFull, previous, history, reports) {
-      const o = w.options;
       const K = previous.k;
       const split = heldOutSplit(w, K);
       if (split === null) {
@@ -160,11 +174,7 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
       };
       const warmPart = w.attempt(() => warm.fit(w, split.fit, previous, history, {}).candidate);
       if (warmPart !== null) entry('warm', warmPart);
-      for (let c = 0; c < o.restarts; c++) {
-        const crng = w.rng.fork();
-        const run = w.attempt(() => runEM(split.fit, initialise(split.fit, o.init, { k: K, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift: w.shift }), { ...w.run, rng: crng }));
-        if (run !== null) entry('cold', candidateOf('cold', run, null, false));
-      }
+      for (const cold of coldCandidates(w, split.fit, K)) entry('cold', cold);
       // The best cold candidate replaces the warm one only when it predicts the held-out points better beyond noise.
       let best = -1;
       entries.forEach((e, i) => {

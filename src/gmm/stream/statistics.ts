@@ -12,7 +12,7 @@ import { checkDataset, cloneParams, runEM } from '../em.js';
 import { CovarianceError, DataError } from '../errors.js';
 import { EmstreamOptionsError } from '../../errors.js';
 import { EStepScratch, eStep, precompute } from '../estep.js';
-import { countDistinctRows, dataMean, initialise } from '../init.js';
+import { countDistinctRows, dataMean } from '../init.js';
 import { paramsFromJSON, paramsToJSON } from '../model.js';
 import { reseedComponents, mStep } from '../mstep.js';
 import { Rng } from '../rng.js';
@@ -36,7 +36,7 @@ import type { Dataset, GmmParams } from '../types.js';
 import { ComponentBook } from './book.js';
 import { candidateOf, carriedStats, evidenceAfter, History, type Candidate, type Evidence } from './candidate.js';
 import { checkBirthDeathJSON, HeldOutBirthDeath, type Reseeds, type ReseedVerdict } from './reseed.js';
-import { heldOutSelection, heldOutSplit, matchedToPrevious, reportOf, type WindowCandidate } from './select.js';
+import { coldCandidates, heldOutSelection, heldOutSplit, matchedToPrevious, reportOf, type WindowCandidate } from './select.js';
 import { warmFit } from './warmFit.js';
 import { WindowContext } from './window.js';
 
@@ -412,12 +412,7 @@ export class StatisticsGmm {
       return warm;
     }
     const score = (c: Candidate): number => (o.select === 'expected' ? c.expectedLogLikelihood : c.logLikelihood);
-    const colds: Candidate[] = [];
-    for (let c = 0; c < o.restarts; c++) {
-      const crng = w.rng.fork();
-      const run = w.attempt(() => runEM(split.fit, initialise(split.fit, o.init, { k: K, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift: w.shift }), { ...w.run, rng: crng }));
-      if (run !== null) colds.push(candidateOf('cold', run, null, false));
-    }
+    const colds = coldCandidates(w, split.fit, K);
     let best = -1;
     colds.forEach((c, i) => {
       if (best < 0 || score(c) > score(colds[best])) best = i;
