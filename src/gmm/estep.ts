@@ -1,4 +1,4 @@
-import type { StatsBlockKernel } from './blocked.js';
+import { SKIP_WEIGHT, type StatsBlockKernel } from './blocked.js';
 import { COVARIANCE } from './covariance.js';
 import { BLOCK, compiledPass, EXP_UNDERFLOW, type PassArgs } from './kernels.js';
 import { SimdLogProb } from './simd.js';
@@ -13,6 +13,13 @@ import type { SufficientStats } from './stats.js';
 import type { CovarianceType, GmmParams } from './types.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
+
+/**
+ * Nats below a point's best component beyond which the WebAssembly kernels stop evaluating a component
+ * (`diag`): its responsibility there would be below e^−PRUNE_GAP = {@link SKIP_WEIGHT} (2⁻⁶⁰), which the
+ * statistics already skip; it becomes exactly 0 instead. Every other log-density is evaluated in full.
+ */
+export const PRUNE_GAP = -Math.log(SKIP_WEIGHT);
 
 /**
  * Everything needed to evaluate log(π_k N(x | μ_k, Σ_k)) fast, derived once per parameter set
@@ -168,7 +175,7 @@ export function eStep(
   let worstValue = Infinity;
   for (let start = 0; start < n; start += BLOCK) {
     const nb = Math.min(BLOCK, n - start);
-    if (simd !== null) simd.logProb(data, start, nb, LP);
+    if (simd !== null) simd.logProb(data, start, nb, LP, PRUNE_GAP);
     else blockLogProb(K, D, means, prec, lc, data, start, nb, LP, diff);
     for (let i = 0; i < nb; i++) {
       const g = start + i;
