@@ -24,7 +24,7 @@ export { KERNELS_URL, simdStatus } from './wasm.js';
 
 interface Exports {
   diag(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number): void;
-  diagPrune(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number, Q: number, C: number, T: number): void;
+  diagPrune(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number, Q: number, BP: number, LIM: number, C: number, T: number): number;
   full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number): void;
   fullPrune(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, Q: number, IDX: number, BEST: number, QS: number, R: number, T: number): void;
   outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
@@ -34,6 +34,9 @@ interface Exports {
 
 /** Coordinates `diagPrune` adds to a component between two checks of whether it can still matter. */
 const PRUNE_CHUNK = 8;
+
+/** Blocks run by `diag` once `diagPrune`'s checks did not pay, before they are tried again. */
+const PLAIN_BLOCKS = 32;
 
 /** Points per call of the kernels (the E-step's block, padded to a multiple of 4). */
 const MAX_ROWS = 260;
@@ -46,11 +49,13 @@ export class SimdLogProb {
   private readonly memory: WasmMemory;
   private readonly fns: Exports;
   private f64: Float64Array;
-  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, q: 0, idx: 0, best: 0, qs: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, rp: 0, wl: 0, end: 0 };
+  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, q: 0, idx: 0, best: 0, qs: 0, lim: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, rp: 0, wl: 0, end: 0 };
   private i32 = new Int32Array(1);
   /** The block last copied to `x` (so the statistics reuse it). */
   private last: { data: ArrayLike<number> | null; start: number; nb: number } = { data: null, start: -1, nb: 0 };
   private kind: CovarianceKind = COVARIANCE.diag;
+  /** Blocks left for `diag` before `diagPrune` is tried again (see {@link PLAIN_BLOCKS}). */
+  private plainBlocks = 0;
   private K = 0;
   private D = 0;
 
@@ -120,7 +125,9 @@ export class SimdLogProb {
       const lcOff = pp + P * D * 16;
       const lp = lcOff + P * 16;
       const q = lp + MAX_ROWS * P * 16;
-      const tail = this.tail(q + MAX_ROWS * P * 16, D, D);
+      const lim = q + MAX_ROWS * P * 16;
+      const best = lim + MAX_ROWS * 8;
+      const tail = this.tail(best + MAX_ROWS * 4, D, D);
       this.ensure(tail.end);
       const f = this.f64;
       for (let p = 0; p < P; p++) {
@@ -143,7 +150,7 @@ export class SimdLogProb {
           }
         }
       }
-      this.layout = { x, mp, pp, lc: lcOff, lp, q, idx: 0, best: 0, qs: 0, diff: 0, ...tail };
+      this.layout = { x, mp, pp, lc: lcOff, lp, q, idx: 0, best, qs: 0, lim, diff: 0, ...tail };
     } else {
       const mOff = xBytes;
       const wOff = mOff + K * D * 8;
@@ -161,7 +168,7 @@ export class SimdLogProb {
       f.set(means.subarray(0, K * D), mOff / 8);
       f.set(prec.subarray(0, wCount), wOff / 8);
       f.set(lc.subarray(0, K), lcOff / 8);
-      this.layout = { x, mp: mOff, pp: wOff, lc: lcOff, lp, q, idx, best, qs, diff, ...tail };
+      this.layout = { x, mp: mOff, pp: wOff, lc: lcOff, lp, q, idx, best, qs, lim: 0, diff, ...tail };
     }
   }
 
@@ -284,8 +291,15 @@ export class SimdLogProb {
     this.copyBlock(x, start, nb);
     if (this.kind.simd === 'variances') {
       const P = Math.ceil(K / 2);
-      if (prune < Infinity) this.fns.diagPrune(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp, layout.q, PRUNE_CHUNK, prune);
-      else this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
+      if (prune < Infinity && this.plainBlocks === 0) {
+        const work = this.fns.diagPrune(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp, layout.q, layout.best, layout.lim, PRUNE_CHUNK, prune);
+        // the other pairs, checked one at a time, took more than half the coordinates `diag` would have: the
+        // components overlap here; run `diag` for the next blocks, then try the checks again
+        if (work * 2 > nbp * (P - 1) * Math.max(0, D - PRUNE_CHUNK)) this.plainBlocks = PLAIN_BLOCKS;
+      } else {
+        if (this.plainBlocks > 0) this.plainBlocks--;
+        this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
+      }
       const stride = 2 * P;
       const base = layout.lp / 8;
       for (let i = 0; i < nb; i++) for (let k = 0; k < K; k++) LP[i * K + k] = f[base + i * stride + k];

@@ -244,41 +244,58 @@ describe('WebAssembly SIMD kernels', () => {
     );
   });
 
-  it('eStep with SIMD equals the JavaScript E-step bit for bit (sums, statistics, outputs) up to the responsibilities below 2⁻⁶⁰ that pruning makes 0', () => {
+  it('eStep with SIMD (its kernels stopping early on far components) equals the JavaScript E-step bit for bit (sums, statistics, outputs), with and without exact tails', () => {
+    let zeroedTotal = 0;
     for (const type of ['diag', 'full', 'tied'] as const) {
-      for (const d of [17, 48, 129]) {
-        const params = randomMixture(seededUniform(d), 3, d, type);
+      for (const [d, spread] of [[17, 1], [48, 1], [129, 1], [48, 6], [129, 6]]) {
+        // spread 6: components far apart, so that the kernels stop early on most of them
+        const base = randomMixture(seededUniform(d), 3, d, type);
+        const params = { ...base, means: base.means.map((m) => m * spread) };
         const { data } = new GaussianMixture(params).sample(700, d + 1);
         const pre = precompute(params);
         if (!pre.ok) throw new Error('must factor');
         const shift = Float64Array.from(data.data.subarray(0, d));
-        const run = (useSimd: boolean) => {
+        const run = (useSimd: boolean, exactTails: boolean) => {
           const st = new SufficientStats(3, d, type, shift);
-          const out = { resp: new Float64Array(700 * 3), logDensity: new Float64Array(700), labels: new Int32Array(700) };
+          const out = { resp: new Float64Array(700 * 3), logDensity: new Float64Array(700), labels: new Int32Array(700), exactTails };
           // unrolled = false selects the plain JavaScript kernels (no compiled pass, no SIMD)
           const sums = eStep(pre.value, data.data, 700, false, st, out, new EStepScratch(3, d), useSimd);
           return { sums, st, out };
         };
-        const a = run(true);
-        const b = run(false);
-        // a pruned component's responsibility is 0 instead of < 2⁻⁶⁰; each point's sum of exponentials may then
-        // round differently (one ulp), which carries into its other responsibilities and its log-density
-        let pruned = 0;
-        for (let i = 0; i < a.out.resp.length; i++) {
-          const [p, q] = [a.out.resp[i], b.out.resp[i]];
-          if (p === 0 && q !== 0) {
-            pruned++;
-            expect(q).toBeLessThan(SKIP_WEIGHT);
-          } else expect(Math.abs(p - q), `resp ${i}`).toBeLessThanOrEqual(4 * Number.EPSILON * q);
+        for (const exact of [false, true]) {
+          const a = run(true, exact);
+          const b = run(false, exact);
+          const at = `${type} ${d} ×${spread}${exact ? ' exact tails' : ''}`;
+          expect(Object.is(a.sums.logLikelihood, b.sums.logLikelihood), at).toBe(true);
+          expect(Object.is(a.sums.expected, b.sums.expected), at).toBe(true);
+          bits(a.st.s2, b.st.s2, `${at} s2`);
+          bits(a.out.resp, b.out.resp, `${at} resp`);
+          bits(a.out.logDensity, b.out.logDensity, `${at} logDensity`);
+          bits(a.out.labels, b.out.labels, `${at} labels`);
         }
-        // (these random full and tied mixtures overlap too much in their first rows to prune; the property above prunes them)
-        if (d === 129 && type === 'diag') expect(pruned, 'far components are pruned').toBeGreaterThan(0);
-        expect(a.out.labels).toEqual(b.out.labels);
-        for (let i = 0; i < 700; i++) expect(Math.abs(a.out.logDensity[i] - b.out.logDensity[i])).toBeLessThanOrEqual(1e-12 * Math.abs(b.out.logDensity[i]));
-        for (let i = 0; i < b.st.s2.length; i++) expect(Math.abs(a.st.s2[i] - b.st.s2[i])).toBeLessThanOrEqual(1e-12 * Math.abs(b.st.s2[i]) + 1e-300);
-        expect(Math.abs(a.sums.logLikelihood - b.sums.logLikelihood)).toBeLessThanOrEqual(1e-12 * Math.abs(b.sums.logLikelihood));
+        {
+          // the cut-off: responsibilities below 2⁻⁶⁰ of the best are 0, exact tails keep them
+          const cut = run(true, false).out.resp;
+          const exact = run(true, true).out.resp;
+          let zeroed = 0;
+          for (let i = 0; i < cut.length; i++) {
+            if (cut[i] === exact[i]) continue;
+            expect(cut[i], `${type} ${d} entry ${i}`).toBe(0);
+            expect(exact[i]).toBeLessThan(SKIP_WEIGHT);
+            zeroed++;
+          }
+          zeroedTotal += zeroed;
+        }
+        if (spread > 1) {
+          // the kernels did stop early here (entries left at −∞)
+          const lp = new Float64Array(256 * 3);
+          simd!.prepare(type, 3, d, pre.value.means, pre.value.prec, pre.value.lc);
+          simd!.logProb(data.data, 0, 256, lp, PRUNE_GAP);
+          expect(lp.filter((v) => v === -Infinity).length, `${type} ${d}`).toBeGreaterThan(100);
+        }
       }
     }
+    expect(zeroedTotal, 'responsibilities between e^−746 and 2⁻⁶⁰ of the best were met').toBeGreaterThan(0);
   });
 });
 

@@ -83,64 +83,27 @@ function span(x: usize, mb: usize, wb: usize, a0: i32, a1: i32, q: v128): v128 {
 }
 
 /**
- * diagPrune(P, D, NB, X, MP, PP, LC, LP, Q, C, T): `diag` for the same arguments, except that a point's pair of
- * components is left unfinished once both of its log-densities are sure to lie more than T below the point's
- * best finished one: its two entries are then −∞. A log-density only falls as coordinates are added (every term
- * is a square), so a partial one bounds the final one from above. Per point: every pair over the first C
- * coordinates (tiles of four points, as `diag`), then the pair holding the best partial value to the end (its
- * best lane is M), then every other pair C coordinates at a time, checked against M − T before each chunk.
- * Every finished entry takes its terms in `diag`'s order: it is bit-identical to `diag`'s. Q: NB·P v128 scratch;
- * LC's unused lane (K odd) must be −∞.
+ * diagPrune(P, D, NB, X, MP, PP, LC, LP, Q, BP, LIM, C, T): `diag` for the same arguments, except that a point's
+ * pair of components is left unfinished once both of its log-densities are sure to lie more than T below the
+ * point's best finished one: its two entries are then −∞. A log-density only falls as coordinates are added (every
+ * term is a square), so a partial one bounds the final one from above. Steps: every pair over the first C
+ * coordinates (tiles of four points, as `diag`); each point's pair holding its best partial value finished (four
+ * points at a time; its best lane is M); then each other pair continued C coordinates at a time while one of its
+ * lanes can lie within T of M. Every finished entry takes its terms in `diag`'s order: bit-identical to `diag`'s.
+ * Returns the coordinates the other pairs took after the first C: one pair at a time they run at about half the
+ * speed of `diag`'s tiles, so when components overlap (little is left unfinished) the caller runs `diag` instead.
+ * Scratch: Q NB·P v128, BP NB i32, LIM NB f64. LC's unused lane (K odd) must be −∞.
  */
-export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, LC: usize, LP: usize, Q: usize, C: i32, T: f64): void {
-  if (P <= 0 || D <= 0 || NB <= 0) return;
+export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, LC: usize, LP: usize, Q: usize, BP: usize, LIM: usize, C: i32, T: f64): i32 {
+  if (P <= 0 || D <= 0 || NB <= 0) return 0;
   const rowBytes = <usize>D << 3;
   const pairBytes = <usize>D << 4;
   const row = <usize>P << 4;
   const half = f64x2.splat(0.5);
   const c0 = C < D ? C : D;
   // 1. every pair over [0, c0), four points at a time
-  let p = 0;
-  do {
-    const mpb = MP + <usize>p * pairBytes;
-    const ppb = PP + <usize>p * pairBytes;
-    let i = 0;
-    do {
-      const o0 = X + <usize>i * rowBytes;
-      const o1 = o0 + rowBytes;
-      const o2 = o1 + rowBytes;
-      const o3 = o2 + rowBytes;
-      let q0 = f64x2.splat(0);
-      let q1 = f64x2.splat(0);
-      let q2 = f64x2.splat(0);
-      let q3 = f64x2.splat(0);
-      let a = 0;
-      do {
-        const am = <usize>a << 4;
-        const ax = <usize>a << 3;
-        const m = v128.load(mpb + am);
-        const w = v128.load(ppb + am);
-        const y0 = f64x2.mul(f64x2.sub(v128.load64_splat(o0 + ax), m), w);
-        q0 = f64x2.add(q0, f64x2.mul(y0, y0));
-        const y1 = f64x2.mul(f64x2.sub(v128.load64_splat(o1 + ax), m), w);
-        q1 = f64x2.add(q1, f64x2.mul(y1, y1));
-        const y2 = f64x2.mul(f64x2.sub(v128.load64_splat(o2 + ax), m), w);
-        q2 = f64x2.add(q2, f64x2.mul(y2, y2));
-        const y3 = f64x2.mul(f64x2.sub(v128.load64_splat(o3 + ax), m), w);
-        q3 = f64x2.add(q3, f64x2.mul(y3, y3));
-        a++;
-      } while (a < c0);
-      const qb = Q + <usize>i * row + (<usize>p << 4);
-      v128.store(qb, q0);
-      v128.store(qb + row, q1);
-      v128.store(qb + 2 * row, q2);
-      v128.store(qb + 3 * row, q3);
-      i += 4;
-    } while (i < NB);
-    p++;
-  } while (p < P);
-  // 2. four points at a time: finish each point's best partial pair (four chains), then its other pairs while
-  // they can matter
+  tiles(P, D, NB, X, MP, PP, Q, c0);
+  // 2. four points at a time: finish each point's best partial pair (four chains)
   let i = 0;
   do {
     const b0 = bestPair(P, LC, Q + <usize>i * row);
@@ -177,12 +140,62 @@ export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usiz
       q3 = f64x2.add(q3, f64x2.mul(y3, y3));
     }
     const lpb = LP + <usize>i * row;
-    rest(P, D, C, T, x0, MP, PP, LC, qb, lpb, b0, q0, c0);
-    rest(P, D, C, T, x1, MP, PP, LC, qb + row, lpb + row, b1, q1, c0);
-    rest(P, D, C, T, x2, MP, PP, LC, qb + 2 * row, lpb + 2 * row, b2, q2, c0);
-    rest(P, D, C, T, x3, MP, PP, LC, qb + 3 * row, lpb + 3 * row, b3, q3, c0);
+    finishBest(T, LC, lpb, BP, LIM, i, b0, q0);
+    finishBest(T, LC, lpb + row, BP, LIM, i + 1, b1, q1);
+    finishBest(T, LC, lpb + 2 * row, BP, LIM, i + 2, b2, q2);
+    finishBest(T, LC, lpb + 3 * row, BP, LIM, i + 3, b3, q3);
     i += 4;
   } while (i < NB);
+  // 3. each point's other pairs while they can matter
+  let work = 0;
+  for (let j = 0; j < NB; j++) work += rest(P, D, C, X + <usize>j * rowBytes, MP, PP, LC, Q + <usize>j * row, LP + <usize>j * row, load<i32>(BP + (<usize>j << 2)), load<f64>(LIM + (<usize>j << 3)), c0);
+  return work;
+}
+
+/** Q[i][p] (v128) = the pair's terms over coordinates [0, a1), for every pair and point, four points per tile as `diag`. a1 > 0. */
+function tiles(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, Q: usize, a1: i32): void {
+  const rowBytes = <usize>D << 3;
+  const pairBytes = <usize>D << 4;
+  const row = <usize>P << 4;
+  let p = 0;
+  do {
+    const mpb = MP + <usize>p * pairBytes;
+    const ppb = PP + <usize>p * pairBytes;
+    let i = 0;
+    do {
+      const o0 = X + <usize>i * rowBytes;
+      const o1 = o0 + rowBytes;
+      const o2 = o1 + rowBytes;
+      const o3 = o2 + rowBytes;
+      const qb = Q + <usize>i * row + (<usize>p << 4);
+      let q0 = f64x2.splat(0);
+      let q1 = f64x2.splat(0);
+      let q2 = f64x2.splat(0);
+      let q3 = f64x2.splat(0);
+      let a = 0;
+      do {
+        const am = <usize>a << 4;
+        const ax = <usize>a << 3;
+        const m = v128.load(mpb + am);
+        const w = v128.load(ppb + am);
+        const y0 = f64x2.mul(f64x2.sub(v128.load64_splat(o0 + ax), m), w);
+        q0 = f64x2.add(q0, f64x2.mul(y0, y0));
+        const y1 = f64x2.mul(f64x2.sub(v128.load64_splat(o1 + ax), m), w);
+        q1 = f64x2.add(q1, f64x2.mul(y1, y1));
+        const y2 = f64x2.mul(f64x2.sub(v128.load64_splat(o2 + ax), m), w);
+        q2 = f64x2.add(q2, f64x2.mul(y2, y2));
+        const y3 = f64x2.mul(f64x2.sub(v128.load64_splat(o3 + ax), m), w);
+        q3 = f64x2.add(q3, f64x2.mul(y3, y3));
+        a++;
+      } while (a < a1);
+      v128.store(qb, q0);
+      v128.store(qb + row, q1);
+      v128.store(qb + 2 * row, q2);
+      v128.store(qb + 3 * row, q3);
+      i += 4;
+    } while (i < NB);
+    p++;
+  } while (p < P);
 }
 
 /** The pair holding a point's best partial log-density (its partial sums at QI). */
@@ -208,19 +221,28 @@ function bestPair(P: i32, LC: usize, QI: usize): i32 {
   return bp;
 }
 
+/** Point i's best pair bp, finished with sums qb: its entries into its LP row LPI, bp into BP[i], M − T into LIM[i]. */
+// @ts-ignore: decorator
+@inline
+function finishBest(T: f64, LC: usize, LPI: usize, BP: usize, LIM: usize, i: i32, bp: i32, qb: v128): void {
+  const bo = <usize>bp << 4;
+  const vb = f64x2.sub(v128.load(LC + bo), f64x2.mul(f64x2.splat(0.5), qb));
+  v128.store(LPI + bo, vb);
+  const v0 = f64x2.extract_lane(vb, 0);
+  const v1 = f64x2.extract_lane(vb, 1);
+  store<i32>(BP + (<usize>i << 2), bp);
+  store<f64>(LIM + (<usize>i << 3), (v0 > v1 ? v0 : v1) - T);
+}
+
 /**
- * One point's row of `diagPrune`: its best pair `bp` finished (sums `qb`), every other pair continued from its
- * partial sums at QI C coordinates at a time while one of its lanes can lie within T of the best; LPI its row.
+ * One point's other pairs (its best, bp, finished): each continued from its partial sums at QI, C coordinates at a
+ * time, while one of its lanes can lie at or above `lim`; LPI its row (−∞ for the pairs left unfinished). Returns
+ * the coordinates computed.
  */
-function rest(P: i32, D: i32, C: i32, T: f64, x: usize, MP: usize, PP: usize, LC: usize, QI: usize, LPI: usize, bp: i32, qb: v128, c0: i32): void {
+function rest(P: i32, D: i32, C: i32, x: usize, MP: usize, PP: usize, LC: usize, QI: usize, LPI: usize, bp: i32, lim: f64, c0: i32): i32 {
   const half = f64x2.splat(0.5);
   const pairBytes = <usize>D << 4;
-  const bo = <usize>bp << 4;
-  const vb = f64x2.sub(v128.load(LC + bo), f64x2.mul(half, qb));
-  v128.store(LPI + bo, vb);
-  const v0b = f64x2.extract_lane(vb, 0);
-  const v1b = f64x2.extract_lane(vb, 1);
-  const lim = (v0b > v1b ? v0b : v1b) - T;
+  let work = 0;
   for (let r = 0; r < P; r++) {
     if (r == bp) continue;
     const ro = <usize>r << 4;
@@ -243,9 +265,11 @@ function rest(P: i32, D: i32, C: i32, T: f64, x: usize, MP: usize, PP: usize, LC
       }
       const e = a + C < D ? a + C : D;
       q = span(x, mb, wb, a, e, q);
+      work += e - a;
       a = e;
     }
   }
+  return work;
 }
 
 /**
