@@ -247,8 +247,8 @@ describe('WebAssembly SIMD kernels', () => {
   it('eStep with SIMD (its kernels stopping early on far components) equals the JavaScript E-step bit for bit (sums, statistics, outputs), with and without exact tails', () => {
     let zeroedTotal = 0;
     for (const type of ['diag', 'full', 'tied'] as const) {
-      for (const [d, spread] of [[17, 1], [48, 1], [129, 1], [48, 6], [129, 6]]) {
-        // spread 6: components far apart, so that the kernels stop early on most of them
+      for (const [d, spread] of [[17, 1], [48, 1], [129, 1], [48, 12], [129, 12]]) {
+        // spread 12: components far apart, so that the kernels stop early on most of them
         const base = randomMixture(seededUniform(d), 3, d, type);
         const params = { ...base, means: base.means.map((m) => m * spread) };
         const { data } = new GaussianMixture(params).sample(700, d + 1);
@@ -287,11 +287,16 @@ describe('WebAssembly SIMD kernels', () => {
           zeroedTotal += zeroed;
         }
         if (spread > 1) {
-          // the kernels did stop early here (entries left at −∞)
+          // the kernels did stop early here (entries left at −∞); diag tries its checks again within 33 blocks of a
+          // run of blocks where they did not pay (earlier tests' overlapping components)
           const lp = new Float64Array(256 * 3);
           simd!.prepare(type, 3, d, pre.value.means, pre.value.prec, pre.value.lc);
-          simd!.logProb(data.data, 0, 256, lp, PRUNE_GAP);
-          expect(lp.filter((v) => v === -Infinity).length, `${type} ${d}`).toBeGreaterThan(100);
+          let left = 0;
+          for (let call = 0; call < 34 && left === 0; call++) {
+            simd!.logProb(data.data, 0, 256, lp, PRUNE_GAP);
+            left = lp.filter((v) => v === -Infinity).length;
+          }
+          expect(left, `${type} ${d}`).toBeGreaterThan(100);
         }
       }
     }

@@ -101,15 +101,16 @@ export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usiz
   const row = <usize>P << 4;
   const half = f64x2.splat(0.5);
   const c0 = C < D ? C : D;
+  const scale = <f64>D / <f64>c0;
   // 1. every pair over [0, c0), four points at a time
   tiles(P, D, NB, X, MP, PP, Q, c0);
   // 2. four points at a time: finish each point's best partial pair (four chains)
   let i = 0;
   do {
-    const b0 = bestPair(P, LC, Q + <usize>i * row);
-    const b1 = bestPair(P, LC, Q + <usize>(i + 1) * row);
-    const b2 = bestPair(P, LC, Q + <usize>(i + 2) * row);
-    const b3 = bestPair(P, LC, Q + <usize>(i + 3) * row);
+    const b0 = bestPair(P, LC, Q + <usize>i * row, scale);
+    const b1 = bestPair(P, LC, Q + <usize>(i + 1) * row, scale);
+    const b2 = bestPair(P, LC, Q + <usize>(i + 2) * row, scale);
+    const b3 = bestPair(P, LC, Q + <usize>(i + 3) * row, scale);
     const x0 = X + <usize>i * rowBytes;
     const x1 = x0 + rowBytes;
     const x2 = x1 + rowBytes;
@@ -148,7 +149,7 @@ export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usiz
   } while (i < NB);
   // 3. each point's other pairs while they can matter
   let work = 0;
-  for (let j = 0; j < NB; j++) work += rest(P, D, C, X + <usize>j * rowBytes, MP, PP, LC, Q + <usize>j * row, LP + <usize>j * row, load<i32>(BP + (<usize>j << 2)), load<f64>(LIM + (<usize>j << 3)), c0);
+  for (let j = 0; j < NB; j++) work += rest(P, D, C, X + <usize>j * rowBytes, MP, PP, LC, Q + <usize>j * row, LP + <usize>j * row, load<i32>(BP + (<usize>j << 2)), load<f64>(LIM + (<usize>j << 3)), c0, T);
   return work;
 }
 
@@ -198,11 +199,11 @@ function tiles(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, Q: usize
   } while (p < P);
 }
 
-/** The pair holding a point's best partial log-density (its partial sums at QI). */
+/** The pair likely to hold a point's best log-density: the best of LC − ½·scale·q over its partial sums q at QI (scale D/C: q extrapolated to all D coordinates). */
 // @ts-ignore: decorator
 @inline
-function bestPair(P: i32, LC: usize, QI: usize): i32 {
-  const half = f64x2.splat(0.5);
+function bestPair(P: i32, LC: usize, QI: usize, scale: f64): i32 {
+  const half = f64x2.splat(0.5 * scale);
   let bv = -Infinity;
   let bp = 0;
   for (let r = 0; r < P; r++) {
@@ -236,10 +237,10 @@ function finishBest(T: f64, LC: usize, LPI: usize, BP: usize, LIM: usize, i: i32
 
 /**
  * One point's other pairs (its best, bp, finished): each continued from its partial sums at QI, C coordinates at a
- * time, while one of its lanes can lie at or above `lim`; LPI its row (−∞ for the pairs left unfinished). Returns
- * the coordinates computed.
+ * time, while one of its lanes can lie at or above `lim` (raised to M' − T by a pair that finishes above M' > M);
+ * LPI its row (−∞ for the pairs left unfinished). Returns the coordinates computed.
  */
-function rest(P: i32, D: i32, C: i32, x: usize, MP: usize, PP: usize, LC: usize, QI: usize, LPI: usize, bp: i32, lim: f64, c0: i32): i32 {
+function rest(P: i32, D: i32, C: i32, x: usize, MP: usize, PP: usize, LC: usize, QI: usize, LPI: usize, bp: i32, lim: f64, c0: i32, T: f64): i32 {
   const half = f64x2.splat(0.5);
   const pairBytes = <usize>D << 4;
   let work = 0;
@@ -253,13 +254,16 @@ function rest(P: i32, D: i32, C: i32, x: usize, MP: usize, PP: usize, LC: usize,
     let a = c0;
     while (true) {
       const v = f64x2.sub(lc, f64x2.mul(half, q));
-      if (a >= D) {
-        v128.store(LPI + ro, v);
-        break;
-      }
       const v0 = f64x2.extract_lane(v, 0);
       const v1 = f64x2.extract_lane(v, 1);
-      if ((v0 > v1 ? v0 : v1) < lim) {
+      const top = v0 > v1 ? v0 : v1;
+      if (a >= D) {
+        v128.store(LPI + ro, v);
+        // a pair above the first finished one raises the bar for the rest
+        if (top - T > lim) lim = top - T;
+        break;
+      }
+      if (top < lim) {
         v128.store(LPI + ro, f64x2.splat(-Infinity));
         break;
       }
@@ -459,12 +463,14 @@ export function fullPrune(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize,
       store<f64>(q + 3 * kb, load<f64>(QS, 24));
     }
   }
-  // 2. each point's best partial component, BEST[i], finished (points grouped by it)
+  // 2. each point's likely best component, BEST[i] (its partial sum extrapolated to all D rows), finished (points
+  // grouped by it)
+  const scale = 0.5 * (<f64>D / <f64>r0);
   for (let i = 0; i < NB; i++) {
     let bv = -Infinity;
     let bk = 0;
     for (let k = 0; k < K; k++) {
-      const v = load<f64>(LC + (<usize>k << 3)) - 0.5 * load<f64>(Q + ((<usize>i * <usize>K + <usize>k) << 3));
+      const v = load<f64>(LC + (<usize>k << 3)) - scale * load<f64>(Q + ((<usize>i * <usize>K + <usize>k) << 3));
       if (v > bv) {
         bv = v;
         bk = k;
