@@ -261,7 +261,8 @@ const SPLIT_TOL = 1e-3;
  *
  * @param params the model (K components)
  * @param data the window (n×D)
- * @param resp n×K responsibilities of `data` under `params`
+ * @param resp n×K responsibilities of `data` under `params`, with exact tails (`EStepOutputs.exactTails`: the
+ *   removal and merge costs take logarithms of sums of small ones)
  * @param regCovar added to the diagonals of the local fits
  */
 export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array, regCovar: number, iterations = 10): MoveScreen {

@@ -1,6 +1,6 @@
 import type { StatsBlockKernel } from './blocked.js';
 import { COVARIANCE } from './covariance.js';
-import { BLOCK, compiledPass, EXP_UNDERFLOW, type PassArgs } from './kernels.js';
+import { BLOCK, compiledPass, EXP_UNDERFLOW, RESP_CUTOFF, type PassArgs } from './kernels.js';
 import { SimdLogProb } from './simd.js';
 
 let simdInstance: SimdLogProb | null | undefined;
@@ -13,6 +13,13 @@ import type { SufficientStats } from './stats.js';
 import type { CovarianceType, GmmParams } from './types.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
+
+/**
+ * Nats below a point's best component beyond which the WebAssembly kernels stop evaluating a component: one nat
+ * past the normalisation's cut-off ({@link RESP_CUTOFF}, or {@link EXP_UNDERFLOW} for exact tails), so that
+ * rounding in their bound never drops a component the normalisation would keep.
+ */
+export const PRUNE_GAP = 1 - RESP_CUTOFF;
 
 /**
  * Everything needed to evaluate log(π_k N(x | μ_k, Σ_k)) fast, derived once per parameter set
@@ -64,6 +71,12 @@ export interface EStepOutputs {
   labels?: Int32Array;
   /** N responsibilities of the argmax label. */
   maxProb?: Float64Array;
+  /**
+   * Responsibilities down to e^−746 of the point's best, as a logarithm of one needs (`screenMoves`); by default
+   * those below 2⁻⁶⁰ of it are 0 ({@link RESP_CUTOFF}), which nothing else can tell and which lets the kernels stop
+   * early on far components.
+   */
+  exactTails?: boolean;
 }
 
 /** Sums over a batch produced by {@link eStep}. */
@@ -135,6 +148,7 @@ export function eStep(
       prec: pre.prec,
       lc: pre.lc,
       hard,
+      cut: out.exactTails === true ? EXP_UNDERFLOW : RESP_CUTOFF,
       s0: stats?.s0 ?? null,
       s1: stats?.s1 ?? null,
       s2: stats?.s2 ?? null,
@@ -162,13 +176,14 @@ export function eStep(
       : undefined;
   const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
+  const cut = out.exactTails === true ? EXP_UNDERFLOW : RESP_CUTOFF;
   let ll = 0;
   let q = 0;
   let worst = 0;
   let worstValue = Infinity;
   for (let start = 0; start < n; start += BLOCK) {
     const nb = Math.min(BLOCK, n - start);
-    if (simd !== null) simd.logProb(data, start, nb, LP);
+    if (simd !== null) simd.logProb(data, start, nb, LP, 1 - cut);
     else blockLogProb(K, D, means, prec, lc, data, start, nb, LP, diff);
     for (let i = 0; i < nb; i++) {
       const g = start + i;
@@ -184,9 +199,9 @@ export function eStep(
       }
       let sum = 0;
       for (let k = 0; k < K; k++) {
-        // (exp(0) is 1 and exp underflows to exactly 0 below −745.2: skipping the call there changes no bit)
+        // (exp(0) is 1; below the cut-off a component takes 0: see RESP_CUTOFF)
         const x = LP[rb + k] - max;
-        const e = x === 0 ? 1 : x < EXP_UNDERFLOW ? 0 : Math.exp(x);
+        const e = x === 0 ? 1 : x < cut ? 0 : Math.exp(x);
         R[rb + k] = e;
         sum += e;
       }

@@ -20,10 +20,20 @@ export const MAX_UNROLLED_D = 16;
 
 /**
  * Below this, Math.exp(x) is exactly 0 (the smallest subnormal is e^−744.44; e^−745.14 rounds to 0): the
- * normalisation skips the call there, which changes no bit (far-apart components in high D are most of them), as
- * it does at 0 (the largest component of each point: exp(0) = 1).
+ * normalisation skips the call there, which changes no bit, as it does at 0 (the largest component of each point:
+ * exp(0) = 1). The cut-off of an E-step asked for exact tails (`EStepOutputs.exactTails`).
  */
 export const EXP_UNDERFLOW = -746;
+
+/**
+ * The cut-off of every other E-step: a component whose log-density for a point lies more than 60·ln 2 ≈ 41.6 nats
+ * below the point's best takes responsibility 0 for it, instead of a value below 2⁻⁶⁰. The statistics skip such
+ * weights anyway (`SKIP_WEIGHT`), and no sum of responsibilities can tell (2⁻⁶⁰ is 2⁻⁸ of an ulp of 1); only a
+ * logarithm of one can (`screenMoves`' removal costs, which ask for exact tails). The normalisation skips
+ * `Math.exp` there, and the WebAssembly kernels stop evaluating such a component as soon as a partial sum shows it
+ * (`diagPrune`, `fullPrune`): every path gives the same bits.
+ */
+export const RESP_CUTOFF = -60 * Math.LN2;
 
 /** Points per block: K·BLOCK responsibilities stay in cache between the sweeps. */
 export const BLOCK = 256;
@@ -38,6 +48,8 @@ export interface PassArgs {
   /** K values: log π_k − ½·D·log 2π + log det W_k. */
   lc: Float64Array;
   hard: boolean;
+  /** The normalisation's cut-off: {@link RESP_CUTOFF}, or {@link EXP_UNDERFLOW} for exact tails. */
+  cut: number;
   /** null: do not accumulate. */
   s0: Float64Array | null;
   s1: Float64Array | null;
@@ -176,7 +188,7 @@ function generate(type: CovarianceType, D: number): string {
   };
 
   emit(`"use strict";`);
-  emit(`const data=a.data,n=a.n,K=a.k,means=a.means,prec=a.prec,lc=a.lc,hard=a.hard;`);
+  emit(`const data=a.data,n=a.n,K=a.k,means=a.means,prec=a.prec,lc=a.lc,hard=a.hard,cut=a.cut;`);
   emit(`const s0=a.s0,s1=a.s1,s2=a.s2,shift=a.shift,resp=a.resp,logDensity=a.logDensity,labels=a.labels,maxProb=a.maxProb,LP=a.lp,R=a.r;`);
   emit(`const acc=s0!==null;`);
   emit(`let ${range(D).map((j) => `sh${j}=0`).join(',')};`);
@@ -200,7 +212,7 @@ function generate(type: CovarianceType, D: number): string {
   emit(`for(let i=0;i<nb;i++){`);
   emit(`const row=i*K;let best=0,max=LP[row];`);
   emit(`for(let k=1;k<K;k++){const v=LP[row+k];if(v>max){max=v;best=k;}}`);
-  emit(`let sum=0;for(let k=0;k<K;k++){const x=LP[row+k]-max;const e=x===0?1:x<${EXP_UNDERFLOW}?0:Math.exp(x);R[row+k]=e;sum+=e;}`);
+  emit(`let sum=0;for(let k=0;k<K;k++){const x=LP[row+k]-max;const e=x===0?1:x<cut?0:Math.exp(x);R[row+k]=e;sum+=e;}`);
   emit(`const logp=sum===1?max:max+Math.log(sum);ll+=logp;if(logp<worstValue){worstValue=logp;worst=start+i;}`);
   emit(`if(hard){for(let k=0;k<K;k++)R[row+k]=0;R[row+best]=1;q+=LP[row+best];}else{const inv=1/sum;for(let k=0;k<K;k++){const w=R[row+k]*inv;R[row+k]=w;if(w>0)q+=w*LP[row+k];}}`);
   emit(`const g=start+i;`);

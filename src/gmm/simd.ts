@@ -24,11 +24,19 @@ export { KERNELS_URL, simdStatus } from './wasm.js';
 
 interface Exports {
   diag(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number): void;
+  diagPrune(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number, Q: number, BP: number, LIM: number, C: number, T: number): number;
   full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number): void;
+  fullPrune(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, Q: number, IDX: number, BEST: number, QS: number, R: number, T: number): void;
   outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
   centre(N: number, X: number, S: number, C: number, D: number): void;
-  diagAcc(D: number, C: number, U: number, V: number, WP: number, RP: number, M: number): void;
+  diagAcc(D: number, X: number, S: number, U: number, V: number, WP: number, RP: number, M: number): void;
 }
+
+/** Coordinates `diagPrune` adds to a component between two checks of whether it can still matter. */
+const PRUNE_CHUNK = 8;
+
+/** Blocks run by `diag` once `diagPrune`'s checks did not pay, before they are tried again. */
+const PLAIN_BLOCKS = 32;
 
 /** Points per call of the kernels (the E-step's block, padded to a multiple of 4). */
 const MAX_ROWS = 260;
@@ -41,11 +49,13 @@ export class SimdLogProb {
   private readonly memory: WasmMemory;
   private readonly fns: Exports;
   private f64: Float64Array;
-  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, rp: 0, wl: 0, end: 0 };
+  private layout = { x: 0, mp: 0, pp: 0, lc: 0, lp: 0, q: 0, idx: 0, best: 0, qs: 0, lim: 0, diff: 0, c: 0, s: 0, u: 0, v: 0, wp: 0, rp: 0, wl: 0, end: 0 };
   private i32 = new Int32Array(1);
   /** The block last copied to `x` (so the statistics reuse it). */
   private last: { data: ArrayLike<number> | null; start: number; nb: number } = { data: null, start: -1, nb: 0 };
   private kind: CovarianceKind = COVARIANCE.diag;
+  /** Blocks left for `diag` before `diagPrune` is tried again (see {@link PLAIN_BLOCKS}). */
+  private plainBlocks = 0;
   private K = 0;
   private D = 0;
 
@@ -114,7 +124,10 @@ export class SimdLogProb {
       const pp = mp + P * D * 16;
       const lcOff = pp + P * D * 16;
       const lp = lcOff + P * 16;
-      const tail = this.tail(lp + MAX_ROWS * P * 16, D, D);
+      const q = lp + MAX_ROWS * P * 16;
+      const lim = q + MAX_ROWS * P * 16;
+      const best = lim + MAX_ROWS * 8;
+      const tail = this.tail(best + MAX_ROWS * 4, D, D);
       this.ensure(tail.end);
       const f = this.f64;
       for (let p = 0; p < P; p++) {
@@ -132,11 +145,12 @@ export class SimdLogProb {
               f[mp / 8 + base + 2 * a] = 0;
               f[pp / 8 + base + 2 * a] = 0;
             }
-            f[lcOff / 8 + k] = 0;
+            // (−∞: the unused lane is never a point's best, which `diagPrune` relies on)
+            f[lcOff / 8 + k] = -Infinity;
           }
         }
       }
-      this.layout = { x, mp, pp, lc: lcOff, lp, diff: 0, ...tail };
+      this.layout = { x, mp, pp, lc: lcOff, lp, q, idx: 0, best, qs: 0, lim, diff: 0, ...tail };
     } else {
       const mOff = xBytes;
       const wOff = mOff + K * D * 8;
@@ -144,13 +158,17 @@ export class SimdLogProb {
       const lcOff = wOff + wCount * 8;
       const lp = lcOff + K * 8;
       const diff = lp + MAX_ROWS * K * 8;
-      const tail = this.tail(diff + 4 * D * 8, D, (D * (D + 1)) / 2);
+      const q = diff + 4 * D * 8;
+      const qs = q + MAX_ROWS * K * 8;
+      const idx = qs + 32;
+      const best = idx + (MAX_ROWS + 4) * 4;
+      const tail = this.tail(best + MAX_ROWS * 4, D, (D * (D + 1)) / 2);
       this.ensure(tail.end);
       const f = this.f64;
       f.set(means.subarray(0, K * D), mOff / 8);
       f.set(prec.subarray(0, wCount), wOff / 8);
       f.set(lc.subarray(0, K), lcOff / 8);
-      this.layout = { x, mp: mOff, pp: wOff, lc: lcOff, lp, diff, ...tail };
+      this.layout = { x, mp: mOff, pp: wOff, lc: lcOff, lp, q, idx, best, qs, lim: 0, diff, ...tail };
     }
   }
 
@@ -167,9 +185,9 @@ export class SimdLogProb {
     const L = this.layout;
     if (this.last.data !== data || this.last.start !== start || this.last.nb !== nb) this.copyBlock(data, start, nb);
     const f = this.f64;
-    // centre the block once: C = X − shift
+    // centre the block once, C = X − shift (diag centres each row as it reads it)
     f.set(shift, L.s / 8);
-    this.fns.centre(nb, L.x, L.s, L.c, D);
+    if (!diag) this.fns.centre(nb, L.x, L.s, L.c, D);
     const c = f.subarray(L.c / 8, L.c / 8 + nb * D);
     const u = f.subarray(L.u / 8, L.u / 8 + D);
     const v = f.subarray(L.v / 8, L.v / 8 + T);
@@ -191,7 +209,7 @@ export class SimdLogProb {
           this.i32[rp + j] = idx[j] * D * 8;
           t0 += wk;
         }
-        this.fns.diagAcc(D, L.c, L.u, L.v, L.wl, L.rp, m);
+        this.fns.diagAcc(D, L.x, L.s, L.u, L.v, L.wl, L.rp, m);
         for (let a = 0; a < D; a++) s2[k * D + a] += v[a];
       } else if (tied) {
         for (let j = 0; j < m; j++) {
@@ -259,20 +277,40 @@ export class SimdLogProb {
     }
   }
 
-  /** `LP[i·K + k]` for the nb points of the block at row `start` of `x` (see `LogProbKernel`). */
-  logProb(x: ArrayLike<number>, start: number, nb: number, LP: Float64Array): void {
+  /**
+   * `LP[i·K + k]` for the nb points of the block at row `start` of `x` (see `LogProbKernel`).
+   *
+   * @param prune leave a component unfinished, its entry −∞, once its log-density is sure to lie more than
+   *   `prune` nats below the point's best (`diagPrune`, `fullPrune`; every other entry bit-identical). Infinity
+   *   (the default) finishes every entry.
+   */
+  logProb(x: ArrayLike<number>, start: number, nb: number, LP: Float64Array, prune = Infinity): void {
     const { K, D, layout } = this;
     const f = this.f64;
     const nbp = (nb + 3) & ~3;
     this.copyBlock(x, start, nb);
     if (this.kind.simd === 'variances') {
       const P = Math.ceil(K / 2);
-      this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
+      if (prune < Infinity && this.plainBlocks === 0) {
+        const work = this.fns.diagPrune(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp, layout.q, layout.best, layout.lim, PRUNE_CHUNK, prune);
+        // the other pairs, checked one pair at a time (at about half the speed of diag's tiles), took more than a
+        // third of the coordinates diag would have: the components overlap here; run diag for the next blocks, then
+        // try the checks again
+        if (work * 3 > nbp * (P - 1) * Math.max(0, D - PRUNE_CHUNK)) this.plainBlocks = PLAIN_BLOCKS;
+      } else {
+        if (this.plainBlocks > 0) this.plainBlocks--;
+        this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
+      }
       const stride = 2 * P;
       const base = layout.lp / 8;
       for (let i = 0; i < nb; i++) for (let k = 0; k < K; k++) LP[i * K + k] = f[base + i * stride + k];
     } else {
-      this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, this.kind.shared ? 0 : D * D * 8, layout.lc, layout.lp, layout.diff);
+      const stride = this.kind.shared ? 0 : D * D * 8;
+      if (prune < Infinity) {
+        // the first quarter of the rows (a sixteenth of the work) before the check, an even count
+        const rows = Math.max(8, 2 * Math.ceil(D / 8));
+        this.fns.fullPrune(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff, layout.q, layout.idx, layout.best, layout.qs, rows, prune);
+      } else this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff);
       LP.set(f.subarray(layout.lp / 8, layout.lp / 8 + nb * K));
     }
   }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 export const KERNELS_URL = new URL('./simd/kernels.wasm', import.meta.url);
 
 /** Every function the modules of this directory call: a `kernels.wasm` built from older sources lacks some, and is not used. */
-const KERNEL_EXPORTS = ['diag', 'full', 'outer4', 'centre', 'diagAcc', 'chol', 'invLower'];
+const KERNEL_EXPORTS = ['diag', 'diagPrune', 'full', 'fullPrune', 'outer4', 'centre', 'diagAcc', 'chol', 'invLower'];
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
 export interface WasmMemory {

@@ -320,10 +320,7 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
     const onValue = (input: R): void => {
       // The common case first: a plain array of D finite numbers once D is known, checked in one tight pass (no
       // result object); anything else, or a failure, goes through the gate, which says what is wrong.
-      if (held === undefined && Array.isArray(input) && input.length === d && plainNumbers(input as readonly unknown[])) {
-        accept(input, input as readonly number[]);
-        return;
-      }
+      if (held === undefined && Array.isArray(input) && input.length === d && acceptPlain(input, input as readonly unknown[])) return;
       const result = validateVector(input, d);
       if (!result.ok) {
         reject(result.invalid);
@@ -367,6 +364,40 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       }
     }
 
+    /**
+     * A plain array of D values: with one count window open (not sliding), checked and copied into its next row in
+     * one pass, the row counted only when every value passed; else checked, then accepted. False: a value failed
+     * (nothing counted; the gate says what is wrong).
+     */
+    const acceptPlain = (input: R, values: readonly unknown[]): boolean => {
+      if (sliding || open.length !== 1) {
+        if (!plainNumbers(values)) return false;
+        accept(input, values as readonly number[]);
+        return true;
+      }
+      const win = open[0];
+      const dim = d!;
+      const offset = win.n * dim;
+      if (offset + dim > win.points.length) grow(win, offset + dim);
+      const points = win.points;
+      for (let j = 0; j < dim; j++) {
+        const x = values[j];
+        if (typeof x !== 'number' || !(x <= MAX_COORDINATE && x >= -MAX_COORDINATE)) return false;
+        points[offset + j] = x;
+      }
+      validCount++;
+      win.records.push(input);
+      win.n++;
+      accepted();
+      return true;
+    };
+
+    const grow = (win: OpenWindow<R>, rows: number): void => {
+      const grown = unzeroed(Math.max(rows, win.points.length * 2));
+      grown.set(win.points.subarray(0, win.n * d!));
+      win.points = grown;
+    };
+
     const accept = (input: R, values: ArrayLike<number>): void => {
       const dim = d!;
 
@@ -375,17 +406,18 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
 
       for (const win of open) {
         const offset = win.n * dim;
-        if (offset + dim > win.points.length) {
-          const grown = unzeroed(Math.max(offset + dim, win.points.length * 2));
-          grown.set(win.points.subarray(0, offset));
-          win.points = grown;
-        }
+        if (offset + dim > win.points.length) grow(win, offset + dim);
         // A plain loop: TypedArray#set from a short JS array costs more than copying D values.
         const points = win.points;
         for (let j = 0; j < dim; j++) points[offset + j] = values[j];
         win.records.push(input);
         win.n++;
       }
+      accepted();
+    };
+
+    /** After a point joined the open windows: the first point of a window starts its wait; a full one is emitted. */
+    const accepted = (): void => {
       if (open[0].n === 1) startWait();
 
       if (size !== undefined) {

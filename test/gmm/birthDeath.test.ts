@@ -161,7 +161,7 @@ function screened() {
   const pre = precompute(params);
   if (!pre.ok) throw new Error('not factorable');
   const resp = new Float64Array(s.size * params.k);
-  const { logLikelihood } = eStep(pre.value, window.data, window.n, false, null, { resp });
+  const { logLikelihood } = eStep(pre.value, window.data, window.n, false, null, { resp, exactTails: true });
   return { s, window, params, logLikelihood, screen: screenMoves(params, window, resp, 1e-6) };
 }
 
@@ -196,7 +196,7 @@ describe('the screen of moves', () => {
       const pre = precompute(params);
       if (!pre.ok) throw new Error('not factorable');
       const resp = new Float64Array(n * params.k);
-      eStep(pre.value, data, n, false, null, { resp });
+      eStep(pre.value, data, n, false, null, { resp, exactTails: true });
       return screenMoves(params, { n, d: 2, data }, resp, 1e-6);
     };
     // component 0 holds every point (n ≫ MAX_SPLIT_ROWS): one Gaussian, nothing to gain beyond the fit's optimism

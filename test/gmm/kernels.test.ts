@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BLOCKED, SKIP_WEIGHT } from '../../src/gmm/blocked.js';
 import { COVARIANCE } from '../../src/gmm/covariance.js';
-import { EStepScratch, eStep, precompute } from '../../src/gmm/estep.js';
+import { EStepScratch, PRUNE_GAP, eStep, precompute } from '../../src/gmm/estep.js';
 import { cholesky, choleskyJs, precisionFactor, precisionFactorJs } from '../../src/gmm/linalg.js';
 import { GaussianMixture } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
@@ -186,6 +186,44 @@ describe('WebAssembly SIMD kernels', () => {
     );
   });
 
+  it('with pruning (diag, full, tied): every entry the JavaScript kernel’s bit for bit, or −∞ only where that entry lies more than the gap below the point’s best', () => {
+    let pruned = 0;
+    let kept = 0;
+    fc.assert(
+      fc.property(caseArb, fc.constantFrom('diag', 'full', 'tied'), fc.constantFrom(0.5, 5, PRUNE_GAP), fc.double({ min: 0.2, max: 4, noNaN: true }), (c0, type, gap, spread) => {
+        const c = { ...c0, type };
+        const { pre, x } = setup(c);
+        // spread the means out so that some components are far from some points and pruned
+        const means = Float64Array.from(pre.means, (m) => m * spread * 4);
+        const js = new Float64Array(c.nb * c.k);
+        BLOCKED[type].logProb(c.k, c.d, means, pre.prec, pre.lc, x, c.start, c.nb, js, new Float64Array(4 * c.d));
+        const w = new Float64Array(c.nb * c.k);
+        simd!.prepare(type, c.k, c.d, means, pre.prec, pre.lc);
+        simd!.logProb(x, c.start, c.nb, w, gap);
+        for (let i = 0; i < c.nb; i++) {
+          let best = -Infinity;
+          for (let k = 0; k < c.k; k++) best = Math.max(best, js[i * c.k + k]);
+          for (let k = 0; k < c.k; k++) {
+            const at = `${type} D=${c.d} K=${c.k} point ${i} component ${k}`;
+            const [a, b] = [w[i * c.k + k], js[i * c.k + k]];
+            if (a === -Infinity) {
+              pruned++;
+              expect(b, at).toBeLessThan(best - gap);
+            } else {
+              kept++;
+              expect(Object.is(a, b), `${at}: ${a} vs ${b}`).toBe(true);
+            }
+          }
+          // the best entry is always finished
+          expect(Math.max(...w.subarray(i * c.k, i * c.k + c.k))).toBe(best);
+        }
+      }),
+      { seed: 107, numRuns: 300 },
+    );
+    // both branches ran, many times
+    expect(Math.min(pruned, kept)).toBeGreaterThan(3000);
+  });
+
   it('give the JavaScript statistics bit for bit (diag, full, tied; soft and one-hot)', () => {
     fc.assert(
       fc.property(
@@ -206,30 +244,63 @@ describe('WebAssembly SIMD kernels', () => {
     );
   });
 
-  it('eStep with SIMD equals the JavaScript E-step bit for bit (sums, statistics, outputs)', () => {
+  it('eStep with SIMD (its kernels stopping early on far components) equals the JavaScript E-step bit for bit (sums, statistics, outputs), with and without exact tails', () => {
+    let zeroedTotal = 0;
     for (const type of ['diag', 'full', 'tied'] as const) {
-      for (const d of [17, 48, 129]) {
-        const params = randomMixture(seededUniform(d), 3, d, type);
+      for (const [d, spread] of [[17, 1], [48, 1], [129, 1], [48, 12], [129, 12]]) {
+        // spread 12: components far apart, so that the kernels stop early on most of them
+        const base = randomMixture(seededUniform(d), 3, d, type);
+        const params = { ...base, means: base.means.map((m) => m * spread) };
         const { data } = new GaussianMixture(params).sample(700, d + 1);
         const pre = precompute(params);
         if (!pre.ok) throw new Error('must factor');
         const shift = Float64Array.from(data.data.subarray(0, d));
-        const run = (useSimd: boolean) => {
+        const run = (useSimd: boolean, exactTails: boolean) => {
           const st = new SufficientStats(3, d, type, shift);
-          const out = { resp: new Float64Array(700 * 3), logDensity: new Float64Array(700), labels: new Int32Array(700) };
+          const out = { resp: new Float64Array(700 * 3), logDensity: new Float64Array(700), labels: new Int32Array(700), exactTails };
           // unrolled = false selects the plain JavaScript kernels (no compiled pass, no SIMD)
           const sums = eStep(pre.value, data.data, 700, false, st, out, new EStepScratch(3, d), useSimd);
           return { sums, st, out };
         };
-        const a = run(true);
-        const b = run(false);
-        expect(Object.is(a.sums.logLikelihood, b.sums.logLikelihood)).toBe(true);
-        expect(Object.is(a.sums.expected, b.sums.expected)).toBe(true);
-        bits(a.st.s2, b.st.s2, `${type} ${d} s2`);
-        bits(a.out.resp, b.out.resp, `${type} ${d} resp`);
-        bits(a.out.logDensity, b.out.logDensity, `${type} ${d} logDensity`);
+        for (const exact of [false, true]) {
+          const a = run(true, exact);
+          const b = run(false, exact);
+          const at = `${type} ${d} ×${spread}${exact ? ' exact tails' : ''}`;
+          expect(Object.is(a.sums.logLikelihood, b.sums.logLikelihood), at).toBe(true);
+          expect(Object.is(a.sums.expected, b.sums.expected), at).toBe(true);
+          bits(a.st.s2, b.st.s2, `${at} s2`);
+          bits(a.out.resp, b.out.resp, `${at} resp`);
+          bits(a.out.logDensity, b.out.logDensity, `${at} logDensity`);
+          bits(a.out.labels, b.out.labels, `${at} labels`);
+        }
+        {
+          // the cut-off: responsibilities below 2⁻⁶⁰ of the best are 0, exact tails keep them
+          const cut = run(true, false).out.resp;
+          const exact = run(true, true).out.resp;
+          let zeroed = 0;
+          for (let i = 0; i < cut.length; i++) {
+            if (cut[i] === exact[i]) continue;
+            expect(cut[i], `${type} ${d} entry ${i}`).toBe(0);
+            expect(exact[i]).toBeLessThan(SKIP_WEIGHT);
+            zeroed++;
+          }
+          zeroedTotal += zeroed;
+        }
+        if (spread > 1) {
+          // the kernels did stop early here (entries left at −∞); diag tries its checks again within 33 blocks of a
+          // run of blocks where they did not pay (earlier tests' overlapping components)
+          const lp = new Float64Array(256 * 3);
+          simd!.prepare(type, 3, d, pre.value.means, pre.value.prec, pre.value.lc);
+          let left = 0;
+          for (let call = 0; call < 34 && left === 0; call++) {
+            simd!.logProb(data.data, 0, 256, lp, PRUNE_GAP);
+            left = lp.filter((v) => v === -Infinity).length;
+          }
+          expect(left, `${type} ${d}`).toBeGreaterThan(100);
+        }
       }
     }
+    expect(zeroedTotal, 'responsibilities between e^−746 and 2⁻⁶⁰ of the best were met').toBeGreaterThan(0);
   });
 });
 
@@ -292,6 +363,6 @@ describe('the compiled kernels file', () => {
     expect(missingKernels(new api.Module(readFileSync(KERNELS_URL)))).toEqual([]);
     // a module with no exports at all: what an old build looks like to the loader, at the extreme
     const empty = new api.Module(Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00));
-    expect(missingKernels(empty)).toEqual(['diag', 'full', 'outer4', 'centre', 'diagAcc', 'chol', 'invLower']);
+    expect(missingKernels(empty)).toEqual(['diag', 'diagPrune', 'full', 'fullPrune', 'outer4', 'centre', 'diagAcc', 'chol', 'invLower']);
   });
 });

@@ -537,6 +537,39 @@ describe('windowVectors', () => {
       );
     });
 
+    it('a vector rejected part-way through its values leaves nothing behind: the windows hold exactly the valid inputs, in order', () => {
+      const bad = fc.constantFrom(Number.NaN, Infinity, -Infinity, 2 * MAX_COORDINATE, 'x' as unknown as number);
+      const stream = fc.integer({ min: 2, max: 5 }).chain((d) =>
+        fc.tuple(
+          fc.constant(d),
+          fc.array(
+            fc.oneof(
+              fc.array(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), { minLength: d, maxLength: d }).map((v) => ({ ok: true, v })),
+              // a bad value in any column: the columns before it are written before it is seen
+              fc.tuple(fc.array(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), { minLength: d, maxLength: d }), fc.integer({ min: 0, max: d - 1 }), bad).map(([v, at, x]) => {
+                const w = v.slice();
+                w[at] = x;
+                return { ok: false, v: w };
+              }),
+            ),
+            { maxLength: 60 },
+          ),
+        ),
+      );
+      fc.assert(
+        fc.property(stream, fc.integer({ min: 1, max: 12 }), ([d, items], size) => {
+          const windows = collect(
+            items.map((it) => it.v),
+            { size, dimension: d, onInvalid: () => undefined },
+          );
+          const valid = items.filter((it) => it.ok).map((it) => it.v);
+          expect(windows.flatMap((w) => Array.from(w.points))).toEqual(valid.flat());
+          expect(windows.flatMap((w) => w.records)).toEqual(valid);
+        }),
+        { seed: 31, numRuns: 200 },
+      );
+    });
+
     it('sliding window i holds inputs [i·slide, i·slide + size)', () => {
       fc.assert(
         fc.property(input, fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 8 }), ([, points], x, y) => {

@@ -259,7 +259,7 @@ export class EStepPool {
     params.set(pre.prec.subarray(0, precSize), layout.prec);
     params.set(pre.lc.subarray(0, K), layout.lc);
     if (stats !== null) params.set(stats.shift, layout.shift);
-    const outBits = (out.resp ? OUT.resp : 0) | (out.logDensity ? OUT.logDensity : 0) | (out.labels ? OUT.labels : 0) | (out.maxProb ? OUT.maxProb : 0);
+    const outBits = (out.resp ? OUT.resp : 0) | (out.logDensity ? OUT.logDensity : 0) | (out.labels ? OUT.labels : 0) | (out.maxProb ? OUT.maxProb : 0) | (out.exactTails === true ? OUT.exactTails : 0);
     const sharedOut = this.sharedOutputs(out, rowOffset + n, K);
     // 2. post the jobs of rows chunk .. n
     const statsSize = K + K * D + kind.statsSize(K, D);
@@ -303,7 +303,7 @@ export class EStepPool {
       first,
       hard,
       local,
-      { resp: view(out.resp, K) as Float64Array | undefined, logDensity: view(out.logDensity, 1) as Float64Array | undefined, labels: view(out.labels, 1) as Int32Array | undefined, maxProb: view(out.maxProb, 1) as Float64Array | undefined },
+      { resp: view(out.resp, K) as Float64Array | undefined, logDensity: view(out.logDensity, 1) as Float64Array | undefined, labels: view(out.labels, 1) as Int32Array | undefined, maxProb: view(out.maxProb, 1) as Float64Array | undefined, exactTails: out.exactTails },
       this.localScratch,
       unrolled,
     );

@@ -28,7 +28,7 @@ export const JOB_STRIDE = 16;
 /** Job slots: first row, end row, K, D, covariance type index, hard, outputs bit mask, with statistics, unrolled. */
 export const J = { lo: 0, hi: 1, k: 2, d: 3, type: 4, hard: 5, outputs: 6, stats: 7, unrolled: 8 } as const;
 /** Output bits of `J.outputs`. */
-export const OUT = { resp: 1, logDensity: 2, labels: 4, maxProb: 8 } as const;
+export const OUT = { resp: 1, logDensity: 2, labels: 4, maxProb: 8, exactTails: 16 } as const;
 /** Result slots (after the job slots): Σ log p, Q, worst index, worst log-density. */
 export const R = { ll: 10, q: 11, worst: 12, worstValue: 13 } as const;
 

@@ -78,6 +78,7 @@ function run(): void {
   if (outputs & OUT.logDensity) out.logDensity = new Float64Array(buffers.logDensity!, lo * 8, n);
   if (outputs & OUT.labels) out.labels = new Int32Array(buffers.labels!, lo * 4, n);
   if (outputs & OUT.maxProb) out.maxProb = new Float64Array(buffers.maxProb!, lo * 8, n);
+  if (outputs & OUT.exactTails) out.exactTails = true;
   const sums = eStep(pre, data, n, hard, st, out, scratch, job[jb + J.unrolled] === 1);
   job[jb + R.ll] = sums.logLikelihood;
   job[jb + R.q] = sums.expected;

@@ -320,7 +320,8 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
     }
     const probing = t >= this.probeAt;
     if (starved.length === 0 && redundant === null && !probing) return { candidate, reseeded: none };
-    const r = resp ?? softResponsibilities(params, data);
+    // (the screen's removal costs take logarithms of small responsibilities: exact tails, not the fit's)
+    const r = softResponsibilities(params, data);
     if (r === null) return { candidate, reseeded: none };
     // Where: the moves of largest estimated gain.
     const screen = screenMoves(params, data, r, w.options.regCovar);
@@ -521,6 +522,6 @@ function softResponsibilities(params: GmmParams, data: { n: number; d: number; d
   const pre = precompute(params);
   if (!pre.ok) return null;
   const resp = new Float64Array(data.n * params.k);
-  eStep(pre.value, data.data, data.n, false, null, { resp });
+  eStep(pre.value, data.data, data.n, false, null, { resp, exactTails: true });
   return resp;
 }
