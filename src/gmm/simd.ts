@@ -25,7 +25,7 @@ export { KERNELS_URL, simdStatus } from './wasm.js';
 interface Exports {
   diag(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number): void;
   diagPrune(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number, Q: number, BP: number, LIM: number, C: number, T: number): number;
-  full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number): void;
+  full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, QS: number): void;
   fullPrune(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, Q: number, IDX: number, BEST: number, QS: number, R: number, T: number): void;
   outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
   centre(N: number, X: number, S: number, C: number, D: number): void;
@@ -310,7 +310,7 @@ export class SimdLogProb {
         // the first quarter of the rows (a sixteenth of the work) before the check, an even count
         const rows = Math.max(8, 2 * Math.ceil(D / 8));
         this.fns.fullPrune(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff, layout.q, layout.idx, layout.best, layout.qs, rows, prune);
-      } else this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff);
+      } else this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff, layout.qs);
       LP.set(f.subarray(layout.lp / 8, layout.lp / 8 + nb * K));
     }
   }

@@ -277,87 +277,30 @@ function rest(P: i32, D: i32, C: i32, x: usize, MP: usize, PP: usize, LC: usize,
 }
 
 /**
- * full(K, D, NB, X, M, W, WSTRIDE, LC, LP, DIFF): for components k < K and points i < NB (a multiple of 4),
- * ‖W_k (x_i − μ_k)‖² over the lower triangle, two rows per step, lanes over two points:
+ * full(K, D, NB, X, M, W, WSTRIDE, LC, LP, DIFF, QS): for components k < K and points i < NB (a multiple of 4),
+ * ‖W_k (x_i − μ_k)‖² over the lower triangle ({@link rows4}: two rows per step, lanes over two points):
  * LP[i·K + k] = LC[k] − ½ Σ_j s_j². WSTRIDE: bytes between components' factors (0 for tied); DIFF: 4·D
- * scratch values, DIFF[4a + q] = x_q[a] − μ[a].
+ * scratch values, DIFF[4a + q] = x_q[a] − μ[a]; QS: 32 bytes of scratch.
  */
-export function full(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize, WSTRIDE: i32, LC: usize, LP: usize, DIFF: usize): void {
+export function full(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize, WSTRIDE: i32, LC: usize, LP: usize, DIFF: usize, QS: usize): void {
   const rowBytes = <usize>D << 3;
-  const half = f64x2.splat(0.5);
+  const kb = <usize>K << 3;
   for (let k = 0; k < K; k++) {
     const mb = M + <usize>k * rowBytes;
     const wb = W + <usize>k * <usize>WSTRIDE;
-    const lc = v128.load64_splat(LC + (<usize>k << 3));
+    const lc = load<f64>(LC + (<usize>k << 3));
     for (let i = 0; i < NB; i += 4) {
-      const o0 = X + <usize>i * rowBytes;
-      for (let a = 0; a < D; a++) {
-        const m = load<f64>(mb + (<usize>a << 3));
-        const ad = DIFF + (<usize>a << 5);
-        const xa = o0 + (<usize>a << 3);
-        store<f64>(ad, load<f64>(xa) - m);
-        store<f64>(ad, load<f64>(xa + rowBytes) - m, 8);
-        store<f64>(ad, load<f64>(xa + 2 * rowBytes) - m, 16);
-        store<f64>(ad, load<f64>(xa + 3 * rowBytes) - m, 24);
-      }
-      let q01 = f64x2.splat(0);
-      let q23 = f64x2.splat(0);
-      // rows j, j + 1 while j + 1 < D
-      let j = 0;
-      for (; j < D - 1; j += 2) {
-        const r0 = wb + <usize>j * rowBytes;
-        const r1 = r0 + rowBytes;
-        let s0a = f64x2.splat(0);
-        let s0b = f64x2.splat(0);
-        let s1a = f64x2.splat(0);
-        let s1b = f64x2.splat(0);
-        let a = 0;
-        do {
-          const w0 = v128.load64_splat(r0 + (<usize>a << 3));
-          const w1 = v128.load64_splat(r1 + (<usize>a << 3));
-          const ad = DIFF + (<usize>a << 5);
-          const d01 = v128.load(ad);
-          const d23 = v128.load(ad, 16);
-          s0a = f64x2.add(s0a, f64x2.mul(w0, d01));
-          s0b = f64x2.add(s0b, f64x2.mul(w0, d23));
-          s1a = f64x2.add(s1a, f64x2.mul(w1, d01));
-          s1b = f64x2.add(s1b, f64x2.mul(w1, d23));
-          a++;
-        } while (a <= j);
-        // row j + 1's diagonal term, a = j + 1
-        const jn = j + 1;
-        const w1 = v128.load64_splat(r1 + (<usize>jn << 3));
-        const ad = DIFF + (<usize>jn << 5);
-        s1a = f64x2.add(s1a, f64x2.mul(w1, v128.load(ad)));
-        s1b = f64x2.add(s1b, f64x2.mul(w1, v128.load(ad, 16)));
-        q01 = f64x2.add(q01, f64x2.mul(s0a, s0a));
-        q01 = f64x2.add(q01, f64x2.mul(s1a, s1a));
-        q23 = f64x2.add(q23, f64x2.mul(s0b, s0b));
-        q23 = f64x2.add(q23, f64x2.mul(s1b, s1b));
-      }
-      // a last single row when D is odd: j = D − 1
-      if (D & 1) {
-        const r0 = wb + <usize>(D - 1) * rowBytes;
-        let s0a = f64x2.splat(0);
-        let s0b = f64x2.splat(0);
-        for (let a = 0; a < D; a++) {
-          const w0 = v128.load64_splat(r0 + (<usize>a << 3));
-          const ad = DIFF + (<usize>a << 5);
-          s0a = f64x2.add(s0a, f64x2.mul(w0, v128.load(ad)));
-          s0b = f64x2.add(s0b, f64x2.mul(w0, v128.load(ad, 16)));
-        }
-        q01 = f64x2.add(q01, f64x2.mul(s0a, s0a));
-        q23 = f64x2.add(q23, f64x2.mul(s0b, s0b));
-      }
+      const x0 = X + <usize>i * rowBytes;
+      diff4(D, x0, x0 + rowBytes, x0 + 2 * rowBytes, x0 + 3 * rowBytes, mb, DIFF);
+      v128.store(QS, f64x2.splat(0));
+      v128.store(QS, f64x2.splat(0), 16);
+      rows4(D, wb, DIFF, 0, D, QS);
       // LP[(i + q)·K + k] = lc − 0.5·q
-      q01 = f64x2.sub(lc, f64x2.mul(half, q01));
-      q23 = f64x2.sub(lc, f64x2.mul(half, q23));
-      const kb = <usize>K << 3;
       const lp = LP + ((<usize>i * <usize>K + <usize>k) << 3);
-      store<f64>(lp, f64x2.extract_lane(q01, 0));
-      store<f64>(lp + kb, f64x2.extract_lane(q01, 1));
-      store<f64>(lp + 2 * kb, f64x2.extract_lane(q23, 0));
-      store<f64>(lp + 3 * kb, f64x2.extract_lane(q23, 1));
+      store<f64>(lp, lc - 0.5 * load<f64>(QS));
+      store<f64>(lp + kb, lc - 0.5 * load<f64>(QS, 8));
+      store<f64>(lp + 2 * kb, lc - 0.5 * load<f64>(QS, 16));
+      store<f64>(lp + 3 * kb, lc - 0.5 * load<f64>(QS, 24));
     }
   }
 }
