@@ -26,7 +26,7 @@ interface Exports {
   diag(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number): void;
   diagPrune(P: number, D: number, NB: number, X: number, MP: number, PP: number, LC: number, LP: number, Q: number, BP: number, LIM: number, C: number, T: number): number;
   full(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, QS: number): void;
-  fullPrune(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, Q: number, IDX: number, BEST: number, QS: number, R: number, T: number): void;
+  fullPrune(K: number, D: number, NB: number, X: number, M: number, W: number, WSTRIDE: number, LC: number, LP: number, DIFF: number, Q: number, IDX: number, BEST: number, QS: number, R: number, T: number): number;
   outer4(D: number, C0: number, C1: number, C2: number, C3: number, V: number, WP: number): void;
   centre(N: number, X: number, S: number, C: number, D: number): void;
   diagAcc(D: number, X: number, S: number, U: number, V: number, WP: number, RP: number, M: number): void;
@@ -35,7 +35,10 @@ interface Exports {
 /** Coordinates `diagPrune` adds to a component between two checks of whether it can still matter. */
 const PRUNE_CHUNK = 8;
 
-/** Blocks run by `diag` once `diagPrune`'s checks did not pay, before they are tried again. */
+/**
+ * Blocks run by the plain kernels (`diag`, `full`) once the pruning ones' checks did not pay (overlapping
+ * components: little stops early), before they are tried again. Both give the same bits.
+ */
 const PLAIN_BLOCKS = 32;
 
 /** Points per call of the kernels (the E-step's block, padded to a multiple of 4). */
@@ -54,7 +57,7 @@ export class SimdLogProb {
   /** The block last copied to `x` (so the statistics reuse it). */
   private last: { data: ArrayLike<number> | null; start: number; nb: number } = { data: null, start: -1, nb: 0 };
   private kind: CovarianceKind = COVARIANCE.diag;
-  /** Blocks left for `diag` before `diagPrune` is tried again (see {@link PLAIN_BLOCKS}). */
+  /** Blocks left for the plain kernels before the pruning ones are tried again (see {@link PLAIN_BLOCKS}). */
   private plainBlocks = 0;
   private K = 0;
   private D = 0;
@@ -277,6 +280,19 @@ export class SimdLogProb {
     }
   }
 
+  /** Whether this block runs a pruning kernel: asked to (`prune` finite) and not within a run of plain blocks. */
+  private pruning(prune: number): boolean {
+    if (prune === Infinity) return false;
+    if (this.plainBlocks === 0) return true;
+    this.plainBlocks--;
+    return false;
+  }
+
+  /** After a pruning kernel: when its checks did not pay, the next {@link PLAIN_BLOCKS} blocks run the plain one. */
+  private paid(paid: boolean): void {
+    if (!paid) this.plainBlocks = PLAIN_BLOCKS;
+  }
+
   /**
    * `LP[i·K + k]` for the nb points of the block at row `start` of `x` (see `LogProbKernel`).
    *
@@ -291,25 +307,23 @@ export class SimdLogProb {
     this.copyBlock(x, start, nb);
     if (this.kind.simd === 'variances') {
       const P = Math.ceil(K / 2);
-      if (prune < Infinity && this.plainBlocks === 0) {
+      if (this.pruning(prune)) {
         const work = this.fns.diagPrune(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp, layout.q, layout.best, layout.lim, PRUNE_CHUNK, prune);
-        // the other pairs, checked one pair at a time (at about half the speed of diag's tiles), took more than a
-        // third of the coordinates diag would have: the components overlap here; run diag for the next blocks, then
-        // try the checks again
-        if (work * 3 > nbp * (P - 1) * Math.max(0, D - PRUNE_CHUNK)) this.plainBlocks = PLAIN_BLOCKS;
-      } else {
-        if (this.plainBlocks > 0) this.plainBlocks--;
-        this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
-      }
+        // checked one pair at a time, at about half the speed of diag's tiles: they pay while the other pairs take
+        // less than a third of the coordinates diag would
+        this.paid(work * 3 <= nbp * (P - 1) * Math.max(0, D - PRUNE_CHUNK));
+      } else this.fns.diag(P, D, nbp, layout.x, layout.mp, layout.pp, layout.lc, layout.lp);
       const stride = 2 * P;
       const base = layout.lp / 8;
       for (let i = 0; i < nb; i++) for (let k = 0; k < K; k++) LP[i * K + k] = f[base + i * stride + k];
     } else {
       const stride = this.kind.shared ? 0 : D * D * 8;
-      if (prune < Infinity) {
+      if (this.pruning(prune)) {
         // the first quarter of the rows (a sixteenth of the work) before the check, an even count
         const rows = Math.max(8, 2 * Math.ceil(D / 8));
-        this.fns.fullPrune(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff, layout.q, layout.idx, layout.best, layout.qs, rows, prune);
+        const finished = this.fns.fullPrune(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff, layout.q, layout.idx, layout.best, layout.qs, rows, prune);
+        // the check pays while most entries beside a point's best stop early (each finished one is gathered again)
+        this.paid(finished * 2 <= nbp * (K - 1));
       } else this.fns.full(K, D, nbp, layout.x, layout.mp, layout.pp, stride, layout.lc, layout.lp, layout.diff, layout.qs);
       LP.set(f.subarray(layout.lp / 8, layout.lp / 8 + nb * K));
     }

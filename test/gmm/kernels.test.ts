@@ -198,8 +198,10 @@ describe('WebAssembly SIMD kernels', () => {
         const js = new Float64Array(c.nb * c.k);
         BLOCKED[type].logProb(c.k, c.d, means, pre.prec, pre.lc, x, c.start, c.nb, js, new Float64Array(4 * c.d));
         const w = new Float64Array(c.nb * c.k);
-        simd!.prepare(type, c.k, c.d, means, pre.prec, pre.lc);
-        simd!.logProb(x, c.start, c.nb, w, gap);
+        // a fresh instance: the pruning kernel itself, not the plain one a run of overlapping cases switches to
+        const fresh = SimdLogProb.create()!;
+        fresh.prepare(type, c.k, c.d, means, pre.prec, pre.lc);
+        fresh.logProb(x, c.start, c.nb, w, gap);
         for (let i = 0; i < c.nb; i++) {
           let best = -Infinity;
           for (let k = 0; k < c.k; k++) best = Math.max(best, js[i * c.k + k]);

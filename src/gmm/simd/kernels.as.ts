@@ -383,9 +383,10 @@ function rows4(D: i32, WB: usize, DIFF: usize, j0: i32, j1: i32, QS: usize): voi
  * finished one. R even. Steps: every component's first R rows for every point (tiles of four points); each
  * point's best partial component finished (points grouped by it, tiles of four); then every other entry within
  * T of its point's best finished. Each finished entry takes its terms in `full`'s order: bit-identical to it.
- * Scratch: Q NB·K f64, IDX NB + 4 i32, BEST NB i32, QS 32 bytes.
+ * Returns the entries beside the points' best that had to be finished (the caller runs `full` instead while most
+ * of them must: overlapping components). Scratch: Q NB·K f64, IDX NB + 4 i32, BEST NB i32, QS 32 bytes.
  */
-export function fullPrune(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize, WSTRIDE: i32, LC: usize, LP: usize, DIFF: usize, Q: usize, IDX: usize, BEST: usize, QS: usize, R: i32, T: f64): void {
+export function fullPrune(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize, WSTRIDE: i32, LC: usize, LP: usize, DIFF: usize, Q: usize, IDX: usize, BEST: usize, QS: usize, R: i32, T: f64): i32 {
   const rowBytes = <usize>D << 3;
   const kb = <usize>K << 3;
   const r0 = R < D ? R : D & ~1;
@@ -432,6 +433,7 @@ export function fullPrune(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize,
     finish(K, D, X, M, W, WSTRIDE, LC, LP, DIFF, Q, IDX, QS, k, m, r0);
   }
   // 3. every other entry within T of its point's best, finished; the rest −∞
+  let survivors = 0;
   for (let k = 0; k < K; k++) {
     let m = 0;
     const lc = load<f64>(LC + (<usize>k << 3));
@@ -447,7 +449,9 @@ export function fullPrune(K: i32, D: i32, NB: i32, X: usize, M: usize, W: usize,
       }
     }
     finish(K, D, X, M, W, WSTRIDE, LC, LP, DIFF, Q, IDX, QS, k, m, r0);
+    survivors += m;
   }
+  return survivors;
 }
 
 /** Finishes component k's entries for the m points listed at IDX (rows r0 … D − 1 from their partial sums), four at a time. */
