@@ -138,6 +138,7 @@ export function eStep(
   scratch: EStepScratch = new EStepScratch(pre.k, pre.d),
   unrolled = true,
 ): EStepSums {
+  const cut = out.exactTails === true ? EXP_UNDERFLOW : RESP_CUTOFF;
   const pass = unrolled ? compiledPass(pre.covarianceType, pre.d) : null;
   if (pass !== null && (stats === null || stats.covarianceType === pre.covarianceType)) {
     const args: PassArgs = {
@@ -148,7 +149,7 @@ export function eStep(
       prec: pre.prec,
       lc: pre.lc,
       hard,
-      cut: out.exactTails === true ? EXP_UNDERFLOW : RESP_CUTOFF,
+      cut,
       s0: stats?.s0 ?? null,
       s1: stats?.s1 ?? null,
       s2: stats?.s2 ?? null,
@@ -176,7 +177,6 @@ export function eStep(
       : undefined;
   const { lp: LP, r: R, diff } = scratch;
   const { resp, logDensity, labels, maxProb } = out;
-  const cut = out.exactTails === true ? EXP_UNDERFLOW : RESP_CUTOFF;
   let ll = 0;
   let q = 0;
   let worst = 0;

@@ -162,11 +162,13 @@ function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
  * accepts); false sends the input through the gate ({@link validateVector}) for its message.
  */
 function plainNumbers(values: readonly unknown[]): boolean {
-  for (let i = 0; i < values.length; i++) {
-    const x = values[i];
-    if (typeof x !== 'number' || !(x <= MAX_COORDINATE && x >= -MAX_COORDINATE)) return false;
-  }
+  for (let i = 0; i < values.length; i++) if (!isCoordinate(values[i])) return false;
   return true;
+}
+
+/** Whether a value is what the gate accepts as a coordinate: a number of magnitude at most {@link MAX_COORDINATE}. */
+function isCoordinate(x: unknown): x is number {
+  return typeof x === 'number' && x <= MAX_COORDINATE && x >= -MAX_COORDINATE;
 }
 
 /**
@@ -382,7 +384,7 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       const points = win.points;
       for (let j = 0; j < dim; j++) {
         const x = values[j];
-        if (typeof x !== 'number' || !(x <= MAX_COORDINATE && x >= -MAX_COORDINATE)) return false;
+        if (!isCoordinate(x)) return false;
         points[offset + j] = x;
       }
       validCount++;

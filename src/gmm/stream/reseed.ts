@@ -88,7 +88,8 @@ export interface BirthDeathPolicy {
    * points of the window better beyond noise (cross-fitted on its two halves); the next window judges it.
    *
    * @param drifting the stream moves on this window (redundant components are candidates too)
-   * @param resp the candidate's responsibilities of the window (n×K), when at hand
+   * @param resp the candidate's responsibilities of the window (n×K), when at hand (for the redundancy check; the
+   *   screen of moves computes its own, with exact tails)
    */
   apply(w: WindowContext, candidate: Candidate, book: ComponentBook, drifting: boolean, resp: Float64Array | null): { candidate: Candidate; reseeded: Reseeds };
   /** A cold restart or a change of K replaced the model: forget a pending re-seed, probe the new model soon. */
