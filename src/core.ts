@@ -31,7 +31,7 @@ export { COVARIANCE, covarianceSize, nest, type CovarianceKind } from './gmm/cov
 export { BLOCKED, type LogProbKernel, type StatsBlockKernel, type StatsArrays, type StatsScratch } from './gmm/blocked.js';
 export { SimdLogProb, simdStatus } from './gmm/simd.js';
 export { EStepPool, sharedPool, poolFor, pooledEStep, threadsFor, defaultThreads, eStepWork, MIN_PARALLEL_WORK, type SharedBatch, type PoolOptions } from './gmm/parallel/pool.js';
-export { initialise, kmeansPlusPlus, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
+export { initialise, kmeansPlusPlus, KmeansPlusPlusSeeding, lloyd, nearest, dataMean, countDistinctRows, type InitContext } from './gmm/init.js';
 export { cholesky, logDetFromCholesky, precisionFactor, invertLower, packedIndex, packedSize, asymmetry, SYMMETRY_TOLERANCE, Tridiagonal } from './gmm/linalg.js';
 export { Rng, type RngState } from './gmm/rng.js';
 export { combineStats, scaleComponents, translateComponent, splitComponentRow, componentMoments, tiedWithin, meanStatistic, JAMES_STEIN_C, type ComponentMoments, type MeanShrinkage } from './gmm/componentStats.js';

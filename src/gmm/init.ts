@@ -78,21 +78,53 @@ export function kmeansPlusPlus(data: Dataset, k: number, rng: Rng): Float64Array
 /**
  * Lloyd's k-means iterations from given centres, in place.
  *
+ * Each point keeps Hamerly's bounds (an upper bound on its distance to its centre, a lower bound on its distance
+ * to every other one, both moved by how far the centres moved) and is measured against every centre only when
+ * they cannot prove its centre is still the nearest: the assignments, centres and iteration count are exactly
+ * those of measuring every point against every centre (the bounds skip a point only with a relative margin far
+ * above rounding, and a point that is measured is measured as {@link nearest} does, ties to the lower index).
+ *
+ * 1. assign every point to its nearest centre (skipping those whose bounds prove it); stop when none changed;
+ * 2. move each centre to the mean of its points (an empty cluster keeps its centre);
+ * 3. loosen the bounds by the centres' moves.
+ *
  * @param centres K×D, updated
- * @returns the number of iterations run
+ * @returns the number of iterations run (the last assignment changed nothing when it is below `maxIterations`)
  */
 export function lloyd(data: Dataset, centres: Float64Array, k: number, maxIterations: number): number {
   const { n, d, data: x } = data;
   const labels = new Int32Array(n).fill(-1);
+  const upper = new Float64Array(n);
+  const lower = new Float64Array(n);
   const sums = new Float64Array(k * d);
   const counts = new Float64Array(k);
+  const moved = new Float64Array(k);
   let it = 0;
   for (; it < maxIterations; it++) {
     let changed = 0;
     for (let i = 0; i < n; i++) {
-      const z = nearest(x, i * d, centres, k, d);
-      if (z !== labels[i]) {
-        labels[i] = z;
+      const a = labels[i];
+      if (a >= 0) {
+        if (upper[i] < lower[i] * (1 - BOUND_MARGIN)) continue;
+        upper[i] = Math.sqrt(sqDist(x, i * d, centres, a * d, d)) * (1 + BOUND_MARGIN);
+        if (upper[i] < lower[i] * (1 - BOUND_MARGIN)) continue;
+      }
+      // Measured against every centre, as `nearest` does.
+      let best = 0;
+      let bestDist = Infinity;
+      let second = Infinity;
+      for (let c = 0; c < k; c++) {
+        const dist = sqDist(x, i * d, centres, c * d, d);
+        if (dist < bestDist) {
+          second = bestDist;
+          bestDist = dist;
+          best = c;
+        } else if (dist < second) second = dist;
+      }
+      upper[i] = Math.sqrt(bestDist) * (1 + BOUND_MARGIN);
+      lower[i] = Math.sqrt(second) * (1 - BOUND_MARGIN);
+      if (best !== a) {
+        labels[i] = best;
         changed++;
       }
     }
@@ -104,13 +136,36 @@ export function lloyd(data: Dataset, centres: Float64Array, k: number, maxIterat
       counts[z]++;
       for (let a = 0; a < d; a++) sums[z * d + a] += x[i * d + a];
     }
+    let most = 0;
+    let next = 0;
     for (let c = 0; c < k; c++) {
+      moved[c] = 0;
       if (counts[c] === 0) continue; // an empty cluster keeps its centre
-      for (let a = 0; a < d; a++) centres[c * d + a] = sums[c * d + a] / counts[c];
+      let m = 0;
+      for (let a = 0; a < d; a++) {
+        const v = sums[c * d + a] / counts[c];
+        const t = v - centres[c * d + a];
+        m += t * t;
+        centres[c * d + a] = v;
+      }
+      moved[c] = Math.sqrt(m) * (1 + BOUND_MARGIN);
+      if (moved[c] > most) {
+        next = most;
+        most = moved[c];
+      } else if (moved[c] > next) next = moved[c];
+    }
+    // A point's own centre moved by moved[a]; every other one by at most the largest move among the others.
+    for (let i = 0; i < n; i++) {
+      const a = labels[i];
+      upper[i] += moved[a];
+      lower[i] -= moved[a] === most ? next : most;
     }
   }
   return it;
 }
+
+/** Relative slack on Hamerly's bounds, far above the rounding of a distance, so a skipped point is never a near tie. */
+const BOUND_MARGIN = 1e-9;
 
 /** Index of the centre nearest to the point at `off`. */
 export function nearest(x: ArrayLike<number>, off: number, centres: Float64Array, k: number, d: number): number {
@@ -153,6 +208,61 @@ function fromCentres(data: Dataset, centres: Float64Array, ctx: InitContext): Gm
   return params;
 }
 
+/** Whether a method starts from a k-means++ seeding (which a {@link KmeansPlusPlusSeeding} shares between them). */
+export function seedsWithKmeansPlusPlus(method: InitMethod): method is 'kmeans++' | 'kmeans' {
+  return method === 'kmeans++' || method === 'kmeans';
+}
+
+/**
+ * One k-means++ seeding shared by the methods that start from one: `kmeans++` assigns the points to its centres,
+ * `kmeans` first runs Lloyd's iterations from them. When those leave the first assignment as it was (separated
+ * clusters), the `kmeans` start is the `kmeans++` one, and the same object is returned for both.
+ *
+ * ## Example
+ *
+ * ```ts
+ * import { KmeansPlusPlusSeeding, Rng, dataMean } from 'emstream/core';
+ * const data = { n: 4, d: 1, data: new Float64Array([0, 0.1, 10, 10.1]) };
+ * const ctx = { k: 2, covarianceType: 'diag' as const, regCovar: 1e-6, rng: new Rng(1), shift: dataMean(data) };
+ * const seeding = new KmeansPlusPlusSeeding(data, ctx);
+ * seeding.start('kmeans') === seeding.start('kmeans++'); // true: Lloyd's iterations change nothing here
+ * ```
+ */
+export class KmeansPlusPlusSeeding {
+  /** K×D k-means++ centres (drawn with the context's generator). */
+  readonly centres: Float64Array;
+  private readonly starts = new Map<'kmeans++' | 'kmeans', GmmParams>();
+
+  constructor(
+    private readonly data: Dataset,
+    private readonly ctx: InitContext,
+  ) {
+    this.centres = kmeansPlusPlus(data, ctx.k, ctx.rng);
+  }
+
+  /** The initial parameters of a method from this seeding (computed once per method). */
+  start(method: 'kmeans++' | 'kmeans'): GmmParams {
+    let params = this.starts.get(method);
+    if (params !== undefined) return params;
+    if (method === 'kmeans++') params = fromCentres(this.data, this.centres, this.ctx);
+    else {
+      const centres = this.centres.slice();
+      const limit = this.ctx.kmeansIterations ?? 100;
+      const iterations = lloyd(this.data, centres, this.ctx.k, limit);
+      // Stable after the first assignment: the centres' points are the k-means++ assignment's.
+      params = iterations === 1 && limit > 1 ? this.start('kmeans++') : fromCentres(this.data, centres, this.ctx);
+    }
+    this.starts.set(method, params);
+    return params;
+  }
+}
+
+/** Whether two sets of parameters are the same, value for value (so an EM run from one would repeat a run from the other). */
+export function sameParams(a: GmmParams, b: GmmParams): boolean {
+  const same = (x: Float64Array, y: Float64Array): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+  return a.k === b.k && a.d === b.d && a.covarianceType === b.covarianceType && same(a.weights, b.weights) && same(a.means, b.means) && same(a.covariances, b.covariances);
+}
+
 /**
  * Initial parameters by the given method.
  *
@@ -168,12 +278,8 @@ export function initialise(data: Dataset, method: InitMethod, ctx: InitContext):
   const { k, rng } = ctx;
   switch (method) {
     case 'kmeans++':
-      return fromCentres(data, kmeansPlusPlus(data, k, rng), ctx);
-    case 'kmeans': {
-      const centres = kmeansPlusPlus(data, k, rng);
-      lloyd(data, centres, k, ctx.kmeansIterations ?? 100);
-      return fromCentres(data, centres, ctx);
-    }
+    case 'kmeans':
+      return new KmeansPlusPlusSeeding(data, ctx).start(method);
     case 'random': {
       const stats = new SufficientStats(k, d, ctx.covarianceType, ctx.shift);
       const r = new Float64Array(k);

@@ -2,6 +2,7 @@ import { kmeans } from 'ml-kmeans';
 import { describe, expect, it } from 'vitest';
 
 import { fitGmm } from '../../src/gmm/em.js';
+import { kmeansPlusPlus, lloyd, nearest } from '../../src/gmm/init.js';
 import { GaussianMixture } from '../../src/gmm/model.js';
 import { Rng } from '../../src/gmm/rng.js';
 import type { Dataset } from '../../src/gmm/types.js';
@@ -93,5 +94,73 @@ describe('hard EM with fixed unit spherical covariances and uniform weights = k-
     expect(Array.from(labels)).toEqual(ref.clusters);
     // every cluster is used (the partition is a real K-partition)
     expect(new Set(ref.clusters).size).toBe(c.k);
+  });
+});
+
+/** Lloyd's iterations measuring every point against every centre (the plain algorithm `lloyd`'s bounds must reproduce). */
+function plainLloyd(data: Dataset, centres: Float64Array, k: number, maxIterations: number): number {
+  const { n, d, data: x } = data;
+  const labels = new Int32Array(n).fill(-1);
+  let it = 0;
+  for (; it < maxIterations; it++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const z = nearest(x, i * d, centres, k, d);
+      if (z !== labels[i]) {
+        labels[i] = z;
+        changed++;
+      }
+    }
+    if (changed === 0) break;
+    const sums = new Float64Array(k * d);
+    const counts = new Float64Array(k);
+    for (let i = 0; i < n; i++) {
+      counts[labels[i]]++;
+      for (let a = 0; a < d; a++) sums[labels[i] * d + a] += x[i * d + a];
+    }
+    for (let c = 0; c < k; c++) if (counts[c] > 0) for (let a = 0; a < d; a++) centres[c * d + a] = sums[c * d + a] / counts[c];
+  }
+  return it;
+}
+
+describe("lloyd (Lloyd's iterations with Hamerly's bounds)", () => {
+  it.each(CASES)('$name: the centroids of ml-kmeans from the same centres (1e-10)', (c) => {
+    const data = makeData(c);
+    const start = startingMeans(data, c.k, c.seed);
+    const rows = Array.from({ length: data.n }, (_, i) => Array.from(data.data.subarray(i * data.d, i * data.d + data.d)));
+    const ref = kmeans(rows, c.k, { initialization: start.map((r) => r.slice()), tolerance: 0, maxIterations: 1000 });
+    const centres = Float64Array.from(start.flat());
+    const iterations = lloyd(data, centres, c.k, 1000);
+    expect(iterations).toBeLessThan(1000);
+    for (let j = 0; j < c.k; j++) for (let a = 0; a < c.d; a++) expect(Math.abs(centres[j * c.d + a] - ref.centroids[j][a])).toBeLessThanOrEqual(1e-10 * Math.max(1, Math.abs(ref.centroids[j][a])));
+  });
+
+  // Heavily overlapping clusters in up to 48-D (where the bounds are loose and points change centre for many
+  // iterations), ties from duplicated points, and caps on the iterations: the bounds skip only proven points.
+  const hard = [
+    { d: 48, k: 8, spread: 0.3, n: 600, cap: 100 },
+    { d: 8, k: 8, spread: 0.5, n: 800, cap: 100 },
+    { d: 3, k: 10, spread: 0.5, n: 700, cap: 7 },
+    { d: 2, k: 5, spread: 0, n: 300, cap: 100 },
+    { d: 1, k: 4, spread: 1, n: 200, cap: 100 },
+  ];
+  it.each(hard)('$d-D, K = $k, spread $spread, at most $cap iterations: exactly the plain algorithm (centres bit for bit, iterations)', ({ d, k, spread, n, cap }) => {
+    const rng = new Rng(d * 31 + k);
+    const mu = Float64Array.from({ length: k * d }, () => spread * rng.normal());
+    const x = new Float64Array(n * d);
+    for (let i = 0; i < n; i++) {
+      // every tenth point repeats the one before (exact ties between centres' distances are then common)
+      if (i % 10 === 9) x.copyWithin(i * d, (i - 1) * d, i * d);
+      else for (let a = 0; a < d; a++) x[i * d + a] = mu[(i % k) * d + a] + Math.round(rng.normal() * 4) / 4;
+    }
+    const data = { n, d, data: x };
+    for (let seed = 1; seed <= 4; seed++) {
+      const ours = kmeansPlusPlus(data, k, new Rng(seed));
+      const plain = ours.slice();
+      const iterations = lloyd(data, ours, k, cap);
+      expect(iterations).toBe(plainLloyd(data, plain, k, cap));
+      expect(Array.from(ours)).toEqual(Array.from(plain));
+      expect(iterations).toBeGreaterThan(1);
+    }
   });
 });

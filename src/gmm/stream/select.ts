@@ -10,7 +10,7 @@ import { windowBic } from '../chooseK.js';
 import { runEM } from '../em.js';
 import { CovarianceError, NumericError } from '../errors.js';
 import { EStepScratch, eStep, precompute } from '../estep.js';
-import { countDistinctRows, initialise } from '../init.js';
+import { countDistinctRows, initialise, KmeansPlusPlusSeeding, sameParams, seedsWithKmeansPlusPlus } from '../init.js';
 import { logDensities, significantlyBetter, splitWindow, type WindowSplit } from '../selection.js';
 import { SufficientStats } from '../stats.js';
 import type { Dataset, GmmParams } from '../types.js';
@@ -89,15 +89,28 @@ function firstKs(w: WindowContext, previous: GmmParams | null): number[] {
  *
  * Two seedings by default, k-means++ and Lloyd's k-means: on heavily overlapping clusters they land in
  * different optima, and the best of both by `select` is nearer the generating mixture more often than the best
- * of either alone (see {@link StreamingOptions.init}).
+ * of either alone (see {@link StreamingOptions.init}). The c-th start of every method that begins with k-means++
+ * centres shares one seeding (drawn by the first such method's c-th fork), and a start identical to an earlier
+ * one of the same seeding is not run again: where Lloyd's iterations leave the k-means++ assignment as it was
+ * (separated clusters), the k-means start is the k-means++ one and its EM run would repeat it.
  */
 export function coldCandidates(w: WindowContext, data: Dataset, k: number): Candidate[] {
   const o = w.options;
   const out: Candidate[] = [];
+  const seedings: KmeansPlusPlusSeeding[] = [];
+  const starts: GmmParams[][] = Array.from({ length: o.restarts }, () => []);
   for (const method of o.init) {
     for (let c = 0; c < o.restarts; c++) {
       const crng = w.rng.fork();
-      const run = w.attempt(() => runEM(data, initialise(data, method, { k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift: w.shift }), { ...w.run, rng: crng }));
+      const ctx = { k, covarianceType: o.covarianceType, regCovar: o.regCovar, rng: crng, shift: w.shift };
+      const initial = w.attempt(() => {
+        if (!seedsWithKmeansPlusPlus(method)) return initialise(data, method, ctx);
+        seedings[c] ??= new KmeansPlusPlusSeeding(data, ctx);
+        return seedings[c].start(method);
+      });
+      if (initial === null || starts[c].some((p) => p === initial || sameParams(p, initial))) continue;
+      starts[c].push(initial);
+      const run = w.attempt(() => runEM(data, initial, { ...w.run, rng: crng }));
       if (run !== null) out.push(candidateOf('cold', run, null, false));
     }
   }
