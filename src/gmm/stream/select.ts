@@ -13,7 +13,7 @@ import { EStepScratch, eStep, precompute } from '../estep.js';
 import { countDistinctRows, initialise, KmeansPlusPlusSeeding, sameParams, seedsWithKmeansPlusPlus } from '../init.js';
 import { logDensities, significantlyBetter, splitWindow, type WindowSplit } from '../selection.js';
 import { SufficientStats } from '../stats.js';
-import type { CovarianceType, Dataset, GmmParams } from '../types.js';
+import type { Dataset, GmmParams } from '../types.js';
 import { candidateOf, type Candidate, type History } from './candidate.js';
 import type { WarmFitPolicy } from './warmFit.js';
 import type { WindowContext } from './window.js';
@@ -70,26 +70,6 @@ export function matchedToPrevious(w: WindowContext, c: Candidate, previous: GmmP
   const batch = new SufficientStats(params.k, data.d, o.covarianceType, w.shift);
   const sums = eStep(pre.value, data.data, data.n, o.mode === 'hard', batch, {}, new EStepScratch(params.k, data.d));
   return { ...c, params, batch, logLikelihood: sums.logLikelihood / data.n, expectedLogLikelihood: sums.expected / data.n, outputsWritten: false };
-}
-
-/**
- * Points a component needs for a covariance that is not singular: D + 1 for a full one (its scatter has rank at
- * most N − 1), 2 otherwise (a variance of one point is zero).
- */
-export function collapsePoints(type: CovarianceType, d: number): number {
-  return type === 'full' ? d + 1 : 2;
-}
-
-/**
- * Whether a component of a mixture fitted to n points holds fewer of them (weight × n) than its covariance needs
- * ({@link collapsePoints}): its covariance is then `regCovar` in some direction, a singularity of the likelihood
- * (a component on a single point at D = 48 adds about 0.3 nats per point of a 1 000-point window with the default
- * `regCovar`), so such a fit can win on likelihood without describing the data better.
- */
-export function hasCollapsedComponent(params: GmmParams, n: number): boolean {
-  const need = collapsePoints(params.covarianceType, params.d);
-  for (let k = 0; k < params.k; k++) if (params.weights[k] * n < need) return true;
-  return false;
 }
 
 /** The K values a first window tries: K, or every K of the range that the data's distinct points allow. */
@@ -173,15 +153,12 @@ export function heldOutSelection(warm: WarmFitPolicy): SelectionPolicy {
       if (colds.length === 0) throw w.failure ?? new NumericError('no candidate could be fitted to the window', { quantity: 'candidates' });
       // Within a K the candidates share the data and compete by `select`; across K (a range), each K's best
       // competes by BIC on the window.
-      // A candidate with a collapsed component (fewer than two points: a singularity of the likelihood) loses
-      // to any candidate of its K without one.
       const score = (f: Candidate): number => (o.select === 'expected' ? f.expectedLogLikelihood : f.logLikelihood);
       const bic = (f: Candidate): number => windowBic(f.logLikelihood, data.n, mixtureParameters(o.covarianceType, f.params.k, data.d));
-      const collapsed = colds.map((f) => hasCollapsedComponent(f.params, data.n));
       const bestOfK = new Map<number, number>();
       colds.forEach((f, i) => {
         const b = bestOfK.get(f.params.k);
-        if (b === undefined || (collapsed[b] && !collapsed[i]) || (collapsed[b] === collapsed[i] && beyond(score(f), score(colds[b])))) bestOfK.set(f.params.k, i);
+        if (b === undefined || beyond(score(f), score(colds[b]))) bestOfK.set(f.params.k, i);
       });
       let best = -1;
       for (const i of bestOfK.values()) if (best < 0 || beyond(bic(colds[best]), bic(colds[i]))) best = i;
