@@ -39,7 +39,9 @@ export interface StreamingOptions {
    * by `select` wins). Default `['kmeans++', 'kmeans']`: on the tuning streams of the quality suite, the first
    * window's best of 10 k-means++ and 10 Lloyd's k-means starts moved the 10th percentile of the ARI gap to the
    * true mixture from −0.068 to −0.062 (−0.067 to −0.058 with another seed) and the stationary re-seeds from 1.05
-   * to 0.69 per 100 windows, where 30 k-means++ starts alone did not move it (−0.069).
+   * to 0.69 per 100 windows, where 30 k-means++ starts alone did not move it (−0.069). The c-th k-means++ and
+   * k-means starts share one k-means++ seeding, and a k-means start whose Lloyd's iterations leave that seeding's
+   * assignment as it was (separated clusters) is the k-means++ start and is not fitted twice.
    */
   readonly init?: InitMethod | readonly InitMethod[];
   /**
