@@ -730,45 +730,90 @@ export function chol(D: i32, A: usize, L: usize, LT: usize): i32 {
   return 0;
 }
 
+/** Row i of invLower after its terms p < from are subtracted: the terms from … i − 1, the division, the diagonal, the zeros. */
+@inline
+function invRow(D: i32, L: usize, OUT: usize, i: i32, from: i32): void {
+  const rb = <usize>D << 3;
+  const ri = OUT + <usize>i * rb;
+  const li = L + <usize>i * rb;
+  for (let p = from; p < i; p++) {
+    const a = load<f64>(li + (<usize>p << 3));
+    const av = f64x2.splat(a);
+    const rp = OUT + <usize>p * rb;
+    let j = 0;
+    while (j + 1 <= p) {
+      const o = <usize>j << 3;
+      v128.store(ri + o, f64x2.sub(v128.load(ri + o), f64x2.mul(av, v128.load(rp + o))));
+      j += 2;
+    }
+    if (j == p) {
+      const o = <usize>j << 3;
+      store<f64>(ri + o, load<f64>(ri + o) - a * load<f64>(rp + o));
+    }
+  }
+  const lii = load<f64>(li + (<usize>i << 3));
+  const dv = f64x2.splat(lii);
+  let j = 0;
+  while (j + 1 < i) {
+    const o = <usize>j << 3;
+    v128.store(ri + o, f64x2.div(v128.load(ri + o), dv));
+    j += 2;
+  }
+  if (j < i) {
+    const o = <usize>j << 3;
+    store<f64>(ri + o, load<f64>(ri + o) / lii);
+  }
+  store<f64>(ri + (<usize>i << 3), 1 / lii);
+  for (let c = i + 1; c < D; c++) store<f64>(ri + (<usize>c << 3), 0);
+}
+
 /**
  * invLower(D, L, OUT): OUT = L⁻¹ for a lower-triangular L (D×D row-major, positive diagonal), row by row as
  * `invertLower` in linalg.ts: x_ij = (δ_ij − Σ_{p=j}^{i−1} l_ip·x_pj) / l_ii, each sum over p ascending. Lanes over
- * two entries j, j+1 of a row (each its own sum, in the same order): bit-identical to the JavaScript loop.
+ * two entries j, j+1 of a row (each its own sum, in the same order): bit-identical to the JavaScript loop. Rows
+ * go two at a time (below).
  */
 export function invLower(D: i32, L: usize, OUT: usize): void {
   const rb = <usize>D << 3;
-  for (let i = 0; i < D; i++) {
-    const ri = OUT + <usize>i * rb;
-    for (let j = 0; j < i; j++) store<f64>(ri + (<usize>j << 3), 0);
-    const li = L + <usize>i * rb;
+  let i = 0;
+  // Two rows at a time: their terms p < i read the same rows of OUT (loaded once for both), then row i is
+  // finished and row i + 1 takes its last term p = i from it. Each entry's terms in the one-row order.
+  for (; i + 1 < D; i += 2) {
+    const r0 = OUT + <usize>i * rb;
+    const r1 = r0 + rb;
+    for (let j = 0; j <= i; j++) {
+      store<f64>(r0 + (<usize>j << 3), 0);
+      store<f64>(r1 + (<usize>j << 3), 0);
+    }
+    const l0 = L + <usize>i * rb;
+    const l1 = l0 + rb;
     for (let p = 0; p < i; p++) {
-      const a = load<f64>(li + (<usize>p << 3));
-      const av = f64x2.splat(a);
+      const a0 = load<f64>(l0 + (<usize>p << 3));
+      const a1 = load<f64>(l1 + (<usize>p << 3));
+      const v0 = f64x2.splat(a0);
+      const v1 = f64x2.splat(a1);
       const rp = OUT + <usize>p * rb;
       let j = 0;
       while (j + 1 <= p) {
         const o = <usize>j << 3;
-        v128.store(ri + o, f64x2.sub(v128.load(ri + o), f64x2.mul(av, v128.load(rp + o))));
+        const x = v128.load(rp + o);
+        v128.store(r0 + o, f64x2.sub(v128.load(r0 + o), f64x2.mul(v0, x)));
+        v128.store(r1 + o, f64x2.sub(v128.load(r1 + o), f64x2.mul(v1, x)));
         j += 2;
       }
       if (j == p) {
         const o = <usize>j << 3;
-        store<f64>(ri + o, load<f64>(ri + o) - a * load<f64>(rp + o));
+        const x = load<f64>(rp + o);
+        store<f64>(r0 + o, load<f64>(r0 + o) - a0 * x);
+        store<f64>(r1 + o, load<f64>(r1 + o) - a1 * x);
       }
     }
-    const lii = load<f64>(li + (<usize>i << 3));
-    const dv = f64x2.splat(lii);
-    let j = 0;
-    while (j + 1 < i) {
-      const o = <usize>j << 3;
-      v128.store(ri + o, f64x2.div(v128.load(ri + o), dv));
-      j += 2;
-    }
-    if (j < i) {
-      const o = <usize>j << 3;
-      store<f64>(ri + o, load<f64>(ri + o) / lii);
-    }
-    store<f64>(ri + (<usize>i << 3), 1 / lii);
-    for (let c = i + 1; c < D; c++) store<f64>(ri + (<usize>c << 3), 0);
+    invRow(D, L, OUT, i, i);
+    invRow(D, L, OUT, i + 1, i);
+  }
+  if (i < D) {
+    const ri = OUT + <usize>i * rb;
+    for (let j = 0; j < i; j++) store<f64>(ri + (<usize>j << 3), 0);
+    invRow(D, L, OUT, i, 0);
   }
 }
