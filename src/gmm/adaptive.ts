@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { componentMoments, meanStatistic, pooledTied, type ComponentMoments } from './componentStats.js';
+import { componentMoments, meanStatistic, pooledTied, type ComponentMoments, type MomentsOf } from './componentStats.js';
 import { COVARIANCE } from './covariance.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType } from './types.js';
@@ -166,6 +166,7 @@ export function shapeCorrection(type: CovarianceType, d: number, nh: number, nw:
  * @param batch the window's statistics under the fitted parameters
  * @param evidence per component, the weight of data behind the carried covariances (default prior.s0)
  * @param meanEvidence per component, the weight of data behind the carried means (default `evidence`)
+ * @param priorMoments `prior`'s moments when the caller keeps them (with `options.regCovar`)
  */
 export function componentDrift(
   prior: SufficientStats,
@@ -174,6 +175,7 @@ export function componentDrift(
   options: AdaptiveForgettingOptions,
   evidence?: ArrayLike<number>,
   meanEvidence?: ArrayLike<number>,
+  priorMoments?: MomentsOf,
 ): ComponentDrift {
   const { k: K, d: D, covarianceType: type } = batch;
   const meanThreshold = chiSquareQuantile(D, 1 - options.alpha);
@@ -186,14 +188,17 @@ export function componentDrift(
   const { tiedP, tiedB, tiedCov, tiedFactor } = pooledTied(prior, batch, batchWeight, options.regCovar);
   const shiftDelta = new Float64Array(D);
   for (let a = 0; a < D; a++) shiftDelta[a] = prior.shift[a] - batch.shift[a];
+  const moments = priorMoments?.stats === prior ? priorMoments : null;
   for (let k = 0; k < K; k++) {
     const w = componentMoments(batch, k, options.regCovar, tiedB);
-    const h = componentMoments(prior, k, options.regCovar, tiedP);
-    const nh = Math.min(h.n, evidence?.[k] ?? h.n) / batchWeight;
-    const nhm = Math.min(h.n, meanEvidence?.[k] ?? evidence?.[k] ?? h.n) / batchWeight;
+    const kept = moments !== null ? moments.get(k, tiedP) : componentMoments(prior, k, options.regCovar, tiedP);
+    const nh = Math.min(kept.n, evidence?.[k] ?? kept.n) / batchWeight;
+    const nhm = Math.min(kept.n, meanEvidence?.[k] ?? evidence?.[k] ?? kept.n) / batchWeight;
     if (!(w.n >= options.minPoints) || !(nh >= options.minPoints)) continue;
     // both means about the batch's origin
-    for (let a = 0; a < D; a++) h.mean[a] += shiftDelta[a];
+    const mean = new Float64Array(D);
+    for (let a = 0; a < D; a++) mean[a] = kept.mean[a] + shiftDelta[a];
+    const h: ComponentMoments = { n: kept.n, mean, cov: kept.cov };
     const lm = meanStatistic(type, D, h, nhm, w, tiedCov, tiedFactor);
     meanStatistics[k] = lm;
     if (nuShape > 0) {

@@ -121,6 +121,39 @@ export function componentMoments(stats: SufficientStats, k: number, reg: number,
 }
 
 /**
+ * The moments of every component of one set of statistics, each computed on first need and kept
+ * ({@link componentMoments}): the carried history of a window is tested against every EM iteration's window
+ * statistics (mean shrinkage) and then once more (the component tests), and it does not change meanwhile.
+ *
+ * The statistics must not change while this is in use; the moments it returns must not be modified.
+ */
+export class MomentsOf {
+  private readonly cache: (ComponentMoments | undefined)[];
+
+  constructor(
+    readonly stats: SufficientStats,
+    private readonly reg: number,
+  ) {
+    this.cache = new Array<ComponentMoments | undefined>(stats.k);
+  }
+
+  /** Component k's moments (regularised by `reg`). @param tiedW for tied statistics, {@link tiedWithin} of `stats` */
+  get(k: number, tiedW?: Float64Array): ComponentMoments {
+    return (this.cache[k] ??= componentMoments(this.stats, k, this.reg, tiedW));
+  }
+}
+
+/**
+ * `h` with its mean moved by `from − to` (the carried history's shift and the window's): both means about the
+ * window's origin. `h` itself is not modified.
+ */
+function aboutShift(h: ComponentMoments, from: Float64Array, to: Float64Array): ComponentMoments {
+  const mean = new Float64Array(h.mean.length);
+  for (let a = 0; a < mean.length; a++) mean[a] = h.mean[a] + (from[a] - to[a]);
+  return { n: h.n, mean, cov: h.cov };
+}
+
+/**
  * Hotelling's two-sample statistic of the means, (n_h n_w / (n_h + n_w))·(m_h − m_w)ᵀ C⁻¹ (m_h − m_w),
  * C the pooled within covariance (≈ χ²_D when the component has not moved): O(D) for diag and spherical,
  * one Cholesky of C for full; for tied C is the shared `tiedCov`, or its lower Cholesky factor `tiedFactor`
@@ -156,6 +189,8 @@ export interface MeanShrinkage {
   readonly tau: Float64Array;
   /** Out: K Hotelling statistics of the last call. */
   readonly statistics: Float64Array;
+  /** The carried history's moments, when the caller keeps them across calls (they must be of `prior`, with `regCovar`). */
+  readonly priorMoments?: MomentsOf;
 }
 
 /** The tied within-scatters of the past and the window, their pooled covariance and its factor. */
@@ -203,8 +238,8 @@ function shrinkMeans(prior: SufficientStats, batch: SufficientStats, batchWeight
     const nh = Math.min(prior.s0[k], shrink.evidence[k]) / batchWeight;
     if (!(batch.s0[k] >= shrink.minPoints) || !(nh >= shrink.minPoints)) continue;
     const w = componentMoments(batch, k, shrink.regCovar, tiedB);
-    const h = componentMoments(prior, k, shrink.regCovar, tiedP);
-    for (let a = 0; a < D; a++) h.mean[a] += prior.shift[a] - batch.shift[a];
+    const moments = shrink.priorMoments?.stats === prior ? shrink.priorMoments : null;
+    const h = aboutShift(moments !== null ? moments.get(k, tiedP) : componentMoments(prior, k, shrink.regCovar, tiedP), prior.shift, batch.shift);
     const lambda = meanStatistic(type, D, h, nh, w, tiedCov, tiedFactor);
     shrink.statistics[k] = lambda;
     if (lambda > JAMES_STEIN_C * D) shrink.tau[k] = 1 - (JAMES_STEIN_C * D) / lambda;

@@ -145,10 +145,28 @@ function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments): Flo
   return out;
 }
 
+/**
+ * Two D×D matrices reused by the full-covariance tests (a pooled covariance and its factor), which run for
+ * every component of every EM iteration of a warm fit: each use reads its result before the next begins.
+ */
+const SCRATCH = { matrix: new Float64Array(0), factor: new Float64Array(0) };
+
+function scratch(which: 'matrix' | 'factor', size: number): Float64Array {
+  if (SCRATCH[which].length !== size) SCRATCH[which] = new Float64Array(size);
+  return SCRATCH[which];
+}
+
 /** ln|C| of a D×D SPD matrix (null when it is not positive definite). */
 function logDet(c: Float64Array, d: number): number | null {
-  const l = cholesky(c, d);
+  const l = cholesky(c, d, 0, scratch('factor', d * d));
   return l === null ? null : logDetFromCholesky(l, d);
+}
+
+/** {@link pooledWithin} of D×D covariances, into the scratch matrix, factored into the scratch factor (null when not positive definite). */
+function pooledFactor(h: ComponentMoments, nh: number, w: ComponentMoments, d: number): Float64Array | null {
+  const out = scratch('matrix', d * d);
+  for (let i = 0; i < out.length; i++) out[i] = (nh * h.cov[i] + w.n * w.cov[i]) / (nh + w.n);
+  return cholesky(out, d, 0, scratch('factor', d * d));
 }
 
 /**
@@ -314,7 +332,7 @@ export const FULL_STATISTICS: CovarianceStatistics = {
     }
     return cov;
   },
-  meanQuadratic: (d, h, nh, w) => choleskyQuadratic(cholesky(pooledWithin(h, nh, w), d), d, h, w),
+  meanQuadratic: (d, h, nh, w) => choleskyQuadratic(pooledFactor(h, nh, w, d), d, h, w),
   shapeStatistic(d, h, w) {
     const nw = w.n;
     if (!(nw > 0)) return zero;
@@ -332,7 +350,7 @@ export const FULL_STATISTICS: CovarianceStatistics = {
       if (calls++ === 0) {
         const np = nh + nw;
         const between = (nh * nw) / (np * np);
-        const cp = new Float64Array(d * d);
+        const cp = scratch('matrix', d * d);
         for (let a = 0; a < d; a++) {
           const da = h.mean[a] - w.mean[a];
           for (let b = 0; b < d; b++) cp[a * d + b] = (nh * h.cov[a * d + b] + nw * w.cov[a * d + b]) / np + between * da * (h.mean[b] - w.mean[b]);

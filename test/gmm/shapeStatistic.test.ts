@@ -8,7 +8,7 @@ import { CholeskyDecomposition, Matrix, inverse } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import { chiSquareQuantile, componentDrift, driftStatistic, shapeCorrection, shapeDegreesOfFreedom, shapeStatistic } from '../../src/gmm/adaptive.js';
 import { Rng } from '../../src/gmm/rng.js';
-import { componentMoments, meanStatistic, type ComponentMoments } from '../../src/gmm/componentStats.js';
+import { combineStats, componentMoments, meanStatistic, MomentsOf, type ComponentMoments } from '../../src/gmm/componentStats.js';
 import { cholesky, Tridiagonal } from '../../src/gmm/linalg.js';
 import { SufficientStats } from '../../src/gmm/stats.js';
 import { COVARIANCE_TYPES, type CovarianceType } from '../../src/gmm/types.js';
@@ -197,5 +197,47 @@ describe('componentDrift at the cost of the covariance type', () => {
     const once = meanStatistic('tied', d, h, 150, w, cov, cholesky(cov, d));
     expect(once).toBe(meanStatistic('tied', d, h, 150, w, cov));
     close(once, denseStatistic('tied', d, h, 150, w, cov));
+  });
+});
+
+describe('MomentsOf: the carried history’s moments shared within a window', () => {
+  it('the mean shrinkage and the component tests give the same bits with them as without, and leave them unchanged', () => {
+    const rng = seededUniform(22);
+    for (const type of COVARIANCE_TYPES) {
+      const d = 14;
+      const k = 3;
+      const shifted = (stats: SufficientStats, by: number): SufficientStats => {
+        const shift = Float64Array.from({ length: d }, (_, a) => by * (a + 1));
+        const out = new SufficientStats(k, d, type, shift);
+        out.merge(stats, 1);
+        return out;
+      };
+      const prior = shifted(randomStats(rng, type, k, d, 3000, 1), 0.3);
+      const batch = shifted(randomStats(rng, type, k, d, 600, 3), -0.2);
+      const options = { alpha: 1e-3, minPoints: 10, regCovar: 1e-6 };
+      const evidence = Float64Array.from(prior.s0, (v) => 0.8 * v);
+      const moments = new MomentsOf(prior, options.regCovar);
+      const plain = componentDrift(prior, batch, 2, options, evidence, prior.s0);
+      for (let round = 0; round < 2; round++) {
+        const shared = componentDrift(prior, batch, 2, options, evidence, prior.s0, moments);
+        expect(Array.from(shared.meanStatistics)).toEqual(Array.from(plain.meanStatistics));
+        expect(Array.from(shared.shapeStatistics)).toEqual(Array.from(plain.shapeStatistics));
+        expect(Array.from(shared.factors)).toEqual(Array.from(plain.factors));
+      }
+      expect(plain.meanStatistics.some((v) => v > 0)).toBe(true);
+      const shrink = (priorMoments?: MomentsOf) => ({ evidence: prior.s0, minPoints: 10, regCovar: options.regCovar, tau: new Float64Array(k), statistics: new Float64Array(k), priorMoments });
+      const into = [prior.clone(), prior.clone()];
+      const shrinks = [shrink(), shrink(moments)];
+      for (let i = 0; i < 2; i++) combineStats(into[i], prior, batch, 2, null, null, prior.clone(), null, shrinks[i]);
+      expect(Array.from(shrinks[1].statistics)).toEqual(Array.from(shrinks[0].statistics));
+      expect(Array.from(shrinks[1].tau)).toEqual(Array.from(shrinks[0].tau));
+      expect(Array.from(into[1].s1)).toEqual(Array.from(into[0].s1));
+      expect(Array.from(into[1].s2)).toEqual(Array.from(into[0].s2));
+      for (let c = 0; c < k; c++) {
+        const fresh = componentMoments(prior, c, options.regCovar);
+        expect(Array.from(moments.get(c).mean)).toEqual(Array.from(fresh.mean));
+        expect(Array.from(moments.get(c).cov)).toEqual(Array.from(fresh.cov));
+      }
+    }
   });
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { componentDrift, weightDrift } from '../adaptive.js';
-import type { MeanShrinkage } from '../componentStats.js';
+import { MomentsOf, type MeanShrinkage } from '../componentStats.js';
 import { runEM, type RunResult } from '../em.js';
 import type { EStepOutputs } from '../estep.js';
 import { adaptiveSettings } from '../streamingOptions.js';
@@ -52,11 +52,13 @@ export const warmFit: WarmFitPolicy = {
     const prior = history.prior;
     const K = start.k;
     const minPoints = Math.max(adaptive.minPoints, data.d + 2);
-    const shrinkage = (): MeanShrinkage => ({ evidence: history.evidence.mean, minPoints, regCovar: o.regCovar, tau: new Float64Array(K), statistics: new Float64Array(K) });
+    // the carried history's moments, shared by every mean shrinkage and the component tests of this window
+    const priorMoments = new MomentsOf(prior, o.regCovar);
+    const shrinkage = (): MeanShrinkage => ({ evidence: history.evidence.mean, minPoints, regCovar: o.regCovar, tau: new Float64Array(K), statistics: new Float64Array(K), priorMoments });
     const s1 = shrinkage();
     const first = inPhase('em', () => runEM(data, start, { ...w.run, prior, batchWeight: w.batchWeight, meanShrinkage: s1, rng: w.rng }, outputs));
     enterPhase('componentTests');
-    const drift = componentDrift(prior, first.batchStats, w.batchWeight, { alpha: adaptive.alpha, minPoints, regCovar: o.regCovar }, history.evidence.shape, history.evidence.mean);
+    const drift = componentDrift(prior, first.batchStats, w.batchWeight, { alpha: adaptive.alpha, minPoints, regCovar: o.regCovar }, history.evidence.shape, history.evidence.mean, priorMoments);
     const weights = weightDrift(prior.s0, first.batchStats.s0, w.batchWeight, adaptive.alpha);
     leavePhase();
     const shapeChanged = drift.factors.some((f) => f < 1);
