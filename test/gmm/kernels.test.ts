@@ -350,7 +350,14 @@ describe('WebAssembly SIMD factorisations', () => {
       nan[3 * d + 1] = Number.NaN;
       const inf = a.slice();
       inf[5 * d + 5] = Number.POSITIVE_INFINITY;
-      for (const m of [singular, nan, inf]) {
+      // left of the diagonal in a later block of rows (the kernel factors four rows at a time), on both sides
+      const nanLate = a.slice();
+      nanLate[(d - 2) * d + 1] = Number.NaN;
+      const infLate = a.slice();
+      infLate[2 * d + (d - 3)] = Number.NEGATIVE_INFINITY;
+      const notPdLate = a.slice();
+      notPdLate[(d - 3) * d + 0] = notPdLate[0 * d + (d - 3)] = 1e3;
+      for (const m of [singular, nan, inf, nanLate, infLate, notPdLate]) {
         expect(cholesky(m, d)).toBeNull();
         expect(choleskyJs(m, d)).toBeNull();
         expect(precisionFactor(m, d, 0, new Float64Array(d * d), 0)).toBeNull();
