@@ -61,8 +61,11 @@ describe('fitMixture', () => {
     expect(updates[0].warmStarted).toBe(false);
     expect(updates[0].restarted).toBe(true);
     expect(updates[0].predictiveLogLikelihood).toBeNull();
-    // 10 restarts from each of the two default seedings, k-means++ and k-means
-    expect(updates[0].candidates.filter((c) => c.kind === 'cold')).toHaveLength(20);
+    // 10 restarts from each of the two default seedings, k-means++ and k-means; on these separated clusters some
+    // k-means starts repeat their k-means++ start (Lloyd's iterations change nothing) and are not fitted twice
+    const colds = updates[0].candidates.filter((c) => c.kind === 'cold');
+    expect(colds.length).toBeGreaterThan(10);
+    expect(colds.length).toBeLessThan(20);
     expect(updates.slice(1).every((u) => u.warmStarted && u.predictiveLogLikelihood !== null)).toBe(true);
   });
 
