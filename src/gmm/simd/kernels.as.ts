@@ -19,55 +19,7 @@
  */
 export function diag(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, LC: usize, LP: usize): void {
   if (P <= 0 || D <= 0 || NB <= 0) return;
-  const rowBytes = <usize>D << 3;
-  const pairBytes = <usize>D << 4;
-  const row = <usize>P << 4;
-  const half = f64x2.splat(0.5);
-  // do-while loops in the hot paths (the bound checked at the bottom, one branch per iteration), as the
-  // hand-assembled module had them: binaryen compiles `for` to a test at the top and a jump back, which
-  // measured 8–19 % slower in this kernel
-  let p = 0;
-  do {
-    const mpb = MP + <usize>p * pairBytes;
-    const ppb = PP + <usize>p * pairBytes;
-    const lc = v128.load(LC + (<usize>p << 4));
-    let i = 0;
-    do {
-      const o0 = X + <usize>i * rowBytes;
-      const o1 = o0 + rowBytes;
-      const o2 = o1 + rowBytes;
-      const o3 = o2 + rowBytes;
-      let q0 = f64x2.splat(0);
-      let q1 = f64x2.splat(0);
-      let q2 = f64x2.splat(0);
-      let q3 = f64x2.splat(0);
-      let a = 0;
-      do {
-        const am = <usize>a << 4;
-        const ax = <usize>a << 3;
-        const m = v128.load(mpb + am);
-        const w = v128.load(ppb + am);
-        // y = (x − m) · w; q += y·y
-        const y0 = f64x2.mul(f64x2.sub(v128.load64_splat(o0 + ax), m), w);
-        q0 = f64x2.add(q0, f64x2.mul(y0, y0));
-        const y1 = f64x2.mul(f64x2.sub(v128.load64_splat(o1 + ax), m), w);
-        q1 = f64x2.add(q1, f64x2.mul(y1, y1));
-        const y2 = f64x2.mul(f64x2.sub(v128.load64_splat(o2 + ax), m), w);
-        q2 = f64x2.add(q2, f64x2.mul(y2, y2));
-        const y3 = f64x2.mul(f64x2.sub(v128.load64_splat(o3 + ax), m), w);
-        q3 = f64x2.add(q3, f64x2.mul(y3, y3));
-        a++;
-      } while (a < D);
-      // LP rows i..i+3, columns 2p, 2p+1: lc − 0.5·q
-      const lp = LP + <usize>i * row + (<usize>p << 4);
-      v128.store(lp, f64x2.sub(lc, f64x2.mul(half, q0)));
-      v128.store(lp + row, f64x2.sub(lc, f64x2.mul(half, q1)));
-      v128.store(lp + 2 * row, f64x2.sub(lc, f64x2.mul(half, q2)));
-      v128.store(lp + 3 * row, f64x2.sub(lc, f64x2.mul(half, q3)));
-      i += 4;
-    } while (i < NB);
-    p++;
-  } while (p < P);
+  tiles(P, D, NB, X, MP, PP, LP, D, LC, true);
 }
 
 /** q + Σ_{a0 ≤ a < a1} ((x_a − m_a)·w_a)², lanes over the pair's two components, terms in ascending a (as `diag`). */
@@ -103,7 +55,7 @@ export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usiz
   const c0 = C < D ? C : D;
   const scale = <f64>D / <f64>c0;
   // 1. every pair over [0, c0), four points at a time
-  tiles(P, D, NB, X, MP, PP, Q, c0);
+  tiles(P, D, NB, X, MP, PP, Q, c0, LC, false);
   // 2. four points at a time: finish each point's best partial pair (four chains)
   let i = 0;
   do {
@@ -153,22 +105,34 @@ export function diagPrune(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usiz
   return work;
 }
 
-/** Q[i][p] (v128) = the pair's terms over coordinates [0, a1), for every pair and point, four points per tile as `diag`. a1 > 0. */
-function tiles(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, Q: usize, a1: i32): void {
+/**
+ * For every pair and point, four points per tile, the pair's terms over coordinates [0, a1): into OUT[i][p] (v128,
+ * rows of P pairs) as they are (`finish` false: `diagPrune`'s partial sums over its first C), or as log-densities
+ * LC[p] − ½·q (`finish` true: `diag`, a1 = D). a1 > 0.
+ *
+ * do-while loops in the hot paths (the bound checked at the bottom, one branch per iteration), as the hand-assembled
+ * module had them: binaryen compiles `for` to a test at the top and a jump back, which measured 8–19 % slower here.
+ * Inlined: each caller gets its own copy with `finish` folded; OUT's address is formed after the coordinate loop,
+ * as `diag` had it (formed before, it cost `diag` 3–4 % at D = 384, measured).
+ */
+// @ts-ignore: decorator
+@inline
+function tiles(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, OUT: usize, a1: i32, LC: usize, finish: bool): void {
   const rowBytes = <usize>D << 3;
   const pairBytes = <usize>D << 4;
   const row = <usize>P << 4;
+  const half = f64x2.splat(0.5);
   let p = 0;
   do {
     const mpb = MP + <usize>p * pairBytes;
     const ppb = PP + <usize>p * pairBytes;
+    const lc = v128.load(LC + (<usize>p << 4));
     let i = 0;
     do {
       const o0 = X + <usize>i * rowBytes;
       const o1 = o0 + rowBytes;
       const o2 = o1 + rowBytes;
       const o3 = o2 + rowBytes;
-      const qb = Q + <usize>i * row + (<usize>p << 4);
       let q0 = f64x2.splat(0);
       let q1 = f64x2.splat(0);
       let q2 = f64x2.splat(0);
@@ -189,6 +153,13 @@ function tiles(P: i32, D: i32, NB: i32, X: usize, MP: usize, PP: usize, Q: usize
         q3 = f64x2.add(q3, f64x2.mul(y3, y3));
         a++;
       } while (a < a1);
+      if (finish) {
+        q0 = f64x2.sub(lc, f64x2.mul(half, q0));
+        q1 = f64x2.sub(lc, f64x2.mul(half, q1));
+        q2 = f64x2.sub(lc, f64x2.mul(half, q2));
+        q3 = f64x2.sub(lc, f64x2.mul(half, q3));
+      }
+      const qb = OUT + <usize>i * row + (<usize>p << 4);
       v128.store(qb, q0);
       v128.store(qb + row, q1);
       v128.store(qb + 2 * row, q2);
