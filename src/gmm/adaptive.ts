@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { componentMoments, meanStatistic, pooledTied, type ComponentMoments, type MomentsOf } from './componentStats.js';
+import { aboutShift, componentMoments, meanStatistic, pooledTied, type ComponentMoments, type MomentsOf } from './componentStats.js';
 import { COVARIANCE } from './covariance.js';
 import type { SufficientStats } from './stats.js';
 import type { CovarianceType } from './types.js';
@@ -186,8 +186,6 @@ export function componentDrift(
   const factors = new Float64Array(K).fill(1);
   const drifted: number[] = [];
   const { tiedP, tiedB, tiedCov, tiedFactor } = pooledTied(prior, batch, batchWeight, options.regCovar);
-  const shiftDelta = new Float64Array(D);
-  for (let a = 0; a < D; a++) shiftDelta[a] = prior.shift[a] - batch.shift[a];
   const moments = priorMoments?.stats === prior ? priorMoments : null;
   for (let k = 0; k < K; k++) {
     const w = componentMoments(batch, k, options.regCovar, tiedB);
@@ -196,9 +194,7 @@ export function componentDrift(
     const nhm = Math.min(kept.n, meanEvidence?.[k] ?? evidence?.[k] ?? kept.n) / batchWeight;
     if (!(w.n >= options.minPoints) || !(nh >= options.minPoints)) continue;
     // both means about the batch's origin
-    const mean = new Float64Array(D);
-    for (let a = 0; a < D; a++) mean[a] = kept.mean[a] + shiftDelta[a];
-    const h: ComponentMoments = { n: kept.n, mean, cov: kept.cov };
+    const h = aboutShift(kept, prior.shift, batch.shift);
     const lm = meanStatistic(type, D, h, nhm, w, tiedCov, tiedFactor);
     meanStatistics[k] = lm;
     if (nuShape > 0) {

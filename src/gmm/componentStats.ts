@@ -147,7 +147,7 @@ export class MomentsOf {
  * `h` with its mean moved by `from − to` (the carried history's shift and the window's): both means about the
  * window's origin. `h` itself is not modified.
  */
-function aboutShift(h: ComponentMoments, from: Float64Array, to: Float64Array): ComponentMoments {
+export function aboutShift(h: ComponentMoments, from: Float64Array, to: Float64Array): ComponentMoments {
   const mean = new Float64Array(h.mean.length);
   for (let a = 0; a < mean.length; a++) mean[a] = h.mean[a] + (from[a] - to[a]);
   return { n: h.n, mean, cov: h.cov };

@@ -138,9 +138,8 @@ export function lowerSolveNormSq(l: Float64Array, d: number, x: ArrayLike<number
   return q;
 }
 
-/** Pooled within-component covariance (n_h C_h + n_w C_w)/(n_h + n_w), in the layout of the moments. */
-function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments): Float64Array {
-  const out = new Float64Array(h.cov.length);
+/** Pooled within-component covariance (n_h C_h + n_w C_w)/(n_h + n_w), in the layout of the moments (into `out`, by default a new array). */
+function pooledWithin(h: ComponentMoments, nh: number, w: ComponentMoments, out: Float64Array = new Float64Array(h.cov.length)): Float64Array {
   for (let i = 0; i < out.length; i++) out[i] = (nh * h.cov[i] + w.n * w.cov[i]) / (nh + w.n);
   return out;
 }
@@ -164,9 +163,7 @@ function logDet(c: Float64Array, d: number): number | null {
 
 /** {@link pooledWithin} of D×D covariances, into the scratch matrix, factored into the scratch factor (null when not positive definite). */
 function pooledFactor(h: ComponentMoments, nh: number, w: ComponentMoments, d: number): Float64Array | null {
-  const out = scratch('matrix', d * d);
-  for (let i = 0; i < out.length; i++) out[i] = (nh * h.cov[i] + w.n * w.cov[i]) / (nh + w.n);
-  return cholesky(out, d, 0, scratch('factor', d * d));
+  return cholesky(pooledWithin(h, nh, w, scratch('matrix', d * d)), d, 0, scratch('factor', d * d));
 }
 
 /**
