@@ -90,10 +90,16 @@ export class StateMismatchError extends EmstreamError<{ readonly differences: re
   }
 }
 
-/** The E-step worker threads could not start or stopped answering (see `EStepPool`). */
+/** Worker threads (the E-step pool's, `EStepPool`, or a fit's, `WindowFitter`) could not start or stopped answering. */
 export class ThreadPoolError extends EmstreamError<{ readonly threads: number }> {
   override readonly name: string = 'ThreadPoolError';
-  constructor(message: string, threads: number, cause?: unknown) {
-    super(`${message}: run with threads: 1 (emstream fit --threads 1), or report this with EMSTREAM_DEBUG=1`, { context: { threads }, cause, retriable: true });
+  /**
+   * @param message - what failed
+   * @param threads - the threads asked for
+   * @param cause - the worker's error, if any
+   * @param remedy - what to do (default: run on one thread)
+   */
+  constructor(message: string, threads: number, cause?: unknown, remedy = 'run with threads: 1 (emstream fit --threads 1)') {
+    super(`${message}: ${remedy}, or report this with EMSTREAM_DEBUG=1`, { context: { threads }, cause, retriable: true });
   }
 }

@@ -22,6 +22,30 @@ export interface SufficientStatsJSON {
   readonly s2: number[];
 }
 
+/** The sums of {@link SufficientStats} as plain typed arrays ({@link SufficientStats.copy}): shapes as there. */
+export interface StatsCopy {
+  readonly k: number;
+  readonly d: number;
+  readonly covarianceType: CovarianceType;
+  readonly shift: Float64Array;
+  readonly s0: Float64Array;
+  readonly s1: Float64Array;
+  readonly s2: Float64Array;
+}
+
+/** The JSON form of sufficient statistics (of a {@link SufficientStats} or its {@link StatsCopy}). */
+export function statsToJSON(s: StatsCopy): SufficientStatsJSON {
+  return {
+    k: s.k,
+    d: s.d,
+    covarianceType: s.covarianceType,
+    shift: Array.from(s.shift),
+    s0: Array.from(s.s0),
+    s1: Array.from(s.s1),
+    s2: Array.from(s.s2),
+  };
+}
+
 /**
  * Per-component sufficient statistics of a Gaussian mixture, the only input of the M-step.
  *
@@ -177,15 +201,12 @@ export class SufficientStats {
   }
 
   toJSON(): SufficientStatsJSON {
-    return {
-      k: this.k,
-      d: this.d,
-      covarianceType: this.covarianceType,
-      shift: Array.from(this.shift),
-      s0: Array.from(this.s0),
-      s1: Array.from(this.s1),
-      s2: Array.from(this.s2),
-    };
+    return statsToJSON(this);
+  }
+
+  /** A copy of the sums as plain typed arrays (structured-cloneable: it can be posted to another thread). */
+  copy(): StatsCopy {
+    return { k: this.k, d: this.d, covarianceType: this.covarianceType, shift: this.shift.slice(), s0: this.s0.slice(), s1: this.s1.slice(), s2: this.s2.slice() };
   }
 
   static fromJSON(json: SufficientStatsJSON): SufficientStats {

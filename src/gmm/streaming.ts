@@ -1,4 +1,4 @@
-import { checkDriftJSON, DriftDetector, type DriftEvent, type DriftState, type DriftStatistics, type LikelihoodStep } from './drift.js';
+import { checkDriftJSON, DriftDetector, type DriftDetectorJSON, type DriftEvent, type DriftState, type DriftStatistics, type LikelihoodStep } from './drift.js';
 import { chiSquareLog10Survival } from './special.js';
 import { checkDataset, cloneParams } from './em.js';
 import { defaultThreads, eStepWork, pooledEStep, sharedPool, threadsFor, type EStepPool } from './parallel/pool.js';
@@ -6,10 +6,10 @@ import { CovarianceError, ModelFormatError, StateMismatchError } from './errors.
 import { EStepScratch, precompute } from './estep.js';
 import { countDistinctRows, dataMean } from './init.js';
 import { paramsFromJSON, paramsToJSON } from './model.js';
-import { Rng } from './rng.js';
+import { Rng, type RngState } from './rng.js';
 import { logDensities as pointLogDensities } from './selection.js';
 import { shapeDegreesOfFreedom, type ComponentDrift } from './adaptive.js';
-import { SufficientStats, type SufficientStatsJSON } from './stats.js';
+import { statsToJSON, SufficientStats, type StatsCopy, type SufficientStatsJSON } from './stats.js';
 import { COVARIANCE } from './covariance.js';
 import { ComponentBook } from './stream/book.js';
 import { carriedStats, evidenceAfter, History, type Candidate, type Evidence } from './stream/candidate.js';
@@ -30,9 +30,10 @@ import {
   type ResolvedStreamingOptions,
   type StreamingOptions,
   type ComponentsStateJSON,
+  type StreamingConfigJSON,
   type StreamingStateJSON,
 } from './streamingOptions.js';
-import type { BirthDeathJSON } from './stream/reseed.js';
+import { birthDeathToJSON, type BirthDeathCopy, type BirthDeathJSON } from './stream/reseed.js';
 import type { CovarianceType, Dataset, GmmParams } from './types.js';
 
 export {
@@ -620,29 +621,57 @@ export class StreamingGmm {
    * ```
    */
   snapshot(): () => StreamingStateJSON {
-    const modelVersion = this.modelVersion;
-    const windows = this.windows;
-    const params = this.params === null ? null : cloneParams(this.params);
-    const stats = this.stats === null ? null : this.stats.clone();
-    const drift = this.drift.toJSON();
-    const config = { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) };
-    const rng = this.rng.getState();
-    const components = this.componentsJSON();
-    const birthDeath = this.birthDeath === null ? null : this.birthDeath.snapshot();
-    return () => ({
-      format: 'emstream.streaming-state',
-      version: STREAMING_STATE_VERSION as 4,
-      modelVersion,
-      windows,
-      model: params === null ? null : paramsToJSON(params),
-      stats: stats === null ? null : stats.toJSON(),
-      drift,
-      config,
-      rng,
-      components,
-      ...(birthDeath === null ? {} : { birthDeath: birthDeath() }),
-    });
+    const copy = this.copy();
+    return () => stateToJSON(copy);
   }
+
+  /**
+   * The whole state as it is now in typed copies (structured-cloneable: a worker thread posts it with each window),
+   * made into JSON by {@link stateToJSON}. Costs O(K·D²) memory copies.
+   */
+  copy(): StreamingStateCopy {
+    return {
+      modelVersion: this.modelVersion,
+      windows: this.windows,
+      params: this.params === null ? null : cloneParams(this.params),
+      stats: this.stats === null ? null : this.stats.copy(),
+      drift: this.drift.toJSON(),
+      config: { k: kOf(this.options), covarianceType: this.options.covarianceType, d: this.params?.d ?? null, forgetting: forgettingOf(this.options) },
+      rng: this.rng.getState(),
+      components: this.componentsJSON(),
+      birthDeath: this.birthDeath === null ? null : this.birthDeath.copy(),
+    };
+  }
+}
+
+/** The streaming state in typed copies ({@link StreamingGmm.copy}); {@link stateToJSON} makes its JSON form. */
+export interface StreamingStateCopy {
+  readonly modelVersion: number;
+  readonly windows: number;
+  readonly params: GmmParams | null;
+  readonly stats: StatsCopy | null;
+  readonly drift: DriftDetectorJSON;
+  readonly config: StreamingConfigJSON;
+  readonly rng: RngState;
+  readonly components: ComponentsStateJSON;
+  readonly birthDeath: BirthDeathCopy | null;
+}
+
+/** The JSON form ({@link StreamingStateJSON}, what `initialState` resumes from) of a {@link StreamingStateCopy}. */
+export function stateToJSON(c: StreamingStateCopy): StreamingStateJSON {
+  return {
+    format: 'emstream.streaming-state',
+    version: STREAMING_STATE_VERSION as 4,
+    modelVersion: c.modelVersion,
+    windows: c.windows,
+    model: c.params === null ? null : paramsToJSON(c.params),
+    stats: c.stats === null ? null : statsToJSON(c.stats),
+    drift: c.drift,
+    config: c.config,
+    rng: c.rng,
+    components: c.components,
+    ...(c.birthDeath === null ? {} : { birthDeath: birthDeathToJSON(c.birthDeath) }),
+  };
 }
 
 /**

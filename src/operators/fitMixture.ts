@@ -1,14 +1,16 @@
 import type { OperatorFunction } from 'rxjs';
-import { CovarianceError, DataError, NumericError } from '../gmm/errors.js';
-import { paramsToJSON, type MixtureJSON } from '../gmm/model.js';
-import { resolveStreamingOptions, StreamingGmm, type StreamingOptions, type StreamingStateJSON } from '../gmm/streaming.js';
-import type { GmmParams } from '../gmm/types.js';
+import { EmstreamOptionsError } from '../errors.js';
+import { resolveStreamingOptions, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { inPhase } from '../gmm/stream/profile.js';
+import { offThreadBody } from './fitMixtureOffThread.js';
 import { operate, operatorSubscriber } from './operate.js';
 import { claimPipelineState, claimSharedModel, scopeOnInvalid } from './pipelineScope.js';
 import { sharedMember } from './sharedMember.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
+import { concatWindows, dropWindow, emitWindowEvents, endWithoutModel, isUnfittable, lazyUpdate } from './windowUpdate.js';
+
+export { emitModelEvents } from './windowUpdate.js';
 
 /** Options of {@link fitMixture}: the streaming EM options plus instrumentation and a dead-letter path. */
 export interface FitMixtureOptions<R = unknown> extends StreamingOptions {
@@ -24,21 +26,16 @@ export interface FitMixtureOptions<R = unknown> extends StreamingOptions {
    * stream with the typed error.
    */
   readonly onInvalid?: (invalid: InvalidVector<R>) => void;
-}
-
-/** The typed errors of a window that cannot be fitted (as opposed to a wrong configuration or a bug). */
-function isUnfittable(err: unknown): err is CovarianceError | DataError | NumericError {
-  return err instanceof CovarianceError || err instanceof DataError || err instanceof NumericError;
-}
-
-/** Concatenates two windows (a deferred one and the next). */
-function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<R> {
-  if (a.n > 0 && b.n > 0 && a.d !== b.d) throw new DataError(`windows of dimension ${a.d} and ${b.d} cannot be combined: every window must have the same dimension`);
-  const d = a.n > 0 ? a.d : b.d;
-  const points = new Float64Array((a.n + b.n) * d);
-  points.set(a.points.subarray(0, a.n * d), 0);
-  points.set(b.points.subarray(0, b.n * d), a.n * d);
-  return { index: b.index, n: a.n + b.n, d, points, records: [...a.records, ...b.records], rejected: a.rejected + b.rejected };
+  /**
+   * Fit each window on a worker thread (default `false`). The calling thread reads and checks the next window while
+   * the last one is fitted, so a pipeline whose windows are expensive to assemble (wide vectors) runs on two cores,
+   * and the calling thread's event loop is not blocked by a fit. The updates, labels, state and events are those of
+   * the fit on the calling thread (bit for bit), in window order, but asynchronous: each arrives when its fit is
+   * done, after the window that produced it was pushed, and the output completes after the last one. Windows are
+   * queued without bound while the source pushes faster than they are fitted. Each subscription starts its own
+   * worker (about 0.1 s), stopped when the subscription ends. Not used by a member of a shared model (it does not fit).
+   */
+  readonly offThread?: boolean;
 }
 
 /**
@@ -90,7 +87,10 @@ function concatWindows<R>(a: VectorWindow<R>, b: VectorWindow<R>): VectorWindow<
  * @throws EmstreamOptionsError when the options are invalid
  */
 export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<VectorWindow<R>, MixtureUpdate<R>> {
-  const { instrumentation, onInvalid: ownOnInvalid, ...given } = options;
+  const { instrumentation, onInvalid: ownOnInvalid, offThread, ...given } = options;
+  if (offThread !== undefined && typeof offThread !== 'boolean') {
+    throw new EmstreamOptionsError('fitMixture', [{ path: 'offThread', message: `must be true or false, got ${JSON.stringify(offThread)}` }]);
+  }
   resolveStreamingOptions(given, 'fitMixture');
   const onInvalid: ((invalid: InvalidVector<R>) => void) | undefined = ownOnInvalid ?? scopeOnInvalid();
   const own = given.initialState !== undefined || given.initialModel !== undefined || given.initialStats !== undefined;
@@ -99,6 +99,8 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
   if (shared !== undefined) return sharedMember({ streaming: given, instrumentation, onInvalid }, shared);
   const restored = claimPipelineState(!own);
   const streaming: StreamingOptions = restored === undefined ? given : { ...given, initialState: restored };
+  const minK = typeof given.k === 'number' ? given.k : given.k.min;
+  if (offThread === true) return operate(offThreadBody<R>({ streaming, minK, instrumentation, onInvalid }));
   return operate((source, subscriber) => {
     const gmm = new StreamingGmm(streaming);
     let deferred: VectorWindow<R> | null = null;
@@ -124,11 +126,7 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
           } catch (err) {
             if (onInvalid === undefined || !isUnfittable(err)) throw err;
             // The window is dropped (the model is as it was); its records go to the dead-letter path.
-            instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'unfittable', message: err.message });
-            for (const record of window.records) {
-              if (subscriber.closed) return;
-              onInvalid({ record, reason: 'unfittable', message: `window ${window.index} could not be fitted: ${err.message}` });
-            }
+            dropWindow(window, err, onInvalid, subscriber, instrumentation);
             return;
           }
           if (instrumentation) {
@@ -138,25 +136,10 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
           subscriber.next(update);
         },
         complete() {
-          if (deferred !== null) {
-            // The stream ended before a first model could be fitted: say so rather than end silently.
-            const window = deferred;
-            deferred = null;
-            const minK = typeof given.k === 'number' ? given.k : given.k.min;
-            const message =
-              `the stream ended with ${window.n} point${window.n === 1 ? '' : 's'} and no model: a first model needs at least ` +
-              `k = ${minK} distinct points; lower k or send more data`;
-            instrumentation?.emit('em.window.failed', { windowIndex: window.index, n: window.n, reason: 'too-few-points', message });
-            if (onInvalid === undefined) {
-              subscriber.error(new DataError(`fitMixture: ${message}`, { n: window.n, k: minK }));
-              return;
-            }
-            for (const record of window.records) {
-              if (subscriber.closed) return;
-              onInvalid({ record, reason: 'unfittable', message });
-            }
-          }
-          subscriber.complete();
+          // A stream that ended before a first model could be fitted says so rather than end silently.
+          const window = deferred;
+          deferred = null;
+          endWithoutModel(window, minK, onInvalid, subscriber, instrumentation);
         },
       }),
     );
@@ -167,66 +150,3 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
   });
 }
 
-/**
- * The update of a window with its model and state made on demand: `model` (the JSON form of `params`) and `state`
- * (the JSON form of `snapshot`) are computed when first read, then kept, so a consumer that reads neither (or reads
- * the state only every N windows) pays for no serialisation.
- */
-function lazyUpdate<R>(fields: Omit<MixtureUpdate<R>, 'model' | 'state'>, params: GmmParams, snapshot: () => StreamingStateJSON): MixtureUpdate<R> {
-  let model: MixtureJSON | undefined;
-  let state: StreamingStateJSON | undefined;
-  return Object.defineProperties(fields as MixtureUpdate<R>, {
-    model: { enumerable: true, configurable: true, get: () => (model ??= paramsToJSON(params)) },
-    state: { enumerable: true, configurable: true, get: () => (state ??= snapshot()) },
-  });
-}
-
-/** The instrumentation events of one fitted window. */
-function emitWindowEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>, weights: Float64Array, durationMs: number): void {
-  if (instrumentation.listening('em.window.fitted')) {
-    instrumentation.emit('em.window.fitted', {
-      windowIndex: update.windowIndex,
-      version: update.version,
-      n: update.window.n,
-      iterations: update.iterations,
-      converged: update.converged,
-      warmStarted: update.warmStarted,
-      restarted: update.restarted,
-      logLikelihood: update.logLikelihood,
-      durationMs,
-      expectedLogLikelihood: update.expectedLogLikelihood,
-      predictiveLogLikelihood: update.predictiveLogLikelihood,
-      modelDistance: update.modelDistance,
-      pageHinkley: { ...update.pageHinkley },
-      driftStatistics: {
-        likelihood: { ...update.driftStatistics.likelihood },
-        modelDistance: { ...update.driftStatistics.modelDistance },
-        component: { ...update.driftStatistics.component },
-        weights: { ...update.driftStatistics.weights },
-      },
-      drifting: { ...update.drifting, kinds: [...update.drifting.kinds], components: [...update.drifting.components] },
-      weights: Array.from(weights),
-      reseeded: [...update.reseeded],
-      reverted: [...update.reverted],
-      k: update.k,
-      labelIds: [...update.labelIds],
-    });
-  }
-  emitModelEvents(instrumentation, update);
-}
-
-/**
- * The events of what a window did to the model: drift alarms and the end of a drift, re-seeds and their reverts (also
- * emitted by a shared model's reducer for its rounds, where drift and birth and death are decided).
- */
-export function emitModelEvents<R>(instrumentation: Instrumentation, update: MixtureUpdate<R>): void {
-  for (const e of update.drift) instrumentation.emit('em.drift.detected', { ...e, components: e.components === undefined ? undefined : [...e.components] });
-  if (update.driftEnded !== null) instrumentation.emit('em.drift.ended', { windowIndex: update.windowIndex, since: update.driftEnded.since, windows: update.windowIndex - update.driftEnded.since });
-  const reasons = new Map<string, number[]>();
-  update.reseeded.forEach((label, i) => {
-    const reason = update.reseedReasons[i];
-    reasons.set(reason, [...(reasons.get(reason) ?? []), label]);
-  });
-  for (const [reason, components] of reasons) instrumentation.emit('em.component.reseeded', { windowIndex: update.windowIndex, components, reason });
-  if (update.reverted.length > 0) instrumentation.emit('em.component.reverted', { windowIndex: update.windowIndex, components: [...update.reverted] });
-}

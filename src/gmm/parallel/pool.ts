@@ -67,14 +67,17 @@ export function threadsFor(threads: number, n: number, k: number, d: number, typ
   return Math.max(1, Math.min(threads, Math.ceil(n / BLOCK)));
 }
 
-/** How to start a worker: compiled `worker.js` beside this module, or `worker.ts` through tsx's public API. */
-function workerEntry(): { entry: URL | string; eval: boolean } {
+/**
+ * How to start a worker thread of this directory (`module`: `worker` or `windowWorker`): the compiled `.js` beside
+ * this module, or the `.ts` through tsx's public API when running from source.
+ */
+export function workerEntry(module: string): { entry: URL | string; eval: boolean } {
   if (import.meta.url.endsWith('.ts')) {
     const tsxApi = import.meta.resolve('tsx/esm/api');
-    const target = new URL('./worker.ts', import.meta.url).href;
+    const target = new URL(`./${module}.ts`, import.meta.url).href;
     return { entry: `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(target)}); });`, eval: true };
   }
-  return { entry: new URL('./worker.js', import.meta.url), eval: false };
+  return { entry: new URL(`./${module}.js`, import.meta.url), eval: false };
 }
 
 interface Slot {
@@ -156,7 +159,7 @@ export class EStepPool {
     this.ctrl = new Int32Array(new SharedArrayBuffer(Math.max(1, workers) * CTRL_STRIDE * 4));
     this.job = new Float64Array(new SharedArrayBuffer(Math.max(1, workers) * JOB_STRIDE * 8));
     this.jobTimeoutMs = options.jobTimeoutMs ?? 600_000;
-    const entry = workerEntry();
+    const entry = workerEntry('worker');
     try {
       for (let i = 0; i < workers; i++) {
         const { port1, port2 } = new MessageChannel();

@@ -9,7 +9,7 @@ import { CovarianceError, ModelFormatError } from '../errors.js';
 import { eStep, precompute } from '../estep.js';
 import { paramsFromJSON, paramsToJSON, type MixtureJSON } from '../model.js';
 import { logDensities, pairedGain, splitWindow } from '../selection.js';
-import { SufficientStats, type SufficientStatsJSON } from '../stats.js';
+import { statsToJSON, SufficientStats, type StatsCopy, type SufficientStatsJSON } from '../stats.js';
 import { COVARIANCE } from '../covariance.js';
 import { cloneParams } from '../em.js';
 import type { Dataset, GmmParams } from '../types.js';
@@ -220,18 +220,15 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
 
   /** The state as it is now, serialised when the returned function is called ({@link toJSON}). */
   snapshot(): () => BirthDeathJSON {
+    const copy = this.copy();
+    return () => birthDeathToJSON(copy);
+  }
+
+  /** The state as it is now in typed copies (structured-cloneable), made into JSON by {@link birthDeathToJSON}. */
+  copy(): BirthDeathCopy {
     const { probeAt, probeInterval } = this;
-    const trial = this.trial;
-    const t: Trial | null =
-      trial === null
-        ? null
-        : {
-            labels: [...trial.labels],
-            moved: [...trial.moved],
-            window: trial.window,
-            shadow: { params: cloneParams(trial.shadow.params), stats: trial.shadow.stats?.clone() ?? null, evidence: { shape: Float64Array.from(trial.shadow.evidence.shape), mean: Float64Array.from(trial.shadow.evidence.mean) } },
-          };
-    return () => ({
+    const t = this.trial;
+    return {
       probeAt,
       probeInterval,
       trial:
@@ -241,13 +238,14 @@ export class HeldOutBirthDeath implements BirthDeathPolicy {
               labels: [...t.labels],
               moved: [...t.moved],
               window: t.window,
-              model: paramsToJSON(t.shadow.params),
-              stats: t.shadow.stats?.toJSON() ?? null,
-              evidence: Array.from(t.shadow.evidence.shape),
-              meanEvidence: Array.from(t.shadow.evidence.mean),
+              params: cloneParams(t.shadow.params),
+              stats: t.shadow.stats?.copy() ?? null,
+              evidence: Float64Array.from(t.shadow.evidence.shape),
+              meanEvidence: Float64Array.from(t.shadow.evidence.mean),
             },
-    });
+    };
   }
+
 
   replaced(w: WindowContext): void {
     this.trial = null;
@@ -525,4 +523,40 @@ function softResponsibilities(params: GmmParams, data: { n: number; d: number; d
   const resp = new Float64Array(data.n * params.k);
   eStep(pre.value, data.data, data.n, false, null, { resp, exactTails: true });
   return resp;
+}
+
+/** The birth-and-death state in typed copies ({@link HeldOutBirthDeath.copy}): structured-cloneable. */
+export interface BirthDeathCopy {
+  readonly probeAt: number;
+  readonly probeInterval: number;
+  readonly trial: {
+    readonly labels: number[];
+    readonly moved: number[];
+    readonly window: number;
+    readonly params: GmmParams;
+    readonly stats: StatsCopy | null;
+    readonly evidence: Float64Array;
+    readonly meanEvidence: Float64Array;
+  } | null;
+}
+
+/** The JSON form of a {@link BirthDeathCopy}. */
+export function birthDeathToJSON(c: BirthDeathCopy): BirthDeathJSON {
+  const t = c.trial;
+  return {
+    probeAt: c.probeAt,
+    probeInterval: c.probeInterval,
+    trial:
+      t === null
+        ? null
+        : {
+            labels: [...t.labels],
+            moved: [...t.moved],
+            window: t.window,
+            model: paramsToJSON(t.params),
+            stats: t.stats === null ? null : statsToJSON(t.stats),
+            evidence: Array.from(t.evidence),
+            meanEvidence: Array.from(t.meanEvidence),
+          },
+  };
 }

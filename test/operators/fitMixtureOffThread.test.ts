@@ -1,0 +1,173 @@
+/**
+ * `fitMixture({ offThread: true })`: the fit of each window on a worker thread gives the updates, labels, state and
+ * events of the fit on the calling thread, bit for bit and in order; unfittable windows are dead-lettered, a worker
+ * that cannot start errors the output with the typed error, the output completes after the last update, and the
+ * window's points come back with the update.
+ */
+import { from, lastValueFrom, Subject, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  EmstreamOptionsError,
+  fitMixture,
+  Instrumentation,
+  StateMismatchError,
+  syntheticStream,
+  windowVectors,
+  type FitMixtureOptions,
+  type InvalidVector,
+  type MixtureUpdate,
+  type SyntheticCluster,
+  type VectorWindow,
+} from 'emstream';
+
+const moving: SyntheticCluster[] = [
+  { mean: () => [0, 0, 0], sd: [1, 1, 1], weight: () => 1 },
+  { mean: (t) => [6 + (t > 3000 ? 6 : 0), 0, 1], sd: [1, 0.5, 1], weight: () => 1 },
+  { mean: () => [0, 7, -2], sd: [0.7, 1, 1], weight: (t) => (t > 4500 ? 0.2 : 1) },
+];
+
+/** Everything an update says (its model and state read, so made), comparable with toEqual. */
+function everything(u: MixtureUpdate<unknown>): unknown {
+  const { window, labels, probabilities, logDensities, model, state, ...rest } = u;
+  return {
+    rest: JSON.parse(JSON.stringify(rest)),
+    window: { index: window.index, n: window.n, d: window.d, points: Array.from(window.points), records: window.records },
+    labels: Array.from(labels),
+    probabilities: Array.from(probabilities),
+    logDensities: Array.from(logDensities),
+    model,
+    state,
+  };
+}
+
+/** The events of a run, by name, in order (durations left out: they are timings). */
+function recorder(): { instrumentation: Instrumentation; events: unknown[] } {
+  const instrumentation = new Instrumentation();
+  const events: unknown[] = [];
+  for (const name of ['em.window.fitted', 'em.drift.detected', 'em.drift.ended', 'em.component.reseeded', 'em.component.reverted', 'em.window.deferred', 'em.window.failed'] as const) {
+    instrumentation.on(name, (e: object) => {
+      const { durationMs: _, ...rest } = e as { durationMs?: number };
+      events.push([name, rest]);
+    });
+  }
+  return { instrumentation, events };
+}
+
+async function run(points: number[][], options: FitMixtureOptions<number[]>, size: number) {
+  const { instrumentation, events } = recorder();
+  const updates = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size }), fitMixture<number[]>({ ...options, instrumentation }), toArray()));
+  return { updates: updates.map(everything), events };
+}
+
+describe('fitMixture({ offThread: true })', () => {
+  it.each([
+    ['full', { k: 3, covarianceType: 'full', halfLife: 4, restart: { every: 3 }, restarts: 2, seed: 7 }],
+    ['diag, K from 2 to 4', { k: { min: 2, max: 4 }, covarianceType: 'diag', halfLife: 3, seed: 2 }],
+    ['spherical, hard EM', { k: 3, covarianceType: 'spherical', mode: 'hard', seed: 5 }],
+  ] as const)('gives the updates and events of the fit on the calling thread, bit for bit (%s)', async (_, options) => {
+    // A first window of one distinct point (deferred to the next), then a stream that jumps and loses a cluster.
+    const points = [...Array.from({ length: 400 }, () => [1, 1, 1]), ...Array.from(syntheticStream(moving, 6000, 11), (p) => p.vector)];
+    const here = await run(points, options, 400);
+    const there = await run(points, { ...options, offThread: true }, 400);
+    expect(there.updates).toHaveLength(here.updates.length);
+    expect(there.updates).toEqual(here.updates);
+    expect(there.events).toEqual(here.events);
+    expect(here.events.some((e) => (e as [string])[0] === 'em.window.deferred')).toBe(true);
+    expect(here.events.some((e) => (e as [string])[0] === 'em.drift.detected')).toBe(true);
+  });
+
+  it('is asynchronous: updates come after the windows were pushed, in window order, and the output completes after the last', async () => {
+    const subject = new Subject<number[]>();
+    const seen: number[] = [];
+    let completed = false;
+    const done = new Promise<void>((resolve, reject) => {
+      subject.pipe(windowVectors<number[]>({ size: 300 }), fitMixture<number[]>({ k: 3, seed: 1, offThread: true })).subscribe({
+        next: (u) => seen.push(u.windowIndex),
+        error: reject,
+        complete: () => {
+          completed = true;
+          resolve();
+        },
+      });
+    });
+    for (const p of syntheticStream(moving, 3000, 2)) subject.next(p.vector);
+    subject.complete();
+    expect(seen).toEqual([]);
+    expect(completed).toBe(false);
+    await done;
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("moves the window's points to the worker and back: the update holds them", async () => {
+    const points = Array.from(syntheticStream(moving, 900, 4), (p) => p.vector);
+    const updates = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size: 300 }), fitMixture<number[]>({ k: 3, seed: 1, offThread: true }), toArray()));
+    expect(updates.map((u) => u.window.points.length)).toEqual([900, 900, 900]);
+    expect(Array.from(updates[2].window.points.subarray(0, 3))).toEqual(points[600]);
+  });
+
+  it('reads and keeps windows it does not own: a view into a larger buffer is copied, the caller keeps it', async () => {
+    const flat = Float64Array.from(Array.from(syntheticStream(moving, 400, 6), (p) => p.vector).flat());
+    const window: VectorWindow<number> = { index: 0, n: 200, d: 3, points: flat.subarray(300, 900), records: Array.from({ length: 200 }, (_, i) => i), rejected: 0 };
+    const [here] = await lastValueFrom(from([window]).pipe(fitMixture<number>({ k: 3, seed: 1 }), toArray()));
+    const [there] = await lastValueFrom(from([window]).pipe(fitMixture<number>({ k: 3, seed: 1, offThread: true }), toArray()));
+    expect(window.points.length).toBe(600);
+    expect(there.window).toBe(window);
+    expect(everything(there)).toEqual(everything(here));
+  });
+
+  it('sends the records of an unfittable window to onInvalid and goes on with the model as it was', async () => {
+    const good = (index: number): VectorWindow<number> => {
+      const points = Float64Array.from(Array.from(syntheticStream(moving, 300, 20 + index), (p) => p.vector).flat());
+      return { index, n: 300, d: 3, points, records: Array.from({ length: 300 }, (_, j) => index * 1000 + j), rejected: 0 };
+    };
+    const bad: VectorWindow<number> = { ...good(1), points: good(1).points.map((v, i) => (i === 5 ? 1e200 : v)) };
+    const windows = [good(0), bad, good(2)];
+    const invalid: InvalidVector<number>[] = [];
+    const options = { k: 3, seed: 1, regCovar: 1e-6, onInvalid: (i: InvalidVector<number>) => invalid.push(i) };
+    const here = await lastValueFrom(from(windows.map((w) => ({ ...w, points: w.points.slice() }))).pipe(fitMixture<number>(options), toArray()));
+    const hereInvalid = invalid.splice(0);
+    const there = await lastValueFrom(from(windows).pipe(fitMixture<number>({ ...options, offThread: true }), toArray()));
+    expect(hereInvalid).toHaveLength(300);
+    expect(invalid.map((i) => [i.record, i.reason, i.message])).toEqual(hereInvalid.map((i) => [i.record, i.reason, i.message]));
+    expect(there.map((u) => u.windowIndex)).toEqual([0, 2]);
+    expect(there.map(everything)).toEqual(here.map(everything));
+  });
+
+  it('errors the output with the typed error when its worker cannot start (a saved state for other options)', async () => {
+    const points = Array.from(syntheticStream(moving, 600, 3), (p) => p.vector);
+    const [first] = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size: 600 }), fitMixture<number[]>({ k: 3, seed: 1 }), toArray()));
+    const error = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size: 300 }), fitMixture<number[]>({ k: 4, initialState: first.state, offThread: true }), toArray())).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StateMismatchError);
+    expect((error as StateMismatchError).message).toMatch(/does not match this configuration \(k: saved 3, requested 4\)/);
+    expect((error as StateMismatchError).context.differences).toEqual([{ setting: 'k', saved: '3', requested: '4' }]);
+  });
+
+  it('ends a stream that never had K distinct points as on the calling thread', async () => {
+    const invalid: InvalidVector<number[]>[] = [];
+    const updates = await lastValueFrom(
+      from([[1, 1], [1, 1], [1, 1]]).pipe(windowVectors<number[]>({ size: 2 }), fitMixture<number[]>({ k: 2, offThread: true, onInvalid: (i) => invalid.push(i) }), toArray()),
+    );
+    expect(updates).toEqual([]);
+    expect(invalid.map((i) => i.reason)).toEqual(['unfittable', 'unfittable', 'unfittable']);
+    expect(invalid[0].message).toMatch(/a first model needs at least k = 2 distinct points/);
+  });
+
+  it('stops on unsubscribe: no update after it', async () => {
+    const subject = new Subject<number[]>();
+    const seen: unknown[] = [];
+    const sub = subject.pipe(windowVectors<number[]>({ size: 300 }), fitMixture<number[]>({ k: 3, offThread: true })).subscribe((u) => seen.push(u));
+    for (const p of syntheticStream(moving, 900, 2)) subject.next(p.vector);
+    sub.unsubscribe();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen).toEqual([]);
+    expect(subject.observed).toBe(false);
+  });
+
+  it('refuses an offThread that is not a boolean', () => {
+    expect(() => fitMixture({ k: 2, offThread: 'yes' as unknown as boolean })).toThrow(EmstreamOptionsError);
+    expect(() => fitMixture({ k: 2, offThread: 'yes' as unknown as boolean })).toThrow(/offThread: must be true or false, got "yes"/);
+  });
+});
