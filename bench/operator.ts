@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { from, lastValueFrom, count, tap, toArray } from 'rxjs';
+import { from, lastValueFrom, count, Observable, tap, toArray } from 'rxjs';
 import { fitMixture, syntheticStream, toLabels, windowVectors, type MixtureUpdate } from '../src/index.js';
 import { profileWindows, WindowProfile, WINDOW_PHASES, type WindowPhase } from '../src/gmm/stream/profile.js';
 import type { CovarianceType } from '../src/gmm/types.js';
@@ -57,26 +57,64 @@ const SIZE = 1000;
 export const WARMUP = 70;
 
 
+/** How the operator runs: E-step threads, and whether each window's fit is on a worker thread. */
+export interface OperatorMode {
+  readonly threads?: number;
+  readonly offThread?: boolean;
+}
+
+/**
+ * The vectors as a source that runs at most `lag` windows ahead of the updates (as a consumer that fetches while
+ * its pipeline works): after pushing a window's vectors, it waits (a macrotask) until `updated()` is within `lag`
+ * windows. A fit on the calling thread answers at once, so it never waits: the same as `from(vectors)`.
+ */
+function pacedVectors(vectors: readonly number[][], size: number, lag: number, updated: () => number, progress: { wake: (() => void) | null }): Observable<number[]> {
+  return new Observable<number[]>((subscriber) => {
+    let stopped = false;
+    void (async () => {
+      for (let w = 0; w * size < vectors.length; w++) {
+        for (let i = w * size; i < Math.min(vectors.length, (w + 1) * size); i++) {
+          if (stopped) return;
+          subscriber.next(vectors[i]);
+        }
+        while (!stopped && w + 1 - updated() > lag) await new Promise<void>((resolve) => (progress.wake = resolve));
+      }
+      subscriber.complete();
+    })();
+    return () => {
+      stopped = true;
+      progress.wake?.();
+    };
+  });
+}
+
 /**
  * Mean ms per window after the warm-up, through windowVectors → fitMixture → toLabels: wall-clock, and CPU time of
- * the process (user + system; on a loaded machine the steadier figure of one thread's work).
+ * the process (user + system; on a loaded machine the steadier figure of one thread's work). The source runs at most
+ * one window ahead of the updates (`pacedVectors`): with `offThread` the calling thread reads and checks window
+ * t + 1 while the worker fits window t, and no further (a synchronous source pushing everything at once would put
+ * every window's assembly before the timed ones).
  */
-export async function operatorTimes(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, threads?: number): Promise<{ wallMs: number; cpuMs: number }> {
+export async function operatorTimes(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, mode: OperatorMode = {}): Promise<{ wallMs: number; cpuMs: number }> {
   const windows = vectors.length / SIZE;
   let started = 0;
   let cpuStarted = process.cpuUsage();
   let seen = 0;
+  const progress: { wake: (() => void) | null } = { wake: null };
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const labelled = await lastValueFrom(
-    from(vectors).pipe(
+    pacedVectors(vectors, SIZE, 1, () => seen, progress).pipe(
       windowVectors<number[]>({ size: SIZE, dimension: d }),
-      fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1, ...(threads === undefined ? {} : { threads }) }),
+      fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1, ...mode }),
       tap(() => {
         if (++seen === WARMUP) {
           started = performance.now();
           cpuStarted = process.cpuUsage();
         }
+        const wake = progress.wake;
+        progress.wake = null;
+        wake?.();
       }),
       toLabels(),
       count(),
@@ -90,8 +128,8 @@ export async function operatorTimes(vectors: readonly number[][], d: number, k: 
 }
 
 /** Mean wall-clock ms per window after the warm-up ({@link operatorTimes}). */
-export async function operatorMsPerWindow(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, threads?: number): Promise<number> {
-  return (await operatorTimes(vectors, d, k, cov, threads)).wallMs;
+export async function operatorMsPerWindow(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, mode: OperatorMode = {}): Promise<number> {
+  return (await operatorTimes(vectors, d, k, cov, mode)).wallMs;
 }
 
 /** The operator and scikit-learn on the same windows, interleaved `repeats` times. */
@@ -153,20 +191,32 @@ export async function operatorVsSklearn(opts: { python: string | null; repeats?:
   return rows;
 }
 
+/** The modes of {@link operatorThreads}, in the order they run. */
+export const THREAD_MODES = (threads: number): readonly { readonly name: string; readonly mode: OperatorMode }[] => [
+  { name: 'one thread', mode: { threads: 1 } },
+  { name: `threads: ${threads} (the E-steps)`, mode: { threads } },
+  { name: 'offThread (the fit on a worker, the next window read meanwhile)', mode: { threads: 1, offThread: true } },
+  { name: `offThread, threads: ${threads}`, mode: { threads, offThread: true } },
+];
+
 /**
- * The operator at D = 384, diag, K = 16 with `threads: 1` and `threads: 2` (wall clock per window: what threads
- * change), interleaved `repeats` times on the same windows; medians.
+ * The operator at D = 384, diag, K = 16 in each of {@link THREAD_MODES} (wall clock and CPU per window), interleaved
+ * `repeats` times on the same windows; medians.
  */
-export async function operatorThreads(repeats = 3, threads = 2): Promise<{ oneMs: number; manyMs: number; threads: number }> {
+export async function operatorThreads(repeats = 3, threads = 2): Promise<{ name: string; wallMs: number; cpuMs: number }[]> {
   const [d, k, cov, timed] = [384, 16, 'diag' as CovarianceType, 64];
   const vectors = Array.from(syntheticStream(clusters(d, k, 3), (timed + WARMUP) * SIZE, 2), (p) => p.vector);
-  const one: number[] = [];
-  const many: number[] = [];
+  const modes = THREAD_MODES(threads);
+  const wall = modes.map((): number[] => []);
+  const cpu = modes.map((): number[] => []);
   for (let r = 0; r < repeats; r++) {
-    one.push((await operatorTimes(vectors, d, k, cov, 1)).wallMs);
-    many.push((await operatorTimes(vectors, d, k, cov, threads)).wallMs);
+    for (let m = 0; m < modes.length; m++) {
+      const t = await operatorTimes(vectors, d, k, cov, modes[m].mode);
+      wall[m].push(t.wallMs);
+      cpu[m].push(t.cpuMs);
+    }
   }
-  return { oneMs: median(one), manyMs: median(many), threads };
+  return modes.map((m, i) => ({ name: m.name, wallMs: median(wall[i]), cpuMs: median(cpu[i]) }));
 }
 
 /** One row of the per-window cost breakdown: mean ms per window of each phase. */

@@ -27,13 +27,16 @@ describe('exactly once, in process', () => {
     expect(() => resolveRunConfig({ pipeline, brokers, input: 'in', transactionTimeoutMs: 200_000 })).toThrow(/transactionTimeoutMs: applies to the exactly-once mode only/);
   });
 
-  it('one partition: every input labelled exactly once (dead letters too), each state matches its labels, the offsets commit with them; a stop and a restart go on', { timeout: 120_000 }, async () => {
+  it.each([
+    ['on the calling thread', false],
+    ['each window fitted on a worker thread (offThread: updates arrive asynchronously)', true],
+  ])('one partition, %s: every input labelled exactly once (dead letters too), each state matches its labels, the offsets commit with them; a stop and a restart go on', { timeout: 120_000 }, async (_, offThread) => {
     const kafka = testKafka();
     const input = uniqueTopic('eos');
     const N = 3000;
     const bad = new Set([5, 777, 2500]);
     await produceAll(kafka, input, (i) => (bad.has(i) ? { key: `bad${i}`, value: '[1, "x"]' } : { key: `k${i}`, value: JSON.stringify(clusteredPoint(i)) }), N);
-    const base = { brokers, pipeline: standardPipeline({ window: 250, k: 3 }), input, group: `${input}-g`, pipelineId: input, fromBeginning: true, exactlyOnce: true } as const;
+    const base = { brokers, pipeline: standardPipeline({ window: 250, k: 3, offThread }), input, group: `${input}-g`, pipelineId: input, fromBeginning: true, exactlyOnce: true } as const;
 
     const first = await runKafkaPipeline(base);
     await waitFor(() => first.counters.labelled >= 1500, 60_000, 'half the labels');

@@ -129,14 +129,17 @@ function expectContiguousVersions(read: readonly ReturnType<typeof readModelMess
 describe('faults on a real broker (pipeline in a child process)', () => {
   const brokers = (): string => kafkaBrokers().join(',');
 
-  it('SIGKILL mid-stream, then a restart: nothing lost, duplicates at most what was in flight, the state continues', { timeout: 150_000 }, async () => {
+  it.each([
+    ['', [] as string[]],
+    [' (each window fitted on a worker thread: --off-thread)', ['--off-thread']],
+  ])('SIGKILL mid-stream, then a restart%s: nothing lost, duplicates at most what was in flight, the state continues', { timeout: 150_000 }, async (_, extra) => {
     const kafka = testKafka();
     const input = uniqueTopic('kill');
     const id = input;
     const N = 120_000;
     await produceAll(kafka, input, (i) => ({ key: `k${i}`, value: JSON.stringify(clusteredPoint(i)) }), N);
 
-    const first = spawnRun(runArgs(brokers(), input, id));
+    const first = spawnRun(runArgs(brokers(), input, id, extra));
     await waitFor(async () => (await topicEnd(kafka, `${input}.labels`)) >= 30_000, 90_000, 'a quarter of the labels');
     first.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
@@ -144,7 +147,7 @@ describe('faults on a real broker (pipeline in a child process)', () => {
     const committedAtKill = await committedOffset(kafka, `${id}-group`, input);
     expect(committedAtKill).toBeGreaterThan(0); // commits followed the acknowledgements
 
-    const second = spawnRun(runArgs(brokers(), input, id));
+    const second = spawnRun(runArgs(brokers(), input, id, extra));
     const restored = await second.waitForLog((e) => e.msg === 'restored the saved state: the stream continues from it', 60_000, 'the restore');
     expect(restored.modelVersion).toBe(beforeKill.at(-1)!.message.modelVersion);
     // Every input read, all but the open window committed (a stop hands that one back).

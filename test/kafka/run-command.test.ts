@@ -36,7 +36,7 @@ describe('emstream run', () => {
     expect(err).toBeInstanceOf(CommanderError);
     expect((err as CommanderError).exitCode).toBe(0);
     const help = out.join('');
-    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--pipeline-id', '--restore', '--fresh', '--commit-interval-ms', '--broker-timeout-ms', '--input-timeout-ms', '--session-timeout-ms', '--exactly-once', '--shared-model', '--stats-topic', '--max-staleness', '--round-ms', '--transaction-timeout-ms', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
+    for (const flag of ['--pipeline', '--brokers', '--input', '--models', '--labels', '--dead-letters', '--group', '--from-beginning', '-k, --components', '--window', '--format', '--fields', '--halflife', '--restart', '--dimension', '--covariance', '--off-thread', '--pipeline-id', '--restore', '--fresh', '--commit-interval-ms', '--broker-timeout-ms', '--input-timeout-ms', '--session-timeout-ms', '--exactly-once', '--shared-model', '--stats-topic', '--max-staleness', '--round-ms', '--transaction-timeout-ms', '--max-in-flight', '--producer-thread', '--no-producer-thread', '--kafkajs-encoder']) {
       expect(help, flag).toContain(flag);
     }
   });

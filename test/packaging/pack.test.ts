@@ -168,7 +168,7 @@ function lockClosure(packages: Record<string, LockEntry>, roots: readonly string
 }
 
 /** What the apps below print: the same in every module kind and every way of loading. */
-const APP_OUTPUT = { labels: [0, 1, 0, 1], windows: 2, simd: true, broker: 'function', sameRxjs: true };
+const APP_OUTPUT = { labels: [0, 1, 0, 1], windows: 2, simd: true, broker: 'function', sameRxjs: true, offThread: true };
 
 /**
  * The app, as a user writes it in each kind of file: a batch fit, the operators in an RxJS pipeline built with
@@ -195,13 +195,16 @@ function body(typed: boolean): string[] {
     'const first = labels[0];',
     'const windows$ = from(points).pipe(windowVectors({ size: 4 }));',
     'const updates$ = windows$.pipe(fitMixture({ k: 2, seed: 1 }), toArray());',
-    'lastValueFrom(updates$).then((updates) => {',
+    'const offThread$ = windows$.pipe(fitMixture({ k: 2, seed: 1, offThread: true }), toArray()); // the shipped worker thread',
+    `const same = (a${t(': { labels: Int32Array }[]')}, b${t(': { labels: Int32Array }[]')}) => JSON.stringify(a.map((u) => Array.from(u.labels))) === JSON.stringify(b.map((u) => Array.from(u.labels)));`,
+    'Promise.all([lastValueFrom(updates$), lastValueFrom(offThread$)]).then(([updates, elsewhere]) => {',
     '  console.log(JSON.stringify({',
     '    labels: labels.map((l) => (l === first ? 0 : 1)),',
     '    windows: updates.length,',
     '    simd: simdStatus().available,',
     '    broker: typeof broker.startLocalKafka,',
     '    sameRxjs: windows$ instanceof Observable, // the operator built its Observable with the app’s rxjs',
+    '    offThread: elsewhere.length === 2 && same(updates, elsewhere),',
     '  }));',
     '});',
   ];

@@ -45,6 +45,7 @@ interface RunCommandOptions {
   halflife?: number;
   restart?: RestartPolicy;
   covariance?: CovarianceType;
+  offThread?: boolean;
   pipelineId?: string;
   restore?: boolean;
   fresh?: boolean;
@@ -283,6 +284,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
     .option('--halflife <windows>', 'half-life of past statistics, in windows (standard pipeline)', positiveNumber('the half-life'))
     .option('--restart <policy>', 'cold restarts: never, on-drift (default), every:N (standard pipeline)', parseRestart)
     .addOption(new Option('--covariance <type>', 'covariance type (standard pipeline)').choices([...COVARIANCE_TYPES]))
+    .option('--off-thread', 'fit each window on a worker thread: the next window is read meanwhile and the consumer is never blocked by a fit (standard pipeline)')
     .option('--pipeline-id <id>', 'key of the model messages (default: the pipeline name)')
     .option('--fresh', 'start over: do not resume from the saved state of the pipeline id on the models topic (resuming is the default)')
     .option('--restore', 'resume from the saved state (the default; kept for older scripts)')
@@ -340,7 +342,7 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         pipeline = await loadPipeline(opts.pipeline);
       } else {
         if (opts.components === undefined) throw new RunUsageError('give -k (number of components) for the standard pipeline, or --pipeline NAME|PATH');
-        pipeline = standardPipeline({ window, k: opts.components, halfLife: opts.halflife, restart: opts.restart, covarianceType: opts.covariance, dimension: opts.dimension });
+        pipeline = standardPipeline({ window, k: opts.components, halfLife: opts.halflife, restart: opts.restart, covarianceType: opts.covariance, dimension: opts.dimension, offThread: opts.offThread });
       }
       const logger = hooks.logger ?? pino({ level: opts.logLevel, base: { cmd: 'run' } }, pino.destination(2));
       const times = timeFlags(opts, logger);
@@ -348,8 +350,8 @@ export function registerRun(program: Command, hooks: RunCommandHooks = {}): void
         throw new RunUsageError('--stats-topic, --max-staleness and --round-ms apply to the shared-model mode only: add --shared-model, or drop them');
       }
       if (opts.fresh === true && opts.restore === true) throw new RunUsageError('--fresh and --restore contradict each other: give one (resuming the saved state is the default)');
-      if (opts.pipeline !== undefined && [opts.components, opts.window, opts.halflife, opts.restart, opts.covariance].some((v) => v !== undefined)) {
-        logger.warn('-k, --window, --halflife, --restart and --covariance shape the standard pipeline only; they are ignored with --pipeline');
+      if (opts.pipeline !== undefined && [opts.components, opts.window, opts.halflife, opts.restart, opts.covariance, opts.offThread].some((v) => v !== undefined)) {
+        logger.warn('-k, --window, --halflife, --restart, --covariance and --off-thread shape the standard pipeline only; they are ignored with --pipeline');
       }
 
       const stop = new AbortController();

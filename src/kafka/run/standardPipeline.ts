@@ -43,6 +43,8 @@ export interface StandardPipelineOptions {
   readonly dimension?: number;
   readonly seed?: number;
   readonly name?: string;
+  /** Fit each window on a worker thread (`fitMixture`'s `offThread`). */
+  readonly offThread?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface StandardPipelineOptions {
  * `runKafkaPipeline`, it resumes from the restored state (and invalid inputs go to the dead-letter topic) without
  * being told.
  *
- * @param options - window size, K, half-life, restart policy, covariance type, dimension
+ * @param options - window size, K, half-life, restart policy, covariance type, dimension, fit on a worker thread
  * @returns the pipeline
  */
 export function standardPipeline(options: StandardPipelineOptions): Pipeline<VectorInput> {
@@ -68,6 +70,7 @@ export function standardPipeline(options: StandardPipelineOptions): Pipeline<Vec
           seed: options.seed,
           instrumentation: context.instrumentation,
           initialModel: restoredModelOf(context),
+          offThread: options.offThread,
         }),
       ),
   };
