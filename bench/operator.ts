@@ -57,6 +57,26 @@ const SIZE = 1000;
 export const WARMUP = 70;
 
 
+/**
+ * The longest the event loop went without a turn: a 1 ms interval timer notes the gaps between its callbacks (and
+ * from the last to `stop()`), so a stream processed in one synchronous go counts whole.
+ */
+function loopBlocks(): { stop(): number } {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(longest, performance.now() - last);
+    },
+  };
+}
+
 /** How the operator runs: E-step threads, and whether each window's fit is on a worker thread. */
 export interface OperatorMode {
   readonly threads?: number;
@@ -65,8 +85,8 @@ export interface OperatorMode {
 
 /**
  * The vectors as a source that runs at most `lag` windows ahead of the updates (as a consumer that fetches while
- * its pipeline works): after pushing a window's vectors, it waits (a macrotask) until `updated()` is within `lag`
- * windows. A fit on the calling thread answers at once, so it never waits: the same as `from(vectors)`.
+ * its pipeline works): after pushing a window's vectors it gives the event loop a turn (`setImmediate`), then waits
+ * until `updated()` is within `lag` windows. A fit on the calling thread answers at once, so it never waits.
  */
 function pacedVectors(vectors: readonly number[][], size: number, lag: number, updated: () => number, progress: { wake: (() => void) | null }): Observable<number[]> {
   return new Observable<number[]>((subscriber) => {
@@ -77,6 +97,8 @@ function pacedVectors(vectors: readonly number[][], size: number, lag: number, u
           if (stopped) return;
           subscriber.next(vectors[i]);
         }
+        // A turn of the event loop after every window, as between a consumer's batches; then wait for the updates.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         while (!stopped && w + 1 - updated() > lag) await new Promise<void>((resolve) => (progress.wake = resolve));
       }
       subscriber.complete();
@@ -95,8 +117,9 @@ function pacedVectors(vectors: readonly number[][], size: number, lag: number, u
  * t + 1 while the worker fits window t, and no further (a synchronous source pushing everything at once would put
  * every window's assembly before the timed ones).
  */
-export async function operatorTimes(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, mode: OperatorMode = {}): Promise<{ wallMs: number; cpuMs: number }> {
+export async function operatorTimes(vectors: readonly number[][], d: number, k: number, cov: CovarianceType, mode: OperatorMode = {}): Promise<{ wallMs: number; cpuMs: number; loopDelayMaxMs: number }> {
   const windows = vectors.length / SIZE;
+  const loop = loopBlocks();
   let started = 0;
   let cpuStarted = process.cpuUsage();
   let seen = 0;
@@ -122,9 +145,12 @@ export async function operatorTimes(vectors: readonly number[][], d: number, k: 
   );
   if (labelled !== vectors.length) throw new Error(`labelled ${labelled} of ${vectors.length} points`);
   const end = performance.now();
+  const loopDelayMaxMs = loop.stop();
   const cpu = process.cpuUsage(windows > WARMUP ? cpuStarted : cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
-  return windows > WARMUP ? { wallMs: (end - started) / (windows - WARMUP), cpuMs: cpuMs / (windows - WARMUP) } : { wallMs: (end - t0) / windows, cpuMs: cpuMs / windows };
+  return windows > WARMUP
+    ? { wallMs: (end - started) / (windows - WARMUP), cpuMs: cpuMs / (windows - WARMUP), loopDelayMaxMs }
+    : { wallMs: (end - t0) / windows, cpuMs: cpuMs / windows, loopDelayMaxMs };
 }
 
 /** Mean wall-clock ms per window after the warm-up ({@link operatorTimes}). */
@@ -200,23 +226,26 @@ export const THREAD_MODES = (threads: number): readonly { readonly name: string;
 ];
 
 /**
- * The operator at D = 384, diag, K = 16 in each of {@link THREAD_MODES} (wall clock and CPU per window), interleaved
+ * The operator at D = 384, diag, K = 16 in each of {@link THREAD_MODES} (wall clock and CPU per window, and the longest
+ * the calling thread's event loop was blocked over the whole stream, its cold first window included), interleaved
  * `repeats` times on the same windows; medians.
  */
-export async function operatorThreads(repeats = 3, threads = 2): Promise<{ name: string; wallMs: number; cpuMs: number }[]> {
+export async function operatorThreads(repeats = 3, threads = 2): Promise<{ name: string; wallMs: number; cpuMs: number; loopDelayMaxMs: number }[]> {
   const [d, k, cov, timed] = [384, 16, 'diag' as CovarianceType, 64];
   const vectors = Array.from(syntheticStream(clusters(d, k, 3), (timed + WARMUP) * SIZE, 2), (p) => p.vector);
   const modes = THREAD_MODES(threads);
   const wall = modes.map((): number[] => []);
   const cpu = modes.map((): number[] => []);
+  const delay = modes.map((): number[] => []);
   for (let r = 0; r < repeats; r++) {
     for (let m = 0; m < modes.length; m++) {
       const t = await operatorTimes(vectors, d, k, cov, modes[m].mode);
       wall[m].push(t.wallMs);
       cpu[m].push(t.cpuMs);
+      delay[m].push(t.loopDelayMaxMs);
     }
   }
-  return modes.map((m, i) => ({ name: m.name, wallMs: median(wall[i]), cpuMs: median(cpu[i]) }));
+  return modes.map((m, i) => ({ name: m.name, wallMs: median(wall[i]), cpuMs: median(cpu[i]), loopDelayMaxMs: median(delay[i]) }));
 }
 
 /** One row of the per-window cost breakdown: mean ms per window of each phase. */

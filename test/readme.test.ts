@@ -77,8 +77,8 @@ describe('the options reference (docs/options.md) against the schemas', () => {
   const sections: [string, string[]][] = [
     ['GaussianMixture.fit', allOptions(fitOptionsSchema)],
     ['windowVectors', allOptions(windowOptionsSchema)],
-    // fitMixture's own two options beside StreamingGmm's (the operator takes them off before validating the rest)
-    ['fitMixture', [...allOptions(streamingOptionsSchema), 'instrumentation', 'onInvalid']],
+    // fitMixture's own three options beside StreamingGmm's (the operator takes them off before validating the rest)
+    ['fitMixture', [...allOptions(streamingOptionsSchema), 'instrumentation', 'onInvalid', 'offThread']],
     ['detectDrift', allOptions(driftOptionsSchema)],
     ['runKafkaPipeline', allOptions(runOptionsSchema)],
   ];
@@ -93,8 +93,8 @@ describe('the options reference (docs/options.md) against the schemas', () => {
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('(docs/options.md)');
   });
 
-  it('fitMixture takes instrumentation and onInvalid, and refuses what neither it nor StreamingGmm knows', () => {
-    expect(() => fitMixture({ k: 1, instrumentation: new Instrumentation(), onInvalid: () => {} })).not.toThrow();
+  it('fitMixture takes instrumentation, onInvalid and offThread, and refuses what neither it nor StreamingGmm knows', () => {
+    expect(() => fitMixture({ k: 1, instrumentation: new Instrumentation(), onInvalid: () => {}, offThread: true })).not.toThrow();
     expect(() => fitMixture({ k: 1, logger: {} } as never)).toThrow(/logger: unknown option/);
   });
 });
