@@ -98,12 +98,30 @@ export class EStepScratch {
   readonly diff: Float64Array;
   readonly centred: Float64Array;
   readonly sums = new Float64Array(4);
-  constructor(k: number, d: number) {
+  constructor(
+    readonly k: number,
+    readonly d: number,
+  ) {
     this.lp = new Float64Array(BLOCK * k);
     this.r = new Float64Array(BLOCK * k);
     this.diff = new Float64Array(4 * d);
     this.centred = new Float64Array(d);
   }
+}
+
+/**
+ * The scratch of the E-steps whose caller brings none (predictions, the probes of birth and death), one per shape
+ * (K, D) of the last few used: an E-step is synchronous and never re-entered, and nothing of its scratch is read
+ * after it returns, so reusing one is safe and saves zeroing 2·256·K values a call.
+ */
+const SHARED_SCRATCH: EStepScratch[] = [];
+
+function sharedScratch(k: number, d: number): EStepScratch {
+  for (const s of SHARED_SCRATCH) if (s.k === k && s.d === d) return s;
+  const s = new EStepScratch(k, d);
+  if (SHARED_SCRATCH.length === 4) SHARED_SCRATCH.shift();
+  SHARED_SCRATCH.push(s);
+  return s;
 }
 
 /**
@@ -123,7 +141,7 @@ export class EStepScratch {
  * @param hard hard (classification) EM
  * @param stats accumulator to add this batch to, or null
  * @param out optional per-point outputs
- * @param scratch reusable scratch (allocated when omitted)
+ * @param scratch reusable scratch (when omitted, one shared by such calls for this K and D)
  * @param unrolled use the fastest kernels (default): the compiled pass for D ≤ 16, WebAssembly SIMD
  *   beyond; false runs the plain JavaScript blocked kernels (the reference; bit-identical results)
  * @returns sums of the marginal and the expected complete-data log-likelihood
@@ -135,7 +153,7 @@ export function eStep(
   hard: boolean,
   stats: SufficientStats | null,
   out: EStepOutputs = {},
-  scratch: EStepScratch = new EStepScratch(pre.k, pre.d),
+  scratch: EStepScratch = sharedScratch(pre.k, pre.d),
   unrolled = true,
 ): EStepSums {
   const cut = out.exactTails === true ? EXP_UNDERFLOW : RESP_CUTOFF;
