@@ -6,12 +6,14 @@
  */
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { WindowFitter } from '../../src/gmm/parallel/windowFitter.js';
 import {
   EmstreamOptionsError,
   fitMixture,
   Instrumentation,
   StateMismatchError,
   syntheticStream,
+  ThreadPoolError,
   windowVectors,
   type FitMixtureOptions,
   type InvalidVector,
@@ -115,6 +117,18 @@ describe('fitMixture({ offThread: true })', () => {
     expect(everything(there)).toEqual(everything(here));
   });
 
+  it('copies a window whose buffer cannot be moved (all of a WebAssembly memory), and leaves it to the caller', async () => {
+    const memory = new WebAssembly.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2, all of its buffer
+    const whole = new Float64Array(memory.buffer);
+    whole.set(Array.from(syntheticStream(moving, 4096, 8), (p) => p.vector.slice(0, 2)).flat());
+    const window: VectorWindow<number> = { index: 0, n: 4096, d: 2, points: whole, records: Array.from({ length: 4096 }, (_, i) => i), rejected: 0 };
+    const [here] = await lastValueFrom(from([{ ...window, points: whole.slice() }]).pipe(fitMixture<number>({ k: 3, seed: 1 }), toArray()));
+    const [there] = await lastValueFrom(from([window]).pipe(fitMixture<number>({ k: 3, seed: 1, offThread: true }), toArray()));
+    expect(window.points.length).toBe(8192);
+    expect(there.window).toBe(window);
+    expect(everything(there)).toEqual(everything(here));
+  });
+
   it('sends the records of an unfittable window to onInvalid and goes on with the model as it was', async () => {
     const good = (index: number): VectorWindow<number> => {
       const points = Float64Array.from(Array.from(syntheticStream(moving, 300, 20 + index), (p) => p.vector).flat());
@@ -169,5 +183,27 @@ describe('fitMixture({ offThread: true })', () => {
   it('refuses an offThread that is not a boolean', () => {
     expect(() => fitMixture({ k: 2, offThread: 'yes' as unknown as boolean })).toThrow(EmstreamOptionsError);
     expect(() => fitMixture({ k: 2, offThread: 'yes' as unknown as boolean })).toThrow(/offThread: must be true or false, got "yes"/);
+  });
+});
+
+describe('WindowFitter', () => {
+  it('reports a worker thread that dies as a ThreadPoolError, once, and answers nothing after it', async () => {
+    const errors: Error[] = [];
+    const answers: unknown[] = [];
+    const dead = new Promise<void>((resolve) => {
+      const fitter = new WindowFitter({ k: 2 }, (err) => {
+        errors.push(err);
+        resolve();
+      });
+      // A window that claims more points than its buffer holds: reading it throws in the worker, outside any fit.
+      fitter.fit({ n: 100, d: 2, data: new Float64Array(4) }, 0, true, (o) => answers.push(o));
+      fitter.fit({ n: 2, d: 2, data: Float64Array.of(0, 0, 1, 1) }, 1, false, (o) => answers.push(o));
+    });
+    await dead;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ThreadPoolError);
+    expect(errors[0].message).toMatch(/^the window-fitting worker thread failed: fit on the calling thread \(fitMixture without offThread\)/);
+    expect(answers).toEqual([]);
   });
 });

@@ -106,13 +106,29 @@ export class WindowFitter {
     const request = { id, index, n: window.n, d: window.d };
     if (points.buffer instanceof SharedArrayBuffer) {
       this.send({ id, slot: null, moved: null, done }, { ...request, buffer: points.buffer, byteOffset: points.byteOffset, returned: false }, []);
-    } else if (move && points.byteLength === points.buffer.byteLength) {
-      const buffer = points.buffer;
-      this.send({ id, slot: null, moved: { byteOffset: points.byteOffset, length: points.length }, done }, { ...request, buffer, byteOffset: points.byteOffset, returned: true }, [buffer]);
+    } else if (move && points.byteLength === points.buffer.byteLength && this.tryMove(points, request, done)) {
+      return;
     } else {
       const slot = this.slot(length * Float64Array.BYTES_PER_ELEMENT);
       new Float64Array(slot, 0, length).set(length === points.length ? points : points.subarray(0, length));
       this.send({ id, slot, moved: null, done }, { ...request, buffer: slot, byteOffset: 0, returned: false }, []);
+    }
+  }
+
+  /**
+   * Moves the points' buffer to the worker; false (nothing sent) when the buffer cannot be moved (one the runtime
+   * marks as not transferable, e.g. a WebAssembly memory's): the caller copies it then.
+   */
+  private tryMove(points: Float64Array, request: Omit<FitRequest, 'buffer' | 'byteOffset' | 'returned'>, done: (outcome: WindowOutcome) => void): boolean {
+    const buffer = points.buffer as ArrayBuffer;
+    try {
+      this.send({ id: request.id, slot: null, moved: { byteOffset: points.byteOffset, length: points.length }, done }, { ...request, buffer, byteOffset: points.byteOffset, returned: true }, [buffer]);
+      return true;
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'DataCloneError')) throw err;
+      this.pending.pop();
+      if (this.pending.length === 0) this.worker.unref();
+      return false;
     }
   }
 
