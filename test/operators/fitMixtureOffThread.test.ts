@@ -5,6 +5,7 @@
  * window's points come back with the update.
  */
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
+import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WindowFitter } from '../../src/gmm/parallel/windowFitter.js';
 import {
@@ -186,6 +187,31 @@ describe('fitMixture({ offThread: true })', () => {
   });
 });
 
+describe('fitMixture({ offThread: true }): windows it does not own', () => {
+  const windowOf = (index: number, seed = 20 + index): VectorWindow<number> => {
+    const points = Float64Array.from(Array.from(syntheticStream(moving, 300, seed), (p) => p.vector).flat());
+    return { index, n: 300, d: 3, points, records: Array.from({ length: 300 }, (_, j) => index * 1000 + j), rejected: 0 };
+  };
+
+  it('dead-letters a window whose points hold fewer than n×d values, with the DataError of the calling thread, and goes on', async () => {
+    // Two windows that claim 300 points and hold 299: one a whole buffer of its own, one a view into a larger buffer
+    // (whose values past the view are not the window's).
+    const whole: VectorWindow<number> = { ...windowOf(1), points: windowOf(1).points.slice(0, 897) };
+    const view: VectorWindow<number> = { ...windowOf(2), points: windowOf(2).points.subarray(0, 897) };
+    const windows = () => [windowOf(0), { ...whole, points: whole.points.slice() }, view, windowOf(3)];
+    const invalid: InvalidVector<number>[] = [];
+    const options = { k: 3, seed: 1, onInvalid: (i: InvalidVector<number>) => invalid.push(i) };
+    const here = await lastValueFrom(from(windows()).pipe(fitMixture<number>(options), toArray()));
+    const hereInvalid = invalid.splice(0);
+    const there = await lastValueFrom(from(windows()).pipe(fitMixture<number>({ ...options, offThread: true }), toArray()));
+    expect(hereInvalid).toHaveLength(600);
+    expect(hereInvalid[0].message).toMatch(/the data buffer holds 897 values, fewer than n×d = 900/);
+    expect(invalid.map((i) => [i.record, i.reason, i.message])).toEqual(hereInvalid.map((i) => [i.record, i.reason, i.message]));
+    expect(there.map((u) => u.windowIndex)).toEqual([0, 3]);
+    expect(there.map(everything)).toEqual(here.map(everything));
+  });
+});
+
 describe('WindowFitter', () => {
   it('reports a worker thread that dies as a ThreadPoolError, once, and answers nothing after it', async () => {
     const errors: Error[] = [];
@@ -195,8 +221,11 @@ describe('WindowFitter', () => {
         errors.push(err);
         resolve();
       });
-      // A window that claims more points than its buffer holds: reading it throws in the worker, outside any fit.
-      fitter.fit({ n: 100, d: 2, data: new Float64Array(4) }, 0, true, (o) => answers.push(o));
+      // A request whose points lie past the end of its buffer (fit() never sends one): reading it throws in the worker,
+      // outside any fit, and the thread dies.
+      const worker = (fitter as unknown as { worker: Worker }).worker;
+      worker.postMessage({ id: -1, index: 0, n: 100, d: 2, length: 200, buffer: new ArrayBuffer(32), byteOffset: 0, returned: false });
+      fitter.fit({ n: 2, d: 2, data: Float64Array.of(0, 0, 1, 1) }, 0, true, (o) => answers.push(o));
       fitter.fit({ n: 2, d: 2, data: Float64Array.of(0, 0, 1, 1) }, 1, false, (o) => answers.push(o));
     });
     await dead;

@@ -100,10 +100,12 @@ export class WindowFitter {
    */
   fit(window: Dataset, index: number, move: boolean, done: (outcome: WindowOutcome) => void): void {
     if (this.closed) throw new ThreadPoolError('the window-fitting worker thread was closed', 2, undefined, REMEDY);
-    const length = window.n * window.d;
     const points = window.data;
+    // The values the fit reads: n×d, or fewer when the buffer holds fewer (the fit then throws the DataError it throws
+    // on the calling thread).
+    const length = Math.min(window.n * window.d, points.length);
     const id = this.nextId++;
-    const request = { id, index, n: window.n, d: window.d };
+    const request = { id, index, n: window.n, d: window.d, length };
     if (points.buffer instanceof SharedArrayBuffer) {
       this.send({ id, slot: null, moved: null, done }, { ...request, buffer: points.buffer, byteOffset: points.byteOffset, returned: false }, []);
     } else if (move && points.byteLength === points.buffer.byteLength && this.tryMove(points, request, done)) {

@@ -22,6 +22,8 @@ export interface FitRequest {
   readonly index: number;
   readonly n: number;
   readonly d: number;
+  /** The values of the window in `buffer`: n×d, or fewer when the caller's buffer held fewer (the fit refuses it). */
+  readonly length: number;
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
   readonly byteOffset: number;
   readonly returned: boolean;

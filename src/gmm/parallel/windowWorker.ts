@@ -22,7 +22,7 @@ try {
 port.on('message', (request: FitRequest) => {
   if (gmm === null) return;
   const started = performance.now();
-  const data = { n: request.n, d: request.d, data: new Float64Array(request.buffer, request.byteOffset, request.n * request.d) };
+  const data = { n: request.n, d: request.d, data: new Float64Array(request.buffer, request.byteOffset, request.length) };
   // A transferred window goes back with the reply (the caller's update carries it).
   const back = request.returned ? { buffer: request.buffer as ArrayBuffer } : {};
   let reply: WindowReply;
