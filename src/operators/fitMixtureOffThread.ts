@@ -33,7 +33,8 @@ export interface OffThreadSettings<R> {
  *    the update's `window` holds them, the window object that came in is left with an empty `points`.
  * 2. An unfittable window's records go to `onInvalid` as on the calling thread; any other error of a fit errors the
  *    output, as does a worker that cannot start or dies (`ThreadPoolError`).
- * 3. The source's completion completes the output after the last update; unsubscribing stops the worker.
+ * 3. The source's completion completes the output after the last update, and its error errors it after the updates
+ *    of the windows it sent before (as on the calling thread); unsubscribing stops the worker.
  *
  * A window sent while the first window's fit was in flight, when that fit then failed, has no model to start from:
  * if it has fewer than K distinct points, its records go to `onInvalid` (on the calling thread it would have waited
@@ -48,10 +49,17 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
     const initiallyModelled = streaming.initialState?.model != null || streaming.initialModel !== undefined;
     let modelSent = initiallyModelled;
     let completed = false;
+    // The source's error, held until the windows it sent before it are answered.
+    let failed: { readonly error: unknown } | null = null;
     let fitted = false;
 
     const finish = (): void => {
-      if (!completed || fitter.inFlight > 0 || subscriber.closed) return;
+      if (fitter.inFlight > 0 || subscriber.closed) return;
+      if (failed !== null) {
+        subscriber.error(failed.error);
+        return;
+      }
+      if (!completed) return;
       const window = deferred;
       deferred = null;
       endWithoutModel(window, minK, onInvalid, subscriber, instrumentation);
@@ -89,6 +97,10 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
           }
           modelSent = true;
           fitter.fit({ n: window.n, d: window.d, data: window.points }, window.index, true, answer(window));
+        },
+        error(err) {
+          failed = { error: err };
+          finish();
         },
         complete() {
           completed = true;

@@ -187,7 +187,7 @@ describe('fitMixture({ offThread: true })', () => {
   });
 });
 
-describe('fitMixture({ offThread: true }): windows it does not own', () => {
+describe('fitMixture({ offThread: true }): windows it does not own, and a source that fails', () => {
   const windowOf = (index: number, seed = 20 + index): VectorWindow<number> => {
     const points = Float64Array.from(Array.from(syntheticStream(moving, 300, seed), (p) => p.vector).flat());
     return { index, n: 300, d: 3, points, records: Array.from({ length: 300 }, (_, j) => index * 1000 + j), rejected: 0 };
@@ -209,6 +209,23 @@ describe('fitMixture({ offThread: true }): windows it does not own', () => {
     expect(invalid.map((i) => [i.record, i.reason, i.message])).toEqual(hereInvalid.map((i) => [i.record, i.reason, i.message]));
     expect(there.map((u) => u.windowIndex)).toEqual([0, 3]);
     expect(there.map(everything)).toEqual(here.map(everything));
+  });
+
+  it('delivers the updates of the windows before a source error, then the error', async () => {
+    const subject = new Subject<number[]>();
+    const seen: number[] = [];
+    const failed = new Promise<unknown>((resolve) => {
+      subject.pipe(windowVectors<number[]>({ size: 300 }), fitMixture<number[]>({ k: 3, seed: 1, offThread: true })).subscribe({
+        next: (u) => seen.push(u.windowIndex),
+        error: resolve,
+        complete: () => resolve(null),
+      });
+    });
+    for (const p of syntheticStream(moving, 900, 2)) subject.next(p.vector);
+    subject.error(new Error('the source failed'));
+    const error = await failed;
+    expect(seen).toEqual([0, 1, 2]);
+    expect((error as Error).message).toBe('the source failed');
   });
 });
 
