@@ -6,6 +6,7 @@
  * @module
  */
 import type { Observable, Subscriber, TeardownLogic } from 'rxjs';
+import { isChecked } from '../gmm/checked.js';
 import { countDistinctRows } from '../gmm/init.js';
 import { WindowFitter, type WindowOutcome } from '../gmm/parallel/windowFitter.js';
 import { stateToJSON, type StreamingOptions } from '../gmm/streaming.js';
@@ -29,8 +30,10 @@ export interface OffThreadSettings<R> {
  *
  * 1. A window is sent to the worker as soon as it arrives (a first window with fewer than K distinct points waits for
  *    the next, as on the calling thread); updates are emitted in window order when their fits come back. The
- *    window's points move to the worker and back when their buffer is theirs alone (as `windowVectors` makes them):
- *    the update's `window` holds them, the window object that came in is left with an empty `points`.
+ *    window's points move to the worker and back when `windowVectors` made them (its windows own their buffers):
+ *    the update's `window` holds them, the window object that came in is left with an empty `points`. Any other
+ *    window's points are copied (its maker may hold them, reuse them or write them again), and the update's
+ *    `window` is that window, as on the calling thread.
  * 2. An unfittable window's records go to `onInvalid` as on the calling thread; any other error of a fit errors the
  *    output, as does a worker that cannot start or dies (`ThreadPoolError`).
  * 3. The source's completion completes the output after the last update, and its error errors it after the updates
@@ -96,7 +99,10 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
             return;
           }
           modelSent = true;
-          fitter.fit({ n: window.n, d: window.d, data: window.points }, window.index, true, answer(window));
+          // Only points whose buffer windowVectors or this operator (joining a deferred window) made are moved: a
+          // window built elsewhere may be held, reused or written again by its maker after the push, so it is copied.
+          const owned = window !== incoming || isChecked(window.points);
+          fitter.fit({ n: window.n, d: window.d, data: window.points }, window.index, owned, answer(window));
         },
         error(err) {
           failed = { error: err };

@@ -7,7 +7,7 @@
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { WindowFitter } from '../../src/gmm/parallel/windowFitter.js';
+import { WindowFitter, type WindowOutcome } from '../../src/gmm/parallel/windowFitter.js';
 import {
   EmstreamOptionsError,
   fitMixture,
@@ -211,6 +211,34 @@ describe('fitMixture({ offThread: true }): windows it does not own, and a source
     expect(there.map(everything)).toEqual(here.map(everything));
   });
 
+  it('leaves the windows a caller holds as they were (it moves only the buffers windowVectors made)', async () => {
+    const windows = [windowOf(0), windowOf(1)];
+    const before = windows.map((w) => Array.from(w.points));
+    const here = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: 3, seed: 1 }), toArray()));
+    const there = await lastValueFrom(from(windows).pipe(fitMixture<number>({ k: 3, seed: 1, offThread: true }), toArray()));
+    expect(windows.map((w) => Array.from(w.points))).toEqual(before);
+    expect(there.map((u) => u.window)).toEqual(windows);
+    expect(there.map((u) => u.window === windows[u.windowIndex])).toEqual([true, true]);
+    expect(there.map(everything)).toEqual(here.map(everything));
+  });
+
+  it('fits the values a window held when it was pushed, though its shared memory is written again after', async () => {
+    const memory = new SharedArrayBuffer(900 * 8);
+    const shared = new Float64Array(memory);
+    const [a, b] = [windowOf(0), windowOf(1, 99)];
+    const here = await lastValueFrom(from([a]).pipe(fitMixture<number>({ k: 3, seed: 1 }), toArray()));
+    const updates: MixtureUpdate<number>[] = [];
+    const subject = new Subject<VectorWindow<number>>();
+    const done = new Promise<void>((resolve, reject) => subject.pipe(fitMixture<number>({ k: 3, seed: 1, offThread: true })).subscribe({ next: (u) => updates.push(u), error: reject, complete: resolve }));
+    shared.set(a.points);
+    subject.next({ ...a, points: shared });
+    shared.set(b.points); // the producer reuses its memory for the next window
+    subject.complete();
+    await done;
+    expect(updates.map((u) => Array.from(u.labels))).toEqual(here.map((u) => Array.from(u.labels)));
+    expect(updates[0].model).toEqual(here[0].model);
+  });
+
   it('delivers the updates of the windows before a source error, then the error', async () => {
     const subject = new Subject<number[]>();
     const seen: number[] = [];
@@ -230,6 +258,22 @@ describe('fitMixture({ offThread: true }): windows it does not own, and a source
 });
 
 describe('WindowFitter', () => {
+  it('copies a window it may move when the runtime will not move its buffer (all of a WebAssembly memory)', async () => {
+    const memory = new WebAssembly.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2
+    const whole = new Float64Array(memory.buffer);
+    whole.set(Array.from(syntheticStream(moving, 4096, 8), (p) => p.vector.slice(0, 2)).flat());
+    const outcome = await new Promise<WindowOutcome>((resolve, reject) => {
+      const fitter = new WindowFitter({ k: 3, seed: 1 }, reject);
+      fitter.fit({ n: 4096, d: 2, data: whole }, 0, true, (o) => {
+        fitter.close();
+        resolve(o);
+      });
+    });
+    expect(outcome.ok).toBe(true);
+    expect(outcome.points).toBeUndefined();
+    expect(whole.length).toBe(8192);
+  });
+
   it('reports a worker thread that dies as a ThreadPoolError, once, and answers nothing after it', async () => {
     const errors: Error[] = [];
     const answers: unknown[] = [];

@@ -88,14 +88,15 @@ export class WindowFitter {
   /**
    * Sends a window to the worker; `done` receives the answer.
    *
-   * 1. points in a `SharedArrayBuffer` are read in place;
+   * 1. with `move`, points in a `SharedArrayBuffer` are read in place;
    * 2. with `move`, points that are a whole `ArrayBuffer` of their own are moved to the worker (no copy: `window.data`
    *    is left empty, detached) and come back with the answer as `outcome.points`;
-   * 3. otherwise they are copied into a shared buffer reused from window to window.
+   * 3. otherwise they are copied into a shared buffer reused from window to window (the caller may then write
+   *    them again at once: the worker reads its copy later).
    *
    * @param window - n×d row-major points
    * @param index - the window's index (`StreamingGmm.update`'s `windowIndex`)
-   * @param move - whether the points may be moved (the caller owns their buffer)
+   * @param move - whether the points may be moved or read in place later (the caller owns their buffer and gives it up)
    * @param done - receives the window's fit, or the error its fit threw
    */
   fit(window: Dataset, index: number, move: boolean, done: (outcome: WindowOutcome) => void): void {
@@ -106,7 +107,7 @@ export class WindowFitter {
     const length = Math.min(window.n * window.d, points.length);
     const id = this.nextId++;
     const request = { id, index, n: window.n, d: window.d, length };
-    if (points.buffer instanceof SharedArrayBuffer) {
+    if (move && points.buffer instanceof SharedArrayBuffer) {
       this.send({ id, slot: null, moved: null, done }, { ...request, buffer: points.buffer, byteOffset: points.byteOffset, returned: false }, []);
     } else if (move && points.byteLength === points.buffer.byteLength && this.tryMove(points, request, done)) {
       return;
