@@ -74,7 +74,11 @@ export class WindowFitter {
     });
     this.worker.unref();
     this.worker.on('message', (reply: WindowReply) => this.answer(reply));
-    this.worker.on('error', (err) => this.fatal(new ThreadPoolError('the window-fitting worker thread failed', 2, err, REMEDY)));
+    this.worker.on('error', (err) => {
+      // What failed goes into the message: it is the one line a CLI prints (the cause is not printed).
+      const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      this.fatal(new ThreadPoolError(`the window-fitting worker thread failed (${what})`, 2, err, REMEDY));
+    });
     this.worker.on('exit', (code) => {
       if (!this.closed) this.fatal(new ThreadPoolError(`the window-fitting worker thread exited (code ${code})`, 2, undefined, REMEDY));
     });
