@@ -8,7 +8,9 @@ import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WindowFitter, type WindowOutcome } from '../../src/gmm/parallel/windowFitter.js';
+import { errorFromMessage, errorMessage } from '../../src/gmm/parallel/windowProtocol.js';
 import {
+  DataError,
   EmstreamOptionsError,
   fitMixture,
   Instrumentation,
@@ -296,5 +298,19 @@ describe('WindowFitter', () => {
     // What failed, in the one line a CLI prints (the cause is not printed).
     expect(errors[0].message).toMatch(/^the window-fitting worker thread failed \(RangeError: [^)]*length[^)]*\): fit on the calling thread \(fitMixture without offThread\)/);
     expect(answers).toEqual([]);
+  });
+});
+
+describe('errors across threads', () => {
+  it('are rebuilt as their class with their context and retriable flag', () => {
+    const pool = errorFromMessage(structuredClone(errorMessage(new ThreadPoolError('an E-step worker failed', 2))));
+    expect(pool).toBeInstanceOf(ThreadPoolError);
+    expect(pool.message).toBe(new ThreadPoolError('an E-step worker failed', 2).message);
+    expect((pool as ThreadPoolError).context).toEqual({ threads: 2 });
+    expect((pool as ThreadPoolError).retriable).toBe(true);
+    const data = errorFromMessage(structuredClone(errorMessage(new DataError('value at row 3, column 1 is NaN', { row: 3, column: 1 }))));
+    expect(data).toBeInstanceOf(DataError);
+    expect((data as DataError).context).toEqual({ row: 3, column: 1 });
+    expect((data as DataError).retriable).toBe(false);
   });
 });

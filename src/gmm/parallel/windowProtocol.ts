@@ -29,11 +29,12 @@ export interface FitRequest {
   readonly returned: boolean;
 }
 
-/** An error as it crosses threads: its class name, message and context. */
+/** An error as it crosses threads: its class name, message, context and retriable flag. */
 export interface ErrorMessage {
   readonly name: string;
   readonly message: string;
   readonly context?: unknown;
+  readonly retriable?: boolean;
   readonly stack?: string;
 }
 
@@ -47,7 +48,8 @@ export type WindowReply =
 export function errorMessage(err: unknown): ErrorMessage {
   if (err instanceof Error) {
     const context = err instanceof EmstreamError ? plainContext(err.context) : undefined;
-    return { name: err.name, message: err.message, ...(context === undefined ? {} : { context }), ...(err.stack === undefined ? {} : { stack: err.stack }) };
+    const retriable = err instanceof EmstreamError ? { retriable: err.retriable } : {};
+    return { name: err.name, message: err.message, ...(context === undefined ? {} : { context }), ...retriable, ...(err.stack === undefined ? {} : { stack: err.stack }) };
   }
   return { name: 'Error', message: String(err) };
 }
@@ -84,7 +86,7 @@ export function errorFromMessage(m: ErrorMessage): Error {
   Object.defineProperty(err, 'name', { value: m.name, writable: true, configurable: true, enumerable: proto !== Error.prototype });
   if (proto !== Error.prototype) {
     err.context = m.context ?? {};
-    err.retriable = false;
+    err.retriable = m.retriable ?? false;
   }
   Object.defineProperty(err, 'stack', { value: m.stack ?? `${m.name}: ${m.message}`, writable: true, configurable: true });
   return err;
