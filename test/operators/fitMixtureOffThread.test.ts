@@ -5,6 +5,9 @@
  * window's points come back with the update.
  */
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WindowFitter, type WindowOutcome } from '../../src/gmm/parallel/windowFitter.js';
@@ -181,6 +184,28 @@ describe('fitMixture({ offThread: true })', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(seen).toEqual([]);
     expect(subject.observed).toBe(false);
+  });
+
+  it('does not keep the process alive while no window is in flight (a subscription whose source is idle)', { timeout: 90_000 }, async () => {
+    // One pipeline that never gets a window, one whose windows were all answered: both subscribed, neither complete.
+    const script = [
+      "import { NEVER, Subject } from 'rxjs';",
+      "import { fitMixture, windowVectors } from './src/index.ts';",
+      'NEVER.pipe(fitMixture({ k: 2, offThread: true })).subscribe();',
+      'const input = new Subject();',
+      'let updates = 0;',
+      "input.pipe(windowVectors({ size: 4 }), fitMixture({ k: 2, seed: 1, offThread: true })).subscribe(() => { if (++updates === 2) console.log('updated 2'); });",
+      'for (const x of [0, 0.1, 5, 5.1, 0.2, 0.3, 5.2, 5.3]) input.next([x]);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    // Far longer than it takes (about a second): a process kept alive by the idle worker is killed then.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(timer);
+    expect(out).toBe('updated 2\n');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
   });
 
   it('refuses an offThread that is not a boolean', () => {

@@ -72,7 +72,6 @@ export class WindowFitter {
       execArgv: [],
       name: 'emstream-window-fit',
     });
-    this.worker.unref();
     this.worker.on('message', (reply: WindowReply) => this.answer(reply));
     this.worker.on('error', (err) => {
       // What failed goes into the message: it is the one line a CLI prints (the cause is not printed).
@@ -82,6 +81,8 @@ export class WindowFitter {
     this.worker.on('exit', (code) => {
       if (!this.closed) this.fatal(new ThreadPoolError(`the window-fitting worker thread exited (code ${code})`, 2, undefined, REMEDY));
     });
+    // After the listeners: a 'message' listener refs the worker again.
+    this.worker.unref();
   }
 
   /** Windows given to {@link fit} and not answered yet. */
