@@ -208,6 +208,25 @@ describe('fitMixture({ offThread: true })', () => {
     expect({ code, signal }).toEqual({ code: 0, signal: null });
   });
 
+  it('keeps the process alive until its worker has started: a worker that cannot start errors the output', { timeout: 90_000 }, async () => {
+    // A saved state for another K, and no window: the worker's error is all that keeps the process from ending quietly.
+    const script = [
+      "import { NEVER } from 'rxjs';",
+      "import { fitMixture, StreamingGmm } from './src/index.ts';",
+      'const gmm = new StreamingGmm({ k: 2, seed: 1 });',
+      'gmm.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });',
+      "NEVER.pipe(fitMixture({ k: 3, initialState: gmm.toJSON(), offThread: true })).subscribe({ error: (e) => { console.log(e.name); process.exitCode = 1; } });",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(timer);
+    expect(out).toBe('StateMismatchError\n');
+    expect({ code, signal }).toEqual({ code: 1, signal: null });
+  });
+
   it('refuses an offThread that is not a boolean', () => {
     expect(() => fitMixture({ k: 2, offThread: 'yes' as unknown as boolean })).toThrow(EmstreamOptionsError);
     expect(() => fitMixture({ k: 2, offThread: 'yes' as unknown as boolean })).toThrow(/offThread: must be true or false, got "yes"/);

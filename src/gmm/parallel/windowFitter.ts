@@ -48,7 +48,7 @@ const KEEP_FREE = 4;
  *    after it;
  * 4. {@link close} stops the worker; pending windows get no answer.
  *
- * The thread keeps the process alive only while windows are in flight.
+ * The thread keeps the process alive while it starts and while windows are in flight.
  */
 export class WindowFitter {
   private readonly worker: Worker;
@@ -56,6 +56,8 @@ export class WindowFitter {
   private readonly free: SharedArrayBuffer[] = [];
   private nextId = 0;
   private closed = false;
+  /** The worker built its StreamingGmm (`ready`): from then on it holds the process only while windows are in flight. */
+  private started = false;
 
   /**
    * @param options - the streaming options of the fit (structured-cloneable: validated plain data)
@@ -81,8 +83,8 @@ export class WindowFitter {
     this.worker.on('exit', (code) => {
       if (!this.closed) this.fatal(new ThreadPoolError(`the window-fitting worker thread exited (code ${code})`, 2, undefined, REMEDY));
     });
-    // After the listeners: a 'message' listener refs the worker again.
-    this.worker.unref();
+    // Held (a 'message' listener refs it) until the worker has built its StreamingGmm: a worker that cannot start
+    // must get to say so even while no window is in flight.
   }
 
   /** Windows given to {@link fit} and not answered yet. */
@@ -135,7 +137,7 @@ export class WindowFitter {
     } catch (err) {
       if (!(err instanceof Error && err.name === 'DataCloneError')) throw err;
       this.pending.pop();
-      if (this.pending.length === 0) this.worker.unref();
+      if (this.pending.length === 0 && this.started) this.worker.unref();
       return false;
     }
   }
@@ -169,6 +171,11 @@ export class WindowFitter {
     if (this.closed) return;
     if (reply.type === 'fatal') {
       this.fatal(errorFromMessage(reply.error));
+      return;
+    }
+    if (reply.type === 'ready') {
+      this.started = true;
+      if (this.pending.length === 0) this.worker.unref();
       return;
     }
     const next = this.pending.shift();

@@ -38,8 +38,12 @@ export interface ErrorMessage {
   readonly stack?: string;
 }
 
-/** The worker's answer to a request (`fitted` or `failed`, in request order), or `fatal` when it cannot start. */
+/**
+ * The worker's answer to a request (`fitted` or `failed`, in request order), `ready` once it has started (before any
+ * answer), or `fatal` when it cannot start.
+ */
 export type WindowReply =
+  | { readonly type: 'ready' }
   | { readonly type: 'fitted'; readonly id: number; readonly fit: WindowFit; readonly state: StreamingStateCopy; readonly durationMs: number; readonly buffer?: ArrayBuffer }
   | { readonly type: 'failed'; readonly id: number; readonly error: ErrorMessage; readonly buffer?: ArrayBuffer }
   | { readonly type: 'fatal'; readonly error: ErrorMessage };

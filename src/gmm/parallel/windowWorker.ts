@@ -15,6 +15,7 @@ if (port === null) throw new Error('windowWorker.ts runs as a worker thread (sta
 let gmm: StreamingGmm | null = null;
 try {
   gmm = new StreamingGmm(init.options);
+  port.postMessage({ type: 'ready' } satisfies WindowReply);
 } catch (err) {
   port.postMessage({ type: 'fatal', error: errorMessage(err) } satisfies WindowReply);
 }
