@@ -12,6 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WindowFitter, type WindowOutcome } from '../../src/gmm/parallel/windowFitter.js';
 import { errorFromMessage, errorMessage } from '../../src/gmm/parallel/windowProtocol.js';
+import { wasm } from '../../src/gmm/wasm.js';
 import {
   DataError,
   EmstreamOptionsError,
@@ -124,7 +125,7 @@ describe('fitMixture({ offThread: true })', () => {
   });
 
   it('copies a window whose buffer cannot be moved (all of a WebAssembly memory), and leaves it to the caller', async () => {
-    const memory = new WebAssembly.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2, all of its buffer
+    const memory = new wasm!.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2, all of its buffer
     const whole = new Float64Array(memory.buffer);
     whole.set(Array.from(syntheticStream(moving, 4096, 8), (p) => p.vector.slice(0, 2)).flat());
     const window: VectorWindow<number> = { index: 0, n: 4096, d: 2, points: whole, records: Array.from({ length: 4096 }, (_, i) => i), rejected: 0 };
@@ -305,7 +306,7 @@ describe('fitMixture({ offThread: true }): windows it does not own, and a source
 
 describe('WindowFitter', () => {
   it('copies a window it may move when the runtime will not move its buffer (all of a WebAssembly memory)', async () => {
-    const memory = new WebAssembly.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2
+    const memory = new wasm!.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2
     const whole = new Float64Array(memory.buffer);
     whole.set(Array.from(syntheticStream(moving, 4096, 8), (p) => p.vector.slice(0, 2)).flat());
     const outcome = await new Promise<WindowOutcome>((resolve, reject) => {
