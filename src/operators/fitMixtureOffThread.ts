@@ -9,7 +9,7 @@ import type { Observable, Subscriber, TeardownLogic } from 'rxjs';
 import { isChecked } from '../gmm/checked.js';
 import { countDistinctRows } from '../gmm/init.js';
 import { WindowFitter, type WindowOutcome } from '../gmm/parallel/windowFitter.js';
-import { stateToJSON, type StreamingOptions } from '../gmm/streaming.js';
+import { stateToJSON, StreamingGmm, type StreamingOptions } from '../gmm/streaming.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { guarded, operatorSubscriber } from './operate.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
@@ -35,7 +35,8 @@ export interface OffThreadSettings<R> {
  *    window's points are copied (its maker may hold them, reuse them or write them again), and the update's
  *    `window` is that window, as on the calling thread.
  * 2. An unfittable window's records go to `onInvalid` as on the calling thread; any other error of a fit errors the
- *    output, as does a worker that cannot start or dies (`ThreadPoolError`).
+ *    output, as does a worker that cannot start or dies (`ThreadPoolError`). A saved state or model the options
+ *    refuse errors the output when it is subscribed, as on the calling thread.
  * 3. The source's completion completes the output after the last update, and its error errors it after the updates
  *    of the windows it sent before (as on the calling thread); unsubscribing stops the worker.
  *
@@ -46,6 +47,9 @@ export interface OffThreadSettings<R> {
 export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Observable<VectorWindow<R>>, subscriber: Subscriber<MixtureUpdate<R>>) => TeardownLogic {
   const { streaming, minK, instrumentation, onInvalid } = settings;
   return (source, subscriber) => {
+    // A saved state or model is checked here too, as on the calling thread: one these options refuse errors the output
+    // when it is subscribed (a runner refuses it before it consumes anything), and no worker is started for it.
+    if (streaming.initialState !== undefined || streaming.initialModel !== undefined) new StreamingGmm(streaming);
     const fitter = new WindowFitter(streaming, (err) => subscriber.error(err));
     let deferred: VectorWindow<R> | null = null;
     // Whether a window with K distinct points was sent: the worker then has (or will try to have) a model.

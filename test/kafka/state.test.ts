@@ -86,6 +86,26 @@ describe('durable state', () => {
     ]);
   });
 
+  it('a state of another configuration is refused at startup with the fit on a worker thread too (--off-thread)', { timeout: 120_000 }, async () => {
+    const kafka = testKafka();
+    const input = uniqueTopic('mismatch-off');
+    await produceAll(kafka, input, (i) => ({ value: JSON.stringify(clusteredPoint(i)) }), 1000);
+    const base = { kafka, input, group: `${input}-g`, pipelineId: input, fromBeginning: true } as const;
+    const first = await runKafkaPipeline({ ...base, pipeline: standardPipeline({ window: 500, k: 3, offThread: true }) });
+    await waitFor(() => first.counters.windows === 2, 60_000, 'two windows');
+    await first.stop();
+
+    const refused = await runKafkaPipeline({ ...base, pipeline: standardPipeline({ window: 500, k: 4, offThread: true }) }).then(
+      async (run) => {
+        await run.stop();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(StateRestoreError);
+    expect((refused as StateRestoreError).message).toMatch(new RegExp(`^the saved state of pipeline "${input}" on "${input}.models" \\(model version 2\\) does not match this pipeline \\(k: saved 3, requested 4\\): run with --fresh`));
+  });
+
   it('a state newer than the committed offsets: the records it covers are skipped, not counted twice', { timeout: 120_000 }, async () => {
     const kafka = testKafka();
     const input = uniqueTopic('newer');

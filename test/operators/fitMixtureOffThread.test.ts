@@ -4,7 +4,7 @@
  * that cannot start errors the output with the typed error, the output completes after the last update, and the
  * window's points come back with the update.
  */
-import { from, lastValueFrom, Subject, toArray } from 'rxjs';
+import { from, lastValueFrom, NEVER, Subject, toArray } from 'rxjs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -166,6 +166,22 @@ describe('fitMixture({ offThread: true })', () => {
     expect((error as StateMismatchError).context.differences).toEqual([{ setting: 'k', saved: '3', requested: '4' }]);
   });
 
+  it('refuses a saved state for other options when subscribed, as on the calling thread (a runner refuses it before it consumes)', async () => {
+    const points = Array.from(syntheticStream(moving, 600, 3), (p) => p.vector);
+    const [first] = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size: 600 }), fitMixture<number[]>({ k: 3, seed: 1 }), toArray()));
+    const errors = (offThread: boolean): unknown[] => {
+      const seen: unknown[] = [];
+      NEVER.pipe(fitMixture<number[]>({ k: 4, initialState: first.state, offThread })).subscribe({ error: (e: unknown) => seen.push(e) }).unsubscribe();
+      return seen;
+    };
+    const here = errors(false);
+    const there = errors(true);
+    expect(here).toHaveLength(1);
+    expect(there).toHaveLength(1);
+    expect(there[0]).toBeInstanceOf(StateMismatchError);
+    expect((there[0] as StateMismatchError).message).toBe((here[0] as StateMismatchError).message);
+  });
+
   it('ends a stream that never had K distinct points as on the calling thread', async () => {
     const invalid: InvalidVector<number[]>[] = [];
     const updates = await lastValueFrom(
@@ -209,14 +225,15 @@ describe('fitMixture({ offThread: true })', () => {
     expect({ code, signal }).toEqual({ code: 0, signal: null });
   });
 
-  it('keeps the process alive until its worker has started: a worker that cannot start errors the output', { timeout: 90_000 }, async () => {
-    // A saved state for another K, and no window: the worker's error is all that keeps the process from ending quietly.
+  it('keeps the process alive until its worker has started: a worker that cannot start reports it', { timeout: 90_000 }, async () => {
+    // A worker given a saved state for another K (fitMixture refuses one on the calling thread first), and no window:
+    // its error is all that keeps the process from ending quietly.
     const script = [
-      "import { NEVER } from 'rxjs';",
-      "import { fitMixture, StreamingGmm } from './src/index.ts';",
+      "import { StreamingGmm } from './src/index.ts';",
+      "import { WindowFitter } from './src/gmm/parallel/windowFitter.ts';",
       'const gmm = new StreamingGmm({ k: 2, seed: 1 });',
       'gmm.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });',
-      "NEVER.pipe(fitMixture({ k: 3, initialState: gmm.toJSON(), offThread: true })).subscribe({ error: (e) => { console.log(e.name); process.exitCode = 1; } });",
+      "new WindowFitter({ k: 3, initialState: gmm.toJSON() }, (e) => { console.log(e.name); process.exitCode = 1; });",
     ].join('\n');
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
