@@ -29,7 +29,10 @@ export interface OffThreadSettings<R> {
  * The body of `fitMixture` with the fit on a worker thread (for `operate`).
  *
  * 1. A window is sent to the worker as soon as it arrives (a first window with fewer than K distinct points waits for
- *    the next, as on the calling thread); updates are emitted in window order when their fits come back. The
+ *    the next, as on the calling thread); updates are emitted in window order when their fits come back. While no
+ *    model exists, the windows after one sent to make the first model wait for its answer: if that fit fails, they
+ *    are taken as on the calling thread (a window of too few distinct points waits for the next, it is not fitted
+ *    without a model). The
  *    window's points move to the worker and back when `windowVectors` made them (its windows own their buffers):
  *    the update's `window` holds them, the window object that came in is left with an empty `points`. Any other
  *    window's points are copied (its maker may hold them, reuse them or write them again), and the update's
@@ -39,10 +42,6 @@ export interface OffThreadSettings<R> {
  *    refuse errors the output when it is subscribed, as on the calling thread.
  * 3. The source's completion completes the output after the last update, and its error errors it after the updates
  *    of the windows it sent before (as on the calling thread); unsubscribing stops the worker.
- *
- * A window sent while the first window's fit was in flight, when that fit then failed, has no model to start from:
- * if it has fewer than K distinct points, its records go to `onInvalid` (on the calling thread it would have waited
- * for the next window).
  */
 export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Observable<VectorWindow<R>>, subscriber: Subscriber<MixtureUpdate<R>>) => TeardownLogic {
   const { streaming, minK, instrumentation, onInvalid } = settings;
@@ -52,13 +51,15 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
     if (streaming.initialState !== undefined || streaming.initialModel !== undefined) new StreamingGmm(streaming);
     const fitter = new WindowFitter(streaming, (err) => subscriber.error(err));
     let deferred: VectorWindow<R> | null = null;
-    // Whether a window with K distinct points was sent: the worker then has (or will try to have) a model.
+    // A model exists (restored, or fitted on a window): a window is fitted however few distinct points it has.
     const initiallyModelled = streaming.initialState?.model != null || streaming.initialModel !== undefined;
-    let modelSent = initiallyModelled;
+    let fitted = false;
+    // The windows that came while the fit that would make the first model was in flight (null: none is): taken when
+    // its answer says whether there is a model.
+    let held: VectorWindow<R>[] | null = null;
     let completed = false;
     // The source's error, held until the windows it sent before it are answered.
     let failed: { readonly error: unknown } | null = null;
-    let fitted = false;
 
     const finish = (): void => {
       if (fitter.inFlight > 0 || subscriber.closed) return;
@@ -83,31 +84,44 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
           if (instrumentation) emitWindowEvents(instrumentation, update, params.weights, outcome.durationMs);
           subscriber.next(update);
         } else {
-          // No model yet and nothing in flight: the next window must have K distinct points again.
-          if (!fitted && fitter.inFlight === 0) modelSent = initiallyModelled;
           if (onInvalid === undefined || !isUnfittable(outcome.error)) throw outcome.error;
           dropWindow(returned(window, outcome.points), outcome.error, onInvalid, subscriber, instrumentation);
+        }
+        // The windows held for this answer, as they came (a failed first fit leaves no model: they are checked again).
+        const waiting = held;
+        held = null;
+        for (const w of waiting ?? []) {
+          if (subscriber.closed) return;
+          accept(w);
         }
         finish();
       });
 
+    const accept = (incoming: VectorWindow<R>): void => {
+      if (held !== null) {
+        held.push(incoming);
+        return;
+      }
+      const window = deferred ? concatWindows(deferred, incoming) : incoming;
+      deferred = null;
+      if (window.n === 0) return;
+      const modelled = initiallyModelled || fitted;
+      if (!modelled && countDistinctRows({ n: window.n, d: window.d, data: window.points }, minK) < minK) {
+        deferred = window;
+        instrumentation?.emit('em.window.deferred', { windowIndex: window.index, n: window.n });
+        return;
+      }
+      // This fit makes the first model, or fails: the next windows wait for its answer.
+      if (!modelled) held = [];
+      // Only points whose buffer windowVectors or this operator (joining a deferred window) made are moved: a
+      // window built elsewhere may be held, reused or written again by its maker after the push, so it is copied.
+      const owned = window !== incoming || isChecked(window.points);
+      fitter.fit({ n: window.n, d: window.d, data: window.points }, window.index, owned, answer(window));
+    };
+
     const subscription = source.subscribe(
       operatorSubscriber<VectorWindow<R>>(subscriber, {
-        next(incoming) {
-          const window = deferred ? concatWindows(deferred, incoming) : incoming;
-          deferred = null;
-          if (window.n === 0) return;
-          if (!modelSent && countDistinctRows({ n: window.n, d: window.d, data: window.points }, minK) < minK) {
-            deferred = window;
-            instrumentation?.emit('em.window.deferred', { windowIndex: window.index, n: window.n });
-            return;
-          }
-          modelSent = true;
-          // Only points whose buffer windowVectors or this operator (joining a deferred window) made are moved: a
-          // window built elsewhere may be held, reused or written again by its maker after the push, so it is copied.
-          const owned = window !== incoming || isChecked(window.points);
-          fitter.fit({ n: window.n, d: window.d, data: window.points }, window.index, owned, answer(window));
-        },
+        next: accept,
         error(err) {
           failed = { error: err };
           finish();
@@ -122,6 +136,7 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
       subscription.unsubscribe();
       fitter.close();
       deferred = null;
+      held = null;
     };
   };
 }

@@ -275,6 +275,24 @@ describe('fitMixture({ offThread: true }): windows it does not own, and a source
     expect(there.map(everything)).toEqual(here.map(everything));
   });
 
+  it('after a first window that could not be fitted, defers a window of too few distinct points to the next, as on the calling thread', async () => {
+    const first: VectorWindow<number> = { ...windowOf(0), points: windowOf(0).points.map((v, i) => (i === 5 ? 1e200 : v)) };
+    const few: VectorWindow<number> = { index: 1, n: 300, d: 3, points: new Float64Array(900).fill(1), records: Array.from({ length: 300 }, (_, j) => 1000 + j), rejected: 0 };
+    const windows = () => [first, few, windowOf(2), windowOf(3)].map((w) => ({ ...w, points: w.points.slice() }));
+    const invalid: InvalidVector<number>[] = [];
+    const { instrumentation, events } = recorder();
+    const options = { k: 3, seed: 1, instrumentation, onInvalid: (i: InvalidVector<number>) => invalid.push(i) };
+    const here = await lastValueFrom(from(windows()).pipe(fitMixture<number>(options), toArray()));
+    const hereInvalid = invalid.splice(0);
+    const hereEvents = events.splice(0);
+    const there = await lastValueFrom(from(windows()).pipe(fitMixture<number>({ ...options, offThread: true }), toArray()));
+    expect(hereInvalid.map((i) => i.record)).toEqual(Array.from({ length: 300 }, (_, j) => j));
+    expect(here.map((u) => [u.windowIndex, u.window.n])).toEqual([[2, 600], [3, 300]]);
+    expect(invalid.map((i) => [i.record, i.reason, i.message])).toEqual(hereInvalid.map((i) => [i.record, i.reason, i.message]));
+    expect(there.map(everything)).toEqual(here.map(everything));
+    expect(events).toEqual(hereEvents);
+  });
+
   it('leaves the windows a caller holds as they were (it moves only the buffers windowVectors made)', async () => {
     const windows = [windowOf(0), windowOf(1)];
     const before = windows.map((w) => Array.from(w.points));
