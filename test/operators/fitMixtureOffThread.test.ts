@@ -62,6 +62,20 @@ function recorder(): { instrumentation: Instrumentation; events: unknown[] } {
   return { instrumentation, events };
 }
 
+/**
+ * Runs a module (its lines) in a process of its own from the repository's root, and returns what it printed and how
+ * it ended; a process still alive after 60 s (far longer than it takes: about a second) is killed.
+ */
+async function runScript(lines: readonly string[]): Promise<{ out: string; code: number | null; signal: string | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', lines.join('\n')], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
+  return { out, code, signal };
+}
+
 async function run(points: number[][], options: FitMixtureOptions<number[]>, size: number) {
   const { instrumentation, events } = recorder();
   const updates = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size }), fitMixture<number[]>({ ...options, instrumentation }), toArray()));
@@ -213,16 +227,8 @@ describe('fitMixture({ offThread: true })', () => {
       'let updates = 0;',
       "input.pipe(windowVectors({ size: 4 }), fitMixture({ k: 2, seed: 1, offThread: true })).subscribe(() => { if (++updates === 2) console.log('updated 2'); });",
       'for (const x of [0, 0.1, 5, 5.1, 0.2, 0.3, 5.2, 5.3]) input.next([x]);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    // Far longer than it takes (about a second): a process kept alive by the idle worker is killed then.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-    clearTimeout(timer);
-    expect(out).toBe('updated 2\n');
-    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    ];
+    expect(await runScript(script)).toEqual({ out: 'updated 2\n', code: 0, signal: null });
   });
 
   it('keeps the process alive until its worker has started: a worker that cannot start reports it', { timeout: 90_000 }, async () => {
@@ -234,15 +240,8 @@ describe('fitMixture({ offThread: true })', () => {
       'const gmm = new StreamingGmm({ k: 2, seed: 1 });',
       'gmm.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });',
       "new WindowFitter({ k: 3, initialState: gmm.toJSON() }, (e) => { console.log(e.name); process.exitCode = 1; });",
-    ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-    clearTimeout(timer);
-    expect(out).toBe('StateMismatchError\n');
-    expect({ code, signal }).toEqual({ code: 1, signal: null });
+    ];
+    expect(await runScript(script)).toEqual({ out: 'StateMismatchError\n', code: 1, signal: null });
   });
 
   it('refuses an offThread that is not a boolean', () => {
