@@ -3,7 +3,7 @@ import { chiSquareLog10Survival } from './special.js';
 import { checkDataset, cloneParams } from './em.js';
 import { defaultThreads, eStepWork, pooledEStep, sharedPool, threadsFor, type EStepPool } from './parallel/pool.js';
 import { CovarianceError, ModelFormatError, StateMismatchError } from './errors.js';
-import { EStepScratch, precompute } from './estep.js';
+import { precompute } from './estep.js';
 import { countDistinctRows, dataMean } from './init.js';
 import { paramsFromJSON, paramsToJSON } from './model.js';
 import { Rng, type RngState } from './rng.js';
@@ -495,7 +495,7 @@ export class StreamingGmm {
       if (!final.outputsWritten) {
         const pre = precompute(final.params);
         if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
-        pooledEStep(this.pool, pre.value, data, o.mode === 'hard', null, outputs, new EStepScratch(final.params.k, data.d));
+        pooledEStep(this.pool, pre.value, data, o.mode === 'hard', null, outputs);
       }
       if (!this.book.isIdentity()) {
         const ids = this.book.labels();

@@ -139,7 +139,9 @@ describe('fitMixture({ offThread: true })', () => {
   });
 
   it('copies a window whose buffer cannot be moved (all of a WebAssembly memory), and leaves it to the caller', async () => {
-    const memory = new wasm!.Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2, all of its buffer
+    // (the project's TypeScript libs do not declare the WebAssembly API)
+    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+    const memory = new Memory({ initial: 1 }); // 64 KiB: 4096 points of D = 2, all of its buffer
     const whole = new Float64Array(memory.buffer);
     whole.set(Array.from(syntheticStream(moving, 4096, 8), (p) => p.vector.slice(0, 2)).flat());
     const window: VectorWindow<number> = { index: 0, n: 4096, d: 2, points: whole, records: Array.from({ length: 4096 }, (_, i) => i), rejected: 0 };

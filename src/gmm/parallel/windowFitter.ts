@@ -7,6 +7,7 @@
  * @module
  */
 import { Worker } from 'node:worker_threads';
+import { isChecked } from '../checked.js';
 import { ThreadPoolError } from '../errors.js';
 import type { StreamingOptions, StreamingStateCopy, WindowFit } from '../streaming.js';
 import type { Dataset } from '../types.js';
@@ -113,7 +114,7 @@ export class WindowFitter {
     // on the calling thread).
     const length = Math.min(window.n * window.d, points.length);
     const id = this.nextId++;
-    const request = { id, index, n: window.n, d: window.d, length };
+    const request = { id, index, n: window.n, d: window.d, length, checked: isChecked(points) };
     if (move && points.buffer instanceof SharedArrayBuffer) {
       this.send({ id, slot: null, moved: null, done }, { ...request, buffer: points.buffer, byteOffset: points.byteOffset, returned: false }, []);
     } else if (move && points.byteLength === points.buffer.byteLength && this.tryMove(points, request, done)) {

@@ -27,6 +27,8 @@ export interface FitRequest {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
   readonly byteOffset: number;
   readonly returned: boolean;
+  /** Every value was checked where the window was built (`isChecked`): the fit need not scan it again. */
+  readonly checked: boolean;
 }
 
 /** An error as it crosses threads: its class name, message, context and retriable flag. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { markChecked } from '../checked.js';
 import { StreamingGmm } from '../streaming.js';
 import { errorMessage, type FitRequest, type WindowWorkerInit, type WindowReply } from './windowProtocol.js';
 
@@ -23,7 +24,9 @@ try {
 port.on('message', (request: FitRequest) => {
   if (gmm === null) return;
   const started = performance.now();
-  const data = { n: request.n, d: request.d, data: new Float64Array(request.buffer, request.byteOffset, request.length) };
+  const points = new Float64Array(request.buffer, request.byteOffset, request.length);
+  if (request.checked) markChecked(points);
+  const data = { n: request.n, d: request.d, data: points };
   // A transferred window goes back with the reply (the caller's update carries it).
   const back = request.returned ? { buffer: request.buffer as ArrayBuffer } : {};
   let reply: WindowReply;

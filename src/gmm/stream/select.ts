@@ -9,7 +9,7 @@ import { mixtureParameters } from '../birthDeath.js';
 import { windowBic } from '../chooseK.js';
 import { runEM } from '../em.js';
 import { CovarianceError, NumericError } from '../errors.js';
-import { EStepScratch, eStep, precompute } from '../estep.js';
+import { eStep, precompute } from '../estep.js';
 import { countDistinctRows, initialise, KmeansPlusPlusSeeding, sameParams, seedsWithKmeansPlusPlus } from '../init.js';
 import { logDensities, significantlyBetter, splitWindow, type WindowSplit } from '../selection.js';
 import { SufficientStats } from '../stats.js';
@@ -68,7 +68,7 @@ export function matchedToPrevious(w: WindowContext, c: Candidate, previous: GmmP
   if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: o.covarianceType, regCovar: o.regCovar });
   const { data } = w;
   const batch = new SufficientStats(params.k, data.d, o.covarianceType, w.shift);
-  const sums = eStep(pre.value, data.data, data.n, o.mode === 'hard', batch, {}, new EStepScratch(params.k, data.d));
+  const sums = eStep(pre.value, data.data, data.n, o.mode === 'hard', batch);
   return { ...c, params, batch, logLikelihood: sums.logLikelihood / data.n, expectedLogLikelihood: sums.expected / data.n, outputsWritten: false };
 }
 

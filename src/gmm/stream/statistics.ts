@@ -11,7 +11,7 @@ import { DriftDetector, type LikelihoodStep } from '../drift.js';
 import { checkDataset, cloneParams, runEM } from '../em.js';
 import { CovarianceError, DataError } from '../errors.js';
 import { EmstreamOptionsError } from '../../errors.js';
-import { EStepScratch, eStep, precompute } from '../estep.js';
+import { eStep, precompute } from '../estep.js';
 import { countDistinctRows, dataMean } from '../init.js';
 import { paramsFromJSON, paramsToJSON } from '../model.js';
 import { reseedComponents, mStep } from '../mstep.js';
@@ -519,7 +519,7 @@ function sampleStats(params: GmmParams, sample: Dataset, shift: Float64Array, o:
   if (!pre.ok) throw new CovarianceError({ component: pre.component, covarianceType: params.covarianceType, regCovar: o.regCovar });
   const hard = o.mode === 'hard';
   const stats = new SufficientStats(params.k, params.d, params.covarianceType, shift);
-  eStep(pre.value, sample.data, sample.n, hard, stats, {}, new EStepScratch(params.k, params.d));
+  eStep(pre.value, sample.data, sample.n, hard, stats);
   return stats;
 }
 
@@ -527,6 +527,6 @@ function sampleStats(params: GmmParams, sample: Dataset, shift: Float64Array, o:
 function sampleScores(params: GmmParams, sample: Dataset): { logLikelihood: number; expected: number } | null {
   const pre = precompute(params);
   if (!pre.ok) return null;
-  const sums = eStep(pre.value, sample.data, sample.n, false, null, {}, new EStepScratch(params.k, params.d));
+  const sums = eStep(pre.value, sample.data, sample.n, false, null);
   return { logLikelihood: sums.logLikelihood / sample.n, expected: sums.expected / sample.n };
 }
