@@ -123,6 +123,9 @@ async function operatorSection(): Promise<void> {
   console.log('| mode | ms/window | CPU ms/window | against one thread | longest block of the event loop, ms |');
   console.log('|---|---|---|---|---|');
   for (const m of th) console.log(`| ${m.name} | ${fmt(m.wallMs)} | ${fmt(m.cpuMs)} | ${(th[0].wallMs / m.wallMs).toFixed(2)}× | ${fmt(m.loopDelayMaxMs)} |`);
+  const { coreScaling } = await import('./threads.js');
+  const cores = await coreScaling();
+  console.log(`\ntwo threads of this machine on a plain multiply-add loop (each its own copy of the work; medians of 3): ${cores.inCache.toFixed(2)}× over an array in cache (32 KB), ${cores.inMemory.toFixed(2)}× over one in memory (32 MB)`);
   if (!process.argv.includes('--breakdown')) return;
   console.log('\n### Where a window\'s time goes (ms per window, mean over the timed windows; phases exclusive; `em` is the warm candidate\'s EM runs)\n');
   const phases = ['validation', 'componentTests', 'predict', 'selection', 'alignment', 'birthDeath', 'kChange', 'labels', 'carry', 'drift', 'emission'] as const;

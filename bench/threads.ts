@@ -182,3 +182,31 @@ export function windowCrossover(threads = cpus().length, sizes = [128, 256, 512,
   }
   return rows;
 }
+
+/**
+ * What two threads of this machine give on plain loops (no emstream code): the same multiply-add loop on one thread,
+ * then on two at once (each its own copy of the work), over an array in cache (32 KB) and one in memory (32 MB).
+ * The ratio 2 × one / two is the scaling: about 2 where the cores are independent, less where both wait on memory.
+ */
+export async function coreScaling(): Promise<{ inCache: number; inMemory: number }> {
+  const { Worker } = await import('node:worker_threads');
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const a = new Float64Array(workerData.len).fill(1.0001);
+    let s = 0;
+    for (let r = 0; r < workerData.reps; r++) for (let i = 0; i < a.length; i++) s += a[i] * a[(i + 7) % a.length];
+    parentPort.postMessage(s);`;
+  const run = async (workers: number, len: number, reps: number): Promise<number> => {
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: workers }, () => new Promise((resolve, reject) => new Worker(code, { eval: true, workerData: { len, reps } }).once('message', resolve).once('error', reject))),
+    );
+    return performance.now() - t;
+  };
+  const scaling = async (len: number, reps: number): Promise<number> => {
+    const ratios: number[] = [];
+    for (let r = 0; r < 3; r++) ratios.push((2 * (await run(1, len, reps))) / (await run(2, len, reps)));
+    return median(ratios);
+  };
+  return { inCache: await scaling(4096, 20_000), inMemory: await scaling(4_000_000, 20) };
+}
