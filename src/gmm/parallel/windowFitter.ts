@@ -1,7 +1,7 @@
 /**
  * A {@link StreamingGmm} on a worker thread: {@link WindowFitter.fit} moves a window to the worker (or copies it into
- * shared memory) and returns at once; the worker fits the windows in the order they were given and each answer comes back, in that order, to the
- * callback of its window. The calling thread is free meanwhile (to read and check the next window), so assembly and
+ * shared memory) and returns at once; the worker fits the windows in the order they were given and each answer comes
+ * back, in that order, to the callback of its window. The calling thread is free meanwhile (to read and check the next window), so assembly and
  * fitting run on two cores.
  *
  * @module
@@ -25,7 +25,7 @@ export type WindowOutcome = (
 
 interface Pending {
   readonly id: number;
-  /** The shared buffer the window was copied into (null: shared already, or moved). */
+  /** The shared buffer the window was copied into (null: moved). */
   readonly slot: SharedArrayBuffer | null;
   /** Where the moved points were: their offset and length in the buffer that comes back. */
   readonly moved: { readonly byteOffset: number; readonly length: number } | null;
@@ -43,7 +43,7 @@ const KEEP_FREE = 4;
  *
  * 1. the worker is started by the constructor and builds its {@link StreamingGmm} from `options` (already validated);
  *    if that throws (e.g. an `initialState` that does not match the options), `onFatal` receives the typed error;
- * 2. {@link fit} posts a window (moved, shared or copied); answers arrive in the order of the calls, each to its own
+ * 2. {@link fit} posts a window (moved or copied); answers arrive in the order of the calls, each to its own
  *    `done`;
  * 3. `onFatal` receives a `ThreadPoolError` when the worker dies (an uncaught error, an exit); no `done` is called
  *    after it;
@@ -96,11 +96,10 @@ export class WindowFitter {
   /**
    * Sends a window to the worker; `done` receives the answer.
    *
-   * 1. with `move`, points in a `SharedArrayBuffer` are read in place;
-   * 2. with `move`, points that are a whole `ArrayBuffer` of their own are moved to the worker (no copy: `window.data`
+   * 1. with `move`, points that are a whole `ArrayBuffer` of their own are moved to the worker (no copy: `window.data`
    *    is left empty, detached) and come back with the answer as `outcome.points`;
-   * 3. otherwise they are copied into a shared buffer reused from window to window (the caller may then write
-   *    them again at once: the worker reads its copy later).
+   * 2. otherwise (and for points in shared memory) they are copied into a shared buffer reused from window to window
+   *    (the caller may then write them again at once: the worker reads its copy later).
    *
    * @param window - n×d row-major points
    * @param index - the window's index (`StreamingGmm.update`'s `windowIndex`)
@@ -115,15 +114,10 @@ export class WindowFitter {
     const length = Math.min(window.n * window.d, points.length);
     const id = this.nextId++;
     const request = { id, index, n: window.n, d: window.d, length, checked: isChecked(points) };
-    if (move && points.buffer instanceof SharedArrayBuffer) {
-      this.send({ id, slot: null, moved: null, done }, { ...request, buffer: points.buffer, byteOffset: points.byteOffset, returned: false }, []);
-    } else if (move && points.byteLength === points.buffer.byteLength && this.tryMove(points, request, done)) {
-      return;
-    } else {
-      const slot = this.slot(length * Float64Array.BYTES_PER_ELEMENT);
-      new Float64Array(slot, 0, length).set(length === points.length ? points : points.subarray(0, length));
-      this.send({ id, slot, moved: null, done }, { ...request, buffer: slot, byteOffset: 0, returned: false }, []);
-    }
+    if (move && points.buffer instanceof ArrayBuffer && points.byteLength === points.buffer.byteLength && this.tryMove(points, request, done)) return;
+    const slot = this.slot(length * Float64Array.BYTES_PER_ELEMENT);
+    new Float64Array(slot, 0, length).set(length === points.length ? points : points.subarray(0, length));
+    this.send({ id, slot, moved: null, done }, { ...request, buffer: slot, byteOffset: 0, returned: false }, []);
   }
 
   /**
@@ -131,7 +125,7 @@ export class WindowFitter {
    * marks as not transferable, e.g. a WebAssembly memory's): the caller copies it then.
    */
   private tryMove(points: Float64Array, request: Omit<FitRequest, 'buffer' | 'byteOffset' | 'returned'>, done: (outcome: WindowOutcome) => void): boolean {
-    const buffer = points.buffer as ArrayBuffer;
+    const buffer = points.buffer as ArrayBuffer; // (the caller checked it is one)
     try {
       this.send({ id: request.id, slot: null, moved: { byteOffset: points.byteOffset, length: points.length }, done }, { ...request, buffer, byteOffset: points.byteOffset, returned: true }, [buffer]);
       return true;
