@@ -110,13 +110,14 @@ export class EStepScratch {
 }
 
 /**
- * The scratch of the E-steps whose caller brings none (predictions, the probes of birth and death), one per shape
- * (K, D) of the last few used: an E-step is synchronous and never re-entered, and nothing of its scratch is read
- * after it returns, so reusing one is safe and saves zeroing 2·256·K values a call.
+ * The scratch of this thread's E-steps whose caller brings none (predictions, the probes of birth and death, the
+ * chunks of `EStepPool` and its workers), one per shape (K, D) of the last few used: an E-step is synchronous and
+ * never re-entered, and nothing of its scratch is read after it returns, so reusing one is safe and saves zeroing
+ * 2·256·K values a call.
  */
 const SHARED_SCRATCH: EStepScratch[] = [];
 
-function sharedScratch(k: number, d: number): EStepScratch {
+export function sharedScratch(k: number, d: number): EStepScratch {
   for (const s of SHARED_SCRATCH) if (s.k === k && s.d === d) return s;
   const s = new EStepScratch(k, d);
   if (SHARED_SCRATCH.length === 4) SHARED_SCRATCH.shift();

@@ -13,7 +13,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { COVARIANCE } from '../covariance.js';
 import { ThreadPoolError } from '../errors.js';
 import { BLOCK } from '../kernels.js';
-import { EStepScratch, eStep, type EStepOutputs, type EStepSums, type Precomputed } from '../estep.js';
+import { eStep, sharedScratch, type EStepOutputs, type EStepSums, type Precomputed } from '../estep.js';
 import { SufficientStats } from '../stats.js';
 import type { CovarianceType } from '../types.js';
 import { CTRL_STRIDE, DONE, J, JOB_STRIDE, OUT, QUIT, R, READY, SEQ, STATUS, TYPE_INDEX, paramLayout, type BufferMessage } from './protocol.js';
@@ -144,7 +144,6 @@ export class EStepPool {
   private window: SharedArrayBuffer | null = null;
   private readonly outputs: { resp?: SharedArrayBuffer; logDensity?: SharedArrayBuffer; labels?: SharedArrayBuffer; maxProb?: SharedArrayBuffer } = {};
   private local: SufficientStats | null = null;
-  private localScratch: EStepScratch | null = null;
   private seq = 0;
   private closedFlag = false;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -244,7 +243,6 @@ export class EStepPool {
     const chunk = Math.max(BLOCK, Math.ceil(n / this.threads / BLOCK) * BLOCK);
     const parts = Math.max(1, Math.min(this.threads, Math.ceil(n / chunk)));
     this.touch();
-    if (this.localScratch === null || this.localScratch.diff.length !== 4 * D || this.localScratch.lp.length !== BLOCK * K) this.localScratch = new EStepScratch(K, D);
     const rowOffset = batch.data.byteOffset / 8 / D; // rows of the shared buffer before the batch's view
     let local: SufficientStats | null = null;
     if (stats !== null && parts > 1) {
@@ -252,7 +250,7 @@ export class EStepPool {
       else this.local.shift.set(stats.shift);
       local = this.local.reset();
     }
-    if (parts === 1) return eStep(pre, batch.data, n, hard, stats, out, this.localScratch, unrolled);
+    if (parts === 1) return eStep(pre, batch.data, n, hard, stats, out, sharedScratch(K, D), unrolled);
     // 1. parameters into shared memory
     const precSize = kind.precSize(K, D);
     const layout = paramLayout(K, D, precSize);
@@ -307,7 +305,7 @@ export class EStepPool {
       hard,
       local,
       { resp: view(out.resp, K) as Float64Array | undefined, logDensity: view(out.logDensity, 1) as Float64Array | undefined, labels: view(out.labels, 1) as Int32Array | undefined, maxProb: view(out.maxProb, 1) as Float64Array | undefined, exactTails: out.exactTails },
-      this.localScratch,
+      sharedScratch(K, D),
       unrolled,
     );
     let ll = sums.logLikelihood;
@@ -445,8 +443,7 @@ export function pooledEStep(
   hard: boolean,
   stats: SufficientStats | null,
   out: EStepOutputs = {},
-  scratch?: EStepScratch,
 ): EStepSums {
-  if (pool === null || pool.closed || threadsFor(pool.threads, batch.n, pre.k, batch.d, pre.covarianceType) === 1) return eStep(pre, batch.data, batch.n, hard, stats, out, scratch);
+  if (pool === null || pool.closed || threadsFor(pool.threads, batch.n, pre.k, batch.d, pre.covarianceType) === 1) return eStep(pre, batch.data, batch.n, hard, stats, out);
   return pool.eStep(pre, batch, hard, stats, out);
 }

@@ -7,7 +7,7 @@
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { COVARIANCE } from '../covariance.js';
-import { EStepScratch, eStep, type EStepOutputs, type Precomputed } from '../estep.js';
+import { eStep, sharedScratch, type EStepOutputs, type Precomputed } from '../estep.js';
 import { SufficientStats } from '../stats.js';
 import { CTRL_STRIDE, DONE, J, JOB_STRIDE, OUT, PROGRESS, QUIT, R, READY, SEQ, STATUS, TYPE_INDEX, paramLayout, type BufferMessage } from './protocol.js';
 
@@ -33,8 +33,6 @@ function drain(): void {
   }
 }
 
-let scratch: EStepScratch | null = null;
-let scratchKey = '';
 let stats: SufficientStats | null = null;
 
 function run(): void {
@@ -62,10 +60,6 @@ function run(): void {
   };
   const n = hi - lo;
   const data = new Float64Array(buffers.data!, lo * D * 8, n * D);
-  if (scratch === null || scratchKey !== `${K}:${D}`) {
-    scratch = new EStepScratch(K, D);
-    scratchKey = `${K}:${D}`;
-  }
   let st: SufficientStats | null = null;
   if (withStats) {
     const shift = params.subarray(layout.shift, layout.shift + D);
@@ -79,7 +73,7 @@ function run(): void {
   if (outputs & OUT.labels) out.labels = new Int32Array(buffers.labels!, lo * 4, n);
   if (outputs & OUT.maxProb) out.maxProb = new Float64Array(buffers.maxProb!, lo * 8, n);
   if (outputs & OUT.exactTails) out.exactTails = true;
-  const sums = eStep(pre, data, n, hard, st, out, scratch, job[jb + J.unrolled] === 1);
+  const sums = eStep(pre, data, n, hard, st, out, sharedScratch(K, D), job[jb + J.unrolled] === 1);
   job[jb + R.ll] = sums.logLikelihood;
   job[jb + R.q] = sums.expected;
   job[jb + R.worst] = lo + sums.worst;
