@@ -63,11 +63,14 @@ function windowScatterAxis(params: GmmParams, data: Dataset, j: number): { vecto
   const m = rows.length;
   if (2 * m >= D) {
     const out = new Float64Array(D * D);
+    const centred = new Float64Array(D);
     for (const i of rows) {
       const w = resp[i * K + j];
+      for (let a = 0; a < D; a++) centred[a] = data.data[i * D + a] - params.means[j * D + a];
       for (let a = 0; a < D; a++) {
-        const da = data.data[i * D + a] - params.means[j * D + a];
-        for (let b = 0; b <= a; b++) out[a * D + b] += w * da * (data.data[i * D + b] - params.means[j * D + b]);
+        const wa = w * centred[a];
+        const row = a * D;
+        for (let b = 0; b <= a; b++) out[row + b] += wa * centred[b];
       }
     }
     for (let a = 0; a < D; a++) {

@@ -4,6 +4,7 @@
  * screen of moves and the moment-preserving split are checked against direct computations.
  */
 import { describe, expect, it } from 'vitest';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { GaussianMixture, paramsFromJSON, StreamingGmm, type CovarianceType, type GmmParams } from 'emstream';
 import { principalAxis, screenMoves, splitProposal } from '../../src/gmm/birthDeath.js';
 import { mergeMove } from '../../src/gmm/chooseK.js';
@@ -237,6 +238,51 @@ describe('the screen of moves', () => {
     expect(cos(shift, direction)).toBeGreaterThan(0.98);
     // the halves sit 0.8·√λ either side of the mean, λ the scatter's largest eigenvalue
     expect(Math.hypot(...Array.from(shift)) / 2).toBeCloseTo(0.8 * Math.sqrt(axis.value), 6);
+  });
+
+  it('principalAxis: the leading eigenpair as ml-matrix gives it, and bit for bit the row-by-row power iteration (any D, four rows a step or not)', () => {
+    /** The power iteration one row at a time, as it was written first: the reference for the four-row product. */
+    const rowByRow = (m: Float64Array, d: number) => {
+      let v = new Float64Array(d);
+      let start = 0;
+      for (let a = 1; a < d; a++) if (m[a * d + a] > m[start * d + start]) start = a;
+      v[start] = 1;
+      for (let a = 0; a < d; a++) v[a] += 1e-3 * (a + 1);
+      let value = 0;
+      for (let it = 0; it < 200; it++) {
+        const w = new Float64Array(d);
+        for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) w[a] += m[a * d + b] * v[b];
+        const norm = Math.sqrt(w.reduce((s, x) => s + x * x, 0));
+        if (!(norm > 0)) break;
+        let change = 0;
+        for (let a = 0; a < d; a++) {
+          w[a] /= norm;
+          change += Math.abs(w[a] - v[a]);
+        }
+        [v, value] = [w, norm];
+        if (change < 1e-10) break;
+      }
+      return { vector: v, value };
+    };
+    const rng = new Rng(5);
+    for (const d of [1, 2, 3, 4, 5, 7, 8, 13, 33]) {
+      for (const isotropic of [true, false]) {
+        // near-isotropic scatter (the iteration runs all 200 steps) or one with a clear leading direction
+        const m = Float64Array.from(randomCov(rng, d, isotropic ? 0.05 : 1, 1));
+        if (!isotropic) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) m[a * d + b] += 4 * (a + 1) * (b + 1) / (d * d);
+        const got = principalAxis(m, d);
+        const ref = rowByRow(m, d);
+        expect(Object.is(got.value, ref.value), `D = ${d}: eigenvalue`).toBe(true);
+        expect(Array.from(got.vector), `D = ${d}: eigenvector`).toEqual(Array.from(ref.vector));
+        if (isotropic) continue;
+        const eig = new EigenvalueDecomposition(new Matrix(Array.from({ length: d }, (_, a) => Array.from(m.subarray(a * d, a * d + d)))), { assumeSymmetric: true });
+        const top = eig.realEigenvalues.indexOf(Math.max(...eig.realEigenvalues));
+        expect(got.value).toBeCloseTo(eig.realEigenvalues[top], 8);
+        const u = eig.eigenvectorMatrix.getColumn(top);
+        const dot = u.reduce((s, x, a) => s + x * got.vector[a], 0);
+        expect(Math.abs(dot)).toBeCloseTo(1, 8);
+      }
+    }
   });
 
   it('the cost of merging a component into its partner is the exact log-likelihood the window loses', () => {
