@@ -50,6 +50,8 @@ const KEEP_FREE = 4;
  * 4. {@link close} stops the worker; pending windows get no answer.
  *
  * The thread keeps the process alive while it starts and while windows are in flight.
+ *
+ * @throws ThreadPoolError from the constructor when Node cannot create the thread at all
  */
 export class WindowFitter {
   private readonly worker: Worker;
@@ -69,12 +71,18 @@ export class WindowFitter {
     private readonly onFatal: (error: Error) => void,
   ) {
     const entry = workerEntry('windowWorker');
-    this.worker = new Worker(entry.entry, {
-      eval: entry.eval,
-      workerData: { options } satisfies WindowWorkerInit,
-      execArgv: [],
-      name: 'emstream-window-fit',
-    });
+    try {
+      this.worker = new Worker(entry.entry, {
+        eval: entry.eval,
+        workerData: { options } satisfies WindowWorkerInit,
+        execArgv: [],
+        name: 'emstream-window-fit',
+      });
+    } catch (err) {
+      // Node refuses a thread at once (no memory for one, workers not supported here): typed, as a failure after the start.
+      const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      throw new ThreadPoolError(`could not start the window-fitting worker thread (${what})`, 2, err, REMEDY);
+    }
     this.worker.on('message', (reply: WindowReply) => this.answer(reply));
     this.worker.on('error', (err) => {
       // What failed goes into the message: it is the one line a CLI prints (the cause is not printed).
