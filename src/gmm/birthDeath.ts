@@ -244,6 +244,73 @@ export const MAX_SPLIT_ROWS = 256;
 const SPLIT_TOL = 1e-3;
 
 /**
+ * The two-component fit of component j's points on `data` (step 2 of {@link screenMoves}): its points weighted by
+ * r_ij (those above 10⁻³; at most {@link MAX_SPLIT_ROWS} of them, evenly spaced, weighted up to the component's
+ * mass), two starts (the halves along its principal axis, and two distant points), up to `iterations` local EM
+ * steps, and the gain of the best over component j alone on those points less the added component's free
+ * parameters (0 at least). Null when j holds too few points or its covariance cannot be factored.
+ *
+ * @param resp n×K responsibilities of `data` under `params`
+ */
+export function localSplit(params: GmmParams, data: Dataset, resp: Float64Array, j: number, regCovar: number, iterations = 10): { gain: number; halves: GmmParams | null } | null {
+  const { k: K, d: D, covarianceType: type } = params;
+  const n = data.n;
+  const rows: number[] = [];
+  let mass = 0;
+  for (let i = 0; i < n; i++) {
+    const r = resp[i * K + j];
+    if (r > 1e-3) {
+      rows.push(i);
+      mass += r;
+    }
+  }
+  if (mass < MIN_SPLIT_POINTS) return null;
+  // At most MAX_SPLIT_ROWS of them, evenly spaced through the window, weighted up to the component's mass.
+  const stride = Math.max(1, rows.length / MAX_SPLIT_ROWS);
+  const m = Math.min(rows.length, MAX_SPLIT_ROWS);
+  const sub = new Float64Array(m * D);
+  const w = new Float64Array(m);
+  let taken = 0;
+  for (let t = 0; t < m; t++) {
+    const i = rows[Math.floor(t * stride)];
+    sub.set(data.data.subarray(i * D, i * D + D), t * D);
+    w[t] = resp[i * K + j];
+    taken += w[t];
+  }
+  // The fit on m points of weight scaled by s has s times their in-sample optimism: the correction scales too.
+  const scale = m < rows.length ? mass / taken : 1;
+  if (scale !== 1) for (let t = 0; t < m; t++) w[t] *= scale;
+  const local: Dataset = { n: m, d: D, data: sub };
+  const alone = componentMixture(params, [j]);
+  const preAlone = precompute(alone);
+  if (!preAlone.ok) return null;
+  const baseDensity = new Float64Array(m);
+  eStep(preAlone.value, sub, m, false, null, { logDensity: baseDensity });
+  // Two starts: the halves along the principal axis, and two distant points of the component (the heaviest
+  // and the one farthest from it in its metric): two clusters side by side along a minor axis are found by the second.
+  const starts: GmmParams[] = [];
+  const axis = splitProposal(componentMixture(params, [j, j]), 0, 1, local);
+  if (axis !== null) starts.push(axis);
+  const pair = distantPair(baseDensity, w, sub, m, D);
+  if (pair !== null) {
+    const seeded = componentMixture(params, [j, j]);
+    seeded.means.set(sub.subarray(pair[0] * D, pair[0] * D + D), 0);
+    seeded.means.set(sub.subarray(pair[1] * D, pair[1] * D + D), D);
+    starts.push(seeded);
+  }
+  let gain = 0;
+  let halves: GmmParams | null = null;
+  for (const start of starts) {
+    const fit = localSplitGain(start, alone, sub, m, w, baseDensity, regCovar, iterations);
+    if (fit.gain > gain) {
+      gain = fit.gain;
+      halves = fit.params;
+    }
+  }
+  return { gain: Math.max(0, gain - scale * componentParameters(type, D)), halves };
+}
+
+/**
  * Screens every birth-and-death move of a window in likelihood units, in the manner of split-and-merge EM
  * (Ueda et al. 2000, whose merge and split criteria these are, measured as log-likelihoods):
  *
@@ -269,7 +336,7 @@ const SPLIT_TOL = 1e-3;
  * @param regCovar added to the diagonals of the local fits
  */
 export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array, regCovar: number, iterations = 10): MoveScreen {
-  const { k: K, d: D, covarianceType: type } = params;
+  const K = params.k;
   const n = data.n;
   const removeCost = new Float64Array(K);
   for (let i = 0; i < n; i++) {
@@ -290,60 +357,11 @@ export function screenMoves(params: GmmParams, data: Dataset, resp: Float64Array
   for (let v = 0; v < K; v++) removeCost[v] += n * Math.log(Math.max(1e-300, 1 - params.weights[v]));
   const splitGain = new Float64Array(K);
   const halves: (GmmParams | null)[] = new Array<GmmParams | null>(K).fill(null);
-  const extra = componentParameters(type, D);
   for (let j = 0; j < K; j++) {
-    const rows: number[] = [];
-    let mass = 0;
-    for (let i = 0; i < n; i++) {
-      const r = resp[i * K + j];
-      if (r > 1e-3) {
-        rows.push(i);
-        mass += r;
-      }
-    }
-    if (mass < MIN_SPLIT_POINTS) continue;
-    // At most MAX_SPLIT_ROWS of them, evenly spaced through the window, weighted up to the component's mass.
-    const stride = Math.max(1, rows.length / MAX_SPLIT_ROWS);
-    const m = Math.min(rows.length, MAX_SPLIT_ROWS);
-    const sub = new Float64Array(m * D);
-    const w = new Float64Array(m);
-    let taken = 0;
-    for (let t = 0; t < m; t++) {
-      const i = rows[Math.floor(t * stride)];
-      sub.set(data.data.subarray(i * D, i * D + D), t * D);
-      w[t] = resp[i * K + j];
-      taken += w[t];
-    }
-    // The fit on m points of weight scaled by s has s times their in-sample optimism: the correction scales too.
-    const scale = m < rows.length ? mass / taken : 1;
-    if (scale !== 1) for (let t = 0; t < m; t++) w[t] *= scale;
-    const local: Dataset = { n: m, d: D, data: sub };
-    const alone = componentMixture(params, [j]);
-    const preAlone = precompute(alone);
-    if (!preAlone.ok) continue;
-    const baseDensity = new Float64Array(m);
-    eStep(preAlone.value, sub, m, false, null, { logDensity: baseDensity });
-    // Two starts: the halves along the principal axis, and two distant points of the component (the heaviest
-    // and the one farthest from it in its metric): two clusters side by side along a minor axis are found by the second.
-    const starts: GmmParams[] = [];
-    const axis = splitProposal(componentMixture(params, [j, j]), 0, 1, local);
-    if (axis !== null) starts.push(axis);
-    const pair = distantPair(baseDensity, w, sub, m, D);
-    if (pair !== null) {
-      const seeded = componentMixture(params, [j, j]);
-      seeded.means.set(sub.subarray(pair[0] * D, pair[0] * D + D), 0);
-      seeded.means.set(sub.subarray(pair[1] * D, pair[1] * D + D), D);
-      starts.push(seeded);
-    }
-    let gain = 0;
-    for (const start of starts) {
-      const fit = localSplitGain(start, alone, sub, m, w, baseDensity, regCovar, iterations);
-      if (fit.gain > gain) {
-        gain = fit.gain;
-        halves[j] = fit.params;
-      }
-    }
-    splitGain[j] = Math.max(0, gain - scale * extra);
+    const split = localSplit(params, data, resp, j, regCovar, iterations);
+    if (split === null) continue;
+    halves[j] = split.halves;
+    splitGain[j] = split.gain;
   }
   const { mergeCost, mergeInto } = mergeCosts(params, data, resp);
   return { removeCost, splitGain, halves, mergeCost, mergeInto };

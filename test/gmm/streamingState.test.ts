@@ -199,7 +199,7 @@ describe('StreamingGmm state: what the adaptive stream carries', () => {
     // Two drawn streams of the quality suite, first fitted from k-means++ starts: one whose re-seed (window 1) the next
     // window reverts, one that keeps it.
     for (const [seed, reverted] of [
-      [38, true],
+      [571, true],
       [9, false],
     ] as const) {
       const s = randomScenario(seed, { maxD: 6, maxSize: 900 });
