@@ -415,11 +415,23 @@ describe('faults of the brokers (a broker of its own, stopped and started again 
     await produceAll(kafka, inChild, (i) => point(HALF + i), HALF);
     await produceAll(kafka, inProcess, (i) => point(HALF + i), HALF);
     const ends = { [inChild]: 2 * HALF, [inProcess]: 2 * HALF + 1 };
+    const committed = { child: -1, inProcess: -1 };
     await waitFor(
-      async () => (await committedOffset(kafka, `${inChild}-group`, inChild)) > ends[inChild] - WINDOW && (await committedOffset(kafka, `${inProcess}-group`, inProcess)) > ends[inProcess] - WINDOW,
+      async () => {
+        committed.child = await committedOffset(kafka, `${inChild}-group`, inChild);
+        committed.inProcess = await committedOffset(kafka, `${inProcess}-group`, inProcess);
+        return committed.child > ends[inChild] - WINDOW && committed.inProcess > ends[inProcess] - WINDOW;
+      },
       150_000,
       'the commit of every input of both runs but their open windows',
-    );
+    ).catch((err: unknown) => {
+      // Where each run stood, for a failure seen once under load (CI, Node 24): which run, and what the child last said.
+      const said = child.logs.slice(-8).map((e) => String(e.msg ?? e.line)).join(' | ');
+      throw new Error(
+        `${(err as Error).message}: committed ${committed.child} of ${ends[inChild]} (child), ${committed.inProcess} of ${ends[inProcess]} (in process: ${handle.counters.labelled} labelled); the child last logged: ${said}`,
+        { cause: err },
+      );
+    });
     await handle.stop({ finishWindow: true });
     const { code } = await stopGracefully(child);
     expect(code).toBe(0);
