@@ -182,10 +182,10 @@ interface Proposal {
  *    weight, moments and history) are tried, and for a starved victim also its seeding on the worst-explained
  *    point. A small true cluster is expensive to remove or merge, so it stays: weight alone never moves it.
  * 3. **Held out.** Cross-fitted on the two halves of a random split of the window: on each half the model as it is
- *    and each move (a split two ways: the halves sharing the donor's history with its moments preserved, weighed as
- *    one window; or both without history) are refitted with the same history and scored on the other half; the
- *    best move is made when its paired gain over the model as it is exceeds two standard errors, then refitted to
- *    the whole window. (Against the model fitted to all of the window, the held-out points' in-sample advantage,
+ *    and each move (a split two ways: the halves of a two-component fit of the donor's points on that half, sharing
+ *    the donor's history with its moments preserved, weighed as one window; or both without history) are refitted
+ *    with the same history and scored on the other half; the best move is made when its paired gain over the model
+ *    as it is exceeds {@link Z_HELD_OUT} standard errors, then refitted to the whole window. (Against the model fitted to all of the window, the held-out points' in-sample advantage,
  *    large with many parameters per point, would decide.)
  * 4. **Next window.** The re-seed is a hypothesis: the model without it is kept, and the next window (data
  *    neither saw) judges them by a paired test of the points' log-densities: kept when the mean gain is above
@@ -466,7 +466,7 @@ function scoredOn(fit: () => Candidate, test: Dataset): { fitted: Candidate; den
 
 /** Where a proposal starts and what history it carries. */
 interface Move {
-  /** How it starts: the screen's two halves with the donor's history, the donor's principal axis, or the worst-explained point. */
+  /** How it starts: the donor's two halves (fitted on the part the move is fitted to) with its history, its principal axis, or the worst-explained point. */
   readonly kind: 'halves' | 'axis' | 'worst';
   readonly start: GmmParams;
   readonly history: History | null;
@@ -475,8 +475,8 @@ interface Move {
 
 /**
  * The moves of a proposal. A seed on the worst-explained point starts the victim without history. A split of the
- * donor takes the donor's place and the victim's two ways: (1) from the donor's local two-component fit (the
- * screen's), the donor's history split between the halves with its moments preserved and weighed as one window
+ * donor takes the donor's place and the victim's two ways: (1) from the donor's local two-component fit on `data`
+ * ({@link halvesOn}), the donor's history split between the halves with its moments preserved and weighed as one window
  * of their points at most (a prior for their shapes, not a verdict on them); (2) along the donor's principal axis,
  * both halves without history. The held-out points choose.
  */
