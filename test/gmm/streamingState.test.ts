@@ -196,8 +196,8 @@ describe('StreamingGmm state: what the adaptive stream carries', () => {
   });
 
   it('birth and death: a re-seed waiting for its verdict, back-offs and cool-downs survive a restart', () => {
-    // Two drawn streams of the quality suite, first fitted from k-means++ starts: one whose re-seed (window 1) the next
-    // window reverts, one that keeps it.
+    // Two streams drawn by the quality suite's generator (maxD 6: not suite streams), first fitted from k-means++
+    // starts: one whose re-seed (window 1) the next window reverts, one that keeps it.
     for (const [seed, reverted] of [
       [571, true],
       [9, false],

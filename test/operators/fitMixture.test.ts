@@ -280,7 +280,8 @@ describe('detectDrift', () => {
 describe('fitMixture instrumentation (EVENTS.md)', () => {
   it('em.window.fitted carries the contract payload; a re-seed and its reversal are reported by label, never as drift', async () => {
     const { generate, randomScenario } = await import('../../bench/streams.js');
-    // A stationary stream of the quality suite whose re-seed on window 1 the next window reverts.
+    // A stationary stream drawn by the quality suite's generator (maxD 6: not a suite stream) whose re-seed on window 1
+    // the next window reverts.
     const s = randomScenario(571, { maxD: 6, maxSize: 900 });
     const data = generate({ ...s, windows: 7 });
     const windows = data.windows.map((points, index) => ({ index, n: s.size, d: s.d, points, records: Array.from({ length: s.size }, (_, i) => index * s.size + i), rejected: 0 }));

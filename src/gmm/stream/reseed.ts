@@ -185,8 +185,9 @@ interface Proposal {
  *    and each move (a split two ways: the halves of a two-component fit of the donor's points on that half, sharing
  *    the donor's history with its moments preserved, weighed as one window; or both without history) are refitted
  *    with the same history and scored on the other half; the best move is made when its paired gain over the model
- *    as it is exceeds {@link Z_HELD_OUT} standard errors, then refitted to the whole window. (Against the model fitted to all of the window, the held-out points' in-sample advantage,
- *    large with many parameters per point, would decide.)
+ *    as it is exceeds {@link Z_HELD_OUT} standard errors, then refitted to the whole window. (Against the model
+ *    fitted to all of the window, the held-out points' in-sample advantage, large with many parameters per point,
+ *    would decide.)
  * 4. **Next window.** The re-seed is a hypothesis: the model without it is kept, and the next window (data
  *    neither saw) judges them by a paired test of the points' log-densities: kept when the mean gain is above
  *    two standard errors; otherwise the model without it continues, and the victim backs off (2, 4, … up to
