@@ -4,11 +4,12 @@
  * @module
  */
 import { spawn } from 'node:child_process';
+import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import { startLocalKafka, type LocalKafka } from '../../src/devtools/broker.js';
 import { HEADERS, parseSourceHeader } from '../../src/kafka/messages/headers.js';
@@ -491,4 +492,32 @@ export async function produceLive(kafka: Kafka, topic: string, from: number, cou
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Kafka protocol API key of FindCoordinator. */
+const FIND_COORDINATOR = 10;
+
+/**
+ * A kafkajs client whose connections drop, while `faults.findCoordinator > 0`, when a FindCoordinator request is
+ * written (the request is not sent; each drop counts one down): a broker lost while the consumer looks for its
+ * group's coordinator, at exactly that point. kafkajs 2.2.4 then throws `KafkaJSGroupCoordinatorNotFound`, which it
+ * deems not retriable: its consumer crashes with `restart: false`.
+ */
+export function kafkaDroppingFindCoordinator(faults: { findCoordinator: number; dropped: number }): Kafka {
+  const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+    const socket: Socket = netConnect({ host, port }, onConnect);
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    // A request is written whole: int32 size, int16 API key, int16 version, int32 correlation id, ...
+    socket.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+      if (faults.findCoordinator > 0 && Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === FIND_COORDINATOR) {
+        faults.findCoordinator--;
+        faults.dropped++;
+        socket.destroy(Object.assign(new Error('connection reset by the test, at a FindCoordinator request'), { code: 'ECONNRESET' }));
+        return false;
+      }
+      return write(chunk, ...rest);
+    }) as Socket['write'];
+    return socket;
+  };
+  return new Kafka({ clientId: 'emstream-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING, socketFactory, retry: { retries: 2, initialRetryTime: 100 } });
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { BrokerUnavailableError } from '../../src/kafka/errors.js';
 import { KafkaEdgeError } from '../../src/kafka/errors.js';
 import { createDecoder } from '../../src/kafka/source/formats.js';
 import { OffsetTracker } from '../../src/kafka/delivery/offsets.js';
 import { fromKafka } from '../../src/kafka/source/fromKafka.js';
 import { type KafkaRecord } from '../../src/kafka/source/record.js';
-import { produceAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
+import { kafkaDroppingFindCoordinator, produceAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 describe('fromKafka on a real broker', () => {
   it('a consumer crash the client will not restart from errors the Observable with a KafkaEdgeError (it does not hang)', async () => {
@@ -123,4 +124,59 @@ describe('fromKafka on a real broker', () => {
       await Promise.all([a.disconnect(), b.disconnect(), admin.disconnect()]);
     }
   }, 120_000);
+
+  it('a consumer the client does not restart after "group coordinator not found" (every broker lost while it looked) is restarted by fromKafka and reads on', async () => {
+    const topic = uniqueTopic('coordinator');
+    await produceAll(testKafka(), topic, (i) => ({ value: JSON.stringify([i, i]) }), 50);
+    const faults = { findCoordinator: 3, dropped: 0 };
+    const consumer = kafkaDroppingFindCoordinator(faults).consumer({ groupId: `${topic}-group` });
+    await consumer.connect();
+    const crashes: { error: string; restart: boolean }[] = [];
+    consumer.on(consumer.events.CRASH, (e) => void crashes.push({ error: `${e.payload.error.name}: ${e.payload.error.message}`, restart: e.payload.restart }));
+    const seen: KafkaRecord[] = [];
+    let failure: unknown;
+    const subscription = fromKafka(consumer, { topics: topic, fromBeginning: true, commitIntervalMs: 0, decode: createDecoder({ format: 'json-array', dimension: 2 }) }).subscribe({
+      next: (record) => seen.push(record),
+      error: (err: unknown) => (failure = err),
+    });
+    try {
+      await waitFor(() => seen.length === 50 || failure !== undefined, 60_000, 'every record, or an error');
+      expect(failure).toBeUndefined();
+      expect(seen.map((r) => Number(r.offset))).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      // The fault happened where it was meant to, and the client itself would not have restarted from it.
+      expect(faults.dropped).toBe(3);
+      expect(crashes.filter((c) => !c.restart).map((c) => c.error)).toContain('KafkaJSGroupCoordinatorNotFound: Failed to find group coordinator');
+    } finally {
+      subscription.unsubscribe();
+      await consumer.disconnect();
+    }
+  });
+
+  it('a coordinator never found within restartWithinMs errors the Observable with a BrokerUnavailableError that says what to do', async () => {
+    const topic = uniqueTopic('coordinator-lost');
+    await produceAll(testKafka(), topic, (i) => ({ value: JSON.stringify([i, i]) }), 5);
+    const faults = { findCoordinator: Number.POSITIVE_INFINITY, dropped: 0 };
+    const consumer = kafkaDroppingFindCoordinator(faults).consumer({ groupId: `${topic}-group` });
+    await consumer.connect();
+    const started = Date.now();
+    try {
+      const failure = await new Promise<unknown>((resolve, reject) => {
+        fromKafka(consumer, { topics: topic, fromBeginning: true, commitIntervalMs: 0, restartWithinMs: 3000, decode: createDecoder({ format: 'json-array', dimension: 2 }) }).subscribe({
+          next: () => reject(new Error('a record came although no coordinator was ever found')),
+          error: resolve,
+          complete: () => reject(new Error('completed instead of erroring')),
+        });
+      });
+      expect(failure).toBeInstanceOf(BrokerUnavailableError);
+      const error = failure as BrokerUnavailableError;
+      expect(error.message).toMatch(new RegExp(`^the consumer of "${topic}" could not rejoin its group: the brokers did not answer for \\d+ s \\(\\d+ restarts; last: Failed to find group coordinator\\); check that the brokers run, or raise the retry budget`));
+      expect(error.retriable).toBe(true);
+      expect(error.context.attempts).toBeGreaterThanOrEqual(2);
+      expect(error.context.waitedMs).toBeGreaterThanOrEqual(3000);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(faults.dropped).toBeGreaterThanOrEqual(3);
+    } finally {
+      await consumer.disconnect();
+    }
+  });
 });

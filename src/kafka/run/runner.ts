@@ -639,6 +639,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       instrumentation,
       skipBelow,
       health: this.health,
+      restartWithinMs: config.brokerTimeoutMs,
       onSkipped: (n) => (this.counts.skipped += n),
       onRebalance: (change) => {
         this.readiness.set('assigned', true, 'assigned');

@@ -181,6 +181,7 @@ export class ReducerRole {
       signal: this.abort.signal,
       skipBelow: this.skipBelow,
       health,
+      restartWithinMs: config.brokerTimeoutMs,
       logger: logger.child({ role: 'reducer' }),
       instrumentation,
       onRebalance: (change) => this.rebalance(change.assigned),

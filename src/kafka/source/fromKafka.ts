@@ -7,6 +7,7 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Instrumentation } from '../../instrumentation.js';
 import { GATED } from '../../operators/vectorInput.js';
+import { ConsumerRestarts, restartsAfterOutage } from '../client/consumerRestart.js';
 import { isRetriable } from '../client/errorNames.js';
 import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike } from '../client/ports.js';
 import { OffsetTracker } from '../delivery/offsets.js';
@@ -54,7 +55,13 @@ export interface FromKafkaOptions {
    * without being emitted (a restored state already covers them). Entries are dropped once passed.
    */
   readonly skipBelow?: Map<string, string>;
-  /** Told of what the consumer sees of the brokers: a fetched batch or heartbeat (`ok`), a crash it restarts from (`failed`). */
+  /**
+   * How long an outage of the brokers may last, from the first crash the client does not restart from, while
+   * `fromKafka` restarts the consumer itself (ms, default 120 000; `runKafkaPipeline` passes `brokerTimeoutMs`).
+   * Past it the Observable errors with a `BrokerUnavailableError`.
+   */
+  readonly restartWithinMs?: number;
+  /** Told of what the consumer sees of the brokers: a fetched batch or heartbeat (`ok`), a crash it or `fromKafka` restarts from (`failed`). */
   readonly health?: { ok(): void; failed(operation: string, error: unknown): void };
   /** Called after each rebalance (kafkajs `GROUP_JOIN`), once kept partitions were sought past what was read. */
   readonly onRebalance?: (change: { assigned: TopicPartitions[]; revoked: TopicPartitions[] }) => void;
@@ -111,7 +118,10 @@ function keyText(key: Buffer | null): string | null {
  * 5. On `signal` abort: stop emitting, pause the topics and complete — the consumer stays in its group, so the
  *    final positions can still be committed. On unsubscribe: stop the consumer (in the background; disconnect it
  *    to wait). A failed `run` errors the Observable, and so does a consumer crash the client will not restart from
- *    (kafkajs `consumer.events.CRASH` with `restart: false`: a non-retriable error, such as one thrown by `decode`).
+ *    (kafkajs `consumer.events.CRASH` with `restart: false`: a non-retriable error, such as one thrown by `decode`),
+ *    unless its error says the brokers were away: kafkajs 2.2.4 does not restart from "group coordinator not
+ *    found", thrown when every broker is away while the consumer rejoins. Then `fromKafka` connects and runs the
+ *    consumer again itself, with a backoff, for at most `restartWithinMs` ({@link ConsumerRestarts}).
  * 6. On a rebalance (kafkajs `GROUP_JOIN`), the tracker forgets the partitions no longer assigned
  *    ({@link OffsetTracker.retainOnly}); a partition kept is sought (`consumer.seek`) to the offset after the last
  *    record read, so what is in flight is not read again (kafkajs would go back to the last commit) and the
@@ -152,6 +162,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     let stopping: Promise<void> | undefined;
     let lastWaitWarning = 0;
     let lastCrashWarning = 0;
+    const topicList = topics.map((t) => JSON.stringify(t)).join(', ');
 
     const commitTimer =
       commitIntervalMs > 0
@@ -167,6 +178,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
 
     const stopConsumer = (): Promise<void> => {
       closed = true;
+      restarts.stop();
       tracker.wakeAll();
       stopping ??= consumer.stop().catch((err: unknown) => logger?.warn({ err }, 'consumer.stop failed'));
       return stopping;
@@ -245,6 +257,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
     const consumeBatch = async (payload: EachBatchPayloadLike, progress: { processed: number }): Promise<void> => {
       const { topic, partition, messages } = payload.batch;
       health?.ok();
+      restarts.recovered();
       if (messages.length > 0 && instrumentation?.listening('kafka.fetch')) {
         instrumentation.emit('kafka.fetch', { topic, partition, messages: messages.length, highWatermark: payload.batch.highWatermark ?? '', lastOffset: messages[messages.length - 1].offset });
       }
@@ -309,6 +322,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       // Stop emitting and fetching, but stay in the group so the caller can still commit; the consumer is
       // stopped on unsubscribe.
       closed = true;
+      restarts.stop();
       tracker.wakeAll();
       try {
         consumer.pause(topics.map((topic) => ({ topic })));
@@ -317,8 +331,27 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       }
       if (!subscriber.closed) subscriber.complete();
     };
+    const runConfig = { autoCommit: false, eachBatchAutoResolve: false, eachBatch } as const;
+    // Restarts after crashes kafkajs does not restart from although the brokers were only away.
+    const restarts = new ConsumerRestarts({
+      what: `the consumer of ${topicList}`,
+      connect: () => consumer.connect(),
+      run: () => consumer.run(runConfig),
+      withinMs: options.restartWithinMs ?? 120_000,
+      logger,
+      onGiveUp: (error) => {
+        if (closed || subscriber.closed) return;
+        void stopConsumer();
+        subscriber.error(
+          error instanceof KafkaEdgeError
+            ? error
+            : new KafkaEdgeError(`the consumer of ${topicList} could not be restarted: ${describeError(error)}; fix the cause and run again`, { topic: topics[0], operation: 'consume' }, { cause: error, retriable: false }),
+        );
+      },
+    });
     // A consumer that crashed without restarting (an error kafkajs deems not retriable, thrown by a decoder, say)
-    // has left its group and fetches nothing more: error the Observable, or the pipeline would wait forever.
+    // has left its group and fetches nothing more: error the Observable, or the pipeline would wait forever. The
+    // exception: an error that says the brokers were away (restarted above).
     const removeCrashListener =
       consumer.on !== undefined && consumer.events !== undefined
         ? consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -334,10 +367,15 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
               logger?.[level]({ error: reason, groupId: payload.groupId }, 'consumer crashed; the client restarts it (partitions kept resume where they were read)');
               return;
             }
+            if (restartsAfterOutage(payload.error)) {
+              health?.failed('consume', payload.error);
+              restarts.crashed(payload.error);
+              return;
+            }
             void stopConsumer();
             subscriber.error(
               new KafkaEdgeError(
-                `the consumer of ${topics.map((t) => JSON.stringify(t)).join(', ')} stopped on an error it does not retry: ${reason}; nothing past the last acknowledged outputs was committed — fix the cause and run again`,
+                `the consumer of ${topicList} stopped on an error it does not retry: ${reason}; nothing past the last acknowledged outputs was committed — fix the cause and run again`,
                 { topic: topics[0], groupId: payload.groupId, operation: 'consume' },
                 { cause: payload.error, retriable: false },
               ),
@@ -352,6 +390,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
         ? consumer.on(groupJoin, ({ payload }) => {
             if (payload.memberAssignment === undefined) return;
             health?.ok();
+            restarts.recovered();
             const previous = assignment;
             assignment = payload.memberAssignment;
             assignmentGeneration++;
@@ -389,18 +428,19 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
       const start = async (): Promise<void> => {
         await consumer.subscribe({ topics, fromBeginning: options.fromBeginning ?? false });
         if (closed) return;
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+        await consumer.run(runConfig);
         logger?.info({ topics, maxInFlight }, 'consuming');
       };
       start().catch((err: unknown) => {
         if (closed) return;
         subscriber.error(
-          new KafkaEdgeError(`could not consume ${topics.map((t) => JSON.stringify(t)).join(', ')}: ${err instanceof Error ? err.message : String(err)}; check the brokers and that the topics exist`, { topic: topics[0], operation: 'consume' }, { cause: err }),
+          new KafkaEdgeError(`could not consume ${topicList}: ${err instanceof Error ? err.message : String(err)}; check the brokers and that the topics exist`, { topic: topics[0], operation: 'consume' }, { cause: err }),
         );
       });
     }
 
     return () => {
+      restarts.stop();
       removeCrashListener?.();
       removeJoinListener?.();
       removeHeartbeatListener?.();
