@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { ConsumerRestarts, restartsAfterOutage } from '../kafka/client/consumerRestart.js';
 import { createKafkaClient } from '../kafka/client/kafkajs.js';
-import { type AdminLike, type ConsumerLike, type KafkaClientLike } from '../kafka/client/ports.js';
+import { type AdminLike, type ConsumerLike, type EachBatchPayloadLike, type KafkaClientLike } from '../kafka/client/ports.js';
 import { KafkaEdgeError } from '../kafka/errors.js';
 import { readDriftMessage, readWindowMessage } from '../kafka/messages/history.js';
 import { readModelMessage } from '../kafka/state/format.js';
@@ -112,6 +113,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  *    one that is not emstream's is skipped (logged at debug), never an error.
  * 3. Only one pipeline is shown: `pipelineId`, or the first key seen (the others are skipped, logged once).
  * 4. Unsubscribing (or `close()`) stops the consumer and leaves its group.
+ * 5. A consumer crash its client does not restart from ends the source with a `KafkaEdgeError`, except one that only
+ *    says the brokers were away (kafkajs's "group coordinator not found" in a broker restart): the consumer is run
+ *    again, after what was shown, for at most `brokerTimeoutMs` ({@link ConsumerRestarts}).
  *
  * ## Example
  * Needs a broker and a running pipeline, so it is not run with the doc examples (test/dashboard/kafka.test.ts does the same):
@@ -141,6 +145,7 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
   const messages = new Observable<DashboardMessage>((subscriber) => {
     const abort = new AbortController();
     let consumer: ConsumerLike | undefined;
+    let restarts: ConsumerRestarts | undefined;
     let followed = o.pipelineId;
     let followedModelKey: string | undefined;
     const ignored = new Set<string>();
@@ -206,11 +211,15 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
       if (abort.signal.aborted) return void (await c.disconnect().catch(() => undefined));
       await c.subscribe({ topics: present, fromBeginning: true });
       if (abort.signal.aborted) return void (await c.disconnect().catch(() => undefined));
-      await c.run({
+      /** Per topic and partition, the last message read: a restarted consumer goes on after it. */
+      const lastRead = new Map<string, { topic: string; partition: number; offset: string }>();
+      const runConfig = {
         autoCommit: false,
-        eachBatch: async ({ batch }) => {
+        eachBatch: async ({ batch }: EachBatchPayloadLike): Promise<void> => {
+          restarts?.recovered();
           for (const m of batch.messages) {
             if (abort.signal.aborted || subscriber.closed) return;
+            lastRead.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: m.offset });
             if (!accept(m.key === null ? null : m.key.toString('utf8'), batch.topic)) continue;
             let message: DashboardMessage | null;
             try {
@@ -222,18 +231,49 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
             if (message !== null) subscriber.next(message);
           }
         },
+      };
+      // kafkajs does not restart its consumer from some errors that only say the brokers were away (a broker
+      // restart while it rejoined): restart it here, after what was shown. Any other crash ends the source.
+      restarts = new ConsumerRestarts({
+        what: "the dashboard's consumer",
+        connect: () => c.connect(),
+        run: async () => {
+          await c.run(runConfig);
+          for (const position of lastRead.values()) {
+            try {
+              c.seek?.({ ...position, offset: String(BigInt(position.offset) + 1n) });
+            } catch (err) {
+              o.logger?.debug({ err, ...position }, 'dashboard: seek after a restart failed (it crashed again while joining)');
+            }
+          }
+        },
+        withinMs: o.brokerTimeoutMs,
+        logger: o.logger,
+        onGiveUp: (error) => fail(error),
       });
+      if (c.on !== undefined && c.events !== undefined) {
+        c.on(c.events.CRASH, ({ payload }) => {
+          if (abort.signal.aborted || payload.restart === true) return;
+          if (restartsAfterOutage(payload.error)) restarts?.crashed(payload.error);
+          else fail(payload.error);
+        });
+      }
+      await c.run(runConfig);
     };
 
-    run().catch((err: unknown) => {
+    const fail = (err: unknown): void => {
       if (abort.signal.aborted || subscriber.closed) return;
+      restarts?.stop();
       subscriber.error(
         err instanceof KafkaEdgeError ? err : new KafkaEdgeError(`the dashboard cannot read ${topics.join(', ')}: ${describeError(err)}`, { topic: windows, operation: 'dashboard' }, { cause: err }),
       );
-    });
+    };
+
+    run().catch(fail);
 
     const stop = (): Promise<void> => {
       abort.abort();
+      restarts?.stop();
       if (stopped === undefined) {
         // Leaving the group is bounded in time: brokers that went away must not keep the dashboard from stopping.
         const left = (consumer?.disconnect() ?? Promise.resolve()).catch(() => undefined);
