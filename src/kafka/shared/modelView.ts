@@ -11,6 +11,7 @@ import { DriftDetector } from '../../gmm/drift.js';
 import { paramsFromJSON } from '../../gmm/model.js';
 import { partitionKey } from '../../offsets.js';
 import type { GlobalModel } from '../../operators/sharedMember.js';
+import { ConsumerRestarts, restartsAfterOutage } from '../client/consumerRestart.js';
 import type { ConsumerLike, EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
 import { describeError, KafkaEdgeError } from '../errors.js';
 import type { RestoredModel } from '../state/restore.js';
@@ -27,7 +28,7 @@ export interface GlobalModelViewOptions {
   readonly fresh: boolean;
   /** How long {@link GlobalModelView.next} waits for a model before it rejects, in ms. */
   readonly waitMs: number;
-  /** How long the start (restore, connect) may take, in ms. */
+  /** How long the start (restore, connect) may take, and how long the follower is restarted for through an outage of the brokers, in ms. */
   readonly startTimeoutMs: number;
   readonly logger?: Logger;
   /** A failure of the follower that it cannot recover from (the run ends). */
@@ -85,6 +86,7 @@ export class GlobalModelView {
   private consumer: ConsumerLike | undefined;
   private readonly waiters = new Set<{ version: number; resolve: (m: GlobalModel) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
   private stopped = false;
+  private restarts: ConsumerRestarts | undefined;
   /** Per partition of the models topic, its end when the view started (set by {@link start}). */
   readonly startedAt = new Map<number, string>();
 
@@ -165,10 +167,28 @@ export class GlobalModelView {
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [store.topic], fromBeginning: true });
-    let sought = false;
+    /** Per partition, the offset of the last message read: a restarted follower goes on after it. */
+    const lastRead = new Map<number, string>();
+    /**
+     * Each partition to the offset after its last message read, or to its end at the start when none was: after the
+     * first run and after every restart. A consumer that crashed again while joining cannot seek; its next restart does.
+     */
+    const seekPositions = (): void => {
+      for (const [partition, end] of ends) {
+        const last = lastRead.get(partition);
+        const offset = last === undefined ? end : String(BigInt(last) + 1n);
+        try {
+          consumer.seek?.({ topic: store.topic, partition, offset });
+        } catch (err) {
+          logger?.debug({ err, partition }, 'seek failed (the follower crashed while joining; its restart seeks)');
+        }
+      }
+    };
     const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayloadLike): Promise<void> => {
+      restarts.recovered();
       for (const message of batch.messages) {
         resolveOffset(message.offset);
+        lastRead.set(batch.partition, message.offset);
         if (message.key?.toString('utf8') !== pipelineId || message.value === null) continue;
         try {
           const model = globalModelOf(readModelMessage(message.value));
@@ -179,15 +199,32 @@ export class GlobalModelView {
       }
       await heartbeat();
     };
+    const runConfig = { autoCommit: false, eachBatchAutoResolve: false, eachBatch } as const;
+    // kafkajs does not restart from some errors that only say the brokers were away: restart it here, where it was.
+    const restarts = new ConsumerRestarts({
+      what: `the follower of the global model on ${JSON.stringify(store.topic)}`,
+      connect: () => consumer.connect(),
+      run: async () => {
+        await consumer.run(runConfig);
+        seekPositions();
+      },
+      withinMs: this.options.startTimeoutMs,
+      logger,
+      onGiveUp: (error) => {
+        if (!this.stopped) this.options.onError?.(error instanceof KafkaEdgeError ? error : new KafkaEdgeError(`the follower of the global model on ${JSON.stringify(store.topic)} could not be restarted: ${describeError(error)}`, { topic: store.topic, operation: 'shared-model' }, { cause: error }));
+      },
+    });
+    this.restarts = restarts;
     consumer.on?.(consumer.events?.CRASH ?? 'consumer.crash', ({ payload }) => {
       if (this.stopped || payload.restart === true) return;
+      if (restartsAfterOutage(payload.error)) {
+        restarts.crashed(payload.error);
+        return;
+      }
       this.options.onError?.(new KafkaEdgeError(`the follower of the global model on ${JSON.stringify(store.topic)} stopped: ${describeError(payload.error)}`, { topic: store.topic, operation: 'shared-model' }, { cause: payload.error }));
     });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
-    if (!sought && consumer.seek !== undefined) {
-      sought = true;
-      for (const [partition, offset] of ends) consumer.seek({ topic: store.topic, partition, offset });
-    }
+    await consumer.run(runConfig);
+    seekPositions();
     logger?.debug({ topic: store.topic, restored: this.latest?.version }, 'following the global model');
     return restored;
   }
@@ -195,6 +232,7 @@ export class GlobalModelView {
   /** Stops following; waiters reject. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.restarts?.stop();
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(new KafkaEdgeError('the run stopped before a global model came', { operation: 'shared-model' }));
