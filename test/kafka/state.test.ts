@@ -10,7 +10,7 @@ import { StreamingGmm } from '../../src/gmm/streaming.js';
 import { fitMixture } from '../../src/operators/fitMixture.js';
 import { windowVectors } from '../../src/operators/windowVectors.js';
 import { definePipeline } from '../../src/pipeline.js';
-import { StateRestoreError } from '../../src/kafka/errors.js';
+import { KafkaEdgeError, StateRestoreError } from '../../src/kafka/errors.js';
 import { encodeVector } from '../../src/kafka/source/formats.js';
 import { readModelMessage } from '../../src/kafka/state/format.js';
 import { runKafkaPipeline } from '../../src/kafka/run/runner.js';
@@ -18,9 +18,17 @@ import { standardPipeline } from '../../src/kafka/run/standardPipeline.js';
 import { restoreLatestState, restoreLatestStates } from '../../src/kafka/state/restore.js';
 import { KafkajsTransactionalProducer } from '../../src/kafka/client/transactions.js';
 import { modelMessage } from '../../src/kafka/state/format.js';
-import { clusteredPoint, committedOffset, produceAll, readAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
+import { clusteredPoint, committedOffset, kafkaDroppingFindCoordinator, produceAll, readAll, testKafka, uniqueTopic, waitFor } from './helpers.js';
 
 const states = async (topic: string): Promise<ReturnType<typeof readModelMessage>[]> => (await readAll(testKafka(), topic)).map((m) => readModelMessage(m.value));
+
+
+/** The update of one tiny window (K = 2, D = 1), for a state message. */
+function tinyUpdate(): never {
+  const gmm = new StreamingGmm({ k: 2, seed: 1 });
+  const fit = gmm.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });
+  return { ...fit, windowIndex: 0, model: { format: 'emstream.gmm', version: 1, covarianceType: 'full', k: 2, d: 1, weights: [...fit.params.weights], means: [[fit.params.means[0]], [fit.params.means[1]]], covariances: [[[fit.params.covariances[0]]], [[fit.params.covariances[1]]]] }, state: gmm.toJSON(), window: { index: 0, n: 4, d: 1, points: new Float64Array(4), records: [], rejected: 0 } } as never;
+}
 
 describe('durable state', () => {
   it('a ready pipeline (sensors) resumes from its state: versions continue, the first window after a restart is warm and predicted', { timeout: 120_000 }, async () => {
@@ -215,9 +223,7 @@ describe('durable state', () => {
     await admin.connect();
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic }] });
     await admin.disconnect();
-    const gmm = new StreamingGmm({ k: 2, seed: 1 });
-    const fit = gmm.update({ n: 4, d: 1, data: Float64Array.of(0, 0.1, 5, 5.1) });
-    const update = { ...fit, windowIndex: 0, model: { format: 'emstream.gmm', version: 1, covarianceType: 'full', k: 2, d: 1, weights: [...fit.params.weights], means: [[fit.params.means[0]], [fit.params.means[1]]], covariances: [[[fit.params.covariances[0]]], [[fit.params.covariances[1]]]] }, state: gmm.toJSON(), window: { index: 0, n: 4, d: 1, points: new Float64Array(4), records: [], rejected: 0 } } as never;
+    const update = tinyUpdate();
     const producer = new KafkajsTransactionalProducer(kafka, { transactionalId: `${topic}-t`, transactionTimeoutMs: 60_000 });
     await producer.connect();
     // Only an aborted transaction: the partition's records are all filtered out of a read_committed fetch.
@@ -234,5 +240,25 @@ describe('durable state', () => {
     expect(found.get('p')?.message.modelVersion).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);
     await producer.disconnect();
+
+  });
+  it('a reader lost while it looks for its group coordinator (kafkajs does not restart it) ends at once with a retriable error, not at its timeout; the next read succeeds', { timeout: 60_000 }, async () => {
+    const kafka = testKafka();
+    const topic = uniqueTopic('restore-coordinator');
+    await produceAll(kafka, topic, [modelMessage(tinyUpdate(), 'p') as { key: string; value: string }]);
+    // The run's retry budget is the read's timeout: waiting it out would end the run.
+    const faults = { findCoordinator: 1, dropped: 0 };
+    const lossy = kafkaDroppingFindCoordinator(faults);
+    const failedAt = Date.now();
+    const failure = await restoreLatestStates(lossy as never, { topic, keys: ['p'], timeoutMs: 20_000 }).then(
+      () => new Error('the read succeeded although its consumer crashed'),
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(KafkaEdgeError);
+    expect((failure as KafkaEdgeError).message).toBe(`the reader of the models topic ${JSON.stringify(topic)} stopped: Failed to find group coordinator`);
+    expect((failure as KafkaEdgeError).retriable).toBe(true);
+    expect(Date.now() - failedAt).toBeLessThan(10_000);
+    expect(faults.dropped).toBe(1);
+    expect((await restoreLatestStates(lossy as never, { topic, keys: ['p'], timeoutMs: 20_000 })).get('p')?.message.modelVersion).toBe(1);
   });
 });

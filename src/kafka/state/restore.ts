@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MixtureJSON } from '../../gmm/model.js';
 import type { StreamingStateJSON } from '../../gmm/streaming.js';
+import { isRetriable } from '../client/errorNames.js';
 import type { EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
-import { KafkaEdgeError } from '../errors.js';
+import { describeError, KafkaEdgeError } from '../errors.js';
 import type { EventOffset } from '../events.js';
 import { readModelMessage, type ModelMessage, type SharedStateJSON } from './format.js';
 
@@ -156,7 +157,27 @@ async function scan(
               if (payload.topic === topic && payload.partition !== undefined) passed(payload.partition, payload.lastOffset);
             })
           : undefined;
-      stopListening = removeListener;
+      // A crash the client does not restart from (kafkajs's "group coordinator not found" when the brokers restart
+      // while it joins) would leave this read idle until the timeout, the run's whole retry budget: end it now, as
+      // retriable when the error says the brokers were away, so the caller's retry reads again at once.
+      const removeCrashListener =
+        consumer.on !== undefined && consumer.events !== undefined
+          ? consumer.on(consumer.events.CRASH, ({ payload }) => {
+              if (payload.restart === true) return;
+              clearTimeout(timer);
+              reject(
+                new KafkaEdgeError(
+                  `the reader of the models topic ${JSON.stringify(topic)} stopped: ${describeError(payload.error)}`,
+                  { topic, operation: 'restore' },
+                  { cause: payload.error, retriable: isRetriable(payload.error) },
+                ),
+              );
+            })
+          : undefined;
+      stopListening = () => {
+        removeListener?.();
+        removeCrashListener?.();
+      };
       const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayloadLike): Promise<void> => {
         const end = ranges.get(batch.partition)?.high;
         const start = starts.get(batch.partition) ?? 0n;
@@ -183,7 +204,13 @@ async function scan(
           // Start each partition at its first offset to read (applied at the next fetch).
           if (sought || consumer.seek === undefined) return;
           sought = true;
-          for (const [partition, start] of starts) consumer.seek!({ topic, partition, offset: start.toString() });
+          try {
+            for (const [partition, start] of starts) consumer.seek({ topic, partition, offset: start.toString() });
+          } catch (err) {
+            // The consumer crashed while joining (the crash ends this read). The seeks only save reading: what lies
+            // before each start is skipped by offset.
+            logger?.debug({ err, topic }, 'seek failed');
+          }
         })
         .catch(reject);
     });
