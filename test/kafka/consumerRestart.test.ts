@@ -1,6 +1,7 @@
-import { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
+import { Kafka, KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, logLevel } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConsumerRestarts, restartsAfterOutage } from '../../src/kafka/client/consumerRestart.js';
+import { ConsumerRestarts, restartsAfterOutage, seekQuietly } from '../../src/kafka/client/consumerRestart.js';
+import type { ConsumerLike } from '../../src/kafka/client/ports.js';
 import { BrokerUnavailableError } from '../../src/kafka/errors.js';
 
 /** The error as kafkajs 2.2.4 throws it (its types declare the class without the message argument it takes). */
@@ -99,5 +100,24 @@ describe('ConsumerRestarts', () => {
     restarts.stop();
     await vi.advanceTimersByTimeAsync(10_000);
     expect(calls).toEqual([]);
+  });
+});
+
+describe('seekQuietly', () => {
+  it('a seek kafkajs refuses (its consumer between a crash and its restart, not running) is logged, not thrown', () => {
+    // A kafkajs consumer that does not run refuses a seek as one between a crash and its restart does.
+    const consumer = new Kafka({ brokers: ['127.0.0.1:9'], logLevel: logLevel.NOTHING }).consumer({ groupId: 'g' });
+    const position = { topic: 't', partition: 0, offset: '42' };
+    expect(() => consumer.seek(position)).toThrow('Consumer group was not initialized, consumer#run must be called first');
+    const logged: unknown[] = [];
+    const logger = { debug: (fields: unknown) => logged.push(fields) } as never;
+    expect(() => seekQuietly(consumer as unknown as ConsumerLike, position, logger)).not.toThrow();
+    expect(logged).toEqual([expect.objectContaining(position)]);
+  });
+
+  it('a consumer that can seek is sought', () => {
+    const sought: unknown[] = [];
+    seekQuietly({ seek: (p: unknown) => void sought.push(p) } as unknown as ConsumerLike, { topic: 't', partition: 1, offset: '7' });
+    expect(sought).toEqual([{ topic: 't', partition: 1, offset: '7' }]);
   });
 });

@@ -9,13 +9,15 @@
  * broker restart or not, depending on when its consumer looked for the coordinator.
  *
  * {@link ConsumerRestarts} does what the client would have done: connects and runs the consumer again after a
- * backoff, until it is back or the outage has lasted longer than a bound.
+ * backoff, until it is back or the outage has lasted longer than a bound. {@link seekQuietly} seeks a partition
+ * without failing while such a consumer is between its crash and its restart.
  *
  * @module
  */
 import type { Logger } from 'pino';
 import { BrokerUnavailableError, describeError } from '../errors.js';
 import { isRetriable } from './errorNames.js';
+import type { ConsumerLike, TopicPartitionOffset } from './ports.js';
 
 /**
  * Whether kafkajs restarts a crashed consumer from this error by itself: its own test (kafkajs 2.2.4
@@ -148,5 +150,22 @@ export class ConsumerRestarts {
     if (this.finished) return;
     this.stop();
     this.options.onGiveUp(error);
+  }
+}
+
+/**
+ * Seeks a partition kept in `skipBelow`, tolerating a consumer that cannot seek now: kafkajs refuses a seek while
+ * its consumer restarts after a crash ("consumer#run must be called first"). The partition is then read from its
+ * last commit, and what `skipBelow` covers is finished without being emitted: nothing is counted twice.
+ *
+ * @param consumer - the consumer (its `seek` is optional)
+ * @param position - where the partition goes on
+ * @param logger - told (debug) when the seek is refused
+ */
+export function seekQuietly(consumer: ConsumerLike, position: TopicPartitionOffset, logger?: Logger): void {
+  try {
+    consumer.seek?.(position);
+  } catch (err) {
+    logger?.debug({ err, ...position }, 'seek refused (the consumer is restarting): the partition is read from its last commit, what the state covers is skipped');
   }
 }

@@ -11,6 +11,7 @@ import { WindowRecorder } from '../../monitoring/recorder.js';
 import { compareOffsets, partitionKey } from '../../offsets.js';
 import type { SharedModelLink } from '../../operators/sharedMember.js';
 import type { InvalidVector, VectorInput } from '../../operators/types.js';
+import { seekQuietly } from '../client/consumerRestart.js';
 import type { AdminLike, ConsumerLike, KafkaClientLike, TopicPartitionOffset } from '../client/ports.js';
 import type { TransactionalProducerLike } from '../client/transactions.js';
 import type { DeliveryCounters } from '../delivery/delivery.js';
@@ -300,7 +301,7 @@ export class ExactlyOnceTasks<R extends VectorInput> {
     tracker.forget(e.topic, e.partition);
     if (position !== undefined) {
       this.o.skipBelow.set(partitionKey(e.topic, e.partition), position);
-      consumer.seek?.({ topic: e.topic, partition: e.partition, offset: position });
+      seekQuietly(consumer, { topic: e.topic, partition: e.partition, offset: position }, logger);
     }
     e.state = 'open';
     consumer.resume?.([{ topic: e.topic, partitions: [e.partition] }]);

@@ -16,6 +16,7 @@ import type { Instrumentation } from '../../instrumentation.js';
 import { compareOffsets, offsetAfter, partitionKey } from '../../offsets.js';
 import { emitModelEvents } from '../../operators/fitMixture.js';
 import type { MixtureUpdate } from '../../operators/types.js';
+import { seekQuietly } from '../client/consumerRestart.js';
 import type { AdminLike, ConsumerLike, KafkaClientLike } from '../client/ports.js';
 import type { TransactionalProducerLike } from '../client/transactions.js';
 import { ExactlyOnceDelivery } from '../delivery/exactlyOnce.js';
@@ -256,7 +257,7 @@ export class ReducerRole {
       this.tracker.forget(shared.stats, 0);
       if (position !== undefined) {
         this.skipBelow.set(partitionKey(shared.stats, 0), position);
-        consumer.seek?.({ topic: shared.stats, partition: 0, offset: position });
+        seekQuietly(consumer, { topic: shared.stats, partition: 0, offset: position }, logger);
       }
       this.round = undefined;
       this.roundRecords = [];
