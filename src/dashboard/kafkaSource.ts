@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { ConsumerRestarts, restartsAfterOutage } from '../kafka/client/consumerRestart.js';
+import { ConsumerRestarts, restartsAfterOutage, seekQuietly } from '../kafka/client/consumerRestart.js';
 import { createKafkaClient } from '../kafka/client/kafkajs.js';
 import { type AdminLike, type ConsumerLike, type EachBatchPayloadLike, type KafkaClientLike } from '../kafka/client/ports.js';
 import { KafkaEdgeError } from '../kafka/errors.js';
@@ -239,13 +239,7 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
         connect: () => c.connect(),
         run: async () => {
           await c.run(runConfig);
-          for (const position of lastRead.values()) {
-            try {
-              c.seek?.({ ...position, offset: String(BigInt(position.offset) + 1n) });
-            } catch (err) {
-              o.logger?.debug({ err, ...position }, 'dashboard: seek after a restart failed (it crashed again while joining)');
-            }
-          }
+          for (const position of lastRead.values()) seekQuietly(c, { ...position, offset: String(BigInt(position.offset) + 1n) }, o.logger);
         },
         withinMs: o.brokerTimeoutMs,
         logger: o.logger,

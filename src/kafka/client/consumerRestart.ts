@@ -154,9 +154,10 @@ export class ConsumerRestarts {
 }
 
 /**
- * Seeks a partition kept in `skipBelow`, tolerating a consumer that cannot seek now: kafkajs refuses a seek while
- * its consumer restarts after a crash ("consumer#run must be called first"). The partition is then read from its
- * last commit, and what `skipBelow` covers is finished without being emitted: nothing is counted twice.
+ * Seeks a partition, tolerating a consumer that cannot seek now: kafkajs refuses a seek while its consumer is between
+ * a crash and its restart ("consumer#run must be called first"). For callers whose seek saves reading but is not
+ * needed for correctness: a follower seeks again after its restart; a task's partition is read from its last commit,
+ * and what `skipBelow` covers is finished without being emitted, so nothing is counted twice.
  *
  * @param consumer - the consumer (its `seek` is optional)
  * @param position - where the partition goes on
@@ -166,6 +167,6 @@ export function seekQuietly(consumer: ConsumerLike, position: TopicPartitionOffs
   try {
     consumer.seek?.(position);
   } catch (err) {
-    logger?.debug({ err, ...position }, 'seek refused (the consumer is restarting): the partition is read from its last commit, what the state covers is skipped');
+    logger?.debug({ err, ...position }, 'seek refused: the consumer is between a crash and its restart');
   }
 }

@@ -11,7 +11,7 @@ import { DriftDetector } from '../../gmm/drift.js';
 import { paramsFromJSON } from '../../gmm/model.js';
 import { partitionKey } from '../../offsets.js';
 import type { GlobalModel } from '../../operators/sharedMember.js';
-import { ConsumerRestarts, restartsAfterOutage } from '../client/consumerRestart.js';
+import { ConsumerRestarts, restartsAfterOutage, seekQuietly } from '../client/consumerRestart.js';
 import type { ConsumerLike, EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
 import { describeError, KafkaEdgeError } from '../errors.js';
 import type { RestoredModel } from '../state/restore.js';
@@ -176,12 +176,7 @@ export class GlobalModelView {
     const seekPositions = (): void => {
       for (const [partition, end] of ends) {
         const last = lastRead.get(partition);
-        const offset = last === undefined ? end : String(BigInt(last) + 1n);
-        try {
-          consumer.seek?.({ topic: store.topic, partition, offset });
-        } catch (err) {
-          logger?.debug({ err, partition }, 'seek failed (the follower crashed while joining; its restart seeks)');
-        }
+        seekQuietly(consumer, { topic: store.topic, partition, offset: last === undefined ? end : String(BigInt(last) + 1n) }, logger);
       }
     };
     const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayloadLike): Promise<void> => {
