@@ -8,12 +8,13 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { ConsumerRestarts, restartsAfterOutage, seekQuietly } from '../kafka/client/consumerRestart.js';
+import { ConsumerRestarts, seekQuietly } from '../kafka/client/consumerRestart.js';
 import { createKafkaClient } from '../kafka/client/kafkajs.js';
 import { type AdminLike, type ConsumerLike, type EachBatchPayloadLike, type KafkaClientLike } from '../kafka/client/ports.js';
 import { KafkaEdgeError } from '../kafka/errors.js';
 import { readDriftMessage, readWindowMessage } from '../kafka/messages/history.js';
 import { readModelMessage } from '../kafka/state/format.js';
+import { partitionKey } from '../offsets.js';
 import { describeError } from '../kafka/errors.js';
 import { brokerAddressProblem } from '../kafka/run/config.js';
 import { retryBrokerOperation, type RetryOptions } from '../kafka/run/retry.js';
@@ -219,7 +220,7 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
           restarts?.recovered();
           for (const m of batch.messages) {
             if (abort.signal.aborted || subscriber.closed) return;
-            lastRead.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: m.offset });
+            lastRead.set(partitionKey(batch.topic, batch.partition), { topic: batch.topic, partition: batch.partition, offset: m.offset });
             if (!accept(m.key === null ? null : m.key.toString('utf8'), batch.topic)) continue;
             let message: DashboardMessage | null;
             try {
@@ -247,9 +248,8 @@ export function kafkaDashboardSource(options: KafkaDashboardSourceOptions): Dash
       });
       if (c.on !== undefined && c.events !== undefined) {
         c.on(c.events.CRASH, ({ payload }) => {
-          if (abort.signal.aborted || payload.restart === true) return;
-          if (restartsAfterOutage(payload.error)) restarts?.crashed(payload.error);
-          else fail(payload.error);
+          if (abort.signal.aborted || payload.restart === true || restarts?.crashed(payload.error) === true) return;
+          fail(payload.error);
         });
       }
       await c.run(runConfig);

@@ -94,6 +94,15 @@ describe('ConsumerRestarts', () => {
     expect(calls).toEqual(['connect', 'run']);
   });
 
+  it('a crash that is not an outage is left to the caller: nothing is scheduled', async () => {
+    const { restarts, calls, gaveUp } = make();
+    expect(restarts.crashed(new TypeError('decoder bug at offset 7'))).toBe(false);
+    expect(restarts.crashed(lost)).toBe(true);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toEqual(['connect', 'run']);
+    expect(gaveUp).toEqual([]);
+  });
+
   it('stop cancels a pending restart', async () => {
     const { restarts, calls } = make();
     restarts.crashed(lost);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrokerUnavailableError } from '../../src/kafka/errors.js';
-import { KafkaEdgeError } from '../../src/kafka/errors.js';
+import { BrokerUnavailableError, KafkaEdgeError } from '../../src/kafka/errors.js';
 import { createDecoder } from '../../src/kafka/source/formats.js';
 import { OffsetTracker } from '../../src/kafka/delivery/offsets.js';
 import { fromKafka } from '../../src/kafka/source/fromKafka.js';

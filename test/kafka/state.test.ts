@@ -22,7 +22,6 @@ import { clusteredPoint, committedOffset, kafkaDroppingFindCoordinator, produceA
 
 const states = async (topic: string): Promise<ReturnType<typeof readModelMessage>[]> => (await readAll(testKafka(), topic)).map((m) => readModelMessage(m.value));
 
-
 /** The update of one tiny window (K = 2, D = 1), for a state message. */
 function tinyUpdate(): never {
   const gmm = new StreamingGmm({ k: 2, seed: 1 });
@@ -240,8 +239,8 @@ describe('durable state', () => {
     expect(found.get('p')?.message.modelVersion).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);
     await producer.disconnect();
-
   });
+
   it('a reader lost while it looks for its group coordinator (kafkajs does not restart it) ends at once with a retriable error, not at its timeout; the next read succeeds', { timeout: 60_000 }, async () => {
     const kafka = testKafka();
     const topic = uniqueTopic('restore-coordinator');

@@ -64,9 +64,10 @@ export interface ConsumerRestartsOptions {
 /**
  * Restarts a consumer after crashes the client does not restart from, during an outage of the brokers.
  *
- * 1. {@link crashed} (a crash with `restart: false` whose error passes {@link restartsAfterOutage}) schedules
- *    `connect` then `run` after a backoff (500 ms, doubling, at most 5 s). A restart that fails on an outage
- *    schedules the next; one that starts crashes again through the client's event, and comes back here.
+ * 1. {@link crashed} (a crash with `restart: false`): when its error passes {@link restartsAfterOutage}, schedules
+ *    `connect` then `run` after a backoff (500 ms, doubling, at most 5 s); otherwise it returns false and the caller
+ *    ends. A restart that fails on an outage schedules the next; one that starts crashes again through the client's
+ *    event, and comes back here.
  * 2. {@link recovered} (the consumer joined its group or fetched) ends the outage: the next one starts afresh.
  * 3. When an outage has lasted `withinMs` without the consumer coming back, or a restart fails on an error that
  *    is not an outage, `onGiveUp` is called once with a typed error, and nothing more is tried.
@@ -82,11 +83,21 @@ export class ConsumerRestarts {
   constructor(private readonly options: ConsumerRestartsOptions) {}
 
   /**
-   * A crash the client does not restart from, on an outage: schedules a restart (or gives up past the bound).
+   * A crash the client does not restart from (`restart: false`). When its error says the brokers were away
+   * ({@link restartsAfterOutage}), a restart is scheduled (or, past the bound, `onGiveUp` is called) and the crash is
+   * handled here; otherwise the caller ends what the consumer feeds.
    *
    * @param error - the crash's error
+   * @returns true when the crash is an outage this handles, false when the caller must end
    */
-  crashed(error: unknown): void {
+  crashed(error: unknown): boolean {
+    if (!restartsAfterOutage(error)) return false;
+    this.schedule(error);
+    return true;
+  }
+
+  /** Schedules a restart after the outage's next backoff, or gives up past the bound. */
+  private schedule(error: unknown): void {
     if (this.finished) return;
     const now = Date.now();
     this.outageSince ??= now;
@@ -132,7 +143,7 @@ export class ConsumerRestarts {
       await this.options.run();
     } catch (err) {
       if (this.finished) return;
-      if (isRetriable(err)) this.crashed(err);
+      if (isRetriable(err)) this.schedule(err);
       else this.giveUp(err instanceof Error ? err : new Error(String(err)));
     }
   }

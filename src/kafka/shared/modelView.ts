@@ -11,7 +11,7 @@ import { DriftDetector } from '../../gmm/drift.js';
 import { paramsFromJSON } from '../../gmm/model.js';
 import { partitionKey } from '../../offsets.js';
 import type { GlobalModel } from '../../operators/sharedMember.js';
-import { ConsumerRestarts, restartsAfterOutage, seekQuietly } from '../client/consumerRestart.js';
+import { ConsumerRestarts, seekQuietly } from '../client/consumerRestart.js';
 import type { ConsumerLike, EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
 import { describeError, KafkaEdgeError } from '../errors.js';
 import type { RestoredModel } from '../state/restore.js';
@@ -211,11 +211,7 @@ export class GlobalModelView {
     });
     this.restarts = restarts;
     consumer.on?.(consumer.events?.CRASH ?? 'consumer.crash', ({ payload }) => {
-      if (this.stopped || payload.restart === true) return;
-      if (restartsAfterOutage(payload.error)) {
-        restarts.crashed(payload.error);
-        return;
-      }
+      if (this.stopped || payload.restart === true || restarts.crashed(payload.error)) return;
       this.options.onError?.(new KafkaEdgeError(`the follower of the global model on ${JSON.stringify(store.topic)} stopped: ${describeError(payload.error)}`, { topic: store.topic, operation: 'shared-model' }, { cause: payload.error }));
     });
     await consumer.run(runConfig);

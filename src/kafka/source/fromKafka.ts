@@ -7,7 +7,7 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Instrumentation } from '../../instrumentation.js';
 import { GATED } from '../../operators/vectorInput.js';
-import { ConsumerRestarts, restartsAfterOutage } from '../client/consumerRestart.js';
+import { ConsumerRestarts } from '../client/consumerRestart.js';
 import { isRetriable } from '../client/errorNames.js';
 import type { ConsumedMessageLike, ConsumerLike, EachBatchPayloadLike } from '../client/ports.js';
 import { OffsetTracker } from '../delivery/offsets.js';
@@ -367,9 +367,8 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
               logger?.[level]({ error: reason, groupId: payload.groupId }, 'consumer crashed; the client restarts it (partitions kept resume where they were read)');
               return;
             }
-            if (restartsAfterOutage(payload.error)) {
+            if (restarts.crashed(payload.error)) {
               health?.failed('consume', payload.error);
-              restarts.crashed(payload.error);
               return;
             }
             void stopConsumer();
