@@ -50,7 +50,7 @@ async function expectExactlyOnce(kafka: Kafka, input: string, n: number): Promis
   const dead = await readCommittedTopic(kafka, `${input}.dead-letters`);
   const { duplicates, distinct, mismatched, repeated } = exactlyOnceReport(labels.messages, models.messages);
   const report = { duplicates, lost: n - distinct.size };
-  expect(report, `${input}: labelled again: ${repeated.join('; ')}`).toEqual({ duplicates: 0, lost: 0 });
+  expect(report, `${input}: labelled again: ${repeated.join('; ')}; states against labels: ${mismatched.join('; ') || 'matching'}`).toEqual({ duplicates: 0, lost: 0 });
   expect(mismatched).toEqual([]);
   expect(dead.messages).toEqual([]);
   expect({ labels: labels.stable, models: models.stable, deadLetters: dead.stable }).toEqual({ labels: true, models: true, deadLetters: true });

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,12 +227,23 @@ export interface ChildRun {
 
 /** Every child spawned by {@link spawnRun} and not exited yet (see {@link killChildren}). */
 const children = new Set<ChildRun>();
+/** Every child spawned since the last {@link killChildren} (a failed test's children's logs are kept). */
+const spawnedInTest: { args: readonly string[]; run: ChildRun }[] = [];
 
-/** SIGKILLs every child of {@link spawnRun} still running (for `afterEach`: a failed test leaves none behind). */
-export async function killChildren(): Promise<void> {
+/**
+ * SIGKILLs every child of {@link spawnRun} still running (for `afterEach`: a failed test leaves none behind). When
+ * vitest passes a failed test's context, the children's logs (stderr, one JSON line each) are written to a new
+ * directory under the system's temporary directory, named on the console: a flaky failure can be read afterwards.
+ */
+export async function killChildren(context?: { readonly task: { readonly name: string; readonly result?: { readonly state?: string } } }): Promise<void> {
   const running = [...children];
   for (const child of running) child.kill('SIGKILL');
   await Promise.all(running.map((c) => c.exited));
+  const spawned = spawnedInTest.splice(0);
+  if (context?.task.result?.state !== 'fail' || spawned.length === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), 'emstream-failed-test-'));
+  spawned.forEach(({ args, run }, i) => writeFileSync(join(dir, `child-${i}-${run.pid}.log`), `${JSON.stringify(args)}\n${run.stderr()}`));
+  console.log(`[children] the logs of the failed test's ${spawned.length} child processes ("${context.task.name}") are kept in ${dir}`);
 }
 
 /** Spawns `node --import tsx src/cli/main.ts run …args` from the repository root. */
@@ -312,6 +324,7 @@ export function spawnCli(args: readonly string[], env: Record<string, string> = 
       }),
   };
   children.add(run);
+  spawnedInTest.push({ args, run });
   void exited.then(() => children.delete(run));
   return run;
 }
@@ -398,19 +411,25 @@ export function exactlyOnceReport(labels: readonly ReadMessage[], models: readon
   // Where repeats are, for a failure's message: per partition and label version, the offsets labelled again.
   const again = new Map<string, number[]>();
   const firstVersion = new Map<string, number>();
+  // Where each copy of the first few repeated inputs is: its label message's position and window.
+  const where = new Map<string, string>();
+  const copies: string[] = [];
   // Per task (input partition) and model version, the labels of that version.
   const byVersion = new Map<string, number>();
   for (const m of labels) {
     const s = sourceOf(m);
     const id = `${s.partition}/${s.offset}`;
-    const version = readLabelMessage(m.value).modelVersion;
+    const { modelVersion: version, windowIndex } = readLabelMessage(m.value);
+    const at = `labels ${m.partition}:${m.offset} window ${windowIndex} v${version} at ${m.timestamp}`;
     if (seen.has(id)) {
       duplicates++;
-      const at = `${s.partition}@v${firstVersion.get(id)}+v${version}`;
-      (again.get(at) ?? again.set(at, []).get(at)!).push(s.offset);
+      if (copies.length < 5) copies.push(`input ${id}: ${where.get(id)}, then ${at}`);
+      const pair = `${s.partition}@v${firstVersion.get(id)}+v${version}`;
+      (again.get(pair) ?? again.set(pair, []).get(pair)!).push(s.offset);
     } else {
       seen.add(id);
       firstVersion.set(id, version);
+      where.set(id, at);
     }
     const key = `${s.partition}@${version}`;
     byVersion.set(key, (byVersion.get(key) ?? 0) + 1);
@@ -427,7 +446,7 @@ export function exactlyOnceReport(labels: readonly ReadMessage[], models: readon
     if ((byVersion.get(key) ?? 0) !== message.n) mismatched.push(`${key}: state n ${message.n}, labels ${byVersion.get(key) ?? 0}`);
   }
   for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
-  const repeated = [...again].map(([at, offsets]) => `${at}: ${offsets.length} offsets ${Math.min(...offsets)}..${Math.max(...offsets)}`);
+  const repeated = [...[...again].map(([at, offsets]) => `${at}: ${offsets.length} offsets ${Math.min(...offsets)}..${Math.max(...offsets)}`), ...copies];
   return { duplicates, distinct: seen, mismatched, repeated };
 }
 

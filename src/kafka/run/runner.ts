@@ -638,6 +638,7 @@ class KafkaPipelineRun<R extends VectorInput> {
       logger,
       instrumentation,
       skipBelow,
+      readOnce: true,
       health: this.health,
       restartWithinMs: config.brokerTimeoutMs,
       onSkipped: (n) => (this.counts.skipped += n),

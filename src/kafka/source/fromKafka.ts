@@ -72,6 +72,15 @@ export interface FromKafkaOptions {
   /** Called with the number of records skipped (see `skipBelow`), per batch. */
   readonly onSkipped?: (count: number) => void;
   /**
+   * Each record of a partition is emitted once while the tracker tracks the partition (default false): a fetch that
+   * comes back with records at or below the last one emitted (kafkajs fetching again from the last commit because a
+   * seek after a rebalance or a restart came too late or was refused) is not emitted again, since those records are
+   * in the pipeline already. The tracker forgets a partition when it is revoked (or its task closed), and reading it
+   * again from its commit is then what is wanted. `runKafkaPipeline` sets it: in the exactly-once mode a record read
+   * twice would be labelled twice within one window.
+   */
+  readonly readOnce?: boolean;
+  /**
    * Whether records of a partition may be emitted now (default: all): the exactly-once mode holds a partition back
    * (paused) until its task is open. Asked when a batch starts and every few records; a batch of a partition not
    * accepted is left unread (not resolved: the partition is sought when it is accepted).
@@ -126,7 +135,8 @@ function keyText(key: Buffer | null): string | null {
  *    ({@link OffsetTracker.retainOnly}); a partition kept is sought (`consumer.seek`) to the offset after the last
  *    record read, so what is in flight is not read again (kafkajs would go back to the last commit) and the
  *    tracker keeps its progress. The same holds after a crash the client restarts from.
- * 7. Records below `skipBelow` (covered by a restored state) are finished without being emitted.
+ * 7. Records below `skipBelow` (covered by a restored state) are finished without being emitted. With `readOnce`,
+ *    records at or below the last one emitted of a partition still tracked are not emitted again.
  *
  * ## Example
  * ```ts
@@ -150,7 +160,7 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
   const keepValue = options.keepValue ?? true;
   const commitIntervalMs = options.commitIntervalMs ?? 1000;
   const stuckAfterMs = options.stuckAfterMs ?? 30_000;
-  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow, accept } = options;
+  const { decode, onDecodeError, logger, signal, instrumentation, health, skipBelow, accept, readOnce } = options;
   // A decoder made by createDecoder ran the input gate: its records carry the brand, so windowVectors does not scan them again.
   const gated = (decode as { [GATED]?: unknown })[GATED] === true;
 
@@ -279,6 +289,16 @@ export function fromKafka(consumer: ConsumerLike, options: FromKafkaOptions): Ob
             options.onSkipped?.(first);
             progress.processed = first;
           }
+        }
+      }
+      if (readOnce === true && first < messages.length) {
+        // Records this partition already emitted: still in the pipeline (or done with), not emitted again.
+        const next = tracker.nextOffset(topic, partition);
+        if (next !== undefined && compareOffsets(messages[first].offset, next) < 0) {
+          const from = first;
+          while (first < messages.length && compareOffsets(messages[first].offset, next) < 0) first++;
+          logger?.debug({ topic, partition, from: messages[from].offset, next, records: first - from }, 'a fetch came back with records already read (from an older position): not emitted again');
+          progress.processed = first;
         }
       }
       // Checked per message as a number; the assignment itself only when a rebalance changed it.
