@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MixtureJSON } from '../../gmm/model.js';
 import type { StreamingStateJSON } from '../../gmm/streaming.js';
+import { seekQuietly } from '../client/consumerRestart.js';
 import { isRetriable } from '../client/errorNames.js';
 import type { EachBatchPayloadLike, KafkaClientLike } from '../client/ports.js';
 import { describeError, KafkaEdgeError } from '../errors.js';
@@ -204,13 +205,9 @@ async function scan(
           // Start each partition at its first offset to read (applied at the next fetch).
           if (sought || consumer.seek === undefined) return;
           sought = true;
-          try {
-            for (const [partition, start] of starts) consumer.seek({ topic, partition, offset: start.toString() });
-          } catch (err) {
-            // The consumer crashed while joining (the crash ends this read). The seeks only save reading: what lies
-            // before each start is skipped by offset.
-            logger?.debug({ err, topic }, 'seek failed');
-          }
+          // A seek refused because the consumer crashed while joining (the crash ends this read) only costs reading:
+          // what lies before each start is skipped by offset.
+          for (const [partition, start] of starts) seekQuietly(consumer, { topic, partition, offset: start.toString() }, logger);
         })
         .catch(reject);
     });
