@@ -406,13 +406,12 @@ export async function readCommittedTopic(
  * label may have a version without its state message).
  */
 export function exactlyOnceReport(labels: readonly ReadMessage[], models: readonly ReadMessage[]): { duplicates: number; distinct: Set<string>; mismatched: string[]; repeated: string[] } {
-  const seen = new Set<string>();
   let duplicates = 0;
   // Where repeats are, for a failure's message: per partition and label version, the offsets labelled again.
   const again = new Map<string, number[]>();
-  const firstVersion = new Map<string, number>();
-  // Where each copy of the first few repeated inputs is: its label message's position and window.
-  const where = new Map<string, string>();
+  // Per input labelled, its first label's version and where that label is (its position and window).
+  const first = new Map<string, { version: number; at: string }>();
+  // Where each copy of the first few repeated inputs is.
   const copies: string[] = [];
   // Per task (input partition) and model version, the labels of that version.
   const byVersion = new Map<string, number>();
@@ -421,16 +420,13 @@ export function exactlyOnceReport(labels: readonly ReadMessage[], models: readon
     const id = `${s.partition}/${s.offset}`;
     const { modelVersion: version, windowIndex } = readLabelMessage(m.value);
     const at = `labels ${m.partition}:${m.offset} window ${windowIndex} v${version} at ${m.timestamp}`;
-    if (seen.has(id)) {
+    const earlier = first.get(id);
+    if (earlier !== undefined) {
       duplicates++;
-      if (copies.length < 5) copies.push(`input ${id}: ${where.get(id)}, then ${at}`);
-      const pair = `${s.partition}@v${firstVersion.get(id)}+v${version}`;
+      if (copies.length < 5) copies.push(`input ${id}: ${earlier.at}, then ${at}`);
+      const pair = `${s.partition}@v${earlier.version}+v${version}`;
       (again.get(pair) ?? again.set(pair, []).get(pair)!).push(s.offset);
-    } else {
-      seen.add(id);
-      firstVersion.set(id, version);
-      where.set(id, at);
-    }
+    } else first.set(id, { version, at });
     const key = `${s.partition}@${version}`;
     byVersion.set(key, (byVersion.get(key) ?? 0) + 1);
   }
@@ -446,8 +442,8 @@ export function exactlyOnceReport(labels: readonly ReadMessage[], models: readon
     if ((byVersion.get(key) ?? 0) !== message.n) mismatched.push(`${key}: state n ${message.n}, labels ${byVersion.get(key) ?? 0}`);
   }
   for (const key of byVersion.keys()) if (!stated.has(key)) mismatched.push(`${key}: labels without a state message`);
-  const repeated = [...[...again].map(([at, offsets]) => `${at}: ${offsets.length} offsets ${Math.min(...offsets)}..${Math.max(...offsets)}`), ...copies];
-  return { duplicates, distinct: seen, mismatched, repeated };
+  const repeated = [...again].map(([pair, offsets]) => `${pair}: ${offsets.length} offsets ${Math.min(...offsets)}..${Math.max(...offsets)}`).concat(copies);
+  return { duplicates, distinct: new Set(first.keys()), mismatched, repeated };
 }
 
 /** A broker of a describe block's own (see {@link ownBroker}). */
