@@ -30,6 +30,9 @@ export interface OperatorRow {
   readonly oursMs: number;
   readonly oursCpuMs: number;
   readonly pointsPerSecond: number;
+  /** The same with windowVectors' `reuseBuffers` (each window's memory lent): wall clock and CPU ms per window. */
+  readonly lentMs: number;
+  readonly lentCpuMs: number;
   /** scikit-learn, median ms per window: fit, and fit + predict (null without scikit-learn). */
   readonly sklearnFitMs: number | null;
   readonly sklearnFitPredictMs: number | null;
@@ -81,6 +84,8 @@ function loopBlocks(): { stop(): number } {
 export interface OperatorMode {
   readonly threads?: number;
   readonly offThread?: boolean;
+  /** windowVectors' `reuseBuffers`: each window's memory lent, and taken back two windows later. */
+  readonly reuseBuffers?: boolean;
 }
 
 /**
@@ -128,8 +133,8 @@ export async function operatorTimes(vectors: readonly number[][], d: number, k: 
   const cpu0 = process.cpuUsage();
   const labelled = await lastValueFrom(
     pacedVectors(vectors, SIZE, 1, () => seen, progress).pipe(
-      windowVectors<number[]>({ size: SIZE, dimension: d }),
-      fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1, ...mode }),
+      windowVectors<number[]>({ size: SIZE, dimension: d, reuseBuffers: mode.reuseBuffers ?? false }),
+      fitMixture<number[]>({ k, covarianceType: cov, halfLife: 10, restart: 'never', seed: 1, threads: mode.threads, offThread: mode.offThread }),
       tap(() => {
         if (++seen === WARMUP) {
           started = performance.now();
@@ -175,6 +180,8 @@ export async function operatorVsSklearn(opts: { python: string | null; repeats?:
       }
       const ours: number[] = [];
       const oursCpu: number[] = [];
+      const lent: number[] = [];
+      const lentCpu: number[] = [];
       const skCpu: number[] = [];
       const fit: number[] = [];
       const both: number[] = [];
@@ -183,6 +190,9 @@ export async function operatorVsSklearn(opts: { python: string | null; repeats?:
         const t = await operatorTimes(vectors, d, k, cov);
         ours.push(t.wallMs);
         oursCpu.push(t.cpuMs);
+        const l = await operatorTimes(vectors, d, k, cov, { reuseBuffers: true });
+        lent.push(l.wallMs);
+        lentCpu.push(l.cpuMs);
         if (opts.python !== null) {
           const out = execFileSync(
             opts.python,
@@ -204,6 +214,8 @@ export async function operatorVsSklearn(opts: { python: string | null; repeats?:
         windows: timed,
         oursMs,
         oursCpuMs: median(oursCpu),
+        lentMs: median(lent),
+        lentCpuMs: median(lentCpu),
         sklearnCpuMs: skCpu.length > 0 ? median(skCpu) : null,
         pointsPerSecond: SIZE / (oursMs / 1000),
         sklearnFitMs: fit.length > 0 ? median(fit) : null,

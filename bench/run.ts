@@ -109,12 +109,13 @@ async function operatorSection(): Promise<void> {
   const sk = hasSklearn();
   console.log(`\n## The streaming operator against scikit-learn ${sk ?? '(not available)'} GaussianMixture(warm_start=True) refitted per window\n`);
   console.log('windowVectors → fitMixture → toLabels (halfLife 10, restart never, defaults otherwise: adaptive forgetting, birth and death, drift), one thread, windows of 1000 after 70 untimed (the cold start and the ramp of the birth-and-death probe schedule: the timed windows, a multiple of 64, are a running stream’s steady state with its one probe per 64 windows); scikit-learn fit + predict on the same windows, one BLAS thread; medians of 3 interleaved runs. CPU ms is the process\'s CPU time per window (user + system), the steadier figure on a loaded machine.\n');
-  console.log('| D | K | covariance | windows | ours ms/window | ours CPU ms/window | ours points/s | sklearn fit + predict ms | sklearn CPU ms | sklearn fit ms | speed-up over sklearn (wall) | speed-up (CPU) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('The last three columns: the same pipeline with windowVectors({ reuseBuffers: true }) (each window\'s memory lent, and moved to the window two after it), run interleaved with the default.\n');
+  console.log('| D | K | covariance | windows | ours ms/window | ours CPU ms/window | ours points/s | sklearn fit + predict ms | sklearn CPU ms | sklearn fit ms | speed-up over sklearn (wall) | speed-up (CPU) | reuseBuffers ms/window | reuseBuffers CPU ms | reuseBuffers speed-up (wall) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of await operatorVsSklearn({ python: sk === null ? null : python })) {
     const ratio = (a: number | null, b: number): string => (a === null ? '—' : `${(a / b).toFixed(2)}×`);
     console.log(
-      `| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${fmt(r.oursMs)} | ${fmt(r.oursCpuMs)} | ${fmt(r.pointsPerSecond)} | ${r.sklearnFitPredictMs === null ? '—' : fmt(r.sklearnFitPredictMs)} | ${r.sklearnCpuMs === null ? '—' : fmt(r.sklearnCpuMs)} | ${r.sklearnFitMs === null ? '—' : fmt(r.sklearnFitMs)} | ${ratio(r.sklearnFitPredictMs, r.oursMs)} | ${ratio(r.sklearnCpuMs, r.oursCpuMs)} |`,
+      `| ${r.d} | ${r.k} | ${r.cov} | ${r.windows} | ${fmt(r.oursMs)} | ${fmt(r.oursCpuMs)} | ${fmt(r.pointsPerSecond)} | ${r.sklearnFitPredictMs === null ? '—' : fmt(r.sklearnFitPredictMs)} | ${r.sklearnCpuMs === null ? '—' : fmt(r.sklearnCpuMs)} | ${r.sklearnFitMs === null ? '—' : fmt(r.sklearnFitMs)} | ${ratio(r.sklearnFitPredictMs, r.oursMs)} | ${ratio(r.sklearnCpuMs, r.oursCpuMs)} | ${fmt(r.lentMs)} | ${fmt(r.lentCpuMs)} | ${ratio(r.sklearnFitPredictMs, r.lentMs)} |`,
     );
   }
   const { operatorThreads } = await import('./operator.js');

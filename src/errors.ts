@@ -127,3 +127,31 @@ export class InvalidInputError extends EmstreamError<InvalidInputContext> {
     super(message, { cause, retriable: false, context });
   }
 }
+
+/** Context of a {@link WindowReleasedError}. */
+export interface WindowReleasedContext extends ErrorContext {
+  /** The index of the window whose points were read too late. */
+  readonly windowIndex: number;
+  /** What read them (`fitMixture`, `windowRecord`, …). */
+  readonly reader: string;
+}
+
+/**
+ * A window's points were read after `windowVectors` took their memory back (`reuseBuffers`: a window lends its
+ * points while it and the next window are handled). A mistake in the pipeline, not in the data: read or copy the
+ * points sooner (`points.slice()`), or drop `reuseBuffers`. Not retriable.
+ */
+export class WindowReleasedError extends EmstreamError<WindowReleasedContext> {
+  override readonly name: string = 'WindowReleasedError';
+
+  /**
+   * @param windowIndex - the window's index
+   * @param reader - what read its points
+   */
+  constructor(windowIndex: number, reader: string) {
+    super(
+      `window ${windowIndex}'s points were read by ${reader} after windowVectors took their memory back (reuseBuffers lends a window's points while it and the next window are handled): read or copy them (points.slice()) before the window after the next one opens, or drop reuseBuffers`,
+      { retriable: false, context: { windowIndex, reader } },
+    );
+  }
+}

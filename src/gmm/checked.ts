@@ -2,7 +2,8 @@
  * Buffers already checked value by value where they were built (every value finite, |x| ≤ `MAX_ABS_VALUE`) and
  * never written again by whoever built them: `windowVectors` marks the windows it emits, so a window's fit does
  * not scan its n·d values a second time (`checkDataset`). Only the library marks buffers; a buffer a caller
- * builds is always checked.
+ * builds is always checked. (With `reuseBuffers`, windowVectors writes a window's memory again only after moving it
+ * away from the marked array, which is then detached: the marked array itself is never written again.)
  *
  * @module
  */

@@ -12,6 +12,7 @@ import { compareOffsets, isDecimalOffset, partitionKey } from '../offsets.js';
 import { parseOptions } from '../options.js';
 import type { MixtureUpdate } from '../operators/types.js';
 import { recordCoordinates } from '../operators/vectorInput.js';
+import { checkNotReleased } from '../operators/windowVectors.js';
 
 /** The input offsets a window covers on one partition (inclusive, decimal strings). */
 export interface OffsetRange {
@@ -323,6 +324,7 @@ export function windowRecord(update: MixtureUpdate<unknown>, counts: WindowCount
   const detector = update.state.drift;
   const alarm = update.drift.find((e) => e.kind === 'likelihood');
   const { window } = update;
+  if (o.sample !== false) checkNotReleased(window, 'windowRecord');
   return {
     format: 'emstream.window',
     version: 1,

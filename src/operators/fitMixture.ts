@@ -9,6 +9,7 @@ import { claimPipelineState, claimSharedModel, scopeOnInvalid } from './pipeline
 import { sharedMember } from './sharedMember.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 import { concatWindows, dropWindow, emitWindowEvents, endWithoutModel, isUnfittable, lazyUpdate } from './windowUpdate.js';
+import { checkNotReleased } from './windowVectors.js';
 
 export { emitModelEvents } from './windowUpdate.js';
 
@@ -107,6 +108,7 @@ export function fitMixture<R>(options: FitMixtureOptions<R>): OperatorFunction<V
     const subscription = source.subscribe(
       operatorSubscriber<VectorWindow<R>>(subscriber, {
         next(incoming) {
+          checkNotReleased(incoming, 'fitMixture');
           const window = deferred ? concatWindows(deferred, incoming) : incoming;
           deferred = null;
           const data = { n: window.n, d: window.d, data: window.points };

@@ -14,6 +14,7 @@ import type { Instrumentation } from '../instrumentation.js';
 import { guarded, operatorSubscriber } from './operate.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow } from './types.js';
 import { concatWindows, dropWindow, emitWindowEvents, endWithoutModel, isUnfittable, lazyUpdate } from './windowUpdate.js';
+import { checkNotReleased, ownedWindow } from './windowVectors.js';
 
 /** What the off-thread fit needs from `fitMixture`. */
 export interface OffThreadSettings<R> {
@@ -97,7 +98,11 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
         finish();
       });
 
-    const accept = (incoming: VectorWindow<R>): void => {
+    const accept = (arriving: VectorWindow<R>): void => {
+      checkNotReleased(arriving, 'fitMixture');
+      // A lent window (windowVectors' reuseBuffers) is taken back two windows later, and its fit and update may come
+      // after that: it is copied now (checked as it was, and owned by the copy, which is then moved to the worker).
+      const incoming = ownedWindow(arriving);
       if (held !== null) {
         held.push(incoming);
         return;

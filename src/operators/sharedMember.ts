@@ -18,6 +18,7 @@ import type { Instrumentation } from '../instrumentation.js';
 import { compareOffsets, partitionKey } from '../offsets.js';
 import { recordCoordinates } from './vectorInput.js';
 import type { InvalidVector, MixtureUpdate, VectorWindow, WindowContribution } from './types.js';
+import { checkNotReleased, ownedWindow } from './windowVectors.js';
 
 /** A global model of a shared-model run, as a member uses it. */
 export interface GlobalModel {
@@ -349,12 +350,14 @@ export function sharedMember<R>(options: SharedMemberOptions<R>, link: SharedMod
       operatorSubscriber<VectorWindow<R>>(subscriber, {
         next(window) {
           if (window.n === 0) return;
+          checkNotReleased(window, 'fitMixture (a member of a shared model)');
           const model = link.current();
           if (model !== undefined && waitingFor === null) {
             process(window, model);
             return;
           }
-          waiting.push(window);
+          // (held until a model comes: a lent window is copied)
+          waiting.push(ownedWindow(window));
           if (waitingFor === null) {
             // The first window of a wait for the first model seeds it.
             if (model === undefined) link.seed({ n: window.n, d: window.d, points: window.points });

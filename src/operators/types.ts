@@ -20,6 +20,7 @@ export interface VectorWindow<R = VectorInput> {
   readonly index: number;
   readonly n: number;
   readonly d: number;
+  /** n×d row-major; owned by the window, or lent by `windowVectors({ reuseBuffers })` (valid while it and the next window are handled). */
   readonly points: Float64Array;
   readonly records: readonly R[];
   /** Points of this window that were rejected (wrong dimension, NaN, …) and routed out. */

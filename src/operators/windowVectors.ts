@@ -2,6 +2,7 @@ import { asyncScheduler } from 'rxjs';
 import type { OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
 import { markChecked } from '../gmm/checked.js';
+import { WindowReleasedError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { guarded, operate, operatorSubscriber } from './operate.js';
 import { scopeMaxWaitMs, scopeOnInvalid } from './pipelineScope.js';
@@ -42,6 +43,18 @@ export interface WindowOptions<R = VectorInput> {
   readonly onInvalid?: (invalid: InvalidVector<R>) => void;
   /** Emit time windows that hold no valid point (`n = 0`). Defaults to `false`. */
   readonly emitEmpty?: boolean;
+  /**
+   * Lend each window's memory instead of giving it (count windows: requires `size`). A window's `points` stays valid
+   * while that window and the one after it are handled; when the window after those opens, its memory is taken back
+   * for it (moved with `ArrayBuffer.prototype.transfer`, not copied) and the old `points` is left detached (length 0).
+   * Every operator of this library reads a window while it is handled (`fitMixture` on the calling thread,
+   * `toLabels`, `detectDrift`, `windowRecord`, the Kafka runner; `fitMixture`'s `offThread` and a member of a shared
+   * model copy a lent window they hold longer); one that gets a window too late (after a buffering operator) throws
+   * `WindowReleasedError`. Copy `points` (`points.slice()`) to keep it longer. What it saves: a new n·d buffer a
+   * window, written cold and collected later (at D = 384, 1000 points a window, about a fifth of the operator's time:
+   * docs/benchmarks.md). Default `false`: every window owns its `points`.
+   */
+  readonly reuseBuffers?: boolean;
 }
 
 const OPERATOR = 'windowVectors';
@@ -88,6 +101,7 @@ export const windowOptionsSchema = z
         })
         .optional(),
       emitEmpty: z.boolean({ error: 'must be true or false' }).optional(),
+      reuseBuffers: z.boolean({ error: 'must be true or false' }).optional(),
     },
     {
       // (unknown keys are reported, with the name meant, by parseOptions)
@@ -106,6 +120,9 @@ export const windowOptionsSchema = z
       if (options.size === undefined) ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'requires size: the maximum wait closes a count window early' });
       if (options.timeMs !== undefined) ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'cannot be combined with timeMs, which already bounds how long a window stays open: drop one' });
       if (options.slide !== undefined) ctx.addIssue({ code: 'custom', path: ['maxWaitMs'], message: 'cannot be combined with slide: sliding windows overlap, a window closed early would leave the others open' });
+    }
+    if (options.reuseBuffers === true && options.size === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['reuseBuffers'], message: 'requires size: only count windows have buffers of one size to reuse' });
     }
     if (options.slide !== undefined) {
       if (options.size === undefined) {
@@ -136,6 +153,7 @@ interface ParsedOptions<R> {
   readonly scheduler: SchedulerLike;
   readonly onInvalid: ((invalid: InvalidVector<R>) => void) | undefined;
   readonly emitEmpty: boolean;
+  readonly reuseBuffers: boolean;
 }
 
 function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
@@ -154,6 +172,7 @@ function parseWindowOptions<R>(options: WindowOptions<R>): ParsedOptions<R> {
     // The schema checked it is a function; its parameter type is the caller's. Without one, the runner's dead-letter path.
     onInvalid: options.onInvalid ?? (scopeOnInvalid() as ((invalid: InvalidVector<R>) => void) | undefined),
     emitEmpty: parsed.emitEmpty ?? false,
+    reuseBuffers: parsed.reuseBuffers ?? false,
   };
 }
 
@@ -181,6 +200,34 @@ function unzeroed(length: number): Float64Array {
   const bytes = Buffer.allocUnsafeSlow(length * 8);
   return new Float64Array(bytes.buffer, bytes.byteOffset, length);
 }
+
+/** The points of windows emitted with `reuseBuffers`: lent, their memory taken back two windows later. */
+const lent = new WeakSet<Float64Array>();
+
+/**
+ * Throws a {@link WindowReleasedError} when a window's points were lent (`reuseBuffers`) and have been taken back: a
+ * reader that got the window too late (after the window after the next one opened), e.g. through a buffering operator.
+ *
+ * @param window - the window about to be read
+ * @param reader - what reads it, for the message
+ */
+export function checkNotReleased(window: Pick<VectorWindow<unknown>, 'index' | 'n' | 'd' | 'points'>, reader: string): void {
+  if (window.points.length < window.n * window.d && lent.has(window.points)) throw new WindowReleasedError(window.index, reader);
+}
+
+/**
+ * The window itself, or, when its points are lent (`reuseBuffers`), the window with a copy of them that it owns
+ * (marked checked as the lent points were): for a reader that holds a window beyond the next one.
+ */
+export function ownedWindow<W extends VectorWindow<unknown>>(window: W): W {
+  if (!lent.has(window.points)) return window;
+  const points = window.points.slice();
+  markChecked(points);
+  return { ...window, points };
+}
+
+/** `buffer.transfer()` (ES2024: Node 21 and later), typed here since the project's libs are ES2023. */
+type MovableBuffer = ArrayBuffer & { transfer?: () => ArrayBuffer };
 
 /** Rows allocated for a window whose size is unknown (time-only windows); doubled when full. */
 const INITIAL_ROWS = 64;
@@ -216,9 +263,10 @@ interface OpenWindow<R> {
  *    output completes. On error, open windows are dropped (as RxJS `bufferCount` does) and the error is
  *    forwarded. On unsubscribe, the timer is cleared and buffers are released.
  *
- * Every emitted window owns its `points` (exactly n·d long, never written again) and `records`; `index`
- * counts emitted windows from 0; `d` is 0 for an empty window emitted before D is known. An exception
- * thrown by `onInvalid` (while a value is handled, on completion or in a timer) is forwarded as the stream's error.
+ * Every emitted window owns its `points` (exactly n·d long, never written again; with `reuseBuffers`, lent until the
+ * window after the next opens) and `records`; `index` counts emitted windows from 0; `d` is 0 for an empty window
+ * emitted before D is known. An exception thrown by `onInvalid` (while a value is handled, on completion or in a
+ * timer) is forwarded as the stream's error.
  *
  * ## Example
  * ```ts
@@ -238,7 +286,7 @@ interface OpenWindow<R> {
  * @throws EmstreamOptionsError when the options are invalid (at creation, not on subscribe)
  */
 export function windowVectors<R extends VectorInput>(options: WindowOptions<R>): OperatorFunction<R, VectorWindow<R>> {
-  const { size, timeMs, slide, maxWaitMs, dimension, scheduler, onInvalid, emitEmpty } = parseWindowOptions(options);
+  const { size, timeMs, slide, maxWaitMs, dimension, scheduler, onInvalid, emitEmpty, reuseBuffers } = parseWindowOptions(options);
   const sliding = size !== undefined && slide !== undefined && slide < size;
 
   return operate((source, subscriber) => {
@@ -253,9 +301,32 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
     /** The maximum wait of the open count window, from its first record. */
     let wait: Subscription | undefined;
 
+    /** reuseBuffers: buffers never handed out (a window closed early emits a copy of its rows), then emitted windows' points, oldest first. */
+    let spare: Float64Array[] = [];
+    let lentOut: { points: Float64Array; index: number }[] = [];
+
+    /**
+     * A window's buffer of `length` values: with `reuseBuffers`, a spare one, else the memory of the oldest lent window
+     * once a later window has been emitted too (moved: that window's `points` is left detached); else a new one.
+     */
+    const buffer = (length: number): Float64Array => {
+      if (reuseBuffers) {
+        const unused = spare.pop();
+        if (unused !== undefined) return unused;
+        const oldest = lentOut[0];
+        if (oldest !== undefined && oldest.index < index - 1) {
+          lentOut.shift();
+          const memory = oldest.points.buffer as MovableBuffer;
+          // (a buffer someone else moved or detached is left to them)
+          if (memory.transfer !== undefined && oldest.points.byteOffset === 0 && memory.byteLength === length * 8) return new Float64Array(memory.transfer());
+        }
+      }
+      return unzeroed(length);
+    };
+
     const openWindow = (dim: number): OpenWindow<R> => {
       const rows = size ?? INITIAL_ROWS;
-      const win: OpenWindow<R> = { points: unzeroed(rows * dim), n: 0, records: [], rejected: pendingRejected };
+      const win: OpenWindow<R> = { points: buffer(rows * dim), n: 0, records: [], rejected: pendingRejected };
       pendingRejected = 0;
       open.push(win);
       return win;
@@ -267,6 +338,12 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       const points = win.points.length === length ? win.points : win.points.slice(0, length);
       // Every value passed the gate (finite, within MAX_COORDINATE) and the window owns its buffer: the fit need not scan it again.
       markChecked(points);
+      if (reuseBuffers) {
+        if (points === win.points) {
+          lent.add(points);
+          lentOut.push({ points, index });
+        } else if (win.points.length === size! * dim) spare.push(win.points);
+      }
       subscriber.next({ index: index++, n: win.n, d: dim, points, records: win.records, rejected: win.rejected });
     };
 
@@ -441,6 +518,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
         error: (err: unknown) => {
           open = [];
           held = undefined;
+          spare = [];
+          lentOut = [];
           timer?.unsubscribe();
           stopWait();
           subscriber.error(err);
@@ -466,6 +545,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       stopWait();
       open = [];
       held = undefined;
+      spare = [];
+      lentOut = [];
     };
   });
 }

@@ -174,8 +174,10 @@ function link(initial?: GlobalModel): SharedModelLink & { publish(m: GlobalModel
 }
 
 /** Runs `fitMixture` built in a shared-model scope over the records, in windows of `size`. */
-function member(shared: SharedModelLink, input: readonly { vector: number[] }[], size: number, k = 2): Promise<MixtureUpdate<unknown>[]> {
-  const { result, sharedClaimed, sharedOptions } = buildInPipelineScope({ sharedModel: shared }, () => from(input).pipe(windowVectors<{ vector: number[] }>({ size }), fitMixture({ k, seed: 3 }), toArray()));
+function member(shared: SharedModelLink, input: readonly { vector: number[] }[], size: number, k = 2, reuseBuffers = false): Promise<MixtureUpdate<unknown>[]> {
+  const { result, sharedClaimed, sharedOptions } = buildInPipelineScope({ sharedModel: shared }, () =>
+    from(input).pipe(windowVectors<{ vector: number[] }>({ size, reuseBuffers }), fitMixture({ k, seed: 3 }), toArray()),
+  );
   expect(sharedClaimed).toBe(true);
   expect(sharedOptions).toMatchObject({ k, seed: 3 });
   return lastValueFrom(result as never);
@@ -219,6 +221,19 @@ describe('fitMixture as a member of a shared model', () => {
       [1, 1, '10'],
       [2, 1, '20'],
     ]);
+  });
+
+  it('copies the lent windows it holds for the first model (reuseBuffers): it labels and contributes as with owned ones', async () => {
+    const outcome = async (reuseBuffers: boolean) => {
+      const shared = link();
+      const running = member(shared, records(50, 0, 0), 10, 2, reuseBuffers);
+      await new Promise((r) => setTimeout(r, 20));
+      shared.publish(globalModel(1, [0, 1]));
+      return (await running).map((u) => ({ labels: Array.from(u.labels), points: Array.from(u.window.points), contributions: JSON.parse(JSON.stringify(u.contributions)) as unknown }));
+    };
+    const lent = await outcome(true);
+    expect(lent).toHaveLength(5);
+    expect(lent).toEqual(await outcome(false));
   });
 
   it('refuses a global model of another K or covariance type (StateMismatchError)', async () => {

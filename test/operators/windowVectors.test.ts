@@ -85,6 +85,60 @@ describe('windowVectors', () => {
     });
   });
 
+  describe('reuseBuffers: lent windows', () => {
+    const inputs = Array.from({ length: 23 }, (_, i) => [i, -i, i / 4]);
+
+    it('holds the values of owned windows; a window stays whole while it and the next are handled, then its memory goes to a later window', () => {
+      const owned = collect<number[]>(inputs, { size: 4 });
+      const lent: VectorWindow<number[]>[] = [];
+      const whenEmitted: number[][] = [];
+      const whileNextHandled: number[][] = [];
+      from(inputs)
+        .pipe(windowVectors<number[]>({ size: 4, reuseBuffers: true }))
+        .subscribe((w) => {
+          whenEmitted.push(Array.from(w.points));
+          if (lent.length > 0) whileNextHandled.push(Array.from(lent[lent.length - 1].points));
+          lent.push(w);
+          expect(isChecked(w.points)).toBe(true);
+        });
+      expect(whenEmitted).toEqual(owned.map((w) => Array.from(w.points)));
+      expect(whileNextHandled).toEqual(owned.slice(0, -1).map((w) => Array.from(w.points)));
+      // Windows 0–3 (of 0–5; the last, partial, is a copy) gave their memory to windows 2–5: moved, so detached here.
+      expect(lent.map((w) => w.points.length)).toEqual([0, 0, 0, 0, 12, 9]);
+      expect(lent.map((w) => w.n)).toEqual([4, 4, 4, 4, 4, 3]);
+      // Two buffers' memory went round: a window's memory is the memory of the window two before it.
+      expect(lent[4].points.buffer.byteLength).toBe(12 * 8);
+    });
+
+    it('a window closed early by its maximum wait is a copy it owns: it stays whole while later windows reuse memory', () => {
+      testScheduler.run(({ cold, flush }) => {
+        const g = [13, 14];
+        const windows: VectorWindow<number[]>[] = [];
+        cold<number[]>('a 20ms b-c-d-e-f-g|', { ...vectors, f: [11, 12], g })
+          .pipe(windowVectors<number[]>({ size: 2, maxWaitMs: 10, reuseBuffers: true, scheduler: testScheduler }))
+          .subscribe((w) => windows.push(w));
+        flush();
+        expect(windows.map((w) => w.n)).toEqual([1, 2, 2, 2]);
+        // window 0 (closed by its wait) owns a copy; window 1's memory went to window 3
+        expect(windows.map((w) => (w.points.length === 0 ? 'detached' : Array.from(w.points)))).toEqual([[1, 2], 'detached', [7, 8, 9, 10], [11, 12, 13, 14]]);
+        // (reading a detached window's values throws, rather than give another window's)
+        expect(() => Array.from(windows[1].points)).toThrow(TypeError);
+      });
+    });
+
+    it('leaves alone a lent buffer someone else moved away, and goes on with new memory', () => {
+      const seen: number[][] = [];
+      from(inputs)
+        .pipe(windowVectors<number[]>({ size: 4, reuseBuffers: true }))
+        .subscribe((w) => {
+          seen.push(Array.from(w.points));
+          // moved out of reach (as postMessage with a transfer list does)
+          if (w.index === 0) structuredClone(w.points.buffer, { transfer: [w.points.buffer as ArrayBuffer] });
+        });
+      expect(seen).toEqual(collect<number[]>(inputs, { size: 4 }).map((w) => Array.from(w.points)));
+    });
+  });
+
   describe('windows checked once', () => {
     it('marks the buffers it emits as checked (the fit does not scan them again); a buffer a caller builds is still scanned', () => {
       const windows = collect<number[]>([a, [Number.NaN, 1], b, [1e160, 0], c], { size: 2, onInvalid: () => undefined });
@@ -475,6 +529,8 @@ describe('windowVectors', () => {
       ['maxWaitMs with slide', { size: 4, slide: 2, maxWaitMs: 10 }, 'maxWaitMs'],
       ['maxWaitMs 0', { size: 4, maxWaitMs: 0 }, 'maxWaitMs'],
       ['maxWaitMs true', { size: 4, maxWaitMs: true }, 'maxWaitMs'],
+      ['reuseBuffers without size', { timeMs: 5, reuseBuffers: true }, 'reuseBuffers'],
+      ['reuseBuffers not a boolean', { size: 4, reuseBuffers: 1 }, 'reuseBuffers'],
     ];
 
     it.each(bad)('throws EmstreamOptionsError at creation for %s', (_, options, path) => {
@@ -500,6 +556,7 @@ describe('windowVectors', () => {
       expect(() => windowVectors({ size: 2, slide: 3 })).toThrow('slide: must be at most size (2), got 3');
       expect(() => windowVectors({})).toThrow('give size (points per window), timeMs (milliseconds per window), or both');
       expect(() => windowVectors({ size: 4, timeMs: 5, maxWaitMs: 10 })).toThrow('maxWaitMs: cannot be combined with timeMs');
+      expect(() => windowVectors({ timeMs: 5, reuseBuffers: true })).toThrow('reuseBuffers: requires size');
     });
 
     it('accepts valid combinations', () => {
@@ -508,6 +565,7 @@ describe('windowVectors', () => {
       expect(() => windowVectors({ size: 5, timeMs: 100, dimension: 3, emitEmpty: true })).not.toThrow();
       expect(() => windowVectors({ size: 5, slide: 5 })).not.toThrow();
       expect(() => windowVectors({ size: 5, slide: 1 })).not.toThrow();
+      expect(() => windowVectors({ size: 5, slide: 2, timeMs: undefined, reuseBuffers: true })).not.toThrow();
     });
   });
 
