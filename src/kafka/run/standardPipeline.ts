@@ -48,7 +48,8 @@ export interface StandardPipelineOptions {
 }
 
 /**
- * The pipeline `emstream run` builds from flags: `windowVectors({ size: window })` → `fitMixture({ k, … })`. Built by
+ * The pipeline `emstream run` builds from flags: `windowVectors({ size: window, reuseBuffers: true })` →
+ * `fitMixture({ k, … })`. Built by
  * `runKafkaPipeline`, it resumes from the restored state (and invalid inputs go to the dead-letter topic) without
  * being told.
  *
@@ -61,7 +62,8 @@ export function standardPipeline(options: StandardPipelineOptions): Pipeline<Vec
     description: `windows of ${options.window} points → warm-started EM with ${options.k} components`,
     build: (input, context) =>
       input.pipe(
-        windowVectors({ size: options.window, dimension: options.dimension, onInvalid: context.onInvalid }),
+        // (lent windows: the runner reads each update as it comes, and a fit on a worker copies its window)
+        windowVectors({ size: options.window, dimension: options.dimension, onInvalid: context.onInvalid, reuseBuffers: true }),
         fitMixture({
           k: options.k,
           halfLife: options.halfLife,
