@@ -235,6 +235,8 @@ export const THREAD_MODES = (threads: number): readonly { readonly name: string;
   { name: `threads: ${threads} (the E-steps)`, mode: { threads } },
   { name: 'offThread (the fit on a worker, the next window read meanwhile)', mode: { threads: 1, offThread: true } },
   { name: `offThread, threads: ${threads}`, mode: { threads, offThread: true } },
+  { name: 'one thread, reuseBuffers (windows lent)', mode: { threads: 1, reuseBuffers: true } },
+  { name: `threads: ${threads}, reuseBuffers`, mode: { threads, reuseBuffers: true } },
 ];
 
 /**

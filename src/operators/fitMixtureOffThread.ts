@@ -34,10 +34,11 @@ export interface OffThreadSettings<R> {
  *    model exists, the windows after one sent to make the first model wait for its answer: if that fit fails, they
  *    are taken as on the calling thread (a window of too few distinct points waits for the next, it is not fitted
  *    without a model). The
- *    window's points move to the worker and back when `windowVectors` made them (its windows own their buffers):
- *    the update's `window` holds them, the window object that came in is left with an empty `points`. Any other
- *    window's points are copied (its maker may hold them, reuse them or write them again), and the update's
- *    `window` is that window, as on the calling thread.
+ *    window's points move to the worker and back when `windowVectors` made them (its windows own their buffers, or
+ *    lend them with `reuseBuffers`, which then takes new memory for a later window): the update's `window` holds
+ *    them, the window object that came in is left with an empty `points`. A lent window held for a first model is
+ *    copied first. Any other window's points are copied (its maker may hold them, reuse them or write them again),
+ *    and the update's `window` is that window, as on the calling thread.
  * 2. An unfittable window's records go to `onInvalid` as on the calling thread; any other error of a fit errors the
  *    output, as does a worker that cannot start or dies (`ThreadPoolError`). A saved state or model the options
  *    refuse errors the output when it is subscribed, as on the calling thread.
@@ -98,13 +99,11 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
         finish();
       });
 
-    const accept = (arriving: VectorWindow<R>): void => {
-      checkNotReleased(arriving, 'fitMixture');
-      // A lent window (windowVectors' reuseBuffers) is taken back two windows later, and its fit and update may come
-      // after that: it is copied now (checked as it was, and owned by the copy, which is then moved to the worker).
-      const incoming = ownedWindow(arriving);
+    const accept = (incoming: VectorWindow<R>): void => {
+      checkNotReleased(incoming, 'fitMixture');
       if (held !== null) {
-        held.push(incoming);
+        // (a lent window of windowVectors' reuseBuffers is taken back once the next one was handled: one held longer is copied)
+        held.push(ownedWindow(incoming));
         return;
       }
       const window = deferred ? concatWindows(deferred, incoming) : incoming;
@@ -118,8 +117,9 @@ export function offThreadBody<R>(settings: OffThreadSettings<R>): (source: Obser
       }
       // This fit makes the first model, or fails: the next windows wait for its answer.
       if (!modelled) held = [];
-      // Only points whose buffer windowVectors or this operator (joining a deferred window) made are moved: a
-      // window built elsewhere may be held, reused or written again by its maker after the push, so it is copied.
+      // Only points whose buffer windowVectors or this operator (joining a deferred window) made are moved (a lent one
+      // too: windowVectors then takes new memory for a later window): a window built elsewhere may be held, reused or
+      // written again by its maker after the push, so it is copied.
       const owned = window !== incoming || isChecked(window.points);
       fitter.fit({ n: window.n, d: window.d, data: window.points }, window.index, owned, answer(window));
     };

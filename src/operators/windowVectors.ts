@@ -44,15 +44,17 @@ export interface WindowOptions<R = VectorInput> {
   /** Emit time windows that hold no valid point (`n = 0`). Defaults to `false`. */
   readonly emitEmpty?: boolean;
   /**
-   * Lend each window's memory instead of giving it (count windows: requires `size`). A window's `points` stays valid
-   * while that window and the one after it are handled; when the window after those opens, its memory is taken back
-   * for it (moved with `ArrayBuffer.prototype.transfer`, not copied) and the old `points` is left detached (length 0).
-   * Every operator of this library reads a window while it is handled (`fitMixture` on the calling thread,
-   * `toLabels`, `detectDrift`, `windowRecord`, the Kafka runner; `fitMixture`'s `offThread` and a member of a shared
-   * model copy a lent window they hold longer); one that gets a window too late (after a buffering operator) throws
-   * `WindowReleasedError`. Copy `points` (`points.slice()`) to keep it longer. What it saves: a new n·d buffer a
-   * window, written cold and collected later (at D = 384, 1000 points a window, about a fifth of the operator's time:
-   * docs/benchmarks.md). Default `false`: every window owns its `points`.
+   * Lend each full window's memory instead of giving it (count windows: requires `size`). A window's `points` stays
+   * valid while that window and the one after it are handled; after that, its memory may be taken back for a later
+   * window (moved with `ArrayBuffer.prototype.transfer`, not copied), and the old `points` is left detached: length
+   * 0, `undefined` at every index, and a `TypeError` from methods such as `slice` or iteration. A window closed
+   * before it is full (`maxWaitMs`, `timeMs`, the end of the input) is a copy it owns. Every operator of this library
+   * reads a window while it is handled (`fitMixture`, `toLabels`, `detectDrift`, `windowRecord`, the Kafka runner;
+   * `offThread` moves the window to its worker, a member of a shared model copies one it holds for a first model);
+   * one of them given a window too late (after a buffering operator) throws `WindowReleasedError`. Copy `points`
+   * (`points.slice()`) to keep it longer. What it saves: a new n·d buffer a full window, written cold and collected
+   * later (at D = 384, 1000 points a window, a fifth to a third of the operator's time: docs/benchmarks.md).
+   * Default `false`: every window owns its `points`.
    */
   readonly reuseBuffers?: boolean;
 }
@@ -201,7 +203,7 @@ function unzeroed(length: number): Float64Array {
   return new Float64Array(bytes.buffer, bytes.byteOffset, length);
 }
 
-/** The points of windows emitted with `reuseBuffers`: lent, their memory taken back two windows later. */
+/** The points of windows emitted with `reuseBuffers`: lent, their memory taken back once the next window was emitted too. */
 const lent = new WeakSet<Float64Array>();
 
 /**
@@ -226,8 +228,8 @@ export function ownedWindow<W extends VectorWindow<unknown>>(window: W): W {
   return { ...window, points };
 }
 
-/** `buffer.transfer()` (ES2024: Node 21 and later), typed here since the project's libs are ES2023. */
-type MovableBuffer = ArrayBuffer & { transfer?: () => ArrayBuffer };
+/** `buffer.transfer()` (ES2024, in every Node this package supports), typed here since the project's libs are ES2023. */
+type MovableBuffer = ArrayBuffer & { transfer: () => ArrayBuffer };
 
 /** Rows allocated for a window whose size is unknown (time-only windows); doubled when full. */
 const INITIAL_ROWS = 64;
@@ -317,8 +319,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
         if (oldest !== undefined && oldest.index < index - 1) {
           lentOut.shift();
           const memory = oldest.points.buffer as MovableBuffer;
-          // (a buffer someone else moved or detached is left to them)
-          if (memory.transfer !== undefined && oldest.points.byteOffset === 0 && memory.byteLength === length * 8) return new Float64Array(memory.transfer());
+          // (a buffer someone else moved away, e.g. to a worker, is detached: left to them)
+          if (memory.byteLength === length * 8) return new Float64Array(memory.transfer());
         }
       }
       return unzeroed(length);
@@ -336,7 +338,8 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
       const dim = d ?? 0;
       const length = win.n * dim;
       const points = win.points.length === length ? win.points : win.points.slice(0, length);
-      // Every value passed the gate (finite, within MAX_COORDINATE) and the window owns its buffer: the fit need not scan it again.
+      // Every value passed the gate (finite, within MAX_COORDINATE) and no one writes this array again (a lent one is
+      // detached before its memory is): the fit need not scan it again.
       markChecked(points);
       if (reuseBuffers) {
         if (points === win.points) {

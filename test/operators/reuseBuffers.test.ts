@@ -5,8 +5,9 @@
  * window's values.
  */
 import { bufferCount, concatMap, from, lastValueFrom, map, tap, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { fitMixture, syntheticStream, toLabels, windowRecord, windowVectors, WindowReleasedError, type FitMixtureOptions, type MixtureUpdate, type SyntheticCluster } from 'emstream';
+import { fitMixture, syntheticStream, toLabels, windowRecord, windowVectors, WindowReleasedError, type FitMixtureOptions, type MixtureUpdate, type SyntheticCluster, type VectorWindow } from 'emstream';
 
 const clusters: SyntheticCluster[] = [
   { mean: () => [0, 0, 0], sd: [1, 1, 1], weight: () => 1 },
@@ -55,7 +56,7 @@ describe('reuseBuffers: fitting lent windows', () => {
     expect(owned.updates.every((u) => u.window.points.length === 750)).toBe(true);
   });
 
-  it('gives the same on a worker thread, which copies each lent window: its updates keep whole windows', async () => {
+  it('gives the same on a worker thread, which takes each lent window along: its updates keep whole windows', async () => {
     const owned = await fitted(options, false);
     const there = await fitted({ ...options, offThread: true }, true);
     expect(there.summaries).toEqual(owned.summaries);
@@ -66,6 +67,41 @@ describe('reuseBuffers: fitting lent windows', () => {
   it('labels every point once, in order', async () => {
     const labelled = await lastValueFrom(from(points).pipe(windowVectors<number[]>({ size: 250, reuseBuffers: true }), fitMixture<number[]>(options), toLabels(), toArray()));
     expect(labelled.map((l) => l.record)).toEqual(points);
+  });
+});
+
+describe('reuseBuffers: sliding windows, and windows closed by time', () => {
+  const inputs = Array.from({ length: 40 }, (_, i) => [i, 2 * i]);
+
+  it.each([
+    ['sliding (size 6, slide 2)', { size: 6, slide: 2 }],
+    ['sliding (size 5, slide 3)', { size: 5, slide: 3 }],
+    ['count and time (size 4, timeMs 5, on a virtual clock)', { size: 4, timeMs: 5 }],
+  ] as const)('%s: each window holds what an owned one does, and stays whole while it and the next are handled', (_, options) => {
+    const testScheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    testScheduler.run(({ cold, flush }) => {
+      // a record every frame, a pause of 7 after every 9th (so that some time windows close before they are full)
+      const marbles = inputs.map((_, i) => (i % 9 === 8 ? 'x 7ms ' : 'x ')).join('') + '|';
+      const run = (reuseBuffers: boolean) => {
+        const seen: { values: number[]; previous: number[] | null }[] = [];
+        let previous: VectorWindow<number[]> | null = null;
+        let i = 0;
+        cold<number[]>(marbles, { x: [0, 0] })
+          .pipe(
+            map(() => inputs[i++]),
+            windowVectors<number[]>({ ...options, reuseBuffers, scheduler: testScheduler }),
+          )
+          .subscribe((w) => {
+            seen.push({ values: Array.from(w.points), previous: previous === null ? null : Array.from(previous.points) });
+            previous = w;
+          });
+        flush();
+        return seen;
+      };
+      const owned = run(false);
+      expect(owned.length).toBeGreaterThan(6);
+      expect(run(true)).toEqual(owned);
+    });
   });
 });
 

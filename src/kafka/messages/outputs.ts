@@ -50,7 +50,11 @@ export interface WindowOutput<R = unknown> {
   readonly state?: boolean;
   /** How the runner creates the topic when it is missing. */
   readonly settings?: OutputTopicSettings;
-  /** Appends the window's messages for this output to `into`. */
+  /**
+   * Appends the window's messages for this output to `into`. A state output may be asked later (the state
+   * schedule), when a window lent by `windowVectors({ reuseBuffers })` (as the standard pipeline's are) may have been
+   * taken back: read the update's model, state, labels and records, not `window.points`.
+   */
   messages(outcome: WindowOutcome<R>, into: OutgoingMessage[]): void;
 }
 

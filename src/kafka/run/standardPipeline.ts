@@ -45,15 +45,20 @@ export interface StandardPipelineOptions {
   readonly name?: string;
   /** Fit each window on a worker thread (`fitMixture`'s `offThread`). */
   readonly offThread?: boolean;
+  /**
+   * `windowVectors`' `reuseBuffers` (default `true`): each full window's memory lent, then taken back for a later
+   * window. `false` for outputs of your own that read `update.window.points` after the window after it was handled.
+   */
+  readonly reuseBuffers?: boolean;
 }
 
 /**
  * The pipeline `emstream run` builds from flags: `windowVectors({ size: window, reuseBuffers: true })` →
- * `fitMixture({ k, … })`. Built by
+ * `fitMixture({ k, … })` (`reuseBuffers` unless told otherwise). Built by
  * `runKafkaPipeline`, it resumes from the restored state (and invalid inputs go to the dead-letter topic) without
  * being told.
  *
- * @param options - window size, K, half-life, restart policy, covariance type, dimension, fit on a worker thread
+ * @param options - window size, K, half-life, restart policy, covariance type, dimension, fit on a worker thread, lent windows
  * @returns the pipeline
  */
 export function standardPipeline(options: StandardPipelineOptions): Pipeline<VectorInput> {
@@ -62,8 +67,8 @@ export function standardPipeline(options: StandardPipelineOptions): Pipeline<Vec
     description: `windows of ${options.window} points → warm-started EM with ${options.k} components`,
     build: (input, context) =>
       input.pipe(
-        // (lent windows: the runner reads each update as it comes, and a fit on a worker copies its window)
-        windowVectors({ size: options.window, dimension: options.dimension, onInvalid: context.onInvalid, reuseBuffers: true }),
+        // (lent windows: the runner reads each update as it comes, and a fit on a worker takes its window along)
+        windowVectors({ size: options.window, dimension: options.dimension, onInvalid: context.onInvalid, reuseBuffers: options.reuseBuffers ?? true }),
         fitMixture({
           k: options.k,
           halfLife: options.halfLife,
