@@ -345,7 +345,7 @@ export function windowVectors<R extends VectorInput>(options: WindowOptions<R>):
         if (points === win.points) {
           lent.add(points);
           lentOut.push({ points, index });
-        } else if (win.points.length === size! * dim) spare.push(win.points);
+        } else spare.push(win.points); // (a count window's buffer: size·d, never grown)
       }
       subscriber.next({ index: index++, n: win.n, d: dim, points, records: win.records, rejected: win.rejected });
     };
