@@ -150,7 +150,7 @@ export class WindowReleasedError extends EmstreamError<WindowReleasedContext> {
    */
   constructor(windowIndex: number, reader: string) {
     super(
-      `window ${windowIndex}'s points were read by ${reader} after windowVectors took their memory back (reuseBuffers lends a window's points while it and the next window are handled): read or copy them (points.slice()) before the window after the next one opens, or drop reuseBuffers`,
+      `window ${windowIndex}'s points were read by ${reader} after windowVectors took their memory back (reuseBuffers lends a window's points only while it and the next window are handled): read or copy them (points.slice()) sooner, or drop reuseBuffers`,
       { retriable: false, context: { windowIndex, reader } },
     );
   }

@@ -208,7 +208,7 @@ const lent = new WeakSet<Float64Array>();
 
 /**
  * Throws a {@link WindowReleasedError} when a window's points were lent (`reuseBuffers`) and have been taken back: a
- * reader that got the window too late (after the window after the next one opened), e.g. through a buffering operator.
+ * reader that got the window too late (after it and the next window were handled), e.g. through a buffering operator.
  *
  * @param window - the window about to be read
  * @param reader - what reads it, for the message
@@ -265,8 +265,8 @@ interface OpenWindow<R> {
  *    output completes. On error, open windows are dropped (as RxJS `bufferCount` does) and the error is
  *    forwarded. On unsubscribe, the timer is cleared and buffers are released.
  *
- * Every emitted window owns its `points` (exactly n·d long, never written again; with `reuseBuffers`, lent until the
- * window after the next opens) and `records`; `index` counts emitted windows from 0; `d` is 0 for an empty window
+ * Every emitted window owns its `points` (exactly n·d long, never written again; with `reuseBuffers`, a full window's
+ * are lent while it and the next window are handled) and `records`; `index` counts emitted windows from 0; `d` is 0 for an empty window
  * emitted before D is known. An exception thrown by `onInvalid` (while a value is handled, on completion or in a
  * timer) is forwarded as the stream's error.
  *
